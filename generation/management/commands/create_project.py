@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from generation.models import Project
+from generation.services import project_create
+
+
+class Command(BaseCommand):
+    help = "Create a project."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug")
+        parser.add_argument("--name", default="")
+
+    def handle(self, *args: object, slug: str, name: str, **options: object) -> None:
+        if Project.objects.filter(slug=slug).exists():
+            raise CommandError(f"a project with slug {slug!r} exists already")
+        try:
+            project = project_create(slug=slug, name=name)
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from None
+        self.stdout.write(f"created project {project.slug} ({project.name})")

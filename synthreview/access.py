@@ -1,0 +1,90 @@
+"""Every object a view touches is fetched through these helpers.
+
+A user outside a project gets 404 for everything in it (its existence is not
+revealed); a member whose role may not act gets 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from generation.models import ROLE_RANK, ImportBatch, Membership, Project, Role, Sample
+
+# What each kind of action needs. Views name the action, not the role.
+NEEDS: dict[str, Role] = {
+    "view": Role.EXPERT,
+    "review": Role.EXPERT,
+    "import": Role.LEAD,
+    "export": Role.LEAD,
+    "audit": Role.LEAD,
+    "dashboard": Role.LEAD,
+    "bulk": Role.LEAD,
+    "policy": Role.ADMIN,
+    "members": Role.ADMIN,
+    "generators": Role.ADMIN,
+}
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    project: Project
+    role: Role
+
+    def can(self, need: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[NEEDS[need]]
+
+
+def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role | None:
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        # Site operators administer every project.
+        return Role.ADMIN
+    role = Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: str = "view") -> ProjectAccess:
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise Http404("No such project.")
+    role = _role_in(user, project)
+    if role is None:
+        raise Http404("No such project.")
+    access = ProjectAccess(project=project, role=role)
+    if not access.can(need):
+        raise PermissionDenied(f"Your role ({role.label}) may not {need} in this project.")
+    return access
+
+
+def get_sample_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review") -> Sample:
+    access = get_project_for_user(user, slug, need)
+    sample = (
+        Sample.objects.select_related("generator", "run", "template_version__template", "import_batch")
+        .filter(project=access.project, pk=pk)
+        .first()
+    )
+    if sample is None:
+        raise Http404("No such sample in this project.")
+    return sample
+
+
+def get_import_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int) -> ImportBatch:
+    access = get_project_for_user(user, slug, "import")
+    batch = ImportBatch.objects.filter(project=access.project, pk=pk).first()
+    if batch is None:
+        raise Http404("No such import in this project.")
+    return batch
+
+
+def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAccess]:
+    if not user.is_authenticated:
+        return []
+    if user.is_superuser:
+        return [ProjectAccess(project=p, role=Role.ADMIN) for p in Project.objects.order_by("name")]
+    memberships = Membership.objects.filter(user=user).select_related("project").order_by("project__name")
+    return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]

@@ -1,0 +1,69 @@
+"""Named users for every test: an expert, a lead and an admin of one project, and
+an outsider who is a member of another project only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from generation.models import Membership, Project, Role
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the project in CI)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def project(db) -> Project:
+    return Project.objects.create(slug="math", name="Math word problems")
+
+
+@pytest.fixture
+def other_project(db) -> Project:
+    return Project.objects.create(slug="other", name="Someone else's project")
+
+
+def _member(username: str, project: Project, role: str):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    Membership.objects.create(user=user, project=project, role=role)
+    return user
+
+
+@pytest.fixture
+def expert(project):
+    return _member("erin-expert", project, Role.EXPERT)
+
+
+@pytest.fixture
+def lead(project):
+    return _member("lee-lead", project, Role.LEAD)
+
+
+@pytest.fixture
+def admin_member(project):
+    return _member("ada-admin", project, Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(other_project):
+    return _member("otto-outsider", other_project, Role.ADMIN)
+
+
+@pytest.fixture
+def client_for():
+    def make(user) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
