@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from generation.models import Membership, Project, Role
+from synthreview.celery import app as celery_app
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PASSWORD = "correct horse battery staple"
@@ -67,3 +68,12 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def run_tasks_inline():
+    """Celery tasks run in the test process (integration tests use a real worker instead)."""
+    previous = {key: celery_app.conf[key] for key in ("task_always_eager", "task_eager_propagates")}
+    celery_app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    celery_app.conf.update(previous)

@@ -1,0 +1,7 @@
+.PHONY: demo test
+# Sets up .venv and runs the demo on SQLite with a filesystem broker and a worker.
+demo:
+	bash scripts/demo.sh
+# Sets up .venv and runs the whole test suite on PostgreSQL and Redis.
+test:
+	bash scripts/test.sh
