@@ -65,7 +65,7 @@ def run_execute(*, run_id: int) -> GenerationRun:
     part-way leaves the run queued and nothing written, so the retry starts clean."""
     with transaction.atomic():
         run = (
-            GenerationRun.objects.select_for_update(skip_locked=True)
+            GenerationRun.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk=run_id, status=RunStatus.QUEUED)
             .select_related("template_version")
             .first()

@@ -1,0 +1,66 @@
+"""The demo fills a project that every later screen can show."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+from django.urls import reverse
+
+from generation.demo import REAL_ANCHORS
+from generation.models import GenerationRun, Generator, Sample, SampleCount
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(run_tasks_inline, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))
+
+
+def test_demo_has_real_anchors_several_generators_templates_and_runs(demo):
+    anchors = sum(1 for line in REAL_ANCHORS.read_text().splitlines() if line.strip())
+    assert Sample.objects.filter(project__slug="demo", origin="real").count() == anchors
+    assert Generator.objects.filter(project__slug="demo", kind="programmatic").count() >= 3
+    templates = Sample.objects.filter(origin="synthetic").values("template_version__template").distinct()
+    assert templates.count() >= 3
+    assert set(GenerationRun.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_demo_holds_wrong_answers_and_exact_duplicates_across_generators(demo):
+    synthetic = Sample.objects.filter(project__slug="demo", origin="synthetic")
+    wrong = [s for s in synthetic if s.metadata["given_answer"] != s.metadata["expected_answer"]]
+    assert 0.03 < len(wrong) / synthetic.count() < 0.25
+    shared = synthetic.values("content_hash").annotate(gens=Count("generator", distinct=True)).filter(gens__gt=1)
+    assert shared.count() >= 5
+
+
+def test_demo_counters_match_the_rows(demo):
+    for origin in ("real", "synthetic"):
+        counted = SampleCount.objects.get(project__slug="demo", origin=origin, status="pending").count
+        assert counted == Sample.objects.filter(project__slug="demo", origin=origin).count()
+
+
+def test_demo_logins_work_and_the_project_page_renders(demo, client):
+    assert client.login(username="demo-lead", password="demo-lead-pass")
+    page = client.get(reverse("project_detail", args=["demo"])).content.decode()
+    assert "Arithmetic word problems (demo)" in page
+    assert "story-careful-sloppy" in page
+    assert "arith-parrot" in page
+
+
+def test_seed_demo_twice_changes_nothing(demo):
+    before = Sample.objects.count()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert Sample.objects.count() == before
+
+
+def test_real_anchor_answers_are_right():
+    # The hand-written anchors: each final answer follows from its last step.
+    for line in REAL_ANCHORS.read_text().splitlines():
+        row = json.loads(line)
+        *steps, final = row["answer"].splitlines()
+        assert final == f"Answer: {steps[-1].rsplit('=', 1)[1].strip()}", row
