@@ -12,7 +12,12 @@ from django.db import transaction
 from generation.ingest.service import import_batch_create, import_batch_run
 from generation.models import GenerationRun, GeneratorKind, Origin, Project, Role
 from generation.runs import run_create_programmatic, run_execute
-from generation.services import generator_create, membership_set, project_create, template_version_create
+from generation.services import (
+    generator_create,
+    membership_set,
+    project_create,
+    template_version_create,
+)
 
 DEMO_SLUG = "demo"
 REAL_ANCHORS = Path(__file__).resolve().parent / "demo_data" / "real_anchors.jsonl"

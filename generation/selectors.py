@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from generation.models import GenerationRun, Generator, ImportBatch, Origin, Project, SampleCount, SampleStatus
+from generation.models import (
+    GenerationRun,
+    Generator,
+    ImportBatch,
+    Origin,
+    Project,
+    SampleCount,
+    SampleStatus,
+)
 
 
 @dataclass(frozen=True)

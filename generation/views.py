@@ -14,7 +14,11 @@ from generation import selectors
 from generation.forms import ImportForm
 from generation.ingest.service import import_batch_create
 from generation.models import ImportStatus
-from synthreview.access import get_import_for_user, get_project_for_user, projects_for_user
+from synthreview.access import (
+    get_import_for_user,
+    get_project_for_user,
+    projects_for_user,
+)
 from synthreview.progress import progress_get, progress_key
 
 

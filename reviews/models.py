@@ -7,7 +7,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from generation.models import Generator, GenerationRun, Project, PromptTemplateVersion, Sample
+from generation.models import (
+    GenerationRun,
+    Generator,
+    Project,
+    PromptTemplateVersion,
+    Sample,
+)
 
 
 class AuditScope(models.TextChoices):

@@ -7,7 +7,11 @@ from tqdm import tqdm
 
 from generation.ingest.mapping import FieldMapping, MappingError
 from generation.ingest.readers import detect_format
-from generation.ingest.service import ImportProgress, import_batch_create, import_batch_run
+from generation.ingest.service import (
+    ImportProgress,
+    import_batch_create,
+    import_batch_run,
+)
 from generation.models import ImportFormat, ImportStatus, Origin, Project
 
 
