@@ -87,7 +87,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
 class SampleAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "origin", "generator", "status", "split", "created_at"]
     list_filter = ["origin", "status", "split"]
-    raw_id_fields = ["run", "generator", "template_version", "import_batch", "nearest_real"]
+    raw_id_fields = ["run", "generator", "template_version", "import_batch"]
     # A million rows: no full count for the changelist's paginator.
     show_full_result_count = False
     list_select_related = ["project", "generator"]

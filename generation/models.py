@@ -321,12 +321,6 @@ class Sample(models.Model):
     generation_depth = models.PositiveSmallIntegerField(default=0)
     # Bumped on every status change, so two reviewers cannot overwrite each other silently.
     revision = models.PositiveIntegerField(default=0)
-    # Materialised by the similarity workers; the web tier only reads them.
-    novelty = models.FloatField(null=True, blank=True)
-    nearest_real = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
-    nearest_real_similarity = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
