@@ -15,6 +15,8 @@ OUTPUT_ALIASES = ("output", "response", "completion", "answer", "target")
 INPUT_ALIASES = ("input", "prompt", "question")
 LABEL_MAX_LENGTH = 200
 NAME_MAX_LENGTH = 200
+# Looked up once: Origin.values builds a fresh list on every access, a cost paid per row.
+_ORIGINS = frozenset(Origin.values)
 
 
 class MappingError(ValueError):
@@ -80,6 +82,9 @@ def _as_text(value: object, what: str) -> str:
 
 
 def _check_encodable(text: str, what: str) -> None:
+    if text.isascii():
+        # Constant time in CPython, and ASCII text cannot hold a surrogate.
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -91,6 +96,10 @@ def _metadata_default(value: object) -> str:
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     return str(value)
+
+
+# Built once: json.dumps with these options would build a new encoder for every row.
+_METADATA_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_metadata_default)
 
 
 class RowMapper:
@@ -169,7 +178,7 @@ class RowMapper:
         if found:
             consumed.add(self.mapping["origin"])
             origin = _as_text(raw_origin, "origin").strip().lower() if raw_origin not in (None, "") else origin
-        if origin not in Origin.values:
+        if origin not in _ORIGINS:
             raise RowInvalid(f"origin must be real or synthetic, got {origin!r}")
 
         generator_name = self._name(data, "generator", self.default_generator, consumed)
@@ -188,7 +197,7 @@ class RowMapper:
             _check_encodable(output, "output")
 
         metadata = {key: value for key, value in data.items() if key not in consumed}
-        metadata_json = json.dumps(metadata, ensure_ascii=False, default=_metadata_default) if metadata else "{}"
+        metadata_json = _METADATA_ENCODER.encode(metadata) if metadata else "{}"
         if "\\u0000" in metadata_json:
             raise RowInvalid("a metadata field contains a NUL character, which cannot be stored")
         if check_surrogates:

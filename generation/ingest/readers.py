@@ -192,14 +192,22 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
                     item, end = decoder.raw_decode(buffer, pos)
                     break
                 except json.JSONDecodeError as error:
-                    if len(buffer) - pos > max_item_bytes:
-                        yield RowError(start_line, f"array element is longer than {max_item_bytes} bytes",
-                                       fatal=True)
-                        return
-                    if not fill():
+                    # The element may only be cut off by the end of the buffer: read on, up to the limit.
+                    if len(buffer) - pos <= max_item_bytes and fill():
+                        continue
+                    # An error well inside the limit is a real syntax error, whatever follows it.
+                    cut_off = error.pos - pos >= max_item_bytes or error.msg.startswith("Unterminated string")
+                    if eof or not cut_off:
                         where = start_line + buffer.count("\n", pos, error.pos)
                         yield RowError(where, f"invalid JSON ({error.msg})", fatal=True)
-                        return
+                    else:
+                        yield RowError(start_line, f"array element is longer than {max_item_bytes} bytes",
+                                       fatal=True)
+                    return
+            # An element that fitted in the buffer is held to the same limit as one that did not.
+            if end - pos > max_item_bytes // 4 and len(buffer[pos:end].encode("utf-8")) > max_item_bytes:
+                yield RowError(start_line, f"array element is longer than {max_item_bytes} bytes", fatal=True)
+                return
             line += buffer.count("\n", pos, end)
             pos = end
             expect_item = False

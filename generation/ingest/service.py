@@ -212,3 +212,12 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     if progress is not None:
         progress(ImportProgress(rows_read, total_units or rows_read, total_units, "rows" if is_parquet else "bytes"))
 
+
+
+def import_batch_mark_failed(*, batch_id: int, reason: str) -> None:
+    """For a batch whose import broke off on an unexpected error: nothing was
+    imported (the transaction rolled back), and the page must say so rather than
+    wait for a worker forever."""
+    ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.FAILED, errors=[reason], finished_at=timezone.now()
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
 
 from django.db import connection
 from django.utils import timezone
@@ -17,8 +18,11 @@ from django.utils import timezone
 from generation.ingest.mapping import MappedRow
 from generation.models import Sample, SampleStatus
 
+if TYPE_CHECKING:
+    from psycopg import Copy
+
 _STAGING_COLUMNS = (
-    "line_no", "origin", "generator_name", "template_name", "input", "output", "label", "metadata",
+    "line_no", "origin", "generator_id", "template_version_id", "input", "output", "label", "metadata",
     "content_hash",
 )
 
@@ -30,25 +34,40 @@ class LineageResolver(Protocol):
 
 
 class PostgresCopySink:
-    """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING.
+    """COPY into a temporary table, then INSERT … SELECT … ON CONFLICT DO NOTHING,
+    one chunk of rows at a time.
 
     COPY is PostgreSQL's fastest path in; the staging table has no index and no
-    WAL, and the single INSERT lets the unique indexes drop duplicates without a
-    round trip per row.
+    WAL, and each INSERT lets the unique indexes drop duplicates without a round
+    trip per row. Chunks go in file order, so ids follow the file and the first
+    copy of a duplicate wins, as with a single INSERT. A chunk is small enough
+    that its staging rows stay in temp_buffers and its ORDER BY sorts in work_mem:
+    one INSERT of a million rows sorted half a gigabyte on disk.
     """
+
+    CHUNK_ROWS = 5000
+    # Characters of text per chunk, so a file of long rows still sorts in memory
+    # (work_mem is 4 MB by default).
+    CHUNK_CHARS = 2_000_000
 
     def __init__(self, *, project_id: int, batch_id: int, lineage: LineageResolver) -> None:
         self.project_id = project_id
         self.batch_id = batch_id
         self.lineage = lineage
+        self._lineage_ids: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        self._inserted: Counter[str] = Counter()
+        self._staged_rows = 0
+        self._staged_chars = 0
+        self._copy_cm: AbstractContextManager[Copy] | None = None
+        self._copy: Copy | None = None
         self._cursor = connection.cursor()
         self._cursor.execute(
             """
             CREATE TEMPORARY TABLE sample_import_staging (
                 line_no integer NOT NULL,
                 origin varchar(9) NOT NULL,
-                generator_name text NOT NULL,
-                template_name text NOT NULL,
+                generator_id bigint,
+                template_version_id bigint,
                 input text NOT NULL,
                 output text NOT NULL,
                 label varchar(200),
@@ -57,64 +76,80 @@ class PostgresCopySink:
             ) ON COMMIT DROP
             """
         )
-        raw_cursor = self._cursor.cursor
-        self._copy_cm = raw_cursor.copy(
-            f"COPY sample_import_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN"
-        )
-        self._copy = self._copy_cm.__enter__()
 
     def write(self, row: MappedRow) -> None:
-        # Names, not ids: no other statement may run on the connection while COPY
-        # is open, so generators and templates are resolved once it has closed.
+        ids = self._lineage_ids.get((row.generator_name, row.template_name))
+        if ids is None:
+            ids = self._resolve(row.generator_name, row.template_name)
+        if self._copy is None:
+            self._copy_cm = self._cursor.cursor.copy(
+                f"COPY sample_import_staging ({', '.join(_STAGING_COLUMNS)}) FROM STDIN"
+            )
+            self._copy = self._copy_cm.__enter__()
         self._copy.write_row(
-            (row.line, row.origin, row.generator_name, row.template_name, row.input, row.output, row.label,
-             row.metadata_json, row.content_hash)
+            (row.line, row.origin, ids[0], ids[1], row.input, row.output, row.label, row.metadata_json,
+             row.content_hash)
         )
+        self._staged_rows += 1
+        self._staged_chars += len(row.input) + len(row.output) + len(row.metadata_json)
+        if self._staged_rows >= self.CHUNK_ROWS or self._staged_chars >= self.CHUNK_CHARS:
+            self._insert_staged()
 
-    def abandon(self) -> None:
-        try:
-            self._copy_cm.__exit__(RuntimeError, RuntimeError("import abandoned"), None)
-        except Exception:  # noqa: BLE001 - the transaction is rolled back anyway
-            pass
+    def _resolve(self, generator_name: str, template_name: str) -> tuple[int | None, int | None]:
+        # No other statement may run on the connection while COPY is open; a new
+        # name is rare (a few per file), so close it, look the name up, go on.
+        self._end_copy()
+        ids = (self.lineage.generator_id(generator_name), self.lineage.template_version_id(template_name))
+        self._lineage_ids[(generator_name, template_name)] = ids
+        return ids
 
-    def finish(self) -> Counter[str]:
-        self._copy_cm.__exit__(None, None, None)
-        self._cursor.execute("SELECT DISTINCT generator_name FROM sample_import_staging")
-        generator_names = [name for (name,) in self._cursor.fetchall()]
-        self._cursor.execute("SELECT DISTINCT template_name FROM sample_import_staging")
-        template_names = [name for (name,) in self._cursor.fetchall()]
-        generator_ids = [self.lineage.generator_id(name) for name in generator_names]
-        template_ids = [self.lineage.template_version_id(name) for name in template_names]
+    def _end_copy(self) -> None:
+        if self._copy_cm is not None:
+            copy_cm, self._copy_cm, self._copy = self._copy_cm, None, None
+            copy_cm.__exit__(None, None, None)
+
+    def _insert_staged(self) -> None:
+        self._end_copy()
+        if not self._staged_rows:
+            return
         self._cursor.execute(
             """
-            WITH generators AS (
-                SELECT * FROM unnest(%s::text[], %s::bigint[]) AS g(name, id)
-            ), templates AS (
-                SELECT * FROM unnest(%s::text[], %s::bigint[]) AS t(name, id)
-            ), inserted AS (
+            WITH inserted AS (
                 INSERT INTO generation_sample (
                     project_id, origin, run_id, generator_id, template_version_id, import_batch_id,
                     input, output, label, metadata, content_hash, split, status, generation_depth,
                     revision, created_at, updated_at
                 )
-                SELECT %s, s.origin, NULL, g.id, t.id, %s,
+                SELECT %s, s.origin, NULL, s.generator_id, s.template_version_id, %s,
                        s.input, s.output, s.label, s.metadata, s.content_hash, '', %s, 0, 0, now(), now()
                 FROM sample_import_staging s
-                JOIN generators g ON g.name = s.generator_name
-                JOIN templates t ON t.name = s.template_name
                 ORDER BY s.line_no
                 ON CONFLICT DO NOTHING
                 RETURNING origin
             )
             SELECT origin, count(*) FROM inserted GROUP BY origin
             """,
-            [generator_names, generator_ids, template_names, template_ids,
-             self.project_id, self.batch_id, SampleStatus.PENDING],
+            [self.project_id, self.batch_id, SampleStatus.PENDING],
         )
-        inserted = Counter({origin: count for origin, count in self._cursor.fetchall()})
+        for origin, count in self._cursor.fetchall():
+            self._inserted[origin] += count
+        self._cursor.execute("TRUNCATE sample_import_staging")
+        self._staged_rows = self._staged_chars = 0
+
+    def abandon(self) -> None:
+        if self._copy_cm is None:
+            return
+        copy_cm, self._copy_cm, self._copy = self._copy_cm, None, None
+        try:
+            copy_cm.__exit__(RuntimeError, RuntimeError("import abandoned"), None)
+        except Exception:  # noqa: BLE001 - the transaction is rolled back anyway
+            pass
+
+    def finish(self) -> Counter[str]:
+        self._insert_staged()
         self._cursor.execute("DROP TABLE sample_import_staging")
         self._cursor.close()
-        return inserted
+        return self._inserted
 
 
 class OrmSink:

@@ -95,3 +95,20 @@ def test_htmx_poll_gets_the_status_partial_and_stops_when_done(project, lead, cl
     assert done.status_code == 286  # htmx stops polling on 286
     assert b"Imported 5" in done.content
     assert b"hx-trigger" not in done.content
+
+
+def test_an_unexpected_error_marks_the_import_failed_instead_of_waiting_forever(
+        project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks, monkeypatch):
+    from generation.ingest import service
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(service, "_import_rows", explode)
+    client = client_for(lead)
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        _upload(client, project, "a.jsonl", b'{"output": "x"}\n')
+    batch = ImportBatch.objects.get(project=project)
+    assert batch.status == "failed"
+    assert "unexpected error (RuntimeError)" in batch.errors[0]
+    assert not Sample.objects.filter(project=project).exists()
