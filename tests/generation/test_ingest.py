@@ -339,3 +339,25 @@ def test_import_into_one_project_leaves_another_alone(
     assert counters(other_project) == {("synthetic", "pending"): 1}
     assert counters(project) == {("synthetic", "pending"): 1}
     assert Generator.objects.filter(name="g").count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("use_copy", [True, False])
+def test_a_hash_prefix_collision_never_drops_a_row(project: Project, tmp_path: Path, use_copy: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from generation.ingest import sinks
+
+    # Every hash "collides": each row after the first must be checked against the
+    # database, and only the true repeats may be skipped.
+    monkeypatch.setattr(sinks, "hash_prefix", lambda digest: 0)
+    monkeypatch.setattr(sinks._ChunkedSink, "CHUNK_ROWS", 3)
+    rows = [{"input": f"q{i % 7}", "output": f"a{i % 7}"} for i in range(20)]
+    path = write_jsonl(tmp_path / "collide.jsonl", rows)
+    batch = import_batch_run(
+        batch_id=import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl",
+                                     origin="synthetic", generator_name="g").pk,
+        use_copy=use_copy,
+    )
+    assert (batch.rows_imported, batch.rows_duplicate) == (7, 13)
+    assert sorted(Sample.objects.filter(project=project).values_list("input", flat=True)) == [
+        f"q{i}" for i in range(7)]

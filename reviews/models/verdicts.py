@@ -1,0 +1,176 @@
+"""Verdicts, audits and the audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from generation.models import (
+    GenerationRun,
+    Generator,
+    Project,
+    PromptTemplateVersion,
+    Sample,
+)
+
+
+class AuditScope(models.TextChoices):
+    RUN = "run", "One run"
+    GENERATOR = "generator", "One generator"
+    TEMPLATE_VERSION = "template_version", "One template version"
+    PROJECT = "project", "All synthetic samples of the project"
+
+
+class AuditStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Audit(models.Model):
+    """A random, stratified sample of synthetic items reviewed by experts.
+
+    The share marked wrong is the noise floor. Its figures are frozen on closing.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audits")
+    name = models.CharField(max_length=200)
+    scope = models.CharField(max_length=16, choices=AuditScope.choices)
+    run = models.ForeignKey(GenerationRun, null=True, blank=True, on_delete=models.PROTECT)
+    generator = models.ForeignKey(Generator, null=True, blank=True, on_delete=models.PROTECT)
+    template_version = models.ForeignKey(PromptTemplateVersion, null=True, blank=True, on_delete=models.PROTECT)
+    sample_size = models.PositiveIntegerField(default=60)
+    overlap = models.PositiveSmallIntegerField(default=1)
+    gold_items = models.PositiveSmallIntegerField(default=0)
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=AuditStatus.choices, default=AuditStatus.OPEN)
+    closed_reason = models.TextField(blank=True)
+    frozen_figures = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(sample_size__gte=1), name="audit_sample_size_positive"),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="audit_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(scope="run", run__isnull=False)
+                | Q(scope="generator", generator__isnull=False)
+                | Q(scope="template_version", template_version__isnull=False)
+                | Q(scope="project"),
+                name="audit_scope_names_its_object",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditItem(models.Model):
+    """One sample drawn into an audit; gold items are real samples with a known verdict."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="items")
+    sample = models.ForeignKey(Sample, on_delete=models.PROTECT, related_name="audit_items")
+    position = models.PositiveIntegerField()
+    stratum = models.CharField(max_length=200, blank=True)
+    is_gold = models.BooleanField(default=False)
+    gold_verdict = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        ordering = ["audit_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["audit", "sample"], name="audit_item_sample_once"),
+            models.UniqueConstraint(fields=["audit", "position"], name="audit_item_position_once"),
+        ]
+
+
+class VerdictValue(models.TextChoices):
+    CORRECT = "correct", "Correct"
+    WRONG = "wrong", "Wrong"
+    UNSURE = "unsure", "Unsure"
+
+
+class ErrorCategory(models.TextChoices):
+    # The order is the keyboard's: 1–7 in the review queue.
+    WRONG_LABEL = "wrong_label", "Wrong label"
+    HALLUCINATION = "hallucination", "Hallucination"
+    INCOMPLETE = "incomplete", "Incomplete"
+    OFF_TOPIC = "off_topic", "Off-topic"
+    UNSAFE = "unsafe", "Unsafe"
+    DUPLICATE = "duplicate", "Duplicate"
+    OTHER = "other", "Other"
+
+
+class Verdict(models.Model):
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="verdicts")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
+    audit = models.ForeignKey(Audit, null=True, blank=True, on_delete=models.PROTECT, related_name="verdicts")
+    value = models.CharField(max_length=8, choices=VerdictValue.choices)
+    error_category = models.CharField(max_length=16, choices=ErrorCategory.choices, blank=True)
+    note = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One verdict per reviewer per sample per audit; outside audits, one per
+            # reviewer per sample. NULL audits need their own partial index because
+            # NULLs never collide in a plain unique index.
+            models.UniqueConstraint(
+                fields=["sample", "reviewer", "audit"],
+                condition=Q(audit__isnull=False),
+                name="verdict_one_per_reviewer_sample_audit",
+            ),
+            models.UniqueConstraint(
+                fields=["sample", "reviewer"],
+                condition=Q(audit__isnull=True),
+                name="verdict_one_per_reviewer_sample_outside_audit",
+            ),
+            models.CheckConstraint(condition=Q(value__in=VerdictValue.values), name="verdict_value_valid"),
+            models.CheckConstraint(
+                condition=Q(error_category="") | Q(error_category__in=ErrorCategory.values),
+                name="verdict_error_category_valid",
+            ),
+            # A correct sample has no error.
+            models.CheckConstraint(
+                condition=~Q(value="correct") | Q(error_category=""),
+                name="verdict_correct_has_no_error_category",
+            ),
+        ]
+        indexes = [models.Index(fields=["reviewer", "-created_at"], name="verdict_reviewer_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.value} on sample {self.sample_id} by {self.reviewer_id}"
+
+
+class AuditLog(models.Model):
+    """Append-only record of who did what to which object, and when."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_log")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "-id"], name="auditlog_project_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise ValidationError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValidationError("The audit log is append-only.")
