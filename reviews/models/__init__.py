@@ -1,0 +1,24 @@
+"""The reviews app's models, split by feature."""
+
+from reviews.models.similarity import (  # noqa: F401
+    Cluster,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicateGroupStatus,
+    DuplicateKind,
+    SampleEmbedding,
+    SampleSimilarity,
+    SimilarityJob,
+    SimilarityJobKind,
+    SimilarityJobStatus,
+)
+from reviews.models.verdicts import (  # noqa: F401
+    Audit,
+    AuditItem,
+    AuditLog,
+    AuditScope,
+    AuditStatus,
+    ErrorCategory,
+    Verdict,
+    VerdictValue,
+)
