@@ -20,7 +20,7 @@ from generation.models import (
 )
 from generation.programmatic import get_programmatic
 from generation.services import sample_count_add
-from reviews.services import audit_log_record
+from reviews.services import audit_log_record, similarity_refresh
 
 
 def run_create_programmatic(
@@ -112,4 +112,6 @@ def run_execute(*, run_id: int) -> GenerationRun:
         run.started_at = run.started_at or timezone.now()
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "items_done", "samples_created", "started_at", "finished_at"])
+        if created:
+            similarity_refresh(project_id=run.project_id)
     return run

@@ -27,7 +27,7 @@ from generation.models import (
     SampleStatus,
 )
 from generation.services import sample_count_add
-from reviews.services import audit_log_record
+from reviews.services import audit_log_record, similarity_refresh
 
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50
@@ -201,6 +201,8 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     batch.rows_duplicate = rows_read - imported
     batch.finished_at = timezone.now()
     batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "finished_at"])
+    if imported:
+        similarity_refresh(project_id=batch.project_id, requested_by=batch.created_by)
     audit_log_record(
         project=batch.project,
         actor=batch.created_by,

@@ -16,7 +16,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(run_tasks_inline, django_capture_on_commit_callbacks):
+def similarity_requests(monkeypatch):
+    """Similarity jobs the demo queues, recorded instead of embedded (that is tested elsewhere)."""
+    from reviews.tasks import similarity_job_task
+
+    queued: list[int] = []
+    monkeypatch.setattr(similarity_job_task, "delay", queued.append)
+    return queued
+
+
+@pytest.fixture
+def demo(run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests):
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=open("/dev/null", "w"))
 
@@ -36,6 +46,14 @@ def test_demo_holds_wrong_answers_and_exact_duplicates_across_generators(demo):
     assert 0.03 < len(wrong) / synthetic.count() < 0.25
     shared = synthetic.values("content_hash").annotate(gens=Count("generator", distinct=True)).filter(gens__gt=1)
     assert shared.count() >= 5
+
+
+def test_demo_queues_one_similarity_job_for_its_new_samples(demo, similarity_requests):
+    from reviews.models import SimilarityJob
+
+    jobs = SimilarityJob.objects.filter(project__slug="demo", kind="embed")
+    assert jobs.count() == 1
+    assert set(similarity_requests) == {jobs.get().pk}
 
 
 def test_demo_counters_match_the_rows(demo):

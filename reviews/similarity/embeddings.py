@@ -1,0 +1,131 @@
+"""Embed every sample of a project that has no vector yet under the current key.
+
+A batch is written in one transaction and the unique key (sample, model, text)
+drops a vector written twice, so a worker killed mid-batch loses nothing and
+doubles nothing: the rerun embeds exactly the samples still missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from generation.models import Project, PromptTemplateVersion, Sample
+from reviews.models import SampleEmbedding
+from reviews.similarity.embedder import encode
+from reviews.similarity.text import (
+    NO_BOILERPLATE,
+    Boilerplate,
+    boilerplate_from_samples,
+    boilerplate_from_template,
+    embedding_text,
+)
+
+# Inputs read to infer a template's boilerplate when its text is unknown.
+BOILERPLATE_SAMPLE = 200
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def embedding_key(project: Project) -> tuple[str, str]:
+    return settings.EMBEDDING_MODEL, project.embedding_text
+
+
+def missing_embeddings(project: Project):  # type: ignore[no-untyped-def]
+    model_name, text_kind = embedding_key(project)
+    return Sample.objects.filter(project=project).exclude(
+        Exists(SampleEmbedding.objects.filter(sample=OuterRef("pk"), model_name=model_name, text_kind=text_kind))
+    )
+
+
+class BoilerplateCache:
+    def __init__(self) -> None:
+        self._by_version: dict[int, Boilerplate] = {}
+
+    def get(self, template_version_id: int | None) -> Boilerplate:
+        if template_version_id is None:
+            return NO_BOILERPLATE
+        if template_version_id not in self._by_version:
+            version = PromptTemplateVersion.objects.get(pk=template_version_id)
+            boilerplate = boilerplate_from_template(version.text) if version.text else NO_BOILERPLATE
+            if boilerplate == NO_BOILERPLATE:
+                # Known only by name: read what its samples share. The first samples by id
+                # never change, so neither does the estimate as more samples arrive.
+                inputs = Sample.objects.filter(template_version_id=template_version_id).order_by("id").values_list(
+                    "input", flat=True)[:BOILERPLATE_SAMPLE]
+                boilerplate = boilerplate_from_samples(list(inputs))
+            self._by_version[template_version_id] = boilerplate
+        return self._by_version[template_version_id]
+
+
+def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = None,
+                       batch_size: int | None = None) -> int:
+    """Embed the project's samples that lack a vector; returns how many were written."""
+    project = Project.objects.get(pk=project_id)
+    model_name, text_kind = embedding_key(project)
+    batch_size = batch_size or settings.EMBEDDING_BATCH_SIZE
+    # Reading a few batches at once keeps the encoder's batches full and the round trips few.
+    read_size = batch_size * 4
+    boilerplates = BoilerplateCache()
+    total = missing_embeddings(project).count()
+    written = 0
+    last_id = 0
+    if progress:
+        progress(0, total)
+    while True:
+        rows = list(
+            missing_embeddings(project).filter(id__gt=last_id).order_by("id")
+            .values_list("id", "input", "output", "template_version_id")[:read_size]
+        )
+        if not rows:
+            break
+        texts = [
+            embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
+                           boilerplate=boilerplates.get(version_id))
+            for _, input_text, output_text, version_id in rows
+        ]
+        vectors = encode(texts, model_name=model_name, batch_size=batch_size)
+        embeddings_store(project_id=project.pk, sample_ids=[row[0] for row in rows], vectors=vectors,
+                         model_name=model_name, text_kind=text_kind)
+        written += len(rows)
+        last_id = rows[-1][0]
+        if progress:
+            progress(written, total)
+    return written
+
+
+def embeddings_store(*, project_id: int, sample_ids: list[int], vectors: np.ndarray, model_name: str,
+                     text_kind: str) -> None:
+    with transaction.atomic():
+        SampleEmbedding.objects.bulk_create(
+            [
+                SampleEmbedding(sample_id=sample_id, project_id=project_id, model_name=model_name,
+                                text_kind=text_kind, vector=vector.tobytes())
+                for sample_id, vector in zip(sample_ids, vectors)
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+
+
+def embeddings_load(*, project_id: int, model_name: str, text_kind: str, after_id: int = 0,
+                    sample_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ids (ascending) and their vectors."""
+    query = SampleEmbedding.objects.filter(project_id=project_id, model_name=model_name, text_kind=text_kind,
+                                           sample_id__gt=after_id)
+    if sample_ids is not None:
+        query = query.filter(sample_id__in=sample_ids)
+    ids: list[int] = []
+    chunks: list[bytes] = []
+    for sample_id, vector in query.order_by("sample_id").values_list("sample_id", "vector").iterator(
+            chunk_size=20000):
+        ids.append(sample_id)
+        chunks.append(bytes(vector))
+    if not ids:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(chunks), dtype=np.float32).reshape(len(ids), -1)
+    return np.asarray(ids, dtype=np.int64), matrix

@@ -1,0 +1,102 @@
+"""FAISS indexes, built and searched in workers only, persisted under DATA_DIR.
+
+Exact search (IndexFlatIP on normalised vectors) while a project is small; past
+SIMILARITY_EXACT_MAX vectors an inverted-file index (IndexIVFFlat), which keeps
+the raw vectors, so the near-duplicate pairs it finds carry exact similarities,
+and which takes new vectors without a rebuild. bench/neighbours.py measures the
+trade: speed against exact search, and recall of the pairs above the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from django.conf import settings
+
+# Queries per search call: bounds the memory of the distance and label arrays.
+SEARCH_BATCH = 16384
+
+
+@dataclass
+class VectorIndex:
+    index: faiss.Index
+    ids: np.ndarray  # int64 sample ids, in the index's row order
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.index.add(vectors)
+        self.ids = np.concatenate([self.ids, ids.astype(np.int64)])
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities and sample ids of the k nearest, nearest first; id -1 where fewer exist."""
+        k = max(1, min(k, self.size)) if self.size else 1
+        all_sims = np.empty((len(vectors), k), dtype=np.float32)
+        all_ids = np.full((len(vectors), k), -1, dtype=np.int64)
+        if not self.size:
+            all_sims.fill(-1.0)
+            return all_sims, all_ids
+        for start in range(0, len(vectors), SEARCH_BATCH):
+            sims, rows = self.index.search(vectors[start:start + SEARCH_BATCH], k)
+            found = rows >= 0
+            all_sims[start:start + SEARCH_BATCH] = np.where(found, sims, -1.0)
+            all_ids[start:start + SEARCH_BATCH] = np.where(found, self.ids[np.clip(rows, 0, None)], -1)
+        return all_sims, all_ids
+
+
+def ivf_lists_for(count: int) -> int:
+    # The FAISS guideline: about 4·√n lists, each trained on at least ~39 points.
+    return max(1, min(int(4 * math.sqrt(count)), count // 39))
+
+
+def build_index(ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None = None,
+                probes: int | None = None, seed: int = 1234) -> VectorIndex:
+    dimension = vectors.shape[1]
+    exact_max = settings.SIMILARITY_EXACT_MAX if exact_max is None else exact_max
+    if len(vectors) <= exact_max:
+        index: faiss.Index = faiss.IndexFlatIP(dimension)
+    else:
+        lists = ivf_lists_for(len(vectors))
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        training = vectors[rng.choice(len(vectors), size=min(len(vectors), lists * 64), replace=False)]
+        index.train(training)
+        index.nprobe = probes or settings.SIMILARITY_IVF_PROBES
+    index.add(vectors)
+    return VectorIndex(index=index, ids=ids.astype(np.int64))
+
+
+def index_dir(project_id: int, key: str) -> Path:
+    safe_key = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+    return Path(settings.DATA_DIR) / "faiss" / f"project-{project_id}" / safe_key
+
+
+def save_index(vector_index: VectorIndex, project_id: int, key: str) -> None:
+    folder = index_dir(project_id, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Write beside, then rename: a worker killed mid-write leaves the old index whole.
+    faiss.write_index(vector_index.index, str(folder / "index.faiss.tmp"))
+    np.save(folder / "ids.tmp.npy", vector_index.ids)
+    os.replace(folder / "index.faiss.tmp", folder / "index.faiss")
+    os.replace(folder / "ids.tmp.npy", folder / "ids.npy")
+
+
+def load_index(project_id: int, key: str) -> VectorIndex | None:
+    folder = index_dir(project_id, key)
+    if not (folder / "index.faiss").is_file() or not (folder / "ids.npy").is_file():
+        return None
+    index = faiss.read_index(str(folder / "index.faiss"))
+    ids = np.load(folder / "ids.npy")
+    if index.ntotal != len(ids):
+        return None  # torn by a crash between the two renames: rebuild
+    if isinstance(index, faiss.IndexIVF):
+        index.nprobe = settings.SIMILARITY_IVF_PROBES
+    return VectorIndex(index=index, ids=ids)

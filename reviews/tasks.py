@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from reviews.models import SimilarityJob, SimilarityJobKind
+from reviews.similarity.build import similarity_build
+from reviews.similarity.embeddings import embeddings_compute
+from reviews.similarity.jobs import (
+    similarity_job_claim,
+    similarity_job_finish,
+    similarity_job_progress,
+    similarity_job_request,
+)
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def similarity_job_task(job_id: int) -> None:
+    """Embed, then build: an embed job queues the build that follows it."""
+    if not similarity_job_claim(job_id=job_id):
+        return
+    job = SimilarityJob.objects.get(pk=job_id)
+    try:
+        if job.kind == SimilarityJobKind.EMBED:
+            written = embeddings_compute(
+                project_id=job.project_id,
+                progress=lambda done, total: similarity_job_progress(job_id=job_id, done=done, total=total,
+                                                                     stage="embedding"),
+            )
+            similarity_job_finish(job_id=job_id, summary={"embedded": written})
+            similarity_job_request(project_id=job.project_id, kind=SimilarityJobKind.BUILD)
+        else:
+            summary = similarity_build(
+                project_id=job.project_id,
+                progress=lambda done, total, stage: similarity_job_progress(job_id=job_id, done=done, total=total,
+                                                                            stage=stage),
+            )
+            similarity_job_finish(job_id=job_id, summary=summary.as_dict())
+    except Exception as error:
+        similarity_job_finish(job_id=job_id, error=f"{type(error).__name__}: {error}")
+        raise
