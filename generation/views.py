@@ -14,6 +14,7 @@ from generation import selectors
 from generation.forms import ImportForm
 from generation.ingest.service import import_batch_create
 from generation.models import ImportStatus
+from reviews.selectors import similarity_overview
 from synthreview.access import (
     get_import_for_user,
     get_project_for_user,
@@ -42,6 +43,8 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "runs": selectors.project_runs(project),
             "imports": selectors.project_imports(project) if access.can("import") else [],
             "generators": selectors.project_generators(project),
+            "similarity": similarity_overview(project),
+            "can_rerun": access.can("bulk"),
         },
     )
 

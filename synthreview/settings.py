@@ -194,4 +194,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # faiss logs each CPU-specific build it fails to load before the one that works.
+    "loggers": {"faiss.loader": {"level": "WARNING"}},
 }

@@ -16,6 +16,15 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_data_dir(tmp_path_factory):
+    """Indexes and uploads of this test session only, never a developer's var/."""
+    from django.conf import settings
+
+    settings.DATA_DIR = tmp_path_factory.mktemp("data_dir")
+    return settings.DATA_DIR
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

