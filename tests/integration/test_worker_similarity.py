@@ -67,7 +67,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(celery_work
     Sample.objects.bulk_create([
         Sample(project=project, origin="synthetic", generator=generator, input=f"Question {i}: what is {i} + {i}?",
                output=f"{i} + {i} = {2 * i}. " * 8, content_hash=f"{i:064x}")
-        for i in range(3000)
+        for i in range(1500)
     ])
     similarity_refresh(project_id=project.pk)  # on commit (autocommit here): the worker starts embedding
     wait_for(lambda: SampleEmbedding.objects.filter(project=project).count() >= 300, timeout=180,
@@ -75,10 +75,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(celery_work
     os.kill(celery_worker_process.pid, signal.SIGKILL)
     celery_worker_process.wait(timeout=10)
     written_before = SampleEmbedding.objects.filter(project=project).count()
-    assert 0 < written_before < 3000, "the worker must die part-way"
+    assert 0 < written_before < 1500, "the worker must die part-way"
 
     # The rerun: the same service the task calls, as a redelivered task would.
     rerun_wrote = embeddings_compute(project_id=project.pk)
-    assert rerun_wrote == 3000 - written_before
-    assert SampleEmbedding.objects.filter(project=project).count() == 3000
-    assert SampleEmbedding.objects.filter(project=project).values("sample").distinct().count() == 3000
+    assert rerun_wrote == 1500 - written_before
+    assert SampleEmbedding.objects.filter(project=project).count() == 1500
+    assert SampleEmbedding.objects.filter(project=project).values("sample").distinct().count() == 1500
