@@ -69,7 +69,7 @@ class Project(models.Model):
     )
     # A cluster is low-novelty when it is dense and mostly synthetic, or far from any real data.
     low_novelty_min_density = models.FloatField(
-        default=0.75, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.85, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.",
     )
     low_novelty_min_synthetic_share = models.FloatField(

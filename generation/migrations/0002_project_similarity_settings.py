@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='project',
             name='low_novelty_min_density',
-            field=models.FloatField(default=0.75, help_text='Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            field=models.FloatField(default=0.85, help_text='Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
         ),
         migrations.AddField(
             model_name='project',
