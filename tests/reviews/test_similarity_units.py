@@ -133,3 +133,14 @@ def test_an_index_left_by_another_database_is_not_taken_for_this_projects(projec
     assert not _index_is_current(project, foreign, embedded=3)
     shifted = build_index(np.array([ids[0], ids[1], ids[2] + 1]), vectors)
     assert not _index_is_current(project, shifted, embedded=3)
+
+
+def test_a_second_variable_inside_the_preamble_does_not_leave_the_preamble_behind():
+    grades = ["year-two", "year-three", "year-four", "year-five"]
+    problems = [f"{name} has {n} shells and finds {n + 2} more." for n, name in
+                enumerate(["Ana", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo"], start=3)]
+    rendered = [f"You are a tutor for {grades[i % 4]} pupils with word problems. Read the problem below "
+                f"carefully.\n\n{problem}" for i, problem in enumerate(problems)]
+    stripped = boilerplate_from_samples(rendered).strip(rendered[0])
+    assert "tutor" not in stripped and "Read the problem" not in stripped
+    assert stripped.split() == ["year-two", "Ana", "has", "3", "shells", "and", "finds", "5", "more."]

@@ -1,0 +1,474 @@
+"""Near-duplicates across prompt templates: pair precision and recall on GSM8K.
+
+Samples rendered from one prompt template share its wording; the similarity
+engine strips that boilerplate before embedding, so near-duplicate groups judge
+content. This bench measures how well that works when one problem is asked
+under several framings, through the real code paths, in one run on its own
+database (synthreview_bench_template_dedup, created and dropped here):
+
+1. N real problems from ../shared/data/gsm8k/gsm8k_train.json (seeded choice),
+   each rendered through a random 1-3 of five templates of our own: a long
+   tutor preamble before the problem (with a second variable, the pupils'
+   {grade}, as real templates have), a one-line "Solve:", "Problem: ... /
+   Answer step by step.", a context paragraph with the question after it, and
+   long exam instructions after the problem. 85% of problems get 2 or 3.
+2. Two output variants, each imported as projects of their own:
+   - answer (the headline): only the final number, in the answer format each
+     template asks for ("Answer: 72", "The answer is 72.", ...). The embedded
+     text is input + output, so here the input, boilerplate removed or not, is
+     nearly all of it;
+   - solution: the GSM8K worked solution, identical under every framing. Half
+     of each same-problem pair's embedded text is then the same string whatever
+     happens to the boilerplate, which flatters every method, the baseline too.
+3. Each variant is imported twice, one JSONL file per template through
+   import_batch_create + import_batch_run (origin synthetic, generator
+   gsm8k-render, template_name = the template): once as imports are in
+   practice, templates known only by name, so the boilerplate is inferred from
+   samples; once with the template versions created first with their text.
+4. embeddings_compute + similarity_build; the predicted pairs are all pairs
+   within each DuplicateGroup (near and exact). The threshold sweep sets
+   project.near_duplicate_threshold and calls duplicate_groups_rebuild, which
+   regroups from the stored neighbours without embedding again.
+5. Baseline, "plain cosine": the whole raw text (input + output) embedded with
+   the same model; predicted pairs are all pairs with cosine >= threshold
+   (exact search; plain pairs, no connected components).
+
+Truth: two samples are duplicates when they render the same problem, under any
+framing. Pair precision, recall and F1 are reported for every threshold.
+
+Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust):
+
+    .venv/bin/python bench/template_dedup.py [--quick] [--problems N] [--seed S]
+
+The default renders 600 problems through both variants (about 8,000 texts
+embedded; minutes on CPU). --quick renders 150 through the answer variant only.
+The last line is `RESULT template_dedup_f1=F goal>=0.90 ok|MISS`: our F1 at the
+default threshold (0.90) with inferred boilerplate on the answer variant; ok
+needs F >= 0.90 and F above the plain baseline's F1 at 0.90.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+BENCH_DATABASE = "synthreview_bench_template_dedup"
+GOAL = 0.90
+DEFAULT_THRESHOLD = 0.90
+THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96, 0.98)
+FULL_PROBLEMS = 600
+QUICK_PROBLEMS = 150
+GENERATOR_NAME = "gsm8k-render"
+HEADLINE_VARIANT = "answer"
+VARIANTS = ("answer", "solution")
+# How many framings a problem gets, and how often.
+FRAMINGS_PER_PROBLEM = ((1, 0.15), (2, 0.50), (3, 0.35))
+GRADES = ("year-three", "year-four", "year-five", "year-six")
+SHOWN_ERRORS = 3
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    text: str  # {problem}, or {context} and {question}; maybe {grade}
+    answer_format: str  # the output in the answer variant
+
+    def render(self, problem: str, rng: random.Random) -> str:
+        text = self.text.replace("{grade}", rng.choice(GRADES))
+        if "{problem}" in text:
+            return text.replace("{problem}", problem)
+        context, question = split_question(problem)
+        return text.replace("{context}", context).replace("{question}", question)
+
+
+TEMPLATES = (
+    Template(
+        "tutor-preamble",
+        "You are a patient mathematics tutor who helps {grade} pupils with word problems. Read the problem "
+        "below carefully, work out each quantity in turn, and show every calculation on its own line. Finish "
+        "with the final number on a line by itself.\n\n{problem}",
+        "{answer}",
+    ),
+    Template("solve-oneline", "Solve: {problem}", "The answer is {answer}."),
+    Template("problem-steps", "Problem: {problem}\nAnswer step by step.", "Answer: {answer}"),
+    Template(
+        "context-question",
+        "Read the situation and answer the question that follows.\n\nSituation: {context}\n\nQuestion: {question}",
+        "{answer}",
+    ),
+    Template(
+        "exam-after",
+        "{problem}\n\nThe question above comes from a grade-school mathematics exam. Explain your reasoning in "
+        "plain words, check each arithmetic step before moving on, and make sure the final answer has the "
+        "right units.",
+        "Final answer: {answer}",
+    ),
+)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'$0-9])")
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_PLACEHOLDER = re.compile(r"\{[a-z]+\}")
+
+
+def split_question(problem: str) -> tuple[str, str]:
+    """The problem's last sentence is its question; the sentences before are the context."""
+    sentences = _SENTENCE_END.split(problem.strip())
+    if len(sentences) < 2:
+        return "", problem.strip()
+    return " ".join(sentences[:-1]), sentences[-1]
+
+
+def final_answer(solution: str) -> str:
+    """The last number of a GSM8K solution (this layout has no '#### N' line)."""
+    numbers = _NUMBER.findall(solution)
+    return numbers[-1].rstrip(".").replace(",", "") if numbers else solution.strip().splitlines()[-1]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    problem_id: int
+    template: Template
+
+
+Pair = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Scores:
+    precision: float
+    recall: float
+    f1: float
+    predicted: int
+    correct: int
+
+    def cells(self) -> str:
+        return f"{self.precision:5.3f} {self.recall:5.3f} {self.f1:5.3f}"
+
+
+def pair_scores(predicted: set[Pair], truth: set[Pair]) -> Scores:
+    correct = len(predicted & truth)
+    precision = correct / len(predicted) if predicted else 1.0
+    recall = correct / len(truth) if truth else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Scores(precision, recall, f1, len(predicted), correct)
+
+
+def pairs_within(groups: Iterable[Iterable[int]]) -> set[Pair]:
+    pairs: set[Pair] = set()
+    for group in groups:
+        pairs.update(itertools.combinations(sorted(group), 2))
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_PROBLEMS} problems, the {HEADLINE_VARIANT} variant only")
+    parser.add_argument("--problems", type=int, default=None, help="number of GSM8K problems (overrides --quick)")
+    parser.add_argument("--seed", type=int, default=20240611)
+    args = parser.parse_args(argv)
+    if not GSM8K.is_file():
+        print(f"the real data file {GSM8K} is absent", file=sys.stderr)
+        return 2
+    problems = args.problems if args.problems is not None else (QUICK_PROBLEMS if args.quick else FULL_PROBLEMS)
+    if not 10 <= problems <= 7000:
+        parser.error("--problems must be between 10 and 7000")
+    variants = (HEADLINE_VARIANT,) if args.quick else VARIANTS
+    work_dir = Path(tempfile.mkdtemp(prefix="synthreview-template-dedup-"))
+    _configure_environment(work_dir)
+    try:
+        _database_recreate()
+        return _run(problems=problems, variants=variants, seed=args.seed, work_dir=work_dir)
+    finally:
+        _database_drop()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _configure_environment(work_dir: Path) -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
+    # Imports enqueue a similarity job after commit; an in-memory broker keeps it from any worker.
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
+    # The FAISS index files go here, not to the project's var/.
+    os.environ["DATA_DIR"] = str(work_dir / "data")
+    # Production settings: with DEBUG on, Django would keep every query in memory.
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+
+
+def _database_recreate() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def _database_drop() -> None:
+    import psycopg
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def renderings_choose(problem_count: int, rng: random.Random) -> list[Rendering]:
+    counts, weights = zip(*FRAMINGS_PER_PROBLEM)
+    renderings = []
+    for problem_id in range(problem_count):
+        for template in rng.sample(TEMPLATES, rng.choices(counts, weights)[0]):
+            renderings.append(Rendering(problem_id, template))
+    return renderings
+
+
+def jsonl_write(work_dir: Path, variant: str, problems: list[dict], renderings: list[Rendering],
+                rng: random.Random) -> dict[str, Path]:
+    """One file per template; rows shuffled, so sample ids say nothing about the problem."""
+    paths = {}
+    for template in TEMPLATES:
+        rows = [r for r in renderings if r.template == template]
+        rng.shuffle(rows)
+        path = work_dir / f"{variant}-{template.name}.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for rendering in rows:
+                problem = problems[rendering.problem_id]
+                solution = problem["output"]
+                output = (solution if variant == "solution"
+                          else template.answer_format.format(answer=final_answer(solution)))
+                # problem_id is no field of ours, so the import keeps it in the sample's metadata.
+                fh.write(json.dumps({"instruction": template.render(problem["instruction"], rng), "output": output,
+                                     "problem_id": rendering.problem_id}) + "\n")
+        paths[template.name] = path
+    return paths
+
+
+def _run(*, problems: int, variants: tuple[str, ...], seed: int, work_dir: Path) -> int:
+    import django
+
+    started = time.perf_counter()
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(seed)
+    source = json.loads(GSM8K.read_text(encoding="utf-8"))
+    chosen = [source[i] for i in rng.sample(range(len(source)), problems)]
+    renderings = renderings_choose(problems, rng)
+    per_problem = [0] * problems
+    for rendering in renderings:
+        per_problem[rendering.problem_id] += 1
+    print(f"data: {problems} GSM8K problems, {len(renderings)} renderings through {len(TEMPLATES)} templates; "
+          f"problems under 1/2/3 framings: {per_problem.count(1)}/{per_problem.count(2)}/{per_problem.count(3)}")
+    for template in TEMPLATES:
+        print(f"  {template.name:<17} {sum(r.template == template for r in renderings):4} samples  "
+              f"{template.text[:72]!r}...")
+
+    headline: tuple[Scores, Scores] | None = None
+    for variant in variants:
+        paths = jsonl_write(work_dir, variant, chosen, renderings, random.Random(f"{seed}-{variant}"))
+        print(f"\nvariant {variant}: output = "
+              + ("the worked solution, identical under every framing" if variant == "solution"
+                 else "the final number only, in each template's answer format"))
+        ours_inferred, diagnostics = _ours(variant, paths, template_text_known=False)
+        ours_known, _ = _ours(variant, paths, template_text_known=True)
+        baseline_started = time.perf_counter()
+        baseline = _baseline(diagnostics.project_id)
+        truth = diagnostics.truth
+        print(f"  plain cosine: {diagnostics.samples} whole texts embedded in "
+              f"{time.perf_counter() - baseline_started:.0f} s")
+        print(f"  truth: {len(truth)} duplicate pairs among {diagnostics.samples} samples")
+        print(f"  {'threshold':>9} | {'ours, inferred':^17} | {'ours, template text':^19} | {'plain cosine':^17}")
+        print(f"  {'':>9} | {'P     R     F1':^17} | {'P     R     F1':^19} | {'P     R     F1':^17}")
+        for threshold in THRESHOLDS:
+            mark = " *" if threshold == DEFAULT_THRESHOLD else "  "
+            print(f"  {threshold:>7.2f}{mark} | {ours_inferred[threshold].cells()} | "
+                  f"{ours_known[threshold].cells():>19} | {pair_scores(baseline.pairs(threshold), truth).cells()}")
+        diagnostics.show_errors()
+        if variant == HEADLINE_VARIANT:
+            headline = (ours_inferred[DEFAULT_THRESHOLD], pair_scores(baseline.pairs(DEFAULT_THRESHOLD), truth))
+
+    assert headline is not None
+    ours, plain = headline
+    print(f"\n(* the project default threshold; P, R, F1 over pairs of samples; {time.perf_counter() - started:.0f} s "
+          f"in all)")
+    print(f"headline: {HEADLINE_VARIANT} variant, threshold {DEFAULT_THRESHOLD:.2f}: ours with inferred "
+          f"boilerplate F1 {ours.f1:.3f} ({ours.correct} of {ours.predicted} predicted pairs right) vs plain "
+          f"cosine F1 {plain.f1:.3f} ({plain.correct} of {plain.predicted}): "
+          f"{'better' if ours.f1 > plain.f1 else 'NOT better'}")
+    verdict = "ok" if ours.f1 >= GOAL and ours.f1 > plain.f1 else "MISS"
+    print(f"RESULT template_dedup_f1={ours.f1:.2f} goal>={GOAL:.2f} {verdict}")
+    return 0
+
+
+@dataclass
+class _Diagnostics:
+    """What a reader needs to see why a variant scored as it did."""
+
+    project_id: int
+    samples: int
+    truth: set[Pair]
+    problem_of: dict[int, int]
+    template_of: dict[int, str]
+    predicted: set[Pair]
+
+    def show_errors(self) -> None:
+        from generation.models import Project, Sample
+        from reviews.similarity.embeddings import BoilerplateCache, embedding_key, embeddings_load
+        from reviews.similarity.text import embedding_text
+
+        false_positives = sorted(self.predicted - self.truth)
+        false_negatives = sorted(self.truth - self.predicted)
+        if not false_positives and not false_negatives:
+            return
+        print(f"  ours, inferred, at {DEFAULT_THRESHOLD:.2f}: {len(false_positives)} false positive pairs, "
+              f"{len(false_negatives)} false negative pairs; the first few:")
+        shown_pairs = false_positives[:SHOWN_ERRORS] + false_negatives[:SHOWN_ERRORS]
+        shown = sorted({i for pair in shown_pairs for i in pair})
+        model_name, text_kind = embedding_key(Project.objects.get(pk=self.project_id))
+        rows = {row[0]: row for row in Sample.objects.filter(pk__in=shown).values_list(
+            "id", "input", "output", "template_version_id")}
+        ids, matrix = embeddings_load(project_id=self.project_id, model_name=model_name, text_kind=text_kind,
+                                      sample_ids=shown)
+        vectors = dict(zip(ids.tolist(), matrix))
+        boilerplates = BoilerplateCache()
+
+        def embedded(sample_id: int) -> str:
+            _, input_text, output_text, version_id = rows[sample_id]
+            text = embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
+                                  boilerplate=boilerplates.get(version_id))
+            return repr(text[:100])
+
+        for a, b in shown_pairs:
+            cosine = float(np.dot(vectors[a], vectors[b]))
+            if (a, b) in self.truth:
+                label = "false negative" + (", above the threshold but not within it of its group's "
+                                            "representative" if cosine >= DEFAULT_THRESHOLD else "")
+            else:
+                label = "false positive"
+            print(f"  {label}: cosine {cosine:.3f}, problems {self.problem_of[a]}/{self.problem_of[b]}, "
+                  f"templates {self.template_of[a]}/{self.template_of[b]}")
+            print(f"      embedded {embedded(a)}")
+            print(f"      embedded {embedded(b)}")
+
+
+def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
+          ) -> tuple[dict[float, Scores], _Diagnostics]:
+    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.models import ImportStatus, Sample
+    from generation.services import project_create, template_version_create
+    from reviews.models import DuplicateGroupMember
+    from reviews.similarity.build import similarity_build
+    from reviews.similarity.embeddings import embeddings_compute
+    from reviews.similarity.groups import duplicate_groups_rebuild
+
+    started = time.perf_counter()
+    project = project_create(slug=f"{variant}-{'text' if template_text_known else 'inferred'}")
+    if template_text_known:
+        for template in TEMPLATES:
+            template_version_create(project=project, template_name=template.name, text=template.text)
+    for template in TEMPLATES:
+        batch = import_batch_create(project=project, path=paths[template.name], file_name=paths[template.name].name,
+                                    fmt="jsonl", origin="synthetic", generator_name=GENERATOR_NAME,
+                                    template_name=template.name)
+        batch = import_batch_run(batch_id=batch.pk)
+        if batch.status != ImportStatus.COMPLETED:
+            raise RuntimeError(f"import of {batch.file_name} failed: {batch.errors[:5]}")
+    embedded = embeddings_compute(project_id=project.pk)
+    similarity_build(project_id=project.pk, full=True)
+    print(f"  ours, {'template text' if template_text_known else 'inferred boilerplate'}: {embedded} samples "
+          f"imported, embedded and built in {time.perf_counter() - started:.0f} s")
+
+    problem_of: dict[int, int] = {}
+    template_of: dict[int, str] = {}
+    for sample_id, metadata, template_name in Sample.objects.filter(project=project).values_list(
+            "id", "metadata", "template_version__template__name"):
+        problem_of[sample_id] = metadata["problem_id"]
+        template_of[sample_id] = template_name
+    by_problem: dict[int, list[int]] = {}
+    for sample_id, problem_id in problem_of.items():
+        by_problem.setdefault(problem_id, []).append(sample_id)
+    truth = pairs_within(by_problem.values())
+
+    scores: dict[float, Scores] = {}
+    at_default: set[Pair] = set()
+    for threshold in THRESHOLDS:
+        project.near_duplicate_threshold = threshold
+        project.save(update_fields=["near_duplicate_threshold"])
+        duplicate_groups_rebuild(project_id=project.pk)
+        groups: dict[int, list[int]] = {}
+        # Both kinds: exact groups (same content hash) and near-duplicate groups.
+        for group_id, sample_id in DuplicateGroupMember.objects.filter(group__project=project).values_list(
+                "group_id", "sample_id"):
+            groups.setdefault(group_id, []).append(sample_id)
+        predicted = pairs_within(groups.values())
+        scores[threshold] = pair_scores(predicted, truth)
+        if threshold == DEFAULT_THRESHOLD:
+            at_default = predicted
+    if not template_text_known:
+        _print_inferred_boilerplate(project.pk)
+    return scores, _Diagnostics(project.pk, len(problem_of), truth, problem_of, template_of, at_default)
+
+
+def _print_inferred_boilerplate(project_id: int) -> None:
+    from generation.models import PromptTemplateVersion
+    from reviews.similarity.embeddings import BoilerplateCache
+
+    boilerplates = BoilerplateCache()
+    for version_id, name in PromptTemplateVersion.objects.filter(template__project_id=project_id).values_list(
+            "id", "template__name").order_by("template__name"):
+        found = boilerplates.get(version_id)
+        template = next(t for t in TEMPLATES if t.name == name)
+        literal = sum(len(piece) for piece in _PLACEHOLDER.split(template.text))
+        print(f"    inferred for {name:<17} prefix {len(found.prefix):3}, suffix {len(found.suffix):3}, "
+              f"shared lines {sum(len(line) for line in found.lines):3}, sentence pieces "
+              f"{sum(len(piece) for piece in found.segments):3} chars; the template has {literal:3} literal")
+
+
+@dataclass
+class _Baseline:
+    ids: np.ndarray
+    similarity: np.ndarray
+
+    def pairs(self, threshold: float) -> set[Pair]:
+        rows, columns = np.nonzero(np.triu(self.similarity >= threshold, k=1))
+        return {(int(self.ids[r]), int(self.ids[c])) for r, c in zip(rows.tolist(), columns.tolist())}
+
+
+def _baseline(project_id: int) -> _Baseline:
+    """The whole raw text, template wording included, under the same model."""
+    from django.conf import settings
+
+    from generation.models import Sample
+    from reviews.similarity.embedder import encode
+
+    rows = list(Sample.objects.filter(project_id=project_id).order_by("id").values_list("id", "input", "output"))
+    vectors = encode([f"{input_text}\n{output_text}".strip() for _, input_text, output_text in rows],
+                     model_name=settings.EMBEDDING_MODEL)
+    return _Baseline(np.array([row[0] for row in rows], dtype=np.int64), vectors @ vectors.T)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
