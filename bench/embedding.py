@@ -72,9 +72,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "synthreview_bench_embedding"
 GOAL = 0.90
 GPU_GOAL = 10_000
@@ -395,23 +396,11 @@ def _report_database_side(plan: list[Round], *, ours_rate: float) -> None:
 
 
 def _database_recreate() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    database_recreate(BENCH_DATABASE)
 
 
 def _database_drop() -> None:
-    import psycopg
-    from django.apps import apps
-
-    if apps.ready:
-        from django.db import connections
-
-        connections.close_all()
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    database_drop(BENCH_DATABASE)
 
 
 def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device: str,

@@ -41,8 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "synthreview_bench"
 GOAL = 0.50
 FULL_ROWS = 1_000_000
@@ -156,23 +157,11 @@ def _run(*, rows: int, seed: int) -> int:
 
 
 def _database_recreate() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    database_recreate(BENCH_DATABASE)
 
 
 def _database_drop() -> None:
-    import psycopg
-    from django.apps import apps
-
-    if apps.ready:
-        from django.db import connections
-
-        connections.close_all()
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    database_drop(BENCH_DATABASE)
 
 
 def _database_prepare() -> None:

@@ -65,9 +65,10 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
-SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "synthreview_bench_template_dedup"
 GOAL = 0.90
 DEFAULT_THRESHOLD = 0.90
@@ -216,23 +217,11 @@ def _configure_environment(work_dir: Path) -> None:
 
 
 def _database_recreate() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    database_recreate(BENCH_DATABASE)
 
 
 def _database_drop() -> None:
-    import psycopg
-    from django.apps import apps
-
-    if apps.ready:
-        from django.db import connections
-
-        connections.close_all()
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    database_drop(BENCH_DATABASE)
 
 
 def renderings_choose(problem_count: int, rng: random.Random) -> list[Rendering]:
