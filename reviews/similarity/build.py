@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 
 from generation.models import Origin, Project, Sample, SampleStatus
@@ -28,6 +28,8 @@ from reviews.similarity.index import (
 )
 
 WRITE_CHUNK = 2000
+# Sample ids per query when reading the facts of some samples only.
+FACTS_CHUNK = 20000
 ProgressCallback = Callable[[int, int, str], None]
 
 
@@ -103,9 +105,21 @@ class _Facts:
         return self.real[positions] & present, self.accepted[positions] & present
 
 
-def _facts(project: Project) -> _Facts:
-    rows = list(Sample.objects.filter(project=project).order_by("id").values_list("id", "origin", "status")
-                .iterator(chunk_size=50000))
+def _facts(project: Project, sample_ids: np.ndarray | None = None) -> _Facts:
+    """Of every sample, or of the given ones only (an increment's new samples and their
+    neighbours: a read that grows with the increment, not with the project)."""
+    if sample_ids is None:
+        rows = list(Sample.objects.filter(project=project).order_by("id").values_list("id", "origin", "status")
+                    .iterator(chunk_size=50000))
+    else:
+        chunk = min(connection.features.max_query_params or FACTS_CHUNK, FACTS_CHUNK)
+        wanted = np.unique(sample_ids).tolist()
+        rows = [
+            row
+            for start in range(0, len(wanted), chunk)
+            for row in Sample.objects.filter(project=project, pk__in=wanted[start:start + chunk]).order_by("id")
+            .values_list("id", "origin", "status")
+        ]
     return _Facts(
         ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
         real=np.fromiter((r[1] == Origin.REAL for r in rows), dtype=bool, count=len(rows)),
@@ -218,11 +232,11 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
                                            after_id=newest)
     k = project.similarity_top_k
     if len(new_ids):
-        facts = _facts(project)
         index.add(new_ids, new_vectors)
         save_index(index, project.pk, key)
         sims, found = index.search(new_vectors, k + 1)
         neighbours = _neighbour_lists(new_ids, sims, found, k)
+        facts = _facts(project, sample_ids=np.concatenate([new_ids, found[found >= 0]]))
 
         real_index = load_index(project.pk, key + "--real")
         new_real, _ = facts.lookup(new_ids)
@@ -251,7 +265,8 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
 def _patched_old_rows(project: Project, new_ids: np.ndarray, neighbours: list[list[list]], new_real: set[int],
                       k: int) -> list[SampleSimilarity]:
     """Older samples that a new one now sits next to: add it to their lists, and
-    lower their novelty when the new sample is real and closer than their nearest real."""
+    lower their novelty when the new sample is real and closer than their nearest real.
+    new_real holds the new samples that are real."""
     incoming: dict[int, list[tuple[int, float]]] = {}
     new_set = set(new_ids.tolist())
     for new_id, entries in zip(new_ids.tolist(), neighbours):
@@ -271,8 +286,8 @@ def _patched_old_rows(project: Project, new_ids: np.ndarray, neighbours: list[li
             if similarity > floor:
                 merged[new_id] = similarity
                 changed = True
-            if new_id in new_set & new_real and (row.nearest_real_similarity is None
-                                                 or similarity > row.nearest_real_similarity):
+            if new_id in new_real and (row.nearest_real_similarity is None
+                                       or similarity > row.nearest_real_similarity):
                 row.nearest_real_id, row.nearest_real_similarity = new_id, similarity
                 row.novelty = round(min(row.novelty if row.novelty is not None else 1.0, 1.0 - similarity), 5)
                 changed = True

@@ -5,6 +5,12 @@ SIMILARITY_EXACT_MAX vectors an inverted-file index (IndexIVFFlat), which keeps
 the raw vectors, so the near-duplicate pairs it finds carry exact similarities,
 and which takes new vectors without a rebuild. bench/neighbours.py measures the
 trade: speed against exact search, and recall of the pairs above the threshold.
+
+A large batch of queries, such as a full build's search of every vector, is
+searched list by list: all the queries that probe one inverted list against
+its vectors at once, as one matrix product. The result is the same as FAISS's
+query-by-query scan of the same lists (the scan reads each list from memory
+once per query; the product reads it once, and multiplies at BLAS speed).
 """
 
 from __future__ import annotations
@@ -17,9 +23,20 @@ from pathlib import Path
 import faiss
 import numpy as np
 from django.conf import settings
+from faiss.contrib.inspect_tools import get_invlist
 
 # Queries per search call: bounds the memory of the distance and label arrays.
 SEARCH_BATCH = 16384
+# Training points per inverted list, and k-means rounds. FAISS asks for 39 points
+# per list at least. At 1M vectors (4,000 lists) training on 64 points a list for
+# 25 rounds took 150 CPU s; 40 and 10 take 38, and leave the lists as even and the
+# recall of near-duplicate pairs as high (bench/neighbours.py).
+TRAINING_POINTS_PER_LIST = 40
+TRAINING_ROUNDS = 10
+# From this many queries per probed list on average, search list by list. At 1M
+# vectors a search of all of them takes 47 s so against 312 s for FAISS's scan
+# (bench/neighbours.py); below ~4 per list the scan is faster.
+QUERIES_PER_LIST_FOR_LIST_SEARCH = 8
 
 
 @dataclass
@@ -38,6 +55,10 @@ class VectorIndex:
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Similarities and sample ids of the k nearest, nearest first; id -1 where fewer exist."""
         k = max(1, min(k, self.size)) if self.size else 1
+        if self.size and _searches_list_by_list(self.index, len(vectors)):
+            sims, rows = _search_list_by_list(self.index, vectors, k)
+            found = rows >= 0
+            return np.where(found, sims, np.float32(-1.0)), np.where(found, self.ids[np.clip(rows, 0, None)], -1)
         all_sims = np.empty((len(vectors), k), dtype=np.float32)
         all_ids = np.full((len(vectors), k), -1, dtype=np.int64)
         if not self.size:
@@ -49,6 +70,38 @@ class VectorIndex:
             all_sims[start:start + SEARCH_BATCH] = np.where(found, sims, -1.0)
             all_ids[start:start + SEARCH_BATCH] = np.where(found, self.ids[np.clip(rows, 0, None)], -1)
         return all_sims, all_ids
+
+
+def _searches_list_by_list(index: faiss.Index, queries: int) -> bool:
+    return (type(index) is faiss.IndexIVFFlat
+            and queries * index.nprobe >= QUERIES_PER_LIST_FOR_LIST_SEARCH * index.nlist)
+
+
+def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner products and row numbers of the k nearest among the probed lists, nearest first; row -1 where fewer."""
+    count, probes = len(vectors), index.nprobe
+    probed = np.empty((count, probes), dtype=np.int64)
+    for start in range(0, count, SEARCH_BATCH):
+        _, probed[start:start + SEARCH_BATCH] = index.quantizer.search(vectors[start:start + SEARCH_BATCH], probes)
+    pairs = probed.ravel()
+    del probed
+    by_list = np.argsort(pairs, kind="stable")
+    bounds = np.searchsorted(pairs[by_list], np.arange(index.nlist + 1))
+    del pairs
+    queries_by_list = by_list // probes
+    del by_list
+    heap = faiss.ResultHeap(count, k, keep_max=True)
+    for list_no in range(index.nlist):
+        queries = queries_by_list[bounds[list_no]:bounds[list_no + 1]]
+        if not len(queries) or not index.invlists.list_size(list_no):
+            continue
+        rows, codes = get_invlist(index.invlists, list_no)
+        list_vectors = codes.view(np.float32).reshape(len(rows), index.d)
+        sims, positions = faiss.knn(vectors[queries], list_vectors, min(k, len(rows)),
+                                    metric=faiss.METRIC_INNER_PRODUCT)
+        heap.add_result_subset(queries, sims, rows[positions])
+    heap.finalize()
+    return heap.D, heap.I
 
 
 def ivf_lists_for(count: int) -> int:
@@ -66,8 +119,10 @@ def build_index(ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None =
         lists = ivf_lists_for(len(vectors))
         quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = TRAINING_ROUNDS
         rng = np.random.default_rng(seed)
-        training = vectors[rng.choice(len(vectors), size=min(len(vectors), lists * 64), replace=False)]
+        training = vectors[rng.choice(len(vectors), size=min(len(vectors), lists * TRAINING_POINTS_PER_LIST),
+                                      replace=False)]
         index.train(training)
         index.nprobe = probes or settings.SIMILARITY_IVF_PROBES
     index.add(vectors)

