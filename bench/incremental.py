@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+from _common import SERVER_URL, database_drop, database_recreate, status_kib  # bench/ is on sys.path as the script's folder
 from neighbours import synthetic_embeddings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -180,7 +180,7 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
     for name, seconds in child["breakdown"]:
         print(f"(b) breakdown: {name:<52} {seconds:7.2f} s")
     print(f"memory: peak RSS of the measuring process (model, import, embed, refresh) "
-          f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {_status_kib('VmHWM') / 2**20:.2f} GiB")
+          f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {status_kib('VmHWM') / 2**20:.2f} GiB")
     print("note: the existing samples' vectors are synthetic, around real embeddings of related texts; the new "
           "samples' vectors come from the real model")
     if summary["mode"] != "incremental":
@@ -465,7 +465,7 @@ def _child_measure(jsonl_path: Path) -> int:
             project=project, updated_at__gte=refresh_started, sample_id__lt=new_ids.first()).count(),
         "similarity_rows": SampleSimilarity.objects.filter(project=project).count(),
         "breakdown": sorted(breakdown.items(), key=lambda item: item[0].startswith(" ")),
-        "peak_rss_kib": _status_kib("VmHWM"),
+        "peak_rss_kib": status_kib("VmHWM"),
     }))
     return 0
 
@@ -487,13 +487,6 @@ def _time_calls(owner: Any, name: str, totals: dict[str, float], *, label: str |
     setattr(owner, name, timed)
 
 
-def _status_kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process, in KiB."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 if __name__ == "__main__":

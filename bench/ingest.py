@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+from _common import SERVER_URL, database_drop, database_recreate, status_kib  # bench/ is on sys.path as the script's folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "synthreview_bench"
@@ -244,7 +244,7 @@ def _child_import(jsonl_path: Path) -> int:
     from generation.models import ImportStatus, Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
-    rss_before_kib = _status_kib("VmRSS")
+    rss_before_kib = status_kib("VmRSS")
     started = time.perf_counter()
     batch = import_batch_create(
         project=project,
@@ -265,20 +265,12 @@ def _child_import(jsonl_path: Path) -> int:
         "rows_read": batch.rows_read,
         "rows_imported": batch.rows_imported,
         "seconds": seconds,
-        "peak_rss_kib": _status_kib("VmHWM"),
+        "peak_rss_kib": status_kib("VmHWM"),
         "rss_before_kib": rss_before_kib,
     }))
     return 0
 
 
-def _status_kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process, in KiB. Not ru_maxrss: across
-    fork and exec it keeps the parent's peak, here the generated file's."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _dump_imported_rows(copy_path: Path, *, batch_id: int) -> int:

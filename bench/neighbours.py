@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import status_kib  # bench/ is on sys.path as the script's folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DIMENSION = 384
 TOP_K = 10
@@ -183,13 +185,6 @@ def undirected(codes: np.ndarray) -> np.ndarray:
     return np.unique((np.minimum(first, second) << PAIR_SHIFT) | np.maximum(first, second))
 
 
-def _status_kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process, in KiB."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
@@ -212,7 +207,7 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     background = vectors[probe[:1000]] @ vectors[probe[1000:]].T
     print(f"data: cosine of random pairs mean {background.mean():.3f}, p99 {np.quantile(background, 0.99):.3f}, "
           f"max {background.max():.3f}")
-    rss_data_kib = _status_kib("VmRSS")
+    rss_data_kib = status_kib("VmRSS")
     ids = np.arange(count, dtype=np.int64)
 
     # Ours: build, search everything, pairs and groups.
@@ -237,7 +232,7 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
           f"+ pairs and groups {pair_seconds:.1f} s = {our_seconds:.1f} s")
     print(f"ours: {len(our_pairs):,} directed pairs >= {THRESHOLD:.2f}, {len(undirected(our_pairs)):,} undirected, "
           f"{len(groups):,} groups")
-    peak_ours_kib = _status_kib("VmHWM")
+    peak_ours_kib = status_kib("VmHWM")
     del index
 
     # Exact: flat search of a random sample of queries, extrapolated to all.
@@ -280,7 +275,7 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
         print(f"note: {len(extra):,} sampled pairs of ours are not in the exact top-{TOP_K}: the exact top-{TOP_K} "
               "held more than k pairs above the threshold")
 
-    peak_kib = _status_kib("VmHWM")
+    peak_kib = status_kib("VmHWM")
     print(f"memory: RSS with the data {rss_data_kib / 2**20:.2f} GiB; peak RSS through our pass "
           f"{peak_ours_kib / 2**20:.2f} GiB; peak RSS of the run (exact index included) {peak_kib / 2**20:.2f} GiB")
 

@@ -65,25 +65,15 @@ def test_lead_gets_404_for_other_projects_import_under_own_slug(project, other_b
     assert client_for(lead).get(url).status_code == 404
 
 
-def test_outsider_post_to_import_is_404_and_creates_nothing(project, outsider, client_for, tmp_path):
+@pytest.mark.parametrize(("who", "expected"), [("outsider", 404), ("expert", 403)])
+def test_post_to_import_without_the_role_creates_nothing(who, expected, request, project, client_for, tmp_path):
     upload = tmp_path / "a.jsonl"
     upload.write_text('{"input": "q", "output": "a"}\n')
     with open(upload, "rb") as fh:
-        response = client_for(outsider).post(
+        response = client_for(request.getfixturevalue(who)).post(
             reverse("import_new", args=[project.slug]), {"file": fh, "origin": "real"}
         )
-    assert response.status_code == 404
-    assert not ImportBatch.objects.filter(project=project).exists()
-
-
-def test_expert_post_to_import_is_403(project, expert, client_for, tmp_path):
-    upload = tmp_path / "a.jsonl"
-    upload.write_text('{"input": "q", "output": "a"}\n')
-    with open(upload, "rb") as fh:
-        response = client_for(expert).post(
-            reverse("import_new", args=[project.slug]), {"file": fh, "origin": "real"}
-        )
-    assert response.status_code == 403
+    assert response.status_code == expected
     assert not ImportBatch.objects.filter(project=project).exists()
 
 
