@@ -41,8 +41,8 @@ Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust
 
 --quick: 100,000 existing + 1,000 new (about a minute and a half), with
 SIMILARITY_EXACT_MAX lowered to 50,000 so that it takes the IVF path as the
-full run does. The default, 1,000,000 + 10,000, sets up for ~15-20 minutes:
-run it in the background. The last line is
+full run does. The default, 1,000,000 + 10,000, takes 10-15 minutes (5-9 of
+setup, ~4 of embedding): run it in the background. The last line is
 `RESULT incremental_ratio=R goal<=1.20 ok|MISS`.
 """
 
@@ -181,6 +181,9 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
         print(f"(b) breakdown: {name:<52} {seconds:7.2f} s")
     print(f"memory: peak RSS of the measuring process (model, import, embed, refresh) "
           f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {status_kib('VmHWM') / 2**20:.2f} GiB")
+    before, after_embed, after_refresh = child["load_averages"]
+    print(f"machine: {os.cpu_count()} cores, load average {before:.1f} before (a), {after_embed:.1f} after (a), "
+          f"{after_refresh:.1f} after (b) (above {os.cpu_count()}: other processes shared the cores)")
     print("note: the existing samples' vectors are synthetic, around real embeddings of related texts; the new "
           "samples' vectors come from the real model")
     if summary["mode"] != "incremental":
@@ -433,9 +436,11 @@ def _child_measure(jsonl_path: Path) -> int:
 
     encode_totals: dict[str, float] = {}
     _time_calls(embeddings, "encode", encode_totals)
+    loads = [os.getloadavg()[0]]
     started = time.perf_counter()
     embedded = embeddings.embeddings_compute(project_id=project.pk)
     embed_seconds = time.perf_counter() - started
+    loads.append(os.getloadavg()[0])
 
     breakdown: dict[str, float] = {}
     for name in ("load_index", "embeddings_load", "_facts", "save_index", "_nearest_real", "_novelty",
@@ -449,6 +454,7 @@ def _child_measure(jsonl_path: Path) -> int:
     started = time.perf_counter()
     summary = build.similarity_build(project_id=project.pk, full=False)
     refresh_seconds = time.perf_counter() - started
+    loads.append(os.getloadavg()[0])
 
     print(json.dumps({
         "imported": batch.rows_imported,
@@ -466,6 +472,7 @@ def _child_measure(jsonl_path: Path) -> int:
         "similarity_rows": SampleSimilarity.objects.filter(project=project).count(),
         "breakdown": sorted(breakdown.items(), key=lambda item: item[0].startswith(" ")),
         "peak_rss_kib": status_kib("VmHWM"),
+        "load_averages": loads,
     }))
     return 0
 

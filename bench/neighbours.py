@@ -212,6 +212,8 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
 
     # Ours: build, search everything, pairs and groups.
     exact_max = count - 1 if force_ivf else None
+    load_before = os.getloadavg()[0]
+    our_cpu = time.process_time()
     started = time.perf_counter()
     index = build_index(ids, vectors, exact_max=exact_max)
     build_seconds = time.perf_counter() - started
@@ -223,13 +225,14 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     groups = groups_from_pairs(zip((our_pairs >> PAIR_SHIFT).tolist(), (our_pairs & 0xFFFFFFFF).tolist()))
     pair_seconds = time.perf_counter() - started
     our_seconds = build_seconds + search_seconds + pair_seconds
+    our_cpu = time.process_time() - our_cpu
     kind = type(index.index).__name__
     detail = (f"nlist={index.index.nlist} nprobe={index.index.nprobe}"
               if isinstance(index.index, faiss.IndexIVF) else "exact")
     forced = " (IVF forced: at this size the project searches exactly)" if force_ivf else ""
     print(f"ours: {kind} {detail}{forced}, {threads} threads")
     print(f"ours: build {build_seconds:.1f} s + search of all {count:,} for top-{TOP_K + 1} {search_seconds:.1f} s "
-          f"+ pairs and groups {pair_seconds:.1f} s = {our_seconds:.1f} s")
+          f"+ pairs and groups {pair_seconds:.1f} s = {our_seconds:.1f} s ({our_cpu:.0f} CPU s)")
     print(f"ours: {len(our_pairs):,} directed pairs >= {THRESHOLD:.2f}, {len(undirected(our_pairs)):,} undirected, "
           f"{len(groups):,} groups")
     peak_ours_kib = status_kib("VmHWM")
@@ -241,6 +244,7 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     flat = faiss.IndexFlatIP(DIMENSION)
     flat.add(vectors)
     add_seconds = time.perf_counter() - started
+    exact_cpu = time.process_time()
     started = time.perf_counter()
     exact_sims = np.empty((sample, TOP_K + 1), dtype=np.float32)
     exact_found = np.empty((sample, TOP_K + 1), dtype=np.int64)
@@ -249,9 +253,10 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
         exact_sims[start:start + len(batch)], exact_found[start:start + len(batch)] = flat.search(
             vectors[batch], TOP_K + 1)
     sample_seconds = time.perf_counter() - started
+    exact_cpu = time.process_time() - exact_cpu
     exact_seconds = add_seconds + sample_seconds * count / sample
     print(f"exact: IndexFlatIP, add {add_seconds:.1f} s, search of {sample:,} sampled queries {sample_seconds:.1f} s "
-          f"({sample / sample_seconds:,.0f} queries/s)")
+          f"({exact_cpu:.0f} CPU s; {sample / sample_seconds:,.0f} queries/s)")
     print(f"exact: extrapolated linearly to all {count:,} queries: {add_seconds:.1f} + {sample_seconds:.1f} x "
           f"{count / sample:,.1f} = {exact_seconds:,.0f} s ({exact_seconds / 3600:.2f} h)")
     del flat
@@ -280,6 +285,10 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
           f"{peak_ours_kib / 2**20:.2f} GiB; peak RSS of the run (exact index included) {peak_kib / 2**20:.2f} GiB")
 
     speedup = exact_seconds / our_seconds
+    cpu_speedup = exact_cpu * count / sample / our_cpu
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before our pass and "
+          f"{os.getloadavg()[0]:.1f} at the end (above {os.cpu_count()}: other processes shared the cores); "
+          f"speedup by CPU time {cpu_speedup:.1f}")
     recall = min(sample_recall, planted_recall)
     recall_ok = recall >= RECALL_GOAL
     speed_ok = speedup >= SPEEDUP_GOAL

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +37,8 @@ SEARCH_BATCH = 16384
 TRAINING_POINTS_PER_LIST = 40
 TRAINING_ROUNDS = 10
 # From this many queries per probed list on average, search list by list. At 1M
-# vectors a search of all of them takes 47 s so against 312 s for FAISS's scan
-# (bench/neighbours.py); below ~4 per list the scan is faster.
+# vectors a search of all of them takes 44 s so against 312 s for FAISS's scan
+# (bench/neighbours.py); below ~10 per list the two are even.
 QUERIES_PER_LIST_FOR_LIST_SEARCH = 8
 
 
@@ -90,18 +93,42 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
     del pairs
     queries_by_list = by_list // probes
     del by_list
-    heap = faiss.ResultHeap(count, k, keep_max=True)
-    for list_no in range(index.nlist):
+
+    def search_list(list_no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         queries = queries_by_list[bounds[list_no]:bounds[list_no + 1]]
         if not len(queries) or not index.invlists.list_size(list_no):
-            continue
+            return None
         rows, codes = get_invlist(index.invlists, list_no)
         list_vectors = codes.view(np.float32).reshape(len(rows), index.d)
         sims, positions = faiss.knn(vectors[queries], list_vectors, min(k, len(rows)),
                                     metric=faiss.METRIC_INNER_PRODUCT)
-        heap.add_result_subset(queries, sims, rows[positions])
+        return queries, sims, rows[positions]
+
+    heap = faiss.ResultHeap(count, k, keep_max=True)
+    threads = faiss.omp_get_max_threads()
+    # One list per thread, each single-threaded: the products are small, and with
+    # OpenMP inside each, its threads meeting after every one cost more than the
+    # product whenever another process holds a core (at 100k vectors, 20,000
+    # queries took 15 s that way on a busy 2-core machine, 1.3 s this way).
+    with _single_threaded_faiss(), ThreadPoolExecutor(threads, initializer=faiss.omp_set_num_threads,
+                                                      initargs=(1,)) as pool:
+        # A few lists per thread at a time, so finished results never pile up unmerged.
+        for first in range(0, index.nlist, 8 * threads):
+            for found in pool.map(search_list, range(first, min(first + 8 * threads, index.nlist))):
+                if found is not None:
+                    heap.add_result_subset(*found)
     heap.finalize()
     return heap.D, heap.I
+
+
+@contextmanager
+def _single_threaded_faiss() -> Iterator[None]:
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def ivf_lists_for(count: int) -> int:
