@@ -406,3 +406,26 @@ class SampleCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "origin", "status"], name="sample_count_unique"),
         ]
+
+
+class SampleFlag(models.Model):
+    """One automated check's finding on one sample, with its reason.
+
+    The checks themselves (a registry of pure functions run by workers) arrive
+    with the generation issue; the review queue and the sample browser read
+    these rows already.
+    """
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="flags")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    check_name = models.CharField(max_length=64)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sample_id", "check_name"]
+        constraints = [models.UniqueConstraint(fields=["sample", "check_name"], name="sample_flag_once_per_check")]
+        indexes = [models.Index(fields=["project", "check_name", "sample"], name="sample_flag_project_check")]
+
+    def __str__(self) -> str:
+        return f"{self.check_name} on sample {self.sample_id}"

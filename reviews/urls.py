@@ -3,6 +3,17 @@ from django.urls import path
 from reviews import views
 
 urlpatterns = [
+    path("p/<slug:slug>/queue/", views.review_queue, name="review_queue"),
+    path("p/<slug:slug>/queue/<int:pk>/verdict/", views.verdict_save, name="verdict_save"),
+    path("p/<slug:slug>/queue/undo/", views.verdict_undo_last, name="verdict_undo"),
+    path("p/<slug:slug>/samples/", views.sample_list, name="sample_list"),
+    path("p/<slug:slug>/samples/bulk/", views.samples_bulk, name="samples_bulk"),
+    path("p/<slug:slug>/samples/<int:pk>/", views.sample_detail, name="sample_detail"),
+    path("p/<slug:slug>/similarity/", views.similarity_view, name="similarity_view"),
+    path("p/<slug:slug>/similarity/groups/<int:pk>/resolve/", views.group_resolve, name="group_resolve"),
+    path("p/<slug:slug>/similarity/groups/<int:pk>/not-duplicates/", views.group_not_duplicates,
+         name="group_not_duplicates"),
+    path("p/<slug:slug>/similarity/groups/<int:pk>/split/", views.group_split, name="group_split"),
     path("p/<slug:slug>/similarity/status/", views.similarity_status, name="similarity_status"),
     path("p/<slug:slug>/similarity/rerun/", views.similarity_rerun, name="similarity_rerun"),
 ]

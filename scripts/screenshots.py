@@ -28,8 +28,10 @@ def main(base: str, username: str, password: str, paths: list[str]) -> None:
         page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
         for path in paths:
-            page.goto(f"{base}{path}")
-            name = path.strip("/").replace("/", "_") or "home"
+            response = page.goto(f"{base}{path}")
+            page.wait_for_timeout(300)
+            name = "".join(c if c.isalnum() or c in "-_" else "_" for c in path.strip("/")) or "home"
+            print(response.status if response else "?", end=" ")
             target = out / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
             print(target)

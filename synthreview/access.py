@@ -7,12 +7,16 @@ revealed); a member whose role may not act gets 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from generation.models import ROLE_RANK, ImportBatch, Membership, Project, Role, Sample
+
+if TYPE_CHECKING:
+    from reviews.models import Cluster, DuplicateGroup
 
 # What each kind of action needs. Views name the action, not the role.
 NEEDS: dict[str, Role] = {
@@ -62,6 +66,11 @@ def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need
 
 
 def get_sample_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review") -> Sample:
+    return get_sample_with_access(user, slug, pk, need)[1]
+
+
+def get_sample_with_access(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
+                           ) -> tuple[ProjectAccess, Sample]:
     access = get_project_for_user(user, slug, need)
     sample = (
         Sample.objects.select_related("generator", "run", "template_version__template", "import_batch")
@@ -70,7 +79,7 @@ def get_sample_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: i
     )
     if sample is None:
         raise Http404("No such sample in this project.")
-    return sample
+    return access, sample
 
 
 def get_import_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int) -> ImportBatch:
@@ -88,3 +97,25 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAcc
         return [ProjectAccess(project=p, role=Role.ADMIN) for p in Project.objects.order_by("name")]
     memberships = Membership.objects.filter(user=user).select_related("project").order_by("project__name")
     return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]
+
+
+def get_duplicate_group_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
+                                 ) -> tuple[ProjectAccess, "DuplicateGroup"]:
+    from reviews.models import DuplicateGroup
+
+    access = get_project_for_user(user, slug, need)
+    group = DuplicateGroup.objects.filter(project=access.project, pk=pk).first()
+    if group is None:
+        raise Http404("No such near-duplicate group in this project.")
+    return access, group
+
+
+def get_cluster_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
+                         ) -> tuple[ProjectAccess, "Cluster"]:
+    from reviews.models import Cluster
+
+    access = get_project_for_user(user, slug, need)
+    cluster = Cluster.objects.filter(project=access.project, pk=pk).first()
+    if cluster is None:
+        raise Http404("No such cluster in this project.")
+    return access, cluster

@@ -141,6 +141,8 @@ EMBEDDING_DEVICE = env_str("EMBEDDING_DEVICE", "")  # empty: cuda when present, 
 # Exact FAISS search up to this many vectors per project, an IVF index beyond.
 SIMILARITY_EXACT_MAX = env_int("SIMILARITY_EXACT_MAX", 100_000, minimum=1)
 SIMILARITY_IVF_PROBES = env_int("SIMILARITY_IVF_PROBES", 16, minimum=1)
+# Points on the similarity view's 2D map: a random subset past this, so the browser stays smooth.
+SIMILARITY_MAP_POINTS = env_int("SIMILARITY_MAP_POINTS", 3000, minimum=10)
 
 # --- Celery -----------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and no

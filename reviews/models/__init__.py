@@ -6,6 +6,7 @@ from reviews.models.similarity import (  # noqa: F401
     DuplicateGroupMember,
     DuplicateGroupStatus,
     DuplicateKind,
+    EmbeddingMap,
     SampleEmbedding,
     SampleSimilarity,
     SimilarityJob,

@@ -163,3 +163,16 @@ class DuplicateGroupMember(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "sample"], name="duplicate_member_once")]
+
+
+class EmbeddingMap(models.Model):
+    """A 2D projection of (a random subset of) the project's embeddings, made
+    by the similarity worker so the map page never touches a vector."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="embedding_map")
+    method = models.CharField(max_length=16, default="pca")
+    # [[sample_id, x, y], ...] with x and y scaled into [0, 1].
+    points = models.JSONField(default=list)
+    embedded_total = models.PositiveIntegerField(default=0)
+    explained_variance = models.JSONField(default=list)
+    built_at = models.DateTimeField(auto_now=True)

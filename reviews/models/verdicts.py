@@ -112,6 +112,13 @@ class Verdict(models.Model):
     error_category = models.CharField(max_length=16, choices=ErrorCategory.choices, blank=True)
     note = models.TextField(blank=True)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What undo restores: the sample's status before this verdict, the verdict it
+    # replaced (if any), and the sample revision it produced, so an undo after
+    # someone else changed the sample is refused instead of clobbering them.
+    previous_status = models.CharField(max_length=8, blank=True)
+    previous_value = models.CharField(max_length=8, blank=True)
+    previous_error_category = models.CharField(max_length=16, blank=True)
+    sample_revision = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,7 +148,10 @@ class Verdict(models.Model):
                 name="verdict_correct_has_no_error_category",
             ),
         ]
-        indexes = [models.Index(fields=["reviewer", "-created_at"], name="verdict_reviewer_recent")]
+        indexes = [
+            models.Index(fields=["reviewer", "-created_at"], name="verdict_reviewer_recent"),
+            models.Index(fields=["reviewer", "-updated_at"], name="verdict_reviewer_updated"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.value} on sample {self.sample_id} by {self.reviewer_id}"
@@ -162,7 +172,11 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="auditlog_project_recent")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="auditlog_project_recent"),
+            # A sample's history on its detail page.
+            models.Index(fields=["object_type", "object_id", "-id"], name="auditlog_object_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_type}:{self.object_id}"

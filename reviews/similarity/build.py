@@ -19,6 +19,7 @@ from reviews.models import SampleEmbedding, SampleSimilarity
 from reviews.similarity.clusters import clusters_build, nearest_cluster_ids
 from reviews.similarity.embeddings import embedding_key, embeddings_load
 from reviews.similarity.groups import duplicate_groups_rebuild
+from reviews.similarity.projection import embedding_map_build
 from reviews.similarity.index import (
     VectorIndex,
     build_index,
@@ -218,6 +219,7 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
     ]
     _write_rows(project, rows, progress)
     (index_dir(project.pk, key) / "full_build_size").write_text(str(len(ids)))
+    embedding_map_build(project_id=project.pk, ids=ids, vectors=vectors)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     return BuildSummary("full", len(ids), len(ids), near, exact, clusters, low)
 
@@ -256,6 +258,7 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         ]
         rows += _patched_old_rows(project, new_ids, neighbours, set(new_ids[new_real].tolist()), k)
         _write_rows(project, rows, progress)
+        embedding_map_build(project_id=project.pk, ids=index.ids)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     clusters = Cluster.objects.filter(project=project)
     return BuildSummary("incremental", index.size, len(new_ids), near, exact, clusters.count(),

@@ -1,4 +1,4 @@
-"""Writes of the reviews app."""
+"""The append-only audit log."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from django.db import models
 
 from generation.models import Project
 from reviews.models import AuditLog
-from reviews.similarity.jobs import similarity_job_request
-
-__all__ = ["audit_log_record", "similarity_refresh"]
 
 
 def audit_log_record(
@@ -32,8 +29,3 @@ def audit_log_record(
         object_id=object_id,
         details=details or {},
     )
-
-
-def similarity_refresh(*, project_id: int, requested_by: object | None = None) -> None:
-    """New or changed samples: embed them, then rebuild neighbours and groups, in a worker after commit."""
-    similarity_job_request(project_id=project_id, requested_by=requested_by)

@@ -1,0 +1,30 @@
+"""Reads of the reviews app, split by feature."""
+
+from reviews.selectors.browser import (  # noqa: F401
+    PAGE_SIZE,
+    CountFigure,
+    SamplePage,
+    sample_history,
+    sample_page,
+    samples_count,
+    samples_filtered,
+    similar_samples,
+)
+from reviews.selectors.overview import SimilarityOverview, similarity_overview  # noqa: F401
+from reviews.selectors.queue import (  # noqa: F401
+    QUEUE_ORDERS,
+    QueueCursor,
+    queue_cursor_of,
+    queue_next,
+    queue_pending_estimate,
+    queue_previous,
+)
+from reviews.selectors.sample_view import SampleView, sample_view  # noqa: F401
+from reviews.selectors.similarity_view import (  # noqa: F401
+    ClusterCard,
+    GroupCard,
+    cluster_cards,
+    embedding_map_points,
+    group_card,
+    group_cards,
+)

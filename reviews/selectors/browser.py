@@ -1,0 +1,137 @@
+"""The sample browser: filters, keyset pages and counts that stay cheap at 1M samples."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from generation.models import Project, Sample, SampleCount, SampleFlag
+from generation.search import samples_matching_text
+from reviews.models import AuditLog, DuplicateGroupMember, SampleSimilarity, Verdict
+from reviews.selectors.sample_view import LINEAGE_RELATED
+
+PAGE_SIZE = 50
+# Counting matches stops here; past it the page shows the planner's estimate.
+COUNT_CAP = 1000
+# Filters the per-project counters answer exactly.
+_COUNTER_FILTERS = {"origin", "status"}
+
+
+def samples_filtered(project: Project, filters: dict[str, Any]) -> QuerySet[Sample]:
+    """Samples of the project matching the sample browser's cleaned filters."""
+    queryset = Sample.objects.filter(project=project)
+    simple = {
+        "origin": "origin", "status": "status", "split": "split",
+        "generator": "generator", "run": "run", "template": "template_version__template",
+    }
+    for key, lookup in simple.items():
+        value = filters.get(key)
+        if value not in (None, ""):
+            queryset = queryset.filter(**{lookup: value})
+    verdict = filters.get("verdict")
+    if verdict == "none":
+        queryset = queryset.filter(~Exists(Verdict.objects.filter(sample=OuterRef("pk"))))
+    elif verdict:
+        queryset = queryset.filter(Exists(Verdict.objects.filter(sample=OuterRef("pk"), value=verdict)))
+    flag = (filters.get("flag") or "").strip()
+    if flag:
+        flags = SampleFlag.objects.filter(sample=OuterRef("pk"))
+        queryset = queryset.filter(Exists(flags if flag == "any" else flags.filter(check_name=flag)))
+    if filters.get("novelty_min") is not None:
+        queryset = queryset.filter(similarity__novelty__gte=filters["novelty_min"])
+    if filters.get("novelty_max") is not None:
+        queryset = queryset.filter(similarity__novelty__lte=filters["novelty_max"])
+    if filters.get("cluster") is not None:
+        queryset = queryset.filter(similarity__project=project, similarity__cluster_id=filters["cluster"])
+    if filters.get("group") is not None:
+        queryset = queryset.filter(
+            Exists(DuplicateGroupMember.objects.filter(sample=OuterRef("pk"), group_id=filters["group"]))
+        )
+    if filters.get("ids"):
+        queryset = queryset.filter(pk__in=filters["ids"])
+    return samples_matching_text(queryset, filters.get("q") or "")
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    rows: list[Sample]
+    newer: int | None  # cursor for the page before (larger ids)
+    older: int | None  # cursor for the page after (smaller ids)
+
+
+def sample_page(queryset: QuerySet[Sample], *, after: int | None = None, before: int | None = None,
+                size: int = PAGE_SIZE) -> SamplePage:
+    """Newest first, by keyset on id: `after` continues below an id, `before` goes back above one."""
+    queryset = queryset.select_related(*LINEAGE_RELATED, "similarity")
+    if before is not None:
+        rows = list(queryset.filter(pk__gt=before).order_by("id")[: size + 1])
+        has_newer = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        return SamplePage(rows, rows[0].pk if rows and has_newer else None, rows[-1].pk if rows else None)
+    if after is not None:
+        queryset = queryset.filter(pk__lt=after)
+    rows = list(queryset.order_by("-id")[: size + 1])
+    has_older = len(rows) > size
+    rows = rows[:size]
+    return SamplePage(rows, rows[0].pk if rows and after is not None else None,
+                      rows[-1].pk if rows and has_older else None)
+
+
+@dataclass(frozen=True)
+class CountFigure:
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" if self.exact else f"about {self.value:,}"
+
+
+def samples_count(project: Project, filters: dict[str, Any], queryset: QuerySet[Sample]) -> CountFigure:
+    """Exact from the counters when they can answer, exact up to COUNT_CAP
+    otherwise, and past the cap PostgreSQL's row estimate."""
+    used = {key for key, value in filters.items() if value not in (None, "", [])}
+    if used <= _COUNTER_FILTERS:
+        counts = SampleCount.objects.filter(project=project)
+        if filters.get("origin"):
+            counts = counts.filter(origin=filters["origin"])
+        if filters.get("status"):
+            counts = counts.filter(status=filters["status"])
+        return CountFigure(int(sum(counts.values_list("count", flat=True))), exact=True)
+    capped = queryset.order_by()[: COUNT_CAP + 1].count()
+    if capped <= COUNT_CAP:
+        return CountFigure(capped, exact=True)
+    return CountFigure(max(_planner_estimate(queryset), COUNT_CAP), exact=False)
+
+
+def _planner_estimate(queryset: QuerySet[Sample]) -> int:
+    if connection.vendor != "postgresql":
+        return COUNT_CAP
+    plan = json.loads(queryset.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def similar_samples(project: Project, sample_id: int) -> list[tuple[Sample, float]]:
+    """A sample's stored neighbours, nearest first: "find similar" never searches an index."""
+    row = SampleSimilarity.objects.filter(project=project, sample_id=sample_id).only("neighbours").first()
+    if row is None:
+        return []
+    pairs = [(int(i), float(s)) for i, s in row.neighbours or []]
+    found = (Sample.objects.select_related(*LINEAGE_RELATED, "similarity").filter(project=project)
+             .in_bulk([i for i, _ in pairs]))
+    return [(found[i], s) for i, s in pairs if i in found]
+
+
+def sample_history(sample: Sample, *, limit: int = 50) -> list[AuditLog]:
+    """The audit-log entries about this sample: its own, and the bulk actions that listed it."""
+    own = list(AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
+               .select_related("actor").order_by("-id")[:limit])
+    bulk = AuditLog.objects.filter(project_id=sample.project_id, object_type="bulk").select_related("actor")
+    if connection.vendor == "postgresql":
+        listed = list(bulk.filter(details__sample_ids__contains=[sample.pk]).order_by("-id")[:limit])
+    else:
+        listed = [entry for entry in bulk.order_by("-id")[:500] if sample.pk in entry.details.get("sample_ids", [])]
+    return sorted(own + listed, key=lambda entry: entry.pk, reverse=True)[:limit]

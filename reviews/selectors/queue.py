@@ -1,0 +1,129 @@
+"""The review queue: the next pending sample for one reviewer, in the order
+the reviewer picked, found by keyset so it costs the same at 1M samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from generation.models import Origin, Project, Sample, SampleCount, SampleFlag, SampleStatus
+from reviews.models import Verdict
+
+QUEUE_ORDERS: dict[str, str] = {
+    "oldest": "Oldest pending first",
+    "flagged": "Flagged by automated checks first",
+    "novelty": "Lowest novelty first",
+}
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A stretch of the queue with one keyset ordering. An order is a list of
+    segments: "flagged first" is the flagged samples by id, then the rest by id."""
+
+    filters: tuple
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    segment: int
+    values: tuple
+
+    def __str__(self) -> str:
+        return ":".join([str(self.segment), *(repr(v) for v in self.values)])
+
+    @classmethod
+    def parse(cls, text: str | None) -> QueueCursor | None:
+        if not text:
+            return None
+        try:
+            head, *values = text.split(":")
+            parsed = tuple(float(v) if "." in v or "e" in v else int(v) for v in values)
+            return cls(int(head), parsed) if parsed else None
+        except ValueError:
+            return None
+
+
+def _segments(order: str, project: Project) -> list[_Segment]:
+    if order == "flagged":
+        flagged = Exists(SampleFlag.objects.filter(sample=OuterRef("pk")))
+        return [_Segment((flagged,), ("id",)), _Segment((~flagged,), ("id",))]
+    if order == "novelty":
+        scored = (Q(similarity__project=project), Q(similarity__novelty__isnull=False))
+        unscored = (Q(similarity__isnull=True) | Q(similarity__novelty__isnull=True),)
+        return [_Segment(scored, ("similarity__novelty", "id")), _Segment(unscored, ("id",))]
+    return [_Segment((), ("id",))]
+
+
+def _pending_for(project: Project, reviewer: AbstractBaseUser) -> QuerySet[Sample]:
+    mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
+    return Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine))
+
+
+def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
+    """Rows strictly after (or before) `values` in the ordering by `fields`."""
+    op = "gt" if forward else "lt"
+    bound = "gte" if forward else "lte"
+    if len(fields) == 1:
+        return Q(**{f"{fields[0]}__{op}": values[0]})
+    first, second = fields
+    # The bound on the first field alone lets the index range-scan; the OR then trims it.
+    return Q(**{f"{first}__{bound}": values[0]}) & (
+        Q(**{f"{first}__{op}": values[0]}) | Q(**{first: values[0], f"{second}__{op}": values[1]})
+    )
+
+
+def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: QueueCursor | None, *, forward: bool
+          ) -> Sample | None:
+    segments = _segments(order, project)
+    base = _pending_for(project, reviewer)
+    if forward:
+        indexes = range(cursor.segment if cursor else 0, len(segments))
+    else:
+        if cursor is None:
+            return None
+        indexes = range(min(cursor.segment, len(segments) - 1), -1, -1)
+    for index in indexes:
+        segment = segments[index]
+        queryset = base.filter(*segment.filters)
+        if cursor is not None and index == cursor.segment and len(cursor.values) == len(segment.fields):
+            queryset = queryset.filter(_beyond(segment.fields, cursor.values, forward=forward))
+        ordering = segment.fields if forward else tuple(f"-{f}" for f in segment.fields)
+        sample = queryset.order_by(*ordering).first()
+        if sample is not None:
+            return sample
+    return None
+
+
+def queue_next(*, project: Project, reviewer: AbstractBaseUser, order: str, after: QueueCursor | None = None,
+               wrap: bool = True) -> Sample | None:
+    """The next pending sample after `after`; past the end, back to the start, so
+    skipped samples come round again."""
+    sample = _find(order, project, reviewer, after, forward=True)
+    if sample is None and after is not None and wrap:
+        sample = _find(order, project, reviewer, None, forward=True)
+    return sample
+
+
+def queue_previous(*, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor
+                   ) -> Sample | None:
+    return _find(order, project, reviewer, before, forward=False)
+
+
+def queue_cursor_of(sample: Sample, order: str) -> QueueCursor:
+    if order == "flagged":
+        return QueueCursor(0 if SampleFlag.objects.filter(sample=sample).exists() else 1, (sample.pk,))
+    if order == "novelty":
+        novelty = sample.similarity.novelty if hasattr(sample, "similarity") else None
+        return QueueCursor(0, (novelty, sample.pk)) if novelty is not None else QueueCursor(1, (sample.pk,))
+    return QueueCursor(0, (sample.pk,))
+
+
+def queue_pending_estimate(project: Project) -> int:
+    """Pending samples in the project, from the counters (never a COUNT(*))."""
+    rows = SampleCount.objects.filter(project=project, status=SampleStatus.PENDING,
+                                      origin__in=Origin.values).values_list("count", flat=True)
+    return int(sum(rows))

@@ -1,0 +1,54 @@
+"""Everything the queue card and the detail page show about one sample, in a
+fixed handful of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generation.models import Sample, SampleFlag
+from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
+
+LINEAGE_RELATED = ("generator", "run", "template_version__template", "import_batch")
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    sample: Sample
+    similarity: float
+
+
+@dataclass
+class SampleView:
+    sample: Sample
+    similarity: SampleSimilarity | None
+    neighbours: list[Neighbour] = field(default_factory=list)
+    nearest_real: Neighbour | None = None
+    flags: list[SampleFlag] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    memberships: list[DuplicateGroupMember] = field(default_factory=list)
+
+    @property
+    def novelty(self) -> float | None:
+        return self.similarity.novelty if self.similarity else None
+
+    @property
+    def cluster(self):  # noqa: ANN201 - a Cluster or None
+        return self.similarity.cluster if self.similarity else None
+
+
+def sample_view(sample: Sample, *, neighbour_limit: int = 5) -> SampleView:
+    similarity = (SampleSimilarity.objects.select_related("cluster").filter(sample_id=sample.pk).first())
+    view = SampleView(sample=sample, similarity=similarity)
+    if similarity is not None:
+        pairs = [(int(i), float(s)) for i, s in (similarity.neighbours or [])[:neighbour_limit]]
+        wanted = [i for i, _ in pairs]
+        if similarity.nearest_real_id:
+            wanted.append(similarity.nearest_real_id)
+        found = Sample.objects.select_related(*LINEAGE_RELATED).filter(project_id=sample.project_id).in_bulk(wanted)
+        view.neighbours = [Neighbour(found[i], s) for i, s in pairs if i in found]
+        if similarity.nearest_real_id in found:
+            view.nearest_real = Neighbour(found[similarity.nearest_real_id], similarity.nearest_real_similarity or 0.0)
+    view.flags = list(SampleFlag.objects.filter(sample=sample))
+    view.verdicts = list(Verdict.objects.filter(sample=sample).select_related("reviewer").order_by("-updated_at"))
+    view.memberships = list(DuplicateGroupMember.objects.filter(sample=sample).select_related("group"))
+    return view

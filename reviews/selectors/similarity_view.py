@@ -1,0 +1,171 @@
+"""The similarity view: near-duplicate groups with their members' differences,
+clusters with their mix and a preview, and the stored 2D map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber, Substr
+
+from generation.models import Project, Sample
+from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, EmbeddingMap, SampleSimilarity
+from reviews.selectors.sample_view import LINEAGE_RELATED
+from reviews.similarity.worddiff import DiffPiece, word_diff
+
+GROUPS_PER_PAGE = 10
+MEMBERS_SHOWN = 12
+CLUSTERS_PER_PAGE = 12
+CLUSTER_PREVIEW = 3
+MAP_TEXT_CHARS = 280
+
+
+@dataclass
+class GroupMemberView:
+    member: DuplicateGroupMember
+    sample: Sample
+    is_representative: bool
+    input_diff: list[DiffPiece]
+    output_diff: list[DiffPiece]
+
+
+@dataclass
+class GroupCard:
+    group: DuplicateGroup
+    members: list[GroupMemberView] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.group.status == "open"
+
+    @property
+    def hidden_members(self) -> int:
+        return max(self.group.size - len(self.members), 0)
+
+
+def _groups(project: Project, *, status: str, kind: str) -> QuerySet[DuplicateGroup]:
+    groups = DuplicateGroup.objects.filter(project=project)
+    if status:
+        groups = groups.filter(status=status)
+    if kind:
+        groups = groups.filter(kind=kind)
+    return groups
+
+
+def group_cards(project: Project, *, status: str = "open", kind: str = "", after: tuple[int, int] | None = None
+                ) -> tuple[list[GroupCard], tuple[int, int] | None]:
+    """One page of groups, largest first, keyed on (size, id) so deep pages cost the same."""
+    groups = _groups(project, status=status, kind=kind)
+    if after is not None:
+        size, pk = after
+        groups = groups.filter(Q(size__lte=size) & (Q(size__lt=size) | Q(size=size, pk__gt=pk)))
+    page = list(groups.select_related("resolved_by").order_by("-size", "id")[: GROUPS_PER_PAGE + 1])
+    more = len(page) > GROUPS_PER_PAGE
+    page = page[:GROUPS_PER_PAGE]
+    cards = _with_members(page)
+    return cards, ((page[-1].size, page[-1].pk) if more else None)
+
+
+def group_card(group: DuplicateGroup) -> GroupCard:
+    return _with_members([group])[0]
+
+
+def _with_members(groups: list[DuplicateGroup]) -> list[GroupCard]:
+    if not groups:
+        return []
+    # The keeper first, then the closest; a group of thousands shows a dozen.
+    members = (
+        DuplicateGroupMember.objects.filter(group__in=groups)
+        .annotate(rank=Window(RowNumber(), partition_by=F("group_id"), order_by=[F("similarity").desc(), F("id")]))
+        .filter(rank__lte=MEMBERS_SHOWN)
+        .select_related(*(f"sample__{r}" for r in LINEAGE_RELATED))
+    )
+    by_group: dict[int, list[DuplicateGroupMember]] = {}
+    for member in members:
+        by_group.setdefault(member.group_id, []).append(member)
+    cards = []
+    for group in groups:
+        rows = by_group.get(group.pk, [])
+        keeper = next((m.sample for m in rows if m.sample_id == group.representative_id), None)
+        rows.sort(key=lambda m: (m.sample_id != group.representative_id, -m.similarity, m.pk))
+        views = []
+        for member in rows:
+            sample = member.sample
+            is_keeper = sample.pk == group.representative_id
+            views.append(GroupMemberView(
+                member=member, sample=sample, is_representative=is_keeper,
+                input_diff=[DiffPiece(sample.input, "same")] if is_keeper or keeper is None
+                else word_diff(keeper.input, sample.input),
+                output_diff=[DiffPiece(sample.output, "same")] if is_keeper or keeper is None
+                else word_diff(keeper.output, sample.output),
+            ))
+        cards.append(GroupCard(group=group, members=views))
+    return cards
+
+
+@dataclass
+class ClusterCard:
+    cluster: Cluster
+    preview: list[Sample]
+
+    @staticmethod
+    def _shares(mix: dict) -> list[tuple[str, int, float, float]]:
+        """(name, count, share, where its bar segment starts), largest first."""
+        total = sum(mix.values()) or 1
+        shares, start = [], 0.0
+        for name, count in sorted(mix.items(), key=lambda kv: -kv[1]):
+            shares.append((name, count, count / total, start * 100))
+            start += count / total
+        return shares
+
+    @property
+    def generators(self) -> list[tuple[str, int, float, float]]:
+        return self._shares(self.cluster.generator_mix or {})
+
+    @property
+    def templates(self) -> list[tuple[str, int, float, float]]:
+        return self._shares(self.cluster.template_mix or {})
+
+
+def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int = 1
+                  ) -> tuple[list[ClusterCard], bool]:
+    """Low-novelty clusters first, then the densest. A project has hundreds of
+    clusters, not millions, so an offset page is cheap here."""
+    clusters = Cluster.objects.filter(project=project)
+    if low_novelty_only:
+        clusters = clusters.filter(is_low_novelty=True)
+    start = (max(page, 1) - 1) * CLUSTERS_PER_PAGE
+    rows = list(clusters.order_by("-is_low_novelty", "-density", "id")[start: start + CLUSTERS_PER_PAGE + 1])
+    more = len(rows) > CLUSTERS_PER_PAGE
+    cards = []
+    for cluster in rows[:CLUSTERS_PER_PAGE]:
+        member_ids = list(SampleSimilarity.objects.filter(project=project, cluster=cluster)
+                          .order_by("sample_id").values_list("sample_id", flat=True)[:CLUSTER_PREVIEW])
+        preview = list(Sample.objects.filter(pk__in=member_ids).select_related("generator").order_by("id"))
+        cards.append(ClusterCard(cluster=cluster, preview=preview))
+    return cards, more
+
+
+@dataclass(frozen=True)
+class MapPayload:
+    points: list[dict]
+    embedded_total: int
+    method: str
+    built_at: object
+
+
+def embedding_map_points(project: Project) -> MapPayload | None:
+    stored = EmbeddingMap.objects.filter(project=project).first()
+    if stored is None:
+        return None
+    coords = {int(i): (x, y) for i, x, y in stored.points}
+    rows = (Sample.objects.filter(project=project, pk__in=list(coords))
+            .annotate(snippet=Substr("output", 1, MAP_TEXT_CHARS), prompt=Substr("input", 1, MAP_TEXT_CHARS))
+            .values_list("id", "origin", "status", "generator__name", "prompt", "snippet"))
+    points = [
+        {"id": pk, "x": round(coords[pk][0], 4), "y": round(coords[pk][1], 4), "origin": origin, "status": status,
+         "generator": generator or "real", "input": prompt, "output": snippet}
+        for pk, origin, status, generator, prompt, snippet in rows
+    ]
+    return MapPayload(points=points, embedded_total=stored.embedded_total, method=stored.method,
+                      built_at=stored.built_at)

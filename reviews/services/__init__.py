@@ -1,0 +1,26 @@
+"""Writes of the reviews app, split by feature."""
+
+from __future__ import annotations
+
+from reviews.services.audit_log import audit_log_record
+from reviews.services.bulk import BulkCountChanged, BulkResult, samples_bulk_set_status, samples_status_set
+from reviews.services.groups import (
+    DecisionConflict,
+    cluster_set_status,
+    duplicate_group_mark_not_duplicates,
+    duplicate_group_resolve,
+    duplicate_group_split,
+)
+from reviews.services.verdicts import UndoRefused, VerdictConflict, verdict_record, verdict_undo
+from reviews.similarity.jobs import similarity_job_request
+
+__all__ = [
+    "BulkCountChanged", "BulkResult", "DecisionConflict", "UndoRefused", "VerdictConflict", "audit_log_record",
+    "cluster_set_status", "duplicate_group_mark_not_duplicates", "duplicate_group_resolve", "duplicate_group_split",
+    "samples_bulk_set_status", "samples_status_set", "similarity_refresh", "verdict_record", "verdict_undo",
+]
+
+
+def similarity_refresh(*, project_id: int, requested_by: object | None = None) -> None:
+    """New or changed samples: embed them, then rebuild neighbours and groups, in a worker after commit."""
+    similarity_job_request(project_id=project_id, requested_by=requested_by)

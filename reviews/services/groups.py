@@ -1,0 +1,107 @@
+"""Reviewers' decisions on near-duplicate groups and clusters."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from generation.models import SampleStatus
+from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, DuplicateGroupStatus
+from reviews.services.audit_log import audit_log_record
+from reviews.services.bulk import BulkResult, samples_bulk_set_status, samples_status_set
+from synthreview.access import ProjectAccess
+
+
+class DecisionConflict(Exception):
+    """Someone else decided this group first."""
+
+    def __init__(self, group: DuplicateGroup) -> None:
+        who = group.resolved_by.username if group.resolved_by else "someone"
+        super().__init__(f"{who} already marked this group “{group.get_status_display()}”.")
+        self.group = group
+
+
+def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
+    group = (DuplicateGroup.objects.select_for_update(of=("self",)).select_related("resolved_by")
+             .filter(project=access.project, pk=group_id).first())
+    if group is None:
+        raise DuplicateGroup.DoesNotExist(f"No group {group_id} in this project.")
+    if group.status != DuplicateGroupStatus.OPEN:
+        raise DecisionConflict(group)
+    return group
+
+
+def _decide(group: DuplicateGroup, actor: object, status: str) -> None:
+    group.status = status
+    group.resolved_by = actor
+    group.resolved_at = timezone.now()
+    group.save(update_fields=["status", "resolved_by", "resolved_at", "representative"])
+
+
+def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: int, keep_id: int,
+                            page_size: int) -> DuplicateGroup:
+    """Keep one member and reject the rest as duplicates of it."""
+    with transaction.atomic():
+        group = _open_group(access, group_id)
+        member_ids = list(DuplicateGroupMember.objects.filter(group=group).values_list("sample_id", flat=True))
+        if keep_id not in member_ids:
+            raise ValidationError("The sample to keep must be a member of the group.")
+        rejected = [pk for pk in member_ids if pk != keep_id]
+        if len(rejected) > page_size and not access.can("bulk"):
+            raise PermissionDenied(f"Only leads and admins may reject more than {page_size} samples at once.")
+        changed = samples_status_set(project_id=access.project.pk, sample_ids=rejected, status=SampleStatus.REJECTED)
+        suggested = group.representative_id
+        group.representative_id = keep_id
+        _decide(group, actor, DuplicateGroupStatus.RESOLVED)
+        audit_log_record(project=access.project, actor=actor, action="duplicate_group.resolve", obj=group,
+                         details={"kept": keep_id, "suggested": suggested, "sample_ids": changed,
+                                  "rejected": rejected})
+    return group
+
+
+def duplicate_group_mark_not_duplicates(*, access: ProjectAccess, actor: object, group_id: int) -> DuplicateGroup:
+    with transaction.atomic():
+        group = _open_group(access, group_id)
+        _decide(group, actor, DuplicateGroupStatus.NOT_DUPLICATES)
+        audit_log_record(project=access.project, actor=actor, action="duplicate_group.not_duplicates", obj=group)
+    return group
+
+
+def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int, sample_id: int) -> DuplicateGroup:
+    """Take one member out of the group. The group keeps its signature, so a
+    rebuild that finds the same group does not put the member back."""
+    with transaction.atomic():
+        group = _open_group(access, group_id)
+        removed, _ = DuplicateGroupMember.objects.filter(group=group, sample_id=sample_id).delete()
+        if not removed:
+            raise ValidationError("That sample is not a member of the group.")
+        remaining = list(DuplicateGroupMember.objects.filter(group=group).order_by("-similarity", "id"))
+        group.size = len(remaining)
+        fields = ["size"]
+        if group.representative_id == sample_id and remaining:
+            group.representative_id = remaining[0].sample_id
+            group.representative_reason = "the closest remaining member, after the suggested one was split off"
+            fields += ["representative", "representative_reason"]
+        if len(remaining) < 2:
+            # One member is no group: nothing is left to compare.
+            group.status = DuplicateGroupStatus.NOT_DUPLICATES
+            group.resolved_by, group.resolved_at = actor, timezone.now()
+            fields += ["status", "resolved_by", "resolved_at"]
+        group.save(update_fields=fields)
+        audit_log_record(project=access.project, actor=actor, action="duplicate_group.split", obj=group,
+                         details={"split_off": sample_id, "size": group.size})
+    return group
+
+
+def cluster_set_status(*, access: ProjectAccess, actor: object, cluster_id: int, status: str, queryset,
+                       expected_count: int, description: dict, page_size: int) -> BulkResult:
+    """Accept or reject a whole cluster: a bulk action on its members, then the cluster's own mark."""
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().get(project=access.project, pk=cluster_id)
+        result = samples_bulk_set_status(access=access, actor=actor, queryset=queryset, status=status,
+                                         expected_count=expected_count, description=description,
+                                         page_size=page_size)
+        cluster.status = status
+        cluster.save(update_fields=["status"])
+    return result

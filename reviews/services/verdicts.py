@@ -1,0 +1,110 @@
+"""Recording and undoing a reviewer's verdict from the review queue.
+
+Outside audits a verdict decides the sample's status: correct accepts it,
+wrong rejects it, unsure leaves it pending for someone else. Each write bumps
+the sample's revision; a verdict made on an older revision is refused, so two
+reviewers never overwrite each other without being told.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from generation.models import Project, Sample, SampleStatus
+from reviews.models import AuditLog, ErrorCategory, Verdict, VerdictValue
+from reviews.services.audit_log import audit_log_record
+from reviews.services.bulk import samples_status_set
+
+STATUS_FOR_VERDICT = {
+    VerdictValue.CORRECT: SampleStatus.ACCEPTED,
+    VerdictValue.WRONG: SampleStatus.REJECTED,
+    VerdictValue.UNSURE: SampleStatus.PENDING,
+}
+
+
+class VerdictConflict(Exception):
+    """The sample changed since the reviewer loaded it."""
+
+    def __init__(self, sample: Sample, latest_verdict: Verdict | None, latest_entry: AuditLog | None) -> None:
+        super().__init__("This sample changed while you were looking at it.")
+        self.sample = sample
+        self.latest_verdict = latest_verdict
+        self.latest_entry = latest_entry
+
+
+class UndoRefused(Exception):
+    pass
+
+
+def _validated(value: str, error_category: str) -> tuple[str, str]:
+    if value not in VerdictValue.values:
+        raise ValidationError(f"Unknown verdict {value!r}.")
+    if error_category and error_category not in ErrorCategory.values:
+        raise ValidationError(f"Unknown error category {error_category!r}.")
+    # A correct sample has no error; a stray category from the keyboard is dropped, not refused.
+    return value, "" if value == VerdictValue.CORRECT else error_category
+
+
+def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUser, value: str,
+                   error_category: str = "", note: str = "", seen_revision: int,
+                   time_spent_ms: int | None = None) -> Verdict:
+    value, error_category = _validated(value, error_category)
+    with transaction.atomic():
+        sample = Sample.objects.select_for_update().get(project=project, pk=sample_id)
+        if sample.revision != seen_revision:
+            latest_verdict = (Verdict.objects.filter(sample=sample).exclude(reviewer=reviewer)
+                              .select_related("reviewer").order_by("-updated_at").first())
+            latest_entry = (AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
+                            .select_related("actor").order_by("-id").first())
+            raise VerdictConflict(sample, latest_verdict, latest_entry)
+        verdict = Verdict.objects.filter(sample=sample, reviewer=reviewer, audit__isnull=True).first()
+        previous_status = sample.status
+        if verdict is None:
+            verdict = Verdict(sample=sample, reviewer=reviewer, previous_value="", previous_error_category="")
+        else:
+            verdict.previous_value, verdict.previous_error_category = verdict.value, verdict.error_category
+        new_status = STATUS_FOR_VERDICT[VerdictValue(value)]
+        if not samples_status_set(project_id=project.pk, sample_ids=[sample.pk], status=new_status):
+            # The status stays, yet the sample has a new verdict: others holding it must still be told.
+            Sample.objects.filter(pk=sample.pk).update(revision=sample.revision + 1)
+        verdict.value, verdict.error_category, verdict.note = value, error_category, note.strip()
+        verdict.time_spent_ms = time_spent_ms
+        verdict.previous_status = previous_status
+        verdict.sample_revision = sample.revision + 1
+        verdict.save()
+        audit_log_record(project=project, actor=reviewer, action="verdict.record", obj=sample,
+                         details={"value": value, "error_category": error_category,
+                                  "status": {"from": previous_status, "to": new_status}})
+    return verdict
+
+
+def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | None:
+    """Take back the reviewer's latest verdict in this project and restore the
+    sample as it was; refused if someone changed the sample since."""
+    with transaction.atomic():
+        verdict = (Verdict.objects.select_for_update()
+                   .filter(reviewer=reviewer, audit__isnull=True, sample__project=project)
+                   .order_by("-updated_at", "-id").first())
+        if verdict is None:
+            return None
+        sample = Sample.objects.select_for_update().get(pk=verdict.sample_id)
+        if sample.revision != verdict.sample_revision:
+            raise UndoRefused(
+                f"Sample {sample.pk} changed after your verdict (it is now {sample.get_status_display().lower()}); "
+                "open it to review it again.")
+        if not samples_status_set(project_id=project.pk, sample_ids=[sample.pk], status=verdict.previous_status):
+            Sample.objects.filter(pk=sample.pk).update(revision=sample.revision + 1)
+        undone = {"value": verdict.value, "error_category": verdict.error_category}
+        if verdict.previous_value:
+            verdict.value, verdict.error_category = verdict.previous_value, verdict.previous_error_category
+            verdict.previous_value = verdict.previous_error_category = ""
+            verdict.sample_revision = sample.revision + 1
+            verdict.save()
+        else:
+            verdict.delete()
+        audit_log_record(project=project, actor=reviewer, action="verdict.undo", obj=sample,
+                         details={"undone": undone, "status": {"from": sample.status, "to": verdict.previous_status}})
+        sample.refresh_from_db()
+    return sample

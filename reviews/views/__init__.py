@@ -1,0 +1,9 @@
+from reviews.views.jobs import similarity_rerun, similarity_status  # noqa: F401
+from reviews.views.queue import review_queue, verdict_save, verdict_undo_last  # noqa: F401
+from reviews.views.samples import sample_detail, sample_list, samples_bulk  # noqa: F401
+from reviews.views.similarity import (  # noqa: F401
+    group_not_duplicates,
+    group_resolve,
+    group_split,
+    similarity_view,
+)

@@ -1,0 +1,128 @@
+"""The review queue: one sample at a time, verdicts by keyboard, next sample without a page load."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from generation.models import Sample
+from reviews import selectors
+from reviews.forms import VerdictForm
+from reviews.models import ErrorCategory
+from reviews.selectors import QUEUE_ORDERS, QueueCursor
+from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
+from synthreview.access import ProjectAccess, get_project_for_user, get_sample_with_access
+
+# Keys 1–7 pick these, in this order.
+CATEGORY_KEYS = [(str(number), value, label) for number, (value, label) in enumerate(ErrorCategory.choices, start=1)]
+
+
+def _order(request: HttpRequest) -> str:
+    order = request.GET.get("order") or request.POST.get("order") or "oldest"
+    return order if order in QUEUE_ORDERS else "oldest"
+
+
+def queue_url(slug: str, order: str, **params: object) -> str:
+    query = {"order": order, **{k: v for k, v in params.items() if v is not None}}
+    return f"{reverse('review_queue', args=[slug])}?{urlencode(query)}"
+
+
+def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sample | None, *,
+          status: int = 200, conflict: VerdictConflict | None = None, saved: str = "", problem: str = "",
+          form: VerdictForm | None = None) -> HttpResponse:
+    view = selectors.sample_view(sample) if sample is not None else None
+    cursor = selectors.queue_cursor_of(sample, order) if sample is not None else None
+    my_verdict = next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None),
+                      None) if view else None
+    context = {
+        "project": access.project, "access": access, "order": order, "orders": QUEUE_ORDERS,
+        "view": view, "cursor": cursor, "conflict": conflict, "saved": saved, "problem": problem, "form": form,
+        "my_verdict": my_verdict, "category_keys": CATEGORY_KEYS,
+        "pending": selectors.queue_pending_estimate(access.project),
+        "can_bulk": access.can("bulk"),
+    }
+    template = "reviews/queue.html#card" if request.htmx else "reviews/queue.html"
+    response = render(request, template, context, status=status)
+    if request.htmx and sample is not None:
+        # The address bar follows the card, so a reload shows the same sample.
+        response["HX-Push-Url"] = queue_url(access.project.slug, order, sample=sample.pk)
+    return response
+
+
+@login_required
+@require_GET
+def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "review")
+    order = _order(request)
+    sample = None
+    if (wanted := request.GET.get("sample", "")).isdigit():
+        sample = get_sample_with_access(request.user, slug, int(wanted), "review")[1]
+    elif before := QueueCursor.parse(request.GET.get("before")):
+        sample = selectors.queue_previous(project=access.project, reviewer=request.user, order=order, before=before)
+        if sample is None:
+            return _card(request, access, order, _sample_at(access, request.GET.get("current")),
+                         problem="This is the first sample in the queue.")
+    else:
+        after = QueueCursor.parse(request.GET.get("after"))
+        sample = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after)
+    return _card(request, access, order, sample)
+
+
+def _sample_at(access: ProjectAccess, raw: str | None) -> Sample | None:
+    if raw and raw.isdigit():
+        return Sample.objects.filter(project=access.project, pk=int(raw)).first()
+    return None
+
+
+@login_required
+@require_POST
+def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, sample = get_sample_with_access(request.user, slug, pk, "review")
+    order = _order(request)
+    form = VerdictForm(request.POST)
+    if not form.is_valid():
+        return _card(request, access, order, sample, status=400, form=form,
+                     problem="The verdict was not saved: " + "; ".join(
+                         f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+    data = form.cleaned_data
+    try:
+        verdict = verdict_record(project=access.project, sample_id=sample.pk, reviewer=request.user,
+                                 value=data["value"], error_category=data["error_category"] or "",
+                                 note=data["note"] or "", seen_revision=data["revision"],
+                                 time_spent_ms=data.get("time_spent_ms"))
+    except VerdictConflict as conflict:
+        return _card(request, access, order, conflict.sample, status=409, conflict=conflict)
+    except ValidationError as error:
+        return _card(request, access, order, sample, status=400, problem=" ".join(error.messages))
+    after = selectors.queue_cursor_of(sample, order)
+    if not request.htmx:
+        return redirect(queue_url(slug, order, after=str(after)))
+    following = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after)
+    label = verdict.get_value_display().lower()
+    if verdict.error_category:
+        label += f" ({verdict.get_error_category_display().lower()})"
+    return _card(request, access, order, following, saved=f"Saved {label} on sample {sample.pk}.")
+
+
+@login_required
+@require_POST
+def verdict_undo_last(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "review")
+    order = _order(request)
+    try:
+        sample = verdict_undo(project=access.project, reviewer=request.user)
+    except UndoRefused as refused:
+        return _card(request, access, order, _sample_at(access, request.POST.get("current")), status=409,
+                     problem=str(refused))
+    if sample is None:
+        return _card(request, access, order, _sample_at(access, request.POST.get("current")),
+                     problem="You have no verdict to undo in this project.")
+    if not request.htmx:
+        return redirect(queue_url(slug, order, sample=sample.pk))
+    return _card(request, access, order, sample, saved=f"Undid your last verdict: sample {sample.pk} is back.")

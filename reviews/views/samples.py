@@ -1,0 +1,140 @@
+"""The sample browser, bulk accept/reject by filter, and the sample detail page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from generation.models import SampleStatus
+from reviews import selectors
+from reviews.forms import BulkForm, SampleFilterForm, parse_ids
+from reviews.selectors import PAGE_SIZE
+from reviews.services import BulkCountChanged, cluster_set_status, samples_bulk_set_status
+from synthreview.access import ProjectAccess, get_cluster_for_user, get_project_for_user, get_sample_with_access
+
+# Query parameters that are the filter itself (the rest move the page or name an action).
+_NOT_FILTER = {"after", "before", "action", "expected_count", "csrfmiddlewaretoken", "similar_to"}
+BULK_PREVIEW = 10
+
+
+def _filter_query(params: QueryDict) -> str:
+    query = params.copy()
+    for key in _NOT_FILTER:
+        query.pop(key, None)
+    for key in [k for k, v in query.lists() if not any(v)]:
+        query.pop(key)
+    return query.urlencode()
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+@login_required
+@require_GET
+def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "view")
+    project = access.project
+    form = SampleFilterForm(request.GET or None, project=project)
+    context: dict = {"project": project, "access": access, "form": form, "can_bulk": access.can("bulk"),
+                     "page_size": PAGE_SIZE, "filter_query": _filter_query(request.GET)}
+    similar_to = _int(request.GET.get("similar_to"))
+    if similar_to is not None:
+        anchor = get_sample_with_access(request.user, slug, similar_to, "view")[1]
+        context.update(similar_to=anchor, similar=selectors.similar_samples(project, anchor.pk))
+    elif form.is_bound and not form.is_valid():
+        context["invalid"] = True
+    else:
+        filters = form.filters() if form.is_bound else {}
+        if ids := parse_ids(",".join(request.GET.getlist("ids"))):
+            filters["ids"] = ids[:PAGE_SIZE]
+        queryset = selectors.samples_filtered(project, filters)
+        context["page"] = selectors.sample_page(queryset, after=_int(request.GET.get("after")),
+                                                before=_int(request.GET.get("before")))
+        context["count"] = selectors.samples_count(project, filters, queryset)
+        context["filtered"] = any(value not in (None, "", []) for value in filters.values())
+    template = "reviews/sample_list.html#results" if request.htmx else "reviews/sample_list.html"
+    return render(request, template, context, status=400 if context.get("invalid") else 200)
+
+
+def _bulk_selection(request: HttpRequest, access: ProjectAccess, params: QueryDict):  # noqa: ANN202
+    form = SampleFilterForm(params, project=access.project)
+    if not form.is_valid():
+        return form, None, {}
+    filters = form.filters()
+    ids = parse_ids(",".join(params.getlist("ids")))
+    if ids:
+        filters["ids"] = ids[:PAGE_SIZE]
+    description = form.description() | ({"ids": filters["ids"]} if ids else {})
+    return form, selectors.samples_filtered(access.project, filters), description
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET shows what the filter will change and how many; POST does it, once confirmed."""
+    access = get_project_for_user(request.user, slug, "review")
+    params = request.POST if request.method == "POST" else request.GET
+    action = params.get("action")
+    if action not in ("accept", "reject"):
+        return render(request, "reviews/bulk_confirm.html",
+                      {"project": access.project, "access": access, "problem": "Choose accept or reject."},
+                      status=400)
+    form, queryset, description = _bulk_selection(request, access, params)
+    cluster_id = form.cleaned_data.get("cluster") if queryset is not None else None
+    cluster = get_cluster_for_user(request.user, slug, cluster_id)[1] if cluster_id else None
+    context = {"project": access.project, "access": access, "action": action, "form": form,
+               "description": description, "filter_query": _filter_query(params), "cluster": cluster,
+               "ids": ",".join(str(pk) for pk in description.get("ids", [])), "page_size": PAGE_SIZE,
+               "filter_pairs": [(key, value) for key, values in QueryDict(_filter_query(params)).lists()
+                                for value in values if key != "ids"]}
+    if queryset is None:
+        return render(request, "reviews/bulk_confirm.html", {**context, "problem": "The filter is not valid."},
+                      status=400)
+    status = SampleStatus.ACCEPTED if action == "accept" else SampleStatus.REJECTED
+    problem, code = "", 200
+    if request.method == "POST":
+        bulk_form = BulkForm(request.POST)
+        if not bulk_form.is_valid():
+            problem, code = "The confirmation was incomplete; confirm again.", 400
+        else:
+            expected = bulk_form.cleaned_data["expected_count"]
+            only_cluster = cluster is not None and set(description) == {"cluster"}
+            try:
+                if only_cluster:
+                    result = cluster_set_status(access=access, actor=request.user, cluster_id=cluster.pk,
+                                                status=status, queryset=queryset, expected_count=expected,
+                                                description=description, page_size=PAGE_SIZE)
+                else:
+                    result = samples_bulk_set_status(access=access, actor=request.user, queryset=queryset,
+                                                     status=status, expected_count=expected,
+                                                     description=description, page_size=PAGE_SIZE)
+            except BulkCountChanged as changed:
+                problem, code = str(changed), 409
+            else:
+                messages.success(request, f"{action.capitalize()}ed {result.changed:,} of {result.matched:,} "
+                                          f"matching samples (audit-log entry {result.log_id}).")
+                target = reverse("sample_list", args=[slug])
+                query = _filter_query(params)
+                return redirect(f"{target}?{query}" if query else target)
+    count = queryset.count()
+    if count > PAGE_SIZE and not access.can("bulk"):
+        raise PermissionDenied(f"Only leads and admins may act on more than {PAGE_SIZE} samples at once.")
+    preview = list(queryset.select_related("generator").order_by("-id")[:BULK_PREVIEW])
+    return render(request, "reviews/bulk_confirm.html",
+                  {**context, "count": count, "preview": preview, "problem": problem}, status=code)
+
+
+@login_required
+@require_GET
+def sample_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, sample = get_sample_with_access(request.user, slug, pk, "view")
+    return render(request, "reviews/sample_detail.html", {
+        "project": access.project, "access": access, "view": selectors.sample_view(sample, neighbour_limit=10),
+        "history": selectors.sample_history(sample),
+    })

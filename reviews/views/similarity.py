@@ -1,0 +1,122 @@
+"""The similarity view: near-duplicate groups, low-novelty clusters and the 2D map."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from reviews import selectors
+from reviews.models import DuplicateGroupStatus, DuplicateKind
+from reviews.selectors import PAGE_SIZE
+from reviews.services import (
+    DecisionConflict,
+    duplicate_group_mark_not_duplicates,
+    duplicate_group_resolve,
+    duplicate_group_split,
+)
+from synthreview.access import get_duplicate_group_for_user, get_project_for_user
+
+TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
+COLOUR_BY = {"origin": "Origin", "generator": "Generator", "status": "Status"}
+
+
+def _group_after(raw: str | None) -> tuple[int, int] | None:
+    try:
+        size, pk = (int(part) for part in (raw or "").split(":"))
+    except ValueError:
+        return None
+    return size, pk
+
+
+@login_required
+@require_GET
+def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "view")
+    project = access.project
+    tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "groups"
+    context: dict = {"project": project, "access": access, "tab": tab, "tabs": TABS,
+                     "overview": selectors.similarity_overview(project), "can_bulk": access.can("bulk"),
+                     "page_size": PAGE_SIZE}
+    if tab == "groups":
+        status = request.GET.get("status", "open")
+        status = status if status in DuplicateGroupStatus.values or status == "" else "open"
+        kind = request.GET.get("kind", "")
+        kind = kind if kind in DuplicateKind.values else ""
+        cards, after = selectors.group_cards(project, status=status, kind=kind,
+                                             after=_group_after(request.GET.get("after")))
+        context.update(cards=cards, next_after=f"{after[0]}:{after[1]}" if after else None, status=status,
+                       kind=kind, statuses=DuplicateGroupStatus.choices, kinds=DuplicateKind.choices)
+    elif tab == "clusters":
+        low_only = request.GET.get("low") == "1"
+        page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+        clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page)
+        context.update(clusters=clusters, more=more, page=page, low_only=low_only)
+    else:
+        colour = request.GET.get("colour") if request.GET.get("colour") in COLOUR_BY else "origin"
+        context.update(map=selectors.embedding_map_points(project), colour=colour, colours=COLOUR_BY)
+    template = f"reviews/similarity.html#{tab}" if request.htmx else "reviews/similarity.html"
+    return render(request, template, context)
+
+
+def _group_response(request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "",
+                    status: int = 200) -> HttpResponse:
+    access, group = get_duplicate_group_for_user(request.user, slug, group_id, "view")
+    if not request.htmx:
+        return redirect(reverse("similarity_view", args=[slug]))
+    card = selectors.group_card(group)
+    return render(request, "reviews/similarity.html#group", {
+        "project": access.project, "access": access, "card": card, "problem": problem, "notice": notice,
+        "page_size": PAGE_SIZE, "can_bulk": access.can("bulk"),
+    }, status=status)
+
+
+def _member_id(request: HttpRequest, field: str) -> int | None:
+    raw = request.POST.get(field, "")
+    return int(raw) if raw.isdigit() else None
+
+
+@login_required
+@require_POST
+def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
+    keep = _member_id(request, "keep") or group.representative_id
+    try:
+        resolved = duplicate_group_resolve(access=access, actor=request.user, group_id=group.pk, keep_id=keep,
+                                           page_size=PAGE_SIZE)
+    except DecisionConflict as conflict:
+        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+    except ValidationError as error:
+        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
+    return _group_response(request, slug, pk, notice=f"Kept sample {resolved.representative_id}; "
+                                                       f"rejected the other {resolved.size - 1} as duplicates.")
+
+
+@login_required
+@require_POST
+def group_not_duplicates(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
+    try:
+        duplicate_group_mark_not_duplicates(access=access, actor=request.user, group_id=group.pk)
+    except DecisionConflict as conflict:
+        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+    return _group_response(request, slug, pk, notice="Marked as not duplicates; no sample changed.")
+
+
+@login_required
+@require_POST
+def group_split(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
+    member = _member_id(request, "sample")
+    try:
+        if member is None:
+            raise ValidationError("Choose the member to split off.")
+        duplicate_group_split(access=access, actor=request.user, group_id=group.pk, sample_id=member)
+    except DecisionConflict as conflict:
+        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+    except ValidationError as error:
+        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
+    return _group_response(request, slug, pk, notice=f"Split sample {member} off the group.")
