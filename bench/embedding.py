@@ -72,7 +72,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
@@ -278,7 +282,11 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
     from generation.ingest.mapping import FieldMapping
     from generation.ingest.service import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Project
-    from reviews.similarity.embeddings import BoilerplateCache, embedding_key, missing_embeddings
+    from reviews.similarity.embeddings import (
+        BoilerplateCache,
+        embedding_key,
+        missing_embeddings,
+    )
     from reviews.similarity.text import embedding_text
 
     project = Project.objects.create(slug=f"bench-embedding-{number}", name=f"Embedding benchmark {number}")
@@ -455,7 +463,11 @@ def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device
 def _pipeline_texts(records: list[Record]) -> list[str]:
     """The pipeline's texts without a database: a template known only by name has
     its boilerplate read from its first samples, as BoilerplateCache does."""
-    from reviews.similarity.text import NO_BOILERPLATE, boilerplate_from_samples, embedding_text
+    from reviews.similarity.text import (
+        NO_BOILERPLATE,
+        boilerplate_from_samples,
+        embedding_text,
+    )
 
     inputs_by_template: dict[str, list[str]] = defaultdict(list)
     for record in records:

@@ -65,7 +65,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import SERVER_URL, database_drop, database_recreate, status_kib  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+    status_kib,
+)
 from neighbours import synthetic_embeddings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -263,7 +268,13 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
         SampleStatus,
     )
     from generation.services import generator_create, sample_count_add
-    from reviews.similarity.build import _facts, _index_key, _nearest_real, _neighbour_lists, _novelty
+    from reviews.similarity.build import (
+        _facts,
+        _index_key,
+        _nearest_real,
+        _neighbour_lists,
+        _novelty,
+    )
     from reviews.similarity.clusters import clusters_build
     from reviews.similarity.embedder import encode
     from reviews.similarity.embeddings import embedding_key

@@ -41,7 +41,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import SERVER_URL, database_drop, database_recreate, status_kib  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+    status_kib,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "synthreview_bench"

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from _common import status_kib  # bench/ is on sys.path as the script's folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

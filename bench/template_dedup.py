@@ -64,8 +64,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from _common import SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
@@ -325,7 +328,11 @@ class _Diagnostics:
 
     def show_errors(self) -> None:
         from generation.models import Project, Sample
-        from reviews.similarity.embeddings import BoilerplateCache, embedding_key, embeddings_load
+        from reviews.similarity.embeddings import (
+            BoilerplateCache,
+            embedding_key,
+            embeddings_load,
+        )
         from reviews.similarity.text import embedding_text
 
         false_positives = sorted(self.predicted - self.truth)

@@ -4,7 +4,15 @@ from typing import Any
 
 from django import forms
 
-from generation.models import GenerationRun, Generator, Origin, Project, PromptTemplate, SampleStatus, Split
+from generation.models import (
+    GenerationRun,
+    Generator,
+    Origin,
+    Project,
+    PromptTemplate,
+    SampleStatus,
+    Split,
+)
 from reviews.models import ErrorCategory, VerdictValue
 from reviews.selectors import QUEUE_ORDERS
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from generation.models import Origin, Project, Sample, SampleCount, SampleFlag, SampleStatus
+from generation.models import (
+    Origin,
+    Project,
+    Sample,
+    SampleCount,
+    SampleFlag,
+    SampleStatus,
+)
 from reviews.models import Verdict
 
 QUEUE_ORDERS: dict[str, str] = {

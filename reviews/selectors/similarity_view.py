@@ -9,7 +9,13 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber, Substr
 
 from generation.models import Project, Sample
-from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, EmbeddingMap, SampleSimilarity
+from reviews.models import (
+    Cluster,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    EmbeddingMap,
+    SampleSimilarity,
+)
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.worddiff import DiffPiece, word_diff
 

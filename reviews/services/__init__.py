@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from reviews.services.audit_log import audit_log_record
-from reviews.services.bulk import BulkCountChanged, BulkResult, samples_bulk_set_status, samples_status_set
+from reviews.services.bulk import (
+    BulkCountChanged,
+    BulkResult,
+    samples_bulk_set_status,
+    samples_status_set,
+)
 from reviews.services.groups import (
     DecisionConflict,
     cluster_set_status,
@@ -11,7 +16,12 @@ from reviews.services.groups import (
     duplicate_group_resolve,
     duplicate_group_split,
 )
-from reviews.services.verdicts import UndoRefused, VerdictConflict, verdict_record, verdict_undo
+from reviews.services.verdicts import (
+    UndoRefused,
+    VerdictConflict,
+    verdict_record,
+    verdict_undo,
+)
 from reviews.similarity.jobs import similarity_job_request
 
 __all__ = [

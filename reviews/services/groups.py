@@ -7,9 +7,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.models import SampleStatus
-from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, DuplicateGroupStatus
+from reviews.models import (
+    Cluster,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    DuplicateGroupStatus,
+)
 from reviews.services.audit_log import audit_log_record
-from reviews.services.bulk import BulkResult, samples_bulk_set_status, samples_status_set
+from reviews.services.bulk import (
+    BulkResult,
+    samples_bulk_set_status,
+    samples_status_set,
+)
 from synthreview.access import ProjectAccess
 
 

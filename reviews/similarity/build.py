@@ -19,7 +19,6 @@ from reviews.models import SampleEmbedding, SampleSimilarity
 from reviews.similarity.clusters import clusters_build, nearest_cluster_ids
 from reviews.similarity.embeddings import embedding_key, embeddings_load
 from reviews.similarity.groups import duplicate_groups_rebuild
-from reviews.similarity.projection import embedding_map_build
 from reviews.similarity.index import (
     VectorIndex,
     build_index,
@@ -27,6 +26,7 @@ from reviews.similarity.index import (
     load_index,
     save_index,
 )
+from reviews.similarity.projection import embedding_map_build
 
 WRITE_CHUNK = 2000
 # Sample ids per query when reading the facts of some samples only.

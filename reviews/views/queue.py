@@ -17,7 +17,11 @@ from reviews.forms import VerdictForm
 from reviews.models import ErrorCategory
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
-from synthreview.access import ProjectAccess, get_project_for_user, get_sample_with_access
+from synthreview.access import (
+    ProjectAccess,
+    get_project_for_user,
+    get_sample_with_access,
+)
 
 # Keys 1–7 pick these, in this order.
 CATEGORY_KEYS = [(str(number), value, label) for number, (value, label) in enumerate(ErrorCategory.choices, start=1)]

@@ -14,8 +14,17 @@ from generation.models import SampleStatus
 from reviews import selectors
 from reviews.forms import BulkForm, SampleFilterForm, parse_ids
 from reviews.selectors import PAGE_SIZE
-from reviews.services import BulkCountChanged, cluster_set_status, samples_bulk_set_status
-from synthreview.access import ProjectAccess, get_cluster_for_user, get_project_for_user, get_sample_with_access
+from reviews.services import (
+    BulkCountChanged,
+    cluster_set_status,
+    samples_bulk_set_status,
+)
+from synthreview.access import (
+    ProjectAccess,
+    get_cluster_for_user,
+    get_project_for_user,
+    get_sample_with_access,
+)
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
 _NOT_FILTER = {"after", "before", "action", "expected_count", "csrfmiddlewaretoken", "similar_to"}
