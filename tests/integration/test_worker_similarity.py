@@ -1,5 +1,5 @@
-"""Import → embeddings → index → groups, end to end through a real worker on
-Redis; and a worker killed mid-batch loses and doubles nothing."""
+"""Import → embeddings → index → groups → the similarity view, end to end through
+a real worker on Redis; and a worker killed mid-batch loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def test_import_is_embedded_indexed_and_grouped_by_the_worker(celery_worker_proc
     members = sorted(group.members.values_list("sample__output", flat=True))
     assert len(members) == 3 and all(QUESTIONS[0] in text for text in members)
     assert build.summary["groups"] == 1
+
+    # What the reviewer then sees: the group on the similarity view, and the map the worker drew.
+    page = client.get(reverse("similarity_view", args=[project.slug]))
+    assert page.status_code == 200
+    assert f'id="group-{group.pk}"' in page.content.decode()
+    assert page.content.decode().count('<article class="member') == 3
+    map_page = client.get(reverse("similarity_view", args=[project.slug]), {"tab": "map"})
+    assert "Showing 10 of 10 embedded samples" in map_page.content.decode()
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(celery_worker_process, project, settings):

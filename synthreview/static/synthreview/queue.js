@@ -23,7 +23,9 @@
     var button = form.querySelector('button[name="value"][value="' + value + '"]');
     var spent = form.querySelector('input[name="time_spent_ms"]');
     if (spent) spent.value = String(Math.max(0, Date.now() - shownAt));
-    form.requestSubmit(button);
+    // A click, not requestSubmit(button): htmx 2 learns the submitter (the
+    // verdict's name and value) from the button's click event only.
+    if (button) button.click();
   }
 
   function toggleHelp() {
