@@ -14,7 +14,6 @@ from generation.models import (
     Split,
 )
 from reviews.models import ErrorCategory, VerdictValue
-from reviews.selectors import QUEUE_ORDERS
 
 
 class VerdictForm(forms.Form):
@@ -22,7 +21,8 @@ class VerdictForm(forms.Form):
     error_category = forms.ChoiceField(choices=[("", "—"), *ErrorCategory.choices], required=False)
     note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
     revision = forms.IntegerField(min_value=0)
-    order = forms.ChoiceField(choices=list(QUEUE_ORDERS.items()), required=False)
+    # An unknown order falls back to the default, as on the queue page itself.
+    order = forms.CharField(required=False, max_length=16)
     time_spent_ms = forms.IntegerField(min_value=0, required=False)
 
 

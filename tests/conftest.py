@@ -25,6 +25,13 @@ def isolated_data_dir(tmp_path_factory):
     return settings.DATA_DIR
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(settings) -> None:
+    """The named users are made for nearly every test; the production hasher's
+    PBKDF2 rounds cost half a second each on a shared core."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

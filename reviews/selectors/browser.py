@@ -126,10 +126,12 @@ def similar_samples(project: Project, sample_id: int) -> list[tuple[Sample, floa
 
 
 def sample_history(sample: Sample, *, limit: int = 50) -> list[AuditLog]:
-    """The audit-log entries about this sample: its own, and the bulk actions that listed it."""
+    """The audit-log entries about this sample: its own, and the bulk actions and group decisions that listed it."""
     own = list(AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
                .select_related("actor").order_by("-id")[:limit])
-    bulk = AuditLog.objects.filter(project_id=sample.project_id, object_type="bulk").select_related("actor")
+    # Bulk actions and group decisions list the samples they changed in details["sample_ids"].
+    bulk = (AuditLog.objects.filter(project_id=sample.project_id, object_type__in=["bulk", "reviews.duplicategroup"])
+            .select_related("actor"))
     if connection.vendor == "postgresql":
         listed = list(bulk.filter(details__sample_ids__contains=[sample.pk]).order_by("-id")[:limit])
     else:

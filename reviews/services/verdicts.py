@@ -14,6 +14,7 @@ from django.db import transaction
 
 from generation.models import Project, Sample, SampleStatus
 from reviews.models import AuditLog, ErrorCategory, Verdict, VerdictValue
+from reviews.selectors.browser import sample_history
 from reviews.services.audit_log import audit_log_record
 from reviews.services.bulk import samples_status_set
 
@@ -21,6 +22,15 @@ STATUS_FOR_VERDICT = {
     VerdictValue.CORRECT: SampleStatus.ACCEPTED,
     VerdictValue.WRONG: SampleStatus.REJECTED,
     VerdictValue.UNSURE: SampleStatus.PENDING,
+}
+
+
+# How the conflict message words what someone else did to the sample.
+ACTION_WORDS = {
+    "samples.bulk_accept": "accepted it in a bulk action",
+    "samples.bulk_reject": "rejected it in a bulk action",
+    "duplicate_group.resolve": "resolved its near-duplicate group",
+    "verdict.undo": "undid a verdict on it",
 }
 
 
@@ -32,6 +42,15 @@ class VerdictConflict(Exception):
         self.sample = sample
         self.latest_verdict = latest_verdict
         self.latest_entry = latest_entry
+
+    @property
+    def other_action(self) -> str:
+        """What the latest change was, when it was not a verdict (a bulk action, a group decision, an undo)."""
+        entry = self.latest_entry
+        if entry is None or entry.action == "verdict.record":
+            return ""
+        who = entry.actor.username if entry.actor else "someone"
+        return f"{who} {ACTION_WORDS.get(entry.action, entry.action)}"
 
 
 class UndoRefused(Exception):
@@ -56,8 +75,8 @@ def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUs
         if sample.revision != seen_revision:
             latest_verdict = (Verdict.objects.filter(sample=sample).exclude(reviewer=reviewer)
                               .select_related("reviewer").order_by("-updated_at").first())
-            latest_entry = (AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
-                            .select_related("actor").order_by("-id").first())
+            history = sample_history(sample, limit=1)
+            latest_entry = history[0] if history else None
             raise VerdictConflict(sample, latest_verdict, latest_entry)
         verdict = Verdict.objects.filter(sample=sample, reviewer=reviewer, audit__isnull=True).first()
         previous_status = sample.status
@@ -86,25 +105,28 @@ def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | No
     with transaction.atomic():
         verdict = (Verdict.objects.select_for_update()
                    .filter(reviewer=reviewer, audit__isnull=True, sample__project=project)
+                   # A verdict an earlier undo restored has no older status left to restore.
+                   .exclude(previous_status="")
                    .order_by("-updated_at", "-id").first())
         if verdict is None:
             return None
+        restored_status = verdict.previous_status
         sample = Sample.objects.select_for_update().get(pk=verdict.sample_id)
         if sample.revision != verdict.sample_revision:
             raise UndoRefused(
                 f"Sample {sample.pk} changed after your verdict (it is now {sample.get_status_display().lower()}); "
                 "open it to review it again.")
-        if not samples_status_set(project_id=project.pk, sample_ids=[sample.pk], status=verdict.previous_status):
+        if not samples_status_set(project_id=project.pk, sample_ids=[sample.pk], status=restored_status):
             Sample.objects.filter(pk=sample.pk).update(revision=sample.revision + 1)
         undone = {"value": verdict.value, "error_category": verdict.error_category}
         if verdict.previous_value:
             verdict.value, verdict.error_category = verdict.previous_value, verdict.previous_error_category
-            verdict.previous_value = verdict.previous_error_category = ""
+            verdict.previous_value = verdict.previous_error_category = verdict.previous_status = ""
             verdict.sample_revision = sample.revision + 1
             verdict.save()
         else:
             verdict.delete()
         audit_log_record(project=project, actor=reviewer, action="verdict.undo", obj=sample,
-                         details={"undone": undone, "status": {"from": sample.status, "to": verdict.previous_status}})
+                         details={"undone": undone, "status": {"from": sample.status, "to": restored_status}})
         sample.refresh_from_db()
     return sample

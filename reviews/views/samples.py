@@ -77,8 +77,11 @@ def _bulk_selection(request: HttpRequest, access: ProjectAccess, params: QueryDi
         return form, None, {}
     filters = form.filters()
     ids = parse_ids(",".join(params.getlist("ids")))
+    if len(ids) > PAGE_SIZE:
+        form.add_error(None, f"Select at most {PAGE_SIZE} samples; to act on more, use a filter.")
+        return form, None, {}
     if ids:
-        filters["ids"] = ids[:PAGE_SIZE]
+        filters["ids"] = ids
     description = form.description() | ({"ids": filters["ids"]} if ids else {})
     return form, selectors.samples_filtered(access.project, filters), description
 
@@ -103,8 +106,9 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
                "filter_pairs": [(key, value) for key, values in QueryDict(_filter_query(params)).lists()
                                 for value in values if key != "ids"]}
     if queryset is None:
-        return render(request, "reviews/bulk_confirm.html", {**context, "problem": "The filter is not valid."},
-                      status=400)
+        errors = " ".join(" ".join(messages_) for messages_ in form.errors.values())
+        return render(request, "reviews/bulk_confirm.html",
+                      {**context, "problem": f"The filter is not valid: {errors}"}, status=400)
     status = SampleStatus.ACCEPTED if action == "accept" else SampleStatus.REJECTED
     problem, code = "", 200
     if request.method == "POST":

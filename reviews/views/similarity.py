@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -66,6 +67,11 @@ def _group_response(request: HttpRequest, slug: str, group_id: int, *, problem: 
                     status: int = 200) -> HttpResponse:
     access, group = get_duplicate_group_for_user(request.user, slug, group_id, "view")
     if not request.htmx:
+        # Without htmx the outcome travels to the next page as a message.
+        if problem:
+            messages.error(request, f"Group #{group_id}: {problem}")
+        elif notice:
+            messages.success(request, f"Group #{group_id}: {notice}")
         return redirect(reverse("similarity_view", args=[slug]))
     card = selectors.group_card(group)
     return render(request, "reviews/similarity.html#group", {

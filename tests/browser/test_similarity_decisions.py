@@ -6,7 +6,13 @@ import pytest
 from playwright.sync_api import expect
 
 from generation.models import Sample, SampleStatus
-from reviews.models import AuditLog, Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
+from reviews.models import (
+    AuditLog,
+    Cluster,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    SampleSimilarity,
+)
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from html import unescape
 from typing import Any
 
@@ -21,7 +22,12 @@ from generation.models import (
     SampleFlag,
 )
 from generation.services import sample_count_add
-from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
+from reviews.models import (
+    Cluster,
+    DuplicateGroup,
+    DuplicateGroupMember,
+    SampleSimilarity,
+)
 
 HTMX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
@@ -80,7 +86,7 @@ def score(sample: Sample, novelty: float | None, *, neighbours: list[list[float]
                                            top_similarity=neighbours[0][1] if neighbours else None)
 
 
-def cluster(project: Project, number: int, members: list[Sample] = (), *, density: float = 0.5,
+def cluster(project: Project, number: int, members: Sequence[Sample] = (), *, density: float = 0.5,
             low: bool = False, label: str = "") -> Cluster:
     created = Cluster.objects.create(project=project, number=number, size=max(len(members), 1), density=density,
                                      synthetic_share=1.0, label=label, is_low_novelty=low,

@@ -172,7 +172,7 @@ def test_another_projects_cluster_is_404(project, other_project, lead, client_fo
     ({"action": "reject"}, "The confirmation was incomplete"),
     ({"action": "reject", "expected_count": "two"}, "The confirmation was incomplete"),
     ({"action": "reject", "expected_count": "2", "novelty_min": "0.9", "novelty_max": "0.1"},
-     "The filter is not valid."),
+     "The filter is not valid: The novelty range is empty"),
 ])
 def test_bad_bulk_input_is_400_and_changes_nothing(data, message, project, lead, client_for):
     samples = add_samples(project, 2)
@@ -199,3 +199,12 @@ def test_the_confirmation_preview_escapes_sample_text(project, expert, client_fo
     text = body(client_for(expert).get(bulk_url(project, status="pending", action="reject")))
     assert XSS_ESCAPED in text
     assert "<script>alert(1)" not in text
+
+
+def test_a_selection_of_more_than_a_page_is_refused_not_cut(project, lead, client_for):
+    samples = add_samples(project, 51)
+    ids = ",".join(str(sample.pk) for sample in samples)
+    response = post_bulk(client_for(lead), project, ids=ids, action="reject", expected_count=51)
+    assert response.status_code == 400
+    assert "Select at most 50 samples" in body(response)
+    assert set(statuses(samples)) == {"pending"}

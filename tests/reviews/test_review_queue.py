@@ -238,6 +238,18 @@ def test_a_verdict_on_a_stale_revision_is_refused_and_names_the_other_reviewer(p
     assert card_sample(response) == s1.pk and card_revision(response) == 1
 
 
+def test_a_conflict_caused_by_a_bulk_action_names_the_lead_and_the_bulk_action(project, expert, lead, client_for):
+    s1 = add_sample(project)
+    erin, lee = client_for(expert), client_for(lead)
+    assert card_revision(erin.get(queue(project))) == 0
+    lee.post(reverse("samples_bulk", args=[project.slug]), {"ids": str(s1.pk), "action": "reject", "expected_count": 1})
+    response = post_verdict(erin, project, s1, "correct", revision=0)
+    assert response.status_code == 409
+    assert "lee-lead rejected it in a bulk action" in body(response)
+    s1.refresh_from_db()
+    assert s1.status == "rejected"
+
+
 def test_saving_again_with_the_fresh_revision_overwrites_deliberately(project, expert, lead, client_for):
     s1 = add_sample(project)
     erin, lee = client_for(expert), client_for(lead)
@@ -280,6 +292,22 @@ def test_undo_restores_the_verdict_it_replaced(project, expert, client_for):
     verdict = Verdict.objects.get(sample=s1, reviewer=expert)
     assert (verdict.value, verdict.error_category) == ("wrong", "incomplete")
     assert live_counts(project) == {("synthetic", "rejected"): 1}
+
+
+def test_a_second_undo_after_restoring_a_replaced_verdict_leaves_the_sample_consistent(project, expert,
+                                                                                         client_for):
+    s1 = add_sample(project)
+    client = client_for(expert)
+    post_verdict(client, project, s1, "wrong")
+    post_verdict(client, project, s1, "correct", revision=1)
+    client.post(undo_url(project), headers=HTMX)
+    client.post(undo_url(project), headers=HTMX)
+    s1.refresh_from_db()
+    verdict = Verdict.objects.filter(sample=s1).first()
+    # Either the first verdict still stands, or everything is undone back to pending:
+    # never a rejected sample that nobody has a verdict on.
+    assert (s1.status, verdict and verdict.value) in {("rejected", "wrong"), ("pending", None)}
+    assert live_counts(project) == counted_samples(project)
 
 
 def test_undo_is_refused_when_someone_changed_the_sample_since(project, expert, lead, client_for):

@@ -206,11 +206,13 @@ def test_a_filtered_count_is_exact_up_to_the_cap(project, expert, client_for, mo
     assert match_count(response) == "5"
 
 
-def test_a_filtered_count_past_the_cap_is_an_estimate(project, expert, client_for, monkeypatch):
+@pytest.mark.parametrize("by", ["generator", "text"])
+def test_a_filtered_count_past_the_cap_is_an_estimate(by, project, expert, client_for, monkeypatch):
     monkeypatch.setattr("reviews.selectors.browser.COUNT_CAP", 5)
     gen_b = generator(project, "gen-b")
-    add_samples(project, 12, gen=gen_b)
-    response = client_for(expert).get(samples_url(project, generator=gen_b.pk))
+    add_samples(project, 12, gen=gen_b, texts=[(f"question {i}", "answer") for i in range(12)])
+    params = {"generator": gen_b.pk} if by == "generator" else {"q": "question"}
+    response = client_for(expert).get(samples_url(project, **params))
     assert match_count(response).startswith("about ")
     assert int(match_count(response).removeprefix("about ").replace(",", "")) >= 5
 
@@ -245,7 +247,7 @@ def test_another_projects_generator_is_not_a_valid_filter(project, other_project
 # --- find similar ---------------------------------------------------------------
 
 def test_find_similar_lists_the_stored_neighbours_nearest_first(project, other_project, expert, client_for):
-    anchor, near, middle, far, unrelated = add_samples(project, 5)
+    anchor, near, middle, far, _unrelated = add_samples(project, 5)
     foreign = add_sample(other_project)
     score(anchor, 0.2, neighbours=[[middle.pk, 0.93], [near.pk, 0.91], [foreign.pk, 0.9], [far.pk, 0.5]])
     response = client_for(expert).get(samples_url(project, similar_to=anchor.pk))
@@ -305,6 +307,29 @@ def test_the_detail_page_shows_lineage_verdicts_and_history(project, expert, lea
     assert "samples.bulk_reject" in history
     # The bulk accept listed only the other sample.
     assert "samples.bulk_accept" not in history
+
+
+def test_the_history_says_how_many_samples_a_bulk_action_changed(project, lead, client_for):
+    sample, other, third = add_samples(project, 3)
+    client = client_for(lead)
+    client.post(reverse("samples_bulk", args=[project.slug]),
+                {"action": "reject", "ids": f"{sample.pk},{other.pk},{third.pk}", "expected_count": 3})
+    text = body(client.get(reverse("sample_detail", args=[project.slug, sample.pk])))
+    history = text[text.index("<h2>History</h2>"):]
+    # Three changed: this sample and two others.
+    assert "with 3 others" not in history
+    assert "one of 3 changed by filter" in history
+
+
+def test_the_history_shows_the_group_decision_that_rejected_the_sample(project, lead, client_for):
+    keeper, duplicate = add_samples(project, 2)
+    pair = group(project, [keeper, duplicate])
+    client = client_for(lead)
+    client.post(reverse("group_resolve", args=[project.slug, pair.pk]), {"keep": keeper.pk}, headers=HTMX)
+    text = body(client.get(reverse("sample_detail", args=[project.slug, duplicate.pk])))
+    history = text[text.index("<h2>History</h2>"):]
+    assert "duplicate_group.resolve" in history
+    assert "lee-lead" in history
 
 
 def test_the_detail_page_of_another_projects_sample_is_404(project, other_project, expert, client_for):
