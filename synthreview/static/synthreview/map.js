@@ -87,7 +87,8 @@
     canvas.style.cursor = "pointer";
     tooltip.replaceChildren();
     var head = document.createElement("strong");
-    head.textContent = "#" + point.id + " · " + point.origin + " · " + point.generator + " · " + point.status;
+    head.textContent = "#" + point.id + " · " + point.origin +
+      (point.origin === "real" ? "" : " · " + point.generator) + " · " + point.status;
     var input = document.createElement("div");
     input.className = "muted";
     input.textContent = point.input;
