@@ -26,21 +26,23 @@ load   one project as a year of work leaves it, loaded by bulk SQL (INSERT ...
          others rejected, the decision in the audit log), and the per-project
          counters the pages read instead of COUNT(*); then VACUUM ANALYZE;
 then   the pages, requested in-process through django.test.Client as a lead,
+       by a fresh interpreter at each size (the same state both times, not a
+       process that has just run a bulk load),
        DEBUG off (production settings): server time = wall time around
        client.get, the whole request (middleware, session, queries, template).
        Each page's URL varies per request where a user's would (other samples,
        other cursors). Pages are requested round-robin, so a burst of load from
        another process spreads over all pages instead of landing on one;
-       3 warm-up rounds, then --requests rounds (60; 18 with --quick) in 3
+       3 warm-up rounds, then --requests rounds (60; 15 with --quick) in 3
        consecutive passes. A page's p95 is the median of its 3 passes' p95s:
        the machine is shared, and a pass that coincides with another process's
        burst of work measures that process; the median drops one such pass
        without favouring the quietest one. The p95 over all requests is
        printed beside it.
        Beside the wall time, each request's CPU time in this process (Python:
-       middleware, ORM, templates; PostgreSQL's work is not in it) is kept: on
-       a shared machine, a wall time that moves while the CPU time does not is
-       other processes' load, not the page;
+       middleware, ORM, templates; PostgreSQL's work is not in it) is kept: a
+       wall time that moves while the CPU time does not is PostgreSQL's work,
+       or, on a shared machine, other processes' load;
 grow   the same project to 1M samples (990k more, same recipe, clusters rebuilt
        for the new size) and measure again.
 
@@ -54,7 +56,7 @@ Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust
 
     .venv/bin/python bench/pages.py [--quick] [--small N] [--large N] [--requests N] [--keep] [--queries]
 
---quick: 10,000 then 40,000 samples, 18 requests per page (about a minute).
+--quick: 10,000 then 40,000 samples, 15 requests per page (under a minute).
 The default, 10,000 then 1,000,000, takes ~7-10 minutes on two cores, most of
 it loading the 990k samples (their full-text index alone is ~90 s of CPU).
 --keep leaves the database in place (to EXPLAIN queries by hand); --queries
@@ -72,11 +74,12 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,7 +96,7 @@ BENCH_DATABASE = "synthreview_bench_pages"
 GOAL_P95_MS = 150.0
 GOAL_RATIO = 1.5
 FULL_SMALL, FULL_LARGE, FULL_REQUESTS = 10_000, 1_000_000, 60
-QUICK_SMALL, QUICK_LARGE, QUICK_REQUESTS = 10_000, 40_000, 18
+QUICK_SMALL, QUICK_LARGE, QUICK_REQUESTS = 10_000, 40_000, 15
 WARMUP_ROUNDS = 3
 # The timed requests come in this many consecutive passes (see Measured.p95).
 PASSES = 3
@@ -144,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it at the end)")
     parser.add_argument("--queries", action="store_true", help="print each page's slowest queries at the large size")
+    parser.add_argument("--child-measure", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child_measure is not None:
+        _configure_environment(data_dir=Path(os.environ["DATA_DIR"]))
+        return _child_measure(json.loads(args.child_measure))
     small = args.small if args.small is not None else (QUICK_SMALL if args.quick else FULL_SMALL)
     large = args.large if args.large is not None else (QUICK_LARGE if args.quick else FULL_LARGE)
     requests = args.requests if args.requests is not None else (QUICK_REQUESTS if args.quick else FULL_REQUESTS)
@@ -208,10 +215,9 @@ def _run(*, small: int, large: int, requests: int, seed: int, show_queries: bool
         pages = review_pages(fixture, total=size)
         judged = {page.name for page in pages if page.judged}
         load_before = os.getloadavg()[0]
-        results[size] = measure_pages(fixture, pages, requests=requests, seed=seed + size)
+        results[size] = _measure_in_child(fixture, total=size, requests=requests, seed=seed + size,
+                                          show_queries=show_queries and size == large)
         _print_size(size, results[size], load_before=load_before)
-        if show_queries and size == large:
-            _print_slowest_queries(fixture, pages, seed=seed)
 
     return _report(small, large, results, load_seconds, judged)
 
@@ -824,6 +830,37 @@ def measure_pages(fixture: Fixture, pages: list[Page], *, requests: int, seed: i
                 measured[page.name].times_ms.append(elapsed_ms)
                 measured[page.name].cpu_ms.append(cpu_ms)
     return measured
+
+
+def _measure_in_child(fixture: Fixture, *, total: int, requests: int, seed: int, show_queries: bool
+                      ) -> dict[str, Measured]:
+    """The pages measured by a fresh interpreter, so both sizes are measured by a process in the
+    same state, not by one that has just run a bulk load."""
+    from django.db import connections
+
+    connections.close_all()
+    job = json.dumps({"fixture": asdict(fixture), "total": total, "requests": requests, "seed": seed,
+                      "queries": show_queries})
+    completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-measure", job],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    *lines, last = completed.stdout.strip().splitlines()
+    for line in lines:
+        print(line)
+    return {name: Measured(**figures) for name, figures in json.loads(last).items()}
+
+
+def _child_measure(job: dict[str, Any]) -> int:
+    import django
+
+    django.setup()
+    fixture = Fixture(**{key: tuple(value) if isinstance(value, list) else value
+                         for key, value in job["fixture"].items()})
+    pages = review_pages(fixture, total=job["total"])
+    measured = measure_pages(fixture, pages, requests=job["requests"], seed=job["seed"])
+    if job["queries"]:
+        _print_slowest_queries(fixture, pages, seed=job["seed"])
+    print(json.dumps({name: asdict(figures) for name, figures in measured.items()}))
+    return 0
 
 
 def _print_slowest_queries(fixture: Fixture, pages: list[Page], *, seed: int) -> None:

@@ -65,8 +65,10 @@ def _segments(order: str, project: Project) -> list[_Segment]:
     return [_Segment((), ("id",))]
 
 
-def _pending_for(project: Project, reviewer: AbstractBaseUser) -> QuerySet[Sample]:
+def _pending_for(project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None) -> QuerySet[Sample]:
     mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
+    if verdicts is not None:
+        mine = mine.filter(verdicts)
     return Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine))
 
 
@@ -86,7 +88,6 @@ def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
 def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: QueueCursor | None, *, forward: bool
           ) -> Sample | None:
     segments = _segments(order, project)
-    base = _pending_for(project, reviewer)
     if forward:
         indexes = range(cursor.segment if cursor else 0, len(segments))
     else:
@@ -95,8 +96,14 @@ def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: Queu
         indexes = range(min(cursor.segment, len(segments) - 1), -1, -1)
     for index in indexes:
         segment = segments[index]
-        queryset = base.filter(*segment.filters)
-        if cursor is not None and index == cursor.segment and len(cursor.values) == len(segment.fields):
+        bounded = cursor is not None and index == cursor.segment and len(cursor.values) == len(segment.fields)
+        # An id cursor bounds the reviewer's verdicts too: PostgreSQL carries no range across the
+        # anti-join, which otherwise reads all of their verdicts below the cursor (a merge join from
+        # the start of the index), a cost that grows with the project (~10 ms at 1M samples).
+        verdicts = (Q(**{f"sample_id__{'gt' if forward else 'lt'}": cursor.values[0]})
+                    if bounded and segment.fields == ("id",) else None)
+        queryset = _pending_for(project, reviewer, verdicts=verdicts).filter(*segment.filters)
+        if bounded:
             queryset = queryset.filter(_beyond(segment.fields, cursor.values, forward=forward))
         ordering = segment.fields if forward else tuple(f"-{f}" for f in segment.fields)
         sample = queryset.order_by(*ordering).first()
