@@ -20,8 +20,8 @@ from reviews.models import (
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.worddiff import DiffPiece, word_diff
 
-GROUPS_PER_PAGE = 10
-MEMBERS_SHOWN = 12
+GROUPS_PER_PAGE = 8
+MEMBERS_SHOWN = 6
 CLUSTERS_PER_PAGE = 12
 CLUSTER_PREVIEW = 3
 MAP_TEXT_CHARS = 280

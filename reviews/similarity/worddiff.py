@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-_TOKEN = re.compile(r"\s+|[^\s]+")
+# A word and the whitespace after it. Only words are compared (whitespace alone is
+# never a change), which also halves the tokens the quadratic matcher sees.
+_WORD = re.compile(r"(\S+)(\s*)")
 # Diffing is quadratic in the worst case; past this many characters the tail is shown as is.
 MAX_DIFF_CHARS = 4000
 
@@ -20,20 +22,24 @@ class DiffPiece:
 def word_diff(keeper: str, other: str) -> list[DiffPiece]:
     """`other` as pieces, with words the keeper lacks marked added and the
     keeper's words it lacks marked removed, in reading order."""
+    if keeper == other:
+        return [DiffPiece(other, "same")] if other else []
     head, tail = other[:MAX_DIFF_CHARS], other[MAX_DIFF_CHARS:]
-    a = _TOKEN.findall(keeper[:MAX_DIFF_CHARS])
-    b = _TOKEN.findall(head)
-    pieces: list[DiffPiece] = []
-    for op, a0, a1, b0, b1 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "equal":
-            pieces.append(DiffPiece("".join(b[b0:b1]), "same"))
+    keeper_words = _WORD.findall(keeper[:MAX_DIFF_CHARS])
+    other_words = _WORD.findall(head)
+    leading = head[: len(head) - len(head.lstrip())]
+    pieces: list[DiffPiece] = [DiffPiece(leading, "same")] if leading else []
+    matcher = SequenceMatcher(None, [w for w, _ in keeper_words], [w for w, _ in other_words], autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op in ("replace", "delete"):
+            pieces.append(DiffPiece(" ".join(w for w, _ in keeper_words[a0:a1]), "removed"))
+        if op == "delete":
             continue
-        removed = "".join(a[a0:a1]).strip()
-        if removed:
-            pieces.append(DiffPiece(removed, "removed"))
-        added = "".join(b[b0:b1])
-        if added:
-            pieces.append(DiffPiece(added, "added" if added.strip() else "same"))
+        run = other_words[b0:b1]
+        text = "".join(w + space for w, space in run[:-1]) + run[-1][0]
+        pieces.append(DiffPiece(text, "same" if op == "equal" else "added"))
+        if run[-1][1]:
+            pieces.append(DiffPiece(run[-1][1], "same"))
     if tail:
         pieces.append(DiffPiece(tail, "same"))
     return _merged(pieces)

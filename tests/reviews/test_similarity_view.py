@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from generation.models import Sample
 from reviews.models import AuditLog, DuplicateGroup, DuplicateGroupMember, EmbeddingMap
+from reviews.selectors.similarity_view import GROUPS_PER_PAGE
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     HTMX,
@@ -57,15 +58,16 @@ def members_of(target: DuplicateGroup) -> set[int]:
 # --- groups -----------------------------------------------------------------
 
 def test_groups_are_listed_largest_first_with_a_next_page(project, expert, client_for):
-    sizes = [2, 3, 2, 4, 2, 2, 5, 2, 3, 2, 2, 6]
+    # One page and four more: the page holds GROUPS_PER_PAGE groups.
+    sizes = [2, 3, 2, 4, 2, 2, 5, 2, 3, 2, 2, 6][: GROUPS_PER_PAGE + 4]
     groups = [group(project, add_samples(project, size)) for size in sizes]
     expected = [g.pk for g in sorted(groups, key=lambda g: (-g.size, g.pk))]
     client = client_for(expert)
     first = client.get(view_url(project))
     assert first.status_code == 200
-    assert shown_groups(first) == expected[:10]
+    assert shown_groups(first) == expected[:GROUPS_PER_PAGE]
     second = client.get(reverse("similarity_view", args=[project.slug]) + next_groups(first))
-    assert shown_groups(second) == expected[10:]
+    assert shown_groups(second) == expected[GROUPS_PER_PAGE:]
     assert next_groups(second) is None
 
 
@@ -254,7 +256,7 @@ def test_the_map_tab_without_a_map_says_so(project, expert, client_for):
 
 # --- cost ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("count", [2, 10])
+@pytest.mark.parametrize("count", [2, GROUPS_PER_PAGE])
 def test_the_groups_tab_costs_a_fixed_number_of_queries(count, project, expert, client_for,
                                                         django_assert_max_num_queries):
     for _ in range(count):
