@@ -53,7 +53,7 @@ def samples_filtered(project: Project, filters: dict[str, Any]) -> QuerySet[Samp
         )
     if filters.get("ids"):
         queryset = queryset.filter(pk__in=filters["ids"])
-    return samples_matching_text(queryset, filters.get("q") or "")
+    return samples_matching_text(queryset, filters.get("q") or "", project_id=project.pk)
 
 
 @dataclass(frozen=True)
