@@ -1,0 +1,126 @@
+"""The numbers leads see, as pure functions of plain counts: the noise floor
+and its interval, comparisons between generators, and reviewer agreement.
+
+No database here, so each formula is tested against published examples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson_interval(wrong: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Score interval for a proportion (Wilson 1927); sound at 0 and n, unlike the Wald interval."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= wrong <= n:
+        raise ValueError(f"wrong must lie in 0..n, got {wrong} of {n}")
+    z = _z(confidence)
+    share = wrong / n
+    denominator = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / denominator
+    # At 0 and n the bounds are exactly 0 and 1; floating point would leave dust.
+    low = 0.0 if wrong == 0 else max(0.0, centre - half)
+    high = 1.0 if wrong == n else min(1.0, centre + half)
+    return low, high
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """wrong / (correct + wrong), with "unsure" beside it and never dropped silently."""
+
+    correct: int
+    wrong: int
+    unsure: int
+    confidence: float = 0.95
+
+    @property
+    def judged(self) -> int:
+        return self.correct + self.wrong
+
+    @property
+    def rate(self) -> float | None:
+        return self.wrong / self.judged if self.judged else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.wrong, self.judged, self.confidence)
+
+    @property
+    def unsure_share(self) -> float | None:
+        total = self.judged + self.unsure
+        return self.unsure / total if total else None
+
+
+def planned_interval_width(n: int, expected_rate: float, confidence: float = 0.95) -> float:
+    """Width of the Wilson interval an audit of n items gives if the noise floor
+    is `expected_rate`: what the audit planner shows before a lead commits."""
+    if n <= 0:
+        return 1.0
+    low, high = wilson_interval(round(expected_rate * n), n, confidence)
+    return high - low
+
+
+def fisher_exact(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided p-value of Fisher's exact test on [[a, b], [c, d]]: the sum of
+    the probabilities of all tables with the same margins that are no more
+    likely than the observed one (Fisher 1935). Exact at audit sizes (50–100),
+    where the two-proportion z-test's normal approximation is poor for small
+    error rates."""
+    row1, row2, col1 = a + b, c + d, a + c
+    total = row1 + row2
+
+    def log_probability(x: int) -> float:
+        return (_log_comb(row1, x) + _log_comb(row2, col1 - x) - _log_comb(total, col1))
+
+    observed = log_probability(a)
+    low, high = max(0, col1 - row2), min(row1, col1)
+    # A relative tolerance, as tables equally likely to the observed one must all count.
+    p = sum(math.exp(lp) for x in range(low, high + 1) if (lp := log_probability(x)) <= observed + 1e-7)
+    return min(1.0, p)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float | None:
+    """Agreement of two reviewers on the same items beyond chance (Cohen 1960)."""
+    if len(first) != len(second):
+        raise ValueError("both reviewers must rate the same items")
+    n = len(first)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(first, second)) / n
+    categories = set(first) | set(second)
+    expected = sum((list(first).count(c) / n) * (list(second).count(c) / n) for c in categories)
+    if expected == 1:
+        return None  # every rating is the same category: kappa is undefined
+    return (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
+    """Agreement of several reviewers (Fleiss 1971). `counts[i][j]` is how many
+    reviewers put item i in category j; every item has the same number of ratings."""
+    if not counts:
+        return None
+    raters = sum(counts[0])
+    if raters < 2 or any(sum(row) != raters for row in counts):
+        raise ValueError("every item needs the same number of ratings, at least two")
+    items = len(counts)
+    categories = len(counts[0])
+    shares = [sum(row[j] for row in counts) / (items * raters) for j in range(categories)]
+    agreement = [(sum(x * x for x in row) - raters) / (raters * (raters - 1)) for row in counts]
+    observed = sum(agreement) / items
+    expected = sum(p * p for p in shares)
+    if expected == 1:
+        return None
+    return (observed - expected) / (1 - expected)
