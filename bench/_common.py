@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The real data beside the checkout (never copied into the project).
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def database_recreate(name: str) -> None:

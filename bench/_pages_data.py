@@ -13,12 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import (  # bench/ is on sys.path as the script's folder
-    SERVER_URL,
-)
+from _common import SERVER_URL  # bench/ is on sys.path as the script's folder
+from _common import SHARED_DATA as DATA_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 BENCH_DATABASE = "synthreview_bench_pages"
 PROJECT_SLUG = "bench-pages"
 GENERATOR_NAMES = ("llama-3.1-70b-instruct", "mixtral-8x22b", "gpt-4o-mini-2024-07-18", "qwen2.5-72b-instruct")

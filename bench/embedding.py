@@ -73,13 +73,13 @@ from pathlib import Path
 from typing import Any
 
 from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
     SERVER_URL,
     database_drop,
     database_recreate,
 )
+from _common import SHARED_DATA as DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 BENCH_DATABASE = "synthreview_bench_embedding"
 GOAL = 0.90
 GPU_GOAL = 10_000

@@ -66,15 +66,15 @@ from typing import Any
 
 import numpy as np
 from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
     SERVER_URL,
     database_drop,
     database_recreate,
     status_kib,
 )
+from _common import SHARED_DATA as DATA_ROOT
 from neighbours import synthetic_embeddings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 BENCH_DATABASE = "synthreview_bench_incr"
 GOAL = 1.20
 FULL_EXISTING, FULL_NEW = 1_000_000, 10_000

@@ -42,13 +42,13 @@ import time
 from pathlib import Path
 
 from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
     SERVER_URL,
     database_drop,
     database_recreate,
     status_kib,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "synthreview_bench"
 GOAL = 0.50
 FULL_ROWS = 1_000_000

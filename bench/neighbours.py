@@ -42,12 +42,13 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from _common import status_kib  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
+    status_kib,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DIMENSION = 384
 TOP_K = 10
 THRESHOLD = 0.90

@@ -83,10 +83,12 @@ from pathlib import Path
 from typing import Any
 
 from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
     SERVER_URL,
     database_drop,
     database_recreate,
 )
+from _common import SHARED_DATA as DATA_ROOT
 from _pages_data import (  # the project's data, loaded by bulk SQL
     BENCH_DATABASE,
     GROUP_BLOCK,
@@ -97,8 +99,6 @@ from _pages_data import (  # the project's data, loaded by bulk SQL
     text_pools,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
 GOAL_P95_MS = 150.0
 GOAL_RATIO = 1.5
 FULL_SMALL, FULL_LARGE, FULL_REQUESTS = 10_000, 1_000_000, 60

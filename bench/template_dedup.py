@@ -65,12 +65,12 @@ from pathlib import Path
 
 import numpy as np
 from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
     SERVER_URL,
     database_drop,
     database_recreate,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
 BENCH_DATABASE = "synthreview_bench_template_dedup"
 GOAL = 0.90

@@ -99,23 +99,24 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAcc
     return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]
 
 
+def _in_project(model: type, what: str, user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str
+                ) -> tuple[ProjectAccess, object]:
+    access = get_project_for_user(user, slug, need)
+    obj = model.objects.filter(project=access.project, pk=pk).first()
+    if obj is None:
+        raise Http404(f"No such {what} in this project.")
+    return access, obj
+
+
 def get_duplicate_group_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
-                                 ) -> tuple[ProjectAccess, "DuplicateGroup"]:
+                                 ) -> tuple[ProjectAccess, DuplicateGroup]:
     from reviews.models import DuplicateGroup
 
-    access = get_project_for_user(user, slug, need)
-    group = DuplicateGroup.objects.filter(project=access.project, pk=pk).first()
-    if group is None:
-        raise Http404("No such near-duplicate group in this project.")
-    return access, group
+    return _in_project(DuplicateGroup, "near-duplicate group", user, slug, pk, need)
 
 
 def get_cluster_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
-                         ) -> tuple[ProjectAccess, "Cluster"]:
+                         ) -> tuple[ProjectAccess, Cluster]:
     from reviews.models import Cluster
 
-    access = get_project_for_user(user, slug, need)
-    cluster = Cluster.objects.filter(project=access.project, pk=pk).first()
-    if cluster is None:
-        raise Http404("No such cluster in this project.")
-    return access, cluster
+    return _in_project(Cluster, "cluster", user, slug, pk, need)

@@ -127,11 +127,17 @@ def queue_previous(*, project: Project, reviewer: AbstractBaseUser, order: str, 
     return _find(order, project, reviewer, before, forward=False)
 
 
-def queue_cursor_of(sample: Sample, order: str) -> QueueCursor:
+def queue_cursor_of(sample: Sample, order: str, *, flagged: bool | None = None,
+                    novelty: float | None = None, scored: bool = False) -> QueueCursor:
+    """Where the sample sits in the order. Callers that already read its flags or
+    its novelty (the card does) pass them, so nothing is read twice."""
     if order == "flagged":
-        return QueueCursor(0 if SampleFlag.objects.filter(sample=sample).exists() else 1, (sample.pk,))
+        if flagged is None:
+            flagged = SampleFlag.objects.filter(sample=sample).exists()
+        return QueueCursor(0 if flagged else 1, (sample.pk,))
     if order == "novelty":
-        novelty = sample.similarity.novelty if hasattr(sample, "similarity") else None
+        if not scored:
+            novelty = sample.similarity.novelty if hasattr(sample, "similarity") else None
         return QueueCursor(0, (novelty, sample.pk)) if novelty is not None else QueueCursor(1, (sample.pk,))
     return QueueCursor(0, (sample.pk,))
 

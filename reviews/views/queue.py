@@ -41,7 +41,8 @@ def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sampl
           status: int = 200, conflict: VerdictConflict | None = None, saved: str = "", problem: str = "",
           form: VerdictForm | None = None) -> HttpResponse:
     view = selectors.sample_view(sample) if sample is not None else None
-    cursor = selectors.queue_cursor_of(sample, order) if sample is not None else None
+    cursor = (selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
+              if view is not None else None)
     my_verdict = next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None),
                       None) if view else None
     context = {
