@@ -11,14 +11,22 @@
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 
+  // A key can come in the instant after htmx swapped a new card in and before it
+  // has wired the card's forms and links; clicked then, they would load a whole
+  // page instead. htmx.process is idempotent, so wire them first.
+  function ready(element) {
+    if (element && window.htmx) window.htmx.process(element);
+    return element;
+  }
+
   function click(selector) {
-    var element = document.querySelector(selector);
+    var element = ready(document.querySelector(selector));
     if (element) element.click();
     return !!element;
   }
 
   function submitVerdict(value) {
-    var form = document.getElementById("verdict-form");
+    var form = ready(document.getElementById("verdict-form"));
     if (!form) return;
     var button = form.querySelector('button[name="value"][value="' + value + '"]');
     var spent = form.querySelector('input[name="time_spent_ms"]');
@@ -57,7 +65,7 @@
     } else if (key === "j") click("#next-link");
     else if (key === "k") click("#prev-link");
     else if (key === "z") {
-      var undo = document.getElementById("undo-form");
+      var undo = ready(document.getElementById("undo-form"));
       if (undo) undo.requestSubmit();
     } else handled = false;
     if (handled) event.preventDefault();
