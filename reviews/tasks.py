@@ -3,6 +3,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from reviews.models import SimilarityJob, SimilarityJobKind
+from reviews.quality.snapshots import quality_snapshots_compute
+from reviews.services.alerts import alert_notify
 from reviews.similarity.build import similarity_build
 from reviews.similarity.embeddings import embeddings_compute
 from reviews.similarity.jobs import (
@@ -35,6 +37,21 @@ def similarity_job_task(job_id: int) -> None:
                                                                             stage=stage),
             )
             similarity_job_finish(job_id=job_id, summary=summary.as_dict())
+            # Fresh neighbours and groups: measure quality from them.
+            quality_snapshot_task.delay(job.project_id)
     except Exception as error:
         similarity_job_finish(job_id=job_id, error=f"{type(error).__name__}: {error}")
         raise
+
+
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=60)
+def quality_snapshot_task(project_id: int) -> None:
+    """Measure duplication, diversity, fidelity, privacy and drift from the stored
+    embeddings; a rerun only adds a newer snapshot, so retrying is harmless."""
+    quality_snapshots_compute(project_id=project_id)
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def alert_notify_task(alert_id: int) -> None:
+    """Email and webhook for one alert; each is sent once even if the task runs twice."""
+    alert_notify(alert_id=alert_id)

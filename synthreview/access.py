@@ -16,7 +16,7 @@ from django.http import Http404
 from generation.models import ROLE_RANK, ImportBatch, Membership, Project, Role, Sample
 
 if TYPE_CHECKING:
-    from reviews.models import Cluster, DuplicateGroup
+    from reviews.models import Alert, Audit, Cluster, DuplicateGroup
 
 # What each kind of action needs. Views name the action, not the role.
 NEEDS: dict[str, Role] = {
@@ -40,6 +40,11 @@ class ProjectAccess:
 
     def can(self, need: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[NEEDS[need]]
+
+    @property
+    def may(self) -> dict[str, bool]:
+        """Every action's answer, for templates: `{% if access.may.audit %}`."""
+        return {need: self.can(need) for need in NEEDS}
 
 
 def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role | None:
@@ -120,3 +125,17 @@ def get_cluster_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: 
     from reviews.models import Cluster
 
     return _in_project(Cluster, "cluster", user, slug, pk, need)
+
+
+def get_audit_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
+                       ) -> tuple[ProjectAccess, Audit]:
+    from reviews.models import Audit
+
+    return _in_project(Audit, "audit", user, slug, pk, need)
+
+
+def get_alert_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "dashboard"
+                       ) -> tuple[ProjectAccess, Alert]:
+    from reviews.models import Alert
+
+    return _in_project(Alert, "alert", user, slug, pk, need)

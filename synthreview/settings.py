@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reviews.context_processors.project_alerts",
             ],
         },
     }
@@ -173,6 +174,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Email (alerts, later) -------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "synthreview@localhost")
+
+# --- Outbound HTTP (alert webhooks; generator base URLs later) ---------------
+# Admins type these URLs into the app, so by default they may only reach public
+# addresses: otherwise an admin account could probe the internal network. Turn
+# this on for a webhook or a self-hosted generator on the LAN (and in tests that
+# run a server on 127.0.0.1). Link-local and cloud metadata addresses stay
+# refused either way; see synthreview/outbound.py.
+OUTBOUND_ALLOW_PRIVATE_HOSTS = env_bool("OUTBOUND_ALLOW_PRIVATE_HOSTS", False)
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -1,5 +1,14 @@
 """The reviews app's models, split by feature."""
 
+from reviews.models.quality import (  # noqa: F401
+    Alert,
+    AlertChannel,
+    AuditAdjudication,
+    GoldSample,
+    QualitySnapshot,
+    QualityThreshold,
+    SnapshotScope,
+)
 from reviews.models.similarity import (  # noqa: F401
     Cluster,
     DuplicateGroup,

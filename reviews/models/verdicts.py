@@ -43,6 +43,8 @@ class Audit(models.Model):
     sample_size = models.PositiveIntegerField(default=60)
     overlap = models.PositiveSmallIntegerField(default=1)
     gold_items = models.PositiveSmallIntegerField(default=0)
+    # The error rate the lead expected when planning n; kept to show how the plan compared.
+    expected_error_rate = models.FloatField(default=0.10)
     seed = models.BigIntegerField()
     status = models.CharField(max_length=8, choices=AuditStatus.choices, default=AuditStatus.OPEN)
     closed_reason = models.TextField(blank=True)
@@ -50,6 +52,8 @@ class Audit(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
 
     class Meta:
         ordering = ["-created_at", "-id"]

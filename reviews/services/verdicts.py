@@ -57,7 +57,7 @@ class UndoRefused(Exception):
     pass
 
 
-def _validated(value: str, error_category: str) -> tuple[str, str]:
+def validated_verdict(value: str, error_category: str) -> tuple[str, str]:
     if value not in VerdictValue.values:
         raise ValidationError(f"Unknown verdict {value!r}.")
     if error_category and error_category not in ErrorCategory.values:
@@ -69,7 +69,7 @@ def _validated(value: str, error_category: str) -> tuple[str, str]:
 def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUser, value: str,
                    error_category: str = "", note: str = "", seen_revision: int,
                    time_spent_ms: int | None = None) -> Verdict:
-    value, error_category = _validated(value, error_category)
+    value, error_category = validated_verdict(value, error_category)
     with transaction.atomic():
         sample = Sample.objects.select_for_update().get(project=project, pk=sample_id)
         if sample.revision != seen_revision:

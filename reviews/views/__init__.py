@@ -1,3 +1,19 @@
+from reviews.views.audits import (  # noqa: F401
+    audit_adjudicate_view,
+    audit_close_view,
+    audit_detail,
+    audit_list,
+    audit_plan,
+    gold_set_view,
+    noise_floor_view,
+)
+from reviews.views.dashboard import (  # noqa: F401
+    alert_acknowledge_view,
+    alert_settings,
+    dashboard,
+    dashboard_figure,
+    quality_recompute,
+)
 from reviews.views.jobs import similarity_rerun, similarity_status  # noqa: F401
 from reviews.views.queue import review_queue, verdict_save, verdict_undo_last  # noqa: F401
 from reviews.views.samples import sample_detail, sample_list, samples_bulk  # noqa: F401

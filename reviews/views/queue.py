@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from generation.models import Sample
 from reviews import selectors
 from reviews.forms import VerdictForm
-from reviews.models import ErrorCategory
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
+from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
+from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.access import (
     ProjectAccess,
     get_project_for_user,
     get_sample_with_access,
 )
 
-# Keys 1–7 pick these, in this order.
-CATEGORY_KEYS = [(str(number), value, label) for number, (value, label) in enumerate(ErrorCategory.choices, start=1)]
-
 
 def _order(request: HttpRequest) -> str:
     order = request.GET.get("order") or request.POST.get("order") or "oldest"
     return order if order in QUEUE_ORDERS else "oldest"
-
-
-def queue_url(slug: str, order: str, **params: object) -> str:
-    query = {"order": order, **{k: v for k, v in params.items() if v is not None}}
-    return f"{reverse('review_queue', args=[slug])}?{urlencode(query)}"
 
 
 def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sample | None, *,
@@ -63,6 +53,8 @@ def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sampl
 @login_required
 @require_GET
 def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    if (audit_id := request.GET.get("audit", "")).isdigit():
+        return audit_queue(request, slug, int(audit_id))
     access = get_project_for_user(request.user, slug, "review")
     order = _order(request)
     sample = None
@@ -88,6 +80,8 @@ def _sample_at(access: ProjectAccess, raw: str | None) -> Sample | None:
 @login_required
 @require_POST
 def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    if (audit_id := request.POST.get("audit", "")).isdigit():
+        return audit_verdict_save(request, slug, pk, int(audit_id))
     access, sample = get_sample_with_access(request.user, slug, pk, "review")
     order = _order(request)
     form = VerdictForm(request.POST)
@@ -118,6 +112,8 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def verdict_undo_last(request: HttpRequest, slug: str) -> HttpResponse:
+    if (audit_id := request.POST.get("audit", "")).isdigit():
+        return audit_verdict_undo_last(request, slug, int(audit_id))
     access = get_project_for_user(request.user, slug, "review")
     order = _order(request)
     try:

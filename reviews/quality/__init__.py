@@ -1,0 +1,1 @@
+"""Quality figures of synthetic data: diversity, fidelity to the real data, and privacy."""

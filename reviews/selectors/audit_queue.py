@@ -1,0 +1,69 @@
+"""The review queue filtered to one audit: its items in their drawn order,
+those this reviewer has not judged and that still need a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from generation.models import Project
+from reviews.models import Audit, AuditItem, AuditStatus, Verdict
+
+
+def audits_open_for_review(project: Project) -> QuerySet[Audit]:
+    return Audit.objects.filter(project=project, status=AuditStatus.OPEN).order_by("created_at", "id")
+
+
+def _open_items(audit: Audit, reviewer: AbstractBaseUser) -> QuerySet[AuditItem]:
+    mine = Verdict.objects.filter(audit=audit, sample=OuterRef("sample"), reviewer=reviewer)
+    return (AuditItem.objects.filter(audit=audit).annotate(
+        given=Count("sample__verdicts", filter=Q(sample__verdicts__audit=audit)))
+        .filter(~Exists(mine), given__lt=audit.overlap))
+
+
+def audit_queue_next(audit: Audit, reviewer: AbstractBaseUser, *, after_position: int | None = None
+                     ) -> AuditItem | None:
+    """The next item for this reviewer after `after_position`; past the end, back to the start."""
+    if audit.status == AuditStatus.CLOSED:
+        return None
+    items = _open_items(audit, reviewer).order_by("position")
+    if after_position is not None:
+        found = items.filter(position__gt=after_position).first()
+        if found is not None:
+            return found
+    return items.first()
+
+
+def audit_queue_previous(audit: Audit, reviewer: AbstractBaseUser, *, before_position: int) -> AuditItem | None:
+    """The item before, open to this reviewer or already judged by them (to revise their verdict)."""
+    mine = Verdict.objects.filter(audit=audit, sample=OuterRef("sample"), reviewer=reviewer)
+    candidates = _open_items(audit, reviewer).values("pk").union(
+        AuditItem.objects.filter(audit=audit).filter(Exists(mine)).values("pk"))
+    return (AuditItem.objects.filter(pk__in=[row["pk"] for row in candidates], position__lt=before_position)
+            .order_by("-position").first())
+
+
+def audit_item_for(audit: Audit, sample_id: int) -> AuditItem | None:
+    return AuditItem.objects.filter(audit=audit, sample_id=sample_id).first()
+
+
+@dataclass(frozen=True)
+class AuditProgress:
+    items: int
+    mine: int
+    given: int
+    needed: int
+
+    @property
+    def share(self) -> float:
+        return self.given / self.needed if self.needed else 0.0
+
+
+def audit_progress(audit: Audit, reviewer: AbstractBaseUser) -> AuditProgress:
+    items = AuditItem.objects.filter(audit=audit).count()
+    verdicts = Verdict.objects.filter(audit=audit)
+    per_item = verdicts.values("sample_id").annotate(n=Count("id")).values_list("n", flat=True)
+    return AuditProgress(items=items, mine=verdicts.filter(reviewer=reviewer).count(),
+                         given=sum(min(n, audit.overlap) for n in per_item), needed=items * audit.overlap)

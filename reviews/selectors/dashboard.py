@@ -1,0 +1,190 @@
+"""What the leads' dashboard shows, read from stored snapshots, closed audits'
+frozen figures and the per-project counters: nothing here scans samples, so
+the page costs the same at a million samples as at a thousand.
+
+Every figure is also a table of plain rows, downloadable as CSV and JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from generation.models import Origin, Project, SampleCount
+from reviews.models import Alert, Audit, QualitySnapshot, SnapshotScope
+from reviews.quality.thresholds import Threshold, project_thresholds
+from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
+
+# The scalar figures of a snapshot, in the metrics table's column order.
+METRIC_COLUMNS: list[tuple[str, str, bool]] = [
+    ("duplicate_share", "Duplicates", True),
+    ("low_novelty_share", "Low novelty", True),
+    ("distinct_2", "Distinct-2", False),
+    ("mean_pairwise_distance", "Dispersion", False),
+    ("vendi_score", "Vendi", False),
+    ("length_distance", "Length KS", False),
+    ("label_divergence", "Label JS", False),
+    ("frechet_to_real", "Fréchet to real", False),
+    ("fidelity_precision", "Precision", True),
+    ("fidelity_recall", "Recall", True),
+    ("copy_share", "Copies", True),
+    ("drift", "Drift", False),
+]
+SNAPSHOT_HISTORY = 30
+
+
+def latest_snapshots(project: Project) -> list[QualitySnapshot]:
+    """The snapshots of the latest pass: one pass writes all its scopes with one timestamp."""
+    latest = (QualitySnapshot.objects.filter(project=project).order_by("-computed_at")
+              .values_list("computed_at", flat=True).first())
+    if latest is None:
+        return []
+    order = {SnapshotScope.PROJECT: 0, SnapshotScope.RUN: 1, SnapshotScope.GENERATOR: 2}
+    rows = QualitySnapshot.objects.filter(project=project, computed_at=latest)
+    return sorted(rows, key=lambda s: (order.get(s.scope, 9), s.scope_label))
+
+
+def project_snapshot_history(project: Project) -> list[QualitySnapshot]:
+    rows = QualitySnapshot.objects.filter(project=project, scope=SnapshotScope.PROJECT).order_by("-computed_at")
+    return list(reversed(rows[:SNAPSHOT_HISTORY]))
+
+
+def sample_mix(project: Project) -> dict[str, int]:
+    counts = {origin: 0 for origin in Origin.values}
+    for origin, count in SampleCount.objects.filter(project=project).values_list("origin", "count"):
+        counts[origin] = counts.get(origin, 0) + int(count)
+    return counts
+
+
+def metrics_table(snapshots: list[QualitySnapshot], thresholds: dict[str, Threshold]) -> list[dict]:
+    """One row per scope; each cell has its value, its limit where one is set, and whether it slipped."""
+    rows = []
+    for snapshot in snapshots:
+        cells = []
+        for metric, _, percent in METRIC_COLUMNS:
+            value = snapshot.metrics.get(metric)
+            threshold = thresholds.get(metric)
+            cells.append({"metric": metric, "value": value, "percent": percent,
+                          "limit": threshold.limit if threshold and threshold.enabled else None,
+                          "direction": threshold.spec.direction if threshold else "",
+                          "slipped": bool(threshold and threshold.slipped(value))})
+        rows.append({"scope": snapshot.get_scope_display(), "label": snapshot.scope_label,
+                     "samples": snapshot.sample_count, "cells": cells})
+    return rows
+
+
+def _histogram_bins(figure: dict | None, edges_key: str = "edges", counts_key: str = "counts"
+                    ) -> list[tuple[float, float, int]]:
+    if not figure:
+        return []
+    edges, counts = figure.get(edges_key) or [], figure.get(counts_key) or []
+    return [(edges[i], edges[i + 1], counts[i]) for i in range(min(len(counts), len(edges) - 1))]
+
+
+def novelty_bins(snapshot: QualitySnapshot | None) -> list[tuple[float, float, int]]:
+    return _histogram_bins(snapshot.metrics.get("novelty_histogram") if snapshot else None)
+
+
+def nearest_real_bins(snapshot: QualitySnapshot | None) -> list[tuple[float, float, int]]:
+    return _histogram_bins(snapshot.metrics.get("nearest_real") if snapshot else None)
+
+
+# --- Downloadable figures: name -> rows -------------------------------------------------------------
+
+def _noise_floor_rows(key: str) -> Callable[[Project], list[dict]]:
+    def rows(project: Project) -> list[dict]:
+        return [entry.as_row() for entry in noise_floor_by(project, key)]
+    return rows
+
+
+def _trend_rows(project: Project) -> list[dict]:
+    return [{"generator": series["name"], "closed_at": when.isoformat(), "rate": rate, "low": low, "high": high}
+            for series in noise_floor_trend(project, "generator") for when, rate, low, high in series["points"]]
+
+
+def _metric_rows(project: Project) -> list[dict]:
+    rows = []
+    for snapshot in latest_snapshots(project):
+        row = {"scope": snapshot.scope, "scope_label": snapshot.scope_label,
+               "computed_at": snapshot.computed_at.isoformat(), "samples": snapshot.sample_count}
+        row.update({metric: snapshot.metrics.get(metric) for metric, _, _ in METRIC_COLUMNS})
+        rows.append(row)
+    return rows
+
+
+def _metric_history_rows(project: Project) -> list[dict]:
+    return [{"computed_at": s.computed_at.isoformat(), **{m: s.metrics.get(m) for m, _, _ in METRIC_COLUMNS}}
+            for s in project_snapshot_history(project)]
+
+
+def _histogram_rows(which: Callable[[QualitySnapshot | None], list]) -> Callable[[Project], list[dict]]:
+    def rows(project: Project) -> list[dict]:
+        snapshot = next((s for s in latest_snapshots(project) if s.scope == SnapshotScope.PROJECT), None)
+        return [{"low": low, "high": high, "count": count} for low, high, count in which(snapshot)]
+    return rows
+
+
+def _mix_rows(project: Project) -> list[dict]:
+    return [{"origin": origin, "count": count} for origin, count in sample_mix(project).items()]
+
+
+def _class_balance_rows(project: Project) -> list[dict]:
+    snapshot = next((s for s in latest_snapshots(project) if s.scope == SnapshotScope.PROJECT), None)
+    return list(snapshot.metrics.get("class_balance") or []) if snapshot else []
+
+
+def _audit_rows(project: Project) -> list[dict]:
+    rows = []
+    for audit in Audit.objects.filter(project=project).order_by("created_at", "id"):
+        figures = audit.frozen_figures or {}
+        floor, agreement = figures.get("noise_floor", {}), figures.get("agreement", {})
+        rows.append({"audit": audit.name, "id": audit.pk, "scope": audit.scope, "status": audit.status,
+                     "closed_at": audit.closed_at.isoformat() if audit.closed_at else None,
+                     "items": audit.sample_size, "overlap": audit.overlap, "gold_items": audit.gold_items,
+                     "wrong": floor.get("wrong"), "judged": floor.get("judged"), "unsure": floor.get("unsure"),
+                     "rate": floor.get("rate"), "low": floor.get("low"), "high": floor.get("high"),
+                     "agreement_method": agreement.get("method"), "agreement": agreement.get("value")})
+    return rows
+
+
+def _reviewer_rows(project: Project) -> list[dict]:
+    rows = []
+    for audit in closed_audits(project):
+        for reviewer in audit.frozen_figures.get("reviewers", []):
+            rows.append({"audit": audit.name, "reviewer": reviewer["username"], "verdicts": reviewer["verdicts"],
+                         "gold_seen": reviewer["gold_seen"], "gold_matched": reviewer["gold_matched"],
+                         "gold_accuracy": reviewer["gold_accuracy"]})
+    return rows
+
+
+def _alert_rows(project: Project) -> list[dict]:
+    return [{"created_at": a.created_at.isoformat(), "metric": a.metric, "scope": a.scope_label, "value": a.value,
+             "limit": a.limit, "acknowledged": a.acknowledged_at is not None, "message": a.message}
+            for a in Alert.objects.filter(project=project).order_by("-created_at")[:500]]
+
+
+def _threshold_rows(project: Project) -> list[dict]:
+    return [{"metric": metric, "label": t.spec.label, "direction": t.spec.direction, "limit": t.limit,
+             "enabled": t.enabled, "custom": t.custom} for metric, t in project_thresholds(project).items()]
+
+
+FIGURES: dict[str, tuple[str, Callable[[Project], list[dict]]]] = {
+    "noise-floor-by-generator": ("Noise floor by generator", _noise_floor_rows("generator")),
+    "noise-floor-by-template": ("Noise floor by template version", _noise_floor_rows("template_version")),
+    "noise-floor-by-run": ("Noise floor by run", _noise_floor_rows("run")),
+    "noise-floor-trend": ("Noise floor per generator over time", _trend_rows),
+    "audits": ("Audits", _audit_rows),
+    "reviewers": ("Reviewers' gold accuracy", _reviewer_rows),
+    "quality-metrics": ("Quality metrics, latest snapshot", _metric_rows),
+    "quality-history": ("Quality metrics over time", _metric_history_rows),
+    "novelty-histogram": ("Novelty histogram", _histogram_rows(novelty_bins)),
+    "nearest-real-histogram": ("Similarity to the nearest real sample", _histogram_rows(nearest_real_bins)),
+    "mix": ("Real and synthetic samples", _mix_rows),
+    "class-balance": ("Class balance", _class_balance_rows),
+    "thresholds": ("Thresholds", _threshold_rows),
+    "alerts": ("Alerts", _alert_rows),
+}
+
+
+def figure_rows(project: Project, name: str) -> list[dict] | None:
+    entry = FIGURES.get(name)
+    return entry[1](project) if entry else None

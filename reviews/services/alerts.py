@@ -1,0 +1,155 @@
+"""Alerts: raised when a figure slips past its project's threshold, shown to
+leads as a banner, and sent by email and to the admin-set webhook by a worker."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generation.models import Membership, Project, Role
+from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
+from reviews.quality.thresholds import THRESHOLD_SPECS, project_thresholds
+from reviews.services.audit_log import audit_log_record
+from synthreview.outbound import post_json, validate_outbound_url
+
+
+def _format(metric: str, value: float) -> str:
+    spec = THRESHOLD_SPECS[metric]
+    return f"{value:.1%}" if spec.percent else f"{value:.3f}"
+
+
+def alert_raise(*, project: Project, metric: str, scope_key: str, scope_label: str, value: float,
+                limit: float) -> Alert | None:
+    """Record the alert unless one for this metric and scope is still open; the
+    worker sends it once the transaction commits. Returns the new alert, or None."""
+    spec = THRESHOLD_SPECS[metric]
+    word = "above" if spec.direction == "max" else "below"
+    message = (f"{spec.label} for {scope_label} is {_format(metric, value)}, {word} the limit of "
+               f"{_format(metric, limit)}.")
+    if Alert.objects.filter(project=project, metric=metric, scope_key=scope_key,
+                            acknowledged_at__isnull=True).exists():
+        return None
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(project=project, metric=metric, scope_key=scope_key,
+                                         scope_label=scope_label[:300], value=value, limit=limit, message=message)
+    except IntegrityError:
+        # Another worker raised the same alert a moment ago.
+        return None
+    from reviews.tasks import alert_notify_task
+
+    transaction.on_commit(lambda: alert_notify_task.delay(alert.pk))
+    return alert
+
+
+def alerts_evaluate_audit(audit: Audit) -> Alert | None:
+    """A closed audit whose noise floor's upper bound is over the limit raises an alert."""
+    threshold = project_thresholds(audit.project)["noise_floor_upper"]
+    high = (audit.frozen_figures or {}).get("noise_floor", {}).get("high")
+    if not threshold.slipped(high):
+        return None
+    return alert_raise(project=audit.project, metric="noise_floor_upper", scope_key=f"audit:{audit.pk}",
+                       scope_label=f"audit “{audit.name}”", value=high, limit=threshold.limit)
+
+
+def alerts_evaluate_figures(*, project: Project, scope_key: str, scope_label: str, figures: dict) -> list[Alert]:
+    """Check a snapshot's figures against every enabled threshold."""
+    raised = []
+    for metric, threshold in project_thresholds(project).items():
+        if metric == "noise_floor_upper":
+            continue
+        value = figures.get(metric)
+        if threshold.slipped(value):
+            alert = alert_raise(project=project, metric=metric, scope_key=scope_key, scope_label=scope_label,
+                                value=value, limit=threshold.limit)
+            if alert is not None:
+                raised.append(alert)
+    return raised
+
+
+def _email_recipients(project: Project) -> list[str]:
+    channel = AlertChannel.objects.filter(project=project).first()
+    extra = channel.recipients() if channel else []
+    leads = (Membership.objects.filter(project=project, role__in=[Role.LEAD, Role.ADMIN])
+             .exclude(user__email="").values_list("user__email", flat=True))
+    return sorted(set(extra) | set(leads))
+
+
+def alert_notify(*, alert_id: int) -> None:
+    """Send the alert's email and webhook. Each is sent at most once, so a retried
+    task never mails twice; a failed webhook is recorded on the alert."""
+    alert = Alert.objects.select_related("project").get(pk=alert_id)
+    project = alert.project
+    if alert.email_sent_at is None:
+        recipients = _email_recipients(project)
+        if recipients:
+            send_mail(subject=f"[synthreview] {project.name}: {THRESHOLD_SPECS[alert.metric].label}",
+                      message=f"{alert.message}\n\nDashboard: /p/{project.slug}/dashboard/\n",
+                      from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=recipients)
+            Alert.objects.filter(pk=alert.pk).update(email_sent_at=timezone.now())
+    if not alert.webhook_status:
+        channel = AlertChannel.objects.filter(project=project).first()
+        if channel and channel.webhook_url:
+            result = post_json(channel.webhook_url, {
+                "project": project.slug, "metric": alert.metric, "scope": alert.scope_label,
+                "value": alert.value, "limit": alert.limit, "message": alert.message,
+                "created_at": alert.created_at.isoformat(), "alert_id": alert.pk})
+            status = f"delivered ({result.status_code})" if result.ok else f"failed: {result.error}"[:200]
+            Alert.objects.filter(pk=alert.pk).update(webhook_status=status)
+
+
+def alert_acknowledge(*, project: Project, alert_id: int, actor: AbstractBaseUser) -> bool:
+    changed = Alert.objects.filter(project=project, pk=alert_id, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=actor)
+    if changed:
+        audit_log_record(project=project, actor=actor, action="alert.acknowledge", object_type="reviews.alert",
+                         object_id=str(alert_id))
+    return bool(changed)
+
+
+def alert_channel_set(*, project: Project, actor: AbstractBaseUser, webhook_url: str | None = None,
+                      email_recipients: str | None = None) -> AlertChannel:
+    """Leads set who is emailed; only admins set the webhook (the caller checks the role)."""
+    channel, _ = AlertChannel.objects.get_or_create(project=project)
+    changes = {}
+    if webhook_url is not None:
+        webhook_url = webhook_url.strip()
+        if webhook_url:
+            validate_outbound_url(webhook_url, allow_private=settings.OUTBOUND_ALLOW_PRIVATE_HOSTS)
+        changes["webhook_url"] = webhook_url
+    if email_recipients is not None:
+        changes["email_recipients"] = email_recipients.strip()
+    for name, value in changes.items():
+        setattr(channel, name, value)
+    channel.updated_by = actor
+    channel.save()
+    audit_log_record(project=project, actor=actor, action="alerts.channel", obj=channel,
+                     details={"webhook_set": bool(channel.webhook_url), "fields": sorted(changes)})
+    return channel
+
+
+def threshold_set(*, project: Project, actor: AbstractBaseUser, metric: str, limit: float, enabled: bool
+                  ) -> QualityThreshold:
+    spec = THRESHOLD_SPECS.get(metric)
+    if spec is None:
+        raise ValidationError(f"Unknown metric {metric!r}.")
+    if spec.percent and not 0 <= limit <= 1:
+        raise ValidationError(f"{spec.label}: the limit is a share between 0 and 1.")
+    if limit < 0:
+        raise ValidationError(f"{spec.label}: the limit cannot be negative.")
+    row, _ = QualityThreshold.objects.update_or_create(project=project, metric=metric,
+                                                        defaults={"limit": limit, "enabled": enabled,
+                                                                  "updated_by": actor})
+    audit_log_record(project=project, actor=actor, action="threshold.set", obj=row,
+                     details={"metric": metric, "limit": limit, "enabled": enabled})
+    return row
+
+
+def open_alerts(project: Project, limit: int = 5) -> list[Alert]:
+    return list(Alert.objects.filter(Q(project=project), Q(acknowledged_at__isnull=True))
+                .order_by("-created_at", "-id")[:limit])

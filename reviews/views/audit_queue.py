@@ -1,0 +1,112 @@
+"""The review queue filtered to one audit (`/p/<slug>/queue/?audit=ID`).
+
+Audit items are shown blind: no lineage, checks, status or other reviewers'
+verdicts, so each verdict is the reviewer's own and gold items look like the rest.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from reviews import selectors
+from reviews.forms import VerdictForm
+from reviews.models import Audit, AuditItem, Verdict
+from reviews.selectors.audit_queue import (
+    audit_item_for,
+    audit_progress,
+    audit_queue_next,
+    audit_queue_previous,
+)
+from reviews.services.audits import (
+    AuditClosed,
+    AuditItemFull,
+    audit_verdict_record,
+    audit_verdict_undo,
+)
+from reviews.views.queue_common import CATEGORY_KEYS, queue_url
+from synthreview.access import ProjectAccess, get_audit_for_user
+
+
+def _position(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _card(request: HttpRequest, access: ProjectAccess, audit: Audit, item: AuditItem | None, *, status: int = 200,
+          saved: str = "", problem: str = "", form: VerdictForm | None = None) -> HttpResponse:
+    view = selectors.sample_view(item.sample) if item is not None else None
+    my_verdict = (Verdict.objects.filter(audit=audit, sample_id=item.sample_id, reviewer=request.user).first()
+                  if item is not None else None)
+    audit.refresh_from_db(fields=["status"])
+    context = {
+        "project": access.project, "access": access, "order": "audit", "orders": selectors.QUEUE_ORDERS,
+        "audit": audit, "item": item, "view": view, "cursor": item.position if item else "",
+        "saved": saved, "problem": problem, "form": form, "my_verdict": my_verdict,
+        "category_keys": CATEGORY_KEYS, "progress": audit_progress(audit, request.user),
+        "can_bulk": access.can("bulk"),
+    }
+    template = "reviews/queue.html#card" if request.htmx else "reviews/queue.html"
+    response = render(request, template, context, status=status)
+    if request.htmx and item is not None:
+        response["HX-Push-Url"] = queue_url(access.project.slug, "audit", audit=audit.pk, sample=item.sample_id)
+    return response
+
+
+def audit_queue(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
+    if (wanted := _position(request.GET.get("sample"))) is not None:
+        item = audit_item_for(audit, wanted)
+        if item is None:
+            raise Http404("That sample is not part of this audit.")
+        return _card(request, access, audit, item)
+    if (before := _position(request.GET.get("before"))) is not None:
+        item = audit_queue_previous(audit, request.user, before_position=before)
+        if item is None:
+            current = audit_item_for(audit, _position(request.GET.get("current")) or 0)
+            return _card(request, access, audit, current, problem="This is the first item open to you in this audit.")
+        return _card(request, access, audit, item)
+    item = audit_queue_next(audit, request.user, after_position=_position(request.GET.get("after")))
+    return _card(request, access, audit, item)
+
+
+def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
+    item = audit_item_for(audit, pk)
+    if item is None:
+        raise Http404("That sample is not part of this audit.")
+    form = VerdictForm(request.POST)
+    if not form.is_valid():
+        return _card(request, access, audit, item, status=400, form=form,
+                     problem="The verdict was not saved: " + "; ".join(
+                         f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+    data = form.cleaned_data
+    try:
+        verdict = audit_verdict_record(audit=audit, sample_id=pk, reviewer=request.user, value=data["value"],
+                                       error_category=data["error_category"] or "", note=data["note"] or "",
+                                       time_spent_ms=data.get("time_spent_ms"))
+    except (AuditClosed, AuditItemFull) as refused:
+        following = audit_queue_next(audit, request.user, after_position=item.position)
+        return _card(request, access, audit, following, status=409, problem=str(refused))
+    except ValidationError as error:
+        return _card(request, access, audit, item, status=400, problem=" ".join(error.messages))
+    if not request.htmx:
+        return redirect(queue_url(slug, "audit", audit=audit.pk, after=item.position))
+    following = audit_queue_next(audit, request.user, after_position=item.position)
+    return _card(request, access, audit, following,
+                 saved=f"Saved {verdict.get_value_display().lower()} on item {item.position}.")
+
+
+def audit_verdict_undo_last(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
+    try:
+        sample_id = audit_verdict_undo(audit=audit, reviewer=request.user)
+    except AuditClosed as refused:
+        return _card(request, access, audit, None, status=409, problem=str(refused))
+    if sample_id is None:
+        return _card(request, access, audit, audit_queue_next(audit, request.user),
+                     problem="You have no verdict to undo in this audit.")
+    if not request.htmx:
+        return redirect(queue_url(slug, "audit", audit=audit.pk, sample=sample_id))
+    return _card(request, access, audit, audit_item_for(audit, sample_id),
+                 saved="Undid your last verdict in this audit.")

@@ -1,0 +1,207 @@
+"""Audit pages: the list and the planner, one audit's figures, closing,
+adjudicating disagreements, gold samples, and the project's noise floor."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from reviews.audit_forms import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
+from reviews.charts import interval_bars, trend_lines
+from reviews.metrics import planned_interval_width, wilson_interval
+from reviews.models import Audit, AuditStatus, GoldSample
+from reviews.selectors.audit_queue import audit_progress
+from reviews.selectors.audits import BREAKDOWNS, audit_figures
+from reviews.selectors.noise_floor import (
+    closed_audits,
+    error_categories_pooled,
+    noise_floor_by,
+    noise_floor_compare,
+    noise_floor_trend,
+)
+from reviews.services.audits import (
+    AuditClosed,
+    audit_adjudicate,
+    audit_close,
+    audit_create,
+    gold_sample_remove,
+    gold_sample_set,
+)
+from synthreview.access import get_audit_for_user, get_project_for_user, get_sample_with_access
+
+PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
+
+
+def _plan(sample_size: int, expected_percent: int) -> dict:
+    rate = expected_percent / 100
+    expected_wrong = round(sample_size * rate)
+    low, high = wilson_interval(expected_wrong, sample_size)
+    return {
+        "n": sample_size, "rate": rate, "width": planned_interval_width(sample_size, rate), "half": planned_interval_width(sample_size, rate) / 2, "low": low,
+        "high": high, "expected_wrong": expected_wrong,
+        "table": [{"n": n, "width": planned_interval_width(n, rate)} for n in PLANNER_SIZES],
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "review")
+    project = access.project
+    form = None
+    if access.can("audit"):
+        form = AuditForm(request.POST or None, project=project)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                audit = audit_create(project=project, actor=request.user, scope=data["scope"],
+                                     object_id=form.scope_object_id(), sample_size=data["sample_size"],
+                                     overlap=data["overlap"], gold_items=data["gold_items"],
+                                     expected_error_rate=data["expected_error_rate"] / 100, name=data["name"],
+                                     seed=data["seed"])
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Drew {audit.sample_size} items"
+                                          f"{f' and {audit.gold_items} gold items' if audit.gold_items else ''}.")
+                return redirect("audit_detail", slug, audit.pk)
+    elif request.method == "POST":
+        get_project_for_user(request.user, slug, "audit")
+    audits = list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:100])
+    rows = [{"audit": audit, "progress": audit_progress(audit, request.user),
+             "floor": (audit.frozen_figures or {}).get("noise_floor")} for audit in audits]
+    planned = form["sample_size"].value() if form else None
+    rate = form["expected_error_rate"].value() if form else None
+    context = {"project": project, "access": access, "form": form, "rows": rows,
+               "gold_count": GoldSample.objects.filter(project=project).count(),
+               "plan": _plan(int(planned or 60), int(rate or 10)) if form else None}
+    return render(request, "reviews/audits.html", context, status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+@require_GET
+def audit_plan(request: HttpRequest, slug: str) -> HttpResponse:
+    """The planner, redrawn by htmx as the lead changes n or the expected error rate."""
+    access = get_project_for_user(request.user, slug, "audit")
+    form = AuditPlanForm(request.GET)
+    sample_size, rate = 60, 10
+    if form.is_valid():
+        sample_size = form.cleaned_data["sample_size"] or sample_size
+        rate = form.cleaned_data["expected_error_rate"] or rate
+    return render(request, "reviews/audits.html#plan", {"project": access.project, "plan": _plan(sample_size, rate),
+                                                        "plan_error": form.errors.as_text()})
+
+
+@login_required
+@require_GET
+def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, pk, "review")
+    figures = audit_figures(audit)
+    # While an audit is open, experts see only progress: the running noise floor would anchor their verdicts.
+    show_figures = access.can("audit") or audit.status == AuditStatus.CLOSED
+    charts = {}
+    if show_figures:
+        for key, title in BREAKDOWNS.items():
+            charts[key] = interval_bars(
+                [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
+                  "note": f"{row['wrong']} wrong of {row['judged']}"} for row in figures["breakdowns"][key]],
+                title=f"Noise floor by {title.lower()}", axis_label="Share marked wrong",
+                limit=access.project.noise_floor_limit)
+    context = {"project": access.project, "access": access, "audit": audit, "figures": figures,
+               "show_figures": show_figures, "chart_list": list(charts.values()),
+               "progress": audit_progress(audit, request.user), "close_form": AuditCloseForm(),
+               "verdict_choices": AdjudicationForm.base_fields["value"].choices,
+               "category_choices": AdjudicationForm.base_fields["error_category"].choices}
+    return render(request, "reviews/audit_detail.html", context)
+
+
+@login_required
+@require_POST
+def audit_close_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, pk, "audit")
+    form = AuditCloseForm(request.POST)
+    if form.is_valid():
+        try:
+            audit_close(audit=audit, actor=request.user, reason=form.cleaned_data["reason"])
+            messages.success(request, "The audit is closed and its figures are frozen.")
+        except (ValidationError, AuditClosed) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    return redirect("audit_detail", slug, audit.pk)
+
+
+@login_required
+@require_POST
+def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, audit = get_audit_for_user(request.user, slug, pk, "audit")
+    form = AdjudicationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The decision was not saved: " + form.errors.as_text())
+    else:
+        data = form.cleaned_data
+        try:
+            audit_adjudicate(audit=audit, sample_id=data["sample"], actor=request.user, value=data["value"],
+                             error_category=data["error_category"] or "", note=data["note"] or "")
+            messages.success(request, f"Decided: {data['value']}.")
+        except (ValidationError, AuditClosed) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    return redirect(f"{reverse('audit_detail', args=[slug, audit.pk])}#disagreements")
+
+
+@login_required
+@require_POST
+def gold_set_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, sample = get_sample_with_access(request.user, slug, pk, "audit")
+    form = GoldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: " + form.errors.as_text())
+    elif form.cleaned_data["expected_value"] == "remove":
+        gold_sample_remove(project=access.project, sample_id=sample.pk, actor=request.user)
+        messages.success(request, "Removed from the gold set.")
+    else:
+        try:
+            gold_sample_set(project=access.project, sample_id=sample.pk, actor=request.user,
+                            expected_value=form.cleaned_data["expected_value"],
+                            expected_error_category=form.cleaned_data["expected_error_category"] or "",
+                            note=form.cleaned_data["note"] or "")
+            messages.success(request, "Added to the gold set.")
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+    return redirect("sample_detail", slug, sample.pk)
+
+
+@login_required
+@require_GET
+def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "dashboard")
+    project = access.project
+    audits = closed_audits(project)
+    limit = project.noise_floor_limit
+    tables, charts = {}, {}
+    for key, title in BREAKDOWNS.items():
+        rows = [entry.as_row() for entry in noise_floor_by(project, key, audits)]
+        tables[key] = rows
+        charts[key] = interval_bars(
+            [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
+              "note": f"{row['wrong']} wrong of {row['judged']} in {row['audits']} audit(s)"} for row in rows],
+            title=f"Noise floor by {title.lower()}", axis_label="Share marked wrong", limit=limit)
+    compare_key = request.GET.get("compare", "generator")
+    compare_key = compare_key if compare_key in ("generator", "template_version") else "generator"
+    comparison = None
+    first, second = request.GET.get("first", ""), request.GET.get("second", "")
+    if first.isdigit() and second.isdigit():
+        comparison = noise_floor_compare(project, compare_key, int(first), int(second))
+    context = {
+        "project": project, "access": access, "audits": audits, "limit": limit,
+        "sections": [{"key": key, "title": title, "rows": tables[key], "chart": charts[key]}
+                     for key, title in BREAKDOWNS.items()],
+        "trend": trend_lines(noise_floor_trend(project, "generator", audits), title="Noise floor over time",
+                             y_label="Share marked wrong", limit=limit),
+        "categories": error_categories_pooled(project, audits), "comparison": comparison,
+        "compare_key": compare_key, "compare_options": tables[compare_key], "first": first, "second": second,
+    }
+    return render(request, "reviews/noise_floor.html", context)

@@ -1,0 +1,320 @@
+"""Outbound HTTP to URLs that admins type in: alert webhooks now, the base URLs
+of OpenAI-compatible generators later.
+
+Such a URL is a server-side request forgery risk: pointed at 169.254.169.254 it
+would hand the cloud's instance credentials to whoever can read the response,
+and pointed at 10.x it probes the internal network. So every URL is checked
+where it is saved (`OutboundURLValidator`) and again where it is used
+(`post_json`), because DNS can change in between.
+
+httpx and not requests: httpx has explicit connect/read/write timeouts and does
+not follow redirects unless asked (`follow_redirects=False` is its default),
+while requests follows them by default and has no total timeout at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.deconstruct import deconstructible
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "synthreview-webhook"
+MAX_URL_LENGTH = 2048
+
+# Refused by name before any lookup, so they are refused even where they do not
+# resolve (a test box) and even if a resolver maps them somewhere unexpected.
+METADATA_HOST_NAMES = frozenset({
+    "metadata",
+    "metadata.google.internal",
+    "metadata.goog",
+    "instance-data",
+    "instance-data.ec2.internal",
+    "metadata.tencentyun.com",
+})
+# Cloud metadata services outside 169.254/16, which is refused as link-local anyway:
+# AWS over IPv6, Alibaba Cloud, and Oracle Cloud's legacy endpoint.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+)
+# RFC 6052 well-known NAT64 prefix: on an IPv6-only host with DNS64, a public
+# IPv4 host resolves only to an address in here, so it is judged by the IPv4 inside.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class OutboundResult:
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    addresses: tuple[str, ...]
+
+
+def validate_outbound_url(url: str, *, allow_private: bool = False) -> str:
+    """Return `url` normalised (lower-case scheme and host, no fragment), or raise
+    ValidationError if it may not be fetched from this server.
+
+    Link-local, cloud metadata, multicast, unspecified and reserved addresses are
+    refused always; loopback and private ones unless `allow_private`. Every
+    address the host resolves to is checked, not just the first.
+    """
+    return _resolve(url, allow_private=allow_private).url
+
+
+@deconstructible
+class OutboundURLValidator:
+    """Field validator for a URL the server will call; honours OUTBOUND_ALLOW_PRIVATE_HOSTS."""
+
+    def __call__(self, value: str) -> None:
+        validate_outbound_url(value, allow_private=settings.OUTBOUND_ALLOW_PRIVATE_HOSTS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OutboundURLValidator)
+
+    def __hash__(self) -> int:
+        return hash(OutboundURLValidator)
+
+
+def post_json(
+    url: str, payload: dict[str, Any], *, timeout: float = 5.0, allow_private: bool | None = None
+) -> OutboundResult:
+    """POST `payload` as JSON; ok only for a 2xx answer. Never raises for a refused
+    URL or a network failure: the caller records the error text instead.
+
+    `timeout` bounds the whole exchange (DNS aside), not each read. Redirects are
+    reported as failures and never followed, since a redirect's target was never
+    validated. The response body is never read: a webhook's answer is its status,
+    and echoing a body back to the page would turn a blind SSRF into a readable one.
+    """
+    if allow_private is None:
+        allow_private = settings.OUTBOUND_ALLOW_PRIVATE_HOSTS
+    body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
+    try:
+        target = _resolve(url, allow_private=allow_private)
+    except ValidationError as error:
+        return _failed(url, f"refused: {' '.join(error.messages)}")
+
+    original = httpx.URL(target.url)
+    headers = {
+        # Set by hand because the URL sent names the pinned address, not the host.
+        "Host": original.netloc.decode("ascii"),
+        "User-Agent": USER_AGENT,
+        "Content-Type": "application/json",
+    }
+    # Connect to an address that was just validated, not to whatever a second
+    # lookup returns: that closes the DNS-rebinding window between check and use.
+    # For https the host name still goes in SNI and the certificate check through
+    # httpcore's documented "sni_hostname" extension, so pinning costs no TLS safety.
+    extensions = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
+    deadline = _Deadline(timeout)
+    last_error = "no address to connect to"
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        # No proxy or .netrc from the environment: a proxy would do its own DNS
+        # lookup, defeating the check, and .netrc could attach credentials.
+        trust_env=False,
+        verify=_ssl_context(),
+    ) as client:
+        try:
+            for address in target.addresses:
+                if deadline.expired:
+                    break
+                request = client.build_request(
+                    "POST", original.copy_with(host=address), headers=headers, content=body,
+                    timeout=httpx.Timeout(deadline.remaining()),
+                    extensions={**extensions, "trace": deadline.trace},
+                )
+                try:
+                    response = client.send(request, stream=True)
+                except httpx.ConnectError as error:
+                    # The next address may be reachable (IPv6 resolved but not routed).
+                    last_error = f"could not connect: {error}"
+                    continue
+                response.close()
+                if 300 <= response.status_code < 400:
+                    return _failed(url, f"redirect refused (HTTP {response.status_code})", response.status_code)
+                if not response.is_success:
+                    return _failed(url, f"HTTP {response.status_code}", response.status_code)
+                return OutboundResult(ok=True, status_code=response.status_code)
+        except httpx.TimeoutException:
+            return _failed(url, f"timed out after {timeout:g}s")
+        except (httpx.HTTPError, OSError) as error:
+            if not deadline.expired:
+                return _failed(url, f"{type(error).__name__}: {error}")
+        finally:
+            deadline.cancel()
+    if deadline.expired:
+        return _failed(url, f"timed out after {timeout:g}s")
+    return _failed(url, last_error)
+
+
+def _failed(url: str, error: str, status_code: int | None = None) -> OutboundResult:
+    # The host only: webhook URLs often carry a secret token in the path.
+    logger.warning("outbound POST to %s failed: %s", urlsplit(url).hostname, error)
+    return OutboundResult(ok=False, status_code=status_code, error=error)
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # trust_env here only reads SSL_CERT_FILE/SSL_CERT_DIR, so a private CA still works.
+    return httpx.create_ssl_context(trust_env=True)
+
+
+class _Deadline:
+    """Bounds a whole exchange. httpx's timeouts apply to each socket operation,
+    so a server that drips one header byte a second would never trip them; this
+    shuts the socket down from a timer thread when the total time is up, which
+    wakes the blocked read at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._ends_at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        # httpcore's "trace" extension hands over each new stream; after TLS the
+        # socket is a new object on the same descriptor, so keep the latest.
+        if event not in {"connection.connect_tcp.complete", "connection.start_tls.complete"}:
+            return
+        with self._lock:
+            self._socket = info["return_value"].get_extra_info("socket")
+            expired = self.expired
+        if expired:
+            self._shut()
+
+    def remaining(self) -> float:
+        # Connecting has no socket to shut yet, so each attempt's own timeouts
+        # are cut to what is left of the total.
+        return max(self._ends_at - time.monotonic(), 0.001)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+        pass
+
+    def _shut(self) -> None:
+        with self._lock:
+            sock = self._socket
+        if sock is None:
+            return
+        try:
+            # socket.socket's own shutdown, bypassing SSLSocket's, which would
+            # also drop the TLS object under the reading thread.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: the exchange ended on its own
+
+
+def _resolve(url: str, *, allow_private: bool) -> _Target:
+    if not isinstance(url, str) or not url:
+        raise ValidationError("Enter a URL.", code="invalid")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValidationError(f"The URL is longer than {MAX_URL_LENGTH} characters.", code="invalid")
+    if any(char <= " " or char in "\x7f\\" for char in url):
+        # Parsers disagree about backslashes and stray whitespace; refusing them
+        # means the URL checked here is the URL fetched.
+        raise ValidationError("The URL contains spaces, control characters or backslashes.", code="invalid")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise ValidationError("Only http:// and https:// URLs are allowed.", code="scheme")
+    if "@" in parts.netloc:
+        raise ValidationError("The URL must not contain a user name or password.", code="userinfo")
+    host = parts.hostname
+    if not host:
+        raise ValidationError("The URL must name a host.", code="host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValidationError("The URL's port is not a number from 1 to 65535.", code="port") from None
+    if port == 0:
+        raise ValidationError("The URL's port is not a number from 1 to 65535.", code="port")
+    if "%" in host:
+        raise ValidationError("IPv6 zone identifiers and percent-encoded host names are not allowed.", code="host")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValidationError(f"{host!r} is not a valid host name.", code="host") from None
+    if host.rstrip(".") in METADATA_HOST_NAMES:
+        raise ValidationError(f"{host} is a cloud metadata service, which is never allowed.", code="forbidden_address")
+
+    try:
+        infos = socket.getaddrinfo(host, port or (443 if scheme == "https" else 80), type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ValidationError(f"The host {host} does not resolve.", code="unresolvable") from None
+    addresses = tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    if not addresses:
+        raise ValidationError(f"The host {host} does not resolve.", code="unresolvable")
+    for address in addresses:
+        problem, always = _address_problem(ipaddress.ip_address(address))
+        if problem and (always or not allow_private):
+            where = f"{host} is" if host == address else f"{host} resolves to {address},"
+            if always:
+                raise ValidationError(f"{where} {problem}, which is never allowed.", code="forbidden_address")
+            raise ValidationError(
+                f"{where} {problem}; set OUTBOUND_ALLOW_PRIVATE_HOSTS to allow it.", code="private_address"
+            )
+
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    normalised = f"{scheme}://{netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    return _Target(url=normalised, addresses=addresses)
+
+
+def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, bool]:
+    """("" , False) for a public address; otherwise what it is, and whether it is
+    refused even with OUTBOUND_ALLOW_PRIVATE_HOSTS on."""
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside IPv6 reaches the IPv4 host: judge that one.
+        if address.ipv4_mapped is not None:
+            return _address_problem(address.ipv4_mapped)
+        if address in NAT64_PREFIX:
+            return _address_problem(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.sixtofour is not None:
+            problem = _address_problem(address.sixtofour)
+            if problem[0]:
+                return problem
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address", True
+    if address.is_link_local:
+        return "a link-local address", True
+    if address.is_unspecified:
+        return "an unspecified address", True
+    if address.is_multicast:
+        return "a multicast address", True
+    # Before reserved: IPv6's reserved ::/8 contains ::1.
+    if address.is_loopback:
+        return "a loopback address", False
+    if address.is_reserved:
+        return "a reserved address", True
+    if address.is_private or not address.is_global:
+        return "a private address", False
+    return "", False
