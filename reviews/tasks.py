@@ -55,3 +55,14 @@ def quality_snapshot_task(project_id: int) -> None:
 def alert_notify_task(alert_id: int) -> None:
     """Email and webhook for one alert; each is sent once even if the task runs twice."""
     alert_notify(alert_id=alert_id)
+
+
+@shared_task(bind=True, max_retries=60, default_retry_delay=5)
+def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The demo's audits, once its runs are done; skipped if the project has audits already."""
+    from reviews.demo_audits import RunsNotFinished, demo_audits_create
+
+    try:
+        demo_audits_create(project_id=project_id)
+    except RunsNotFinished as waiting:
+        raise self.retry(exc=waiting) from None

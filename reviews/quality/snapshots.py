@@ -204,7 +204,9 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     QualitySnapshot.objects.bulk_create(snapshots)
     from reviews.services.alerts import alerts_evaluate_figures
 
-    for snapshot in snapshots:
+    # Alerts for the project and each run (the unit new data arrives in); generators' figures show in the
+    # table with the same marks, without a second alert for what their runs already raised.
+    for snapshot in (s for s in snapshots if s.scope != SnapshotScope.GENERATOR):
         alerts_evaluate_figures(project=project, scope_key=f"{snapshot.scope}:{snapshot.scope_id or 0}",
                                 scope_label=_scope_words(snapshot), figures=snapshot.metrics)
     return snapshots

@@ -12,6 +12,7 @@ from generation.models import Sample
 from reviews import selectors
 from reviews.forms import VerdictForm
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
+from reviews.selectors.audit_queue import audits_open_for_review
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
@@ -41,6 +42,8 @@ def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sampl
         "my_verdict": my_verdict, "category_keys": CATEGORY_KEYS,
         "pending": selectors.queue_pending_estimate(access.project),
         "can_bulk": access.can("bulk"),
+        # Only the full page shows them: a swapped card never re-reads the list.
+        "open_audits": [] if request.htmx else list(audits_open_for_review(access.project)[:5]),
     }
     template = "reviews/queue.html#card" if request.htmx else "reviews/queue.html"
     response = render(request, template, context, status=status)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from generation.models import SampleStatus
 from reviews import selectors
 from reviews.forms import BulkForm, SampleFilterForm, parse_ids
+from reviews.models import ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
 from reviews.services import (
     BulkCountChanged,
@@ -150,4 +151,6 @@ def sample_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return render(request, "reviews/sample_detail.html", {
         "project": access.project, "access": access, "view": selectors.sample_view(sample, neighbour_limit=10),
         "history": selectors.sample_history(sample),
+        "gold": GoldSample.objects.filter(project=access.project, sample=sample).first(),
+        "category_choices": [("", "—"), *ErrorCategory.choices],
     })

@@ -91,7 +91,8 @@ def self_instruct() -> SelfInstruct:
     vectors = encode(real + [text for texts in synthetic.values() for text in texts])
     size = len(real)
     generators = {
-        name: Answers(texts, vectors[size * (i + 1): size * (i + 2)]) for i, (name, texts) in enumerate(synthetic.items())
+        name: Answers(texts, vectors[size * (i + 1): size * (i + 2)])
+        for i, (name, texts) in enumerate(synthetic.items())
     }
     return SelfInstruct(real=Answers(real, vectors[:size]), generators=generators)
 
