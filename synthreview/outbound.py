@@ -7,9 +7,10 @@ and pointed at 10.x it probes the internal network. So every URL is checked
 where it is saved (`OutboundURLValidator`) and again where it is used
 (`post_json`), because DNS can change in between.
 
-httpx and not requests: httpx has explicit connect/read/write timeouts and does
-not follow redirects unless asked (`follow_redirects=False` is its default),
-while requests follows them by default and has no total timeout at all.
+httpx and not requests: httpx has explicit connect/read/write/pool timeouts
+(5 s unless told, where requests waits forever) and does not follow redirects
+unless asked (`follow_redirects=False` is its default; requests follows them).
+Neither bounds a whole exchange, hence `_Deadline` below.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ class _Deadline:
     def _expire(self) -> None:
         with self._lock:
             self.expired = True
-        pass
+        self._shut()
 
     def _shut(self) -> None:
         with self._lock:

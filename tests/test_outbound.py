@@ -64,6 +64,7 @@ def test_metadata_link_local_and_malformed_urls_are_refused_even_with_private_ho
     "http://192.168.1.1/hook",
     "http://[fd12:3456::1]/hook",
     "http://2130706433/hook",  # 127.0.0.1 as one decimal number
+    "http://[::ffff:127.0.0.1]/hook",  # judged as the IPv4 inside, not as reserved IPv6
 ])
 def test_loopback_and_private_addresses_are_refused_by_default(url):
     with pytest.raises(ValidationError) as raised:
@@ -201,9 +202,13 @@ def stall(handler: BaseHTTPRequestHandler) -> None:
 
 def drip_headers(handler: BaseHTTPRequestHandler) -> None:
     # One header byte every 0.2 s: no single read waits as long as the timeout.
+    # Ends after 10 s, so a client without a total deadline fails the test, not hangs it.
     handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
-    while not handler.server.released.wait(0.2):
+    for _ in range(50):
+        if handler.server.released.wait(0.2):
+            return
         handler.wfile.write(b"a")
+    handler.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
 
 
 def test_post_json_delivers_the_body_as_json(serve):
