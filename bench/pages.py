@@ -1,7 +1,8 @@
-"""Review pages: p95 server time at 1M samples, against the same project at 10k.
+"""Review and leads' pages: p95 server time at 1M samples, against the same project at 10k.
 
-The goal: every review page answers in at most 150 ms (p95) at 1M samples, and
-in at most 1.5x its p95 at 10k samples.
+The goal: every review page, and the leads' dashboard, noise floor and audit
+pages, answers in at most 150 ms (p95) at 1M samples, and in at most 1.5x its
+p95 at 10k samples.
 
 What it measures, in one run on its own database (synthreview_bench_pages,
 created and dropped here):
@@ -25,6 +26,16 @@ load   one project as a year of work leaves it, loaded by bulk SQL (INSERT ...
          ~2% of them (15% already marked "not duplicates", 15% resolved: the
          others rejected, the decision in the audit log), and the per-project
          counters the pages read instead of COUNT(*); then VACUUM ANALYZE;
+       - what the leads' pages read, made again at each size so both sizes
+         show the same amount of it: 4 closed audits of 60 items (the whole
+         project, two runs, one generator) and 1 open audit with 25 of its 60
+         verdicts, drawn and reviewed through the services (audit_create,
+         audit_verdict_record, which close and freeze them); 30 quality
+         snapshot passes (project, runs, generators) 12 days apart, inserted
+         in the shape quality_snapshots_compute writes, their counts and
+         histograms taken from the loaded data by SQL (the worker's pass needs
+         embeddings the bench does not make, and the pages read only the
+         snapshots); 3 alerts;
 then   the pages, requested in-process through django.test.Client as a lead,
        by a fresh interpreter at each size (the same state both times, not a
        process that has just run a bulk load),
@@ -95,6 +106,7 @@ from _pages_data import (  # the project's data, loaded by bulk SQL
     SEARCH_WORDS,
     Fixture,
     _project_fixture,
+    load_audits_and_snapshots,
     load_samples,
     text_pools,
 )
@@ -181,6 +193,8 @@ def _run(*, small: int, large: int, requests: int, seed: int, show_queries: bool
     for size in (small, large):
         first = 1 if size == small else small + 1
         load_seconds[size] = load_samples(fixture, pools, first=first, last=size)
+        fixture, audit_seconds = load_audits_and_snapshots(fixture, seed=seed + size)
+        load_seconds[size] += audit_seconds
         pages = review_pages(fixture, total=size)
         judged = {page.name for page in pages if page.judged}
         load_before = os.getloadavg()[0]
@@ -222,6 +236,13 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
     def filtered(rng: random.Random) -> str:
         return f"generator={rng.choice(generators)}&status=pending"
 
+    def noise_floor(rng: random.Random) -> str:
+        # The page as it opens, or with two generators compared (Fisher's exact test on the pooled counts).
+        if rng.random() < 0.5:
+            return f"{base}/noise-floor/"
+        first, second = rng.sample(generators, 2)
+        return f"{base}/noise-floor/?compare=generator&first={first}&second={second}#compare"
+
     return [
         Page("queue, oldest", queue("oldest"), _has_card),
         Page("queue, novelty", queue("novelty"), _has_card),
@@ -237,6 +258,15 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
         Page("similarity, groups", lambda rng: f"{base}/similarity/", _has(b'data-testid="group"')),
         Page("similarity, clusters", lambda rng: f"{base}/similarity/?tab=clusters&page={rng.randint(1, 3)}",
              _has(b'data-testid="cluster"')),
+        # The leads' pages: they read closed audits' frozen figures, snapshots and counters.
+        Page("dashboard", lambda rng: f"{base}/dashboard/",
+             _has_all(b'class="samples metrics"', b'data-testid="dash-rate"', b'data-testid="alert-row"')),
+        Page("noise floor", noise_floor, _noise_floor),
+        Page("audit, closed", lambda rng: f"{base}/audits/{rng.choice(fixture.closed_audit_ids)}/",
+             _has_all(b'data-testid="noise-floor-rate"', b"figures frozen")),
+        Page("audit, open", lambda rng: f"{base}/audits/{fixture.open_audit_id}/",
+             _has_all(b'data-testid="noise-floor-rate"', b"verdicts</span>")),
+        Page("audits, list", lambda rng: f"{base}/audits/", _has(b'data-testid="audit-table"')),
     ]
 
 
@@ -260,6 +290,19 @@ def _detail(content: bytes, url: str) -> str | None:
 
 def _has(marker: bytes) -> Callable[[bytes, str], str | None]:
     return lambda content, url: None if marker in content else f"no {marker.decode()}"
+
+
+def _noise_floor(content: bytes, url: str) -> str | None:
+    if b'data-testid="breakdown-generator"' not in content or b"No closed audits yet" in content:
+        return "no pooled noise floor"
+    return "no comparison" if "compare=" in url and b'data-testid="comparison"' not in content else None
+
+
+def _has_all(*markers: bytes) -> Callable[[bytes, str], str | None]:
+    def check(content: bytes, url: str) -> str | None:
+        missing = [marker.decode() for marker in markers if marker not in content]
+        return f"no {', '.join(missing)}" if missing else None
+    return check
 
 
 @dataclass

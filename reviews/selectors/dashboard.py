@@ -127,9 +127,14 @@ def _mix_rows(project: Project) -> list[dict]:
     return [{"origin": origin, "count": count} for origin, count in sample_mix(project).items()]
 
 
+CLASS_BALANCE_COLUMNS = ("label", "real", "synthetic", "synthetic_share")
+
+
 def _class_balance_rows(project: Project) -> list[dict]:
     snapshot = next((s for s in latest_snapshots(project) if s.scope == SnapshotScope.PROJECT), None)
-    return list(snapshot.metrics.get("class_balance") or []) if snapshot else []
+    # jsonb stores an object's keys shortest first, so the columns are put back in reading order.
+    return [{column: row.get(column) for column in CLASS_BALANCE_COLUMNS}
+            for row in (snapshot.metrics.get("class_balance") or [] if snapshot else [])]
 
 
 def _audit_rows(project: Project) -> list[dict]:

@@ -3,6 +3,8 @@ leads as a banner, and sent by email and to the admin-set webhook by a worker.""
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -138,6 +140,8 @@ def threshold_set(*, project: Project, actor: AbstractBaseUser, metric: str, lim
     spec = THRESHOLD_SPECS.get(metric)
     if spec is None:
         raise ValidationError(f"Unknown metric {metric!r}.")
+    if not math.isfinite(limit):
+        raise ValidationError(f"{spec.label}: the limit must be a finite number.")
     if spec.percent and not 0 <= limit <= 1:
         raise ValidationError(f"{spec.label}: the limit is a share between 0 and 1.")
     if limit < 0:

@@ -67,8 +67,8 @@ def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, f"Drew {audit.sample_size} items"
-                                          f"{f' and {audit.gold_items} gold items' if audit.gold_items else ''}.")
+                gold = f" and {audit.gold_items} gold item{'s' if audit.gold_items != 1 else ''}" if audit.gold_items else ""
+                messages.success(request, f"Drew {audit.sample_size} item{'s' if audit.sample_size != 1 else ''}{gold}.")
                 return redirect("audit_detail", slug, audit.pk)
     elif request.method == "POST":
         get_project_for_user(request.user, slug, "audit")

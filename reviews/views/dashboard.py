@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -74,7 +75,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "mix": stacked_share([("Real", mix.get("real", 0)), ("Synthetic", mix.get("synthetic", 0))],
                              title="Real and synthetic samples"),
     }
-    alerts = list(Alert.objects.filter(project=project).order_by("acknowledged_at", "-created_at")[:20])
+    alerts = list(Alert.objects.filter(project=project).select_related("acknowledged_by")
+                  .order_by("acknowledged_at", "-created_at")[:20])
     context = {
         "project": project, "access": access, "charts": charts, "generators": generators, "audits": audits,
         "snapshot": overall, "table": metrics_table(snapshots, thresholds),
@@ -144,6 +146,7 @@ def alert_settings(request: HttpRequest, slug: str) -> HttpResponse:
     channel = AlertChannel.objects.filter(project=project).first()
     errors: list[str] = []
     if request.method == "POST":
+        current = project_thresholds(project)
         try:
             with transaction.atomic():
                 for metric, spec in THRESHOLD_SPECS.items():
@@ -154,8 +157,11 @@ def alert_settings(request: HttpRequest, slug: str) -> HttpResponse:
                         limit = float(raw) / 100 if spec.percent else float(raw)
                     except ValueError:
                         raise ValidationError(f"{spec.label}: “{raw}” is not a number.") from None
-                    threshold_set(project=project, actor=request.user, metric=metric, limit=limit,
-                                  enabled=request.POST.get(f"enabled_{metric}") == "on")
+                    enabled = request.POST.get(f"enabled_{metric}") == "on"
+                    # An untouched default stays a default, so it follows later changes to the default.
+                    if (not current[metric].custom and enabled and math.isclose(limit, current[metric].limit)):
+                        continue
+                    threshold_set(project=project, actor=request.user, metric=metric, limit=limit, enabled=enabled)
                 webhook = request.POST.get("webhook_url")
                 if webhook is not None and not access.can("generators"):
                     raise PermissionDenied("Only admins set the webhook URL.")
