@@ -67,3 +67,18 @@ def audit_progress(audit: Audit, reviewer: AbstractBaseUser) -> AuditProgress:
     per_item = verdicts.values("sample_id").annotate(n=Count("id")).values_list("n", flat=True)
     return AuditProgress(items=items, mine=verdicts.filter(reviewer=reviewer).count(),
                          given=sum(min(n, audit.overlap) for n in per_item), needed=items * audit.overlap)
+
+
+def audits_progress(audits: list[Audit]) -> dict[int, AuditProgress]:
+    """Progress of many audits in two grouped queries, for the audit list."""
+    ids = [audit.pk for audit in audits]
+    items = dict(AuditItem.objects.filter(audit_id__in=ids).values("audit_id").annotate(n=Count("id"))
+                 .values_list("audit_id", "n"))
+    overlap = {audit.pk: audit.overlap for audit in audits}
+    given: dict[int, int] = {}
+    per_item = (Verdict.objects.filter(audit_id__in=ids).values("audit_id", "sample_id").annotate(n=Count("id"))
+                .values_list("audit_id", "n"))
+    for audit_id, count in per_item:
+        given[audit_id] = given.get(audit_id, 0) + min(count, overlap[audit_id])
+    return {audit.pk: AuditProgress(items=items.get(audit.pk, 0), mine=0, given=given.get(audit.pk, 0),
+                                    needed=items.get(audit.pk, 0) * audit.overlap) for audit in audits}

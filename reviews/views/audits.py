@@ -9,13 +9,14 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from reviews.audit_forms import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
 from reviews.charts import interval_bars, trend_lines
 from reviews.metrics import planned_interval_width, wilson_interval
 from reviews.models import Audit, AuditStatus, GoldSample
-from reviews.selectors.audit_queue import audit_progress
+from reviews.selectors.audit_queue import audit_progress, audits_progress
 from reviews.selectors.audits import BREAKDOWNS, audit_figures
 from reviews.selectors.noise_floor import (
     closed_audits,
@@ -35,6 +36,20 @@ from reviews.services.audits import (
 from synthreview.access import get_audit_for_user, get_project_for_user, get_sample_with_access
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
+
+
+def noise_floor_chart(rows: list[dict], *, title: str, limit: float, empty_message: str = "Nothing to show yet"
+                      ) -> SafeString:
+    """Rows of noise-floor figures (rate, low, high, wrong, judged) as interval bars against the project's limit."""
+    return interval_bars(
+        [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
+          "note": f"{row['wrong']} wrong of {row['judged']}"
+                  + (f" in {row['audits']} audits" if row.get("audits", 1) > 1 else "")} for row in rows],
+        title=title, axis_label="Share marked wrong", limit=limit, empty_message=empty_message)
+
+
+def _refusal(error: Exception) -> str:
+    return " ".join(getattr(error, "messages", None) or [str(error)])
 
 
 def _plan(sample_size: int, expected_percent: int) -> dict:
@@ -73,7 +88,8 @@ def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
     elif request.method == "POST":
         get_project_for_user(request.user, slug, "audit")
     audits = list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:100])
-    rows = [{"audit": audit, "progress": audit_progress(audit, request.user),
+    progress = audits_progress(audits)
+    rows = [{"audit": audit, "progress": progress[audit.pk],
              "floor": (audit.frozen_figures or {}).get("noise_floor")} for audit in audits]
     planned = form["sample_size"].value() if form else None
     rate = form["expected_error_rate"].value() if form else None
@@ -107,11 +123,8 @@ def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     charts = {}
     if show_figures:
         for key, title in BREAKDOWNS.items():
-            charts[key] = interval_bars(
-                [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
-                  "note": f"{row['wrong']} wrong of {row['judged']}"} for row in figures["breakdowns"][key]],
-                title=f"Noise floor by {title.lower()}", axis_label="Share marked wrong",
-                limit=access.project.noise_floor_limit)
+            charts[key] = noise_floor_chart(figures["breakdowns"][key], title=f"Noise floor by {title.lower()}",
+                                            limit=access.project.noise_floor_limit)
     context = {"project": access.project, "access": access, "audit": audit, "figures": figures,
                "show_figures": show_figures, "chart_list": list(charts.values()),
                "progress": audit_progress(audit, request.user), "close_form": AuditCloseForm(),
@@ -130,7 +143,7 @@ def audit_close_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             audit_close(audit=audit, actor=request.user, reason=form.cleaned_data["reason"])
             messages.success(request, "The audit is closed and its figures are frozen.")
         except (ValidationError, AuditClosed) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            messages.error(request, _refusal(error))
     return redirect("audit_detail", slug, audit.pk)
 
 
@@ -148,7 +161,7 @@ def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpRespo
                              error_category=data["error_category"] or "", note=data["note"] or "")
             messages.success(request, f"Decided: {data['value']}.")
         except (ValidationError, AuditClosed) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+            messages.error(request, _refusal(error))
     return redirect(f"{reverse('audit_detail', args=[slug, audit.pk])}#disagreements")
 
 
@@ -170,7 +183,7 @@ def gold_set_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                             note=form.cleaned_data["note"] or "")
             messages.success(request, "Added to the gold set.")
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            messages.error(request, _refusal(error))
     return redirect("sample_detail", slug, sample.pk)
 
 
@@ -185,10 +198,8 @@ def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
     for key, title in BREAKDOWNS.items():
         rows = [entry.as_row() for entry in noise_floor_by(project, key, audits)]
         tables[key] = rows
-        charts[key] = interval_bars(
-            [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
-              "note": f"{row['wrong']} wrong of {row['judged']} in {row['audits']} audit(s)"} for row in rows],
-            title=f"Noise floor by {title.lower()}", axis_label="Share marked wrong", limit=limit)
+        charts[key] = noise_floor_chart(rows, title=f"Noise floor by {title.lower()}", limit=limit,
+                                        empty_message="No closed audits yet")
     compare_key = request.GET.get("compare", "generator")
     compare_key = compare_key if compare_key in ("generator", "template_version") else "generator"
     comparison = None

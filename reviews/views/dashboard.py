@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reviews.charts import histogram, interval_bars, stacked_share, trend_lines
+from reviews.charts import histogram, stacked_share, trend_lines
 from reviews.models import Alert, AlertChannel, SnapshotScope
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
 from reviews.selectors.dashboard import (
@@ -32,6 +32,7 @@ from reviews.selectors.dashboard import (
 )
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
 from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
+from reviews.views.audits import noise_floor_chart
 from synthreview.access import get_alert_for_user, get_project_for_user
 from synthreview.csv_safety import csv_safe_cell
 
@@ -51,11 +52,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     mix = sample_mix(project)
     copy_limit = thresholds["copy_share"]
     charts = {
-        "noise_floor": interval_bars(
-            [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
-              "note": f"{row['wrong']} wrong of {row['judged']}"} for row in generators],
-            title="Noise floor per generator (95% Wilson interval)", axis_label="Share marked wrong", limit=limit,
-            empty_message="No closed audits yet"),
+        "noise_floor": noise_floor_chart(generators, title="Noise floor per generator (95% Wilson interval)",
+                                         limit=limit, empty_message="No closed audits yet"),
         "trend": trend_lines(noise_floor_trend(project, "generator", audits), title="Noise floor over time",
                              y_label="Share marked wrong", limit=limit),
         "duplicates": trend_lines(
