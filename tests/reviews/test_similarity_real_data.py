@@ -218,3 +218,37 @@ def test_build_summary_line_counts_what_is_stored(self_instruct):
         f"exact_groups={DuplicateGroup.objects.filter(project=project, kind='exact').count()} "
         f"clusters={project.clusters.count()} low_novelty={project.clusters.filter(is_low_novelty=True).count()}"
     )
+
+
+
+def test_quality_snapshot_per_generator_shows_what_the_data_shows(self_instruct):
+    """The worker's quality pass on the stored embeddings and neighbours (the project
+    embeds prompt + answer, the default). Why each direction holds:
+
+    - davinci is not instruction-tuned: it keeps writing invented "Input:/Output:"
+      pairs to the token limit, so its answers resemble no other model's answer to
+      the same prompt (the fewest near-duplicates, by far), its lengths are the
+      furthest from the experts' (KS), it sits furthest from the real answers in
+      embedding space (Fréchet), and it never reproduces an expert answer (copies).
+    - davinci-t0-ft was tuned on T0, whose targets are labels and short spans: it
+      often answers nothing, so it has by far the most empty answers and the next
+      largest length distance.
+    - The instruction-tuned models answer closed tasks with the expert's own short
+      answer often enough that copies are common for all of them.
+    """
+    from reviews.models import SnapshotScope
+    from reviews.quality.snapshots import quality_snapshots_compute
+
+    project, _ = self_instruct
+    snapshots = {s.scope_label: s.metrics for s in quality_snapshots_compute(project_id=project.pk)
+                 if s.scope == SnapshotScope.GENERATOR}
+    assert len(snapshots) == 8
+    davinci, t0 = snapshots.pop("davinci"), snapshots["davinci-t0-ft"]
+    others = list(snapshots.values())
+    assert davinci["duplicate_share"] < 0.5 * min(m["duplicate_share"] for m in others)
+    assert davinci["length_distance"] > 0.8 and davinci["length_distance"] == max(
+        m["length_distance"] for m in [davinci, *others])
+    assert davinci["frechet_to_real"] > 1.5 * max(m["frechet_to_real"] for m in others)
+    assert davinci["copy_share"] < 0.02 < min(m["copy_share"] for m in others)
+    assert t0["empty_share"] > 0.1 > max(m["empty_share"] for name, m in snapshots.items() if name != "davinci-t0-ft")
+    assert t0["length_distance"] == max(m["length_distance"] for m in others)
