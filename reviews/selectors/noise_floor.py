@@ -99,7 +99,7 @@ class Comparison:
             worse, better = (a, b) if (self.difference or 0) > 0 else (b, a)
             return (f"{worse.label} is noisier than {better.label}: the difference is unlikely to be chance "
                     f"(Fisher's exact test, p = {self.p_value:.3f}).")
-        size = f" about {self.detectable:.0%}" if self.detectable is not None else ""
+        size = f" about {self.detectable * 100:.0f} percentage points" if self.detectable is not None else ""
         return (f"These audits are too small to tell {a.label} and {b.label} apart (Fisher's exact test, "
                 f"p = {self.p_value:.2f}). With {a.floor.judged} and {b.floor.judged} judged items they can only "
                 f"detect a difference of{size} or more.")
