@@ -173,10 +173,10 @@ def test_3_of_60_against_5_of_60_is_too_small_to_tell_apart(project, lead, exper
     assert comparison.p_value == pytest.approx(0.71701, rel=1e-3)
     assert not comparison.significant
     # Detectable difference (80% power, 5% level): (1.959964 + 0.841621)·√(p̄(1 − p̄)(1/60 + 1/60)),
-    # p̄ = 8/120 = 0.066667: 2.801585·√(0.062222·0.033333) = 2.801585·0.045542 = 0.1276, "about 13%".
+    # p̄ = 8/120 = 0.066667: 2.801585·√(0.062222·0.033333) = 2.801585·0.045542 = 0.1276: "about 13 percentage points".
     assert comparison.detectable == pytest.approx(0.1276, abs=5e-4)
     assert "too small to tell steady and noisy apart" in comparison.sentence
-    assert "about 13%" in comparison.sentence
+    assert "about 13 percentage points" in comparison.sentence
     url = f"{reverse('noise_floor', args=[project.slug])}?compare=generator&first={steady.pk}&second={noisy.pk}"
     page = body(client_for(lead).get(url))
     assert "too small to tell steady and noisy apart" in page
