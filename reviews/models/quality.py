@@ -97,8 +97,9 @@ class AlertChannel(models.Model):
 
 
 class Alert(models.Model):
-    """A threshold that slipped. One open alert per metric and scope: a figure that
-    stays over its limit does not send a new email on every snapshot."""
+    """A threshold that slipped. One live alert per metric and scope until the figure
+    comes back within its limit (`recovered_at`): a figure that stays over does not
+    mail again on every snapshot, even after a lead acknowledged it."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alerts")
     metric = models.CharField(max_length=32)
@@ -111,13 +112,14 @@ class Alert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
+    recovered_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
     webhook_status = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "metric", "scope_key"], condition=Q(acknowledged_at__isnull=True),
-                                    name="alert_one_open_per_metric_scope"),
+            models.UniqueConstraint(fields=["project", "metric", "scope_key"], condition=Q(recovered_at__isnull=True),
+                                    name="alert_one_live_per_metric_scope"),
         ]
         indexes = [models.Index(fields=["project", "acknowledged_at", "-created_at"], name="alert_project_open")]

@@ -10,7 +10,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from generation.models import Membership, Project, Role
@@ -27,14 +26,14 @@ def _format(metric: str, value: float) -> str:
 
 def alert_raise(*, project: Project, metric: str, scope_key: str, scope_label: str, value: float,
                 limit: float) -> Alert | None:
-    """Record the alert unless one for this metric and scope is still open; the
-    worker sends it once the transaction commits. Returns the new alert, or None."""
+    """Record the alert unless one for this metric and scope is still live (the figure
+    has not come back within its limit since); the worker sends it once the
+    transaction commits. Returns the new alert, or None."""
     spec = THRESHOLD_SPECS[metric]
     word = "above" if spec.direction == "max" else "below"
     message = (f"{spec.label} for {scope_label} is {_format(metric, value)}, {word} the limit of "
                f"{_format(metric, limit)}.")
-    if Alert.objects.filter(project=project, metric=metric, scope_key=scope_key,
-                            acknowledged_at__isnull=True).exists():
+    if Alert.objects.filter(project=project, metric=metric, scope_key=scope_key, recovered_at__isnull=True).exists():
         return None
     try:
         with transaction.atomic():
@@ -66,6 +65,10 @@ def alerts_evaluate_figures(*, project: Project, scope_key: str, scope_label: st
         if metric == "noise_floor_upper":
             continue
         value = figures.get(metric)
+        if value is not None and not threshold.slipped(value):
+            # Back within the limit: the next slip is news again.
+            Alert.objects.filter(project=project, metric=metric, scope_key=scope_key,
+                                 recovered_at__isnull=True).update(recovered_at=timezone.now())
         if threshold.slipped(value):
             alert = alert_raise(project=project, metric=metric, scope_key=scope_key, scope_label=scope_label,
                                 value=value, limit=threshold.limit)
@@ -153,7 +156,3 @@ def threshold_set(*, project: Project, actor: AbstractBaseUser, metric: str, lim
                      details={"metric": metric, "limit": limit, "enabled": enabled})
     return row
 
-
-def open_alerts(project: Project, limit: int = 5) -> list[Alert]:
-    return list(Alert.objects.filter(Q(project=project), Q(acknowledged_at__isnull=True))
-                .order_by("-created_at", "-id")[:limit])

@@ -252,3 +252,23 @@ def test_a_webhook_answering_500_is_recorded_as_failed_and_the_email_still_goes(
     assert alert.email_sent_at is not None and len(mail.outbox) == 1
     dashboard = client_for(lead).get(reverse("dashboard", args=[project.slug])).content.decode()
     assert "webhook failed: HTTP 500" in dashboard
+
+
+def test_a_figure_that_stays_over_alerts_once_even_after_acknowledging_and_again_after_recovering(
+        project, lead, run_tasks_inline, django_capture_on_commit_callbacks):
+    from reviews.services.alerts import alert_acknowledge, alerts_evaluate_figures
+
+    def evaluate(share: float) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return len(alerts_evaluate_figures(project=project, scope_key="run:1", scope_label="run “r”",
+                                               figures={"duplicate_share": share}))
+
+    # The default duplicate-share limit is 10%.
+    assert evaluate(0.30) == 1
+    alert = Alert.objects.get(project=project, metric="duplicate_share")
+    alert_acknowledge(project=project, alert_id=alert.pk, actor=lead)
+    assert evaluate(0.35) == 0, "still over and already known: no second mail"
+    assert evaluate(0.05) == 0
+    assert Alert.objects.get(pk=alert.pk).recovered_at is not None
+    assert evaluate(0.40) == 1, "slipping again after recovering is news"
+    assert Alert.objects.filter(project=project, metric="duplicate_share").count() == 2
