@@ -100,13 +100,13 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_recreate,
 )
 from _common import SHARED_DATA as DATA_ROOT
+from _pages_audits import load_audits_and_snapshots  # what the leads' pages read
 from _pages_data import (  # the project's data, loaded by bulk SQL
     BENCH_DATABASE,
     GROUP_BLOCK,
     SEARCH_WORDS,
     Fixture,
     _project_fixture,
-    load_audits_and_snapshots,
     load_samples,
     text_pools,
 )

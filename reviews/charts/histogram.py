@@ -20,8 +20,8 @@ from .svg import (
     chart,
     el,
     empty_chart,
-    num,
     title_text,
+    y_axis_label,
 )
 
 WIDTH = 640
@@ -124,16 +124,7 @@ def histogram(
             fill=MUTED,
             class_="chart-axis-label",
         ),
-        el(
-            "text",
-            y_label,
-            x=14,
-            y=middle,
-            text_anchor="middle",
-            fill=MUTED,
-            transform=f"rotate(-90 14 {num(middle)})",
-            class_="chart-axis-label",
-        ),
+        y_axis_label(y_label, middle),
     ]
     total = sum(count for _, _, count in ordered)
     description = f"{total:,} in {len(ordered)} bins from {number_tick(x.lo)} to {number_tick(x.hi)}"

@@ -173,6 +173,12 @@ def title_text(title: str, width: int) -> Node:
     return el("text", truncate(title, limit), x=0, y=17, font_size=14, font_weight=600, class_="chart-title")
 
 
+def y_axis_label(text: str, middle: float) -> Node:
+    """The y axis's label, turned to run up the left edge beside the plot."""
+    return el("text", text, x=14, y=middle, text_anchor="middle", fill=MUTED,
+              transform=f"rotate(-90 14 {num(middle)})", class_="chart-axis-label")
+
+
 def halo(colour: str) -> dict[str, object]:
     """Attributes that outline text in the colour behind it, so lines crossing
     the text stop short of the glyphs."""

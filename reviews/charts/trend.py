@@ -36,6 +36,7 @@ from .svg import (
     text_width,
     title_text,
     truncate,
+    y_axis_label,
 )
 
 WIDTH = 640
@@ -152,16 +153,7 @@ def trend_lines(
             stroke=AXIS,
             class_="chart-axis",
         ),
-        el(
-            "text",
-            y_label,
-            x=14,
-            y=middle,
-            text_anchor="middle",
-            fill=MUTED,
-            transform=f"rotate(-90 14 {num(middle)})",
-            class_="chart-axis-label",
-        ),
+        y_axis_label(y_label, middle),
     ]
     for moment, label in ticks:
         children += _x_tick(moment, label, x)

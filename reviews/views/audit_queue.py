@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from reviews import selectors
 from reviews.forms import VerdictForm
 from reviews.models import Audit, AuditItem, Verdict
+from reviews.selectors import SampleView
 from reviews.selectors.audit_queue import (
     audit_item_for,
     audit_progress,
@@ -35,7 +36,8 @@ def _position(raw: str | None) -> int | None:
 
 def _card(request: HttpRequest, access: ProjectAccess, audit: Audit, item: AuditItem | None, *, status: int = 200,
           saved: str = "", problem: str = "", form: VerdictForm | None = None) -> HttpResponse:
-    view = selectors.sample_view(item.sample) if item is not None else None
+    # The blind card shows the texts and label only, so neighbours, flags and verdicts are never read.
+    view = SampleView(sample=item.sample, similarity=None) if item is not None else None
     my_verdict = (Verdict.objects.filter(audit=audit, sample_id=item.sample_id, reviewer=request.user).first()
                   if item is not None else None)
     audit.refresh_from_db(fields=["status"])
