@@ -60,7 +60,15 @@ class Project(models.Model):
     near_duplicate_threshold = models.FloatField(
         default=0.90, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    max_generation_depth = models.PositiveSmallIntegerField(default=1)
+    max_generation_depth = models.PositiveSmallIntegerField(
+        default=1, help_text="Deepest generation a training export takes by default (0: real seeds only)."
+    )
+    # Generator name → the largest share of a training export its samples may take.
+    generator_caps = models.JSONField(default=dict, blank=True)
+    eval_leak_threshold = models.FloatField(
+        default=0.90, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Cosine similarity to an eval sample from which a train-side sample counts as a leak.",
+    )
     embedding_text = models.CharField(
         max_length=16, choices=EmbeddingText.choices, default=EmbeddingText.INPUT_OUTPUT
     )

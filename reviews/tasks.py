@@ -37,8 +37,9 @@ def similarity_job_task(job_id: int) -> None:
                                                                             stage=stage),
             )
             similarity_job_finish(job_id=job_id, summary=summary.as_dict())
-            # Fresh neighbours and groups: measure quality from them.
+            # Fresh neighbours and groups: measure quality from them, and check the new samples for eval leaks.
             quality_snapshot_task.delay(job.project_id)
+            eval_leaks_after_build_task.delay(job.project_id)
     except Exception as error:
         similarity_job_finish(job_id=job_id, error=f"{type(error).__name__}: {error}")
         raise
@@ -66,3 +67,32 @@ def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-
         demo_audits_create(project_id=project_id)
     except RunsNotFinished as waiting:
         raise self.retry(exc=waiting) from None
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def eval_leak_check_task(version_id: int) -> None:
+    """Compare the train side with a new eval-set version; incremental, so a rerun only finishes the rest."""
+    from reviews.governance.leaks import eval_leak_check
+
+    eval_leak_check(version_id=version_id)
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def eval_leaks_after_build_task(project_id: int) -> None:
+    from reviews.governance.leaks import eval_leaks_after_build
+
+    eval_leaks_after_build(project_id=project_id)
+
+
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=30)
+def export_task(export_id: int) -> None:
+    """Decide the gates and stream the file; a redelivered task finds the export finished and stops."""
+    from reviews.governance.exports import export_run
+    from synthreview.progress import progress_key, progress_set
+
+    key = progress_key("export", export_id)
+
+    def report(done: int, total: int, stage: str) -> None:
+        progress_set(key, done=done, total=total or None, unit="rows", detail=stage)
+
+    export_run(export_id=export_id, progress=report)

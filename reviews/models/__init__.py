@@ -1,5 +1,19 @@
 """The reviews app's models, split by feature."""
 
+from reviews.models.governance import (  # noqa: F401
+    FINISHED_EXPORT_STATUSES,
+    DownstreamResult,
+    EvalLeak,
+    EvalLeakCheck,
+    EvalSetMember,
+    EvalSetVersion,
+    Export,
+    ExportFormat,
+    ExportSplit,
+    ExportStatus,
+    LeakCheckStatus,
+    LeakKind,
+)
 from reviews.models.quality import (  # noqa: F401
     Alert,
     AlertChannel,
