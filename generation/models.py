@@ -395,6 +395,8 @@ class Sample(models.Model):
             models.Index(fields=["project", "id"], name="sample_project_id"),
             models.Index(fields=["project", "status", "id"], name="sample_project_status_id"),
             models.Index(fields=["run", "id"], name="sample_run_id", condition=Q(run__isnull=False)),
+            # The eval split is small; the governance pages read it without scanning a million rows.
+            models.Index(fields=["project", "id"], name="sample_eval_split", condition=Q(split="eval")),
         ]
 
     def __str__(self) -> str:

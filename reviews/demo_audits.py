@@ -56,4 +56,11 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
             audits.append(audit)
         audits.append(audit_create(project=project, actor=actor, scope="project", sample_size=50, overlap=2,
                                    gold_items=2, seed=7777, name="Whole project, for the demo's reviewers"))
+        # A frozen eval set, so the export page has one to check leaks against.
+        from reviews.governance.eval_sets import eval_set_version_create, eval_split_draw
+        from synthreview.access import ProjectAccess
+
+        lead_access = ProjectAccess(project, Role.LEAD)
+        eval_split_draw(access=lead_access, actor=actor, count=8, seed=2026)
+        eval_set_version_create(access=lead_access, actor=actor, note="Eight hand-written anchors, drawn at random.")
     return audits

@@ -16,7 +16,7 @@ from django.http import Http404
 from generation.models import ROLE_RANK, ImportBatch, Membership, Project, Role, Sample
 
 if TYPE_CHECKING:
-    from reviews.models import Alert, Audit, Cluster, DuplicateGroup
+    from reviews.models import Alert, Audit, Cluster, DuplicateGroup, Export
 
 # What each kind of action needs. Views name the action, not the role.
 NEEDS: dict[str, Role] = {
@@ -26,6 +26,7 @@ NEEDS: dict[str, Role] = {
     "export": Role.LEAD,
     "audit": Role.LEAD,
     "dashboard": Role.LEAD,
+    "audit_log": Role.LEAD,
     "bulk": Role.LEAD,
     "policy": Role.ADMIN,
     "members": Role.ADMIN,
@@ -139,3 +140,10 @@ def get_alert_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: in
     from reviews.models import Alert
 
     return _in_project(Alert, "alert", user, slug, pk, need)
+
+
+def get_export_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "export"
+                        ) -> tuple[ProjectAccess, Export]:
+    from reviews.models import Export
+
+    return _in_project(Export, "export", user, slug, pk, need)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from .histogram import histogram
 from .intervals import IntervalRow, interval_bars, sparkbar
 from .scales import nice_ticks
+from .scatter import ScatterSeries, share_scatter
 from .share import stacked_share
 from .trend import TrendSeries, trend_lines
 
 __all__ = [
+    "ScatterSeries",
+    "share_scatter",
     "IntervalRow",
     "TrendSeries",
     "histogram",

@@ -30,7 +30,16 @@ from reviews.governance.gates import (
 )
 from reviews.governance.mix_policy import minimum_real_share
 from reviews.governance.writers import EXTENSIONS, WRITERS
-from reviews.models import EvalLeak, EvalSetMember, EvalSetVersion, Export, ExportFormat, ExportSplit, ExportStatus
+from reviews.models import (
+    EvalLeak,
+    EvalLeakCheck,
+    EvalSetMember,
+    EvalSetVersion,
+    Export,
+    ExportFormat,
+    ExportSplit,
+    ExportStatus,
+)
 from reviews.services.audit_log import audit_log_record
 from synthreview.access import ProjectAccess
 
@@ -39,7 +48,7 @@ ROW_FIELDS = ("id", "input", "output", "label", "origin", "generator_id", "templ
               "generation_depth", "split", "content_hash", "metadata_text")
 READ_CHUNK = 5000
 # A held-back sample is counted under the first of these that applies.
-HELD_BACK_ORDER = ("eval_member", "eval_leak", "excluded_generator", "too_deep")
+HELD_BACK_ORDER = ("eval_member", "eval_leak", "leak_unchecked", "excluded_generator", "too_deep")
 
 
 class ExportError(ValueError):
@@ -112,10 +121,16 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
 
             eval_leak_check(version_id=export.eval_set_version_id)
         with _snapshot():
-            _decide_and_write(export, progress)
+            # A second delivery of the same task waits here for the first, then finds the export finished.
+            locked = Export.objects.select_for_update().get(pk=export.pk)
+            if not locked.finished:
+                _decide_and_write(export, progress)
     except Exception as error:
-        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error=f"{type(error).__name__}: "
-                                                   f"{error}", finished_at=timezone.now())
+        marked = Export.objects.filter(pk=export.pk, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).update(
+            status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now())
+        if not marked:
+            # Another worker finished it while this one waited (a serialisation failure on the finished row).
+            return Export.objects.get(pk=export.pk)
         audit_log_record(project=export.project, actor=None, action="export.failed", obj=export,
                          details={"error": f"{type(error).__name__}: {error}"})
         raise
@@ -150,6 +165,10 @@ def _train_selection(export: Export):  # type: ignore[no-untyped-def]
                                                                     sample_id=OuterRef("pk"))))
         held["eval_leak"] = Q(Exists(EvalLeak.objects.filter(version_id=export.eval_set_version_id,
                                                              sample_id=OuterRef("pk"))))
+        # Samples that arrived after the leak check finished are not known to be clean: held back, counted.
+        checked_through = (EvalLeakCheck.objects.filter(version_id=export.eval_set_version_id)
+                           .values_list("checked_through_id", flat=True).first() or 0)
+        held["leak_unchecked"] = Q(id__gt=checked_through)
     return samples, held
 
 
@@ -295,6 +314,7 @@ def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, deci
         "real_share": by_origin.get(Origin.REAL, 0) / total if total else None,
         "synthetic_share": by_origin.get(Origin.SYNTHETIC, 0) / total if total else None,
         "held_back": {"eval_member": held_back.get("eval_member", 0), "eval_leak": held_back.get("eval_leak", 0),
+                      "leak_unchecked": held_back.get("leak_unchecked", 0),
                       "excluded_generator": held_back.get("excluded_generator", 0),
                       "too_deep": held_back.get("too_deep", 0)},
         "eval_set": None if version is None else {

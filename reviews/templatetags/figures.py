@@ -35,3 +35,9 @@ def iso_minute(value: str | None) -> str:
     if moment is None:
         return str(value)
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+@register.filter
+def get_item(mapping: dict, key: str) -> object:
+    """mapping[key] in a template, or None."""
+    return mapping.get(key) if hasattr(mapping, "get") else None

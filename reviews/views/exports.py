@@ -1,0 +1,127 @@
+"""Export pages: ask for an export, follow it, read its gates and manifest,
+download the file, and record how a model trained on it scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from reviews.charts import share_scatter
+from reviews.governance.downstream import DownstreamError, downstream_result_record
+from reviews.governance.exports import ExportError, export_dir, export_request
+from reviews.governance.mix_policy import minimum_real_share
+from reviews.governance_forms import DownstreamResultForm, ExportForm
+from reviews.models import ExportStatus
+from reviews.selectors.governance import exports_page, parity_series, performance_parity
+from synthreview.access import get_export_for_user, get_project_for_user
+from synthreview.progress import progress_get, progress_key
+
+# What a lead can do about each refusal, shown beside it.
+REMEDIES = {
+    "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out below.",
+    "audit": "Run an audit of at least 50 items for each run named (Audits page), or give an override reason.",
+    "recursion": "Leave the refused generators out below, or check the target model's name.",
+    "eval_real_only": "Freeze a new eval-set version from real samples only.",
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_list(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "export")
+    project = access.project
+    form = ExportForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            export = export_request(
+                access=access, actor=request.user, format=data["format"], split=data["split"],
+                target_model=data["target_model"], max_generation_depth=data["max_generation_depth"],
+                eval_set_version=data["eval_set_version"],
+                excluded_generator_ids=[g.pk for g in data["excluded_generators"]],
+                audit_override_reason=data["audit_override_reason"])
+        except ExportError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("export_detail", slug=project.slug, pk=export.pk)
+    before = request.GET.get("before")
+    exports, older = exports_page(project, before=int(before) if before and before.isdigit() else None)
+    parity = performance_parity(project)
+    charts = [(metric, share_scatter(parity_series(rows), title=f"{metric} against the export's real share",
+                                     x_label="Real share of the training export", y_label=metric))
+              for metric, rows in parity.items()]
+    return render(request, "reviews/exports.html", {
+        "project": project, "access": access, "form": form, "exports": exports, "older": older,
+        "minimum": float(minimum_real_share(project.phase, project.min_real_share)), "parity": parity,
+        "parity_charts": charts})
+
+
+@login_required
+@require_GET
+def export_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, export = get_export_for_user(request.user, slug, pk)
+    progress = progress_get(progress_key("export", export.pk)) if not export.finished else None
+    context = {"project": access.project, "access": access, "export": export, "progress": progress,
+               "remedies": REMEDIES, "result_form": DownstreamResultForm(),
+               "results": list(export.downstream_results.select_related("recorded_by").order_by("metric", "id"))}
+    if request.htmx and request.GET.get("part") == "status":
+        return render(request, "reviews/export_detail.html#export-status", context)
+    return render(request, "reviews/export_detail.html", context)
+
+
+def _stored_file(export) -> Path:  # type: ignore[no-untyped-def]
+    """The export's file, only if it lies where the server put it."""
+    if export.status != ExportStatus.COMPLETED or not export.stored_path:
+        raise Http404("This export has no file.")
+    path = Path(export.stored_path).resolve()
+    if path.parent != export_dir(export.project_id).resolve() or not path.is_file():
+        raise Http404("This export's file is gone.")
+    return path
+
+
+@login_required
+@require_GET
+def export_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+    _, export = get_export_for_user(request.user, slug, pk)
+    path = _stored_file(export)
+    # FileResponse writes Content-Disposition itself, quoting and encoding the name; the name is ours anyway.
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=export.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def export_manifest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    _, export = get_export_for_user(request.user, slug, pk)
+    if not export.finished or export.manifest is None:
+        raise Http404("The manifest is written when the export finishes.")
+    response = HttpResponse(json.dumps(export.manifest, indent=2, ensure_ascii=False) + "\n",
+                            content_type="application/json; charset=utf-8")
+    name = f"{export.project.slug}-export-{export.pk}.manifest.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def downstream_result_add(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, export = get_export_for_user(request.user, slug, pk)
+    form = DownstreamResultForm(request.POST)
+    if form.is_valid():
+        try:
+            downstream_result_record(access=access, actor=request.user, export=export, **form.cleaned_data)
+        except DownstreamError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Result recorded.")
+    else:
+        messages.error(request, "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+    return redirect("export_detail", slug=access.project.slug, pk=export.pk)
