@@ -28,4 +28,13 @@ urlpatterns = [
     path("p/<slug:slug>/dashboard/recompute/", views.quality_recompute, name="quality_recompute"),
     path("p/<slug:slug>/alerts/settings/", views.alert_settings, name="alert_settings"),
     path("p/<slug:slug>/alerts/<int:pk>/acknowledge/", views.alert_acknowledge_view, name="alert_acknowledge"),
+    path("p/<slug:slug>/audit-log/", views.audit_log, name="audit_log"),
+    path("p/<slug:slug>/audit-log/audit-log.csv", views.audit_log_csv, name="audit_log_csv"),
+    path("p/<slug:slug>/policy/", views.policy_settings, name="policy_settings"),
+    path("p/<slug:slug>/exports/", views.export_list, name="export_list"),
+    path("p/<slug:slug>/exports/<int:pk>/", views.export_detail, name="export_detail"),
+    path("p/<slug:slug>/exports/<int:pk>/download/", views.export_download, name="export_download"),
+    path("p/<slug:slug>/exports/<int:pk>/manifest.json", views.export_manifest, name="export_manifest"),
+    path("p/<slug:slug>/exports/<int:pk>/results/", views.downstream_result_add, name="downstream_result_add"),
+    path("p/<slug:slug>/eval-set/", views.eval_set_view, name="eval_set"),
 ]

@@ -180,6 +180,9 @@ class AuditLog(models.Model):
             models.Index(fields=["project", "-id"], name="auditlog_project_recent"),
             # A sample's history on its detail page.
             models.Index(fields=["object_type", "object_id", "-id"], name="auditlog_object_recent"),
+            # The audit-log page filtered by action or by actor: a rare one is found without scanning the log.
+            models.Index(fields=["project", "action", "-id"], name="auditlog_project_action"),
+            models.Index(fields=["project", "actor", "-id"], name="auditlog_project_actor"),
         ]
 
     def __str__(self) -> str:

@@ -1,3 +1,4 @@
+from reviews.views.audit_log import audit_log, audit_log_csv  # noqa: F401
 from reviews.views.audits import (  # noqa: F401
     audit_adjudicate_view,
     audit_close_view,
@@ -14,7 +15,16 @@ from reviews.views.dashboard import (  # noqa: F401
     dashboard_figure,
     quality_recompute,
 )
+from reviews.views.eval_set import eval_set_view  # noqa: F401
+from reviews.views.exports import (  # noqa: F401
+    downstream_result_add,
+    export_detail,
+    export_download,
+    export_list,
+    export_manifest,
+)
 from reviews.views.jobs import similarity_rerun, similarity_status  # noqa: F401
+from reviews.views.policy import policy_settings  # noqa: F401
 from reviews.views.queue import review_queue, verdict_save, verdict_undo_last  # noqa: F401
 from reviews.views.samples import sample_detail, sample_list, samples_bulk  # noqa: F401
 from reviews.views.similarity import (  # noqa: F401

@@ -1,0 +1,97 @@
+"""The project's governance policy: the mix-in phase or a custom minimum real
+share, per-generator caps, the audit gate's noise-floor limit, the eval leak
+threshold and the generation-depth cap. Admins set it; every change is one
+audit-log entry listing what moved."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from generation.models import Generator, Phase, Project
+from reviews.services.audit_log import audit_log_record
+from synthreview.access import ProjectAccess
+
+POLICY_FIELDS = ("phase", "min_real_share", "noise_floor_limit", "eval_leak_threshold", "max_generation_depth",
+                 "generator_caps")
+# A depth beyond this is no cap at all: generations of generations of synthetic data.
+MAX_GENERATION_DEPTH = 10
+
+
+def _is_share(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1
+
+
+def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(changes) - set(POLICY_FIELDS))
+    if unknown:
+        errors["__all__"] = [f"Not a policy setting: {', '.join(unknown)}."]
+    clean: dict[str, Any] = {}
+    if "phase" in changes:
+        if changes["phase"] in Phase.values and not isinstance(changes["phase"], bool):
+            clean["phase"] = int(changes["phase"])
+        else:
+            errors["phase"] = [f"The phase is one of {', '.join(str(v) for v in Phase.values)}."]
+    if "min_real_share" in changes:
+        value = changes["min_real_share"]
+        if value is None or _is_share(value):
+            clean["min_real_share"] = None if value is None else float(value)
+        else:
+            errors["min_real_share"] = ["The custom minimum real share lies between 0% and 100% (or is left empty)."]
+    for name, what in (("noise_floor_limit", "The noise-floor limit"),
+                       ("eval_leak_threshold", "The eval leak threshold")):
+        if name in changes:
+            if _is_share(changes[name]):
+                clean[name] = float(changes[name])
+            else:
+                errors[name] = [f"{what} lies between 0 and 1."]
+    if "max_generation_depth" in changes:
+        depth = changes["max_generation_depth"]
+        if isinstance(depth, int) and not isinstance(depth, bool) and 0 <= depth <= MAX_GENERATION_DEPTH:
+            clean["max_generation_depth"] = depth
+        else:
+            errors["max_generation_depth"] = [f"The generation depth is a whole number from 0 to {MAX_GENERATION_DEPTH}."]
+    if "generator_caps" in changes:
+        caps = changes["generator_caps"] or {}
+        if not isinstance(caps, dict):
+            errors["generator_caps"] = ["Generator caps map a generator's name to a share."]
+        else:
+            names = set(Generator.objects.filter(project=project, name__in=list(caps)).values_list("name", flat=True))
+            strangers = sorted(str(name) for name in caps if name not in names)
+            bad = sorted(str(name) for name, cap in caps.items() if name in names and not _is_share(cap))
+            problems = []
+            if strangers:
+                problems.append(f"No generator named {', '.join(strangers)} in this project: caps are for its own "
+                                "generators only.")
+            if bad:
+                problems.append(f"A cap lies between 0% and 100%; not so for {', '.join(bad)}.")
+            if problems:
+                errors["generator_caps"] = problems
+            else:
+                clean["generator_caps"] = {name: float(caps[name]) for name in sorted(caps)}
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def project_policy_set(*, access: ProjectAccess, actor: object, **changes: Any) -> Project:
+    """Validate and save policy changes; record one "policy.set" entry with {field: [old, new]} for
+    the fields that changed (none when nothing did)."""
+    if not access.can("policy"):
+        raise PermissionDenied("Only the project's admins change its policy.")
+    project = access.project
+    clean = _validated(project, changes)
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        moved = {name: [getattr(locked, name), value] for name, value in clean.items()
+                 if getattr(locked, name) != value}
+        if moved:
+            for name, (_, value) in moved.items():
+                setattr(locked, name, value)
+            locked.save(update_fields=list(moved))
+            audit_log_record(project=locked, actor=actor, action="policy.set", obj=locked, details=moved)
+    return locked
