@@ -92,6 +92,8 @@ def import_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     batch = get_import_for_user(request.user, slug, pk)
     context = {
         "project": batch.project,
+        # The access the helper just checked, for the page's project navigation.
+        "access": get_project_for_user(request.user, slug, "import"),
         "batch": batch,
         "progress": progress_get(progress_key("import", batch.pk)),
         "finished": batch.status in (ImportStatus.COMPLETED, ImportStatus.FAILED),

@@ -25,7 +25,6 @@ from synthreview.progress import progress_get, progress_key
 # What a lead can do about each refusal, shown beside it.
 REMEDIES = {
     "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out below.",
-    "audit": "Run an audit of at least 50 items for each run named (Audits page), or give an override reason.",
     "recursion": "Leave the refused generators out below, or check the target model's name.",
     "eval_real_only": "Freeze a new eval-set version from real samples only.",
 }
