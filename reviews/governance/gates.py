@@ -151,7 +151,7 @@ def audit_gate(*, project: Project, groups: list[GroupCount], override_reason: s
         if group.origin == Origin.SYNTHETIC and group.count:
             sources[_Source(group.run_id, group.generator_id, group.template_version_id)] += group.count
     audits = [a for a in Audit.objects.filter(project=project, status=AuditStatus.CLOSED)
-              .exclude(frozen_figures=None).order_by("-closed_at", "-id") if a.frozen_figures.get("noise_floor")]
+              .filter(frozen_figures__isnull=False).order_by("-closed_at", "-id") if a.frozen_figures.get("noise_floor")]
     limit = project.noise_floor_limit
     used: dict[int, dict] = {}
     missing: list[dict] = []

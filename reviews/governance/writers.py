@@ -85,8 +85,9 @@ def _csv_cell(value: object) -> object:
 def write_csv(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
     written = 0
     buffer = io.StringIO()
-    # lineterminator fixed ("\n"), so the bytes do not depend on the platform.
-    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    # RFC 4180's "\r\n", fixed so the bytes do not depend on the platform; with it as the terminator the
+    # writer also quotes any cell holding a lone "\r", which a reader would otherwise split the row at.
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     with open(path, "wb") as handle:
         out = _HashingFile(handle)
         writer.writerow(COLUMNS)

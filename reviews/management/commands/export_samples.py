@@ -72,7 +72,7 @@ class Command(BaseCommand):
             export = export_run(export_id=export.pk, progress=report)
         finally:
             bar.close()
-        out: Path = options["out"]
+        out = Path(options["out"])
         manifest_path = out.with_name(out.name + ".manifest.json")
         if export.status != ExportStatus.COMPLETED:
             reasons = "\n".join(f"- {r['gate']}: {r['reason']}" for r in export.refusals) or export.error
