@@ -1,4 +1,4 @@
-"""Export file writers: JSON Lines, CSV and Parquet, streamed row by row.
+"""Export file writers: JSON Lines, CSV and Parquet, streamed a chunk of rows at a time.
 
 The same rows in the same order give the same bytes: keys and columns come in a
 fixed order, nothing time- or host-dependent is written, and Parquet row groups
@@ -12,15 +12,19 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice, repeat
 from pathlib import Path
-from typing import IO
+from types import TracebackType
+from typing import IO, Self
 
-from synthreview.csv_safety import csv_safe_cell
+from synthreview.csv_safety import FORMULA_STARTS, csv_safe_cell
 
 COLUMNS = ("id", "input", "output", "label", "origin", "synthetic", "generator", "generator_model", "template",
            "template_version", "run", "generation_depth", "split", "content_hash", "metadata")
-# Rows per Parquet row group (and per CSV/JSONL write): fixed, so the file's layout is too.
+# Rows per Parquet row group (and per progress report): fixed, so the file's layout is too.
 BATCH_ROWS = 10_000
 
 Row = tuple  # in COLUMNS order
@@ -41,39 +45,105 @@ def _json_value(value: object) -> str:
 
 
 def jsonl_line(row: Row) -> str:
-    # Built by hand rather than json.dumps(dict): the keys never change, and this is the export's hot loop.
+    """One row's line: the definition of the format (write_jsonl writes the same bytes, faster)."""
     return "{" + ",".join(f'"{key}":{_json_value(value)}' for key, value in zip(COLUMNS, row, strict=True)) + "}\n"
 
 
-class _HashingFile:
-    def __init__(self, handle: IO[bytes]) -> None:
+# write_jsonl's hot loop: each column of a chunk of rows goes through the C JSON encoder
+# in one call, with "\n" between items. An encoded None, bool, int or str never holds a
+# raw newline (JSON escapes it), so splitting on "\n" gives back the column's cells, the
+# same text _json_value makes; a row's line is then a fixed template filled in. Chunks of
+# ~1,000 rows stay in the CPU's caches (10,000 are ~20% slower).
+_encode_cells = json.JSONEncoder(ensure_ascii=False, separators=("\n", ":"), check_circular=False).encode
+_LINE = "{" + ",".join(f'"{key}":%s' for key in COLUMNS) + "}\n"
+# Rows per encoded chunk (JSONL and CSV); a divisor of BATCH_ROWS, so progress is reported
+# every BATCH_ROWS rows as before.
+ENCODE_ROWS = 1000
+
+
+def jsonl_lines(rows: list[Row]) -> bytes:
+    """The rows' lines, UTF-8: exactly b"".join(jsonl_line(row).encode() for row in rows)."""
+    if not rows:
+        return b""
+    columns = list(zip(*rows, strict=True))
+    if len(columns) != len(COLUMNS):
+        raise ValueError(f"a row has {len(columns)} values where the export has {len(COLUMNS)} columns")
+    cells = []
+    for column in columns:
+        encoded = _encode_cells(column)[1:-1].split("\n")
+        if len(encoded) != len(rows):  # a list or dict value: JSONL cells are None, bool, int or str
+            raise TypeError("an export cell must be None, a bool, an int or a str")
+        cells.append(encoded)
+    # Each line on its own: one non-BMP character would make a joined str four bytes per character.
+    return b"".join([(_LINE % line).encode("utf-8") for line in zip(*cells)])
+
+
+class _ChunkWriter:
+    """Encodes, hashes and writes chunks of rows in a thread of its own, in the order they come.
+
+    The caller's thread only reads the rows, so what it reads them from (a database cursor in
+    its transaction) stays on that thread; while it waits for the next rows the GIL is free, and
+    the chunks it has read are encoded meanwhile (sha256 and the writes release the GIL too). A
+    queue of a few chunks bounds the memory.
+    """
+
+    def __init__(self, handle: IO[bytes], encode: Callable[[list[Row]], bytes], header: bytes = b"") -> None:
         self.handle = handle
+        self.encode = encode
         self.digest = hashlib.sha256()
         self.size = 0
+        self.write(header)
+        self._pending: queue.Queue[list[Row] | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="export-file-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (chunk := self._pending.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking chunks, so the caller never blocks on a full queue
+            try:
+                self.write(self.encode(chunk))
+            except BaseException as error:  # noqa: BLE001  # raised again in the caller's thread
+                self._error = error
 
     def write(self, data: bytes) -> None:
         self.digest.update(data)
         self.handle.write(data)
         self.size += len(data)
 
+    def put(self, chunk: list[Row]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pending.put(chunk)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._pending.put(None)
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error
+
+
+def _write_chunks(rows: Iterable[Row], path: Path, on_batch: Callable[[int], object] | None,
+                  encode: Callable[[list[Row]], bytes], header: bytes = b"") -> tuple[str, int, int]:
+    """Hand the rows to a _ChunkWriter ENCODE_ROWS at a time; report every BATCH_ROWS handed over."""
+    written = 0
+    source = iter(rows)
+    with open(path, "wb") as handle, _ChunkWriter(handle, encode, header) as out:
+        while chunk := list(islice(source, ENCODE_ROWS)):
+            out.put(chunk)
+            written += len(chunk)
+            if on_batch and written % BATCH_ROWS == 0:
+                on_batch(written)
+    return out.digest.hexdigest(), out.size, written
+
 
 def write_jsonl(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
-    written = 0
-    with open(path, "wb") as handle:
-        out = _HashingFile(handle)
-        batch: list[str] = []
-        for row in rows:
-            batch.append(jsonl_line(row))
-            if len(batch) == BATCH_ROWS:
-                out.write("".join(batch).encode("utf-8"))
-                written += len(batch)
-                batch = []
-                if on_batch:
-                    on_batch(written)
-        if batch:
-            out.write("".join(batch).encode("utf-8"))
-            written += len(batch)
-    return out.digest.hexdigest(), out.size, written
+    return _write_chunks(rows, path, on_batch, jsonl_lines)
 
 
 def _csv_cell(value: object) -> object:
@@ -82,30 +152,38 @@ def _csv_cell(value: object) -> object:
     return csv_safe_cell(value)
 
 
-def write_csv(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
-    written = 0
-    buffer = io.StringIO()
+_NUMBERS = {int, type(None)}
+_TEXTS = {str, type(None)}
+
+
+def _csv_column(column: tuple) -> Sequence[object]:
+    """A column's cells as _csv_cell makes them. Most columns need no change (numbers, or texts none
+    of which starts like a formula), and that is checked at C speed; the others go cell by cell."""
+    kinds = set(map(type, column))
+    if kinds <= _NUMBERS:
+        return column
+    if kinds <= _TEXTS and not any(map(str.startswith, filter(None, column), repeat(FORMULA_STARTS))):
+        return column
+    return [_csv_cell(value) for value in column]
+
+
+def _csv_writer(buffer: io.StringIO):  # type: ignore[no-untyped-def]
     # RFC 4180's "\r\n", fixed so the bytes do not depend on the platform; with it as the terminator the
     # writer also quotes any cell holding a lone "\r", which a reader would otherwise split the row at.
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    with open(path, "wb") as handle:
-        out = _HashingFile(handle)
-        writer.writerow(COLUMNS)
-        count = 0
-        for row in rows:
-            writer.writerow([_csv_cell(value) for value in row])
-            count += 1
-            if count == BATCH_ROWS:
-                out.write(buffer.getvalue().encode("utf-8"))
-                buffer.seek(0)
-                buffer.truncate()
-                written += count
-                count = 0
-                if on_batch:
-                    on_batch(written)
-        out.write(buffer.getvalue().encode("utf-8"))
-        written += count
-    return out.digest.hexdigest(), out.size, written
+    return csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def csv_lines(rows: list[Row]) -> bytes:
+    """The rows' CSV records, UTF-8: the same bytes as writerow([_csv_cell(v) for v in row]) for each."""
+    buffer = io.StringIO()
+    _csv_writer(buffer).writerows(zip(*[_csv_column(column) for column in zip(*rows, strict=True)]))
+    return buffer.getvalue().encode("utf-8")
+
+
+def write_csv(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+    header = io.StringIO()
+    _csv_writer(header).writerow(COLUMNS)
+    return _write_chunks(rows, path, on_batch, csv_lines, header=header.getvalue().encode("utf-8"))
 
 
 def parquet_schema():  # type: ignore[no-untyped-def]

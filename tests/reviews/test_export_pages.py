@@ -63,7 +63,11 @@ def test_a_path_outside_the_export_folder_is_never_served(completed, tmp_path):
     outside.write_text("not for download")
     # The record cannot be changed (the trigger refuses it), so a copy in memory stands in for a tampered row.
     tampered = Export.objects.get(pk=completed.pk)
-    for path in (str(outside), str(Path(completed.stored_path).parent / ".." / "1" / "export-1.jsonl")):
+    # Another project's folder, reached by climbing out of this one's.
+    elsewhere = Path(completed.stored_path).parent / ".." / str(completed.project_id + 1) / f"export-{completed.pk}.jsonl"
+    elsewhere.parent.mkdir(parents=True, exist_ok=True)
+    elsewhere.write_text("{}\n")
+    for path in (str(outside), str(elsewhere)):
         tampered.stored_path = path
         with pytest.raises(Http404):
             _stored_file(tampered)
