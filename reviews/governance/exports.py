@@ -18,7 +18,7 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, TextFi
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from generation.models import Generator, Origin, Sample, SampleStatus, Split
+from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
 from reviews.governance.gates import (
     GateDecision,
     GroupCount,
@@ -236,8 +236,8 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     extension = EXTENSIONS[export.format]
     final_path = directory / f"export-{export.pk}.{extension}"
     partial_path = directory / f"export-{export.pk}.{extension}.partial"
-    versions = {pk: (label.rsplit(" v", 1)[0], int(label.rsplit(" v", 1)[1]))
-                for pk, label in names["template_version"].items()}
+    versions = {pk: (name, number) for pk, name, number in PromptTemplateVersion.objects.filter(
+        template__project=project).values_list("id", "template__name", "version")}
     models = dict(Generator.objects.filter(project=project).values_list("id", "model_name"))
     on_batch = (lambda written: progress(written, total, "writing")) if progress else None
     sha256, size, written = WRITERS[export.format](_rows(export, names, versions, models), partial_path,
