@@ -37,3 +37,31 @@ def status_kib(field: str) -> int:
             if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def lineage_create(project, generator_names, template_versions, *, created_by=None):  # type: ignore[no-untyped-def]
+    """Imported generators, template versions [(name, number)] and one completed run per version,
+    each run over every generator: the lineage a bench's samples point at."""
+    from generation.models import (
+        GenerationRun,
+        Generator,
+        GeneratorKind,
+        PromptTemplate,
+        PromptTemplateVersion,
+        RunStatus,
+    )
+
+    generators = [Generator.objects.create(project=project, name=name, kind=GeneratorKind.IMPORTED, model_name=name)
+                  for name in generator_names]
+    versions = []
+    for name, number in template_versions:
+        template, _ = PromptTemplate.objects.get_or_create(project=project, name=name)
+        versions.append(PromptTemplateVersion.objects.create(template=template, version=number,
+                                                             text=f"{{instruction}} ({name} v{number})"))
+    runs = []
+    for number, version in enumerate(versions, start=1):
+        run = GenerationRun.objects.create(project=project, name=f"run-{number}", template_version=version,
+                                           status=RunStatus.COMPLETED, created_by=created_by)
+        run.generators.set(generators)
+        runs.append(run)
+    return generators, versions, runs

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import SERVER_URL  # bench/ is on sys.path as the script's folder
+from _common import SERVER_URL, lineage_create  # bench/ is on sys.path as the script's folder
 from _common import SHARED_DATA as DATA_ROOT
 
 BENCH_DATABASE = "synthreview_bench_pages"
@@ -72,17 +72,7 @@ class Fixture:
 def _project_fixture() -> Fixture:
     from django.contrib.auth import get_user_model
 
-    from generation.models import (
-        GenerationRun,
-        Generator,
-        GeneratorKind,
-        Membership,
-        Project,
-        PromptTemplate,
-        PromptTemplateVersion,
-        Role,
-        RunStatus,
-    )
+    from generation.models import Membership, Project, Role
 
     project = Project.objects.create(slug=PROJECT_SLUG, name="Pages benchmark")
     users = []
@@ -90,19 +80,7 @@ def _project_fixture() -> Fixture:
         user = get_user_model().objects.create_user(username=username, password=None)
         Membership.objects.create(user=user, project=project, role=Role.LEAD if username == "lead" else Role.EXPERT)
         users.append(user)
-    generators = [Generator.objects.create(project=project, name=name, kind=GeneratorKind.IMPORTED, model_name=name)
-                  for name in GENERATOR_NAMES]
-    versions = []
-    for name, number in TEMPLATE_VERSIONS:
-        template, _ = PromptTemplate.objects.get_or_create(project=project, name=name)
-        versions.append(PromptTemplateVersion.objects.create(template=template, version=number,
-                                                             text=f"{{instruction}} ({name} v{number})"))
-    runs = []
-    for number, version in enumerate(versions, start=1):
-        run = GenerationRun.objects.create(project=project, name=f"run-{number}", template_version=version,
-                                           status=RunStatus.COMPLETED, created_by=users[0])
-        run.generators.set(generators)
-        runs.append(run)
+    generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS, created_by=users[0])
     return Fixture(
         project_id=project.pk, slug=project.slug, lead_id=users[0].pk, reviewer_ids=tuple(u.pk for u in users),
         generator_ids=tuple(g.pk for g in generators), template_version_ids=tuple(v.pk for v in versions),

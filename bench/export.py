@@ -75,6 +75,7 @@ from _common import (  # bench/ is on sys.path as the script's folder
     SERVER_URL,
     database_drop,
     database_recreate,
+    lineage_create,
     status_kib,
 )
 from _common import SHARED_DATA as DATA_ROOT
@@ -281,31 +282,10 @@ def _selection_count(selection: dict[str, int]) -> int:
 
 
 def _project() -> dict[str, Any]:
-    from generation.models import (
-        GenerationRun,
-        Generator,
-        GeneratorKind,
-        Phase,
-        Project,
-        PromptTemplate,
-        PromptTemplateVersion,
-        RunStatus,
-    )
+    from generation.models import Phase, Project
 
     project = Project.objects.create(slug=PROJECT_SLUG, name="Export benchmark", phase=Phase.PROTOTYPE)
-    generators = [Generator.objects.create(project=project, name=name, kind=GeneratorKind.IMPORTED, model_name=name)
-                  for name in GENERATOR_NAMES]
-    versions = []
-    for name, number in TEMPLATE_VERSIONS:
-        template, _ = PromptTemplate.objects.get_or_create(project=project, name=name)
-        versions.append(PromptTemplateVersion.objects.create(template=template, version=number,
-                                                             text=f"{{instruction}} ({name} v{number})"))
-    runs = []
-    for number, version in enumerate(versions, start=1):
-        run = GenerationRun.objects.create(project=project, name=f"run-{number}", template_version=version,
-                                           status=RunStatus.COMPLETED)
-        run.generators.set(generators)
-        runs.append(run)
+    generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS)
     return {"project": project.pk, "generators": [g.pk for g in generators], "versions": [v.pk for v in versions],
             "runs": [r.pk for r in runs]}
 

@@ -107,7 +107,7 @@ def eval_set_version_create(*, access: ProjectAccess, actor: object, note: str =
         if synthetic:  # the sample table's own constraint makes this unreachable; kept as the service's word
             raise EvalSetError(f"The eval set holds real samples only; these are synthetic: {_listed(synthetic)}.")
         digest = eval_set_hash([content_hash for _, content_hash, _ in members])
-        latest = EvalSetVersion.objects.filter(project=project).order_by("-version").first()
+        latest = eval_set_latest(project.pk)
         if latest is not None and latest.content_hash == digest:
             raise EvalSetError(f"The eval split has not changed since v{latest.version} "
                                f"(hash {digest[:12]}…); that version is still current.")

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
+from reviews.governance.eval_sets import eval_set_latest
 from reviews.governance.gates import (
     GateDecision,
     GroupCount,
@@ -71,7 +72,7 @@ def export_request(*, access: ProjectAccess, actor: object, format: str, split: 
     if eval_set_version is not None and eval_set_version.project_id != project.pk:
         raise ExportError("That eval-set version belongs to another project.")
     if eval_set_version is None:
-        eval_set_version = EvalSetVersion.objects.filter(project=project).order_by("-version").first()
+        eval_set_version = eval_set_latest(project.pk)
     if split == ExportSplit.EVAL and eval_set_version is None:
         raise ExportError("The project has no eval-set version yet: freeze one on the Eval set page first.")
     depth = project.max_generation_depth if max_generation_depth is None else int(max_generation_depth)
@@ -219,10 +220,11 @@ def _rows(export: Export, names: dict, versions: dict, models: dict) -> Iterator
 def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None:
     project = export.project
     names = lineage_names(project)
+    generators = list(Generator.objects.filter(project=project))
     if progress:
         progress(0, 0, "counting")
     groups, held_back = _selection_counts(export)
-    decisions, audits_used = _gates(export, groups)
+    decisions, audits_used = _gates(export, groups, names, generators)
     manifest = _manifest(export, groups, held_back, decisions, audits_used, names)
     refused = [d for d in decisions if d.refused]
     if refused:
@@ -238,7 +240,7 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     partial_path = directory / f"export-{export.pk}.{extension}.partial"
     versions = {pk: (name, number) for pk, name, number in PromptTemplateVersion.objects.filter(
         template__project=project).values_list("id", "template__name", "version")}
-    models = dict(Generator.objects.filter(project=project).values_list("id", "model_name"))
+    models = {generator.pk: generator.model_name for generator in generators}
     on_batch = (lambda written: progress(written, total, "writing")) if progress else None
     sha256, size, written = WRITERS[export.format](_rows(export, names, versions, models), partial_path,
                                                    on_batch)
@@ -252,7 +254,8 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
             file_name=file_name, sha256=sha256, size_bytes=size, rows_written=written)
 
 
-def _gates(export: Export, groups: list[GroupCount]) -> tuple[list[GateDecision], list[dict]]:
+def _gates(export: Export, groups: list[GroupCount], names: dict, generators: list[Generator]
+           ) -> tuple[list[GateDecision], list[dict]]:
     project = export.project
     if export.split == ExportSplit.EVAL:
         synthetic = sum(g.count for g in groups if g.origin != Origin.REAL)
@@ -260,12 +263,10 @@ def _gates(export: Export, groups: list[GroupCount]) -> tuple[list[GateDecision]
         reason = (f"The eval set holds {synthetic} synthetic samples; it must be real only." if synthetic
                   else f"Eval set v{export.eval_set_version.version}: real only, version-locked.")
         return [GateDecision("eval_real_only", outcome, reason, {"synthetic": synthetic})], []
-    names = lineage_names(project)
     synthetic_by_generator: dict[int, int] = defaultdict(int)
     for group in groups:
         if group.origin == Origin.SYNTHETIC:
             synthetic_by_generator[group.generator_id] += group.count
-    generators = list(Generator.objects.filter(pk__in=list(synthetic_by_generator)))
     decisions = [recursion_gate(target_model=export.target_model, generators=generators,
                                 counts=synthetic_by_generator)]
     audit_decision, audits_used = audit_gate(project=project, groups=groups,

@@ -83,12 +83,14 @@ def ancestors(model: str, parents: dict[str, set[str]]) -> set[str]:
 
 
 def recursion_gate(*, target_model: str, generators: list[Generator], counts: dict[int, int]) -> GateDecision:
-    """Refuse generators derived from the target model, and those the target model is derived from."""
+    """Refuse generators derived from the target model, and those the target model is derived from.
+
+    `generators` are all of the project's (their declared lineages make the graph); `counts` says
+    how many synthetic samples of each the export holds."""
     if not target_model.strip():
         return GateDecision("recursion", Outcome.PASSED, "No target model named, so there is nothing to compare.",
                             {"target_model": ""})
-    project_generators = list(Generator.objects.filter(project_id=generators[0].project_id)) if generators else []
-    parents = lineage_graph(project_generators)
+    parents = lineage_graph(generators)
     target = _model_key(target_model)
     target_ancestors = ancestors(target, parents)
     related = []

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from generation.models import Project, Sample, SampleFlag
+from reviews.governance.eval_sets import eval_set_latest
 from reviews.models import (
     EvalLeak,
     EvalLeakCheck,
@@ -67,7 +68,7 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
         check.status = LeakCheckStatus.DONE
         check.error = ""
         check.save()
-        if version == EvalSetVersion.objects.filter(project=project).order_by("-version").first():
+        if version == eval_set_latest(project.pk):
             _flags_sync(project, version)
     return check
 
@@ -140,6 +141,6 @@ def _flags_sync(project: Project, version: EvalSetVersion) -> None:
 
 def eval_leaks_after_build(*, project_id: int) -> None:
     """After a similarity build: check the latest version against what arrived since."""
-    version = EvalSetVersion.objects.filter(project_id=project_id).order_by("-version").first()
+    version = eval_set_latest(project_id)
     if version is not None:
         eval_leak_check(version_id=version.pk, embed_missing=False)
