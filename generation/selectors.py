@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from generation.models import (
     GenerationRun,
@@ -12,6 +12,8 @@ from generation.models import (
     ImportBatch,
     Origin,
     Project,
+    PromptTemplate,
+    PromptTemplateVersion,
     SampleCount,
     SampleStatus,
 )
@@ -94,3 +96,22 @@ def project_imports(project: Project, limit: int = 20) -> QuerySet[ImportBatch]:
 
 def project_generators(project: Project) -> QuerySet[Generator]:
     return Generator.objects.filter(project=project).order_by("name")
+
+
+def project_templates(project: Project) -> QuerySet[PromptTemplate]:
+    """The project's templates by name, each with its versions newest first (two queries in all)."""
+    versions = PromptTemplateVersion.objects.select_related("created_by").order_by("-version")
+    return (
+        PromptTemplate.objects.filter(project=project)
+        .prefetch_related(Prefetch("versions", queryset=versions))
+        .order_by("name")
+    )
+
+
+def template_latest_version(project: Project, name: str) -> PromptTemplateVersion | None:
+    return (
+        PromptTemplateVersion.objects.select_related("template")
+        .filter(template__project=project, template__name=name)
+        .order_by("-version")
+        .first()
+    )

@@ -3,12 +3,15 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
+from generation.checks.service import import_checks_run
 from generation.ingest.service import (
     ImportProgress,
     import_batch_mark_failed,
     import_batch_run,
 )
-from generation.runs import run_execute
+from generation.runs import run_finish_if_done, run_prepare
+from generation.runs.lanes import lane_execute, lane_lease_remaining
+from generation.runs.selectors import runs_orphaned
 from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3
@@ -39,4 +42,35 @@ def import_batch_task(self, batch_id: int) -> None:  # type: ignore[no-untyped-d
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def run_execute_task(run_id: int) -> None:
-    run_execute(run_id=run_id)
+    """Make the run's items (once), then give each generator's lane its own task,
+    so lanes run side by side on as many workers as there are."""
+    generator_ids = run_prepare(run_id=run_id)
+    if not generator_ids:
+        run_finish_if_done(run_id=run_id)
+    for generator_id in generator_ids:
+        run_lane_task.delay(run_id, generator_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3)
+def run_lane_task(self, run_id: int, generator_id: int) -> None:  # type: ignore[no-untyped-def]
+    outcome = lane_execute(run_id=run_id, generator_id=generator_id)
+    if outcome == "busy":
+        # Another worker holds the lane. If it is alive it renews its lease and finishes the lane
+        # itself, and these few retries end quietly; if it died, a retry takes over once its lease lapses.
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=lane_lease_remaining(run_id=run_id, generator_id=generator_id) + 1)
+        return
+    run_finish_if_done(run_id=run_id)
+
+
+@shared_task
+def runs_resume_orphaned_task() -> None:
+    """At worker start: runs left running by a worker that died get their lanes queued again."""
+    for run_id in runs_orphaned():
+        run_execute_task.delay(run_id)
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def checks_for_import_task(batch_id: int) -> None:
+    # Idempotent: flags are keyed by (sample, check), so a redelivery writes nothing twice.
+    import_checks_run(batch_id=batch_id)

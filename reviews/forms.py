@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from generation.checks import REGISTRY as CHECKS
 from generation.models import (
     GenerationRun,
     Generator,
@@ -28,6 +29,15 @@ class VerdictForm(forms.Form):
 
 VERDICT_FILTER_CHOICES = [("", "Any"), *VerdictValue.choices, ("none", "No verdict yet")]
 
+# The automated checks' names, the governance check's "eval-leak" (spelled out here:
+# reviews.governance.leaks pulls in FAISS), and "any" flag at all.
+FLAG_FILTER_CHOICES = [
+    ("", "Any or none"),
+    ("any", "Any flag"),
+    *((check.name, check.label) for check in CHECKS.values()),
+    ("eval-leak", "Eval leak"),
+]
+
 
 class SampleFilterForm(forms.Form):
     """The sample browser's filters; every choice is scoped to the project."""
@@ -40,8 +50,7 @@ class SampleFilterForm(forms.Form):
     template = forms.ModelChoiceField(queryset=PromptTemplate.objects.none(), required=False, empty_label="Any")
     run = forms.ModelChoiceField(queryset=GenerationRun.objects.none(), required=False, empty_label="Any")
     verdict = forms.ChoiceField(choices=VERDICT_FILTER_CHOICES, required=False)
-    flag = forms.CharField(required=False, max_length=64, label="Check flag",
-                           help_text="A check's name, or “any”.")
+    flag = forms.ChoiceField(choices=FLAG_FILTER_CHOICES, required=False, label="Check flag")
     novelty_min = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Novelty from")
     novelty_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="to")
     cluster = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

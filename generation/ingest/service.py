@@ -203,6 +203,7 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "finished_at"])
     if imported:
         similarity_refresh(project_id=batch.project_id, requested_by=batch.created_by)
+        _checks_request(batch_id=batch.pk)
     audit_log_record(
         project=batch.project,
         actor=batch.created_by,
@@ -214,6 +215,13 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     if progress is not None:
         progress(ImportProgress(rows_read, total_units or rows_read, total_units, "rows" if is_parquet else "bytes"))
 
+
+
+def _checks_request(*, batch_id: int) -> None:
+    # Imported here: generation.tasks imports this module.
+    from generation.tasks import checks_for_import_task
+
+    transaction.on_commit(lambda: checks_for_import_task.delay(batch_id))
 
 
 def import_batch_mark_failed(*, batch_id: int, reason: str) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from generation.programmatic.arithmetic import ArithmeticWordProblems
 from generation.programmatic.base import GeneratedItem, ProgrammaticGenerator
+from generation.programmatic.logic import PropositionalLogic
 
 REGISTRY: dict[str, type[ProgrammaticGenerator]] = {
     ArithmeticWordProblems.name: ArithmeticWordProblems,
+    PropositionalLogic.name: PropositionalLogic,
 }
 
 

@@ -3,7 +3,12 @@
 Parameters:
   error_rate: share of items whose final answer is made wrong on purpose (0..1);
   variety: "high" draws from every scenario and wide number ranges, "low" from
-           one scenario and a narrow range, the way a collapsed generator repeats itself.
+           one scenario and a narrow range, the way a collapsed generator repeats itself;
+  edge_case_rate: share of items that are edge cases on purpose (0..1), named in
+           metadata["edge_case"] (absent on ordinary items): see EDGE_CASES.
+
+Edge cases come from a random stream of their own, so an ordinary item is the same
+whatever the edge-case rate, and a rate of 0 gives exactly the items it always gave.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ ITEMS = [("apples", "basket"), ("pencils", "box"), ("stickers", "sheet"), ("eggs
 PLACES = ["the market", "the school fair", "a garage sale", "the corner shop", "the library sale"]
 FRAMINGS = ("story", "direct", "quiz")
 KINDS = ("addition", "subtraction", "multiplication", "division", "change")
+# Where careless solvers and careless checkers slip: zeros, identities, one-way
+# sharing, thousands separators, and change of nothing.
+EDGE_CASES = ("zero-quantity", "subtraction-to-zero", "multiply-by-one", "share-with-one", "large-numbers",
+              "exact-change")
 
 
 class ArithmeticWordProblems(ProgrammaticGenerator):
@@ -35,29 +44,41 @@ class ArithmeticWordProblems(ProgrammaticGenerator):
         place = PLACES[0] if low_variety else rng.choice(PLACES)
         scale = 9 if low_variety else 60
 
-        facts, question, steps, answer = _problem(rng, kind, name, item, container, place, scale)
+        edge = self._edge_case(index)
+        if edge is None:
+            facts, question, steps, answer = _problem(rng, kind, name, item, container, place, scale)
+        else:
+            edge_rng = random.Random(f"{self.seed}:{index}:edge-problem")
+            kind, facts, question, steps, answer = _edge_problem(edge_rng, edge, name, item, container, place)
+        shown = _thousands if edge == "large-numbers" else str
         error_rate = float(self.parameters.get("error_rate", 0.0))
         wrong = rng.random() < error_rate
         given = answer
         if wrong:
             given = _plausible_mistake(rng, answer)
-            steps = steps[:-1] + [_restate(steps[-1], given)]
+            steps = steps[:-1] + [_restate(steps[-1], shown(given))]
 
         problem = _frame(framing, facts, question)
-        solution = "\n".join(steps + [f"Answer: {given}"])
-        return GeneratedItem(
-            index=index,
-            input=problem,
-            output=solution,
-            label=kind,
-            metadata={
-                "expected_answer": answer,
-                "given_answer": given,
-                "deliberately_wrong": wrong,
-                "problem_kind": kind,
-                "framing": framing,
-            },
-        )
+        solution = "\n".join(steps + [f"Answer: {shown(given)}"])
+        metadata = {
+            "expected_answer": answer,
+            "given_answer": given,
+            "deliberately_wrong": wrong,
+            "problem_kind": kind,
+            "framing": framing,
+        }
+        if edge is not None:
+            metadata["edge_case"] = edge
+        return GeneratedItem(index=index, input=problem, output=solution, label=kind, metadata=metadata)
+
+    def _edge_case(self, index: int) -> str | None:
+        rate = float(self.parameters.get("edge_case_rate", 0.0))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"edge_case_rate must be between 0 and 1, got {rate}")
+        if rate == 0.0:
+            return None
+        edge_rng = random.Random(f"{self.seed}:{index}:edge")
+        return edge_rng.choice(EDGE_CASES) if edge_rng.random() < rate else None
 
 
 def _problem(rng: random.Random, kind: str, name: str, item: str, container: str, place: str, scale: int
@@ -95,6 +116,53 @@ def _problem(rng: random.Random, kind: str, name: str, item: str, container: str
     return facts, question, steps, paid - cost
 
 
+def _edge_problem(rng: random.Random, edge: str, name: str, item: str, container: str, place: str
+                  ) -> tuple[str, str, str, list[str], int]:
+    """An edge case on purpose: (kind, facts, question, steps, answer)."""
+    if edge == "zero-quantity":
+        b = rng.randint(2, 60)
+        facts = f"{name} has 0 {item}. At {place}, {name} gets {b} more {item}."
+        question = f"How many {item} does {name} have now?"
+        return "addition", facts, question, [f"{name} starts with 0 {item} and gets {b} more.", f"0 + {b} = {b}"], b
+    if edge == "subtraction-to-zero":
+        total = rng.randint(2, 60)
+        facts = f"{name} brought {total} {item} to {place} and sold {total} of them."
+        question = f"How many {item} are left?"
+        return "subtraction", facts, question, [f"{name} had {total} and sold {total}.", f"{total} - {total} = 0"], 0
+    if edge == "multiply-by-one":
+        per = rng.randint(2, 12)
+        facts = f"Each {container} holds {per} {item}. {name} buys 1 full {container} at {place}."
+        question = f"How many {item} does {name} buy in total?"
+        steps = [f"There is 1 {container} with {per} {item}.", f"1 × {per} = {per}"]
+        return "multiplication", facts, question, steps, per
+    if edge == "share-with-one":
+        total = rng.randint(2, 60)
+        facts = f"{name} shares {total} {item} equally among 1 friend."
+        question = f"How many {item} does each friend get?"
+        return "division", facts, question, [f"{total} {item} split 1 way.", f"{total} ÷ 1 = {total}"], total
+    if edge == "large-numbers":
+        a = rng.randint(1_000, 99_999)
+        b = rng.randint(1_000, 99_999)
+        facts = f"{name} has {a:,} {item}. At {place}, {name} gets {b:,} more {item}."
+        question = f"How many {item} does {name} have now?"
+        steps = [f"{name} starts with {a:,} {item} and gets {b:,} more.", f"{a:,} + {b:,} = {a + b:,}"]
+        return "addition", facts, question, steps, a + b
+    if edge != "exact-change":
+        raise ValueError(f"unknown edge case {edge!r}")
+    price = rng.randint(2, 9)
+    count = rng.randint(2, 9)
+    cost = price * count
+    facts = (f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s "
+             f"and pays with ${cost}.")
+    question = f"How much change does {name} get, in dollars?"
+    steps = [f"{count} {container}s cost {count} × {price} = {cost} dollars.", f"{cost} - {cost} = 0"]
+    return "change", facts, question, steps, 0
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}"
+
+
 def _plausible_mistake(rng: random.Random, answer: int) -> int:
     # Off by a little, the slips a careless solver makes; never the right answer.
     delta = rng.choice([-10, -2, -1, 1, 2, 10])
@@ -102,7 +170,7 @@ def _plausible_mistake(rng: random.Random, answer: int) -> int:
     return wrong if wrong != answer and wrong >= 0 else answer + 1
 
 
-def _restate(step: str, given: int) -> str:
+def _restate(step: str, given: int | str) -> str:
     left, _, _ = step.rpartition("=")
     return f"{left}= {given}" if left else step
 

@@ -13,7 +13,8 @@ OPERATORS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "×": lambda a, b
 
 
 def _numbers(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text)]
+    """Every number in the text; thousands commas ("12,345") are read as one number."""
+    return [int(n.replace(",", "")) for n in re.findall(r"\d{1,3}(?:,\d{3})+|\d+", text)]
 
 
 def _recompute(problem: str, kind: str) -> int:
@@ -71,3 +72,55 @@ def test_unknown_generator_and_framing_are_named():
         get_programmatic("nope")
     with pytest.raises(ValueError, match="framing must be one of"):
         get_programmatic("arithmetic-word-problems")(seed=1).generate(0, framing="haiku")
+
+
+def _stated(output: str) -> int:
+    return int(re.search(r"Answer: ([\d,]+)$", output).group(1).replace(",", ""))
+
+
+@pytest.mark.parametrize("framing", ["story", "direct", "quiz"])
+def test_edge_cases_are_solved_right_and_are_what_they_say(framing):
+    generator = get_programmatic("arithmetic-word-problems")(
+        seed=9, parameters={"edge_case_rate": 1.0, "error_rate": 0.2})
+    seen = set()
+    for index in range(300):
+        item = generator.generate(index, framing=framing)
+        edge = item.metadata["edge_case"]
+        seen.add(edge)
+        numbers = _numbers(item.input)
+        truth = _recompute(item.input, item.label)
+        assert item.metadata["expected_answer"] == truth
+        assert (_stated(item.output) != truth) is item.metadata["deliberately_wrong"], item
+        if edge == "zero-quantity":
+            assert 0 in numbers and item.label == "addition"
+        elif edge in ("subtraction-to-zero", "exact-change"):
+            assert truth == 0
+        elif edge in ("multiply-by-one", "share-with-one"):
+            assert 1 in numbers and item.label in ("multiplication", "division")
+        else:
+            assert edge == "large-numbers"
+            assert min(numbers) >= 1000 and re.search(r"\d,\d{3}", item.input)
+    assert seen == {"zero-quantity", "subtraction-to-zero", "multiply-by-one", "share-with-one", "large-numbers",
+                    "exact-change"}
+
+
+def test_edge_case_rate_is_kept_and_ordinary_items_do_not_change():
+    make = get_programmatic("arithmetic-word-problems")
+    plain = make(seed=4, parameters={"error_rate": 0.1})
+    with_edges = make(seed=4, parameters={"error_rate": 0.1, "edge_case_rate": 0.25})
+    edges = 0
+    for index in range(400):
+        item = with_edges.generate(index, framing="direct")
+        if "edge_case" in item.metadata:
+            edges += 1
+        else:
+            assert item == plain.generate(index, framing="direct")
+    assert all("edge_case" not in plain.generate(i, framing="direct").metadata for i in range(400))
+    # Binomial(400, 0.25): mean 100, sd 8.7; these bounds are 4.5 sd wide.
+    assert 61 <= edges <= 139
+
+
+def test_edge_case_rate_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="edge_case_rate must be between 0 and 1"):
+        get_programmatic("arithmetic-word-problems")(seed=1, parameters={"edge_case_rate": -0.1}).generate(
+            0, framing="quiz")

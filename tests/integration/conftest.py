@@ -25,29 +25,39 @@ def _require_redis_broker() -> str:
 def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` on the test database; stop it after the test."""
     _require_redis_broker()
+    worker = start_worker(tmp_path / "worker.log")
+    yield worker
+    stop_worker(worker)
+
+
+def start_worker(log_path: Path) -> subprocess.Popen:
+    """A `celery worker` process on the test database, once it says it is ready."""
     db = connection.settings_dict
     database_url = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path / "worker.log"
     log = open(log_path, "w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "synthreview", "worker", "--pool=solo", "--loglevel=INFO",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    log.close()  # the child has its own handle
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
         if worker.poll() is not None or time.monotonic() > deadline:
             worker.kill()
             pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()}")
         time.sleep(0.2)
-    yield worker
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
-    log.close()
+        worker.wait()
 
 
 def wait_for(predicate, *, timeout: float = 60.0, what: str = "condition"):

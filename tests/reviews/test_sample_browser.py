@@ -75,8 +75,8 @@ def catalogue(project, expert, lead):
     Verdict.objects.create(sample=samples["real_eval"], reviewer=expert, value="correct")
     Verdict.objects.create(sample=samples["a_free"], reviewer=lead, value="wrong", error_category="other")
     Verdict.objects.create(sample=samples["real_train"], reviewer=expert, value="unsure")
-    flag(samples["b_one"], "math_check")
-    flag(samples["a_run"], "length")
+    flag(samples["b_one"], "math-answer")
+    flag(samples["a_run"], "length-outlier")
     score(samples["b_one"], 0.05)
     score(samples["a_run"], 0.3)
     score(samples["b_two"], 0.6)
@@ -100,7 +100,7 @@ FILTERS = [
     ({"verdict": "wrong"}, {"a_free"}),
     ({"verdict": "unsure"}, {"real_train"}),
     ({"verdict": "none"}, {"a_run", "b_one", "b_two"}),
-    ({"flag": "math_check"}, {"b_one"}),
+    ({"flag": "math-answer"}, {"b_one"}),
     ({"flag": "any"}, {"b_one", "a_run"}),
     ({"novelty_min": "0.2"}, {"a_run", "b_two"}),
     ({"novelty_max": "0.3"}, {"b_one", "a_run"}),

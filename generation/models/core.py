@@ -12,6 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from synthreview.outbound import OutboundURLValidator
+
 
 class Role(models.TextChoices):
     EXPERT = "expert", "Expert"
@@ -189,7 +191,9 @@ class Generator(models.Model):
     model_name = models.CharField(max_length=200, blank=True)
     # Only admins set these (see access.py); the key itself is never stored in
     # plain text: api_key_env names the environment variable that holds it.
-    endpoint = models.URLField(max_length=500, blank=True)
+    # The base URL of an OpenAI-compatible API, e.g. http://vllm:8000/v1. Checked for
+    # server-side request forgery here and again at every call (synthreview.outbound).
+    endpoint = models.URLField(max_length=500, blank=True, validators=[OutboundURLValidator()])
     api_key_env = models.CharField(max_length=100, blank=True)
     temperature = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0)])
     top_p = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
@@ -201,6 +205,15 @@ class Generator(models.Model):
     # The export's recursion guard refuses samples whose lineage meets the target model's.
     derived_from = models.JSONField(default=list, blank=True)
     programmatic_name = models.CharField(max_length=100, blank=True, help_text="Registered rule-based generator.")
+    # How hard a run may call this generator, across all workers and runs at once.
+    concurrency = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(64)],
+        help_text="Requests in flight at once.")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Requests started per minute; empty: no limit.")
+    request_timeout_s = models.FloatField(default=60.0, validators=[MinValueValidator(1.0), MaxValueValidator(600.0)])
+    cost_per_million_input_tokens = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    cost_per_million_output_tokens = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,6 +255,10 @@ class GenerationRun(models.Model):
     items_done = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     samples_created = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    # The variable table as uploaded (or drawn), one dict per row; read only when items are made.
+    variable_rows = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,0 +1,55 @@
+"""The plain types every check shares: what a check reads, what it returns.
+
+Kept apart from the registry so the check modules can import them without a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SampleInput:
+    """What a check may read of a sample and its template version, as plain data."""
+
+    output: str
+    input: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    output_format: str = "text"
+    output_schema: Mapping[str, Any] | None = None
+    code_language: str = ""
+
+
+@dataclass(frozen=True)
+class LengthAnchors:
+    """Robust statistics of log word count over a project's real anchors."""
+
+    count: int
+    median_log_words: float
+    mad_log_words: float
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Per-batch facts that would be wasteful to compute per sample."""
+
+    length_anchors: LengthAnchors | None = None
+
+
+@dataclass(frozen=True)
+class Flag:
+    check_name: str
+    reason: str
+
+
+CheckFunction = Callable[[SampleInput, CheckContext], "Flag | None"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    label: str
+    description: str
+    function: CheckFunction

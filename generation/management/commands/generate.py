@@ -1,0 +1,69 @@
+"""python manage.py generate RUN_ID: execute (or resume) a run here, with a progress bar.
+
+Items already done are skipped by their keys, so running this on a run a
+worker was killed in, or twice, never duplicates a sample. --enqueue hands the
+run to the workers instead and watches it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from generation.models import GenerationRun, RunStatus
+from generation.runs import run_execute, run_resume
+from generation.runs.lanes import LaneProgress
+from generation.runs.selectors import run_lanes, run_totals
+
+BAR_WIDTH = 40
+
+
+class Command(BaseCommand):
+    help = "Execute or resume a generation run, showing a progress bar."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("run_id", type=int)
+        parser.add_argument("--enqueue", action="store_true", help="Queue it for the workers and watch.")
+        parser.add_argument("--retry-failed", action="store_true", help="Try the failed items again too.")
+
+    def handle(self, *args, run_id: int, enqueue: bool, retry_failed: bool, **options) -> None:  # type: ignore[no-untyped-def]
+        run = GenerationRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(f"no run with id {run_id}")
+        if run.status == RunStatus.DRAFT:
+            raise CommandError(f"run {run_id} is a draft; launch it first")
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or retry_failed:
+            run = run_resume(run=run, retry_failed=retry_failed)
+        if enqueue:
+            self._watch(run)
+        else:
+            run = run_execute(run_id=run.pk, on_progress=lambda p: self._bar(run.pk, p))
+        self._summary(GenerationRun.objects.get(pk=run.pk))
+
+    def _bar(self, run_id: int, _lane: LaneProgress | None = None) -> None:
+        run = GenerationRun.objects.get(pk=run_id)
+        totals = run_totals(run, run_lanes(run))
+        finished = totals.done + totals.failed
+        filled = int(BAR_WIDTH * totals.finished_share)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished:,}/{totals.items_total:,} "
+                         f"items · {totals.failed:,} failed · {totals.samples:,} samples")
+        sys.stderr.flush()
+
+    def _watch(self, run: GenerationRun) -> None:
+        while True:
+            self._bar(run.pk)
+            run.refresh_from_db()
+            if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+                return
+            time.sleep(1)
+
+    def _summary(self, run: GenerationRun) -> None:
+        self._bar(run.pk)
+        sys.stderr.write("\n")
+        self.stdout.write(f"run {run.pk} {run.name}: {run.status}; {run.items_done:,} done, {run.items_failed:,} "
+                          f"failed of {run.items_total:,}; {run.samples_created:,} samples; "
+                          f"tokens {run.prompt_tokens:,} in, {run.completion_tokens:,} out")
+        if run.items_failed:
+            self.stdout.write("failed items are listed on the run's page; retry them with --retry-failed")

@@ -1,0 +1,27 @@
+"""The generation app's models: lineage and samples (core), run items (run_items)."""
+
+from generation.models.core import (  # noqa: F401
+    ROLE_RANK,
+    EmbeddingText,
+    GenerationRun,
+    Generator,
+    GeneratorKind,
+    ImportBatch,
+    ImportFormat,
+    ImportStatus,
+    Membership,
+    Origin,
+    OutputFormat,
+    Phase,
+    Project,
+    PromptTemplate,
+    PromptTemplateVersion,
+    Role,
+    RunStatus,
+    Sample,
+    SampleCount,
+    SampleFlag,
+    SampleStatus,
+    Split,
+)
+from generation.models.run_items import RunItem, RunItemStatus, RunLane  # noqa: F401

@@ -1,0 +1,113 @@
+"""One call per item: an OpenAI-compatible endpoint or a rule-based generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generation.clients.openai_compatible import (
+    GeneratorCallError,
+    OpenAICompatibleClient,
+    generator_api_key,
+)
+from generation.models import GenerationRun, Generator, GeneratorKind
+from generation.programmatic import get_programmatic
+
+
+@dataclass(frozen=True)
+class ItemWork:
+    item_id: int
+    row_index: int
+    params: dict
+    variables: dict
+    constraint: dict
+    prompt: str
+    generation_depth: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CallOutput:
+    input: str
+    output: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    label: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+class OpenAICaller:
+    """Chat completions; the prompt is one user message."""
+
+    concurrent = True
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self.client = OpenAICompatibleClient(
+            base_url=generator.endpoint,
+            api_key=generator_api_key(generator),
+            timeout_s=generator.request_timeout_s,
+            max_connections=generator.concurrency,
+        )
+
+    def call(self, work: ItemWork) -> CallOutput:
+        generator = self.generator
+        params = {
+            **(generator.parameters or {}),
+            "temperature": _first_set(work.params.get("temperature"), generator.temperature),
+            "top_p": _first_set(work.params.get("top_p"), generator.top_p),
+            "seed": _first_set(work.params.get("seed"), generator.seed),
+            "max_tokens": generator.max_tokens,
+        }
+        completion = self.client.complete(
+            model=generator.model_name, messages=[{"role": "user", "content": work.prompt}], params=params
+        )
+        return CallOutput(
+            input=work.prompt,
+            output=completion.text,
+            finish_reason=completion.finish_reason,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_s=completion.latency_s,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ProgrammaticCaller:
+    """A registered rule-based generator: the item index and seed fix its output."""
+
+    concurrent = False
+
+    def __init__(self, generator: Generator, run: GenerationRun) -> None:
+        self.generator = generator
+        self.builder_class = get_programmatic(generator.programmatic_name)
+        self.run_seed = int(run.parameters.get("seed", 0))
+        self.default_framing = run.parameters.get("framing", "story")
+
+    def call(self, work: ItemWork) -> CallOutput:
+        seed = _first_set(work.params.get("seed"), self.generator.seed, self.run_seed)
+        builder = self.builder_class(seed=seed, parameters=self.generator.parameters)
+        framing = work.constraint.get("framing") or work.variables.get("framing") or self.default_framing
+        try:
+            item = builder.generate(work.row_index, framing=framing)
+        except ValueError as error:
+            raise GeneratorCallError(str(error), retryable=False) from None
+        return CallOutput(input=item.input, output=item.output, label=item.label, metadata=dict(item.metadata))
+
+    def close(self) -> None:
+        pass
+
+
+def caller_for(generator: Generator, run: GenerationRun) -> OpenAICaller | ProgrammaticCaller:
+    if generator.kind == GeneratorKind.OPENAI_COMPATIBLE:
+        return OpenAICaller(generator)
+    if generator.kind == GeneratorKind.PROGRAMMATIC:
+        return ProgrammaticCaller(generator, run)
+    raise GeneratorCallError(f"{generator.name} is an imported generator; it cannot generate", retryable=False)
+
+
+def _first_set(*values):  # type: ignore[no-untyped-def]
+    return next((value for value in values if value is not None), None)

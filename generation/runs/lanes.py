@@ -1,0 +1,346 @@
+"""Executing one generator's items of a run: a lane.
+
+A lane calls the generator from a thread pool (as many threads as the
+generator's concurrency), retries what may succeed later with capped backoff,
+and writes what comes back in small transactions: each writes the samples, their
+check flags, the items' outcomes and the counters together. A worker killed
+between two of them leaves the unwritten items pending, and the items' row locks
+make sure two lanes can never both write one item.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from generation.checks.service import sample_checks_run
+from generation.clients.openai_compatible import GeneratorCallError
+from generation.hashing import content_hash
+from generation.models import (
+    GenerationRun,
+    Generator,
+    Origin,
+    RunItem,
+    RunItemStatus,
+    RunLane,
+    RunStatus,
+    Sample,
+    SampleStatus,
+)
+from generation.runs.callers import CallOutput, ItemWork, caller_for
+from generation.runs.limits import GeneratorLimits
+from generation.services import sample_count_add
+
+logger = logging.getLogger(__name__)
+
+FLUSH_ITEMS = 64
+FLUSH_S = 0.5
+READ_CHUNK = 500
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    work: ItemWork
+    output: CallOutput | None
+    error: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class LaneProgress:
+    done: int
+    failed: int
+    total: int
+
+
+def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneProgress], None] | None = None
+                 ) -> str:
+    """Work through the lane's pending items. Returns "finished", "stopped" (the run
+    was cancelled) or "busy" (another live worker holds the lane)."""
+    owner = uuid.uuid4().hex
+    if not _lease_take(run_id, generator_id, owner):
+        return "busy"
+    try:
+        return _lane_loop(run_id, generator_id, owner, on_progress)
+    finally:
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
+            owner="", lease_until=None)
+
+
+def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str:  # type: ignore[no-untyped-def]
+    run = GenerationRun.objects.select_related("template_version").get(pk=run_id)
+    if run.status not in ACTIVE:
+        return "stopped"
+    now = timezone.now()
+    GenerationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING, started_at=now)
+    RunLane.objects.filter(run_id=run_id, generator_id=generator_id, started_at__isnull=True).update(started_at=now)
+    generator = Generator.objects.get(pk=generator_id)
+    try:
+        caller = caller_for(generator, run)
+    except GeneratorCallError as error:
+        # Nothing this lane calls can succeed (a refused URL, a missing key): every item fails with the reason.
+        _fail_all_pending(run, generator, str(error))
+        return "finished"
+    # A call never holds its slot longer than its timeout; a dead worker's slots come back after that.
+    limits = GeneratorLimits(generator, lease_s=generator.request_timeout_s + 5)
+    threads = generator.concurrency if caller.concurrent else 1
+    writer = _LaneWriter(run, generator)
+    in_flight: dict[Future, ItemWork] = {}
+    pending = _pending_items(run_id, generator_id)
+    exhausted = stopped = False
+    last_renewal = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{generator_id}") as pool:
+        try:
+            while True:
+                while not (exhausted or stopped) and len(in_flight) < threads * 2:
+                    work = next(pending, None)
+                    if work is None:
+                        exhausted = True
+                        break
+                    in_flight[pool.submit(_call_with_retries, caller, limits, work)] = work
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    in_flight.pop(future)
+                    writer.add(future.result())
+                if writer.due(final=not in_flight):
+                    writer.flush()
+                    if on_progress:
+                        on_progress(writer.progress())
+                if time.monotonic() - last_renewal >= 1.0:
+                    last_renewal = time.monotonic()
+                    if not _lease_renew(run_id, generator_id, owner) or _run_stopped(run_id):
+                        stopped = True  # let the calls in flight finish and be written
+            writer.flush()
+        finally:
+            caller.close()
+    if on_progress:
+        on_progress(writer.progress())
+    return "stopped" if stopped else "finished"
+
+
+def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork) -> ItemOutcome:  # type: ignore[no-untyped-def]
+    max_attempts = settings.GENERATION_MAX_ATTEMPTS
+    attempt = 0
+    while True:
+        attempt += 1
+        slot = limits.acquire()
+        try:
+            return ItemOutcome(work, caller.call(work), "", work.attempts + attempt)
+        except GeneratorCallError as error:
+            if not error.retryable or attempt >= max_attempts:
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                return ItemOutcome(work, None, f"{error}{tries}", work.attempts + attempt)
+            delay = backoff_delay(attempt, error.retry_after)
+        except Exception as error:  # a bug or a surprise must fail the item, not the lane
+            logger.exception("generation call failed for item %s", work.item_id)
+            return ItemOutcome(work, None, f"unexpected error: {type(error).__name__}: {error}"[:500],
+                               work.attempts + attempt)
+        finally:
+            limits.release(slot)
+        time.sleep(delay)
+
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Exponential from GENERATION_BACKOFF_BASE_S, capped at GENERATION_BACKOFF_CAP_S,
+    with jitter so a burst of 429s does not come back in step. A server's
+    Retry-After is honoured up to the cap."""
+    cap = settings.GENERATION_BACKOFF_CAP_S
+    delay = min(cap, settings.GENERATION_BACKOFF_BASE_S * 2 ** (attempt - 1))
+    delay *= random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return min(delay, cap)
+
+
+class _LaneWriter:
+    def __init__(self, run: GenerationRun, generator: Generator) -> None:
+        self.run = run
+        self.generator = generator
+        self.buffer: list[ItemOutcome] = []
+        self.last_flush = time.monotonic()
+        self.done = self.failed = 0
+        self.check_contexts: dict = {}
+        self.total = RunLane.objects.filter(run=run, generator=generator).values_list("items_total", flat=True)[0]
+        counts = RunLane.objects.filter(run=run, generator=generator).values("items_done", "items_failed")[0]
+        self.done, self.failed = counts["items_done"], counts["items_failed"]
+
+    def add(self, outcome: ItemOutcome) -> None:
+        self.buffer.append(outcome)
+
+    def due(self, *, final: bool) -> bool:
+        if not self.buffer:
+            return False
+        return final or len(self.buffer) >= FLUSH_ITEMS or time.monotonic() - self.last_flush >= FLUSH_S
+
+    def progress(self) -> LaneProgress:
+        return LaneProgress(done=self.done, failed=self.failed, total=self.total)
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        outcomes, self.buffer = self.buffer, []
+        self.last_flush = time.monotonic()
+        for attempt in range(3):
+            try:
+                self._write(outcomes)
+                return
+            except IntegrityError:
+                # Another lane wrote the same content for this run and generator between our
+                # read and our insert; reading again turns ours into a duplicate.
+                if attempt == 2:
+                    raise
+
+    def _write(self, outcomes: list[ItemOutcome]) -> None:
+        run, generator = self.run, self.generator
+        with transaction.atomic():
+            still_pending = set(
+                RunItem.objects.select_for_update()
+                .filter(pk__in=[o.work.item_id for o in outcomes], status=RunItemStatus.PENDING)
+                .values_list("pk", flat=True)
+            )
+            outcomes = [o for o in outcomes if o.work.item_id in still_pending]
+            if not outcomes:
+                return
+            digests = {o.work.item_id: content_hash(o.output.input, o.output.output) for o in outcomes if o.output}
+            known = dict(
+                Sample.objects.filter(project_id=run.project_id, run=run, generator=generator,
+                                      content_hash__in=set(digests.values())).values_list("content_hash", "pk")
+            )
+            new_samples: dict[str, Sample] = {}
+            for outcome in outcomes:
+                digest = digests.get(outcome.work.item_id)
+                if digest and digest not in known and digest not in new_samples:
+                    new_samples[digest] = self._sample(outcome, digest)
+            Sample.objects.bulk_create(new_samples.values())
+            known.update({digest: sample.pk for digest, sample in new_samples.items()})
+            items, created_ids = self._items(outcomes, digests, known, new_samples)
+            RunItem.objects.bulk_update(items, ["status", "sample", "duplicate", "attempts", "error", "finish_reason",
+                                                "prompt_tokens", "completion_tokens", "latency_ms", "finished_at"])
+            done = sum(1 for item in items if item.status == RunItemStatus.DONE)
+            failed = len(items) - done
+            tokens_in = sum(item.prompt_tokens for item in items)
+            tokens_out = sum(item.completion_tokens for item in items)
+            latency = sum(item.latency_ms or 0 for item in items)
+            RunLane.objects.filter(run=run, generator=generator).update(
+                items_done=F("items_done") + done, items_failed=F("items_failed") + failed,
+                samples_created=F("samples_created") + len(new_samples),
+                prompt_tokens=F("prompt_tokens") + tokens_in, completion_tokens=F("completion_tokens") + tokens_out,
+                latency_ms_total=F("latency_ms_total") + latency)
+            GenerationRun.objects.filter(pk=run.pk).update(
+                items_done=F("items_done") + done, items_failed=F("items_failed") + failed,
+                samples_created=F("samples_created") + len(new_samples),
+                prompt_tokens=F("prompt_tokens") + tokens_in, completion_tokens=F("completion_tokens") + tokens_out)
+            sample_count_add(project_id=run.project_id, origin=Origin.SYNTHETIC, status=SampleStatus.PENDING,
+                             delta=len(new_samples))
+            # In the same transaction: a sample is never visible unchecked.
+            sample_checks_run(sample_ids=created_ids, contexts=self.check_contexts)
+        self.done += done
+        self.failed += failed
+
+    def _sample(self, outcome: ItemOutcome, digest: str) -> Sample:
+        work, output = outcome.work, outcome.output
+        assert output is not None
+        return Sample(
+            project_id=self.run.project_id, origin=Origin.SYNTHETIC, run=self.run, generator=self.generator,
+            template_version_id=self.run.template_version_id, input=output.input, output=output.output,
+            label=output.label, content_hash=digest, generation_depth=work.generation_depth,
+            metadata={
+                **output.metadata,
+                "item_index": work.row_index,
+                "run_item_id": work.item_id,
+                "params": {k: v for k, v in work.params.items() if v is not None},
+                "constraint": work.constraint,
+                "finish_reason": output.finish_reason,
+                "prompt_tokens": output.prompt_tokens,
+                "completion_tokens": output.completion_tokens,
+            },
+        )
+
+    def _items(self, outcomes, digests, known, new_samples):  # type: ignore[no-untyped-def]
+        now = timezone.now()
+        created_ids: list[int] = []
+        items = []
+        claimed: set[str] = set()
+        for outcome in outcomes:
+            item = RunItem(pk=outcome.work.item_id, attempts=outcome.attempts, finished_at=now)
+            if outcome.output is None:
+                item.status, item.error = RunItemStatus.FAILED, outcome.error[:2000]
+                item.sample_id, item.duplicate = None, False
+                item.finish_reason, item.prompt_tokens, item.completion_tokens, item.latency_ms = "", 0, 0, None
+            else:
+                digest = digests[outcome.work.item_id]
+                item.status, item.error, item.sample_id = RunItemStatus.DONE, "", known[digest]
+                # The first item to bring a content makes its sample; any other is a duplicate of it.
+                item.duplicate = not (digest in new_samples and digest not in claimed)
+                if not item.duplicate:
+                    claimed.add(digest)
+                    created_ids.append(known[digest])
+                item.finish_reason = outcome.output.finish_reason[:32]
+                item.prompt_tokens = outcome.output.prompt_tokens
+                item.completion_tokens = outcome.output.completion_tokens
+                item.latency_ms = round(outcome.output.latency_s * 1000)
+            items.append(item)
+        return items, created_ids
+
+
+def _pending_items(run_id: int, generator_id: int) -> Iterator[ItemWork]:
+    after = 0
+    while True:
+        chunk = list(
+            RunItem.objects.filter(run_id=run_id, generator_id=generator_id, status=RunItemStatus.PENDING, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "row_index", "params", "variables", "constraint", "prompt", "generation_depth",
+                         "attempts")[:READ_CHUNK]
+        )
+        if not chunk:
+            return
+        for pk, row_index, params, variables, constraint, prompt, depth, attempts in chunk:
+            yield ItemWork(pk, row_index, params, variables, constraint, prompt, depth, attempts)
+        after = chunk[-1][0]
+
+
+def _fail_all_pending(run: GenerationRun, generator: Generator, reason: str) -> None:
+    writer = _LaneWriter(run, generator)
+    for work in _pending_items(run.pk, generator.pk):
+        writer.add(ItemOutcome(work, None, reason, work.attempts))
+        if len(writer.buffer) >= 500:
+            writer.flush()
+    writer.flush()
+
+
+def _lease_take(run_id: int, generator_id: int, owner: str) -> bool:
+    now = timezone.now()
+    return bool(
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(owner=owner, lease_until=now + timedelta(seconds=settings.GENERATION_LANE_LEASE_S))
+    )
+
+
+def _lease_renew(run_id: int, generator_id: int, owner: str) -> bool:
+    until = timezone.now() + timedelta(seconds=settings.GENERATION_LANE_LEASE_S)
+    return bool(RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
+        lease_until=until))
+
+
+def _run_stopped(run_id: int) -> bool:
+    return not GenerationRun.objects.filter(pk=run_id, status__in=ACTIVE).exists()
+
+
+def lane_lease_remaining(*, run_id: int, generator_id: int) -> float:
+    until = RunLane.objects.filter(run_id=run_id, generator_id=generator_id).values_list("lease_until", flat=True).first()
+    return max(0.0, (until - timezone.now()).total_seconds()) if until else 0.0

@@ -1,0 +1,78 @@
+"""Reads for generation runs: the run page's figures and orphaned runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
+
+from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, RunStatus, SampleFlag
+
+
+def runs_orphaned() -> list[int]:
+    """Queued or running runs with pending items. Some may still have a live worker;
+    their lanes then answer "busy" and the live worker finishes them."""
+    active = GenerationRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.RUNNING))
+    pending = RunItem.objects.filter(status=RunItemStatus.PENDING).values("run_id")
+    return list(active.filter(pk__in=pending).values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    items_total: int
+    done: int
+    failed: int
+    pending: int
+    samples: int
+    duplicates: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+
+    @property
+    def finished_share(self) -> float:
+        return (self.done + self.failed) / self.items_total if self.items_total else 0.0
+
+
+def run_lanes(run: GenerationRun) -> list[RunLane]:
+    return list(RunLane.objects.filter(run=run).select_related("generator").order_by("generator__name"))
+
+
+def run_totals(run: GenerationRun, lanes: list[RunLane]) -> RunTotals:
+    costs = [lane.cost_estimate for lane in lanes]
+    known = [cost for cost in costs if cost is not None]
+    done = sum(lane.items_done for lane in lanes)
+    samples = sum(lane.samples_created for lane in lanes)
+    total = sum(lane.items_total for lane in lanes) or run.items_total
+    failed = sum(lane.items_failed for lane in lanes)
+    return RunTotals(
+        items_total=total, done=done, failed=failed, pending=max(0, total - done - failed), samples=samples,
+        duplicates=done - samples, prompt_tokens=sum(lane.prompt_tokens for lane in lanes),
+        completion_tokens=sum(lane.completion_tokens for lane in lanes), cost=sum(known) if known else None,
+    )
+
+
+def run_failed_items(run: GenerationRun, limit: int = 50) -> QuerySet[RunItem]:
+    return (
+        RunItem.objects.filter(run=run, status=RunItemStatus.FAILED)
+        .select_related("generator").order_by("id")
+        .only("id", "row_index", "params", "attempts", "error", "generator__name")[:limit]
+    )
+
+
+def run_flag_counts(run: GenerationRun) -> list[tuple[str, int]]:
+    """Flags raised on the run's samples, by check; bounded by the run's own size."""
+    rows = (
+        SampleFlag.objects.filter(sample__run=run).values("check_name").annotate(n=Count("id")).order_by("-n")
+    )
+    return [(row["check_name"], row["n"]) for row in rows]
+
+
+def run_constraint_counts(run: GenerationRun) -> dict[str, list[tuple[str, int]]]:
+    """How many rows got each constraint value, per dimension (from the run's plan)."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in run.variable_rows:
+        for dimension, value in (entry.get("constraint") or {}).items():
+            counts.setdefault(dimension, {}).setdefault(value, 0)
+            counts[dimension][value] += 1
+    return {dimension: sorted(values.items(), key=lambda kv: -kv[1]) for dimension, values in counts.items()}
