@@ -11,6 +11,7 @@ from django.test import Client
 
 from generation.models import Membership, Project, Role
 from synthreview.celery import app as celery_app
+from tests.generation.run_helpers import fast_retries, generation_worker_env, llm_server  # noqa: F401  (shared fixtures)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PASSWORD = "correct horse battery staple"

@@ -28,6 +28,7 @@ from generation.hashing import content_hash
 from generation.models import Generator, Project, Sample, SampleStatus
 from generation.services import sample_count_add
 from tests.conftest import PASSWORD
+from tests.integration.conftest import celery_worker_process  # noqa: F401  (browser tests that need a real worker)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -17,6 +17,17 @@ def llm_server():
 
 
 @pytest.fixture
+def generation_worker_env(monkeypatch, settings):
+    """What worker processes started by a test read: loopback allowed (the test server),
+    quick backoff, short leases."""
+    for name, value in {"OUTBOUND_ALLOW_PRIVATE_HOSTS": "true", "GENERATION_BACKOFF_BASE_S": "0.01",
+                        "GENERATION_BACKOFF_CAP_S": "0.05", "GENERATION_MAX_ATTEMPTS": "3",
+                        "GENERATION_LANE_LEASE_S": "2"}.items():
+        monkeypatch.setenv(name, value)
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
+
+
+@pytest.fixture
 def fast_retries(settings):
     """Loopback allowed (the test server), and backoff in milliseconds, not seconds."""
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True

@@ -20,16 +20,6 @@ from tests.llm_server import start_llm_server
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def generation_env(monkeypatch, settings):
-    """The worker processes read these: loopback allowed (the test server), quick backoff, short leases."""
-    for name, value in {"OUTBOUND_ALLOW_PRIVATE_HOSTS": "true", "GENERATION_BACKOFF_BASE_S": "0.01",
-                        "GENERATION_BACKOFF_CAP_S": "0.05", "GENERATION_MAX_ATTEMPTS": "3",
-                        "GENERATION_LANE_LEASE_S": "2"}.items():
-        monkeypatch.setenv(name, value)
-    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
-
-
 def _launch(project, generators, rows, temperatures=(0.3,), name="run"):
     version = topic_template(project)
     spec = RunSpec(project=project, name=name, template_version=version, generators=generators,
@@ -38,7 +28,7 @@ def _launch(project, generators, rows, temperatures=(0.3,), name="run"):
     return run_create(spec)
 
 
-def test_a_run_through_a_worker_accounts_for_every_item(generation_env, celery_worker_process, project):
+def test_a_run_through_a_worker_accounts_for_every_item(generation_worker_env, celery_worker_process, project):
     rows = ["tea", "[[status:429x1]] rivers", "[[status:503x9]] bridges", "[[finish:length]] owls",
             "[[malformed:nochoices]] maps", "[[empty]] clocks", "salt", "rice"]
     with start_llm_server() as server:
@@ -62,7 +52,7 @@ def test_a_run_through_a_worker_accounts_for_every_item(generation_env, celery_w
     assert {"truncated", "empty"} <= flagged
 
 
-def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(generation_env, transactional_db, project, tmp_path):
+def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(generation_worker_env, transactional_db, project, tmp_path):
     rows = [f"topic number {n}" for n in range(60)]
     with start_llm_server(latency_ms=120) as server:
         generator = openai_generator(project, "slow", server.base_url, concurrency=2, request_timeout_s=2)
