@@ -240,5 +240,9 @@ def sample_count_add(*, project_id: int, origin: str, status: str, delta: int) -
     inside the same transaction as the write."""
     if delta == 0:
         return
-    SampleCount.objects.get_or_create(project_id=project_id, origin=origin, status=status)
-    SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(count=F("count") + delta)
+    updated = SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(
+        count=F("count") + delta)
+    if not updated:
+        SampleCount.objects.get_or_create(project_id=project_id, origin=origin, status=status)
+        SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(
+            count=F("count") + delta)

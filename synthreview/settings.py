@@ -221,5 +221,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # faiss logs each CPU-specific build it fails to load before the one that works.
-    "loggers": {"faiss.loader": {"level": "WARNING"}},
+    # httpx logs every request at INFO: one line per generated item would drown a worker's log.
+    "loggers": {"faiss.loader": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

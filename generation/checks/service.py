@@ -93,6 +93,12 @@ def _checks_write(
     return result
 
 
+def new_samples_check(*, samples: list[Sample], contexts: dict[int, CheckContext]) -> int:
+    """Check samples just written, from the objects in hand (each with its pk and its
+    template_version set): the run engine calls this in the transaction that wrote them."""
+    return _checks_write(samples, only=None, replace=False, contexts=contexts).written
+
+
 def _samples_with_templates(sample_ids: list[int]) -> list[Sample]:
     return list(
         Sample.objects.filter(pk__in=sample_ids)

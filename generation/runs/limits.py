@@ -8,6 +8,7 @@ dies holding a slot gives it back after its lease.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 
@@ -24,13 +25,21 @@ class GeneratorLimits:
         self.slots = max(1, generator.concurrency)
         self.interval_s = 60.0 / generator.rate_limit_per_minute if generator.rate_limit_per_minute else 0.0
         self.lease_s = max(1, math.ceil(lease_s))
+        # Each thread tries the slot it last held first: with every slot busy, scanning
+        # from 0 would cost a round trip to the cache per slot on every call.
+        self._last = threading.local()
 
     def acquire(self) -> int:
         """Block until one of the generator's slots is free; return it."""
         token = uuid.uuid4().hex
+        start = getattr(self._last, "slot", None)
+        if start is None:
+            start = threading.get_ident() % self.slots
         while True:
-            for slot in range(self.slots):
+            for offset in range(self.slots):
+                slot = (start + offset) % self.slots
                 if cache.add(f"{self.prefix}:slot:{slot}", token, timeout=self.lease_s):
+                    self._last.slot = slot
                     self._wait_for_rate()
                     return slot
             time.sleep(POLL_S)
