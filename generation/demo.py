@@ -4,7 +4,9 @@ deterministic; it reads nothing outside the package."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
@@ -37,10 +39,19 @@ GENERATORS = {
     "arith-echo": (0.05, "low", 1.3, 37),
 }
 
+# A rule-based logic generator that makes edge cases on purpose (tautologies,
+# contradictions, vacuous implications) and some wrong answers.
+LOGIC_TEMPLATE = ("logic-framing", "Decide whether the statement is true or false, and show the evaluation.")
+LOGIC_GENERATOR = ("logic-edge-cases", {"edge_case_rate": 0.3, "error_rate": 0.1}, 5)
+# With scripts/demo.sh, the OpenAI-compatible test server runs beside the demo
+# (deterministic, on loopback) so a lead can define and launch LLM runs offline.
+LLM_TEMPLATE = ("topics", "Write a short explanation of {{ topic }} for a new colleague.")
+
 RUNS = [
     ("story-careful-sloppy", "story-framing", ["arith-careful", "arith-sloppy"], 120),
     ("direct-careful-parrot-echo", "direct-framing", ["arith-careful", "arith-parrot", "arith-echo"], 80),
     ("quiz-sloppy-parrot", "quiz-framing", ["arith-sloppy", "arith-parrot"], 60),
+    ("logic-edge-cases", "logic-framing", ["logic-edge-cases"], 40),
 ]
 
 
@@ -83,6 +94,21 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
             )
             for name, (error_rate, variety, temperature, seed) in GENERATORS.items()
         }
+        versions[LOGIC_TEMPLATE[0]] = template_version_create(
+            project=project, template_name=LOGIC_TEMPLATE[0], text=LOGIC_TEMPLATE[1], output_format="text")
+        name, parameters, seed = LOGIC_GENERATOR
+        generators[name] = generator_create(
+            project=project, name=name, kind=GeneratorKind.PROGRAMMATIC, model_name=f"rules/{name}",
+            derived_from=["rules/logic-v1"], programmatic_name="propositional-logic", seed=seed,
+            sampling_strategy="rule-based", parameters=parameters)
+        llm_base_url = os.environ.get("DEMO_LLM_BASE_URL", "")
+        if llm_base_url:
+            template_version_create(project=project, template_name=LLM_TEMPLATE[0], text=LLM_TEMPLATE[1],
+                                    output_format="text")
+            generator_create(project=project, name="stub-llm", kind=GeneratorKind.OPENAI_COMPATIBLE,
+                             model_name="stub-model", endpoint=llm_base_url, temperature=0.7, max_tokens=256,
+                             concurrency=4, cost_per_million_input_tokens=Decimal("0.15"),
+                             cost_per_million_output_tokens=Decimal("0.60"), sampling_strategy="nucleus")
         batch = import_batch_create(project=project, path=REAL_ANCHORS, file_name=REAL_ANCHORS.name,
                                     fmt="jsonl", origin=Origin.REAL)
     import_batch_run(batch_id=batch.pk)
@@ -91,7 +117,7 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         runs.append(run_create_programmatic(
             project=project, name=name, template_version=versions[template],
             generators=[generators[g] for g in generator_names], items=items, seed=1000 + index,
-            framing=template.removesuffix("-framing"),
+            framing="direct" if template == "logic-framing" else template.removesuffix("-framing"),
         ))
     if execute_runs_inline:
         for run in runs:

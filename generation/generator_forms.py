@@ -42,7 +42,7 @@ class GeneratorForm(forms.Form):
         help_text="The model's ancestors, nearest first, separated by commas: e.g. llama-3-8b-instruct, llama-3-8b.",
     )
     parameters = forms.JSONField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Further request parameters as a JSON object, e.g. {"frequency_penalty": 0.2}.',
     )
     programmatic_name = forms.ChoiceField(

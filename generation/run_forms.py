@@ -28,7 +28,8 @@ class RunForm(forms.Form):
                                           help_text="Drawn from the project's real samples into {{ examples }}.")
     fewshot_items = forms.IntegerField(required=False, min_value=0, max_value=200_000, initial=0,
                                        label="Items (without a table)",
-                                       help_text="How many prompts to make from few-shot draws alone.")
+                                       help_text="Prompts to make without a table: few-shot draws, or a template "
+                                                 "without variables (rule-based generators).")
     fewshot_allow_synthetic = forms.BooleanField(
         required=False, label="Allow synthetic seeds",
         help_text="Synthetic seeds raise the samples' generation depth, which exports cap.")

@@ -24,6 +24,7 @@ from generation.models import (
     Role,
     SampleCount,
 )
+from generation.prompts import template_variables
 from reviews.services import audit_log_record
 from synthreview.outbound import validate_outbound_url
 
@@ -90,7 +91,7 @@ def template_version_create(
             template=template,
             version=(latest.version + 1) if latest else 1,
             text=text,
-            variables=variables or [],
+            variables=variables if variables is not None else template_variables(text),
             output_format=output_format,
             output_schema=output_schema,
             code_language=code_language,

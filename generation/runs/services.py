@@ -98,10 +98,12 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
         errors.append("the template version is not of this project")
     rows = [dict(row) for row in spec.table_rows]
     if not rows:
-        if spec.fewshot_per_item and spec.fewshot_items:
+        if spec.fewshot_items:
+            # No table: that many prompts, filled by few-shot draws (or none, for a template
+            # without variables, such as a rule-based generator's).
             rows = [{} for _ in range(spec.fewshot_items)]
         else:
-            errors.append("upload a variable table, or draw few-shot seeds for a number of items")
+            errors.append("upload a variable table, or give a number of items to make without one")
     if errors:
         raise PlanError(errors)
     plan = [{"variables": row, "seed_sample_ids": [], "generation_depth": 0} for row in rows]
