@@ -35,7 +35,8 @@ class GeneratorForm(forms.Form):
         label="API key variable", max_length=100, required=False,
         validators=[RegexValidator(r"^[A-Z_][A-Z0-9_]*\Z", "Name an environment variable: capital letters, "
                                    "digits and underscores, not starting with a digit.")],
-        help_text="The name of the server's environment variable that holds the key; the key is never stored here.",
+        help_text="The name of the server's environment variable that holds the key (it must start with the "
+                  "operator's GENERATOR_API_KEY_ENV_PREFIX, SYNTHREVIEW_KEY_ by default); the key is never stored here.",
     )
     derived_from = forms.CharField(
         label="Derived from", max_length=1000, required=False,

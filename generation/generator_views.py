@@ -34,7 +34,9 @@ class GeneratorRow:
 @login_required
 def generator_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
-    rows = [_row(generator) for generator in selectors.project_generators(access.project)]
+    # Whether a key variable is set is the server's business: admins see it, others only its name.
+    rows = [_row(generator, show_key_status=access.can("generators"))
+            for generator in selectors.project_generators(access.project)]
     return render(request, "generation/generators.html", {
         "access": access, "project": access.project, "rows": rows, "can_edit": access.can("generators"),
     })
@@ -86,8 +88,8 @@ def _add_errors(form: GeneratorForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields and not form.fields[field].disabled else None, problems)
 
 
-def _row(generator: Generator) -> GeneratorRow:
-    if generator.api_key_env:
+def _row(generator: Generator, *, show_key_status: bool) -> GeneratorRow:
+    if generator.api_key_env and show_key_status:
         key_status = "set" if os.environ.get(generator.api_key_env) else "not set in the environment"
     else:
         key_status = ""

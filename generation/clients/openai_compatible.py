@@ -75,7 +75,9 @@ class OpenAICompatibleClient:
             target = resolve_outbound_url(base_url.rstrip("/"), allow_private=allow_private)
         except ValidationError as error:
             raise GeneratorCallError(f"refused: {' '.join(error.messages)}", retryable=False) from None
-        self._url = httpx.URL(f"{target.url.rstrip('/')}/chat/completions")
+        base = httpx.URL(target.url)
+        # The path is extended, the query (e.g. Azure's api-version) kept after it.
+        self._url = base.copy_with(path=f"{base.path.rstrip('/')}/chat/completions")
         self._addresses = target.addresses
         self._api_key = api_key or None
         self.timeout_s = timeout_s
@@ -257,6 +259,10 @@ def generator_api_key(generator: Generator) -> str | None:
     name = generator.api_key_env.strip()
     if not name:
         return None
+    if not name.startswith(settings.GENERATOR_API_KEY_ENV_PREFIX):
+        # Checked again at call time: a row written before the prefix was set, or by hand.
+        raise GeneratorCallError(f"the key variable {name} does not start with "
+                                 f"{settings.GENERATOR_API_KEY_ENV_PREFIX}; it is not read", retryable=False)
     value = os.environ.get(name)
     if not value:
         raise GeneratorCallError(f"the environment variable {name} is not set", retryable=False)

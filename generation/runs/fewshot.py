@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from generation.models import Origin, Project, Sample, SampleStatus
+from generation.models import Origin, Project, Sample, SampleStatus, Split
 
 EXAMPLE_CHARS = 2_000  # per example: a few-shot block should not swamp the prompt
 
@@ -26,7 +26,9 @@ def fewshot_rows(*, project: Project, rows: int, per_item: int, allow_synthetic:
                  ) -> list[FewShotRow]:
     """`rows` example blocks of `per_item` samples each, drawn without replacement
     within a block. Rejected samples are never seeds."""
-    candidates = Sample.objects.filter(project=project).exclude(status=SampleStatus.REJECTED)
+    # Never the eval split: a prompt seeded with eval samples makes training data that paraphrases them.
+    candidates = Sample.objects.filter(project=project).exclude(status=SampleStatus.REJECTED).exclude(
+        split=Split.EVAL)
     if not allow_synthetic:
         candidates = candidates.filter(origin=Origin.REAL)
     ids = list(candidates.order_by("id").values_list("id", flat=True))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,8 +91,11 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
     try:
         caller = caller_for(generator, run)
     except GeneratorCallError as error:
+        if error.retryable:
+            # The endpoint may come back (a DNS hiccup): the items stay pending and the task retries.
+            raise LaneUnavailable(str(error)) from None
         # Nothing this lane calls can succeed (a refused URL, a missing key): every item fails with the reason.
-        _fail_all_pending(run, generator, str(error))
+        lane_fail_pending(run_id=run_id, generator_id=generator_id, reason=str(error))
         return "finished"
     # A call never holds its slot longer than its timeout; a dead worker's slots come back after that.
     limits = GeneratorLimits(generator, lease_s=generator.request_timeout_s + 5)
@@ -100,40 +104,61 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
     in_flight: dict[Future, ItemWork] = {}
     pending = _pending_items(run_id, generator_id)
     exhausted = stopped = False
+    rescans = 0
     last_renewal = time.monotonic()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{generator_id}") as pool:
-        try:
-            while True:
-                # Queue enough ahead that the pool stays busy while this thread writes a batch.
-                while not (exhausted or stopped) and len(in_flight) < threads + FLUSH_ITEMS:
-                    work = next(pending, None)
-                    if work is None:
-                        exhausted = True
-                        break
-                    in_flight[pool.submit(_call_with_retries, caller, limits, work)] = work
-                if not in_flight:
+    stop_event = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{generator_id}")
+    try:
+        while True:
+            # Queue enough ahead that the pool stays busy while this thread writes a batch.
+            while not (exhausted or stopped) and len(in_flight) < threads + FLUSH_ITEMS:
+                work = next(pending, None)
+                if work is None:
+                    exhausted = True
                     break
-                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    in_flight.pop(future)
-                    writer.add(future.result())
-                if writer.due(final=not in_flight):
-                    writer.flush()
-                    if on_progress:
-                        on_progress(writer.progress())
-                if time.monotonic() - last_renewal >= 1.0:
-                    last_renewal = time.monotonic()
-                    if not _lease_renew(run_id, generator_id, owner) or _run_stopped(run_id):
-                        stopped = True  # let the calls in flight finish and be written
-            writer.flush()
-        finally:
-            caller.close()
+                in_flight[pool.submit(_call_with_retries, caller, limits, work, stop_event)] = work
+            if not in_flight:
+                writer.flush()
+                # Items put back to pending behind the read position (a retry of failed
+                # items while this lane ran) are read from the start once more.
+                if not stopped and rescans < 3 and _lane_has_pending(run_id, generator_id):
+                    rescans += 1
+                    pending, exhausted = _pending_items(run_id, generator_id), False
+                    continue
+                break
+            done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = None if future.cancelled() else future.result()
+                if outcome is not None:  # None: abandoned in a backoff wait when the lane stopped
+                    writer.add(outcome)
+                in_flight.pop(future)
+            if writer.due(final=not in_flight):
+                writer.flush()
+                if on_progress:
+                    on_progress(writer.progress())
+            if time.monotonic() - last_renewal >= 1.0:
+                last_renewal = time.monotonic()
+                if not stopped and (not _lease_renew(run_id, generator_id, owner) or _run_stopped(run_id)):
+                    # Calls not yet started are dropped (no spend after a cancel); the ones in
+                    # flight finish and are written.
+                    stopped = True
+                    stop_event.set()
+                    for future in list(in_flight):
+                        if future.cancel():
+                            in_flight.pop(future)
+        writer.flush()
+    finally:
+        # On an error, calls not yet started are never made; their items stay pending.
+        stop_event.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        caller.close()
     if on_progress:
         on_progress(writer.progress())
     return "stopped" if stopped else "finished"
 
 
-def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork) -> ItemOutcome:  # type: ignore[no-untyped-def]
+def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type: ignore[no-untyped-def]
+                       stop: threading.Event) -> ItemOutcome | None:
     max_attempts = settings.GENERATION_MAX_ATTEMPTS
     attempt = 0
     while True:
@@ -152,7 +177,9 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork) -> ItemO
                                work.attempts + attempt)
         finally:
             limits.release(slot)
-        time.sleep(delay)
+        if stop.wait(delay):
+            return None  # the lane stopped: the item stays pending, unpaid for
+
 
 
 def backoff_delay(attempt: int, retry_after: float | None) -> float:
@@ -340,7 +367,18 @@ def _pending_items(run_id: int, generator_id: int) -> Iterator[ItemWork]:
         after = chunk[-1][0]
 
 
-def _fail_all_pending(run: GenerationRun, generator: Generator, reason: str) -> None:
+class LaneUnavailable(Exception):
+    """The generator cannot be reached for now; the lane's items stay pending."""
+
+
+def _lane_has_pending(run_id: int, generator_id: int) -> bool:
+    return RunItem.objects.filter(run_id=run_id, generator_id=generator_id, status=RunItemStatus.PENDING).exists()
+
+
+def lane_fail_pending(*, run_id: int, generator_id: int, reason: str) -> None:
+    """Record every pending item of the lane as failed with `reason`."""
+    run = GenerationRun.objects.select_related("template_version").get(pk=run_id)
+    generator = Generator.objects.get(pk=generator_id)
     writer = _LaneWriter(run, generator)
     for work in _pending_items(run.pk, generator.pk):
         writer.add(ItemOutcome(work, None, reason, work.attempts))

@@ -2,7 +2,8 @@
 
 Both live in the shared cache (Redis in production), whose `add` is atomic:
 a slot is taken by whoever adds its key first. Keys expire, so a worker that
-dies holding a slot gives it back after its lease.
+dies holding a slot gives it back after its lease. The demo's file-based cache has no
+atomic `add` across processes, so there the limits are approximate.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ class GeneratorLimits:
         self._last = threading.local()
 
     def acquire(self) -> int:
-        """Block until one of the generator's slots is free; return it."""
+        """Wait for the rate limit's next start time, then for one of the generator's
+        slots; return the slot. (Rate first: a slot held while waiting for a start time
+        could outlive its lease.)"""
+        self._wait_for_rate()
         token = uuid.uuid4().hex
         start = getattr(self._last, "slot", None)
         if start is None:
@@ -39,21 +43,26 @@ class GeneratorLimits:
             for offset in range(self.slots):
                 slot = (start + offset) % self.slots
                 if cache.add(f"{self.prefix}:slot:{slot}", token, timeout=self.lease_s):
-                    self._last.slot = slot
-                    self._wait_for_rate()
+                    self._last.slot, self._last.token = slot, token
                     return slot
             time.sleep(POLL_S)
 
     def release(self, slot: int) -> None:
-        cache.delete(f"{self.prefix}:slot:{slot}")
+        # Only our own hold: after a lease lapsed the slot may be another worker's now.
+        key = f"{self.prefix}:slot:{slot}"
+        if cache.get(key) == getattr(self._last, "token", None):
+            cache.delete(key)
 
     def _wait_for_rate(self) -> None:
         """Claim the next free start time on the generator's grid of `interval_s`."""
         if not self.interval_s:
             return
         tick = math.ceil(time.time() / self.interval_s)
-        keep = max(2, math.ceil(2 * self.interval_s))
-        while not cache.add(f"{self.prefix}:tick:{tick}", 1, timeout=keep):
+        keep = max(2.0, 2 * self.interval_s)
+        # Each claim lives until well after its own start time, however far ahead it is,
+        # so a start time is never handed out twice.
+        while not cache.add(f"{self.prefix}:tick:{tick}", 1,
+                            timeout=math.ceil(tick * self.interval_s - time.time() + keep)):
             tick += 1
         delay = tick * self.interval_s - time.time()
         if delay > 0:

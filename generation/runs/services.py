@@ -120,6 +120,10 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     check_rows_fill_template(spec.template_version.text, [entry["variables"] for entry in plan])
     for entry, constraint in zip(plan, spec.constraints.assign(len(plan), spec.seed)):
         entry["constraint"] = constraint
+    planned_chars = sum(len(value) for entry in plan for value in entry["variables"].values())
+    if planned_chars > settings.GENERATION_MAX_PLAN_CHARS:
+        raise PlanError([f"the run's prompts would hold {planned_chars:,} characters of variables; the limit is "
+                         f"{settings.GENERATION_MAX_PLAN_CHARS:,}: use fewer rows or few-shot examples"])
     total = len(plan) * len(spec.generators) * len(spec.cells)
     if total > settings.GENERATION_MAX_ITEMS_PER_RUN:
         raise PlanError([f"the run would have {total:,} items; the limit is {settings.GENERATION_MAX_ITEMS_PER_RUN:,}"])
@@ -239,7 +243,11 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
     """Close the run once no item is pending: completed, or failed when nothing succeeded."""
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().get(pk=run_id)
-        if run.status != RunStatus.RUNNING or RunItem.objects.filter(run=run, status=RunItemStatus.PENDING).exists():
+        # A queued run with lanes was resumed while its lanes were still working: it is
+        # finished like a running one.
+        active = run.status == RunStatus.RUNNING or (
+            run.status == RunStatus.QUEUED and RunLane.objects.filter(run=run).exists())
+        if not active or RunItem.objects.filter(run=run, status=RunItemStatus.PENDING).exists():
             return run
         run.status = RunStatus.FAILED if run.items_done == 0 and run.items_failed else RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -268,7 +276,8 @@ def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, ret
         pending = RunItem.objects.filter(run=run, status=RunItemStatus.PENDING).exists()
         if not pending and RunLane.objects.filter(run=run).exists():
             return run
-        GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
+        if run.status != RunStatus.RUNNING:  # a running run stays so: its live lanes finish it
+            GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
         audit_log_record(project=run.project, actor=actor, action="run.resume", obj=run,
                          details={"retry_failed": retry_failed})
         transaction.on_commit(lambda: run_execute_task.delay(run.pk))

@@ -35,13 +35,13 @@ def example_endpoints_resolve(settings, monkeypatch):
 @pytest.fixture
 def remote(project):
     return generator_create(project=project, name="remote", kind="openai-compatible", model_name="tiny-chat",
-                            endpoint="https://llm.example.com/v1", api_key_env="SR_TEST_GENERATOR_KEY",
+                            endpoint="https://llm.example.com/v1", api_key_env="SYNTHREVIEW_KEY_TEST_GENERATOR",
                             temperature=0.7, derived_from=["tiny-base"])
 
 
 def new_form(**overrides) -> dict:
     return {"name": "fresh", "kind": "openai-compatible", "model_name": "tiny-chat",
-            "endpoint": "https://llm.example.com/v1", "api_key_env": "SR_TEST_GENERATOR_KEY", "temperature": "0.5",
+            "endpoint": "https://llm.example.com/v1", "api_key_env": "SYNTHREVIEW_KEY_TEST_GENERATOR", "temperature": "0.5",
             "top_p": "0.9", "max_tokens": "256", "seed": "7", "derived_from": "tiny-base, tiny-root",
             "parameters": '{"frequency_penalty": 0.2}', "concurrency": "8", "rate_limit_per_minute": "120",
             "request_timeout_s": "30", "cost_per_million_input_tokens": "0.15",
@@ -98,6 +98,9 @@ def test_an_imported_generators_only_model_and_lineage_can_change(project, admin
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"api_key_env": "lower-case"}, "api_key_env"),
     ({"api_key_env": "1STARTS_WITH_DIGIT"}, "api_key_env"),
+    # A server secret outside the key prefix: it would be sent to the endpoint as a bearer token.
+    ({"api_key_env": "DATABASE_URL"}, "api_key_env"),
+    ({"api_key_env": "SECRET_KEY"}, "api_key_env"),
     ({"parameters": "[1, 2]"}, "parameters"),
     ({"parameters": "{not json"}, "parameters"),
     ({"endpoint": ""}, "endpoint"),
@@ -158,14 +161,14 @@ def test_anonymous_visitors_are_sent_to_log_in(project, client):
 def test_the_key_never_appears_only_its_variable_and_whether_it_is_set(project, admin_member, remote, client_for,
                                                                       monkeypatch):
     client = client_for(admin_member)
-    monkeypatch.setenv("SR_TEST_GENERATOR_KEY", SECRET)
+    monkeypatch.setenv("SYNTHREVIEW_KEY_TEST_GENERATOR", SECRET)
     pages = [client.get(reverse("generator_list", args=[project.slug])).content.decode(),
              client.get(reverse("generator_edit", args=[project.slug, remote.pk])).content.decode()]
     assert all(SECRET not in page for page in pages)
-    assert "SR_TEST_GENERATOR_KEY" in pages[0]
+    assert "SYNTHREVIEW_KEY_TEST_GENERATOR" in pages[0]
     assert '<span class="muted" data-testid="key-status">set</span>' in pages[0]
     assert "llm.example.com" in pages[0] and "https://llm.example.com/v1" not in pages[0]  # the host only
-    monkeypatch.delenv("SR_TEST_GENERATOR_KEY")
+    monkeypatch.delenv("SYNTHREVIEW_KEY_TEST_GENERATOR")
     page = client.get(reverse("generator_list", args=[project.slug])).content.decode()
     assert "not set in the environment" in page
 

@@ -152,13 +152,13 @@ def test_a_closed_port_is_a_retryable_connection_error():
 
 
 def test_the_key_comes_from_the_named_environment_variable(monkeypatch):
-    monkeypatch.setenv("SR_TEST_LLM_KEY", "sk-from-env")
-    monkeypatch.delenv("SR_TEST_MISSING_KEY", raising=False)
-    assert generator_api_key(Generator(api_key_env="SR_TEST_LLM_KEY")) == "sk-from-env"
+    monkeypatch.setenv("SYNTHREVIEW_KEY_TEST_LLM", "sk-from-env")
+    monkeypatch.delenv("SYNTHREVIEW_KEY_TEST_MISSING", raising=False)
+    assert generator_api_key(Generator(api_key_env="SYNTHREVIEW_KEY_TEST_LLM")) == "sk-from-env"
     assert generator_api_key(Generator(api_key_env="")) is None
     with pytest.raises(GeneratorCallError) as caught:
-        generator_api_key(Generator(api_key_env="SR_TEST_MISSING_KEY"))
-    assert str(caught.value) == "the environment variable SR_TEST_MISSING_KEY is not set"
+        generator_api_key(Generator(api_key_env="SYNTHREVIEW_KEY_TEST_MISSING"))
+    assert str(caught.value) == "the environment variable SYNTHREVIEW_KEY_TEST_MISSING is not set"
     assert not caught.value.retryable
 
 

@@ -1,0 +1,149 @@
+"""What keeps a run from overspending, leaking or stalling: cancel, the rate limit,
+resume while lanes run, the key prefix, eval samples kept out of few-shot seeds,
+and the size cap of a run's plan."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, generator_api_key
+from generation.models import GenerationRun, Generator, RunItem, RunLane, Sample, Split
+from generation.runs import RunSpec, run_create, run_finish_if_done, run_prepare, run_resume
+from generation.runs.lanes import lane_execute
+from generation.runs.limits import GeneratorLimits
+from generation.runs.plan import ConstraintMix, GridCell, PlanError
+from generation.runs.services import run_plan_rows
+from tests.generation.run_helpers import openai_generator, topic_template
+from tests.llm_server import start_llm_server
+from tests.reviews.review_helpers import add_samples
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(project, generator, rows, django_capture_on_commit_callbacks, name="r"):
+    spec = RunSpec(project=project, name=name, template_version=topic_template(project), generators=[generator],
+                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": t} for t in rows],
+                   constraints=ConstraintMix())
+    with django_capture_on_commit_callbacks(execute=False):
+        return run_create(spec)
+
+
+def test_a_cancelled_run_stops_calling_and_leaves_the_rest_pending(
+        project, fast_retries, django_capture_on_commit_callbacks):
+    with start_llm_server(latency_ms=100) as server:
+        generator = openai_generator(project, "slow", server.base_url, concurrency=1)
+        run = _run(project, generator, [f"topic {n}" for n in range(60)], django_capture_on_commit_callbacks)
+        run_prepare(run_id=run.pk)
+
+        def cancel_after_first_write(progress) -> None:
+            GenerationRun.objects.filter(pk=run.pk).update(status="cancelled")
+
+        outcome = lane_execute(run_id=run.pk, generator_id=generator.pk, on_progress=cancel_after_first_write)
+        calls = len(server.requests)
+    assert outcome == "stopped"
+    # One write after about a second (≈10 calls at 100 ms), then at most one more second of calls before the
+    # lane sees the cancel; the ≈60 queued behind them are never made.
+    done = RunItem.objects.filter(run=run, status="done").count()
+    assert calls <= 25 and done == calls
+    assert RunItem.objects.filter(run=run, status="pending").count() == 60 - done
+    assert Sample.objects.filter(run=run).count() == done
+
+
+def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settings):
+    generator = Generator.objects.create(project=project, name="limited", kind="openai-compatible",
+                                         model_name="m", concurrency=8, rate_limit_per_minute=600)
+    limits = GeneratorLimits(generator, lease_s=10)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def call_three_times() -> None:
+        for _ in range(3):
+            slot = limits.acquire()
+            with lock:
+                starts.append(time.monotonic())
+            limits.release(slot)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=call_three_times) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 30 starts at 10 a second: the last at least 2.9 s after the first possible one, a backlog longer than
+    # the two seconds a claimed start time used to be kept.
+    assert len(starts) == 30
+    assert max(starts) - began >= 2.8
+
+
+def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    generator = openai_generator(project, "a", llm_server.base_url)
+    run = _run(project, generator, ["tea", "milk"], django_capture_on_commit_callbacks)
+    run_prepare(run_id=run.pk)
+    GenerationRun.objects.filter(pk=run.pk).update(status="running")
+    with django_capture_on_commit_callbacks(execute=False):
+        run = run_resume(run=run)
+    assert run.status == "running"  # not back to queued under its live lane
+    # A resume of a queued run whose lane then finishes closes it all the same.
+    GenerationRun.objects.filter(pk=run.pk).update(status="queued")
+    assert lane_execute(run_id=run.pk, generator_id=generator.pk) == "finished"
+    assert run_finish_if_done(run_id=run.pk).status == "completed"
+
+
+def test_a_lane_rereads_items_put_back_to_pending_behind_it(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    generator = openai_generator(project, "a", llm_server.base_url)
+    run = _run(project, generator, ["tea", "milk", "salt"], django_capture_on_commit_callbacks)
+    run_prepare(run_id=run.pk)
+    first = RunItem.objects.filter(run=run).order_by("id").first()
+    RunItem.objects.filter(pk=first.pk).update(status="failed")  # out of the lane's first read
+
+    def put_back(progress) -> None:
+        RunItem.objects.filter(pk=first.pk, status="failed").update(status="pending")
+
+    lane_execute(run_id=run.pk, generator_id=generator.pk, on_progress=put_back)
+    assert set(RunItem.objects.filter(run=run).values_list("status", flat=True)) == {"done"}
+    assert RunLane.objects.get(run=run).items_done == 3
+
+
+def test_only_prefixed_variables_are_read_as_keys(project, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "server-secret")
+    monkeypatch.setenv("SYNTHREVIEW_KEY_VLLM", "sk-vllm")
+    with pytest.raises(GeneratorCallError, match="does not start with SYNTHREVIEW_KEY_"):
+        generator_api_key(Generator(api_key_env="SECRET_KEY"))
+    assert generator_api_key(Generator(api_key_env="SYNTHREVIEW_KEY_VLLM")) == "sk-vllm"
+
+
+def test_few_shot_seeds_never_come_from_the_eval_split(project, llm_server, django_capture_on_commit_callbacks):
+    eval_ids = {s.pk for s in add_samples(project, 6, origin="real", texts=[(f"eval q{n}", f"a{n}") for n in range(6)])}
+    Sample.objects.filter(pk__in=eval_ids).update(split=Split.EVAL)
+    train = {s.pk for s in add_samples(project, 3, origin="real", texts=[(f"train q{n}", f"b{n}") for n in range(3)])}
+    generator = openai_generator(project, "a", llm_server.base_url)
+    version = topic_template(project, "Examples:\n{{ examples }}\nNow write one more.")
+    spec = RunSpec(project=project, name="shots", template_version=version, generators=[generator],
+                   cells=[GridCell(None, None, None)], fewshot_per_item=3, fewshot_items=20, seed=4)
+    rows = run_plan_rows(spec)
+    seeds = {sample_id for row in rows for sample_id in row["seed_sample_ids"]}
+    assert seeds == train
+    assert not any("eval q" in row["variables"]["examples"] for row in rows)
+
+
+def test_a_plan_over_the_size_cap_is_refused(project, llm_server, settings):
+    settings.GENERATION_MAX_PLAN_CHARS = 1_000
+    generator = openai_generator(project, "a", llm_server.base_url)
+    spec = RunSpec(project=project, name="big", template_version=topic_template(project), generators=[generator],
+                   cells=[GridCell(None, None, None)], table_rows=[{"topic": "x" * 300} for _ in range(4)])
+    with pytest.raises(PlanError, match="1,200 characters of variables; the limit is 1,000"):
+        run_plan_rows(spec)
+
+
+def test_a_base_url_with_a_query_keeps_it_after_the_path(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
+    with start_llm_server() as server:
+        client = OpenAICompatibleClient(base_url=f"{server.base_url}?api-version=2024-06-01", api_key=None)
+        assert client.complete(model="m", messages=[{"role": "user", "content": "hi"}], params={}).text
+        client.close()
+        assert server.requests.records[0].path == "/v1/chat/completions?api-version=2024-06-01"
