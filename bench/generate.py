@@ -75,16 +75,23 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         print(f"{items:,} items a level, server latency {args.latency_ms:g} ms, levels {levels}")
         print(f"{'N':>4} {'bare req/s':>11} {'ours items/s':>13} {'ratio':>6}")
-        ratios = {}
+        ratios, ours_rates, bare_rates = {}, {}, {}
         for level in levels:
-            level_items = items
-            bare = _bare(base_url, instructions[:level_items], level)
-            ours = _ours(base_url, instructions[:level_items], level)
+            bare = bare_rates[level] = _bare(base_url, instructions, level)
+            ours = ours_rates[level] = _ours(base_url, instructions, level)
             ratios[level] = ours / bare
             print(f"{level:>4} {bare:>11.1f} {ours:>13.1f} {ratios[level]:>6.2f}", flush=True)
         best_level = max(ratios, key=ratios.get)
         best = ratios[best_level]
         print(f"best at N={best_level}")
+        # The other reading of "best level": each side at its own fastest level. On a
+        # small box the server, the database and the lane share the cores, so this
+        # one falls as the server's rate climbs past what one lane process writes.
+        ours_peak = max(ours_rates, key=ours_rates.get)
+        bare_peak = max(bare_rates, key=bare_rates.get)
+        print(f"peaks: ours {ours_rates[ours_peak]:.1f} items/s at N={ours_peak}, server alone "
+              f"{bare_rates[bare_peak]:.1f} req/s at N={bare_peak} "
+              f"({ours_rates[ours_peak] / bare_rates[bare_peak]:.2f}x)")
         print(f"RESULT generate_ratio={best:.2f} goal>={GOAL} {'ok' if best >= GOAL else 'MISS'}")
         return 0
     finally:

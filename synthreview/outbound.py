@@ -15,7 +15,9 @@ Neither bounds a whole exchange, hence `Deadline` below.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
 import json
 import logging
 import socket
@@ -184,17 +186,17 @@ def outbound_ssl_context() -> ssl.SSLContext:
 class Deadline:
     """Bounds a whole exchange. httpx's timeouts apply to each socket operation,
     so a server that drips one header byte a second would never trip them; this
-    shuts the socket down from a timer thread when the total time is up, which
-    wakes the blocked read at once."""
+    shuts the socket down when the total time is up, which wakes the blocked read
+    at once. One watchdog thread serves every deadline of the process: a timer
+    thread per call would cost more than the call itself at generation rates."""
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
-        self._ends_at = time.monotonic() + seconds
+        self.cancelled = False
+        self.ends_at = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _watchdog.add(self)
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         # httpcore's "trace" extension hands over each new stream; after TLS the
@@ -214,13 +216,17 @@ class Deadline:
     def remaining(self) -> float:
         # Connecting has no socket to shut yet, so each attempt's own timeouts
         # are cut to what is left of the total.
-        return max(self._ends_at - time.monotonic(), 0.001)
+        return max(self.ends_at - time.monotonic(), 0.001)
 
     def cancel(self) -> None:
-        self._timer.cancel()
-
-    def _expire(self) -> None:
         with self._lock:
+            self.cancelled = True
+            self._socket = None
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.cancelled:
+                return
             self.expired = True
         self._shut()
 
@@ -235,6 +241,46 @@ class Deadline:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
         except OSError:
             pass  # already closed: the exchange ended on its own
+
+
+class _DeadlineWatchdog:
+    """A heap of deadlines and one daemon thread that expires them in time order.
+    A cancelled deadline stays in the heap until its time and is then skipped."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._counter = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.ends_at, next(self._counter), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                # Started lazily, and again after a fork (a Celery prefork child
+                # inherits the object but not the thread).
+                self._thread = threading.Thread(target=self._run, name="outbound-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap:
+                    self._wake.wait()
+                now = time.monotonic()
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    due.append(heapq.heappop(self._heap)[2])
+                if not due:
+                    self._wake.wait(self._heap[0][0] - now)
+                    continue
+            for deadline in due:
+                deadline.expire()
+
+
+_watchdog = _DeadlineWatchdog()
 
 
 def resolve_outbound_url(url: str, *, allow_private: bool) -> OutboundTarget:

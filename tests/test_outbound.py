@@ -18,7 +18,7 @@ import pytest
 from django import forms
 from django.core.exceptions import ValidationError
 
-from synthreview.outbound import OutboundURLValidator, post_json, validate_outbound_url
+from synthreview.outbound import Deadline, OutboundURLValidator, post_json, validate_outbound_url
 
 # --- What is refused ----------------------------------------------------------
 
@@ -275,6 +275,39 @@ def test_the_timeout_bounds_the_whole_exchange_not_each_read(serve):
     result = post_json(server.url(), {"a": 1}, timeout=1.0, allow_private=True)
     assert time.monotonic() - started < 1.0 + 1
     assert not result.ok and "timed out" in result.error
+
+
+def test_a_short_deadline_behind_a_long_one_still_ends_the_exchange_on_time(serve):
+    # One watchdog thread serves every deadline: a new, earlier one must wake it
+    # from its wait for the later one.
+    long_wait = Deadline(30)
+    server = serve(drip_headers)
+    started = time.monotonic()
+    result = post_json(server.url(), {"a": 1}, timeout=1.0, allow_private=True)
+    long_wait.cancel()
+    assert time.monotonic() - started < 1.0 + 1
+    assert not result.ok and "timed out" in result.error
+
+
+def test_a_cancelled_deadline_never_shuts_its_socket():
+    left, right = socket.socketpair()
+    with left, right:
+        deadline = Deadline(0.1)
+        deadline.watch(_StreamOf(left))
+        deadline.cancel()
+        time.sleep(0.4)
+        assert not deadline.expired
+        right.sendall(b"still open")
+        assert left.recv(16) == b"still open"
+
+
+@dataclass
+class _StreamOf:
+    sock: socket.socket
+
+    def get_extra_info(self, name: str) -> socket.socket:
+        assert name == "socket"
+        return self.sock
 
 
 def test_a_closed_port_fails_without_raising():

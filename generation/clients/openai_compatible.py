@@ -78,7 +78,8 @@ class OpenAICompatibleClient:
         base = httpx.URL(target.url)
         # The path is extended, the query (e.g. Azure's api-version) kept after it.
         self._url = base.copy_with(path=f"{base.path.rstrip('/')}/chat/completions")
-        self._addresses = target.addresses
+        # One URL per validated address, made once: a call connects to these and nothing else.
+        self._pinned_urls = [self._url.copy_with(host=address) for address in target.addresses]
         self._api_key = api_key or None
         self.timeout_s = timeout_s
         self._headers = {
@@ -129,11 +130,11 @@ class OpenAICompatibleClient:
     def _exchange(self, body: bytes, deadline: Deadline) -> tuple[int, httpx.Headers, bytes]:
         last_error = "no address to connect to"
         try:
-            for address in self._addresses:
+            for pinned_url in self._pinned_urls:
                 if deadline.expired:
                     break
                 request = self._client.build_request(
-                    "POST", self._url.copy_with(host=address), headers=self._headers, content=body,
+                    "POST", pinned_url, headers=self._headers, content=body,
                     timeout=httpx.Timeout(deadline.remaining()),
                     extensions={**self._extensions, "trace": deadline.trace},
                 )

@@ -11,12 +11,13 @@ make sure two lanes can never both write one item.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -108,6 +109,9 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
     last_renewal = time.monotonic()
     stop_event = threading.Event()
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"lane-{generator_id}")
+    # Futures announce themselves here when done: concurrent.futures.wait would hang a
+    # waiter on every future in flight for each completion, O(in flight) per item.
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
     try:
         while True:
             # Queue enough ahead that the pool stays busy while this thread writes a batch.
@@ -116,7 +120,9 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
                 if work is None:
                     exhausted = True
                     break
-                in_flight[pool.submit(_call_with_retries, caller, limits, work, stop_event)] = work
+                future = pool.submit(_call_with_retries, caller, limits, work, stop_event)
+                future.add_done_callback(finished.put)
+                in_flight[future] = work
             if not in_flight:
                 writer.flush()
                 # Items put back to pending behind the read position (a retry of failed
@@ -126,8 +132,9 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
                     pending, exhausted = _pending_items(run_id, generator_id), False
                     continue
                 break
-            done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in _finished_futures(finished, timeout=0.25):
+                if future not in in_flight:
+                    continue  # cancelled after a stop: already dropped below
                 outcome = None if future.cancelled() else future.result()
                 if outcome is not None:  # None: abandoned in a backoff wait when the lane stopped
                     writer.add(outcome)
@@ -155,6 +162,19 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
     if on_progress:
         on_progress(writer.progress())
     return "stopped" if stopped else "finished"
+
+
+def _finished_futures(finished: queue.SimpleQueue, *, timeout: float) -> list[Future]:
+    """The futures done by now; waits up to `timeout` for a first one."""
+    try:
+        done = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except queue.Empty:
+            return done
 
 
 def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type: ignore[no-untyped-def]

@@ -78,6 +78,41 @@ def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settin
     assert max(starts) - began >= 2.8
 
 
+def test_two_workers_share_a_generators_concurrency_slots(project):
+    # Two limiters for one generator stand for two worker processes.
+    generator = Generator.objects.create(project=project, name="two-slots", kind="openai-compatible",
+                                         model_name="m", concurrency=2)
+    first_worker, second_worker = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
+    held = [first_worker.acquire(), second_worker.acquire()]
+    assert sorted(held) == [0, 1]
+    third = threading.Thread(target=lambda: held.append(second_worker.acquire()))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive(), "a third call started while both slots were taken"
+    first_worker.release(held[0])
+    third.join(2)
+    assert not third.is_alive() and held[2] == held[0]
+    second_worker.release(held[1])
+    second_worker.release(held[2])
+
+
+def test_a_slot_whose_lease_lapsed_is_not_given_back_by_its_old_holder(project):
+    generator = Generator.objects.create(project=project, name="one-slot", kind="openai-compatible",
+                                         model_name="m", concurrency=1)
+    stalled, live = GeneratorLimits(generator, lease_s=1), GeneratorLimits(generator, lease_s=10)
+    slot = stalled.acquire()
+    time.sleep(1.2)  # the stalled worker's lease lapses; the live one takes the slot
+    assert live.acquire() == slot
+    stalled.release(slot)  # too late: the slot is the live worker's now
+    contender = threading.Thread(target=stalled.acquire, daemon=True)
+    contender.start()
+    contender.join(0.3)
+    assert contender.is_alive(), "the old holder's release freed a slot it no longer held"
+    live.release(slot)
+    contender.join(2)
+    assert not contender.is_alive()
+
+
 def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
         project, llm_server, fast_retries, django_capture_on_commit_callbacks):
     generator = openai_generator(project, "a", llm_server.base_url)
