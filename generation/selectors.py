@@ -82,6 +82,7 @@ def sample_counts(project: Project) -> SampleCounts:
 def project_runs(project: Project, limit: int = 50) -> QuerySet[GenerationRun]:
     return (
         GenerationRun.objects.filter(project=project)
+        .defer("variable_rows")
         .select_related("template_version__template")
         .prefetch_related("generators")
         .order_by("-created_at", "-id")[:limit]

@@ -24,6 +24,7 @@ from generation.models import (
     Role,
     SampleCount,
 )
+from generation.checks.json_output import external_refs
 from generation.prompts import template_variables
 from reviews.services import audit_log_record
 from synthreview.outbound import validate_outbound_url
@@ -82,6 +83,9 @@ def template_version_create(
     An empty `checks` means the output format's defaults (generation.checks)."""
     if output_format not in OutputFormat.values:
         raise ValidationError(f"output format must be one of {', '.join(OutputFormat.values)}, got {output_format!r}")
+    if output_schema and (refs := external_refs(output_schema)):
+        raise ValidationError(f"the output schema refers outside itself ({', '.join(refs[:3])}); only references "
+                              f"inside it (#…) are allowed")
     with transaction.atomic():
         template, _ = PromptTemplate.objects.get_or_create(project=project, name=template_name)
         latest = (

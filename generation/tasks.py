@@ -16,6 +16,8 @@ from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3
 LANE_UNAVAILABLE_RETRY_S = 30
+LANE_ERROR_RETRIES = 2
+LANE_ERROR_RETRY_S = 30
 
 
 @shared_task(bind=True, acks_late=True, max_retries=IMPORT_MAX_RETRIES, default_retry_delay=30)
@@ -65,6 +67,16 @@ def run_lane_task(self, run_id: int, generator_id: int) -> None:  # type: ignore
         # The database went away, or a write raced another lane three times: the batch
         # rolled back and its items are still pending; try the lane again.
         raise self.retry(exc=error, countdown=10) from error
+    except Exception as error:
+        # A bug or a surprise: the batch in hand rolled back and its items are pending.
+        # A few more tries, then the rest of the lane fails with the reason on each
+        # item, so the run ends and a lead can retry the failed items, instead of the
+        # run sitting "running" with nobody working on it.
+        if self.request.retries < LANE_ERROR_RETRIES:
+            raise self.retry(exc=error, countdown=LANE_ERROR_RETRY_S) from error
+        lane_fail_pending(run_id=run_id, generator_id=generator_id,
+                          reason=f"the lane stopped on an unexpected error ({type(error).__name__}: {error})"[:500])
+        outcome = "finished"
     if outcome == "busy":
         # Another worker holds the lane. If it is alive it renews its lease and finishes the lane
         # itself, and these few retries end quietly; if it died, a retry takes over once its lease lapses.

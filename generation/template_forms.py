@@ -9,6 +9,7 @@ from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 
 from generation.checks import REGISTRY, default_checks_for
+from generation.checks.json_output import external_refs
 from generation.models import OutputFormat, PromptTemplateVersion
 from generation.prompts import template_variables
 
@@ -56,6 +57,10 @@ class TemplateVersionForm(forms.Form):
             validator_for(schema).check_schema(schema)
         except SchemaError as error:
             raise forms.ValidationError(f"The schema is not a valid JSON schema: {error.message}") from None
+        refs = external_refs(schema)
+        if refs:
+            raise forms.ValidationError(f"The schema refers outside itself ({', '.join(refs[:3])}): only "
+                                        f"references inside it, such as #/$defs/item, are allowed.")
         return schema
 
     def clean(self) -> dict:

@@ -108,10 +108,10 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAcc
     return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]
 
 
-def _in_project(model: type, what: str, user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str
-                ) -> tuple[ProjectAccess, object]:
+def _in_project(model: type, what: str, user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str,
+                *, defer: tuple[str, ...] = ()) -> tuple[ProjectAccess, object]:
     access = get_project_for_user(user, slug, need)
-    obj = model.objects.filter(project=access.project, pk=pk).first()
+    obj = model.objects.filter(project=access.project, pk=pk).defer(*defer).first()
     if obj is None:
         raise Http404(f"No such {what} in this project.")
     return access, obj
@@ -161,4 +161,5 @@ def get_run_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int,
                      ) -> tuple[ProjectAccess, GenerationRun]:
     from generation.models import GenerationRun
 
-    return _in_project(GenerationRun, "run", user, slug, pk, need)
+    # A run's plan (every row's variables) can be large and no page needs it.
+    return _in_project(GenerationRun, "run", user, slug, pk, need, defer=("variable_rows",))

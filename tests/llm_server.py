@@ -50,6 +50,7 @@ class RequestRecord:
     path: str
     status: int
     connection: tuple[str, int]
+    body: bytes = b""
 
 
 class RequestLog:
@@ -157,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = self.request_body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         route = self.path.split("?", 1)[0].rstrip("/")  # a query (e.g. api-version) does not change the route
         if self.path.startswith("/redirect/"):
             return self._send(307, b"", headers={"Location": METADATA_URL})
@@ -217,7 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
         # Recorded before anything is sent: a client may act on the status line alone.
-        self.server.requests.add(RequestRecord(self.command, self.path, status, self.client_address[:2]))
+        self.server.requests.add(RequestRecord(self.command, self.path, status, self.client_address[:2],
+                                               getattr(self, "request_body", b"")))
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

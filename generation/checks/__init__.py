@@ -7,6 +7,7 @@ loads samples, runs the checks that apply, and stores flags as SampleFlag rows.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from generation.checks.base import Check, CheckContext, Flag, LengthAnchors, SampleInput
@@ -18,6 +19,8 @@ from generation.checks.text import check_empty, check_refusal, check_repetition,
 
 if TYPE_CHECKING:
     from generation.models import PromptTemplateVersion
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "REGISTRY", "Check", "CheckContext", "Flag", "LengthAnchors", "SampleInput",
@@ -64,10 +67,19 @@ def checks_for_template(template_version: PromptTemplateVersion | None) -> list[
 
 
 def run_checks(sample: SampleInput, names: list[str], context: CheckContext) -> list[Flag]:
-    """Every flag the named checks raise on this sample, in the order named. Pure."""
+    """Every flag the named checks raise on this sample, in the order named. Pure.
+
+    A check that fails on an output (a parser's recursion limit, say) flags the
+    sample under its own name instead of raising: checks run inside the write of a
+    run's outputs, so an exception would roll back paid calls and recur on every
+    resume of the same deterministic output."""
     flags = []
     for name in names:
-        flag = REGISTRY[name].function(sample, context)
+        try:
+            flag = REGISTRY[name].function(sample, context)
+        except Exception as error:  # noqa: BLE001 - any failure is recorded on the sample
+            logger.warning("check %s failed on a sample: %s: %s", name, type(error).__name__, error)
+            flag = Flag(name, f"could not be checked ({type(error).__name__}); review it by hand")
         if flag is not None:
             flags.append(flag)
     return flags

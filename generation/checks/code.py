@@ -36,6 +36,8 @@ def python_syntax_error(source: str) -> tuple[int | None, str] | None:
         return error.lineno, error.msg
     except ValueError as error:  # null bytes in the source
         return None, str(error)
+    except (RecursionError, MemoryError):
+        return None, "nested too deeply to parse"
     return None
 
 

@@ -34,6 +34,7 @@ USER_AGENT = "synthreview-generator"
 # A chat completion is text; 4 MiB is far beyond any max_tokens anyone sets.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 MAX_RETRY_AFTER_S = 60.0
+MAX_REPORTED_TOKENS = 2**31 - 1
 STATUS_REASONS = {
     400: "bad request", 401: "unauthorised: check the API key", 403: "forbidden", 404: "not found: check the base URL",
     408: "request timeout", 413: "request too large", 422: "unprocessable request", 429: "rate limited",
@@ -231,7 +232,8 @@ def _completion(raw: bytes, messages: list[dict], latency: float) -> Completion:
 
 def _tokens(reported: Any, text: str) -> int:
     if isinstance(reported, int) and not isinstance(reported, bool) and reported >= 0:
-        return reported
+        # A server's figure is not trusted past what the counters' integer columns hold.
+        return min(reported, MAX_REPORTED_TOKENS)
     # About four characters a token for English (OpenAI's rule of thumb).
     return math.ceil(len(text) / 4)
 

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 
 from generation.clients.openai_compatible import (
     GeneratorCallError,
-    OpenAICompatibleClient,
-    generator_api_key,
+    client_for_generator,
+    generator_params,
 )
 from generation.models import GenerationRun, Generator, GeneratorKind
 from generation.programmatic import get_programmatic
+
+
+GRID_PARAMS = ("temperature", "top_p", "seed")
 
 
 @dataclass(frozen=True)
@@ -44,22 +47,15 @@ class OpenAICaller:
 
     def __init__(self, generator: Generator) -> None:
         self.generator = generator
-        self.client = OpenAICompatibleClient(
-            base_url=generator.endpoint,
-            api_key=generator_api_key(generator),
-            timeout_s=generator.request_timeout_s,
-            max_connections=generator.concurrency,
-        )
+        self.client = client_for_generator(generator)
+        self.base_params = generator_params(generator)
 
     def call(self, work: ItemWork) -> CallOutput:
         generator = self.generator
-        params = {
-            **(generator.parameters or {}),
-            "temperature": _first_set(work.params.get("temperature"), generator.temperature),
-            "top_p": _first_set(work.params.get("top_p"), generator.top_p),
-            "seed": _first_set(work.params.get("seed"), generator.seed),
-            "max_tokens": generator.max_tokens,
-        }
+        # The generator's own settings (its free-form parameters, then its named fields),
+        # then the run's grid cell wherever the cell sets a value.
+        params = {**self.base_params,
+                  **{key: value for key, value in work.params.items() if key in GRID_PARAMS and value is not None}}
         completion = self.client.complete(
             model=generator.model_name, messages=[{"role": "user", "content": work.prompt}], params=params
         )

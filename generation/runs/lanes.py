@@ -82,7 +82,7 @@ def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneP
 
 
 def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str:  # type: ignore[no-untyped-def]
-    run = GenerationRun.objects.select_related("template_version").get(pk=run_id)
+    run = GenerationRun.objects.defer("variable_rows").select_related("template_version").get(pk=run_id)
     if run.status not in ACTIVE:
         return "stopped"
     now = timezone.now()
@@ -179,11 +179,24 @@ def _finished_futures(finished: queue.SimpleQueue, *, timeout: float) -> list[Fu
 
 def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type: ignore[no-untyped-def]
                        stop: threading.Event) -> ItemOutcome | None:
+    """One item's call, retried while it may still succeed. None: the lane stopped
+    before the call was made (the item stays pending, unpaid for)."""
     max_attempts = settings.GENERATION_MAX_ATTEMPTS
     attempt = 0
     while True:
         attempt += 1
-        slot = limits.acquire()
+        try:
+            slot = limits.acquire(stop)
+        except Exception as error:  # the shared cache is down: no slot means no call, so wait and retry
+            logger.warning("generator limits unavailable for item %s: %s", work.item_id, error)
+            if attempt >= max_attempts:
+                return ItemOutcome(work, None, f"the concurrency limiter's cache failed ({type(error).__name__}) "
+                                   f"after {attempt} attempts", work.attempts)
+            if stop.wait(backoff_delay(attempt, None)):
+                return None
+            continue
+        if slot is None:
+            return None
         try:
             return ItemOutcome(work, caller.call(work), "", work.attempts + attempt)
         except GeneratorCallError as error:
@@ -198,8 +211,7 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type:
         finally:
             limits.release(slot)
         if stop.wait(delay):
-            return None  # the lane stopped: the item stays pending, unpaid for
-
+            return None
 
 
 def backoff_delay(attempt: int, retry_after: float | None) -> float:
@@ -306,6 +318,7 @@ class _LaneWriter:
             template_version=self.run.template_version, input=output.input, output=output.output,
             label=output.label, content_hash=digest, generation_depth=work.generation_depth,
             metadata={
+                **_known_answer(work.variables),
                 **output.metadata,
                 "item_index": work.row_index,
                 "run_item_id": work.item_id,
@@ -340,6 +353,19 @@ class _LaneWriter:
                 item.latency_ms = round(outcome.output.latency_s * 1000)
             items.append(item)
         return items
+
+
+# Variable-table columns that carry an item's right answer, for the math check.
+REFERENCE_ANSWER_COLUMNS = ("reference_answer", "expected_answer", "answer")
+
+
+def _known_answer(variables: dict) -> dict:
+    """A row's known answer as `reference_answer`, when its table has such a column."""
+    for column in REFERENCE_ANSWER_COLUMNS:
+        value = variables.get(column)
+        if value not in (None, ""):
+            return {"reference_answer": value}
+    return {}
 
 
 ITEM_OUTCOME_FIELDS = ["status", "sample_id", "duplicate", "attempts", "error", "finish_reason", "prompt_tokens",
@@ -397,7 +423,7 @@ def _lane_has_pending(run_id: int, generator_id: int) -> bool:
 
 def lane_fail_pending(*, run_id: int, generator_id: int, reason: str) -> None:
     """Record every pending item of the lane as failed with `reason`."""
-    run = GenerationRun.objects.select_related("template_version").get(pk=run_id)
+    run = GenerationRun.objects.defer("variable_rows").select_related("template_version").get(pk=run_id)
     generator = Generator.objects.get(pk=generator_id)
     writer = _LaneWriter(run, generator)
     for work in _pending_items(run.pk, generator.pk):

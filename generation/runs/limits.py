@@ -12,6 +12,7 @@ is a visible share of a fast server's time (bench/generate.py).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,6 +22,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from generation.models import Generator
+
+logger = logging.getLogger(__name__)
 
 POLL_S = 0.01
 # Deletes the slot only while it still holds our token.
@@ -45,11 +48,14 @@ class GeneratorLimits:
                                for slot in range(self.slots)]
             self._release_script = self._redis.register_script(_RELEASE_SCRIPT)
 
-    def acquire(self) -> int:
+    def acquire(self, stop: threading.Event | None = None) -> int | None:
         """Wait for the rate limit's next start time, then for one of the generator's
-        slots; return the slot. (Rate first: a slot held while waiting for a start time
-        could outlive its lease.)"""
-        self._wait_for_rate()
+        slots; return the slot, or None once `stop` is set (a cancelled run makes no
+        more calls). Rate first: a slot held while waiting for a start time could
+        outlive its lease."""
+        stop = stop or threading.Event()
+        if not self._wait_for_rate(stop):
+            return None
         token = uuid.uuid4().hex
         start = getattr(self._last, "slot", None)
         if start is None:
@@ -60,10 +66,18 @@ class GeneratorLimits:
                 if self._slot_take(slot, token):
                     self._last.slot, self._last.token = slot, token
                     return slot
-            time.sleep(POLL_S)
+            if stop.wait(POLL_S):
+                return None
 
     def release(self, slot: int) -> None:
-        # Only our own hold: after a lease lapsed the slot may be another worker's now.
+        """Give the slot back, if it is still ours: after a lease lapsed it may be another
+        worker's now. A cache that fails here is only logged; the slot lapses with its lease."""
+        try:
+            self._release(slot)
+        except Exception as error:  # noqa: BLE001
+            logger.warning("could not give back slot %s of %s: %s", slot, self.prefix, error)
+
+    def _release(self, slot: int) -> None:
         token = getattr(self._last, "token", None)
         if self._redis is not None:
             self._release_script(keys=[self._slot_keys[slot]], args=[token])
@@ -77,10 +91,11 @@ class GeneratorLimits:
             return bool(self._redis.set(self._slot_keys[slot], token, nx=True, ex=self.lease_s))
         return cache.add(f"{self.prefix}:slot:{slot}", token, timeout=self.lease_s)
 
-    def _wait_for_rate(self) -> None:
-        """Claim the next free start time on the generator's grid of `interval_s`."""
+    def _wait_for_rate(self, stop: threading.Event) -> bool:
+        """Claim the next free start time on the generator's grid of `interval_s` and wait
+        for it; False when `stop` was set meanwhile (the claimed start time goes unused)."""
         if not self.interval_s:
-            return
+            return True
         tick = math.ceil(time.time() / self.interval_s)
         keep = max(2.0, 2 * self.interval_s)
         # Each claim lives until well after its own start time, however far ahead it is,
@@ -89,5 +104,4 @@ class GeneratorLimits:
                             timeout=math.ceil(tick * self.interval_s - time.time() + keep)):
             tick += 1
         delay = tick * self.interval_s - time.time()
-        if delay > 0:
-            time.sleep(delay)
+        return not (delay > 0 and stop.wait(delay))

@@ -69,10 +69,10 @@ def run_flag_counts(run: GenerationRun) -> list[tuple[str, int]]:
 
 
 def run_constraint_counts(run: GenerationRun) -> dict[str, list[tuple[str, int]]]:
-    """How many rows got each constraint value, per dimension (from the run's plan)."""
-    counts: dict[str, dict[str, int]] = {}
-    for entry in run.variable_rows:
-        for dimension, value in (entry.get("constraint") or {}).items():
-            counts.setdefault(dimension, {}).setdefault(value, 0)
-            counts[dimension][value] += 1
+    """How many rows got each constraint value, per dimension, as counted when the run was made."""
+    from generation.runs.services import constraint_counts
+
+    counts = run.parameters.get("constraint_counts")
+    if counts is None:  # a run made before the counts were kept: read its plan once
+        counts = constraint_counts(GenerationRun.objects.filter(pk=run.pk).values_list("variable_rows", flat=True)[0])
     return {dimension: sorted(values.items(), key=lambda kv: -kv[1]) for dimension, values in counts.items()}

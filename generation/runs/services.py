@@ -24,8 +24,10 @@ from generation.models import (
 )
 from generation.programmatic import get_programmatic
 from generation.runs.fewshot import fewshot_rows
+from generation.prompts import template_variables
 from generation.runs.plan import (
     EXAMPLES_VARIABLE,
+    RESERVED_VARIABLES,
     ConstraintMix,
     GridCell,
     PlanError,
@@ -97,6 +99,13 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     if spec.template_version.template.project_id != spec.project.pk:
         errors.append("the template version is not of this project")
     rows = [dict(row) for row in spec.table_rows]
+    reserved = sorted({name for row in rows for name in row} & RESERVED_VARIABLES)
+    if reserved:
+        errors.append(f"the variable table has a column named {', '.join(reserved)}: the run fills "
+                      f"{{{{ examples }}}} and {{{{ constraint }}}} itself; rename the column")
+    if spec.fewshot_per_item and EXAMPLES_VARIABLE not in template_variables(spec.template_version.text):
+        errors.append("few-shot examples were asked for, but the template has no {{ examples }} placeholder "
+                      "to put them in")
     if not rows:
         if spec.fewshot_items:
             # No table: that many prompts, filled by few-shot draws (or none, for a template
@@ -128,6 +137,17 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     if total > settings.GENERATION_MAX_ITEMS_PER_RUN:
         raise PlanError([f"the run would have {total:,} items; the limit is {settings.GENERATION_MAX_ITEMS_PER_RUN:,}"])
     return plan
+
+
+def constraint_counts(plan: list[dict]) -> dict[str, dict[str, int]]:
+    """How many rows got each constraint value, per dimension: kept with the run so its
+    page never reads the plan itself."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in plan:
+        for dimension, value in (entry.get("constraint") or {}).items():
+            counts.setdefault(dimension, {}).setdefault(value, 0)
+            counts[dimension][value] += 1
+    return counts
 
 
 def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
@@ -167,7 +187,8 @@ def run_create(spec: RunSpec, *, actor: AbstractBaseUser | None = None) -> Gener
             raise PlanError([f"a run named {spec.name!r} already exists in this project"])
         run = GenerationRun.objects.create(
             project=spec.project, name=spec.name, template_version=spec.template_version,
-            parameters=spec.parameters(), variable_rows=plan, status=RunStatus.QUEUED,
+            parameters={**spec.parameters(), "constraint_counts": constraint_counts(plan)},
+            variable_rows=plan, status=RunStatus.QUEUED,
             items_total=len(plan) * len(spec.generators) * len(spec.cells),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
@@ -242,7 +263,7 @@ def _items_create(run: GenerationRun) -> None:
 def run_finish_if_done(*, run_id: int) -> GenerationRun:
     """Close the run once no item is pending: completed, or failed when nothing succeeded."""
     with transaction.atomic():
-        run = GenerationRun.objects.select_for_update().get(pk=run_id)
+        run = GenerationRun.objects.select_for_update().defer("variable_rows").get(pk=run_id)
         # A queued run with lanes was resumed while its lanes were still working: it is
         # finished like a running one.
         active = run.status == RunStatus.RUNNING or (
@@ -259,14 +280,15 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
     return run
 
 
-def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, retry_failed: bool = False
-               ) -> GenerationRun:
+def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, retry_failed: bool = False,
+               enqueue: bool = True) -> GenerationRun:
     """Queue the run's pending items again (and its failed ones, when asked). Items
-    already done are never redone: their keys are taken."""
+    already done are never redone: their keys are taken. `enqueue=False` leaves the
+    execution to the caller (the CLI runs it in its own process)."""
     from generation.tasks import run_execute_task
 
     with transaction.atomic():
-        run = GenerationRun.objects.select_for_update().get(pk=run.pk)
+        run = GenerationRun.objects.select_for_update().defer("variable_rows").get(pk=run.pk)
         if retry_failed:
             failed = RunItem.objects.filter(run=run, status=RunItemStatus.FAILED)
             for lane in RunLane.objects.filter(run=run):
@@ -280,7 +302,8 @@ def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, ret
             GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
         audit_log_record(project=run.project, actor=actor, action="run.resume", obj=run,
                          details={"retry_failed": retry_failed})
-        transaction.on_commit(lambda: run_execute_task.delay(run.pk))
+        if enqueue:
+            transaction.on_commit(lambda: run_execute_task.delay(run.pk))
     run.refresh_from_db()
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from types import SimpleNamespace
 
@@ -277,6 +278,37 @@ def test_json_check_skips_text_templates() -> None:
     assert flags("not json", "json", output_format="text") == []
 
 
+def test_a_schema_reference_outside_the_schema_is_never_fetched(tmp_path) -> None:
+    # A schema saved before such references were refused: were the file read, the
+    # string would fail "type": "integer" instead.
+    referenced = tmp_path / "integer.json"
+    referenced.write_text('{"type": "integer"}')
+    schema = {"$ref": referenced.as_uri()}
+    assert json_reason('"a string"', schema=schema) == (
+        f"the template's output schema refers to {referenced.as_uri()}, which is not resolved: "
+        "only references inside the schema (#…) are followed")
+
+
+def test_references_inside_the_schema_are_followed() -> None:
+    schema = {"type": "object", "properties": {"n": {"$ref": "#/$defs/count"}},
+              "$defs": {"count": {"type": "integer"}}}
+    assert json_reason('{"n": 3}', schema=schema) is None
+    assert json_reason('{"n": "three"}', schema=schema) == (
+        "does not match the output schema at $.n: 'three' is not of type 'integer'")
+
+
+def test_json_nested_past_the_parsers_depth_is_flagged_not_raised() -> None:
+    assert json_reason("[" * 100_000 + "]" * 100_000, schema=None) == "nested too deeply to parse"
+
+
+def test_a_check_that_fails_flags_the_sample_under_its_name(monkeypatch) -> None:
+    def broken(sample, context):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(REGISTRY, "empty", dataclasses.replace(REGISTRY["empty"], function=broken))
+    assert flags("fine", "empty") == [("empty", "could not be checked (RuntimeError); review it by hand")]
+
+
 # --- math-answer -------------------------------------------------------------
 
 @pytest.mark.parametrize(("output", "expected"), [
@@ -331,6 +363,12 @@ def test_valid_python_in_a_fence_passes() -> None:
 def test_broken_python_reports_its_line() -> None:
     found = reason("```py\nx = 1\nprint(x\n```", "code-syntax", code_language="Python")
     assert found is not None and found.startswith("Python does not parse: line 3: ")
+
+
+def test_python_nested_past_the_parsers_limits_is_flagged_not_raised() -> None:
+    # A chain of unary minus signs exhausts the parser (MemoryError), not a syntax error.
+    assert reason("x = " + "-" * 100_000 + "1", "code-syntax", code_language="python") == (
+        "Python does not parse: nested too deeply to parse")
 
 
 def test_unfenced_python_is_parsed_whole() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -165,3 +166,11 @@ def test_the_key_comes_from_the_named_environment_variable(monkeypatch):
 def test_generator_params_let_the_named_fields_win_over_free_parameters():
     generator = Generator(temperature=0.2, seed=None, parameters={"temperature": 0.9, "frequency_penalty": 0.5})
     assert generator_params(generator) == {"temperature": 0.2, "frequency_penalty": 0.5}
+
+
+def test_a_servers_absurd_token_count_is_capped_at_what_the_counters_hold():
+    raw = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+                      "usage": {"prompt_tokens": 10**15, "completion_tokens": 3}}).encode()
+    completion = openai_compatible._completion(raw, [{"role": "user", "content": "x"}], 0.1)
+    assert completion.prompt_tokens == 2**31 - 1
+    assert completion.completion_tokens == 3

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from generation.models import GenerationRun, RunItem, Sample, SampleFlag
 from generation.runs import RunSpec, run_create, run_execute, run_resume
 from generation.runs.plan import ConstraintMix, GridCell
+from generation.services import template_version_create
 from tests.generation.run_helpers import openai_generator, topic_template
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -155,3 +158,36 @@ def test_samples_record_lineage_constraint_and_parameters(
         assert sample.metadata["completion_tokens"] > 0
     run = GenerationRun.objects.get(pk=run.pk)
     assert run.completion_tokens == sum(s.metadata["completion_tokens"] for s in samples)
+
+
+def test_a_generators_own_parameters_are_sent_and_the_grid_cell_overrides_them(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    version = topic_template(project)
+    gen = openai_generator(project, "a", llm_server.base_url, temperature=0.1, seed=7,
+                           parameters={"max_tokens": 40, "frequency_penalty": 0.5, "temperature": 1.5})
+    run_execute(run_id=_launch(_spec(project, [gen], version, rows=["tea"], temperatures=(0.9,)),
+                               django_capture_on_commit_callbacks).pk)
+    [request] = [record for record in llm_server.requests.records if record.path.endswith("/chat/completions")]
+    sent = json.loads(request.body)
+    # Free-form parameters go out; a named field beats them, and the run's grid beats both.
+    assert sent["max_tokens"] == 40 and sent["frequency_penalty"] == 0.5
+    assert sent["temperature"] == 0.9 and sent["seed"] == 7
+    assert "top_p" not in sent
+
+
+def test_a_tables_answer_column_is_the_known_answer_the_math_check_compares(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    version = template_version_create(project=project, template_name="word-problems", text="{{ question }}",
+                                      output_format="math")
+    gen = openai_generator(project, "a", llm_server.base_url)
+    # The test server answers "The answer is 12." to [[math:12]].
+    spec = RunSpec(project=project, name="math", template_version=version, generators=[gen],
+                   cells=[GridCell(0.5, None, None)], constraints=ConstraintMix(),
+                   table_rows=[{"question": "Three boxes of four pens. [[math:12]]", "answer": "12"},
+                               {"question": "Two bags of six pears. [[math:12]]", "answer": "14"}])
+    run = run_execute(run_id=_launch(spec, django_capture_on_commit_callbacks).pk)
+    flagged = {flag.sample.metadata["reference_answer"]: flag.reason
+               for flag in SampleFlag.objects.filter(sample__run=run, check_name="math-answer").select_related("sample")}
+    assert list(flagged) == ["14"]
+    assert "12" in flagged["14"] and "14" in flagged["14"]
+    assert Sample.objects.filter(run=run).count() == 2

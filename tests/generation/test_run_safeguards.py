@@ -4,10 +4,12 @@ and the size cap of a run's plan."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
 import pytest
+from django.core.cache import cache
 
 from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, generator_api_key
 from generation.models import GenerationRun, Generator, RunItem, RunLane, Sample, Split
@@ -182,3 +184,54 @@ def test_a_base_url_with_a_query_keeps_it_after_the_path(settings):
         assert client.complete(model="m", messages=[{"role": "user", "content": "hi"}], params={}).text
         client.close()
         assert server.requests.records[0].path == "/v1/chat/completions?api-version=2024-06-01"
+
+
+def test_a_call_waiting_for_its_start_time_gives_up_when_the_lane_stops(project):
+    generator = Generator.objects.create(project=project, name="slow-rate", kind="openai-compatible",
+                                         model_name="m", concurrency=4, rate_limit_per_minute=6)
+    limits = GeneratorLimits(generator, lease_s=10)
+    # Other workers hold the next two start times, so this call's is 10 to 20 s away.
+    next_tick = math.ceil(time.time() / 10)
+    for tick in (next_tick, next_tick + 1):
+        cache.add(f"generator-limits:{generator.pk}:tick:{tick}", 1, timeout=60)
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    assert limits.acquire(stop) is None
+    assert time.monotonic() - started < 2
+
+
+def test_a_call_waiting_for_a_slot_gives_up_when_the_lane_stops(project):
+    generator = Generator.objects.create(project=project, name="busy", kind="openai-compatible",
+                                         model_name="m", concurrency=1)
+    holder, waiter = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
+    slot = holder.acquire()
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    assert waiter.acquire(stop) is None
+    holder.release(slot)
+
+
+def test_a_lane_that_keeps_failing_ends_its_items_failed_with_the_reason_and_the_run_ends(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks, monkeypatch):
+    from generation import tasks
+
+    generator = openai_generator(project, "a", llm_server.base_url)
+    run = _run(project, generator, ["tea", "milk"], django_capture_on_commit_callbacks)
+    run_prepare(run_id=run.pk)
+    attempts = []
+
+    def broken_lane(**kwargs):
+        attempts.append(kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tasks, "lane_execute", broken_lane)
+    with django_capture_on_commit_callbacks(execute=False):
+        tasks.run_lane_task.apply(args=(run.pk, generator.pk))  # eager: retries run at once
+
+    assert len(attempts) == 1 + tasks.LANE_ERROR_RETRIES
+    items = RunItem.objects.filter(run=run)
+    assert {item.status for item in items} == {"failed"}
+    assert all("unexpected error (RuntimeError: disk full)" in item.error for item in items)
+    run.refresh_from_db()
+    assert run.status == "failed" and run.items_failed == 2

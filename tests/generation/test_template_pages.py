@@ -52,6 +52,9 @@ def test_json_template_keeps_its_schema(client_for, lead, project):
     ({"output_format": "json", "output_schema": '{"type": "banana"}'}, "not a valid JSON schema"),
     ({"output_format": "text", "output_schema": '{"type": "object"}'}, "only to the JSON format"),
     ({"output_format": "text", "code_language": "python"}, "only to the code format"),
+    ({"output_format": "json", "output_schema": '{"$ref": "http://169.254.169.254/latest/meta-data/"}'},
+     "refers outside itself"),
+    ({"output_format": "json", "output_schema": '{"items": {"$ref": "file:///etc/passwd"}}'}, "refers outside itself"),
     ({"checks": ["no-such-check"]}, "Select a valid choice"),
     ({"template_name": "   "}, "This field is required"),
 ])

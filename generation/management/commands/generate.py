@@ -1,13 +1,13 @@
 """python manage.py generate RUN_ID: execute (or resume) a run here, with a progress bar.
 
 Items already done are skipped by their keys, so running this on a run a
-worker was killed in, or twice, never duplicates a sample. --enqueue hands the
-run to the workers instead and watches it.
+worker was killed in, or twice, never duplicates a sample. A lane a live worker
+is executing stays with it, and the bar follows it to the end. --enqueue hands
+the run to the workers instead and watches it.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -29,17 +29,20 @@ class Command(BaseCommand):
         parser.add_argument("--retry-failed", action="store_true", help="Try the failed items again too.")
 
     def handle(self, *args, run_id: int, enqueue: bool, retry_failed: bool, **options) -> None:  # type: ignore[no-untyped-def]
+        self.stderr.style_func = None  # the bar goes to stderr, but it is no error: not red
         run = GenerationRun.objects.filter(pk=run_id).first()
         if run is None:
             raise CommandError(f"no run with id {run_id}")
         if run.status == RunStatus.DRAFT:
             raise CommandError(f"run {run_id} is a draft; launch it first")
         if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or retry_failed:
-            run = run_resume(run=run, retry_failed=retry_failed)
-        if enqueue:
-            self._watch(run)
-        else:
+            # Executed here, the run is not queued for the workers too: they would race
+            # this process for its lanes.
+            run = run_resume(run=run, retry_failed=retry_failed, enqueue=enqueue)
+        if not enqueue:
             run = run_execute(run_id=run.pk, on_progress=lambda p: self._bar(run.pk, p))
+        # Lanes that a worker holds ("busy" here) finish there: watch them to the end.
+        self._watch(run)
         self._summary(GenerationRun.objects.get(pk=run.pk))
 
     def _bar(self, run_id: int, _lane: LaneProgress | None = None) -> None:
@@ -47,9 +50,9 @@ class Command(BaseCommand):
         totals = run_totals(run, run_lanes(run))
         finished = totals.done + totals.failed
         filled = int(BAR_WIDTH * totals.finished_share)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished:,}/{totals.items_total:,} "
-                         f"items · {totals.failed:,} failed · {totals.samples:,} samples")
-        sys.stderr.flush()
+        self.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished:,}/{totals.items_total:,} "
+                          f"items · {totals.failed:,} failed · {totals.samples:,} samples", ending="")
+        self.stderr.flush()
 
     def _watch(self, run: GenerationRun) -> None:
         while True:
@@ -61,7 +64,7 @@ class Command(BaseCommand):
 
     def _summary(self, run: GenerationRun) -> None:
         self._bar(run.pk)
-        sys.stderr.write("\n")
+        self.stderr.write("")
         self.stdout.write(f"run {run.pk} {run.name}: {run.status}; {run.items_done:,} done, {run.items_failed:,} "
                           f"failed of {run.items_total:,}; {run.samples_created:,} samples; "
                           f"tokens {run.prompt_tokens:,} in, {run.completion_tokens:,} out")
