@@ -30,24 +30,30 @@ def _launch(project, generators, rows, temperatures=(0.3,), name="run"):
 
 def test_a_run_through_a_worker_accounts_for_every_item(generation_worker_env, celery_worker_process, project):
     rows = ["tea", "[[status:429x1]] rivers", "[[status:503x9]] bridges", "[[finish:length]] owls",
-            "[[malformed:nochoices]] maps", "[[empty]] clocks", "salt", "rice"]
+            "[[malformed:nochoices]] maps", "[[empty]] clocks", "salt", "rice", "[[status:500x1]] ponds",
+            "[[slow:3000]] stones", "[[malformed]] roads"]
     with start_llm_server() as server:
-        a = openai_generator(project, "a", server.base_url, concurrency=3)
-        b = openai_generator(project, "b", server.base_url, concurrency=2)
+        a = openai_generator(project, "a", server.base_url, concurrency=3, request_timeout_s=1)
+        b = openai_generator(project, "b", server.base_url, concurrency=2, request_timeout_s=1)
         run = _launch(project, [a, b], rows, temperatures=(0.2, 0.8))
 
         run = wait_for(lambda: GenerationRun.objects.filter(pk=run.pk, status="completed").first(), timeout=90,
                        what="the worker to finish the run")
 
     statuses = Counter(RunItem.objects.filter(run=run).values_list("status", flat=True))
-    # 8 rows × 2 generators × 2 temperatures; the 503 row (3 attempts) and the malformed row fail.
-    assert statuses == {"done": 24, "failed": 8}
-    assert (run.items_total, run.items_done, run.items_failed) == (32, 24, 8)
-    errors = Counter(e.split(" after")[0] for e in RunItem.objects.filter(run=run, status="failed")
-                     .values_list("error", flat=True))
-    assert errors == {"HTTP 503 (service unavailable)": 4, "malformed response: no choices": 4}
+    # 11 rows × 2 generators × 2 temperatures. Four rows fail on every try or at once: 503 (3 attempts),
+    # a body without choices, an HTML body, and an answer slower than the 1 s timeout (3 attempts).
+    assert statuses == {"done": 28, "failed": 16}
+    assert (run.items_total, run.items_done, run.items_failed) == (44, 28, 16)
+    failed = RunItem.objects.filter(run=run, status="failed")
+    errors = Counter(e.split(" after")[0] for e in failed.values_list("error", flat=True))
+    assert errors == {"HTTP 503 (service unavailable)": 4, "malformed response: no choices": 4,
+                      "malformed response: not JSON": 4, "timed out": 4}
+    assert {item.attempts for item in failed if "stones" in item.prompt} == {3}
+    # One 500 each, then an answer: two attempts.
+    assert {item.attempts for item in RunItem.objects.filter(run=run, prompt__contains="ponds")} == {2}
     # Empty answers repeat across temperatures: one sample per generator for those two items.
-    assert Sample.objects.filter(run=run).count() == run.samples_created == 24 - 2
+    assert Sample.objects.filter(run=run).count() == run.samples_created == 28 - 2
     flagged = set(SampleFlag.objects.filter(sample__run=run).values_list("check_name", flat=True))
     assert {"truncated", "empty"} <= flagged
 
