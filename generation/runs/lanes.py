@@ -145,6 +145,7 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
                     on_progress(writer.progress())
             if time.monotonic() - last_renewal >= 1.0:
                 last_renewal = time.monotonic()
+                limits.release_idle()
                 if not stopped and (not _lease_renew(run_id, generator_id, owner) or _run_stopped(run_id)):
                     # Calls not yet started are dropped (no spend after a cancel); the ones in
                     # flight finish and are written.
@@ -158,6 +159,7 @@ def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str: 
         # On an error, calls not yet started are never made; their items stay pending.
         stop_event.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        limits.close()
         caller.close()
     if on_progress:
         on_progress(writer.progress())
@@ -197,6 +199,7 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type:
             continue
         if slot is None:
             return None
+        park = True  # kept for this thread's next call, unless it is about to wait
         try:
             return ItemOutcome(work, caller.call(work), "", work.attempts + attempt)
         except GeneratorCallError as error:
@@ -204,12 +207,13 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 return ItemOutcome(work, None, f"{error}{tries}", work.attempts + attempt)
             delay = backoff_delay(attempt, error.retry_after)
+            park = False
         except Exception as error:  # a bug or a surprise must fail the item, not the lane
             logger.exception("generation call failed for item %s", work.item_id)
             return ItemOutcome(work, None, f"unexpected error: {type(error).__name__}: {error}"[:500],
                                work.attempts + attempt)
         finally:
-            limits.release(slot)
+            limits.release(slot, park=park)
         if stop.wait(delay):
             return None
 

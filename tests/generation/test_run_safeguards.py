@@ -62,11 +62,11 @@ def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settin
     lock = threading.Lock()
 
     def call_three_times() -> None:
-        for _ in range(3):
+        for call in range(3):
             slot = limits.acquire()
             with lock:
                 starts.append(time.monotonic())
-            limits.release(slot)
+            limits.release(slot, park=call < 2)  # kept for the thread's next call, given back after its last
 
     began = time.monotonic()
     threads = [threading.Thread(target=call_three_times) for _ in range(10)]
@@ -78,6 +78,8 @@ def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settin
     # the two seconds a claimed start time used to be kept.
     assert len(starts) == 30
     assert max(starts) - began >= 2.8
+    # Ten threads share eight slots: the two left waiting get theirs when a holder gives one up.
+    assert max(starts) - began < 6
 
 
 def test_two_workers_share_a_generators_concurrency_slots(project):
@@ -91,11 +93,43 @@ def test_two_workers_share_a_generators_concurrency_slots(project):
     third.start()
     third.join(0.3)
     assert third.is_alive(), "a third call started while both slots were taken"
-    first_worker.release(held[0])
+    first_worker.release(held[0])  # parked for the thread's next call: still taken
+    third.join(0.3)
+    assert third.is_alive(), "a parked slot was taken by another worker"
+    first_worker.release_idle(older_than=0)  # the lane gives back what its threads do not use
     third.join(2)
     assert not third.is_alive() and held[2] == held[0]
-    second_worker.release(held[1])
-    second_worker.release(held[2])
+    second_worker.close()
+    first_worker.close()
+
+
+def test_a_busy_lane_gives_its_slot_up_to_a_waiting_worker_within_about_a_second(project):
+    generator = Generator.objects.create(project=project, name="one-slot-shared", kind="openai-compatible",
+                                         model_name="m", concurrency=1)
+    busy, waiting = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
+    done = threading.Event()
+    waiting_got_it = []
+
+    def busy_lane() -> None:  # back-to-back calls, as a lane with a long backlog makes
+        while not done.is_set():
+            slot = busy.acquire(done)
+            if slot is None:
+                return
+            time.sleep(0.005)
+            busy.release(slot)
+
+    lane = threading.Thread(target=busy_lane)
+    lane.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    slot = waiting.acquire()
+    waiting_got_it.append(time.monotonic() - started)
+    done.set()
+    lane.join(2)
+    waiting.close()
+    busy.close()
+    assert slot == 0
+    assert waiting_got_it[0] < 2.0
 
 
 def test_a_slot_whose_lease_lapsed_is_not_given_back_by_its_old_holder(project):
@@ -103,16 +137,17 @@ def test_a_slot_whose_lease_lapsed_is_not_given_back_by_its_old_holder(project):
                                          model_name="m", concurrency=1)
     stalled, live = GeneratorLimits(generator, lease_s=1), GeneratorLimits(generator, lease_s=10)
     slot = stalled.acquire()
-    time.sleep(1.2)  # the stalled worker's lease lapses; the live one takes the slot
+    time.sleep(3.2)  # the stalled worker's lease (3 s at least) lapses; the live one takes the slot
     assert live.acquire() == slot
-    stalled.release(slot)  # too late: the slot is the live worker's now
+    stalled.release(slot, park=False)  # too late: the slot is the live worker's now
     contender = threading.Thread(target=stalled.acquire, daemon=True)
     contender.start()
     contender.join(0.3)
     assert contender.is_alive(), "the old holder's release freed a slot it no longer held"
-    live.release(slot)
+    live.release(slot, park=False)
     contender.join(2)
     assert not contender.is_alive()
+    stalled.close()
 
 
 def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
@@ -209,7 +244,7 @@ def test_a_call_waiting_for_a_slot_gives_up_when_the_lane_stops(project):
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
     assert waiter.acquire(stop) is None
-    holder.release(slot)
+    holder.close()
 
 
 def test_a_lane_that_keeps_failing_ends_its_items_failed_with_the_reason_and_the_run_ends(
