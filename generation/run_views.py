@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from generation.models import GenerationRun, RunStatus
+from generation.models import RunStatus
 from generation.run_forms import RunForm
+from generation.selectors import project_runs
 from generation.runs import run_cancel, run_create, run_preview, run_resume
 from generation.runs.plan import PlanError
 from generation.runs.selectors import (
@@ -28,9 +29,7 @@ FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 @login_required
 def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
-    runs = (GenerationRun.objects.filter(project=access.project).defer("variable_rows", "parameters")
-            .select_related("template_version__template", "created_by").prefetch_related("generators")
-            .order_by("-created_at", "-id")[:100])
+    runs = project_runs(access.project, limit=100)
     return render(request, "generation/runs.html", {"access": access, "project": access.project, "runs": runs})
 
 

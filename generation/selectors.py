@@ -82,8 +82,8 @@ def sample_counts(project: Project) -> SampleCounts:
 def project_runs(project: Project, limit: int = 50) -> QuerySet[GenerationRun]:
     return (
         GenerationRun.objects.filter(project=project)
-        .defer("variable_rows")
-        .select_related("template_version__template")
+        .defer("variable_rows", "parameters")
+        .select_related("template_version__template", "created_by")
         .prefetch_related("generators")
         .order_by("-created_at", "-id")[:limit]
     )
