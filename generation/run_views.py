@@ -20,6 +20,7 @@ from generation.runs.selectors import (
     run_flag_counts,
     run_lanes,
     run_totals,
+    run_unattended_lanes,
 )
 from synthreview.access import get_project_for_user, get_run_for_user
 
@@ -61,7 +62,7 @@ def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     context = {
         "access": access, "project": access.project, "run": run, "lanes": lanes, "totals": run_totals(run, lanes),
         "finished": finished, "failed_items": run_failed_items(run), "flag_counts": run_flag_counts(run),
-        "can_act": access.can("generate"),
+        "can_act": access.can("generate"), "unattended": run_unattended_lanes(run, lanes),
     }
     if request.htmx:
         response = render(request, "generation/run_detail.html#status", context)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, RunStatus, SampleFlag
 
@@ -50,6 +53,19 @@ def run_totals(run: GenerationRun, lanes: list[RunLane]) -> RunTotals:
         duplicates=done - samples, prompt_tokens=sum(lane.prompt_tokens for lane in lanes),
         completion_tokens=sum(lane.completion_tokens for lane in lanes), cost=sum(known) if known else None,
     )
+
+
+def run_unattended_lanes(run: GenerationRun, lanes: list[RunLane]) -> list[RunLane]:
+    """The lanes of a running run that have pending items and no worker holding them:
+    a task waiting behind other work, or a worker that stopped. Only once the run has
+    been running for a lease's length, so a lane about to start is not called idle."""
+    if run.status != RunStatus.RUNNING or run.started_at is None:
+        return []
+    now = timezone.now()
+    if now - run.started_at < timedelta(seconds=settings.GENERATION_LANE_LEASE_S):
+        return []
+    return [lane for lane in lanes
+            if lane.items_pending > 0 and (lane.lease_until is None or lane.lease_until < now)]
 
 
 def run_failed_items(run: GenerationRun, limit: int = 50) -> QuerySet[RunItem]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
-from generation.models import GenerationRun, RunItem
-from generation.runs import RunSpec, run_create, run_execute
+from generation.models import GenerationRun, RunItem, RunLane
+from generation.runs import RunSpec, run_create, run_execute, run_prepare
 from generation.runs.plan import ConstraintMix, GridCell
 from reviews.models import AuditLog
 from tests.generation.run_helpers import openai_generator, topic_template
@@ -128,3 +130,38 @@ def test_a_run_of_another_project_is_not_found(project, other_project, lead, cli
     run = _finished_run(other_project, llm_server, django_capture_on_commit_callbacks, rows=("tea",))
     assert client_for(lead).get(f"/p/{project.slug}/runs/{run.pk}/").status_code == 404
     assert client_for(lead).post(f"/p/{project.slug}/runs/{run.pk}/action/", {"action": "cancel"}).status_code == 404
+
+
+def test_the_run_page_says_when_no_worker_is_on_a_running_runs_pending_items(
+        project, lead, client_for, llm_server, django_capture_on_commit_callbacks):
+    generator = openai_generator(project, "stranded", llm_server.base_url)
+    spec = RunSpec(project=project, name="stuck", template_version=topic_template(project), generators=[generator],
+                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": "tea"}, {"topic": "milk"}])
+    with django_capture_on_commit_callbacks(execute=False):
+        run = run_create(spec)
+    run_prepare(run_id=run.pk)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    GenerationRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago)
+    url = f"/p/{project.slug}/runs/{run.pk}/"
+
+    # Its worker died ten minutes ago: the lease it held has lapsed.
+    RunLane.objects.filter(run=run).update(owner="dead", lease_until=long_ago)
+    page = client_for(lead).get(url).content.decode()
+    assert "No worker is on the pending items of stranded right now" in page
+    assert 'value="resume"' in page
+
+    # A live worker holds the lane: nothing to say.
+    RunLane.objects.filter(run=run).update(owner="alive", lease_until=timezone.now() + timedelta(seconds=20))
+    assert "No worker is on" not in client_for(lead).get(url).content.decode()
+
+
+def test_a_run_that_just_started_is_not_called_unattended(
+        project, lead, client_for, llm_server, django_capture_on_commit_callbacks):
+    generator = openai_generator(project, "fresh", llm_server.base_url)
+    spec = RunSpec(project=project, name="fresh", template_version=topic_template(project), generators=[generator],
+                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": "tea"}])
+    with django_capture_on_commit_callbacks(execute=False):
+        run = run_create(spec)
+    run_prepare(run_id=run.pk)
+    GenerationRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
+    assert "No worker is on" not in client_for(lead).get(f"/p/{project.slug}/runs/{run.pk}/").content.decode()
