@@ -10,7 +10,7 @@ from generation.ingest.service import (
     import_batch_run,
 )
 from generation.runs import run_finish_if_done, run_prepare
-from generation.runs.lanes import LaneUnavailable, lane_execute, lane_fail_pending, lane_lease_remaining
+from generation.runs.lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
 from generation.runs.selectors import runs_orphaned
 from synthreview.progress import progress_key, progress_set
 
@@ -55,13 +55,13 @@ def run_execute_task(run_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=5)
-def run_lane_task(self, run_id: int, generator_id: int) -> None:  # type: ignore[no-untyped-def]
+def run_lane_task(self, run_id: int, generator_id: int, errors: int = 0) -> None:  # type: ignore[no-untyped-def]
     try:
         outcome = lane_execute(run_id=run_id, generator_id=generator_id)
     except LaneUnavailable as error:
         if self.request.retries < self.max_retries:
             raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2 ** self.request.retries) from error
-        lane_fail_pending(run_id=run_id, generator_id=generator_id, reason=f"{error} (gave up after retrying)")
+        lane_give_up(run_id=run_id, generator_id=generator_id, reason=f"{error} (gave up after retrying)")
         outcome = "finished"
     except (OperationalError, IntegrityError) as error:
         # The database went away, or a write raced another lane three times: the batch
@@ -72,10 +72,13 @@ def run_lane_task(self, run_id: int, generator_id: int) -> None:  # type: ignore
         # A few more tries, then the rest of the lane fails with the reason on each
         # item, so the run ends and a lead can retry the failed items, instead of the
         # run sitting "running" with nobody working on it.
-        if self.request.retries < LANE_ERROR_RETRIES:
-            raise self.retry(exc=error, countdown=LANE_ERROR_RETRY_S) from error
-        lane_fail_pending(run_id=run_id, generator_id=generator_id,
-                          reason=f"the lane stopped on an unexpected error ({type(error).__name__}: {error})"[:500])
+        # Counted apart from the retries for a busy lane or the database, which say
+        # nothing about this error.
+        if errors < LANE_ERROR_RETRIES:
+            raise self.retry(exc=error, countdown=LANE_ERROR_RETRY_S, kwargs={"errors": errors + 1},
+                             max_retries=self.request.retries + 1) from error
+        lane_give_up(run_id=run_id, generator_id=generator_id,
+                     reason=f"the lane stopped on an unexpected error ({type(error).__name__}: {error})"[:500])
         outcome = "finished"
     if outcome == "busy":
         # Another worker holds the lane. If it is alive it renews its lease and finishes the lane

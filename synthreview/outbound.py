@@ -20,6 +20,7 @@ import ipaddress
 import itertools
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -245,9 +246,18 @@ class Deadline:
 
 class _DeadlineWatchdog:
     """A heap of deadlines and one daemon thread that expires them in time order.
-    A cancelled deadline stays in the heap until its time and is then skipped."""
+    A cancelled deadline stays in the heap until its time and is then skipped; the
+    heap is swept of them now and then, so it holds about a sweep's worth of calls."""
+
+    SWEEP_EVERY = 4096
 
     def __init__(self) -> None:
+        self._reset()
+        # A forked child (a Celery prefork worker) gets a copy of the heap and the
+        # lock but not the thread, and must not shut the parent's sockets.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._counter = itertools.count()
         self._wake = threading.Condition()
@@ -255,10 +265,12 @@ class _DeadlineWatchdog:
 
     def add(self, deadline: Deadline) -> None:
         with self._wake:
-            heapq.heappush(self._heap, (deadline.ends_at, next(self._counter), deadline))
+            number = next(self._counter)
+            if number % self.SWEEP_EVERY == 0 and len(self._heap) >= self.SWEEP_EVERY:
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (deadline.ends_at, number, deadline))
             if self._thread is None or not self._thread.is_alive():
-                # Started lazily, and again after a fork (a Celery prefork child
-                # inherits the object but not the thread).
                 self._thread = threading.Thread(target=self._run, name="outbound-deadlines", daemon=True)
                 self._thread.start()
             elif self._heap[0][2] is deadline:
@@ -277,7 +289,10 @@ class _DeadlineWatchdog:
                     self._wake.wait(self._heap[0][0] - now)
                     continue
             for deadline in due:
-                deadline.expire()
+                try:
+                    deadline.expire()
+                except Exception:  # one bad socket must not stop every other deadline
+                    logger.exception("expiring an outbound deadline failed")
 
 
 _watchdog = _DeadlineWatchdog()

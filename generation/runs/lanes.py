@@ -437,6 +437,24 @@ def lane_fail_pending(*, run_id: int, generator_id: int, reason: str) -> None:
     writer.flush()
 
 
+def lane_give_up(*, run_id: int, generator_id: int, reason: str) -> bool:
+    """Fail the lane's pending items with `reason`, for a lane its task can no longer
+    execute. Not while a live worker holds the lane (those items are its to finish),
+    and not once the run is cancelled (its pending items wait for a resume). True
+    when the items were failed."""
+    if _run_stopped(run_id):
+        return False
+    owner = uuid.uuid4().hex
+    if not _lease_take(run_id, generator_id, owner):
+        return False
+    try:
+        lane_fail_pending(run_id=run_id, generator_id=generator_id, reason=reason)
+    finally:
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
+            owner="", lease_until=None)
+    return True
+
+
 def _lease_take(run_id: int, generator_id: int, owner: str) -> bool:
     now = timezone.now()
     return bool(

@@ -75,7 +75,9 @@ class GeneratorLimits:
         self._held: dict[int, _Hold] = {}  # Redis only: the slots this object's threads hold
         if self._redis is not None:
             # Made once: Django's key checks cost as much as the round trip itself.
-            self._slot_keys = [backend.make_and_validate_key(f"{self.prefix}:slot:{slot}")
+            # Not the ":slot:" keys of the cache layer: those hold pickled tokens, and a
+            # worker on the older code reading a raw one would fail mid-lane.
+            self._slot_keys = [backend.make_and_validate_key(f"{self.prefix}:held-slot:{slot}")
                                for slot in range(self.slots)]
             self._wanted_key = backend.make_and_validate_key(f"{self.prefix}:wanted")
             self._release_script = self._redis.register_script(_RELEASE_SCRIPT)
@@ -87,7 +89,7 @@ class GeneratorLimits:
         more calls). Rate first: a slot held while waiting for a start time could
         outlive its lease."""
         stop = stop or threading.Event()
-        if not self._wait_for_rate(stop):
+        if stop.is_set() or not self._wait_for_rate(stop) or stop.is_set():
             return None
         if self._redis is not None:
             kept = self._keep_held()
@@ -118,18 +120,18 @@ class GeneratorLimits:
         (`park`); otherwise it is given back, if it is still ours: after a lease lapsed
         it may be another worker's now. A cache that fails here is only logged; the
         slot lapses with its lease."""
-        if self._redis is not None and park:
-            with self._lock:
-                hold = self._held.get(slot)
-                if hold is not None:
-                    hold.parked_at = time.monotonic()
-            return
+        token = getattr(self._local, "token", None)
         if self._redis is not None:
             with self._lock:
-                hold = self._held.pop(slot, None)
-            token = hold.token if hold else None
-        else:
-            token = getattr(self._local, "token", None)
+                hold = self._held.get(slot)
+                ours = hold is not None and hold.token == token
+                # A rate-limited thread's next call waits for its start time first: no
+                # slot is kept idle through that wait.
+                if ours and park and not self.interval_s:
+                    hold.parked_at = time.monotonic()
+                    return
+                if ours:
+                    del self._held[slot]
         self._give_back(slot, token)
 
     def release_idle(self, *, older_than: float = HOLD_S) -> None:
@@ -167,17 +169,21 @@ class GeneratorLimits:
         try:
             kept = self._keep_script(keys=[self._slot_keys[slot], self._wanted_key], args=[hold.token, self.lease_s])
         except Exception:
-            with self._lock:
-                self._held.pop(slot, None)
+            self._forget(slot, hold)
             raise
         if kept == 1:
             hold.confirmed_at = time.monotonic()
             return slot
-        with self._lock:
-            self._held.pop(slot, None)
+        self._forget(slot, hold)
         # Given up for a waiter: let it in before competing again.
         time.sleep(2 * POLL_S)
         return None
+
+    def _forget(self, slot: int, hold: _Hold) -> None:
+        # Only this hold: a sibling thread may have taken the same slot number since.
+        with self._lock:
+            if self._held.get(slot) is hold:
+                del self._held[slot]
 
     def _give_back(self, slot: int, token: str | None) -> None:
         try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, RunStatus, SampleFlag
@@ -52,6 +52,16 @@ def run_totals(run: GenerationRun, lanes: list[RunLane]) -> RunTotals:
         items_total=total, done=done, failed=failed, pending=max(0, total - done - failed), samples=samples,
         duplicates=done - samples, prompt_tokens=sum(lane.prompt_tokens for lane in lanes),
         completion_tokens=sum(lane.completion_tokens for lane in lanes), cost=sum(known) if known else None,
+    )
+
+
+def lanes_unheld(*, run_id: int) -> list[int]:
+    """The generators whose lane in this run has pending items and no live lease."""
+    now = timezone.now()
+    return list(
+        RunLane.objects.filter(run_id=run_id, items_total__gt=F("items_done") + F("items_failed"))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("generator_id").values_list("generator_id", flat=True)
     )
 
 

@@ -4,12 +4,15 @@ resumes a finished one without handing it to the workers as well."""
 from __future__ import annotations
 
 import io
+import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from generation.models import GenerationRun, RunItem, Sample
-from generation.runs import RunSpec, run_create
+from generation.models import GenerationRun, RunItem, RunLane, Sample
+from generation.runs import RunSpec, run_create, run_prepare
 from generation.runs.plan import GridCell
 from tests.generation.run_helpers import openai_generator, topic_template
 
@@ -67,3 +70,19 @@ def test_retry_failed_redoes_only_the_failed_items_here_and_queues_nothing(
 def test_an_unknown_run_is_an_error():
     with pytest.raises(CommandError, match="no run with id 999999"):
         _generate("999999")
+
+
+def test_generate_takes_over_a_lane_whose_worker_died(
+        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    run = _run(project, llm_server.base_url, ["tea", "milk"], django_capture_on_commit_callbacks)
+    run_prepare(run_id=run.pk)
+    # A worker took the lane and died: its lease runs out in a second and a half.
+    RunLane.objects.filter(run=run).update(owner="dead-worker", lease_until=timezone.now() + timedelta(seconds=1.5))
+    GenerationRun.objects.filter(pk=run.pk).update(status="running")
+    started = time.monotonic()
+
+    out, _ = _generate(str(run.pk))
+
+    assert f"run {run.pk} cli: completed; 4 done, 0 failed of 4" in out
+    assert 1.4 < time.monotonic() - started < 15
+    assert Sample.objects.filter(run=run).count() == 4

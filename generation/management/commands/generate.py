@@ -13,9 +13,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import GenerationRun, RunStatus
-from generation.runs import run_execute, run_resume
-from generation.runs.lanes import LaneProgress
-from generation.runs.selectors import run_lanes, run_totals
+from generation.runs import run_execute, run_finish_if_done, run_resume
+from generation.runs.lanes import LaneProgress, lane_execute
+from generation.runs.selectors import lanes_unheld, run_lanes, run_totals
 
 BAR_WIDTH = 40
 
@@ -41,8 +41,9 @@ class Command(BaseCommand):
             run = run_resume(run=run, retry_failed=retry_failed, enqueue=enqueue)
         if not enqueue:
             run = run_execute(run_id=run.pk, on_progress=lambda p: self._bar(run.pk, p))
-        # Lanes that a worker holds ("busy" here) finish there: watch them to the end.
-        self._watch(run)
+        # Lanes that a worker holds ("busy" here) finish there: watch them to the end,
+        # and (unless the workers were asked to) take over any whose holder died.
+        self._watch(run, take_over=not enqueue)
         self._summary(GenerationRun.objects.get(pk=run.pk))
 
     def _bar(self, run_id: int, _lane: LaneProgress | None = None) -> None:
@@ -54,12 +55,16 @@ class Command(BaseCommand):
                           f"items · {totals.failed:,} failed · {totals.samples:,} samples", ending="")
         self.stderr.flush()
 
-    def _watch(self, run: GenerationRun) -> None:
+    def _watch(self, run: GenerationRun, *, take_over: bool) -> None:
         while True:
             self._bar(run.pk)
             run.refresh_from_db()
             if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
                 return
+            if take_over:
+                for generator_id in lanes_unheld(run_id=run.pk):
+                    lane_execute(run_id=run.pk, generator_id=generator_id, on_progress=lambda p: self._bar(run.pk, p))
+                run_finish_if_done(run_id=run.pk)
             time.sleep(1)
 
     def _summary(self, run: GenerationRun) -> None:
