@@ -19,12 +19,15 @@ ours     the same items through the product: a run of one OpenAI-compatible
          executed by `run_execute`, the code the worker's lane task runs:
          items made, calls through the per-generator slot and rate limiter
          (Redis, DB 10), retries, samples written with their check flags and
-         counters in transactions of up to 64 items. Timed from the run's
+         counters in transactions of up to 128 items. Timed from the run's
          queueing to its completion. Every item must end done, each with its
          sample.
 
 For each N in the levels (1, 4, 8, 16, 32; --quick: 1, 8, 16 on fewer items),
-ratio(N) = ours items/s ÷ bare requests/s. RESULT is the best ratio.
+ratio(N) = ours items/s ÷ bare requests/s. RESULT is the best ratio. A line
+before it also compares each side at its own fastest level: one lane is one
+Python process, so on a 2-core box shared with the server, PostgreSQL and Redis
+that figure falls once the stub server answers faster than the lane can write.
 
     .venv/bin/python bench/generate.py [--quick] [--items N] [--latency-ms MS] [--levels 1,4,16]
 """
