@@ -11,7 +11,6 @@ from django_htmx.http import HttpResponseStopPolling
 
 from generation.models import RunStatus
 from generation.run_forms import RunForm
-from generation.selectors import project_runs
 from generation.runs import run_cancel, run_create, run_preview, run_resume
 from generation.runs.plan import PlanError
 from generation.runs.selectors import (
@@ -22,6 +21,7 @@ from generation.runs.selectors import (
     run_totals,
     run_unattended_lanes,
 )
+from generation.selectors import project_runs
 from synthreview.access import get_project_for_user, get_run_for_user
 
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 
+from generation.checks.json_output import external_refs
 from generation.models import (
     Generator,
     GeneratorKind,
@@ -24,7 +25,6 @@ from generation.models import (
     Role,
     SampleCount,
 )
-from generation.checks.json_output import external_refs
 from generation.prompts import template_variables
 from reviews.services import audit_log_record
 from synthreview.outbound import validate_outbound_url

@@ -266,6 +266,17 @@ def check_rows_fill_template(template_text: str, rows: list[dict], first_line: i
         raise PlanError(errors[:50] + ([f"… and {len(errors) - 50} more"] if len(errors) > 50 else []))
 
 
+def constraint_counts(plan: list[dict]) -> dict[str, dict[str, int]]:
+    """How many rows got each constraint value, per dimension: kept with the run so its
+    page never reads the plan itself."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in plan:
+        for dimension, value in (entry.get("constraint") or {}).items():
+            counts.setdefault(dimension, {}).setdefault(value, 0)
+            counts[dimension][value] += 1
+    return counts
+
+
 def item_prompt(template_text: str, variables: dict, constraint: dict) -> str:
     """The prompt as sent: the constraint goes where the template puts {{constraint}},
     else after the prompt, so every template can take one."""

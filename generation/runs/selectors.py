@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, RunStatus, SampleFlag
+from generation.runs.plan import constraint_counts
 
 
 def runs_orphaned() -> list[int]:
@@ -96,8 +97,6 @@ def run_flag_counts(run: GenerationRun) -> list[tuple[str, int]]:
 
 def run_constraint_counts(run: GenerationRun) -> dict[str, list[tuple[str, int]]]:
     """How many rows got each constraint value, per dimension, as counted when the run was made."""
-    from generation.runs.services import constraint_counts
-
     counts = run.parameters.get("constraint_counts")
     if counts is None:  # a run made before the counts were kept: read its plan once
         counts = constraint_counts(GenerationRun.objects.filter(pk=run.pk).values_list("variable_rows", flat=True)[0])

@@ -23,8 +23,8 @@ from generation.models import (
     RunStatus,
 )
 from generation.programmatic import get_programmatic
-from generation.runs.fewshot import fewshot_rows
 from generation.prompts import template_variables
+from generation.runs.fewshot import fewshot_rows
 from generation.runs.plan import (
     EXAMPLES_VARIABLE,
     RESERVED_VARIABLES,
@@ -32,6 +32,7 @@ from generation.runs.plan import (
     GridCell,
     PlanError,
     check_rows_fill_template,
+    constraint_counts,
     estimate_tokens,
     idempotency_key,
     item_prompt,
@@ -137,17 +138,6 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     if total > settings.GENERATION_MAX_ITEMS_PER_RUN:
         raise PlanError([f"the run would have {total:,} items; the limit is {settings.GENERATION_MAX_ITEMS_PER_RUN:,}"])
     return plan
-
-
-def constraint_counts(plan: list[dict]) -> dict[str, dict[str, int]]:
-    """How many rows got each constraint value, per dimension: kept with the run so its
-    page never reads the plan itself."""
-    counts: dict[str, dict[str, int]] = {}
-    for entry in plan:
-        for dimension, value in (entry.get("constraint") or {}).items():
-            counts.setdefault(dimension, {}).setdefault(value, 0)
-            counts[dimension][value] += 1
-    return counts
 
 
 def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
