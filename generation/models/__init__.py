@@ -1,6 +1,7 @@
 """The generation app's models: lineage and samples (core), run items (run_items)."""
 
 from generation.models.core import (  # noqa: F401
+    DEFAULT_HIDDEN_METADATA_KEYS,
     ROLE_RANK,
     EmbeddingText,
     GenerationRun,
@@ -16,6 +17,7 @@ from generation.models.core import (  # noqa: F401
     Project,
     PromptTemplate,
     PromptTemplateVersion,
+    QualityCheckSchedule,
     Role,
     RunStatus,
     Sample,

@@ -40,6 +40,21 @@ class EmbeddingText(models.TextChoices):
     INPUT = "input", "Input only"
 
 
+DEFAULT_HIDDEN_METADATA_KEYS = ("expected_answer", "deliberately_wrong", "truth_values", "gold_verdict")
+
+
+def default_hidden_metadata_keys() -> list[str]:
+    return list(DEFAULT_HIDDEN_METADATA_KEYS)
+
+
+class QualityCheckSchedule(models.TextChoices):
+    OFF = "off", "Never (only when asked)"
+    MINUTE = "minute", "Every minute (for trying it out)"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
 class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -89,6 +104,20 @@ class Project(models.Model):
         default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
         help_text="Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.",
     )
+    # Metadata keys a reviewer never sees while auditing: they hold the answer key.
+    hidden_metadata_keys = models.JSONField(
+        default=default_hidden_metadata_keys, blank=True,
+        help_text="Metadata keys shown to leads only (answer keys). Reviewers never see them.",
+    )
+    # The model(s) this project trains, each with the models it is derived from
+    # ([{"name": "acme-7b", "derived_from": ["llama-3-8b"]}]). Training exports
+    # check their generators against these by default.
+    target_models = models.JSONField(default=list, blank=True)
+    quality_check_schedule = models.CharField(
+        max_length=8, choices=QualityCheckSchedule.choices, default=QualityCheckSchedule.MONTHLY,
+        help_text="How often a worker recomputes quality figures and drift, and raises alerts, with nobody asking.",
+    )
+    quality_check_last_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -84,6 +84,8 @@ class EvalLeakCheck(models.Model):
 class LeakKind(models.TextChoices):
     EXACT = "exact", "Same content"
     NEAR = "near", "Near-duplicate"
+    PROMPT = "prompt", "Same prompt"
+    PROMPT_NEAR = "prompt_near", "Paraphrased prompt"
 
 
 class EvalLeak(models.Model):
@@ -93,7 +95,7 @@ class EvalLeak(models.Model):
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="eval_leaks")
     eval_sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="+")
     similarity = models.FloatField()
-    kind = models.CharField(max_length=5, choices=LeakKind.choices)
+    kind = models.CharField(max_length=12, choices=LeakKind.choices)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "sample"], name="eval_leak_once_per_version")]

@@ -46,6 +46,9 @@ class Audit(models.Model):
     # The error rate the lead expected when planning n; kept to show how the plan compared.
     expected_error_rate = models.FloatField(default=0.10)
     seed = models.BigIntegerField()
+    # The audit covers the samples of its scope that existed when it was drawn:
+    # those with an id up to this one. Later samples need an audit of their own.
+    drawn_through_sample_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=AuditStatus.choices, default=AuditStatus.OPEN)
     closed_reason = models.TextField(blank=True)
     frozen_figures = models.JSONField(null=True, blank=True)
