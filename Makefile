@@ -2,6 +2,6 @@
 # Sets up .venv and runs the demo on SQLite with a filesystem broker and a worker.
 demo:
 	bash scripts/demo.sh
-# Sets up .venv and runs the whole test suite on PostgreSQL and Redis.
+# Sets up .venv and runs the test suite on PostgreSQL and Redis, then on SQLite (scripts/test.sh).
 test:
 	bash scripts/test.sh

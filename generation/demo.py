@@ -62,6 +62,8 @@ class DemoLogin:
     role: str
 
 
+DEMO_TARGET_MODELS = [{"name": "arithmetic-tutor-1b", "derived_from": ["qwen2.5-1.5b"]}]
+
 DEMO_LOGINS = [
     DemoLogin("demo-expert", "demo-expert-pass", Role.EXPERT),
     DemoLogin("demo-lead", "demo-lead-pass", Role.LEAD),
@@ -77,7 +79,10 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
             "Rule-based generators write word problems in three framings; some get answers wrong on purpose. "
             "32 hand-written problems are the real anchors."
         )
-        project.save(update_fields=["description"])
+        # The model the demo's data would train, declared so training exports can check their generators
+        # against it (a project that declares none has its training exports refused).
+        project.target_models = DEMO_TARGET_MODELS
+        project.save(update_fields=["description", "target_models"])
         for login in DEMO_LOGINS:
             membership_set(project=project, username=login.username, role=login.role, password=login.password)
         versions = {

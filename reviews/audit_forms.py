@@ -8,7 +8,7 @@ from django import forms
 
 from generation.models import GenerationRun, Generator, Project, PromptTemplateVersion
 from reviews.models import AuditScope, ErrorCategory, VerdictValue
-from reviews.services.audits import MAX_AUDIT_SIZE, MAX_OVERLAP, MIN_AUDIT_SIZE
+from reviews.services.audits import MAX_AUDIT_SIZE, MAX_OVERLAP, MIN_AUDIT_SIZE, audit_close_refusal
 
 
 class AuditForm(forms.Form):
@@ -57,10 +57,24 @@ class AuditPlanForm(forms.Form):
 class AuditCloseForm(forms.Form):
     reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
+    def __init__(self, *args: Any, figures: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.figures = figures
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data.get("reason") or ""
+        refusal = audit_close_refusal(self.figures, reason) if self.figures is not None else ""
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return reason.strip()
+
 
 class AdjudicationForm(forms.Form):
     sample = forms.IntegerField(min_value=1)
-    value = forms.ChoiceField(choices=VerdictValue.choices)
+    # No default: a lead who presses Decide without choosing is asked to choose, never recorded as "correct".
+    value = forms.ChoiceField(choices=VerdictValue.choices, label="Decision",
+                              error_messages={"required": "Choose a decision: correct, wrong or unsure.",
+                                              "invalid_choice": "Choose a decision: correct, wrong or unsure."})
     error_category = forms.ChoiceField(choices=[("", "—"), *ErrorCategory.choices], required=False)
     note = forms.CharField(required=False, max_length=2000)
 

@@ -17,7 +17,9 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.JSONL)
     split = forms.ChoiceField(choices=ExportSplit.choices, initial=ExportSplit.TRAIN)
     target_model = forms.CharField(required=False, max_length=200, label="Model to be trained",
-                                   help_text="Samples from generators related to it are refused (no recursion).")
+                                   help_text="Samples from generators related to it are refused (no recursion). "
+                                             "Leave empty to check against every model the policy declares; a "
+                                             "model named here must be declared there.")
     max_generation_depth = forms.IntegerField(min_value=0, max_value=20, label="Largest generation depth",
                                               help_text="0 takes only samples generated from real seeds.")
     eval_set_version = forms.ModelChoiceField(queryset=EvalSetVersion.objects.none(), required=False,

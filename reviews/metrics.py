@@ -33,6 +33,31 @@ def wilson_interval(wrong: int, n: int, confidence: float = 0.95) -> tuple[float
     return low, high
 
 
+def audit_size_to_clear(rate: float, limit: float, confidence: float = 0.95) -> int | None:
+    """The fewest judged items whose Wilson upper bound is within `limit` if the
+    share wrong stays at `rate`: the audit size a refusal can honestly advise.
+    None when `rate` is itself at or above the limit: no size will pass, as the
+    upper bound only falls towards the rate as n grows."""
+    if not 0 <= rate < limit < 1:
+        return None
+    z2 = _z(confidence) ** 2
+
+    def within(n: int) -> bool:
+        # The same score interval as wilson_interval, at a share rather than a whole count of wrong items.
+        centre = rate + z2 / (2 * n)
+        half = math.sqrt(z2 * rate * (1 - rate) / n + z2 * z2 / (4 * n * n))
+        return (centre + half) / (1 + z2 / n) <= limit
+
+    high = 1
+    while not within(high):
+        high *= 2
+    low = high // 2  # not within (or 0): the answer lies in (low, high]
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if within(middle) else (middle, high)
+    return high
+
+
 @dataclass(frozen=True)
 class NoiseFloor:
     """wrong / (correct + wrong), with "unsure" beside it and never dropped silently."""

@@ -3,12 +3,14 @@ settings page, and handed to the service as shares of 1."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
 
-from generation.models import Generator, Phase, Project
-from reviews.services.policy import MAX_GENERATION_DEPTH
+from generation.models import Generator, Phase, Project, QualityCheckSchedule
+from reviews.governance.target_models import TargetModelsError, target_models_parse, target_models_text
+from reviews.services.policy import MAX_GENERATION_DEPTH, MAX_HIDDEN_METADATA_KEYS, MAX_METADATA_KEY_CHARS
 
 PERCENT_ERRORS = {"min_value": "Enter a percentage from 0 to 100.", "max_value": "Enter a percentage from 0 to 100.",
                   "invalid": "Enter a percentage from 0 to 100."}
@@ -38,18 +40,37 @@ class PolicyForm(forms.Form):
         error_messages=PERCENT_ERRORS, widget=forms.NumberInput(attrs={"step": "any"}))
     eval_leak_threshold = forms.FloatField(
         min_value=0, max_value=1, label="Eval leak threshold (cosine)",
-        help_text="A train-side sample at least this similar to an eval sample is a leak, kept out of training "
-                  "exports.",
+        help_text="A train-side sample at least this similar to an eval sample, in its prompt alone or in prompt and "
+                  "answer together, is a leak, kept out of training exports; so is an eval prompt reused word for "
+                  "word, whatever the answer.",
         error_messages={"min_value": "Enter a similarity from 0 to 1.", "max_value": "Enter a similarity from 0 to 1."},
         widget=forms.NumberInput(attrs={"step": "any"}))
     max_generation_depth = forms.IntegerField(
         min_value=0, max_value=MAX_GENERATION_DEPTH, label="Deepest generation exported",
         help_text="Recursion guard: samples generated from synthetic seeds deeper than this stay out "
                   "(0: only samples made from real seeds).")
+    target_models = forms.CharField(
+        required=False, label="Models being trained",
+        help_text="One model per line, then what it is derived from, nearest first, each step written \"<-\": "
+                  "acme-7b <- llama-3-8b-instruct <- llama-3-8b. A model trained from scratch is its name alone. "
+                  "A training export is checked against every model listed here, and refused when it names a "
+                  "model that is not listed, or when nothing is listed.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 48, "spellcheck": "false",
+                                     "placeholder": "acme-7b <- llama-3-8b-instruct <- llama-3-8b"}))
+    hidden_metadata_keys = forms.CharField(
+        required=False, label="Metadata hidden from reviewers",
+        help_text="Metadata keys, separated by commas or new lines, that reviewers never see while they audit "
+                  "(answer keys). Leads see them.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 48, "spellcheck": "false"}))
+    quality_check_schedule = forms.ChoiceField(
+        choices=QualityCheckSchedule.choices, label="Scheduled quality check",
+        help_text="How often a worker recomputes the quality figures and drift and raises alerts, with nobody "
+                  "asking.")
 
     SECTIONS = (("Mix-in rule", ("phase", "min_real_share")),
                 ("Audit gate, leak check and recursion guard",
-                 ("noise_floor_limit", "eval_leak_threshold", "max_generation_depth")))
+                 ("noise_floor_limit", "eval_leak_threshold", "max_generation_depth", "target_models")),
+                ("Blind audits and scheduled checks", ("hidden_metadata_keys", "quality_check_schedule")))
 
     def __init__(self, *args: Any, project: Project, generators: list[Generator], **kwargs: Any) -> None:
         caps = project.generator_caps or {}
@@ -57,6 +78,9 @@ class PolicyForm(forms.Form):
             "phase": project.phase, "min_real_share": _percent(project.min_real_share),
             "noise_floor_limit": _percent(project.noise_floor_limit),
             "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth,
+            "target_models": target_models_text(project.target_models or []),
+            "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys or []),
+            "quality_check_schedule": project.quality_check_schedule,
         }
         self.generators = generators
         for generator in generators:
@@ -80,6 +104,23 @@ class PolicyForm(forms.Form):
     def cap_rows(self) -> list[tuple[Generator, forms.BoundField]]:
         return [(generator, self[self.cap_field(generator)]) for generator in self.generators]
 
+    def clean_target_models(self) -> list[dict]:
+        try:
+            return target_models_parse(self.cleaned_data["target_models"])
+        except TargetModelsError as error:
+            raise forms.ValidationError(str(error)) from error
+
+    def clean_hidden_metadata_keys(self) -> list[str]:
+        typed = re.split(r"[,\n]", self.cleaned_data["hidden_metadata_keys"])
+        keys = list(dict.fromkeys(key.strip() for key in typed if key.strip()))
+        too_long = [key for key in keys if len(key) > MAX_METADATA_KEY_CHARS]
+        if too_long:
+            raise forms.ValidationError(f"A metadata key is at most {MAX_METADATA_KEY_CHARS} characters: "
+                                        f"{too_long[0][:40]}… is longer.")
+        if len(keys) > MAX_HIDDEN_METADATA_KEYS:
+            raise forms.ValidationError(f"Hide at most {MAX_HIDDEN_METADATA_KEYS} keys.")
+        return keys
+
     def changes(self) -> dict[str, Any]:
         """The whole policy as the service takes it (it records only what moved)."""
         data = self.cleaned_data
@@ -88,7 +129,9 @@ class PolicyForm(forms.Form):
         return {"phase": data["phase"], "min_real_share": _share(data["min_real_share"]),
                 "noise_floor_limit": _share(data["noise_floor_limit"]),
                 "eval_leak_threshold": data["eval_leak_threshold"],
-                "max_generation_depth": data["max_generation_depth"], "generator_caps": caps}
+                "max_generation_depth": data["max_generation_depth"], "generator_caps": caps,
+                "target_models": data["target_models"], "hidden_metadata_keys": data["hidden_metadata_keys"],
+                "quality_check_schedule": data["quality_check_schedule"]}
 
     def disable(self) -> None:
         for field in self.fields.values():

@@ -52,6 +52,26 @@ def quality_snapshot_task(project_id: int) -> None:
     quality_snapshots_compute(project_id=project_id)
 
 
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60)
+def quality_checks_dispatch_task() -> int:
+    """Beat's entry, every tick: claim the projects whose scheduled check is due and enqueue each.
+    Claims are conditional UPDATEs, so a second beat or a redelivery claims nothing twice."""
+    from reviews.services.quality_checks import quality_checks_dispatch
+
+    return quality_checks_dispatch()
+
+
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=60, soft_time_limit=1500, time_limit=1800)
+def quality_check_task(project_id: int, claimed_at: str) -> None:
+    """One project's scheduled check: snapshot, drift and alerts; skipped when a snapshot
+    was taken since the claim, so a redelivered task measures nothing twice."""
+    from datetime import datetime
+
+    from reviews.services.quality_checks import quality_check_run
+
+    quality_check_run(project_id=project_id, claimed_at=datetime.fromisoformat(claimed_at))
+
+
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def alert_notify_task(alert_id: int) -> None:
     """Email and webhook for one alert; each is sent once even if the task runs twice."""

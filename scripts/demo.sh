@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo on embedded defaults: SQLite, kombu's filesystem broker, one Celery
-# worker process beside the development server. Ctrl-C stops both.
+# worker process (with beat embedded) beside the development server. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh ""
@@ -17,7 +17,10 @@ export OUTBOUND_ALLOW_PRIVATE_HOSTS=true
 LLM_PID=$!
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py seed_demo
-.venv/bin/celery -A synthreview worker --pool=solo --loglevel=INFO >"$DATA_DIR/worker.log" 2>&1 &
+# -B embeds Celery beat in the worker, so scheduled quality checks run with no extra
+# server; its schedule file lives with the rest of the demo's state.
+.venv/bin/celery -A synthreview worker -B -s "$DATA_DIR/celerybeat-schedule" --pool=solo --loglevel=INFO \
+  >"$DATA_DIR/worker.log" 2>&1 &
 WORKER_PID=$!
 trap 'kill $WORKER_PID $LLM_PID 2>/dev/null || true' EXIT INT TERM
 cat <<MSG

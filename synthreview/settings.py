@@ -191,6 +191,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat (run embedded with `celery worker -B`, as scripts/demo.sh does, or as
+# `celery beat` beside the workers): every tick enqueues the dispatcher, which starts
+# the scheduled quality checks that are due (each project sets its own schedule).
+QUALITY_CHECK_TICK_SECONDS = env_int("QUALITY_CHECK_TICK_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "quality-checks-dispatch": {
+        "task": "reviews.tasks.quality_checks_dispatch_task",
+        "schedule": float(QUALITY_CHECK_TICK_SECONDS),
+        # A tick nobody picked up in time is dropped: the next one claims the same projects.
+        "options": {"expires": float(QUALITY_CHECK_TICK_SECONDS)},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(env_path("CELERY_BEAT_SCHEDULE_FILENAME", DATA_DIR / "celerybeat-schedule"))
 
 # --- Email (alerts, later) -------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -17,6 +17,31 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` need PostgreSQL itself; on SQLite (the demo's database) they
+    are skipped with the marker's reason, so a plain `pytest` there still says what was left out."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    for item in items:
+        if (marker := item.get_closest_marker("postgres")) is not None:
+            reason = marker.kwargs.get("reason", "needs PostgreSQL")
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On SQLite the test database is a file beside DATABASE_URL's, as the demo's is, rather
+    than Django's in-memory default: WAL, the busy timeout and IMMEDIATE transactions only
+    behave as in the demo on a file."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}.test"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_data_dir(tmp_path_factory):
     """Indexes and uploads of this test session only, never a developer's var/."""
@@ -40,9 +65,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# The model the test project trains: training exports are refused until a project declares one.
+# No test generator is derived from it, so the recursion guard passes unless a test says otherwise.
+TEST_TARGET_MODELS = [{"name": "math-tutor-under-test", "derived_from": []}]
+
+
 @pytest.fixture
 def project(db) -> Project:
-    return Project.objects.create(slug="math", name="Math word problems")
+    return Project.objects.create(slug="math", name="Math word problems", target_models=TEST_TARGET_MODELS)
 
 
 @pytest.fixture

@@ -79,14 +79,22 @@ def _limit_label_anchor(x: float, left: float, right: float) -> str:
     return "start" if x < left + 30 else "middle"
 
 
+def _over_limit(value: float | None, high: float | None, limit: float | None) -> bool:
+    """What the export gate judges: the interval's upper bound against the limit (the estimate when
+    no interval is given), so a bar drawn in blue is one the gate would pass."""
+    if value is None or limit is None:
+        return False
+    return (high if high is not None else value) > limit
+
+
 def _interval_row(row: IntervalRow, index: int, x: Scale, limit: float | None) -> Node:
     y = ROWS_TOP + index * ROW_HEIGHT + ROW_HEIGHT / 2
     band = ROW_BAND if index % 2 else BACKGROUND
     label = clean_text(row.get("label", ""))
     value, low, high = row.get("value"), row.get("low"), row.get("high")
-    over = value is not None and limit is not None and value > limit
+    over = _over_limit(value, high, limit)
     colour = VERMILLION if over else BLUE
-    tooltip = f"{label}: {_interval_text(row)}" + (", above the limit" if over else "")
+    tooltip = f"{label}: {_interval_text(row)}" + (", upper bound above the limit" if over else "")
     group = el(
         "g",
         el("title", tooltip),
@@ -250,7 +258,7 @@ def sparkbar(
     as a whisker, and the limit as a tick."""
     x = Scale(0.0, axis_max, 1, SPARK_WIDTH - 1)
     middle = SPARK_HEIGHT / 2
-    over = value is not None and limit is not None and value > limit
+    over = _over_limit(value, high, limit)
     children: list[Node] = [
         el("rect", x=0, y=middle - 3, width=SPARK_WIDTH, height=6, rx=3, fill=ROW_BAND, stroke=GRID)
     ]

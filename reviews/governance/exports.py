@@ -14,22 +14,26 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, TextField, Value, When
-from django.db.models.functions import Cast
+from django.db.models import BigIntegerField, Case, CharField, Count, Exists, OuterRef, Q, TextField, Value, When
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
 from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
+from reviews.governance.audit_gate import audit_gate, audit_marks
 from reviews.governance.eval_sets import eval_set_latest
 from reviews.governance.gates import (
     GateDecision,
     GroupCount,
     Outcome,
-    audit_gate,
+    ancestors,
+    lineage_graph,
     lineage_names,
     mix_gate,
     recursion_gate,
+    recursion_targets,
 )
 from reviews.governance.mix_policy import minimum_real_share
+from reviews.governance.target_models import model_key
 from reviews.governance.writers import EXTENSIONS, WRITERS
 from reviews.models import (
     EvalLeak,
@@ -50,6 +54,9 @@ ROW_FIELDS = ("id", "input", "output", "label", "origin", "generator_id", "templ
 READ_CHUNK = 5000
 # A held-back sample is counted under the first of these that applies.
 HELD_BACK_ORDER = ("eval_member", "eval_leak", "leak_unchecked", "excluded_generator", "too_deep")
+# Held-back leaks the manifest names one by one (with the eval item each is too close to); the rest are counted.
+LISTED_LEAKS = 1000
+LEAK_SNIPPET_CHARS = 120
 
 
 class ExportError(ValueError):
@@ -173,8 +180,11 @@ def _train_selection(export: Export):  # type: ignore[no-untyped-def]
     return samples, held
 
 
-def _selection_counts(export: Export) -> tuple[list[GroupCount], Counter]:
-    """The included samples by origin × generator × template version × run, and the held-back ones by reason."""
+def _selection_counts(export: Export, marks: list[int] | None = None) -> tuple[list[GroupCount], Counter]:
+    """The included samples by origin × generator × template version × run × audit freshness mark, and the
+    held-back ones by reason. `marks` are the closed audits' drawn-through sample ids, ascending: each
+    synthetic sample falls under the first mark at or above its id (None above them all), so one grouped
+    pass tells the audit gate how many samples each audit could have seen."""
     if export.split == ExportSplit.EVAL:
         rows = (Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
                 .values("origin", "generator_id", "template_version_id", "run_id").annotate(n=Count("id")))
@@ -184,15 +194,18 @@ def _selection_counts(export: Export) -> tuple[list[GroupCount], Counter]:
     # One pass: each sample gets the first reason that holds it back (or none), then grouped.
     reason = Case(*(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
                   default=Value(""), output_field=CharField())
+    mark = Case(*(When(Q(origin=Origin.SYNTHETIC, id__lte=m), then=Value(m)) for m in marks or ()),
+                default=Value(None), output_field=BigIntegerField())
     groups: list[GroupCount] = []
     held_back: Counter = Counter()
-    for row in samples.annotate(held=reason).values("held", "origin", "generator_id", "template_version_id",
-                                                    "run_id").annotate(n=Count("id")).order_by():
+    for row in samples.annotate(held=reason, mark=mark).values("held", "origin", "generator_id",
+                                                               "template_version_id", "run_id", "mark"
+                                                               ).annotate(n=Count("id")).order_by():
         if row["held"]:
             held_back[row["held"]] += row["n"]
         else:
             groups.append(GroupCount(row["origin"], row["generator_id"], row["template_version_id"],
-                                     row["run_id"], row["n"]))
+                                     row["run_id"], row["n"], row["mark"]))
     return groups, held_back
 
 
@@ -223,7 +236,7 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     generators = list(Generator.objects.filter(project=project))
     if progress:
         progress(0, 0, "counting")
-    groups, held_back = _selection_counts(export)
+    groups, held_back = _selection_counts(export, audit_marks(project) if export.split == ExportSplit.TRAIN else None)
     decisions, audits_used = _gates(export, groups, names, generators)
     manifest = _manifest(export, groups, held_back, decisions, audits_used, names)
     refused = [d for d in decisions if d.refused]
@@ -267,8 +280,8 @@ def _gates(export: Export, groups: list[GroupCount], names: dict, generators: li
     for group in groups:
         if group.origin == Origin.SYNTHETIC:
             synthetic_by_generator[group.generator_id] += group.count
-    decisions = [recursion_gate(target_model=export.target_model, generators=generators,
-                                counts=synthetic_by_generator)]
+    decisions = [recursion_gate(target_model=export.target_model, declared=project.target_models or [],
+                                generators=generators, counts=synthetic_by_generator)]
     audit_decision, audits_used = audit_gate(project=project, groups=groups,
                                              override_reason=export.audit_override_reason, names=names)
     decisions.append(audit_decision)
@@ -283,6 +296,40 @@ def _by(groups: list[GroupCount], attribute: str, labels: dict) -> list[dict]:
     rows = [{"id": key, "name": labels.get(key) if key is not None else None, "samples": n}
             for key, n in counts.items()]
     return sorted(rows, key=lambda row: (row["name"] is not None, row["name"] or ""))
+
+
+def _lineage(export: Export, groups: list[GroupCount]) -> dict:
+    """The models being trained and each exported generator's model with everything it derives from."""
+    declared = export.project.target_models or []
+    in_export = {group.generator_id for group in groups if group.generator_id is not None}
+    generators = list(Generator.objects.filter(project_id=export.project_id).order_by("name"))
+    parents = lineage_graph(generators, declared)
+    return {
+        "target_models": declared,
+        "checked_against": [] if export.split != ExportSplit.TRAIN else [
+            model["name"] for model in recursion_targets(target_model=export.target_model, declared=declared)[0]],
+        "generators": [{"name": generator.name, "model": generator.model_name,
+                        "derived_from": generator.derived_from, "lineage": generator.lineage,
+                        "all_ancestors": sorted(set().union(*(ancestors(name, parents) for name in generator.lineage))
+                                                - {model_key(generator.model_name)})}
+                       for generator in generators if generator.pk in in_export],
+    }
+
+
+def _leaks_held_back(export: Export) -> dict | None:
+    """Which eval item each held-back leak is too close to; the first LISTED_LEAKS by sample id."""
+    if export.split != ExportSplit.TRAIN or not export.eval_set_version_id:
+        return None
+    leaks = (EvalLeak.objects.filter(version_id=export.eval_set_version_id, sample__project_id=export.project_id,
+                                     sample__status=SampleStatus.ACCEPTED).exclude(sample__split=Split.EVAL))
+    rows = leaks.order_by("sample_id").annotate(eval_input=Substr("eval_sample__input", 1, LEAK_SNIPPET_CHARS + 1))
+    listed = [{"sample_id": row["sample_id"], "eval_sample_id": row["eval_sample_id"], "kind": row["kind"],
+               "similarity": round(row["similarity"], 4),
+               "eval_input": (row["eval_input"][:LEAK_SNIPPET_CHARS] + "…"
+                              if len(row["eval_input"]) > LEAK_SNIPPET_CHARS else row["eval_input"])}
+              for row in rows.values("sample_id", "eval_sample_id", "kind", "similarity", "eval_input")[:LISTED_LEAKS]]
+    total = len(listed) if len(listed) < LISTED_LEAKS else leaks.count()
+    return {"total": total, "listed": listed}
 
 
 def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, decisions: list[GateDecision],
@@ -324,6 +371,8 @@ def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, deci
                 "threshold": leak_check.threshold, "embedding_model": leak_check.model_name,
                 "checked_through_sample_id": leak_check.checked_through_id, "leaks": leak_check.leaks_found}},
         "audits": audits_used,
+        "lineage": _lineage(export, groups),
+        "eval_leaks_held_back": _leaks_held_back(export),
         "decisions": [d.as_dict() for d in decisions],
         "override": None if override is None else {"gate": override.gate, "reason": export.audit_override_reason,
                                                    "by": export.created_by.get_username() if export.created_by

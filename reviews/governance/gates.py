@@ -1,10 +1,12 @@
 """The rules a training export must meet, each a function of the selection's
 counts that returns its decision with a reason a lead can act on.
 
-- recursion: no synthetic sample from a generator related to the target model;
-- audit: every run's synthetic samples covered by a closed expert audit of at
-  least MIN_AUDIT_VERDICTS verdicts whose noise-floor upper bound is within the
-  project's limit (a lead may override with a written reason);
+- recursion: no synthetic sample from a generator related to the model being
+  trained: the one the export names, else every model the project declares (a
+  named model must be declared, and a project must declare one);
+- audit (audit_gate.py): every synthetic sample cleared by a closed expert audit
+  that saw it, on its own generator's items (a lead may override with a written
+  reason);
 - mix: the real share at least the phase's (or the custom) minimum, and no
   generator above its cap.
 
@@ -20,9 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from generation.models import GenerationRun, Generator, Origin, Project, PromptTemplateVersion
 from reviews.governance.mix_policy import minimum_real_share, mix_decide
-from reviews.models import Audit, AuditScope, AuditStatus
-
-MIN_AUDIT_VERDICTS = 50
+from reviews.governance.target_models import model_key
 
 
 class Outcome:
@@ -40,6 +40,9 @@ class GroupCount:
     template_version_id: int | None
     run_id: int | None
     count: int
+    # The smallest audit freshness mark (an audit's drawn_through_sample_id) at or above these samples' ids:
+    # an audit drawn through that mark or later saw them. None: newer than every closed audit.
+    audit_mark: int | None = None
 
 
 @dataclass
@@ -57,15 +60,14 @@ class GateDecision:
         return asdict(self)
 
 
-def _model_key(name: str) -> str:
-    return name.strip().lower()
-
-
-def lineage_graph(generators: Iterable[Generator]) -> dict[str, set[str]]:
-    """Model → the models it is derived from, as every generator of the project declares them."""
+def lineage_graph(generators: Iterable[Generator], target_models: Iterable[dict] = ()) -> dict[str, set[str]]:
+    """Model → the models it is derived from, as every generator of the project, and the project's
+    declared target models, declare them."""
     parents: dict[str, set[str]] = defaultdict(set)
-    for generator in generators:
-        chain = [_model_key(name) for name in generator.lineage]
+    chains = [generator.lineage for generator in generators]
+    chains += [[model["name"], *model.get("derived_from", [])] for model in target_models]
+    for lineage in chains:
+        chain = [model_key(name) for name in lineage]
         for child, parent in zip(chain, chain[1:], strict=False):
             parents[child].add(parent)
     return parents
@@ -73,7 +75,7 @@ def lineage_graph(generators: Iterable[Generator]) -> dict[str, set[str]]:
 
 def ancestors(model: str, parents: dict[str, set[str]]) -> set[str]:
     """The model itself and every model it is derived from, however indirectly."""
-    seen, stack = set(), [_model_key(model)]
+    seen, stack = set(), [model_key(model)]
     while stack:
         name = stack.pop()
         if name not in seen:
@@ -82,121 +84,69 @@ def ancestors(model: str, parents: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def recursion_gate(*, target_model: str, generators: list[Generator], counts: dict[int, int]) -> GateDecision:
-    """Refuse generators derived from the target model, and those the target model is derived from.
-
-    `generators` are all of the project's (their declared lineages make the graph); `counts` says
-    how many synthetic samples of each the export holds."""
+def recursion_targets(*, target_model: str, declared: list[dict]) -> tuple[list[dict], str | None]:
+    """The declared models an export is checked against, or why it cannot be: the one it names (which
+    must be declared), else every model the project declares (there must be one)."""
     if not target_model.strip():
-        return GateDecision("recursion", Outcome.PASSED, "No target model named, so there is nothing to compare.",
-                            {"target_model": ""})
-    parents = lineage_graph(generators)
-    target = _model_key(target_model)
-    target_ancestors = ancestors(target, parents)
+        if not declared:
+            return [], ("This project has not declared the model it trains, so its exports cannot be checked for "
+                        "recursion. Declare the model being trained, with its lineage, on the Policy page.")
+        return declared, None
+    named = next((model for model in declared if model_key(model["name"]) == model_key(target_model)), None)
+    if named is None:
+        listed = ", ".join(model["name"] for model in declared) or "none"
+        return [], (f"The target model {target_model} is not declared on the Policy page (declared: {listed}). "
+                    f"Declare it with its lineage there, so its relatives can be refused, then export again.")
+    return [named], None
+
+
+def recursion_gate(*, target_model: str, declared: list[dict], generators: list[Generator],
+                   counts: dict[int, int]) -> GateDecision:
+    """Refuse generators derived from a target model, and those a target model is derived from.
+
+    The targets are the one the export names, else every model the project declares; `generators` are
+    all of the project's (their declared lineages, and the targets', make the graph); `counts` says how
+    many synthetic samples of each the export holds."""
+    targets, refusal = recursion_targets(target_model=target_model, declared=declared)
+    if refusal and not target_model.strip() and not any(counts.values()):
+        return GateDecision("recursion", Outcome.PASSED,
+                            "No synthetic sample, so no model's output can come back to it.",
+                            {"target_model": "", "checked_against": []})
+    if refusal:
+        return GateDecision("recursion", Outcome.REFUSED, refusal,
+                            {"target_model": target_model, "declared": declared, "generators": []})
+    parents = lineage_graph(generators, declared)
+    names = ", ".join(model["name"] for model in targets)
     related = []
+    hit: list[str] = []
     for generator in generators:
         if not counts.get(generator.pk) or not generator.lineage:
             continue
         generator_ancestors = set().union(*(ancestors(name, parents) for name in generator.lineage))
-        if target in generator_ancestors:
-            why = f"its model lineage ({' → '.join(generator.lineage)}) contains {target_model}"
-        elif _model_key(generator.lineage[0]) in target_ancestors:
-            why = f"{target_model} is itself derived from its model {generator.lineage[0]}"
-        else:
-            continue
-        related.append({"generator": generator.name, "model": generator.model_name, "lineage": generator.lineage,
-                        "samples": counts[generator.pk], "why": why})
+        whys = []
+        for model in targets:
+            target = model_key(model["name"])
+            if target in generator_ancestors:
+                whys.append(f"its model lineage ({' → '.join(generator.lineage)}) contains {model['name']}")
+            elif model_key(generator.lineage[0]) in ancestors(target, parents):
+                whys.append(f"{model['name']} is itself derived from its model {generator.lineage[0]}")
+            else:
+                continue
+            if model["name"] not in hit:
+                hit.append(model["name"])
+        if whys:
+            related.append({"generator": generator.name, "model": generator.model_name, "lineage": generator.lineage,
+                            "samples": counts[generator.pk], "why": "; ".join(whys)})
+    details = {"target_model": target_model, "checked_against": [model["name"] for model in targets]}
     if not related:
         return GateDecision("recursion", Outcome.PASSED,
-                            f"No synthetic sample comes from a model related to {target_model}.",
-                            {"target_model": target_model})
+                            f"No synthetic sample comes from a model related to {names}.", details)
     listed = "; ".join(f"{r['generator']} ({r['samples']:,} samples): {r['why']}" for r in related)
     return GateDecision("recursion", Outcome.REFUSED,
-                        f"Recursive generation: the target model {target_model} would train on output of its own "
-                        f"lineage. Refused generators: {listed}. Leave these generators out of the export.",
-                        {"target_model": target_model, "generators": related})
-
-
-@dataclass(frozen=True)
-class _Source:
-    run_id: int | None
-    generator_id: int
-    template_version_id: int | None
-
-
-def _audit_row(audit: Audit) -> dict:
-    floor = audit.frozen_figures["noise_floor"]
-    return {"id": audit.pk, "name": audit.name, "scope": audit.scope, "closed_at": audit.closed_at.isoformat(),
-            "judged": floor["judged"], "wrong": floor["wrong"], "noise_floor": floor["rate"],
-            "interval": [floor["low"], floor["high"]]}
-
-
-def _covering_audit(source: _Source, audits: list[Audit]) -> Audit | None:
-    """The source's own run's latest qualifying audit, else its generator's, else its template version's."""
-    for scope, attribute, value in ((AuditScope.RUN, "run_id", source.run_id),
-                                    (AuditScope.GENERATOR, "generator_id", source.generator_id),
-                                    (AuditScope.TEMPLATE_VERSION, "template_version_id", source.template_version_id)):
-        if value is None:
-            continue
-        for audit in audits:  # newest closed first
-            if (audit.scope == scope and getattr(audit, attribute) == value
-                    and audit.frozen_figures["noise_floor"]["judged"] >= MIN_AUDIT_VERDICTS):
-                return audit
-    return None
-
-
-def audit_gate(*, project: Project, groups: list[GroupCount], override_reason: str, names: dict
-               ) -> tuple[GateDecision, list[dict]]:
-    """Every run's synthetic samples need a closed audit of ≥ 50 verdicts with its upper bound within the limit."""
-    sources: dict[_Source, int] = defaultdict(int)
-    for group in groups:
-        if group.origin == Origin.SYNTHETIC and group.count:
-            sources[_Source(group.run_id, group.generator_id, group.template_version_id)] += group.count
-    audits = [a for a in Audit.objects.filter(project=project, status=AuditStatus.CLOSED)
-              .filter(frozen_figures__isnull=False).order_by("-closed_at", "-id") if a.frozen_figures.get("noise_floor")]
-    limit = project.noise_floor_limit
-    used: dict[int, dict] = {}
-    missing: list[dict] = []
-    for source, count in sorted(sources.items(), key=lambda item: (names["run"].get(item[0].run_id, ""),
-                                                                    names["generator"].get(item[0].generator_id, ""))):
-        generator = names["generator"][source.generator_id]
-        label = f"run {names['run'][source.run_id]}" if source.run_id else "samples imported without a run"
-        audit = _covering_audit(source, audits)
-        if audit is None:
-            missing.append({"source": label, "run": names["run"].get(source.run_id), "generator": generator,
-                            "samples": count, "problem": f"no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts"})
-            continue
-        row = used.setdefault(audit.pk, _audit_row(audit) | {"covers": []})
-        row["covers"].append(f"{label} × {generator}")
-        high = row["interval"][1]
-        if high is None or high > limit:
-            missing.append({"source": label, "run": names["run"].get(source.run_id), "generator": generator,
-                            "samples": count, "audit": audit.pk,
-                            "problem": f"audit {audit.name!r} puts the noise floor's upper bound at {high:.1%}, "
-                                       f"above the limit of {limit:.0%}"})
-    details = {"min_verdicts": MIN_AUDIT_VERDICTS, "noise_floor_limit": limit, "failing": missing}
-    if not missing:
-        reason = ("Every synthetic source has a closed audit within the limit." if sources
-                  else "No synthetic samples, so no audit is needed.")
-        return GateDecision("audit", Outcome.PASSED, reason, details), list(used.values())
-    listed = _missing_by_run(missing)
-    if override_reason.strip():
-        return (GateDecision("audit", Outcome.OVERRIDDEN, f"Overridden by a lead: {override_reason.strip()} "
-                             f"(would have refused: {listed})", details | {"override_reason": override_reason.strip()}),
-                list(used.values()))
-    return (GateDecision("audit", Outcome.REFUSED,
-                         f"No expert audit clears these samples for training: {listed}. Run an audit of at least "
-                         f"{MIN_AUDIT_VERDICTS} items for each (Audits page), or override with a written reason.",
-                         details), list(used.values()))
-
-
-def _missing_by_run(missing: list[dict]) -> str:
-    """"run A (gen-1: 80, gen-2: 69 samples): no closed audit …; run B …" — one entry per run and problem."""
-    by_run: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for entry in missing:
-        by_run[(entry["source"], entry["problem"])].append(f"{entry['generator']}: {entry['samples']:,}")
-    return "; ".join(f"{source} ({', '.join(parts)} samples): {problem}"
-                     for (source, problem), parts in by_run.items())
+                        f"Recursive generation: {', '.join(hit)} would train on output of "
+                        f"{'its' if len(hit) == 1 else 'their'} own lineage. Refused generators: {listed}. "
+                        "Leave these generators out of the export.",
+                        details | {"generators": related})
 
 
 def mix_gate(*, project: Project, groups: list[GroupCount], names: dict) -> GateDecision:

@@ -14,6 +14,13 @@ def audits_cover_what_existed_when_drawn(apps, schema_editor):
         Audit.objects.filter(pk=audit.pk).update(drawn_through_sample_id=last or 0)
 
 
+def leak_checks_start_over(apps, schema_editor):
+    """Checks made before prompts were compared on their own never looked for a reused prompt: the next
+    check goes through every sample again (the leaks found so far stay)."""
+    EvalLeakCheck = apps.get_model("reviews", "EvalLeakCheck")
+    EvalLeakCheck.objects.update(checked_through_id=0, samples_checked=0, status="pending")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -33,4 +40,5 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('exact', 'Same content'), ('near', 'Near-duplicate'), ('prompt', 'Same prompt'), ('prompt_near', 'Paraphrased prompt')], max_length=12),
         ),
         migrations.RunPython(audits_cover_what_existed_when_drawn, migrations.RunPython.noop),
+        migrations.RunPython(leak_checks_start_over, migrations.RunPython.noop),
     ]

@@ -4,11 +4,14 @@ anchors, privacy and drift, for the whole project, each run and each generator.
 
 Counts (duplication, copies, histograms) use every sample; measures that need
 vectors or text use a seeded random subset of at most SUBSET_ROWS per scope,
-so a million-sample project costs the same few seconds as a small one.
+so a million-sample project costs the same few seconds as a small one. Every
+subset is drawn from ids in ascending order with a seed fixed per scope, so one
+state of the data gives one figure whatever order the database returns rows in.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -23,6 +26,13 @@ from reviews.models import (
     QualitySnapshot,
     SampleSimilarity,
     SnapshotScope,
+)
+from reviews.quality.drift import (
+    WINDOW_ROWS,
+    Windows,
+    previous_window_record,
+    window_record,
+    windows_for,
 )
 from reviews.quality.embedding_measures import (
     frechet_distance,
@@ -59,6 +69,10 @@ class _Synthetic:
     novelty: dict[int, float]
     duplicated: set[int]
     low_novelty: set[int]
+    # Duplicate-group membership, one entry per (group, synthetic member), for the breakdown by what is repeated.
+    group_members: np.ndarray
+    group_ids: np.ndarray
+    groups_with_real: set[int]
 
 
 def _synthetic(project: Project) -> _Synthetic:
@@ -75,18 +89,55 @@ def _synthetic(project: Project) -> _Synthetic:
         if sample_novelty is not None:
             novelty[sample_id] = sample_novelty
     # A group a reviewer found to be no duplicates does not count; a resolved one still shows the generator repeating.
-    duplicated = set(DuplicateGroupMember.objects.filter(group__project=project, sample__origin=Origin.SYNTHETIC)
-                     .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES).values_list("sample_id", flat=True))
+    members = (DuplicateGroupMember.objects.filter(group__project=project)
+               .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES)
+               .values_list("group_id", "sample_id", "sample__origin"))
+    group_ids, group_members, groups_with_real = [], [], set()
+    for group_id, sample_id, origin in members.iterator(chunk_size=50_000):
+        if origin == Origin.REAL:
+            groups_with_real.add(group_id)
+        else:
+            group_ids.append(group_id)
+            group_members.append(sample_id)
+    duplicated = set(group_members)
     low_novelty = set(similarity.filter(cluster__is_low_novelty=True).values_list("sample_id", flat=True))
     return _Synthetic(ids=np.asarray(rows[:, 0], dtype=np.int64) if len(rows) else np.empty(0, np.int64),
                       runs=rows[:, 1], generators=rows[:, 2], nearest_real=nearest_real, novelty=novelty,
-                      duplicated=duplicated, low_novelty=low_novelty)
+                      duplicated=duplicated, low_novelty=low_novelty,
+                      group_members=np.asarray(group_members, dtype=np.int64),
+                      group_ids=np.asarray(group_ids, dtype=np.int64), groups_with_real=groups_with_real)
 
 
-def _subset(ids: np.ndarray, seed: int) -> np.ndarray:
-    if len(ids) <= SUBSET_ROWS:
-        return np.sort(ids)
-    return np.sort(np.random.default_rng(seed).choice(ids, SUBSET_ROWS, replace=False))
+def _seed(scope: str, scope_id: int | None) -> int:
+    """A seed of the scope's own, so adding a run does not redraw every other scope's subset."""
+    return SEED + zlib.crc32(f"{scope}:{scope_id or 0}".encode())
+
+
+def _subset(ids: np.ndarray, seed: int, rows: int | None = None) -> np.ndarray:
+    # Sorted before the draw: the same ids in another order must give the same subset.
+    ordered = np.sort(ids)
+    rows = SUBSET_ROWS if rows is None else rows
+    if len(ordered) <= rows:
+        return ordered
+    return np.sort(np.random.default_rng(seed).choice(ordered, rows, replace=False))
+
+
+def _duplicate_breakdown(ids: np.ndarray, synthetic: _Synthetic) -> dict:
+    """Shares of the scope's samples in a duplicate group with another sample of the same
+    scope (the scope repeating itself) and with a real sample (a copy of real data)."""
+    if not len(ids) or not len(synthetic.group_members):
+        return {"duplicate_within_share": 0.0 if len(ids) else None,
+                "duplicate_real_share": 0.0 if len(ids) else None}
+    inside = np.isin(synthetic.group_members, ids)
+    groups, counts = np.unique(synthetic.group_ids[inside], return_counts=True)
+    repeated = set(groups[counts >= 2].tolist())
+    within, with_real = set(), set()
+    for group_id, sample_id in zip(synthetic.group_ids[inside].tolist(), synthetic.group_members[inside].tolist()):
+        if group_id in repeated:
+            within.add(sample_id)
+        if group_id in synthetic.groups_with_real:
+            with_real.add(sample_id)
+    return {"duplicate_within_share": len(within) / len(ids), "duplicate_real_share": len(with_real) / len(ids)}
 
 
 def _outputs(ids: np.ndarray) -> dict[int, str]:
@@ -143,6 +194,7 @@ def _figures(ids: np.ndarray, synthetic: _Synthetic, vectors: _Vectors, outputs:
         "samples": total,
         "subset": len(subset),
         "duplicate_share": sum(1 for pk in ids if int(pk) in synthetic.duplicated) / total if total else None,
+        **_duplicate_breakdown(ids, synthetic),
         "low_novelty_share": sum(1 for pk in ids if int(pk) in synthetic.low_novelty) / total if total else None,
         "distinct_1": distinct_n(texts, 1) if texts else None,
         "distinct_2": distinct_n(texts, 2) if texts else None,
@@ -169,8 +221,8 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     project = Project.objects.get(pk=project_id)
     computed_at = timezone.now()
     synthetic = _synthetic(project)
-    real_ids = np.asarray(list(Sample.objects.filter(project=project, origin=Origin.REAL)
-                               .values_list("pk", flat=True)), dtype=np.int64)
+    real_ids = np.sort(np.asarray(list(Sample.objects.filter(project=project, origin=Origin.REAL)
+                                       .values_list("pk", flat=True)), dtype=np.int64))
     real_subset = _subset(real_ids, SEED)
     runs = list(GenerationRun.objects.filter(project=project).order_by("created_at", "id"))
     generators = list(Generator.objects.filter(project=project).order_by("name"))
@@ -179,8 +231,14 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     scopes += [(SnapshotScope.RUN, run.pk, run.name, synthetic.ids[synthetic.runs == run.pk]) for run in runs]
     scopes += [(SnapshotScope.GENERATOR, g.pk, g.name, synthetic.ids[synthetic.generators == g.pk])
                for g in generators]
-    wanted = [_subset(ids, SEED + index) for index, (*_, ids) in enumerate(scopes)]
-    every_id = np.unique(np.concatenate([real_subset, *wanted])) if wanted else real_subset
+    scopes = [(scope, scope_id, label, np.sort(ids)) for scope, scope_id, label, ids in scopes]
+    wanted = [_subset(ids, _seed(scope, scope_id)) for scope, scope_id, _, ids in scopes]
+    windows = [windows_for(ids, previous_window_record(scope, scope_id, project.pk)) if len(ids) else None
+               for scope, scope_id, _, ids in scopes]
+    window_subsets = [_window_subsets(ids, found, _seed(scope, scope_id)) if found else (None, None)
+                      for (scope, scope_id, _, ids), found in zip(scopes, windows)]
+    window_ids = [part for pair in window_subsets for part in pair if part is not None]
+    every_id = np.unique(np.concatenate([real_subset, *wanted, *window_ids]))
     vectors = _Vectors(project, every_id)
     outputs = _outputs(every_id)
     real_vectors = vectors.of(real_subset)
@@ -190,8 +248,10 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     for index, (scope, scope_id, label, ids) in enumerate(scopes):
         if not len(ids):
             continue
-        figures = _figures(ids, synthetic, vectors, outputs, SEED + index, real_vectors, real_lengths, real_labels,
-                           scoped_labels.get((scope, scope_id or 0)))
+        figures = _figures(ids, synthetic, vectors, outputs, _seed(scope, scope_id), real_vectors, real_lengths,
+                           real_labels, scoped_labels.get((scope, scope_id or 0)))
+        figures["drift_window"] = window_record(windows[index], ids)
+        figures.update(_window_drift(*window_subsets[index], vectors, real_vectors))
         if scope == SnapshotScope.PROJECT:
             figures["mix"] = {"real": int(len(real_ids)), "synthetic": int(len(synthetic.ids))}
             figures["class_balance"] = [asdict(row) for row in class_balance(
@@ -204,12 +264,34 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     QualitySnapshot.objects.bulk_create(snapshots)
     from reviews.services.alerts import alerts_evaluate_figures
 
-    # Alerts for the project and each run (the unit new data arrives in); generators' figures show in the
-    # table with the same marks, without a second alert for what their runs already raised.
-    for snapshot in (s for s in snapshots if s.scope != SnapshotScope.GENERATOR):
+    # Every scope alerts on its own figures: generators too, since imported samples belong to no run.
+    for snapshot in snapshots:
         alerts_evaluate_figures(project=project, scope_key=f"{snapshot.scope}:{snapshot.scope_id or 0}",
                                 scope_label=_scope_words(snapshot), figures=snapshot.metrics)
     return snapshots
+
+
+def _window_subsets(ids: np.ndarray, windows: Windows, seed: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    current = _subset(windows.current.of(ids), seed, WINDOW_ROWS)
+    previous = _subset(windows.previous.of(ids), seed, WINDOW_ROWS) if windows.previous else None
+    return current, previous
+
+
+def _window_drift(current: np.ndarray | None, previous: np.ndarray | None, vectors: _Vectors,
+                  real_vectors: np.ndarray | None) -> dict:
+    """Fréchet distances of the newest window to the previous one and to the real anchors,
+    and how far the distance to the real anchors moved since the previous window."""
+    now = vectors.of(current) if current is not None else None
+    before = vectors.of(previous) if previous is not None else None
+    has_real = real_vectors is not None and len(real_vectors) >= 2
+    to_real = frechet_distance(now, real_vectors) if now is not None and has_real else None
+    before_to_real = frechet_distance(before, real_vectors) if before is not None and has_real else None
+    return {
+        "drift_previous": frechet_distance(now, before) if now is not None and before is not None else None,
+        "window_to_real": to_real,
+        "drift_to_real_rise": (to_real - before_to_real) if to_real is not None and before_to_real is not None
+        else None,
+    }
 
 
 def _scope_words(snapshot: QualitySnapshot) -> str:
@@ -233,7 +315,7 @@ def _drift(snapshots: list[QualitySnapshot], runs: list[GenerationRun], run_subs
         current = vectors.of(subset)
         if current is not None and earlier:
             pooled = np.concatenate(earlier)
-            before = vectors.of(_subset(pooled, SEED) if len(pooled) > SUBSET_ROWS else pooled)
+            before = vectors.of(_subset(pooled, SEED))
             if before is not None:
                 snapshot.metrics["drift"] = frechet_distance(current, before)
                 latest = snapshot.metrics["drift"]

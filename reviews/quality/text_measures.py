@@ -111,7 +111,8 @@ def label_divergence(labels_a: Iterable[str | None], labels_b: Iterable[str | No
         return None
     total_first, total_second = sum(first.values()), sum(second.values())
     divergence = 0.0
-    for label in first.keys() | second.keys():
+    # Sorted, so the float sum runs in one order whatever order the labels came in.
+    for label in sorted(first.keys() | second.keys()):
         p = first[label] / total_first
         q = second[label] / total_second
         m = (p + q) / 2

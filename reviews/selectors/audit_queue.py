@@ -38,10 +38,13 @@ def audit_queue_next(audit: Audit, reviewer: AbstractBaseUser, *, after_position
 
 def audit_queue_previous(audit: Audit, reviewer: AbstractBaseUser, *, before_position: int) -> AuditItem | None:
     """The item before, open to this reviewer or already judged by them (to revise their verdict)."""
+    # One query with OR, not a UNION: SQLite refuses the ORDER BY that the model's
+    # default ordering puts inside each part of a compound statement.
     mine = Verdict.objects.filter(audit=audit, sample=OuterRef("sample"), reviewer=reviewer)
-    candidates = _open_items(audit, reviewer).values("pk").union(
-        AuditItem.objects.filter(audit=audit).filter(Exists(mine)).values("pk"))
-    return (AuditItem.objects.filter(pk__in=[row["pk"] for row in candidates], position__lt=before_position)
+    return (AuditItem.objects.filter(audit=audit, position__lt=before_position)
+            .annotate(judged_by_me=Exists(mine),
+                      given=Count("sample__verdicts", filter=Q(sample__verdicts__audit=audit)))
+            .filter(Q(judged_by_me=True) | Q(given__lt=audit.overlap))
             .order_by("-position").first())
 
 

@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from generation.models import Project, Sample, SampleCount, SampleFlag
 from generation.search import samples_matching_text
 from reviews.models import AuditLog, DuplicateGroupMember, SampleSimilarity, Verdict
+from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 
 PAGE_SIZE = 50
@@ -21,9 +22,11 @@ COUNT_CAP = 1000
 _COUNTER_FILTERS = {"origin", "status"}
 
 
-def samples_filtered(project: Project, filters: dict[str, Any]) -> QuerySet[Sample]:
-    """Samples of the project matching the sample browser's cleaned filters."""
-    queryset = Sample.objects.filter(project=project)
+def samples_filtered(project: Project, filters: dict[str, Any], *, blinding: Blinding = SEES_ALL
+                     ) -> QuerySet[Sample]:
+    """Samples of the project matching the sample browser's cleaned filters; a filter on what an
+    audit hides never returns the items the reader holds."""
+    queryset = blinding.filtered(Sample.objects.filter(project=project), filters)
     simple = {
         "origin": "origin", "status": "status", "split": "split",
         "generator": "generator", "run": "run", "template": "template_version__template",
@@ -90,11 +93,13 @@ class CountFigure:
         return f"{self.value:,}" if self.exact else f"about {self.value:,}"
 
 
-def samples_count(project: Project, filters: dict[str, Any], queryset: QuerySet[Sample]) -> CountFigure:
+def samples_count(project: Project, filters: dict[str, Any], queryset: QuerySet[Sample], *,
+                  blinding: Blinding = SEES_ALL) -> CountFigure:
     """Exact from the counters when they can answer, exact up to COUNT_CAP
     otherwise, and past the cap PostgreSQL's row estimate."""
     used = {key for key, value in filters.items() if value not in (None, "", [])}
-    if used <= _COUNTER_FILTERS:
+    # The counters count held items too, which the filtered rows leave out for a blinded reader.
+    if used <= _COUNTER_FILTERS and not blinding.excludes_from(filters):
         counts = SampleCount.objects.filter(project=project)
         if filters.get("origin"):
             counts = counts.filter(origin=filters["origin"])
@@ -114,19 +119,25 @@ def _planner_estimate(queryset: QuerySet[Sample]) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def similar_samples(project: Project, sample_id: int) -> list[tuple[Sample, float]]:
-    """A sample's stored neighbours, nearest first: "find similar" never searches an index."""
+def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SEES_ALL
+                    ) -> list[tuple[Sample, float]]:
+    """A sample's stored neighbours, nearest first: "find similar" never searches an index.
+    A held sample's neighbours are not shown: who it resembles hints at where it came from."""
+    if blinding.hides(sample_id):
+        return []
     row = SampleSimilarity.objects.filter(project=project, sample_id=sample_id).only("neighbours").first()
     if row is None:
         return []
     pairs = [(int(i), float(s)) for i, s in row.neighbours or []]
     found = (Sample.objects.select_related(*LINEAGE_RELATED, "similarity").filter(project=project)
              .in_bulk([i for i, _ in pairs]))
+    blinding.mark(found.values())
     return [(found[i], s) for i, s in pairs if i in found]
 
 
-def sample_history(sample: Sample, *, limit: int = 50) -> list[AuditLog]:
-    """The audit-log entries about this sample: its own, and the bulk actions and group decisions that listed it."""
+def sample_history(sample: Sample, *, limit: int = 50, blinding: Blinding = SEES_ALL) -> list[AuditLog]:
+    """The audit-log entries about this sample: its own, and the bulk actions and group decisions that
+    listed it. Of a held sample, only the reader's own entries (others' say its verdicts and gold-ness)."""
     own = list(AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
                .select_related("actor").order_by("-id")[:limit])
     # Bulk actions and group decisions list the samples they changed in details["sample_ids"].
@@ -136,4 +147,5 @@ def sample_history(sample: Sample, *, limit: int = 50) -> list[AuditLog]:
         listed = list(bulk.filter(details__sample_ids__contains=[sample.pk]).order_by("-id")[:limit])
     else:
         listed = [entry for entry in bulk.order_by("-id")[:500] if sample.pk in entry.details.get("sample_ids", [])]
-    return sorted(own + listed, key=lambda entry: entry.pk, reverse=True)[:limit]
+    entries = sorted(own + listed, key=lambda entry: entry.pk, reverse=True)[:limit]
+    return blinding.own_only(sample.pk, entries, author="actor_id")

@@ -16,7 +16,9 @@ from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_f
 
 # The scalar figures of a snapshot, in the metrics table's column order.
 METRIC_COLUMNS: list[tuple[str, str, bool]] = [
-    ("duplicate_share", "Duplicates", True),
+    ("duplicate_share", "In duplicate groups", True),
+    ("duplicate_within_share", "Repeats within scope", True),
+    ("duplicate_real_share", "Duplicates real", True),
     ("low_novelty_share", "Low novelty", True),
     ("distinct_2", "Distinct-2", False),
     ("mean_pairwise_distance", "Dispersion", False),
@@ -27,7 +29,10 @@ METRIC_COLUMNS: list[tuple[str, str, bool]] = [
     ("fidelity_precision", "Precision", True),
     ("fidelity_recall", "Recall", True),
     ("copy_share", "Copies", True),
-    ("drift", "Drift", False),
+    ("drift", "Run drift", False),
+    ("drift_previous", "Drift vs previous window", False),
+    ("window_to_real", "Window to real", False),
+    ("drift_to_real_rise", "Away from real", False),
 ]
 SNAPSHOT_HISTORY = 30
 
@@ -46,6 +51,30 @@ def latest_snapshots(project: Project) -> list[QualitySnapshot]:
 def project_snapshot_history(project: Project) -> list[QualitySnapshot]:
     rows = QualitySnapshot.objects.filter(project=project, scope=SnapshotScope.PROJECT).order_by("-computed_at")
     return list(reversed(rows[:SNAPSHOT_HISTORY]))
+
+
+def drift_history(project: Project, history: list[QualitySnapshot]) -> dict[str, list[dict]]:
+    """Drift over the project's recent passes, as chart series: each window against the previous
+    one (all synthetic samples, and each generator, imports included) with the run drift beside
+    it; and each window's distance to the real anchors."""
+    def series(name: str, points: list) -> dict:
+        return {"name": name, "points": [(when, value, None, None) for when, value in points if value is not None]}
+
+    previous = [series("All synthetic", [(s.computed_at, s.metrics.get("drift_previous")) for s in history]),
+                series("Latest run vs earlier runs", [(s.computed_at, s.metrics.get("drift")) for s in history])]
+    to_real = [series("All synthetic", [(s.computed_at, s.metrics.get("window_to_real")) for s in history])]
+    if history:
+        by_generator: dict[str, list] = {}
+        rows = (QualitySnapshot.objects.filter(project=project, scope=SnapshotScope.GENERATOR,
+                                               computed_at__gte=history[0].computed_at)
+                .order_by("scope_label", "computed_at").values_list(
+                    "scope_label", "computed_at", "metrics__drift_previous", "metrics__window_to_real"))
+        for label, when, drift_value, real_value in rows:
+            by_generator.setdefault(label, []).append((when, drift_value, real_value))
+        previous += [series(label, [(w, d) for w, d, _ in points]) for label, points in by_generator.items()]
+        to_real += [series(label, [(w, r) for w, _, r in points]) for label, points in by_generator.items()]
+    return {"previous": [line for line in previous if line["points"]],
+            "to_real": [line for line in to_real if line["points"]]}
 
 
 def sample_mix(project: Project) -> dict[str, int]:
@@ -109,6 +138,13 @@ def _metric_rows(project: Project) -> list[dict]:
         row.update({metric: snapshot.metrics.get(metric) for metric, _, _ in METRIC_COLUMNS})
         rows.append(row)
     return rows
+
+
+def _drift_rows(project: Project) -> list[dict]:
+    lines = drift_history(project, project_snapshot_history(project))
+    return [{"figure": figure, "scope": line["name"], "computed_at": when.isoformat(), "value": value}
+            for figure, key in (("drift_previous", "previous"), ("window_to_real", "to_real"))
+            for line in lines[key] for when, value, _, _ in line["points"]]
 
 
 def _metric_history_rows(project: Project) -> list[dict]:
@@ -181,6 +217,7 @@ FIGURES: dict[str, tuple[str, Callable[[Project], list[dict]]]] = {
     "reviewers": ("Reviewers' gold accuracy", _reviewer_rows),
     "quality-metrics": ("Quality metrics, latest snapshot", _metric_rows),
     "quality-history": ("Quality metrics over time", _metric_history_rows),
+    "drift-history": ("Drift over time", _drift_rows),
     "novelty-histogram": ("Novelty histogram", _histogram_rows(novelty_bins)),
     "nearest-real-histogram": ("Similarity to the nearest real sample", _histogram_rows(nearest_real_bins)),
     "mix": ("Real and synthetic samples", _mix_rows),

@@ -17,6 +17,7 @@ from generation.models import (
     SampleStatus,
 )
 from reviews.models import Verdict
+from reviews.selectors.blinding import SEES_ALL, Blinding
 
 QUEUE_ORDERS: dict[str, str] = {
     "oldest": "Oldest pending first",
@@ -65,11 +66,15 @@ def _segments(order: str, project: Project) -> list[_Segment]:
     return [_Segment((), ("id",))]
 
 
-def _pending_for(project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None) -> QuerySet[Sample]:
+def _pending_for(project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None,
+                 blinding: Blinding = SEES_ALL) -> QuerySet[Sample]:
     mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
     if verdicts is not None:
         mine = mine.filter(verdicts)
-    return Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine))
+    pending = Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine))
+    # A held audit item is reviewed blind in its audit; here its place in a "flagged first" or
+    # "lowest novelty" order would tell what the audit hides.
+    return pending.exclude(pk__in=blinding.held) if blinding.held else pending
 
 
 def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
@@ -85,8 +90,8 @@ def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
     )
 
 
-def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: QueueCursor | None, *, forward: bool
-          ) -> Sample | None:
+def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: QueueCursor | None, *, forward: bool,
+          blinding: Blinding = SEES_ALL) -> Sample | None:
     segments = _segments(order, project)
     if forward:
         indexes = range(cursor.segment if cursor else 0, len(segments))
@@ -102,7 +107,7 @@ def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: Queu
         # the start of the index), a cost that grows with the project (~10 ms at 1M samples).
         verdicts = (Q(**{f"sample_id__{'gt' if forward else 'lt'}": cursor.values[0]})
                     if bounded and segment.fields == ("id",) else None)
-        queryset = _pending_for(project, reviewer, verdicts=verdicts).filter(*segment.filters)
+        queryset = _pending_for(project, reviewer, verdicts=verdicts, blinding=blinding).filter(*segment.filters)
         if bounded:
             queryset = queryset.filter(_beyond(segment.fields, cursor.values, forward=forward))
         ordering = segment.fields if forward else tuple(f"-{f}" for f in segment.fields)
@@ -113,18 +118,18 @@ def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: Queu
 
 
 def queue_next(*, project: Project, reviewer: AbstractBaseUser, order: str, after: QueueCursor | None = None,
-               wrap: bool = True) -> Sample | None:
+               wrap: bool = True, blinding: Blinding = SEES_ALL) -> Sample | None:
     """The next pending sample after `after`; past the end, back to the start, so
     skipped samples come round again."""
-    sample = _find(order, project, reviewer, after, forward=True)
+    sample = _find(order, project, reviewer, after, forward=True, blinding=blinding)
     if sample is None and after is not None and wrap:
-        sample = _find(order, project, reviewer, None, forward=True)
+        sample = _find(order, project, reviewer, None, forward=True, blinding=blinding)
     return sample
 
 
-def queue_previous(*, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor
-                   ) -> Sample | None:
-    return _find(order, project, reviewer, before, forward=False)
+def queue_previous(*, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor,
+                   blinding: Blinding = SEES_ALL) -> Sample | None:
+    return _find(order, project, reviewer, before, forward=False, blinding=blinding)
 
 
 def queue_cursor_of(sample: Sample, order: str, *, flagged: bool | None = None,

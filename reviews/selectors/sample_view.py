@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from generation.models import Sample, SampleFlag
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
+from reviews.selectors.blinding import SEES_ALL, Blinding
 
 LINEAGE_RELATED = ("generator", "run", "template_version__template", "import_batch")
 
@@ -26,6 +27,11 @@ class SampleView:
     flags: list[SampleFlag] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     memberships: list[DuplicateGroupMember] = field(default_factory=list)
+    # The reader holds this sample in an open audit: its lineage, signals and others' verdicts stay hidden.
+    blinded: bool = False
+    # The nearest real sample is one the reader holds in an audit, so neither it nor its similarity is shown.
+    nearest_real_withheld: bool = False
+    metadata: dict = field(default_factory=dict)
 
     @property
     def novelty(self) -> float | None:
@@ -36,19 +42,29 @@ class SampleView:
         return self.similarity.cluster if self.similarity else None
 
 
-def sample_view(sample: Sample, *, neighbour_limit: int = 5) -> SampleView:
+def sample_view(sample: Sample, *, neighbour_limit: int = 5, blinding: Blinding = SEES_ALL) -> SampleView:
+    view = SampleView(sample=sample, similarity=None, blinded=blinding.hides(sample.pk),
+                      metadata=blinding.metadata(sample.metadata))
+    blinding.mark([sample])
+    verdicts = Verdict.objects.filter(sample=sample).select_related("reviewer").order_by("-updated_at")
+    view.verdicts = blinding.own_only(sample.pk, verdicts, author="reviewer_id")
+    if view.blinded:
+        # Checks, novelty, clusters, groups and neighbours all hint at origin; the audit card shows none of them.
+        return view
     similarity = (SampleSimilarity.objects.select_related("cluster").filter(sample_id=sample.pk).first())
-    view = SampleView(sample=sample, similarity=similarity)
+    view.similarity = similarity
     if similarity is not None:
         pairs = [(int(i), float(s)) for i, s in (similarity.neighbours or [])[:neighbour_limit]]
         wanted = [i for i, _ in pairs]
         if similarity.nearest_real_id:
             wanted.append(similarity.nearest_real_id)
         found = Sample.objects.select_related(*LINEAGE_RELATED).filter(project_id=sample.project_id).in_bulk(wanted)
+        blinding.mark(found.values())
         view.neighbours = [Neighbour(found[i], s) for i, s in pairs if i in found]
-        if similarity.nearest_real_id in found:
+        if blinding.hides(similarity.nearest_real_id):
+            view.nearest_real_withheld = True
+        elif similarity.nearest_real_id in found:
             view.nearest_real = Neighbour(found[similarity.nearest_real_id], similarity.nearest_real_similarity or 0.0)
     view.flags = list(SampleFlag.objects.filter(sample=sample))
-    view.verdicts = list(Verdict.objects.filter(sample=sample).select_related("reviewer").order_by("-updated_at"))
     view.memberships = list(DuplicateGroupMember.objects.filter(sample=sample).select_related("group"))
     return view

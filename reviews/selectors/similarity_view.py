@@ -17,6 +17,7 @@ from reviews.models import (
     EmbeddingMap,
     SampleSimilarity,
 )
+from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.worddiff import DiffPiece, word_diff
 
@@ -40,6 +41,8 @@ class GroupMemberView:
 class GroupCard:
     group: DuplicateGroup
     members: list[GroupMemberView] = field(default_factory=list)
+    # Why the keeper was suggested ("real sample", "accepted") tells its origin and status.
+    keeper_blinded: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -59,8 +62,8 @@ def _groups(project: Project, *, status: str, kind: str) -> QuerySet[DuplicateGr
     return groups
 
 
-def group_cards(project: Project, *, status: str = "open", kind: str = "", after: tuple[int, int] | None = None
-                ) -> tuple[list[GroupCard], tuple[int, int] | None]:
+def group_cards(project: Project, *, status: str = "open", kind: str = "", after: tuple[int, int] | None = None,
+                blinding: Blinding = SEES_ALL) -> tuple[list[GroupCard], tuple[int, int] | None]:
     """One page of groups, largest first, keyed on (size, id) so deep pages cost the same."""
     groups = _groups(project, status=status, kind=kind)
     if after is not None:
@@ -69,15 +72,15 @@ def group_cards(project: Project, *, status: str = "open", kind: str = "", after
     page = list(groups.select_related("resolved_by").order_by("-size", "id")[: GROUPS_PER_PAGE + 1])
     more = len(page) > GROUPS_PER_PAGE
     page = page[:GROUPS_PER_PAGE]
-    cards = _with_members(page)
+    cards = _with_members(page, blinding)
     return cards, ((page[-1].size, page[-1].pk) if more else None)
 
 
-def group_card(group: DuplicateGroup) -> GroupCard:
-    return _with_members([group])[0]
+def group_card(group: DuplicateGroup, *, blinding: Blinding = SEES_ALL) -> GroupCard:
+    return _with_members([group], blinding)[0]
 
 
-def _with_members(groups: list[DuplicateGroup]) -> list[GroupCard]:
+def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -> list[GroupCard]:
     if not groups:
         return []
     # The keeper first, then the closest; a group of thousands shows a dozen.
@@ -90,6 +93,7 @@ def _with_members(groups: list[DuplicateGroup]) -> list[GroupCard]:
     by_group: dict[int, list[DuplicateGroupMember]] = {}
     for member in members:
         by_group.setdefault(member.group_id, []).append(member)
+    blinding.mark(member.sample for rows in by_group.values() for member in rows)
     cards = []
     for group in groups:
         rows = by_group.get(group.pk, [])
@@ -106,7 +110,7 @@ def _with_members(groups: list[DuplicateGroup]) -> list[GroupCard]:
                 output_diff=[DiffPiece(sample.output, "same")] if is_keeper or keeper is None
                 else word_diff(keeper.output, sample.output),
             ))
-        cards.append(GroupCard(group=group, members=views))
+        cards.append(GroupCard(group=group, members=views, keeper_blinded=blinding.hides(group.representative_id)))
     return cards
 
 
@@ -134,8 +138,8 @@ class ClusterCard:
         return self._shares(self.cluster.template_mix or {})
 
 
-def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int = 1
-                  ) -> tuple[list[ClusterCard], bool]:
+def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int = 1,
+                  blinding: Blinding = SEES_ALL) -> tuple[list[ClusterCard], bool]:
     """Low-novelty clusters first, then the densest. A project has hundreds of
     clusters, not millions, so an offset page is cheap here."""
     clusters = Cluster.objects.filter(project=project)
@@ -147,6 +151,9 @@ def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int
     rows = rows[:CLUSTERS_PER_PAGE]
     previews: dict[int, list[Sample]] = {}
     for sample in _first_members(project, rows):
+        # A cluster's mix says how synthetic it is, so a held item is never shown as a member.
+        if blinding.hides(sample.pk):
+            continue
         previews.setdefault(sample.preview_of, []).append(sample)
     return [ClusterCard(cluster=cluster, preview=sorted(previews.get(cluster.pk, []), key=lambda s: s.pk))
             for cluster in rows], more
@@ -184,7 +191,7 @@ class MapPayload:
     built_at: object
 
 
-def embedding_map_points(project: Project) -> MapPayload | None:
+def embedding_map_points(project: Project, *, blinding: Blinding = SEES_ALL) -> MapPayload | None:
     stored = EmbeddingMap.objects.filter(project=project).first()
     if stored is None:
         return None
@@ -197,5 +204,8 @@ def embedding_map_points(project: Project) -> MapPayload | None:
          "generator": generator or "real", "input": prompt, "output": snippet}
         for pk, origin, status, generator, prompt, snippet in rows
     ]
+    for point in points:
+        if blinding.hides(point["id"]):
+            point.update(origin="hidden", status="hidden", generator="hidden")
     return MapPayload(points=points, embedded_total=stored.embedded_total, method=stored.method,
                       built_at=stored.built_at)

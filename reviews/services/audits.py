@@ -15,7 +15,7 @@ from collections import defaultdict
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from generation.models import (
@@ -101,6 +101,9 @@ def audit_create(*, project: Project, actor: AbstractBaseUser, scope: str, objec
         raise ValidationError("The expected error rate is a share between 0 and 1.")
     scope_object = _scope_object(project, scope, object_id)
     seed = secrets.randbits(62) if seed is None else seed
+    # Read before the scope: a sample arriving while the draw runs lies above the mark, so no later gate
+    # takes this audit to have seen it.
+    drawn_through = Sample.objects.filter(project=project).aggregate(last=Max("id"))["last"] or 0
     strata: dict[tuple, list[int]] = defaultdict(list)
     # One pass over the scope's ids; at a million samples this is a few megabytes, once per audit.
     rows = audit_scope_samples(project, scope, scope_object).values_list("generator_id", "template_version_id", "pk")
@@ -126,7 +129,7 @@ def audit_create(*, project: Project, actor: AbstractBaseUser, scope: str, objec
             generator=scope_object if scope == AuditScope.GENERATOR else None,
             template_version=scope_object if scope == AuditScope.TEMPLATE_VERSION else None,
             sample_size=len(drawn), overlap=overlap, gold_items=len(gold), expected_error_rate=expected_error_rate,
-            seed=seed, created_by=actor)
+            seed=seed, drawn_through_sample_id=drawn_through, created_by=actor)
         AuditItem.objects.bulk_create([
             AuditItem(audit=audit, sample_id=pk, position=position, is_gold=is_gold, gold_verdict=gold_value,
                       stratum="" if is_gold else "g{}:t{}".format(*stratum_of[pk]))
@@ -134,7 +137,7 @@ def audit_create(*, project: Project, actor: AbstractBaseUser, scope: str, objec
         audit_log_record(project=project, actor=actor, action="audit.create", obj=audit,
                          details={"scope": scope, "object_id": object_id, "requested": sample_size,
                                   "drawn": len(drawn), "gold_items": len(gold), "overlap": overlap, "seed": seed,
-                                  "strata": len(strata)})
+                                  "strata": len(strata), "drawn_through_sample_id": drawn_through})
     return audit
 
 
@@ -193,18 +196,33 @@ def _freeze(audit: Audit, figures: dict, *, actor: AbstractBaseUser | None, reas
     alerts_evaluate_audit(audit)
 
 
+def audit_close_refusal(figures: dict, reason: str) -> str:
+    """Why the audit may not close without a written reason, or "" if it may: closing early, or with
+    split verdicts that nobody decided (they leave the noise floor), must say why."""
+    if reason.strip():
+        return ""
+    if not figures["complete"]:
+        return (f"The audit has {figures['verdicts_given']} of {figures['verdicts_needed']} verdicts; "
+                "say why you close it early.")
+    if figures["open_disagreements"]:
+        count = figures["open_disagreements"]
+        them = "them" if count != 1 else "it"
+        return (f"{count} item{'s' if count != 1 else ''} still split between reviewers with no decision; "
+                f"decide {them}, or say why you close without {them} (split items are left out of the noise floor).")
+    return ""
+
+
 def audit_close(*, audit: Audit, actor: AbstractBaseUser, reason: str = "") -> Audit:
-    """Close the audit and freeze its figures; closing before it is complete needs a reason."""
+    """Close the audit and freeze its figures; closing early or with undecided disagreements needs a reason."""
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
         if locked.status == AuditStatus.CLOSED:
             raise AuditClosed("This audit is already closed.")
         figures = audit_figures_compute(locked)
         reason = reason.strip()
-        if not figures["complete"] and not reason:
-            raise ValidationError(
-                f"The audit has {figures['verdicts_given']} of {figures['verdicts_needed']} verdicts; "
-                "say why you close it early.")
+        refusal = audit_close_refusal(figures, reason)
+        if refusal:
+            raise ValidationError({"reason": [refusal]})
         _freeze(locked, figures, actor=actor, reason=reason)
     return locked
 

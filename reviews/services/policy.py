@@ -1,7 +1,8 @@
 """The project's governance policy: the mix-in phase or a custom minimum real
 share, per-generator caps, the audit gate's noise-floor limit, the eval leak
-threshold and the generation-depth cap. Admins set it; every change is one
-audit-log entry listing what moved."""
+threshold, the generation-depth cap, the models being trained (with their
+lineage), the metadata keys hidden from reviewers and the quality-check
+schedule. Admins set it; every change is one audit-log entry listing what moved."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from generation.models import Generator, Phase, Project
+from generation.models import Generator, Phase, Project, QualityCheckSchedule
+from reviews.governance.target_models import target_models_problems
 from reviews.services.audit_log import audit_log_record
 from synthreview.access import ProjectAccess
 
 POLICY_FIELDS = ("phase", "min_real_share", "noise_floor_limit", "eval_leak_threshold", "max_generation_depth",
-                 "generator_caps")
+                 "generator_caps", "target_models", "hidden_metadata_keys", "quality_check_schedule")
+MAX_HIDDEN_METADATA_KEYS = 100
+MAX_METADATA_KEY_CHARS = 100
 # A depth beyond this is no cap at all: generations of generations of synthetic data.
 MAX_GENERATION_DEPTH = 10
 
@@ -73,6 +77,28 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
                 errors["generator_caps"] = problems
             else:
                 clean["generator_caps"] = {name: float(caps[name]) for name in sorted(caps)}
+    if "target_models" in changes:
+        problems = target_models_problems(changes["target_models"])
+        if problems:
+            errors["target_models"] = problems
+        else:
+            clean["target_models"] = [{"name": model["name"].strip(),
+                                       "derived_from": [name.strip() for name in model["derived_from"]]}
+                                      for model in changes["target_models"]]
+    if "hidden_metadata_keys" in changes:
+        keys = changes["hidden_metadata_keys"]
+        if (not isinstance(keys, list) or len(keys) > MAX_HIDDEN_METADATA_KEYS
+                or not all(isinstance(key, str) and key.strip() and len(key) <= MAX_METADATA_KEY_CHARS
+                           for key in keys)):
+            errors["hidden_metadata_keys"] = [f"Hidden metadata keys are up to {MAX_HIDDEN_METADATA_KEYS} names of "
+                                              f"1 to {MAX_METADATA_KEY_CHARS} characters."]
+        else:
+            clean["hidden_metadata_keys"] = list(dict.fromkeys(key.strip() for key in keys))
+    if "quality_check_schedule" in changes:
+        if changes["quality_check_schedule"] in QualityCheckSchedule.values:
+            clean["quality_check_schedule"] = changes["quality_check_schedule"]
+        else:
+            errors["quality_check_schedule"] = [f"The schedule is one of {', '.join(QualityCheckSchedule.values)}."]
     if errors:
         raise ValidationError(errors)
     return clean

@@ -38,8 +38,11 @@ def embedding_key(project: Project) -> tuple[str, str]:
     return settings.EMBEDDING_MODEL, project.embedding_text
 
 
-def missing_embeddings(project: Project):  # type: ignore[no-untyped-def]
-    model_name, text_kind = embedding_key(project)
+def missing_embeddings(project: Project, *, text_kind: str | None = None):  # type: ignore[no-untyped-def]
+    """The project's samples without a vector under the current model and `text_kind` (default: the
+    project's choice of embedded text; the leak check also embeds inputs alone)."""
+    model_name, project_kind = embedding_key(project)
+    text_kind = text_kind or project_kind
     return Sample.objects.filter(project=project).exclude(
         Exists(SampleEmbedding.objects.filter(sample=OuterRef("pk"), model_name=model_name, text_kind=text_kind))
     )
@@ -66,22 +69,23 @@ class BoilerplateCache:
 
 
 def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = None,
-                       batch_size: int | None = None) -> int:
+                       batch_size: int | None = None, text_kind: str | None = None) -> int:
     """Embed the project's samples that lack a vector; returns how many were written."""
     project = Project.objects.get(pk=project_id)
-    model_name, text_kind = embedding_key(project)
+    model_name, project_kind = embedding_key(project)
+    text_kind = text_kind or project_kind
     batch_size = batch_size or settings.EMBEDDING_BATCH_SIZE
     # Reading a few batches at once keeps the encoder's batches full and the round trips few.
     read_size = batch_size * 4
     boilerplates = BoilerplateCache()
-    total = missing_embeddings(project).count()
+    total = missing_embeddings(project, text_kind=text_kind).count()
     written = 0
     last_id = 0
     if progress:
         progress(0, total)
     while True:
         rows = list(
-            missing_embeddings(project).filter(id__gt=last_id).order_by("id")
+            missing_embeddings(project, text_kind=text_kind).filter(id__gt=last_id).order_by("id")
             .values_list("id", "input", "output", "template_version_id")[:read_size]
         )
         if not rows:
@@ -91,7 +95,10 @@ def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = N
                            boilerplate=boilerplates.get(version_id))
             for _, input_text, output_text, version_id in rows
         ]
-        vectors = encode(texts, model_name=model_name, batch_size=batch_size)
+        # Samples often share a text (one prompt answered by several generators): each is encoded once.
+        unique = list(dict.fromkeys(texts))
+        position = {text: index for index, text in enumerate(unique)}
+        vectors = encode(unique, model_name=model_name, batch_size=batch_size)[[position[text] for text in texts]]
         embeddings_store(project_id=project.pk, sample_ids=[row[0] for row in rows], vectors=vectors,
                          model_name=model_name, text_kind=text_kind)
         written += len(rows)

@@ -33,7 +33,7 @@ from reviews.services.audits import (
     gold_sample_remove,
     gold_sample_set,
 )
-from synthreview.access import get_audit_for_user, get_project_for_user, get_sample_with_access
+from synthreview.access import ProjectAccess, get_audit_for_user, get_project_for_user, get_sample_with_access
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
 
@@ -117,6 +117,11 @@ def audit_plan(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, pk, "review")
+    return _audit_detail_page(request, access, audit)
+
+
+def _audit_detail_page(request: HttpRequest, access: ProjectAccess, audit: Audit, *,
+                       close_form: AuditCloseForm | None = None, status: int = 200) -> HttpResponse:
     figures = audit_figures(audit)
     # While an audit is open, experts see only progress: the running noise floor would anchor their verdicts.
     show_figures = access.can("audit") or audit.status == AuditStatus.CLOSED
@@ -127,23 +132,28 @@ def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                                             limit=access.project.noise_floor_limit)
     context = {"project": access.project, "access": access, "audit": audit, "figures": figures,
                "show_figures": show_figures, "chart_list": list(charts.values()),
-               "progress": audit_progress(audit, request.user), "close_form": AuditCloseForm(),
+               "progress": audit_progress(audit, request.user), "close_form": close_form or AuditCloseForm(),
                "verdict_choices": AdjudicationForm.base_fields["value"].choices,
                "category_choices": AdjudicationForm.base_fields["error_category"].choices}
-    return render(request, "reviews/audit_detail.html", context)
+    return render(request, "reviews/audit_detail.html", context, status=status)
 
 
 @login_required
 @require_POST
 def audit_close_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, pk, "audit")
-    form = AuditCloseForm(request.POST)
-    if form.is_valid():
-        try:
-            audit_close(audit=audit, actor=request.user, reason=form.cleaned_data["reason"])
-            messages.success(request, "The audit is closed and its figures are frozen.")
-        except (ValidationError, AuditClosed) as error:
-            messages.error(request, _refusal(error))
+    form = AuditCloseForm(request.POST, figures=audit_figures(audit) if audit.status == AuditStatus.OPEN else None)
+    if not form.is_valid():
+        return _audit_detail_page(request, access, audit, close_form=form, status=400)
+    try:
+        audit_close(audit=audit, actor=request.user, reason=form.cleaned_data["reason"])
+        messages.success(request, "The audit is closed and its figures are frozen.")
+    except ValidationError as error:
+        # The figures moved between the form's check and the service's (a verdict arrived): same field, same words.
+        form.add_error("reason", _refusal(error))
+        return _audit_detail_page(request, access, audit, close_form=form, status=400)
+    except AuditClosed as error:
+        messages.error(request, _refusal(error))
     return redirect("audit_detail", slug, audit.pk)
 
 
@@ -153,7 +163,9 @@ def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpRespo
     access, audit = get_audit_for_user(request.user, slug, pk, "audit")
     form = AdjudicationForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The decision was not saved: " + form.errors.as_text())
+        problems = " ".join(f"{form.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+                            for name, errors in form.errors.items() if name in form.fields)
+        messages.error(request, "The decision was not saved. " + problems)
     else:
         data = form.cleaned_data
         try:
@@ -208,6 +220,7 @@ def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
         comparison = noise_floor_compare(project, compare_key, int(first), int(second))
     context = {
         "project": project, "access": access, "audits": audits, "limit": limit,
+        "split_left_out": sum(a.frozen_figures["noise_floor"].get("split", 0) for a in audits),
         "sections": [{"key": key, "title": title, "rows": tables[key], "chart": charts[key]}
                      for key, title in BREAKDOWNS.items()],
         "trend": trend_lines(noise_floor_trend(project, "generator", audits), title="Noise floor over time",

@@ -18,10 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reviews.charts import histogram, stacked_share, trend_lines
 from reviews.models import Alert, AlertChannel, SnapshotScope
+from reviews.quality.drift import MIN_WINDOW
+from reviews.quality.snapshots import SUBSET_ROWS
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
 from reviews.selectors.dashboard import (
     FIGURES,
     METRIC_COLUMNS,
+    drift_history,
     figure_rows,
     latest_snapshots,
     metrics_table,
@@ -35,6 +38,9 @@ from reviews.services.alerts import alert_acknowledge, alert_channel_set, thresh
 from reviews.views.audits import noise_floor_chart
 from synthreview.access import get_alert_for_user, get_project_for_user
 from synthreview.csv_safety import csv_safe_cell
+
+
+SCHEDULE_WORDS = {"minute": "every minute", "daily": "daily", "weekly": "weekly", "monthly": "monthly"}
 
 
 @login_required
@@ -51,6 +57,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     history = project_snapshot_history(project)
     mix = sample_mix(project)
     copy_limit = thresholds["copy_share"]
+    drift = drift_history(project, history)
     charts = {
         "noise_floor": noise_floor_chart(generators, title="Noise floor per generator (95% Wilson interval)",
                                          limit=limit, empty_message="No closed audits yet"),
@@ -59,10 +66,16 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "duplicates": trend_lines(
             [{"name": name, "points": [(s.computed_at, s.metrics.get(metric), None, None) for s in history
                                        if s.metrics.get(metric) is not None]}
-             for name, metric in (("Duplicate share", "duplicate_share"), ("Copy share", "copy_share"),
+             for name, metric in (("In duplicate groups", "duplicate_share"), ("Copy share", "copy_share"),
                                   ("Low-novelty share", "low_novelty_share"))],
             title="Duplication and copies over time", y_label="Share of synthetic samples",
             empty_message="No quality snapshot yet"),
+        "drift": trend_lines(drift["previous"], title="Drift from the previous window",
+                             y_label="Fréchet distance", percent=False, limit=thresholds["drift_previous"].limit,
+                             empty_message="No drift measured yet: it needs two windows of new samples"),
+        "drift_to_real": trend_lines(drift["to_real"], title="Each window's distance to the real anchors",
+                                     y_label="Fréchet distance", percent=False,
+                                     empty_message="No window compared with real anchors yet"),
         "novelty": histogram(novelty_bins(overall), title="Novelty of synthetic samples",
                              x_label="1 − similarity to the nearest real or accepted sample",
                              empty_message="No novelty scores yet"),
@@ -81,6 +94,8 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "columns": [label for _, label, _ in METRIC_COLUMNS],
         "thresholds": thresholds, "copy_limit": copy_limit, "copy_similarity": COPY_SIMILARITY, "alerts": alerts, "figures": FIGURES,
         "class_balance": (overall.metrics.get("class_balance") or []) if overall else [],
+        "min_window": MIN_WINDOW, "subset_rows": SUBSET_ROWS,
+        "schedule": SCHEDULE_WORDS.get(project.quality_check_schedule, ""),
     }
     return render(request, "reviews/dashboard.html", context)
 

@@ -17,7 +17,7 @@ from reviews.governance.downstream import DownstreamError, downstream_result_rec
 from reviews.governance.exports import ExportError, export_dir, export_request
 from reviews.governance.mix_policy import minimum_real_share
 from reviews.governance_forms import DownstreamResultForm, ExportForm
-from reviews.models import ExportStatus
+from reviews.models import ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
 from synthreview.access import get_export_for_user, get_project_for_user
 from synthreview.progress import progress_get, progress_key
@@ -25,7 +25,8 @@ from synthreview.progress import progress_get, progress_key
 # What a lead can do about each refusal, shown beside it.
 REMEDIES = {
     "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out below.",
-    "recursion": "Leave the refused generators out below, or check the target model's name.",
+    "recursion": "Leave the refused generators out below, or declare the model being trained, with its lineage, "
+                 "on the Policy page.",
     "eval_real_only": "Freeze a new eval-set version from real samples only.",
 }
 
@@ -67,7 +68,7 @@ def export_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, export = get_export_for_user(request.user, slug, pk)
     progress = progress_get(progress_key("export", export.pk)) if not export.finished else None
     context = {"project": access.project, "access": access, "export": export, "progress": progress,
-               "remedies": REMEDIES, "result_form": DownstreamResultForm(),
+               "remedies": REMEDIES, "result_form": DownstreamResultForm(), "leak_kinds": dict(LeakKind.choices),
                "results": list(export.downstream_results.select_related("recorded_by").order_by("metric", "id"))}
     if request.htmx and request.GET.get("part") == "status":
         return render(request, "reviews/export_detail.html#export-status", context)

@@ -13,6 +13,7 @@ from reviews import selectors
 from reviews.forms import VerdictForm
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.selectors.audit_queue import audits_open_for_review
+from reviews.selectors.blinding import blinding_for
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
@@ -31,7 +32,8 @@ def _order(request: HttpRequest) -> str:
 def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sample | None, *,
           status: int = 200, conflict: VerdictConflict | None = None, saved: str = "", problem: str = "",
           form: VerdictForm | None = None) -> HttpResponse:
-    view = selectors.sample_view(sample) if sample is not None else None
+    # A held audit item shows blind here too: no lineage, signals or others' verdicts.
+    view = selectors.sample_view(sample, blinding=blinding_for(request.user, access)) if sample is not None else None
     cursor = (selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
               if view is not None else None)
     my_verdict = next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None),
@@ -64,13 +66,15 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     if (wanted := request.GET.get("sample", "")).isdigit():
         sample = get_sample_with_access(request.user, slug, int(wanted), "review")[1]
     elif before := QueueCursor.parse(request.GET.get("before")):
-        sample = selectors.queue_previous(project=access.project, reviewer=request.user, order=order, before=before)
+        sample = selectors.queue_previous(project=access.project, reviewer=request.user, order=order, before=before,
+                                          blinding=blinding_for(request.user, access))
         if sample is None:
             return _card(request, access, order, _sample_at(access, request.GET.get("current")),
                          problem="This is the first sample in the queue.")
     else:
         after = QueueCursor.parse(request.GET.get("after"))
-        sample = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after)
+        sample = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after,
+                                        blinding=blinding_for(request.user, access))
     return _card(request, access, order, sample)
 
 
@@ -105,7 +109,8 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     after = selectors.queue_cursor_of(sample, order)
     if not request.htmx:
         return redirect(queue_url(slug, order, after=str(after)))
-    following = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after)
+    following = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after,
+                                        blinding=blinding_for(request.user, access))
     label = verdict.get_value_display().lower()
     if verdict.error_category:
         label += f" ({verdict.get_error_category_display().lower()})"

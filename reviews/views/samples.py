@@ -15,6 +15,7 @@ from reviews import selectors
 from reviews.forms import BulkForm, SampleFilterForm, parse_ids
 from reviews.models import ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
+from reviews.selectors.blinding import Blinding, blinding_for
 from reviews.services import (
     BulkCountChanged,
     cluster_set_status,
@@ -51,28 +52,31 @@ def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     form = SampleFilterForm(request.GET or None, project=project)
+    blinding = blinding_for(request.user, access)
     context: dict = {"project": project, "access": access, "form": form, "can_bulk": access.can("bulk"),
                      "page_size": PAGE_SIZE, "filter_query": _filter_query(request.GET)}
     similar_to = _int(request.GET.get("similar_to"))
     if similar_to is not None:
         anchor = get_sample_with_access(request.user, slug, similar_to, "view")[1]
-        context.update(similar_to=anchor, similar=selectors.similar_samples(project, anchor.pk))
+        blinding.mark([anchor])
+        context.update(similar_to=anchor, similar=selectors.similar_samples(project, anchor.pk, blinding=blinding))
     elif form.is_bound and not form.is_valid():
         context["invalid"] = True
     else:
         filters = form.filters() if form.is_bound else {}
         if ids := parse_ids(",".join(request.GET.getlist("ids"))):
             filters["ids"] = ids[:PAGE_SIZE]
-        queryset = selectors.samples_filtered(project, filters)
+        queryset = selectors.samples_filtered(project, filters, blinding=blinding)
         context["page"] = selectors.sample_page(queryset, after=_int(request.GET.get("after")),
                                                 before=_int(request.GET.get("before")))
-        context["count"] = selectors.samples_count(project, filters, queryset)
+        blinding.mark(context["page"].rows)
+        context["count"] = selectors.samples_count(project, filters, queryset, blinding=blinding)
         context["filtered"] = any(value not in (None, "", []) for value in filters.values())
     template = "reviews/sample_list.html#results" if request.htmx else "reviews/sample_list.html"
     return render(request, template, context, status=400 if context.get("invalid") else 200)
 
 
-def _bulk_selection(request: HttpRequest, access: ProjectAccess, params: QueryDict):  # noqa: ANN202
+def _bulk_selection(access: ProjectAccess, params: QueryDict, blinding: Blinding):  # noqa: ANN202
     form = SampleFilterForm(params, project=access.project)
     if not form.is_valid():
         return form, None, {}
@@ -84,7 +88,8 @@ def _bulk_selection(request: HttpRequest, access: ProjectAccess, params: QueryDi
     if ids:
         filters["ids"] = ids
     description = form.description() | ({"ids": filters["ids"]} if ids else {})
-    return form, selectors.samples_filtered(access.project, filters), description
+    return form, blinding.actionable(selectors.samples_filtered(access.project, filters, blinding=blinding)), \
+        description
 
 
 @login_required
@@ -98,7 +103,8 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "reviews/bulk_confirm.html",
                       {"project": access.project, "access": access, "problem": "Choose accept or reject."},
                       status=400)
-    form, queryset, description = _bulk_selection(request, access, params)
+    blinding = blinding_for(request.user, access)
+    form, queryset, description = _bulk_selection(access, params, blinding)
     cluster_id = form.cleaned_data.get("cluster") if queryset is not None else None
     cluster = get_cluster_for_user(request.user, slug, cluster_id)[1] if cluster_id else None
     context = {"project": access.project, "access": access, "action": action, "form": form,
@@ -140,6 +146,7 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     if count > PAGE_SIZE and not access.can("bulk"):
         raise PermissionDenied(f"Only leads and admins may act on more than {PAGE_SIZE} samples at once.")
     preview = list(queryset.select_related("generator").order_by("-id")[:BULK_PREVIEW])
+    blinding.mark(preview)
     return render(request, "reviews/bulk_confirm.html",
                   {**context, "count": count, "preview": preview, "problem": problem}, status=code)
 
@@ -148,9 +155,13 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def sample_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, sample = get_sample_with_access(request.user, slug, pk, "view")
+    blinding = blinding_for(request.user, access)
     return render(request, "reviews/sample_detail.html", {
-        "project": access.project, "access": access, "view": selectors.sample_view(sample, neighbour_limit=10),
-        "history": selectors.sample_history(sample),
-        "gold": GoldSample.objects.filter(project=access.project, sample=sample).first(),
+        "project": access.project, "access": access,
+        "view": selectors.sample_view(sample, neighbour_limit=10, blinding=blinding),
+        "history": selectors.sample_history(sample, blinding=blinding),
+        # Gold-ness is the lead's to know; the card below shows it to them alone.
+        "gold": (GoldSample.objects.filter(project=access.project, sample=sample).first()
+                 if access.can("audit") else None),
         "category_choices": [("", "—"), *ErrorCategory.choices],
     })

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from reviews import selectors
 from reviews.models import DuplicateGroupStatus, DuplicateKind
 from reviews.selectors import PAGE_SIZE
+from reviews.selectors.blinding import blinding_for
 from reviews.services import (
     DecisionConflict,
     duplicate_group_mark_not_duplicates,
@@ -39,6 +40,7 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "groups"
+    blinding = blinding_for(request.user, access)
     context: dict = {"project": project, "access": access, "tab": tab, "tabs": TABS,
                      "overview": selectors.similarity_overview(project), "can_bulk": access.can("bulk"),
                      "page_size": PAGE_SIZE}
@@ -48,17 +50,18 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
         kind = request.GET.get("kind", "")
         kind = kind if kind in DuplicateKind.values else ""
         cards, after = selectors.group_cards(project, status=status, kind=kind,
-                                             after=_group_after(request.GET.get("after")))
+                                             after=_group_after(request.GET.get("after")), blinding=blinding)
         context.update(cards=cards, next_after=f"{after[0]}:{after[1]}" if after else None, status=status,
                        kind=kind, statuses=DuplicateGroupStatus.choices, kinds=DuplicateKind.choices)
     elif tab == "clusters":
         low_only = request.GET.get("low") == "1"
         page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
-        clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page)
+        clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page,
+                                                 blinding=blinding)
         context.update(clusters=clusters, more=more, page=page, low_only=low_only)
     else:
         colour = request.GET.get("colour") if request.GET.get("colour") in COLOUR_BY else "origin"
-        context.update(map=selectors.embedding_map_points(project), colour=colour, colours=COLOUR_BY)
+        context.update(map=selectors.embedding_map_points(project, blinding=blinding), colour=colour, colours=COLOUR_BY)
     template = f"reviews/similarity.html#{tab}" if request.htmx else "reviews/similarity.html"
     return render(request, template, context)
 
@@ -73,7 +76,7 @@ def _group_response(request: HttpRequest, slug: str, group_id: int, *, problem: 
         elif notice:
             messages.success(request, f"Group #{group_id}: {notice}")
         return redirect(reverse("similarity_view", args=[slug]))
-    card = selectors.group_card(group)
+    card = selectors.group_card(group, blinding=blinding_for(request.user, access))
     return render(request, "reviews/similarity.html#group", {
         "project": access.project, "access": access, "card": card, "problem": problem, "notice": notice,
         "page_size": PAGE_SIZE, "can_bulk": access.can("bulk"),

@@ -23,6 +23,10 @@ from generation.models import (
     SampleCount,
 )
 
+# The two sinks as a `use_copy` parameter: COPY is PostgreSQL's, so its case is left out on SQLite.
+SINKS = [pytest.param(True, id="copy", marks=pytest.mark.postgres(reason="the COPY sink is PostgreSQL's")),
+         pytest.param(False, id="orm")]
+
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")

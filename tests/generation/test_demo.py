@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from generation.demo import REAL_ANCHORS
-from generation.models import GenerationRun, Generator, Sample, SampleCount
+from generation.models import GenerationRun, Generator, Project, Sample, SampleCount
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,18 @@ def test_demo_logins_work_and_the_project_page_renders(demo, client):
     assert "Arithmetic word problems (demo)" in page
     assert "story-careful-sloppy" in page
     assert "arith-parrot" in page
+
+
+def test_demo_declares_the_model_it_trains_and_none_of_its_generators_is_related(demo):
+    from reviews.governance.gates import recursion_gate
+
+    project = Project.objects.get(slug="demo")
+    generators = list(Generator.objects.filter(project=project))
+    # Every generator with samples, checked by default against what the demo declares.
+    decision = recursion_gate(target_model="", declared=project.target_models, generators=generators,
+                              counts={generator.pk: 1 for generator in generators})
+    assert decision.outcome == "passed", decision.reason
+    assert decision.details["checked_against"] == ["arithmetic-tutor-1b"]
 
 
 def test_seed_demo_twice_changes_nothing(demo):

@@ -28,6 +28,7 @@ from generation.models import (
 from reviews.models import AuditLog
 from tests.generation.ingest_helpers import (
     ALPACA_ROWS,
+    SINKS,
     assert_nothing_imported,
     counters,
     expected_alpaca,
@@ -114,7 +115,7 @@ def run_service(project: Project, path: Path, *, use_copy: bool, **options: Any)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
+@pytest.mark.parametrize("use_copy", SINKS)
 def test_copy_and_orm_sinks_store_the_same_samples(project: Project, tmp_path: Path, use_copy: bool) -> None:
     path = write_jsonl(tmp_path / "tricky.jsonl", TRICKY_ROWS)
 
@@ -138,6 +139,7 @@ def test_copy_and_orm_sinks_store_the_same_samples(project: Project, tmp_path: P
 
 
 @pytest.mark.django_db
+@pytest.mark.postgres(reason="each case imports once through the COPY sink")
 @pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
 def test_both_sinks_skip_content_already_in_the_project(project: Project, tmp_path: Path, use_copy: bool) -> None:
     first = write_jsonl(tmp_path / "first.jsonl", [{"input": "q1", "output": "a1"}, {"input": "q2", "output": "a2"}])
@@ -152,7 +154,7 @@ def test_both_sinks_skip_content_already_in_the_project(project: Project, tmp_pa
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
+@pytest.mark.parametrize("use_copy", SINKS)
 def test_running_a_batch_twice_imports_it_once(project: Project, tmp_path: Path, use_copy: bool) -> None:
     path = write_jsonl(tmp_path / "once.jsonl", [{"input": "q", "output": "a"}])
     batch = import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl", origin="real")
@@ -178,7 +180,7 @@ def seed_project(project: Project, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
+@pytest.mark.parametrize("use_copy", SINKS)
 def test_bad_row_in_middle_leaves_project_unchanged(project: Project, tmp_path: Path, use_copy: bool) -> None:
     # 5,100 good rows first, more than either sink holds before it writes a chunk
     # (and creates the generator): only a real rollback undoes those writes.
@@ -342,7 +344,7 @@ def test_import_into_one_project_leaves_another_alone(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("use_copy", [True, False])
+@pytest.mark.parametrize("use_copy", SINKS)
 def test_a_hash_prefix_collision_never_drops_a_row(project: Project, tmp_path: Path, use_copy: bool,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from generation.ingest import sinks

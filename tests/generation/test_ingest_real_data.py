@@ -16,7 +16,7 @@ import pytest
 
 from generation.ingest.service import import_batch_create, import_batch_run
 from generation.models import Project, Sample
-from tests.generation.ingest_helpers import counted_samples, counters, import_ok
+from tests.generation.ingest_helpers import SINKS, counted_samples, counters, import_ok
 
 Member = tuple[str, str, str]  # (generator, stored input, stored output)
 
@@ -76,7 +76,7 @@ def test_real_gsm8k_and_eight_generator_self_instruct_run_import_completely(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "orm"])
+@pytest.mark.parametrize("use_copy", SINKS)
 def test_identical_responses_of_different_generators_are_all_kept(
     project: Project, shared_data: Path, use_copy: bool
 ) -> None:

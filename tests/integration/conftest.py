@@ -30,14 +30,17 @@ def celery_worker_process(transactional_db, tmp_path):
     stop_worker(worker)
 
 
-def start_worker(log_path: Path) -> subprocess.Popen:
-    """A `celery worker` process on the test database, once it says it is ready."""
+def start_worker(log_path: Path, *, beat_schedule: Path | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A `celery worker` process on the test database, once it says it is ready. With
+    `beat_schedule`, Celery beat runs embedded in it (`-B`), keeping its state in that file."""
     db = connection.settings_dict
     database_url = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+    beat = ["-B", "-s", str(beat_schedule)] if beat_schedule is not None else []
     log = open(log_path, "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "synthreview", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "synthreview", "worker", "--pool=solo", "--loglevel=INFO", *beat,
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -22,7 +22,7 @@ def test_the_model_refuses_to_change_or_delete_an_entry(project, lead):
         entry.delete()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
+@pytest.mark.postgres(reason="the trigger exists on PostgreSQL only")
 @pytest.mark.parametrize("statement", ["UPDATE reviews_auditlog SET action = 'rewritten' WHERE id = %s",
                                        "DELETE FROM reviews_auditlog WHERE id = %s"])
 def test_postgresql_refuses_update_and_delete_below_the_orm(project, lead, statement):

@@ -56,7 +56,7 @@ def dashboard_data(project, lead, expert):
     add_samples(project, 2, origin="real", label="no")
     review_all(audit_drawn(project, lead, size=10), expert, first_wrong(1))
     now = timezone.now()
-    metrics = {"duplicate_share": 0.2, "distinct_2": 0.5, "vendi_score": 3.0, "copy_share": 0.0,
+    metrics = {"duplicate_share": 0.2, "distinct_2": 0.5, "vendi_score": 3.0, "copy_share": 0.0, "drift_previous": 0.1,
                "novelty_histogram": {"edges": [0.0, 0.5, 1.0], "counts": [4, 6]},
                "nearest_real": {"edges": [0.0, 0.5, 1.0], "counts": [7, 3], "copy_share": 0.0},
                "class_balance": [{"label": "no", "real": 2, "synthetic": 0, "synthetic_share": 0.0},
@@ -332,7 +332,7 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     assert project_snapshot.metrics["mix"] == {"real": real_count, "synthetic": synthetic.count()} == {
         "real": 5, "synthetic": 10}
 
-    # Over the default 10% limit: the project (40%) and the looping run (100%); generators raise no alert.
+    # Over the default 10% limit: the project (40%), the looping run and its generator (100% each).
     raised = Alert.objects.filter(project=project, metric="duplicate_share")
-    assert set(raised.values_list("scope_key", flat=True)) == {"project:0", f"run:{loop_run.pk}"}
-    assert not Alert.objects.filter(project=project, scope_key__startswith="generator:").exists()
+    assert set(raised.values_list("scope_key", flat=True)) == {"project:0", f"run:{loop_run.pk}",
+                                                                f"generator:{looper.pk}"}

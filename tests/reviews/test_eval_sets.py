@@ -24,7 +24,7 @@ from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples
 
 pytestmark = pytest.mark.django_db
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the triggers exist on PostgreSQL only")
+on_postgresql = pytest.mark.postgres(reason="the triggers exist on PostgreSQL only")
 
 
 def _splits(samples) -> list[str]:  # type: ignore[no-untyped-def]

@@ -213,6 +213,12 @@ def test_an_override_is_not_recorded_when_the_audit_gate_passes(project, lead):
 # --- recursion ------------------------------------------------------------------------------------------------
 
 
+def _declare(project, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The policy declares the model being trained: an export may only name a declared one."""
+    project.target_models = [*project.target_models, {"name": name, "derived_from": []}]
+    project.save(update_fields=["target_models"])
+
+
 def _lineage(project, name: str, model: str, *derived_from: str):  # type: ignore[no-untyped-def]
     gen = generator(project, name)
     gen.model_name, gen.derived_from = model, list(derived_from)
@@ -223,6 +229,7 @@ def _lineage(project, name: str, model: str, *derived_from: str):  # type: ignor
 def test_recursion_refuses_a_generator_whose_lineage_contains_the_target(project, lead):
     tuned = _lineage(project, "tuned", "acme-7b-instruct", "acme-7b")
     add_samples(project, 5, gen=tuned, status="accepted")
+    _declare(project, "acme-7b")
     export = exported(project, lead, target_model="ACME-7B")
     reason = refusal_reasons(export)["recursion"]
     assert "tuned (5 samples)" in reason and "acme-7b-instruct → acme-7b" in reason
@@ -235,6 +242,7 @@ def test_recursion_follows_lineage_declared_by_another_generator(project, lead):
     _lineage(project, "mid", "mid-model", "target-base")
     leaf = _lineage(project, "leaf", "leaf-model", "mid-model")
     add_samples(project, 4, gen=leaf, status="accepted")
+    _declare(project, "target-base")
     export = exported(project, lead, target_model="target-base")
     reason = refusal_reasons(export)["recursion"]
     assert "leaf (4 samples)" in reason and "contains target-base" in reason
@@ -245,6 +253,7 @@ def test_recursion_refuses_a_generator_the_target_is_derived_from(project, lead)
     _lineage(project, "student", "small-8b", "big-70b")  # declares small-8b ← big-70b
     teacher = _lineage(project, "teacher", "big-70b")
     add_samples(project, 3, gen=teacher, status="accepted")
+    _declare(project, "small-8b")
     reason = refusal_reasons(exported(project, lead, target_model="small-8b"))["recursion"]
     assert "teacher (3 samples)" in reason and "small-8b is itself derived from its model big-70b" in reason
 
@@ -253,6 +262,7 @@ def test_recursion_allows_sibling_fine_tunes_of_a_common_base(project, lead):
     _lineage(project, "sibling-b", "base-ft-b", "base")
     sibling = _lineage(project, "sibling-a", "base-ft-a", "base")
     add_samples(project, 3, gen=sibling, status="accepted")
+    _declare(project, "base-ft-b")
     export = exported(project, lead, target_model="base-ft-b")
     assert decision(export, "recursion")["outcome"] == "passed"
     assert "recursion" not in refusal_reasons(export)
@@ -265,6 +275,7 @@ def test_every_gate_holds_and_the_export_completes(project, lead, expert):
     generation_run, _ = synthetic_run(project, "run-a", 50, gen=sibling)
     closed_run_audit(project, lead, expert, generation_run)
     add_samples(project, 50, origin="real", status="accepted")
+    _declare(project, "base-ft-b")
     export = exported(project, lead, target_model="base-ft-b")
     assert export.status == "completed" and export.refusals == []
     assert {d["gate"]: d["outcome"] for d in export.manifest["decisions"]} == {

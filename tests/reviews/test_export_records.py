@@ -23,7 +23,7 @@ from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples, generator
 
 pytestmark = pytest.mark.django_db
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
+on_postgresql = pytest.mark.postgres(reason="the trigger exists on PostgreSQL only")
 
 
 def _export_samples(project, path, *args: str, **options):  # type: ignore[no-untyped-def]
@@ -123,6 +123,8 @@ def test_command_target_model_refusal_names_the_generator(project, tmp_path):
     tuned.model_name, tuned.derived_from = "acme-7b-instruct", ["acme-7b"]
     tuned.save()
     add_samples(project, 2, gen=tuned, status="accepted")
+    project.target_models = [{"name": "acme-7b", "derived_from": []}]
+    project.save(update_fields=["target_models"])
     with pytest.raises(CommandError, match=r"recursion: .*tuned \(2 samples\)"):
         _export_samples(project, tmp_path / "out.jsonl", format="jsonl", target_model="acme-7b",
                         override_audit="recursion test")

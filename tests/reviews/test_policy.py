@@ -23,7 +23,10 @@ def url(project: Project) -> str:
 def form_data(project: Project, **changes: object) -> dict:
     """The form as the page fills it in, with some fields changed."""
     data = {"phase": project.phase, "min_real_share": "", "noise_floor_limit": project.noise_floor_limit * 100,
-            "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth}
+            "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth,
+            "target_models": "\n".join(" <- ".join([m["name"], *m["derived_from"]]) for m in project.target_models),
+            "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys),
+            "quality_check_schedule": project.quality_check_schedule}
     data.update(changes)
     return data
 

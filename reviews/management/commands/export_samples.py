@@ -23,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", required=True, choices=ExportFormat.values)
         parser.add_argument("--out", required=True, type=Path)
         parser.add_argument("--split", default=ExportSplit.TRAIN, choices=ExportSplit.values)
-        parser.add_argument("--target-model", default="", help="The model this data will train (recursion guard).")
+        parser.add_argument("--target-model", default="", help="The model this data will train (recursion guard); it must be declared in the "
+                                 "project's policy. Default: every model the policy declares.")
         parser.add_argument("--max-depth", type=int, default=None,
                             help="Largest generation depth to take (default: the project's setting).")
         parser.add_argument("--eval-version", type=int, default=None, help="Eval-set version (default: latest).")

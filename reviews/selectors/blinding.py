@@ -1,0 +1,98 @@
+"""What a reviewer may not see while an audit is open: the one place every page asks.
+
+An audit has no assignment: any expert of the project may be dealt any item that
+still lacks the verdicts its overlap asks for, and may revise their own verdict
+until the audit closes. So for everyone below a lead, every item of every open
+audit in the project is *held*: pages show its texts and label, and the reader's
+own verdicts, but not other reviewers' verdicts or notes, its lineage (origin,
+generator, run, template, import, generation depth, status, checks), its
+neighbours, or anything that says it is gold. Filters on those attributes never
+return a held item, so membership cannot tell them either.
+
+Metadata keys the project marks hidden (answer keys) are withheld from everyone
+below a lead, on every sample, audit or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db.models import QuerySet
+
+from generation.models import Sample
+from reviews.models import AuditItem, AuditStatus
+from synthreview.access import ProjectAccess
+
+# Browser filters that never say anything an audit hides: the text itself, and ids the reader typed.
+BLIND_SAFE_FILTERS = frozenset({"q", "ids"})
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Blinding:
+    reader_id: int | None
+    held: frozenset[int]
+    hidden_metadata_keys: frozenset[str]
+
+    @property
+    def sees_all(self) -> bool:
+        return not self.held and not self.hidden_metadata_keys
+
+    def hides(self, sample_id: int | None) -> bool:
+        return sample_id is not None and sample_id in self.held
+
+    def mark(self, samples: Iterable[Sample]) -> None:
+        """Sets `blinded` on each sample object, so a template can write `{% if sample.blinded %}`."""
+        for sample in samples:
+            sample.blinded = self.hides(sample.pk)  # type: ignore[attr-defined]
+
+    def filtered(self, queryset: QuerySet[Sample], filters: Mapping[str, Any]) -> QuerySet[Sample]:
+        """A filter on anything but text and ids leaves held items out, whichever value it asks
+        for, so `origin=real` and `origin=synthetic` alike say nothing about them."""
+        if not self.held:
+            return queryset
+        used = {key for key, value in filters.items() if value not in (None, "", [])}
+        if used <= BLIND_SAFE_FILTERS:
+            return queryset
+        return queryset.exclude(pk__in=self.held)
+
+    def actionable(self, queryset: QuerySet[Sample]) -> QuerySet[Sample]:
+        """What a reader may accept or reject in bulk: never a held item, even named by id, since the
+        result ("accepted 0 of 1") would tell its status, and the change would pre-empt the audit."""
+        return queryset.exclude(pk__in=self.held) if self.held else queryset
+
+    def excludes_from(self, filters: Mapping[str, Any]) -> bool:
+        """Whether `filtered` would leave held items out (the counters cannot answer then)."""
+        used = {key for key, value in filters.items() if value not in (None, "", [])}
+        return bool(self.held) and not used <= BLIND_SAFE_FILTERS
+
+    def metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {key: value for key, value in (metadata or {}).items() if key not in self.hidden_metadata_keys}
+
+    def own_only(self, sample_id: int, rows: Iterable[Row], *, author: str) -> list[Row]:
+        """For a held sample, only the rows (verdicts, history entries) the reader wrote themself."""
+        rows = list(rows)
+        if not self.hides(sample_id):
+            return rows
+        return [row for row in rows if getattr(row, author) == self.reader_id]
+
+
+SEES_ALL = Blinding(reader_id=None, held=frozenset(), hidden_metadata_keys=frozenset())
+
+
+def blinding_for(user: Any, access: ProjectAccess) -> Blinding:
+    """Leads and admins see everything; experts are blind to the open audits' items."""
+    if access.can("audit"):
+        return SEES_ALL
+    # Read once per request: request.user is one object per request, and a page asks several times.
+    # Within a request the held set only shrinks (an audit closing), so the cached answer errs blind.
+    cached: dict[int, Blinding] = user.__dict__.setdefault("_blinding_by_project", {})
+    if access.project.pk not in cached:
+        held = frozenset(AuditItem.objects.filter(audit__project=access.project, audit__status=AuditStatus.OPEN)
+                         .values_list("sample_id", flat=True))
+        keys = frozenset(str(key) for key in access.project.hidden_metadata_keys or [])
+        cached[access.project.pk] = Blinding(reader_id=user.pk, held=held, hidden_metadata_keys=keys)
+    return cached[access.project.pk]
