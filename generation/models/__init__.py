@@ -18,6 +18,7 @@ from generation.models.core import (  # noqa: F401
     PromptTemplate,
     PromptTemplateVersion,
     QualityCheckSchedule,
+    VariantRule,
     Role,
     RunStatus,
     Sample,

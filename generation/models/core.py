@@ -47,6 +47,11 @@ def default_hidden_metadata_keys() -> list[str]:
     return list(DEFAULT_HIDDEN_METADATA_KEYS)
 
 
+class VariantRule(models.TextChoices):
+    SLOTS = "slots", "Content decides: differing numbers, names, literals or answers make variants"
+    OFF = "off", "Embedding only: every pair over the threshold is a near-duplicate"
+
+
 class QualityCheckSchedule(models.TextChoices):
     OFF = "off", "Never (only when asked)"
     MINUTE = "minute", "Every minute (for trying it out)"
@@ -103,6 +108,20 @@ class Project(models.Model):
     low_novelty_far_distance = models.FloatField(
         default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
         help_text="Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.",
+    )
+    # Two samples whose slot values (numbers, names, code literals) or final answers differ are
+    # templated variants of one skeleton, never near-duplicates of each other.
+    variant_rule = models.CharField(
+        max_length=8, choices=VariantRule.choices, default=VariantRule.SLOTS,
+        help_text="How near-duplicates are told apart from templated variants.",
+    )
+    variant_keep_max = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="How many members of a variant family the keep action suggests keeping, the most diverse first.",
+    )
+    refit_share = models.FloatField(
+        default=0.20, validators=[MinValueValidator(0.01), MaxValueValidator(10.0)],
+        help_text="Clusters are refitted once the samples added since the last fit pass this share of that fit.",
     )
     # Metadata keys a reviewer never sees while auditing: they hold the answer key.
     hidden_metadata_keys = models.JSONField(
