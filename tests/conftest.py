@@ -52,6 +52,14 @@ def isolated_data_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def data_dir_per_test(settings, tmp_path) -> None:
+    """Each test's indexes and exports in a folder of its own. Their files are named by
+    project id, and on SQLite a rolled-back test hands its ids to the next test, which
+    would then take the last test's FAISS index for its own."""
+    settings.DATA_DIR = tmp_path / "data_dir"
+
+
+@pytest.fixture(autouse=True)
 def cheap_password_hashing(settings) -> None:
     """The named users are made for nearly every test; the production hasher's
     PBKDF2 rounds cost half a second each on a shared core."""
