@@ -457,7 +457,8 @@ def _child_measure(jsonl_path: Path) -> int:
     for name in ("load_index", "embeddings_load", "_facts", "save_index", "_nearest_real", "_novelty",
                  "nearest_cluster_ids", "_patched_old_rows", "_write_rows", "duplicate_groups_rebuild"):
         _time_calls(build, name, breakdown)
-    for name in ("exact_duplicate_sets", "near_duplicate_pairs", "_without_chains", "_store_groups"):
+    for name in ("exact_duplicate_sets", "similar_pairs", "_member_vectors", "sample_slots", "tight_groups",
+                 "_store_groups"):
         _time_calls(groups, name, breakdown, label=f"  duplicate_groups_rebuild: {name}")
     _time_calls(index.VectorIndex, "search", breakdown, label="VectorIndex.search (all calls)")
     _time_calls(index.VectorIndex, "add", breakdown, label="VectorIndex.add (all calls)")

@@ -4,7 +4,7 @@ case-insensitive substring match elsewhere (the SQLite demo)."""
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 # Must match the expression of the GIN index in migration 0004 exactly, or
@@ -26,4 +26,18 @@ def samples_matching_text(queryset: QuerySet, text: str, *, project_id: int) -> 
         return queryset
     if connection.vendor == "postgresql":
         return queryset.filter(pk__in=RawSQL(_MATCHING_IDS, (project_id, text)))
+    return queryset.filter(Q(input__icontains=text) | Q(output__icontains=text))
+
+
+def rows_matching_text(queryset: QuerySet, text: str) -> QuerySet:
+    """The same match, tested row by row: for a queryset already cut to a few known ids (a
+    semantic search's candidates), where reading every match from the index would cost more
+    than a common word's thousands of ids."""
+    text = text.strip()
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        matches = RawSQL(f"{_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, %s)", (text,),
+                         output_field=BooleanField())
+        return queryset.alias(text_matches=matches).filter(text_matches=True)
     return queryset.filter(Q(input__icontains=text) | Q(output__icontains=text))

@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseStopPolling
 from generation import selectors
 from generation.forms import ImportForm
 from generation.ingest.service import import_batch_create
-from generation.models import ImportStatus
+from generation.models import ImportFormat, ImportStatus
 from reviews.selectors import similarity_overview
 from synthreview.access import (
     get_import_for_user,
@@ -97,6 +97,8 @@ def import_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "batch": batch,
         "progress": progress_get(progress_key("import", batch.pk)),
         "finished": batch.status in (ImportStatus.COMPLETED, ImportStatus.FAILED),
+        "repeated": selectors.import_repeated_rows(batch),
+        "line_unit": "row" if batch.format == ImportFormat.PARQUET else "line",
     }
     if request.htmx:
         response = render(request, "generation/import_detail.html#status", context)

@@ -7,7 +7,7 @@ No database here, so each formula is tested against published examples.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -34,28 +34,48 @@ def wilson_interval(wrong: int, n: int, confidence: float = 0.95) -> tuple[float
 
 
 def audit_size_to_clear(rate: float, limit: float, confidence: float = 0.95) -> int | None:
-    """The fewest judged items whose Wilson upper bound is within `limit` if the
-    share wrong stays at `rate`: the audit size a refusal can honestly advise.
+    """The judged items from which on every audit's Wilson upper bound is within
+    `limit` if the share wrong stays at `rate` (ceil(rate·n) wrong of n): the audit
+    size a refusal can honestly advise.
     None when `rate` is itself at or above the limit: no size will pass, as the
     upper bound only falls towards the rate as n grows."""
     if not 0 <= rate < limit < 1:
         return None
     z2 = _z(confidence) ** 2
 
-    def within(n: int) -> bool:
-        # The same score interval as wilson_interval, at a share rather than a whole count of wrong items.
-        centre = rate + z2 / (2 * n)
-        half = math.sqrt(z2 * rate * (1 - rate) / n + z2 * z2 / (4 * n * n))
-        return (centre + half) / (1 + z2 / n) <= limit
+    def fewest(passes: Callable[[int], bool]) -> int:
+        """The least n that passes, for a test that passes from some n on and fails before it."""
+        high = 1
+        while not passes(high):
+            high *= 2
+        low = high // 2  # fails (or 0): the answer lies in (low, high]
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if passes(middle) else (middle, high)
+        return high
 
-    high = 1
-    while not within(high):
-        high *= 2
-    low = high // 2  # not within (or 0): the answer lies in (low, high]
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if within(middle) else (middle, high)
-    return high
+    def wrong_at(n: int) -> int:
+        # An audit finds whole wrong items: at n items the observed rate means ceil(rate·n) of them
+        # (rounded first, so 4/60 of 60 is 4, not 5).
+        return math.ceil(round(rate * n, 9))
+
+    # At a whole count the bound saw-tooths as n grows (each extra wrong item lifts it), so "at least
+    # n items" is true only from the n after the last failing size. Below the continuous answer every
+    # size fails (ceil(rate·n)/n ≥ rate); past the size where even rate + 1/n (more than any
+    # ceil(rate·n)/n) passes, every size passes; the sizes between are checked one by one.
+    start = fewest(lambda n: _wilson_high(rate, n, z2) <= limit)
+    safe = fewest(lambda n: _wilson_high(rate + 1 / n, n, z2) <= limit)
+    failing = [n for n in range(start, safe) if wilson_interval(wrong_at(n), n, confidence)[1] > limit]
+    return failing[-1] + 1 if failing else start
+
+
+def _wilson_high(share: float, n: int, z2: float) -> float:
+    """The same score interval as wilson_interval, at a share wrong rather than a whole count."""
+    if share >= 1:
+        return 1.0
+    centre = share + z2 / (2 * n)
+    half = math.sqrt(z2 * share * (1 - share) / n + z2 * z2 / (4 * n * n))
+    return (centre + half) / (1 + z2 / n)
 
 
 @dataclass(frozen=True)

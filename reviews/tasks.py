@@ -32,7 +32,7 @@ def similarity_job_task(job_id: int) -> None:
             similarity_job_request(project_id=job.project_id, kind=SimilarityJobKind.BUILD)
         else:
             summary = similarity_build(
-                project_id=job.project_id,
+                project_id=job.project_id, full=job.full,
                 progress=lambda done, total, stage: similarity_job_progress(job_id=job_id, done=done, total=total,
                                                                             stage=stage),
             )
@@ -70,6 +70,15 @@ def quality_check_task(project_id: int, claimed_at: str) -> None:
     from reviews.services.quality_checks import quality_check_run
 
     quality_check_run(project_id=project_id, claimed_at=datetime.fromisoformat(claimed_at))
+
+
+@shared_task(acks_late=True, max_retries=0, soft_time_limit=60, time_limit=80)
+def similarity_search_task(search_id: int) -> None:
+    """Answer one semantic search; claimed once, so a redelivery answers nothing twice. A reader
+    waits on it: no retries, a failure is shown on the page instead."""
+    from reviews.similarity.search import similarity_search_run
+
+    similarity_search_run(search_id=search_id)
 
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)

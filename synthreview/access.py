@@ -29,6 +29,7 @@ NEEDS: dict[str, Role] = {
     "export": Role.LEAD,
     "audit": Role.LEAD,
     "dashboard": Role.LEAD,
+    "similarity_settings": Role.LEAD,
     "audit_log": Role.LEAD,
     "bulk": Role.LEAD,
     "policy": Role.ADMIN,
@@ -59,6 +60,12 @@ def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role |
         return Role.ADMIN
     role = Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
     return Role(role) if role else None
+
+
+def project_access(user: AbstractBaseUser | AnonymousUser, project: Project) -> ProjectAccess | None:
+    """The user's access to a project a service was handed (no slug to look up); None for an outsider."""
+    role = _role_in(user, project)
+    return ProjectAccess(project=project, role=role) if role is not None else None
 
 
 def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: str = "view") -> ProjectAccess:

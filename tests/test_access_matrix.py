@@ -109,6 +109,8 @@ def review_objects(project):
 
 
 def _review_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
+    from tests.reviews.review_helpers import members_token
+
     slug, sample, group = project.slug, objects["sample"], objects["group"]
     samples = reverse("sample_list", args=[slug])
     similarity = reverse("similarity_view", args=[slug])
@@ -124,11 +126,15 @@ def _review_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
         "similarity_groups": ("get", f"{similarity}?tab=groups", {}),
         "similarity_clusters": ("get", f"{similarity}?tab=clusters", {}),
         "similarity_map": ("get", f"{similarity}?tab=map", {}),
-        "group_resolve": ("post", reverse("group_resolve", args=[slug, group.pk]), {"keep": sample.pk}),
-        "group_not_duplicates": ("post", reverse("group_not_duplicates", args=[slug, group.pk]), {}),
-        "group_split": ("post", reverse("group_split", args=[slug, group.pk]), {"sample": objects["member"].pk}),
+        "group_resolve": ("post", reverse("group_resolve", args=[slug, group.pk]),
+                          {"keep": sample.pk, "members": members_token(group)}),
+        "group_not_duplicates": ("post", reverse("group_not_duplicates", args=[slug, group.pk]),
+                                 {"members": members_token(group)}),
+        "group_split": ("post", reverse("group_split", args=[slug, group.pk]),
+                        {"sample": objects["member"].pk, "members": members_token(group)}),
         "similarity_status": ("get", reverse("similarity_status", args=[slug]), {}),
         "similarity_rerun": ("post", reverse("similarity_rerun", args=[slug]), {}),
+        "similarity_refit": ("post", reverse("similarity_refit", args=[slug]), {}),
     }
 
 
@@ -151,6 +157,7 @@ REVIEW_EXPECTED = {
     "group_split": (200, 200, 200, 404),
     "similarity_status": (286, 286, 286, 404),
     "similarity_rerun": (403, 200, 200, 404),
+    "similarity_refit": (403, 200, 200, 404),
 }
 ROLES = ("expert", "lead", "admin_member", "outsider")
 

@@ -199,8 +199,12 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     batch.rows_read = rows_read
     batch.rows_imported = imported
     batch.rows_duplicate = rows_read - imported
+    batch.duplicate_lines = sink.duplicate_lines
+    batch.duplicates_by_source = {source: counts for source, counts in sink.duplicates_by_source.items()
+                                  if counts["repeated"]}
     batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "finished_at"])
+    batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "duplicate_lines",
+                              "duplicates_by_source", "finished_at"])
     if imported:
         similarity_refresh(project_id=batch.project_id, requested_by=batch.created_by)
         _checks_request(batch_id=batch.pk)

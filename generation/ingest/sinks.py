@@ -18,6 +18,10 @@ from django.utils import timezone
 from generation.ingest.mapping import MappedRow
 from generation.models import Sample, SampleStatus
 
+# The skipped rows an import keeps, with their lines: enough to show a lead where the
+# generator repeated itself; the per-source counts cover the rest.
+DUPLICATE_LINES_KEPT = 1000
+
 # pg_advisory_xact_lock(class, project): imports into one project take turns, so
 # two of them can never both decide that the same content is new.
 SAMPLE_WRITE_LOCK_CLASS = 7301
@@ -56,8 +60,11 @@ class _ChunkedSink:
         # needs a look-up, so a fresh import costs no index probes of its own
         # (8 bytes of hash and a set slot per row: ~60 MB per million rows).
         self._seen_prefixes: dict[int | None, set[int]] = {}
+        self.duplicate_lines: list[dict[str, object]] = []
+        self.duplicates_by_source: dict[str, dict[str, int]] = {}
 
     def write(self, row: MappedRow) -> None:
+        self._source_counts(row)["rows"] += 1
         ids = self._lineage_ids.get((row.generator_name, row.template_name))
         if ids is None:
             ids = (self.lineage.generator_id(row.generator_name),
@@ -77,17 +84,29 @@ class _ChunkedSink:
         self._flush()
         return self._inserted
 
+    def _source_counts(self, row: MappedRow) -> dict[str, int]:
+        counts = self.duplicates_by_source.get(row.generator_name)
+        if counts is None:
+            counts = self.duplicates_by_source[row.generator_name] = {"rows": 0, "repeated": 0}
+        return counts
+
+    def _skipped(self, row: MappedRow, **same_as: int) -> None:
+        self._source_counts(row)["repeated"] += 1
+        if len(self.duplicate_lines) < DUPLICATE_LINES_KEPT:
+            self.duplicate_lines.append({"line": row.line, "source": row.generator_name, **same_as})
+
     def _flush(self) -> None:
         if not self._pending:
             return
-        in_chunk: set[tuple[int | None, str]] = set()
+        # Where each content first appears in this chunk, by position in it.
+        first_in_chunk: dict[tuple[int | None, str], int] = {}
         unique_rows = []
         maybe_stored: dict[int | None, set[str]] = defaultdict(set)
-        for row, generator_id, template_version_id in self._pending:
+        for position, (row, generator_id, template_version_id) in enumerate(self._pending):
             key = (generator_id, row.content_hash)
-            if key in in_chunk:
+            if key in first_in_chunk:
                 continue
-            in_chunk.add(key)
+            first_in_chunk[key] = position
             unique_rows.append((row, generator_id, template_version_id))
             seen = self._seen_prefixes.get(generator_id)
             if seen is None:
@@ -99,11 +118,18 @@ class _ChunkedSink:
             else:
                 seen.add(prefix)
         stored = {
-            (generator_id, digest)
+            (generator_id, digest): sample_id
             for generator_id, hashes in maybe_stored.items()
-            for digest in self._stored_hashes(generator_id, list(hashes))
+            for digest, sample_id in self._stored_samples(generator_id, list(hashes))
         }
         new_rows = [item for item in unique_rows if (item[1], item[0].content_hash) not in stored]
+        if len(new_rows) < len(self._pending):
+            for position, (row, generator_id, _) in enumerate(self._pending):
+                key = (generator_id, row.content_hash)
+                if key in stored:
+                    self._skipped(row, same_as_sample=stored[key])
+                elif first_in_chunk[key] != position:
+                    self._skipped(row, same_as_line=self._pending[first_in_chunk[key]][0].line)
         if new_rows:
             self._store(new_rows)
             self._inserted.update(row.origin for row, _, _ in new_rows)
@@ -116,13 +142,14 @@ class _ChunkedSink:
             return source.filter(generator__isnull=True).exists()
         return source.filter(generator_id=generator_id).exists()
 
-    def _stored_hashes(self, generator_id: int | None, hashes: list[str]) -> list[str]:
+    def _stored_samples(self, generator_id: int | None, hashes: list[str]) -> list[tuple[str, int]]:
+        """(content hash, sample id) of the source's imported samples holding these hashes."""
         found = Sample.objects.filter(project_id=self.project_id, run__isnull=True, content_hash__in=hashes)
         if generator_id is None:
             found = found.filter(generator__isnull=True)
         else:
             found = found.filter(generator_id=generator_id)
-        return list(found.values_list("content_hash", flat=True))
+        return list(found.values_list("content_hash", "id"))
 
     def _store(self, rows: list[tuple[MappedRow, int | None, int | None]]) -> None:
         raise NotImplementedError
@@ -137,16 +164,16 @@ class PostgresCopySink(_ChunkedSink):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SAMPLE_WRITE_LOCK_CLASS, project_id])
 
-    def _stored_hashes(self, generator_id: int | None, hashes: list[str]) -> list[str]:
+    def _stored_samples(self, generator_id: int | None, hashes: list[str]) -> list[tuple[str, int]]:
         # One array parameter rather than thousands: cheaper to build and to plan.
         source = "generator_id IS NULL" if generator_id is None else "generator_id = %(generator)s"
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT content_hash FROM generation_sample WHERE project_id = %(project)s AND run_id IS NULL "
+                "SELECT content_hash, id FROM generation_sample WHERE project_id = %(project)s AND run_id IS NULL "
                 f"AND {source} AND content_hash = ANY(%(hashes)s)",
                 {"project": self.project_id, "generator": generator_id, "hashes": hashes},
             )
-            return [digest for (digest,) in cursor.fetchall()]
+            return [(digest, sample_id) for digest, sample_id in cursor.fetchall()]
 
     def _store(self, rows: list[tuple[MappedRow, int | None, int | None]]) -> None:
         now = timezone.now()

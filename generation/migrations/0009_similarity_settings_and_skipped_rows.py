@@ -10,6 +10,16 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name='importbatch',
+            name='duplicate_lines',
+            field=models.JSONField(blank=True, default=list),
+        ),
+        migrations.AddField(
+            model_name='importbatch',
+            name='duplicates_by_source',
+            field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
             model_name='project',
             name='refit_share',
             field=models.FloatField(default=0.2, help_text='Clusters are refitted once the samples added since the last fit pass this share of that fit.', validators=[django.core.validators.MinValueValidator(0.01), django.core.validators.MaxValueValidator(10.0)]),

@@ -12,6 +12,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from generation.models.project_policy import (  # noqa: F401  (re-exported beside Project)
+    DEFAULT_HIDDEN_METADATA_KEYS,
+    QualityCheckSchedule,
+    VariantRule,
+    default_hidden_metadata_keys,
+)
 from synthreview.outbound import OutboundURLValidator
 
 
@@ -38,26 +44,6 @@ class EmbeddingText(models.TextChoices):
     INPUT_OUTPUT = "input_output", "Input and output"
     OUTPUT = "output", "Output only"
     INPUT = "input", "Input only"
-
-
-DEFAULT_HIDDEN_METADATA_KEYS = ("expected_answer", "deliberately_wrong", "truth_values", "gold_verdict")
-
-
-def default_hidden_metadata_keys() -> list[str]:
-    return list(DEFAULT_HIDDEN_METADATA_KEYS)
-
-
-class VariantRule(models.TextChoices):
-    SLOTS = "slots", "Content decides: differing numbers, names, literals or answers make variants"
-    OFF = "off", "Embedding only: every pair over the threshold is a near-duplicate"
-
-
-class QualityCheckSchedule(models.TextChoices):
-    OFF = "off", "Never (only when asked)"
-    MINUTE = "minute", "Every minute (for trying it out)"
-    DAILY = "daily", "Daily"
-    WEEKLY = "weekly", "Weekly"
-    MONTHLY = "monthly", "Monthly"
 
 
 class Project(models.Model):
@@ -351,6 +337,11 @@ class ImportBatch(models.Model):
     rows_read = models.PositiveIntegerField(default=0)
     rows_imported = models.PositiveIntegerField(default=0)
     rows_duplicate = models.PositiveIntegerField(default=0)
+    # Rows skipped because their source (a generator, or real data) already had that exact content:
+    # the first of them, [{"line", "source", "same_as_line" | "same_as_sample"}], capped, and every
+    # source's {"rows": read, "repeated": skipped}, so a lead sees how much a generator repeated itself.
+    duplicate_lines = models.JSONField(default=list, blank=True)
+    duplicates_by_source = models.JSONField(default=dict, blank=True)
     errors = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

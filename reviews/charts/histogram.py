@@ -15,6 +15,7 @@ from .svg import (
     AXIS,
     BLUE,
     GRID,
+    LIMIT,
     MUTED,
     VERMILLION,
     chart,
@@ -41,9 +42,11 @@ def histogram(
     highlight_label: str | None = None,
     y_label: str = "count",
     empty_message: str = "Nothing measured yet",
+    marks: Sequence[tuple[float, str]] = (),
 ) -> SafeString:
     """Vertical bars over (low, high, count) bins; bins starting at or above
-    `highlight_from` (a copy threshold, say) stand out in another colour."""
+    `highlight_from` (a copy threshold, say) stand out in another colour.
+    `marks` are further labelled lines in ink (the threshold in force, say)."""
     ordered = sorted((float(low), float(high), int(count)) for low, high, count in bins)
     if not ordered or not any(count for _, _, count in ordered):
         return empty_chart(kind="histogram", title=title, message=empty_message, width=WIDTH)
@@ -157,6 +160,19 @@ def histogram(
             ),
         ]
         description += f"; {highlighted:,} at or above {number_tick(highlight_from)}"
+    for row, (value, label) in enumerate(marks):
+        if not x.lo - 1e-9 <= value <= x.hi + 1e-9:
+            continue
+        at = x(value)
+        anchor = "end" if at > (HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2 else "start"
+        children += [
+            el("line", x1=at, y1=HISTOGRAM_TOP, x2=at, y2=HISTOGRAM_BOTTOM, stroke=LIMIT, stroke_width=1.5,
+               stroke_dasharray="2 2", class_="chart-mark"),
+            # Below the highlight's label, one row each, so labels of close values never overlap.
+            el("text", label, x=at + (-4 if anchor == "end" else 4), y=HISTOGRAM_TOP + 12 + 14 * row,
+               text_anchor=anchor, font_size=12, fill=LIMIT, class_="chart-mark-label"),
+        ]
+        description += f"; {label}"
     return chart(
         kind="histogram",
         title=title,

@@ -10,10 +10,11 @@ An audit clears a sample when all of these hold:
   the project's limit. A pooled audit's overall figure never clears a generator:
   five wrong of five for one generator hide easily in a hundred items.
 
-The most specific scope decides (run, then generator, then template version,
-then project), and within a scope the newest audit, so an older passing audit
-cannot outvote a newer failing one. A refusal says what audit size would clear
-the generator at its observed rate, or that none would.
+The newest closed audit that saw the samples and judged any of their generator's
+items decides, whatever its scope: an older passing audit never outvotes a newer
+failing one (even one closed early, under the minimum), and the audit a refusal
+advises is the one that clears them once it passes. A refusal says what audit
+size would clear the generator at its observed rate, or that none would.
 """
 
 from __future__ import annotations
@@ -107,27 +108,24 @@ def _advice(generator: str, row: dict | None, limit: float) -> str:
 def _decide(source: _Source, mark: int | None, audits: list[_ClosedAudit], generator: str, limit: float
             ) -> tuple[_ClosedAudit | None, str]:
     """The audit that decides these samples and, if they are not cleared, the problem with its advice."""
-    in_scope = [(rank, closed) for rank, (scope, _) in enumerate(SCOPE_ORDER) for closed in audits
-                if closed.audit.scope == scope and closed.in_scope(source)]
-    fresh = [closed for _, closed in in_scope if mark is not None and closed.drawn_through >= mark]
-    for closed in fresh:
-        row = closed.by_generator.get(source.generator_id)
-        if not row or row["judged"] < MIN_AUDIT_VERDICTS:
-            continue
+    # Newest first, as closed_audits_for_gate returns them.
+    in_scope = [closed for closed in audits if closed.in_scope(source)]
+    fresh = [closed for closed in in_scope if mark is not None and closed.drawn_through >= mark]
+    deciding = next((closed for closed in fresh
+                     if (closed.by_generator.get(source.generator_id) or {}).get("judged")), None)
+    if deciding is not None:
+        row = deciding.by_generator[source.generator_id]
+        if row["judged"] < MIN_AUDIT_VERDICTS:
+            return None, (f"not audited: no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts on {generator}'s "
+                          f"own items (audit {deciding.audit.name!r} judged only {row['judged']} of them, "
+                          f"{row['wrong']} wrong), and the newest audit that saw these samples decides; "
+                          f"advice: {_advice(generator, row, limit)}")
         high = row["high"]
         if high is not None and high <= limit:
-            return closed, ""
-        return closed, (f"audit {closed.audit.name!r} puts {generator}'s noise floor's upper bound at {high:.1%}, "
-                        f"above the limit of {limit:.0%}; advice: {_advice(generator, row, limit)}")
-    # Not audited: say what evidence there is, and what would clear it.
-    thin = next(((c, c.by_generator[source.generator_id]) for c in fresh
-                 if c.by_generator.get(source.generator_id, {}).get("judged")), None)
-    if thin is not None:
-        closed, row = thin
-        return None, (f"not audited: no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts on {generator}'s own "
-                      f"items (audit {closed.audit.name!r} judged only {row['judged']} of them, {row['wrong']} "
-                      f"wrong); advice: {_advice(generator, row, limit)}")
-    stale = next((closed for _, closed in in_scope if closed.by_generator.get(source.generator_id)), None)
+            return deciding, ""
+        return deciding, (f"audit {deciding.audit.name!r} puts {generator}'s noise floor's upper bound at "
+                          f"{high:.1%}, above the limit of {limit:.0%}; advice: {_advice(generator, row, limit)}")
+    stale = next((closed for closed in in_scope if closed.by_generator.get(source.generator_id)), None)
     if stale is not None:
         row = stale.by_generator[source.generator_id]
         return None, (f"not audited: these samples arrived after audit {stale.audit.name!r} was drawn (it saw "

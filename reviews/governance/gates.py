@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from generation.models import GenerationRun, Generator, Origin, Project, PromptTemplateVersion
+from generation.models import GenerationRun, Generator, GeneratorKind, Origin, Project, PromptTemplateVersion
 from reviews.governance.mix_policy import minimum_real_share, mix_decide
 from reviews.governance.target_models import model_key
 
@@ -115,6 +115,21 @@ def recursion_gate(*, target_model: str, declared: list[dict], generators: list[
     if refusal:
         return GateDecision("recursion", Outcome.REFUSED, refusal,
                             {"target_model": target_model, "declared": declared, "generators": []})
+    # A generator that is no program but names no model could be any model, the target included:
+    # its samples cannot be shown to come from outside the target's lineage.
+    unknown = [{"generator": generator.name, "kind": generator.kind, "samples": counts[generator.pk]}
+               for generator in generators
+               if counts.get(generator.pk) and generator.kind != GeneratorKind.PROGRAMMATIC
+               and not generator.model_name.strip()]
+    if unknown:
+        listed = "; ".join(f"{u['generator']} ({u['samples']:,} samples)" for u in unknown)
+        return GateDecision("recursion", Outcome.REFUSED,
+                            f"Unknown model: the export holds synthetic samples of generators whose model is not "
+                            f"known, so they may come from {' or '.join(m['name'] for m in targets)} or a relative: "
+                            f"{listed}. Declare its model on the generator page (with what it is derived from), "
+                            "or leave these generators out of the export.",
+                            {"target_model": target_model, "checked_against": [m["name"] for m in targets],
+                             "unknown_models": unknown})
     parents = lineage_graph(generators, declared)
     names = ", ".join(model["name"] for model in targets)
     related = []

@@ -35,7 +35,8 @@ def target_models_text(models: list[dict]) -> str:
 def _line_problem(names: list[str]) -> str | None:
     if any(not name for name in names):
         return f"a model name is missing around {ARROW!r}"
-    if any("," in name or ":" in name for name in names):
+    # ":" is allowed: Ollama-style names carry a tag ("qwen2.5:1.5b").
+    if any("," in name for name in names):
         return f"write a lineage as a chain, one {ARROW!r} between each model and the one it comes from"
     if any(len(name) > MAX_NAME_CHARS for name in names):
         return f"a model name is at most {MAX_NAME_CHARS} characters"

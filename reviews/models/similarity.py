@@ -62,6 +62,8 @@ class SimilarityJob(models.Model):
     # lost with its worker, and a redelivered task may take it over.
     heartbeat = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A build that refits the clusters from scratch (a lead asked for it), not an increment.
+    full = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -89,6 +91,9 @@ class Cluster(models.Model):
     low_novelty_reason = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, default="open")
     built_at = models.DateTimeField(auto_now_add=True)
+    # The token of the member ids that size and the mixes describe (reviews/similarity/membership.py):
+    # what a card's action confirms. Written with them, at the fit and after each increment.
+    membership = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["project_id", "number"]
@@ -123,17 +128,21 @@ class SampleSimilarity(models.Model):
 class DuplicateKind(models.TextChoices):
     EXACT = "exact", "Exact (same content)"
     NEAR = "near", "Near-duplicate"
+    # One skeleton, different slot values (numbers, names, literals) or answers: each
+    # member is valid, the family is low in novelty; keep a few, not one.
+    VARIANT = "variant", "Templated variants"
 
 
 class DuplicateGroupStatus(models.TextChoices):
     OPEN = "open", "Open"
     RESOLVED = "resolved", "Resolved: kept one"
     NOT_DUPLICATES = "not_duplicates", "Not duplicates"
+    TRIMMED = "trimmed", "Trimmed: kept the most diverse"
 
 
 class DuplicateGroup(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="duplicate_groups")
-    kind = models.CharField(max_length=5, choices=DuplicateKind.choices)
+    kind = models.CharField(max_length=8, choices=DuplicateKind.choices)
     status = models.CharField(max_length=16, choices=DuplicateGroupStatus.choices, default=DuplicateGroupStatus.OPEN)
     # sha256 of the sorted member ids: a rebuild that finds the same group keeps its row and its status.
     signature = models.CharField(max_length=64)
@@ -142,6 +151,9 @@ class DuplicateGroup(models.Model):
     threshold = models.FloatField(null=True)
     representative = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="+")
     representative_reason = models.CharField(max_length=200)
+    # What a reviewer needs to read the card right: how the members differ (variants),
+    # or which members joined through a partner rather than the keeper.
+    note = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -160,6 +172,11 @@ class DuplicateGroupMember(models.Model):
     group = models.ForeignKey(DuplicateGroup, on_delete=models.CASCADE, related_name="members")
     sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="duplicate_memberships")
     similarity = models.FloatField(help_text="Cosine similarity to the representative.")
+    # Why this member is here when its similarity to the keeper does not say it: its slot
+    # values in a variant family, or the partner it joined through.
+    note = models.CharField(max_length=200, blank=True, default="")
+    # Farthest-point order in a variant family: the first N are the N most diverse members.
+    diversity_rank = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "sample"], name="duplicate_member_once")]

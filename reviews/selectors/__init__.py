@@ -8,6 +8,7 @@ from reviews.selectors.browser import (  # noqa: F401
     sample_page,
     samples_count,
     samples_filtered,
+    samples_member_set,
     similar_samples,
 )
 from reviews.selectors.overview import SimilarityOverview, similarity_overview  # noqa: F401
@@ -20,11 +21,12 @@ from reviews.selectors.queue import (  # noqa: F401
     queue_previous,
 )
 from reviews.selectors.sample_view import SampleView, sample_view  # noqa: F401
+from reviews.selectors.search import SearchView, search_for_user, search_view  # noqa: F401
+from reviews.selectors.similarity_map import COLOURINGS, MapPayload, embedding_map_points, map_point  # noqa: F401
 from reviews.selectors.similarity_view import (  # noqa: F401
     ClusterCard,
     GroupCard,
     cluster_cards,
-    embedding_map_points,
     group_card,
     group_cards,
 )

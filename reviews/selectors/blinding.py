@@ -6,8 +6,10 @@ until the audit closes. So for everyone below a lead, every item of every open
 audit in the project is *held*: pages show its texts and label, and the reader's
 own verdicts, but not other reviewers' verdicts or notes, its lineage (origin,
 generator, run, template, import, generation depth, status, checks), its
-neighbours, or anything that says it is gold. Filters on those attributes never
-return a held item, so membership cannot tell them either.
+neighbours, its metadata (its keys alone tell a run's sample from an import's), or
+anything that says it is gold. Filters on those attributes never return a held item,
+so membership cannot tell them either; and nothing outside the audit (a queue verdict,
+an undo, a bulk action, a group decision) may decide it.
 
 Metadata keys the project marks hidden (answer keys) are withheld from everyone
 below a lead, on every sample, audit or not.
@@ -15,20 +17,29 @@ below a lead, on every sample, audit or not.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from generation.models import Sample
+from generation.models import Project, Sample, SampleFlag
 from reviews.models import AuditItem, AuditStatus
-from synthreview.access import ProjectAccess
+from synthreview.access import ProjectAccess, project_access
+
+# Said wherever an action outside the audit is refused on a held item: the action would decide (or, refused
+# for another reason, describe) the item before the audit's reviewers have judged it.
+HELD_ITEM_REFUSAL = "This sample is an item of an open audit; judge it in the audit's queue."
 
 # Browser filters that never say anything an audit hides: the text itself, and ids the reader typed.
 BLIND_SAFE_FILTERS = frozenset({"q", "ids"})
 
 Row = TypeVar("Row")
+
+# How a leak flag's reason names its eval sample (reviews/governance/leaks.py).
+_EVAL_SAMPLE = re.compile(r"\beval sample (\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,29 @@ class Blinding:
         used = {key for key, value in filters.items() if value not in (None, "", [])}
         return bool(self.held) and not used <= BLIND_SAFE_FILTERS
 
-    def metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    def metadata(self, metadata: Mapping[str, Any] | None, *, sample_id: int | None = None) -> dict[str, Any]:
+        """A held sample shows none: the keys alone tell lineage (a run's samples carry run_item_id, params,
+        finish_reason; a gold item from a real import carries none), so a blocklist cannot be enough."""
+        if self.hides(sample_id):
+            return {}
         return {key: value for key, value in (metadata or {}).items() if key not in self.hidden_metadata_keys}
+
+    def flag_reasons(self, flags: Iterable[SampleFlag]) -> list[SampleFlag]:
+        """An eval-leak flag names the eval sample leaked; eval sets hold only real samples, so naming a
+        held one would say it is real. The reader sees "an eval sample" instead (nothing is saved)."""
+        flags = list(flags)
+        if self.held:
+            for flag in flags:
+                flag.reason = _EVAL_SAMPLE.sub(
+                    lambda found: "an eval sample" if int(found.group(1)) in self.held else found.group(0),
+                    flag.reason)
+        return flags
+
+    def left_out(self, rows: Iterable[Mapping[str, Any]], *, key: str = "sample_id") -> list[Mapping[str, Any]]:
+        """Rows about samples (a closed audit's disagreements) less those about held samples: a sample can
+        be an item of a closed audit and an open one (gold items are reused), and these rows carry
+        other reviewers' verdicts and notes."""
+        return [row for row in rows if not self.hides(row.get(key))]
 
     def own_only(self, sample_id: int, rows: Iterable[Row], *, author: str) -> list[Row]:
         """For a held sample, only the rows (verdicts, history entries) the reader wrote themself."""
@@ -96,3 +128,18 @@ def blinding_for(user: Any, access: ProjectAccess) -> Blinding:
         keys = frozenset(str(key) for key in access.project.hidden_metadata_keys or [])
         cached[access.project.pk] = Blinding(reader_id=user.pk, held=held, hidden_metadata_keys=keys)
     return cached[access.project.pk]
+
+
+def held_for_reader(*, reader: Any, project: Project, sample_ids: Iterable[int]) -> bool:
+    """Whether any of these samples is held from the reader (never for a lead or an admin)."""
+    access = project_access(reader, project)
+    if access is None:
+        return False
+    held = blinding_for(reader, access).held
+    return bool(held) and any(pk in held for pk in sample_ids)
+
+
+def held_items_refuse(*, reader: Any, project: Project, sample_ids: Iterable[int]) -> None:
+    """Refuses a verdict, an undo or a group decision outside the audit on a held item."""
+    if held_for_reader(reader=reader, project=project, sample_ids=sample_ids):
+        raise ValidationError(HELD_ITEM_REFUSAL)

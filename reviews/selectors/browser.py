@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 
 from generation.models import Project, Sample, SampleCount, SampleFlag
 from generation.search import samples_matching_text
 from reviews.models import AuditLog, DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
+from reviews.similarity.membership import MemberSet
 
 PAGE_SIZE = 50
 # Counting matches stops here; past it the page shows the planner's estimate.
@@ -110,6 +111,13 @@ def samples_count(project: Project, filters: dict[str, Any], queryset: QuerySet[
     if capped <= COUNT_CAP:
         return CountFigure(capped, exact=True)
     return CountFigure(max(_planner_estimate(queryset), COUNT_CAP), exact=False)
+
+
+def samples_member_set(queryset: QuerySet[Sample]) -> MemberSet:
+    """The count and token of exactly the samples a bulk confirmation shows, in one aggregate
+    (as costly as the count it replaces): the action that follows writes these or nothing."""
+    found = queryset.order_by().aggregate(n=Count("id"), total=Sum("id"), squares=Sum(F("id") * F("id")))
+    return MemberSet(found["n"], int(found["total"] or 0), int(found["squares"] or 0))
 
 
 def _planner_estimate(queryset: QuerySet[Sample]) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Count
+
 from generation.models import Project
 from reviews.models import (
     Cluster,
@@ -24,6 +26,7 @@ class SimilarityOverview:
     open_exact_groups: int
     clusters: int
     low_novelty_clusters: int
+    open_variant_families: int = 0
 
     @property
     def jobs(self) -> list[SimilarityJob]:
@@ -41,10 +44,10 @@ def similarity_overview(project: Project) -> SimilarityOverview:
         kind: SimilarityJob.objects.filter(project=project, kind=kind).order_by("-created_at", "-id").first()
         for kind in SimilarityJobKind.values
     }
-    open_groups = {
-        kind: DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN, kind=kind).count()
-        for kind in DuplicateKind.values
-    }
+    # One grouped count for every kind (index duplicate_group_queue leads with project and status).
+    open_groups = dict.fromkeys(DuplicateKind.values, 0)
+    open_groups.update(DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN)
+                       .order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     clusters = Cluster.objects.filter(project=project)
     return SimilarityOverview(
         embed_job=latest[SimilarityJobKind.EMBED],
@@ -53,4 +56,5 @@ def similarity_overview(project: Project) -> SimilarityOverview:
         open_exact_groups=open_groups[DuplicateKind.EXACT],
         clusters=clusters.count(),
         low_novelty_clusters=clusters.filter(is_low_novelty=True).count(),
+        open_variant_families=open_groups[DuplicateKind.VARIANT],
     )

@@ -44,7 +44,7 @@ class SampleView:
 
 def sample_view(sample: Sample, *, neighbour_limit: int = 5, blinding: Blinding = SEES_ALL) -> SampleView:
     view = SampleView(sample=sample, similarity=None, blinded=blinding.hides(sample.pk),
-                      metadata=blinding.metadata(sample.metadata))
+                      metadata=blinding.metadata(sample.metadata, sample_id=sample.pk))
     blinding.mark([sample])
     verdicts = Verdict.objects.filter(sample=sample).select_related("reviewer").order_by("-updated_at")
     view.verdicts = blinding.own_only(sample.pk, verdicts, author="reviewer_id")
@@ -65,6 +65,6 @@ def sample_view(sample: Sample, *, neighbour_limit: int = 5, blinding: Blinding 
             view.nearest_real_withheld = True
         elif similarity.nearest_real_id in found:
             view.nearest_real = Neighbour(found[similarity.nearest_real_id], similarity.nearest_real_similarity or 0.0)
-    view.flags = list(SampleFlag.objects.filter(sample=sample))
+    view.flags = blinding.flag_reasons(SampleFlag.objects.filter(sample=sample))
     view.memberships = list(DuplicateGroupMember.objects.filter(sample=sample).select_related("group"))
     return view

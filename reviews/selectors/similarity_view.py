@@ -1,5 +1,5 @@
 """The similarity view: near-duplicate groups with their members' differences,
-clusters with their mix and a preview, and the stored 2D map."""
+clusters with their mix and a preview (the map tab reads similarity_map.py)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,25 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import BigIntegerField, F, Q, QuerySet, Value, Window
-from django.db.models.functions import RowNumber, Substr
+from django.db.models.functions import RowNumber
 
 from generation.models import Project, Sample
 from reviews.models import (
     Cluster,
     DuplicateGroup,
     DuplicateGroupMember,
-    EmbeddingMap,
+    DuplicateKind,
     SampleSimilarity,
 )
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
+from reviews.similarity.membership import EMPTY, member_sets
 from reviews.similarity.worddiff import DiffPiece, word_diff
 
 GROUPS_PER_PAGE = 8
 MEMBERS_SHOWN = 6
 CLUSTERS_PER_PAGE = 12
 CLUSTER_PREVIEW = 3
-MAP_TEXT_CHARS = 280
 
 
 @dataclass
@@ -43,6 +43,10 @@ class GroupCard:
     members: list[GroupMemberView] = field(default_factory=list)
     # Why the keeper was suggested ("real sample", "accepted") tells its origin and status.
     keeper_blinded: bool = False
+    # The token of every member the card stands for: its actions confirm exactly these.
+    members_token: str = ""
+    # A variant family's members suggested for keeping: the project's keep count, most diverse first.
+    suggested_keep: frozenset[int] = frozenset()
 
     @property
     def is_open(self) -> bool:
@@ -51,6 +55,12 @@ class GroupCard:
     @property
     def hidden_members(self) -> int:
         return max(self.group.size - len(self.members), 0)
+
+    @property
+    def hidden_suggested(self) -> list[int]:
+        """Suggested keepers beyond the members shown: kept unless the reviewer opens the family and says otherwise."""
+        shown = {item.sample.pk for item in self.members}
+        return sorted(self.suggested_keep - shown)
 
 
 def _groups(project: Project, *, status: str, kind: str) -> QuerySet[DuplicateGroup]:
@@ -83,10 +93,11 @@ def group_card(group: DuplicateGroup, *, blinding: Blinding = SEES_ALL) -> Group
 def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -> list[GroupCard]:
     if not groups:
         return []
-    # The keeper first, then the closest; a group of thousands shows a dozen.
+    # The keeper first, then the closest (in a variant family: the most diverse); a group of thousands shows a dozen.
     members = (
         DuplicateGroupMember.objects.filter(group__in=groups)
-        .annotate(rank=Window(RowNumber(), partition_by=F("group_id"), order_by=[F("similarity").desc(), F("id")]))
+        .annotate(rank=Window(RowNumber(), partition_by=F("group_id"), order_by=[
+            F("diversity_rank").asc(nulls_last=True), F("similarity").desc(), F("id")]))
         .filter(rank__lte=MEMBERS_SHOWN)
         .select_related(*(f"sample__{r}" for r in LINEAGE_RELATED))
     )
@@ -94,11 +105,14 @@ def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -
     for member in members:
         by_group.setdefault(member.group_id, []).append(member)
     blinding.mark(member.sample for rows in by_group.values() for member in rows)
+    tokens = member_sets(DuplicateGroupMember.objects.filter(group__in=groups), by="group_id", member="sample_id")
+    suggested = _suggested_keep([group for group in groups if group.kind == DuplicateKind.VARIANT])
     cards = []
     for group in groups:
         rows = by_group.get(group.pk, [])
         keeper = next((m.sample for m in rows if m.sample_id == group.representative_id), None)
-        rows.sort(key=lambda m: (m.sample_id != group.representative_id, -m.similarity, m.pk))
+        rows.sort(key=lambda m: (m.sample_id != group.representative_id,
+                                 m.diversity_rank if m.diversity_rank is not None else 1 << 30, -m.similarity, m.pk))
         views = []
         for member in rows:
             sample = member.sample
@@ -110,8 +124,22 @@ def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -
                 output_diff=[DiffPiece(sample.output, "same")] if is_keeper or keeper is None
                 else word_diff(keeper.output, sample.output),
             ))
-        cards.append(GroupCard(group=group, members=views, keeper_blinded=blinding.hides(group.representative_id)))
+        cards.append(GroupCard(group=group, members=views, keeper_blinded=blinding.hides(group.representative_id),
+                               members_token=tokens.get(group.pk, EMPTY).token,
+                               suggested_keep=suggested.get(group.pk, frozenset())))
     return cards
+
+
+def _suggested_keep(families: list[DuplicateGroup]) -> dict[int, frozenset[int]]:
+    """{family id: the members its card checks for keeping}, in one query for the page."""
+    if not families:
+        return {}
+    keep = Project.objects.filter(pk=families[0].project_id).values_list("variant_keep_max", flat=True).first() or 1
+    found: dict[int, set[int]] = {}
+    for group_id, sample_id in DuplicateGroupMember.objects.filter(
+            group__in=families, diversity_rank__lt=keep).values_list("group_id", "sample_id"):
+        found.setdefault(group_id, set()).add(sample_id)
+    return {group_id: frozenset(ids) for group_id, ids in found.items()}
 
 
 @dataclass
@@ -181,31 +209,3 @@ def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
         row.sample.preview_of = row.cluster_id
         members.append(row.sample)
     return members
-
-
-@dataclass(frozen=True)
-class MapPayload:
-    points: list[dict]
-    embedded_total: int
-    method: str
-    built_at: object
-
-
-def embedding_map_points(project: Project, *, blinding: Blinding = SEES_ALL) -> MapPayload | None:
-    stored = EmbeddingMap.objects.filter(project=project).first()
-    if stored is None:
-        return None
-    coords = {int(i): (x, y) for i, x, y in stored.points}
-    rows = (Sample.objects.filter(project=project, pk__in=list(coords))
-            .annotate(snippet=Substr("output", 1, MAP_TEXT_CHARS), prompt=Substr("input", 1, MAP_TEXT_CHARS))
-            .values_list("id", "origin", "status", "generator__name", "prompt", "snippet"))
-    points = [
-        {"id": pk, "x": round(coords[pk][0], 4), "y": round(coords[pk][1], 4), "origin": origin, "status": status,
-         "generator": generator or "real", "input": prompt, "output": snippet}
-        for pk, origin, status, generator, prompt, snippet in rows
-    ]
-    for point in points:
-        if blinding.hides(point["id"]):
-            point.update(origin="hidden", status="hidden", generator="hidden")
-    return MapPayload(points=points, embedded_total=stored.embedded_total, method=stored.method,
-                      built_at=stored.built_at)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from generation.models import Sample, SampleStatus
 from reviews.services.audit_log import audit_log_record
+from reviews.services.membership import membership_confirmed
 from synthreview.access import ProjectAccess
 
 # Rows per UPDATE: big enough to be quick, small enough to keep each statement's locks short.
@@ -64,16 +65,20 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
 
 def samples_bulk_set_status(*, access: ProjectAccess, actor: object, queryset: QuerySet[Sample], status: str,
                             expected_count: int, description: dict, page_size: int,
-                            ) -> BulkResult:
+                            members: str | None = None, noun: str = "selection") -> BulkResult:
     """Accept or reject every sample the filter matches, as the user confirmed it.
 
     Experts may act on up to a page; more needs a lead. If the filter's matches
-    changed since the confirmation, nothing is written.
+    changed since the confirmation (their count, or with `members` the ids
+    themselves: the token the confirmation page showed), nothing is written.
     """
     if status not in (SampleStatus.ACCEPTED, SampleStatus.REJECTED):
         raise ValueError(f"Bulk actions accept or reject, not {status!r}.")
     with transaction.atomic():
         ids = list(queryset.order_by("id").values_list("id", flat=True))
+        if members is not None:
+            # The ids written below are these very ids, read once in this transaction.
+            membership_confirmed(noun=noun, member_ids=ids, confirmed=members)
         if len(ids) != expected_count:
             raise BulkCountChanged(expected_count, len(ids))
         if len(ids) > page_size and not access.can("bulk"):

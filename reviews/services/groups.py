@@ -13,13 +13,19 @@ from reviews.models import (
     DuplicateGroupMember,
     DuplicateGroupStatus,
 )
+from reviews.selectors.blinding import held_items_refuse
 from reviews.services.audit_log import audit_log_record
 from reviews.services.bulk import (
     BulkResult,
     samples_bulk_set_status,
     samples_status_set,
 )
+from reviews.services.membership import MembershipChanged, membership_confirmed
 from synthreview.access import ProjectAccess
+
+# Re-exported: the one check every group, cluster or variant-family action makes.
+__all__ = ["DecisionConflict", "MembershipChanged", "cluster_set_status", "duplicate_group_mark_not_duplicates",
+           "duplicate_group_resolve", "duplicate_group_split", "membership_confirmed"]
 
 
 class DecisionConflict(Exception):
@@ -45,15 +51,22 @@ def _decide(group: DuplicateGroup, actor: object, status: str) -> None:
     group.status = status
     group.resolved_by = actor
     group.resolved_at = timezone.now()
-    group.save(update_fields=["status", "resolved_by", "resolved_at", "representative"])
+    group.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
+
+
+def _member_ids(group: DuplicateGroup) -> list[int]:
+    return list(DuplicateGroupMember.objects.filter(group=group).values_list("sample_id", flat=True))
 
 
 def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: int, keep_id: int,
-                            page_size: int) -> DuplicateGroup:
-    """Keep one member and reject the rest as duplicates of it."""
+                            members: str, page_size: int) -> DuplicateGroup:
+    """Keep one member and reject the rest as duplicates of it; `members` is the
+    token of the members the reviewer was shown."""
     with transaction.atomic():
         group = _open_group(access, group_id)
-        member_ids = list(DuplicateGroupMember.objects.filter(group=group).values_list("sample_id", flat=True))
+        member_ids = _member_ids(group)
+        held_items_refuse(reader=actor, project=access.project, sample_ids=member_ids)
+        membership_confirmed(noun="group", member_ids=member_ids, confirmed=members)
         if keep_id not in member_ids:
             raise ValidationError("The sample to keep must be a member of the group.")
         rejected = [pk for pk in member_ids if pk != keep_id]
@@ -62,6 +75,9 @@ def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: i
         changed = samples_status_set(project_id=access.project.pk, sample_ids=rejected, status=SampleStatus.REJECTED)
         suggested = group.representative_id
         group.representative_id = keep_id
+        if keep_id != suggested:
+            # The suggestion's reason ("earliest sample") is not why this one was kept.
+            group.representative_reason = f"chosen by {getattr(actor, 'username', 'a reviewer')}"
         _decide(group, actor, DuplicateGroupStatus.RESOLVED)
         audit_log_record(project=access.project, actor=actor, action="duplicate_group.resolve", obj=group,
                          details={"kept": keep_id, "suggested": suggested, "sample_ids": changed,
@@ -69,19 +85,25 @@ def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: i
     return group
 
 
-def duplicate_group_mark_not_duplicates(*, access: ProjectAccess, actor: object, group_id: int) -> DuplicateGroup:
+def duplicate_group_mark_not_duplicates(*, access: ProjectAccess, actor: object, group_id: int,
+                                        members: str) -> DuplicateGroup:
     with transaction.atomic():
         group = _open_group(access, group_id)
+        held_items_refuse(reader=actor, project=access.project, sample_ids=_member_ids(group))
+        membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
         _decide(group, actor, DuplicateGroupStatus.NOT_DUPLICATES)
         audit_log_record(project=access.project, actor=actor, action="duplicate_group.not_duplicates", obj=group)
     return group
 
 
-def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int, sample_id: int) -> DuplicateGroup:
+def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int, sample_id: int,
+                          members: str) -> DuplicateGroup:
     """Take one member out of the group. The group keeps its signature, so a
     rebuild that finds the same group does not put the member back."""
     with transaction.atomic():
         group = _open_group(access, group_id)
+        held_items_refuse(reader=actor, project=access.project, sample_ids=_member_ids(group))
+        membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
         removed, _ = DuplicateGroupMember.objects.filter(group=group, sample_id=sample_id).delete()
         if not removed:
             raise ValidationError("That sample is not a member of the group.")
@@ -104,13 +126,14 @@ def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int
 
 
 def cluster_set_status(*, access: ProjectAccess, actor: object, cluster_id: int, status: str, queryset,
-                       expected_count: int, description: dict, page_size: int) -> BulkResult:
-    """Accept or reject a whole cluster: a bulk action on its members, then the cluster's own mark."""
+                       expected_count: int, members: str, description: dict, page_size: int) -> BulkResult:
+    """Accept or reject a whole cluster: a bulk action on its members, then the cluster's own mark.
+    `members` is the token of the members the confirmation page showed."""
     with transaction.atomic():
         cluster = Cluster.objects.select_for_update().get(project=access.project, pk=cluster_id)
         result = samples_bulk_set_status(access=access, actor=actor, queryset=queryset, status=status,
                                          expected_count=expected_count, description=description,
-                                         page_size=page_size)
+                                         page_size=page_size, members=members, noun="cluster")
         cluster.status = status
         cluster.save(update_fields=["status"])
     return result

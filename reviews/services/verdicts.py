@@ -14,6 +14,7 @@ from django.db import transaction
 
 from generation.models import Project, Sample, SampleStatus
 from reviews.models import AuditLog, ErrorCategory, Verdict, VerdictValue
+from reviews.selectors.blinding import HELD_ITEM_REFUSAL, held_for_reader, held_items_refuse
 from reviews.selectors.browser import sample_history
 from reviews.services.audit_log import audit_log_record
 from reviews.services.bulk import samples_status_set
@@ -30,6 +31,7 @@ ACTION_WORDS = {
     "samples.bulk_accept": "accepted it in a bulk action",
     "samples.bulk_reject": "rejected it in a bulk action",
     "duplicate_group.resolve": "resolved its near-duplicate group",
+    "variant_family.trim": "trimmed its templated-variant family",
     "verdict.undo": "undid a verdict on it",
 }
 
@@ -70,6 +72,7 @@ def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUs
                    error_category: str = "", note: str = "", seen_revision: int,
                    time_spent_ms: int | None = None) -> Verdict:
     value, error_category = validated_verdict(value, error_category)
+    held_items_refuse(reader=reviewer, project=project, sample_ids=[sample_id])
     with transaction.atomic():
         sample = Sample.objects.select_for_update().get(project=project, pk=sample_id)
         if sample.revision != seen_revision:
@@ -111,6 +114,9 @@ def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | No
         if verdict is None:
             return None
         restored_status = verdict.previous_status
+        if held_for_reader(reader=reviewer, project=project, sample_ids=[verdict.sample_id]):
+            # Restoring the old status would decide the item outside its audit.
+            raise UndoRefused(HELD_ITEM_REFUSAL)
         sample = Sample.objects.select_for_update().get(pk=verdict.sample_id)
         if sample.revision != verdict.sample_revision:
             raise UndoRefused(

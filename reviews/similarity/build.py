@@ -16,7 +16,7 @@ from django.db.models import Count, Sum
 
 from generation.models import Origin, Project, Sample, SampleStatus
 from reviews.models import SampleEmbedding, SampleSimilarity
-from reviews.similarity.clusters import clusters_build, nearest_cluster_ids
+from reviews.similarity.clusters import clusters_build, clusters_describe_members, nearest_cluster_ids
 from reviews.similarity.embeddings import embedding_key, embeddings_load
 from reviews.similarity.groups import duplicate_groups_rebuild
 from reviews.similarity.index import (
@@ -43,6 +43,8 @@ class BuildSummary:
     exact_groups: int
     clusters: int
     low_novelty: int
+    # Samples added since the last fit that lie farther from every cluster than its members: they wait for a refit.
+    unclustered: int = 0
 
     def line(self) -> str:
         return (f"groups={self.groups} exact_groups={self.exact_groups} clusters={self.clusters} "
@@ -65,10 +67,11 @@ def similarity_build(*, project_id: int, full: bool = False, progress: ProgressC
     stored = None if full else load_index(project.pk, key)
     embedded = SampleEmbedding.objects.filter(project=project, model_name=model_name, text_kind=text_kind).count()
     # Clusters (and the index's lists) are fitted to the data of the last full
-    # build: once the project has doubled since, fit them again. Doubling keeps the
-    # total cost of full builds within twice that of the last one.
+    # build: once the samples added since pass the project's refit share of it
+    # (default 20%), fit them again. Growth by a factor 1 + share between fits keeps
+    # the total cost of full builds within (1 + share) / share times the last one's.
     last_full = _last_full_size(project.pk, key)
-    outgrown = last_full is not None and embedded >= 2 * max(last_full, 1)
+    outgrown = last_full is not None and embedded - last_full > project.refit_share * max(last_full, 1)
     if stored is not None and not outgrown and _index_is_current(project, stored, embedded):
         return _incremental(project, stored, key, progress)
     return _full(project, key, progress)
@@ -233,6 +236,7 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
     new_ids, new_vectors = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind,
                                            after_id=newest)
     k = project.similarity_top_k
+    unclustered = 0
     if len(new_ids):
         index.add(new_ids, new_vectors)
         save_index(index, project.pk, key)
@@ -251,6 +255,7 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         real_ids, real_sims = _nearest_real(new_ids, real_index, new_vectors)
         novelty = _novelty(neighbours, real_sims, facts)
         clusters = nearest_cluster_ids(project, new_vectors, index_dir(project.pk, key) / "centroids.npy")
+        unclustered = sum(cluster_id is None for cluster_id in clusters)
         rows = [
             _similarity_row(project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n],
                             clusters[n])
@@ -258,11 +263,13 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         ]
         rows += _patched_old_rows(project, new_ids, neighbours, set(new_ids[new_real].tolist()), k)
         _write_rows(project, rows, progress)
+        # The cards of the clusters that gained members describe their members now.
+        clusters_describe_members(project=project, cluster_ids={c for c in clusters if c is not None})
         embedding_map_build(project_id=project.pk, ids=index.ids)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     clusters = Cluster.objects.filter(project=project)
     return BuildSummary("incremental", index.size, len(new_ids), near, exact, clusters.count(),
-                        clusters.filter(is_low_novelty=True).count())
+                        clusters.filter(is_low_novelty=True).count(), unclustered)
 
 
 def _patched_old_rows(project: Project, new_ids: np.ndarray, neighbours: list[list[list]], new_real: set[int],

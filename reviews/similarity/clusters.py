@@ -9,9 +9,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 from django.db import transaction
+from django.db.models import Count
 
 from generation.models import Project, Sample
-from reviews.models import Cluster
+from reviews.models import Cluster, SampleSimilarity
 from reviews.similarity.grouping import (
     cluster_count,
     distinctive_terms,
@@ -19,10 +20,18 @@ from reviews.similarity.grouping import (
     words,
 )
 from reviews.similarity.index import VectorIndex
+from reviews.similarity.membership import EMPTY, MemberSet, member_sets
 
 # Texts read per cluster for its label, and for the project's word frequencies.
 LABEL_TEXTS_PER_CLUSTER = 60
 LABEL_BACKGROUND_TEXTS = 5000
+# A sample added after the fit joins its nearest cluster only if its cosine distance to the
+# centre is at most JOIN_SLACK times the distance within which 95% of the cluster's own
+# members lay at the fit (the farthest 5%, outliers k-means had to place somewhere, do not
+# widen it). Twice lets in a reworded member of a tight cluster; a sample from another
+# topic, far from every centre, waits unclustered for the next refit.
+JOIN_PERCENTILE = 5.0
+JOIN_SLACK = 2.0
 
 
 def kmeans_centroids(vectors: np.ndarray, k: int, *, seed: int = 1234) -> np.ndarray:
@@ -52,6 +61,11 @@ def clusters_build(*, project: Project, ids: np.ndarray, vectors: np.ndarray, re
     normalised = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     centroid_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(centroid_path, normalised)
+    floors = np.full(k, np.inf, dtype=np.float32)  # an empty cluster takes no one
+    for number in np.unique(labels):
+        inner = np.percentile(similarity_to_centroid[labels == number], JOIN_PERCENTILE)
+        floors[number] = 1.0 - JOIN_SLACK * (1.0 - inner)
+    np.save(_floor_path(centroid_path), floors)
 
     facts = dict(
         (sample_id, (origin, generator, template))
@@ -91,7 +105,7 @@ def clusters_build(*, project: Project, ids: np.ndarray, vectors: np.ndarray, re
             label=" · ".join(distinctive_terms(label_texts, background[0], background[1]))[:200],
             generator_mix=dict(Counter(facts[int(i)][1] or "real" for i in member_ids).most_common()),
             template_mix=dict(Counter(facts[int(i)][2] or "—" for i in member_ids).most_common()),
-            is_low_novelty=low, low_novelty_reason=reason,
+            is_low_novelty=low, low_novelty_reason=reason, membership=MemberSet.of(member_ids.tolist()).token,
         ))
         members_by_cluster.append(member_ids)
     with transaction.atomic():
@@ -115,11 +129,54 @@ def _label_background(project: Project, ids: np.ndarray, rng: np.random.Generato
     return frequency, count
 
 
+def _floor_path(centroid_path: Path) -> Path:
+    return centroid_path.with_name("cluster_floors.npy")
+
+
 def nearest_cluster_ids(project: Project, vectors: np.ndarray, centroid_path: Path) -> list[int | None]:
-    """For samples added since the last full build: the cluster of their nearest centroid."""
+    """For samples added since the last full build: the cluster of their nearest centroid, or None
+    when they lie farther from it than the cluster's members did (see JOIN_SLACK); those
+    wait, unclustered, for the next refit."""
     if not centroid_path.is_file():
         return [None] * len(vectors)
     centroids = np.load(centroid_path)
-    numbers, _ = assign(vectors, centroids)
+    numbers, similarities = assign(vectors, centroids)
+    floor_path = _floor_path(centroid_path)
+    # Centroids fitted before floors were kept admit the nearest, as they did, until the next refit.
+    floors = np.load(floor_path) if floor_path.is_file() else np.full(len(centroids), -np.inf, dtype=np.float32)
     by_number = dict(Cluster.objects.filter(project=project).values_list("number", "pk"))
-    return [by_number.get(int(n)) for n in numbers]
+    return [by_number.get(int(n)) if similarity >= floors[n] else None
+            for n, similarity in zip(numbers.tolist(), similarities.tolist())]
+
+
+def clusters_describe_members(*, project: Project, cluster_ids: set[int]) -> None:
+    """Size, synthetic share, generator and template mix and the membership token of these
+    clusters, from their members now: a few grouped queries over those clusters' rows,
+    however many there are, then one bulk update."""
+    if not cluster_ids:
+        return
+    members = SampleSimilarity.objects.filter(project=project, cluster_id__in=sorted(cluster_ids))
+    sets = member_sets(members, by="cluster_id", member="sample_id")
+    mixes: dict[str, dict[int, Counter[str]]] = {}
+    for name, field, missing in (("origin", "sample__origin", ""), ("generator", "sample__generator__name", "real"),
+                                 ("template", "sample__template_version__template__name", "—")):
+        mix = mixes[name] = {}
+        for row in members.order_by().values("cluster_id", field).annotate(n=Count("sample_id")):
+            mix.setdefault(row["cluster_id"], Counter())[row[field] or missing] += row["n"]
+    with transaction.atomic():
+        clusters = list(Cluster.objects.select_for_update().filter(project=project, pk__in=sorted(cluster_ids)))
+        for cluster in clusters:
+            found = sets.get(cluster.pk, EMPTY)
+            cluster.size, cluster.membership = found.count, found.token
+            origins = mixes["origin"].get(cluster.pk, Counter())
+            cluster.synthetic_share = origins.get("synthetic", 0) / max(found.count, 1)
+            cluster.generator_mix = dict(mixes["generator"].get(cluster.pk, Counter()).most_common())
+            cluster.template_mix = dict(mixes["template"].get(cluster.pk, Counter()).most_common())
+            cluster.is_low_novelty, cluster.low_novelty_reason = is_low_novelty(
+                density=cluster.density, synthetic_share=cluster.synthetic_share,
+                real_distance=cluster.real_anchor_distance, min_density=project.low_novelty_min_density,
+                min_synthetic_share=project.low_novelty_min_synthetic_share,
+                far_distance=project.low_novelty_far_distance,
+            )
+        Cluster.objects.bulk_update(clusters, ["size", "membership", "synthetic_share", "generator_mix",
+                                               "template_mix", "is_low_novelty", "low_novelty_reason"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 
 class UnionFind:
@@ -43,6 +46,107 @@ def groups_from_pairs(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
         if a != b:
             union_find.union(a, b)
     return sorted(union_find.groups(), key=lambda group: (-len(group), group[0]))
+
+
+@dataclass
+class TightGroup:
+    members: list[int]
+    # A member whose own cluster was a singleton joins its closest partner's group:
+    # member -> (that partner, their similarity), so the card can say why it is there.
+    joined_through: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+
+def tight_groups(edges: Iterable[tuple[int, int, float]], vectors: Mapping[int, np.ndarray],
+                 threshold: float) -> list[TightGroup]:
+    """Split linked pairs into tight groups instead of chaining them: average-link
+    agglomeration, merging only clusters joined by an above-threshold pair, while the
+    mean similarity over all their cross pairs stays at or above the threshold.
+
+    For unit vectors the sum of all cross-pair dot products is the dot product of the
+    two clusters' vector sums, so the mean linkage is exact and costs one dot product
+    per candidate merge: no component ever needs its full similarity matrix. A sample
+    left on its own (every partner's cluster too loose with it) joins the group of its
+    closest partner, so no sample with a partner above the threshold is left out.
+    """
+    partners: dict[int, dict[int, float]] = {}
+    for a, b, similarity in edges:
+        if a == b:
+            continue
+        partners.setdefault(a, {})[b] = max(similarity, partners.get(a, {}).get(b, -1.0))
+        partners.setdefault(b, {})[a] = max(similarity, partners.get(b, {}).get(a, -1.0))
+    samples = sorted(partners)
+    if not samples:
+        return []
+    cluster_of = {sample: n for n, sample in enumerate(samples)}
+    members: dict[int, list[int]] = {n: [sample] for n, sample in enumerate(samples)}
+    dimension = next((len(v) for v in vectors.values()), 0)
+    sums: dict[int, np.ndarray] = {
+        n: (np.asarray(vectors[sample], dtype=np.float64) if sample in vectors else np.zeros(dimension))
+        for n, sample in enumerate(samples)
+    }
+    adjacent: dict[int, set[int]] = {n: {cluster_of[p] for p in partners[s]} for n, s in enumerate(samples)}
+    heap: list[tuple[float, int, int]] = []
+    for n, sample in enumerate(samples):
+        for partner, similarity in partners[sample].items():
+            m = cluster_of[partner]
+            # Without a vector, the stored similarity is the only measure there is.
+            linkage = float(sums[n] @ sums[m]) if sample in vectors and partner in vectors else similarity
+            if n < m and linkage >= threshold:
+                heap.append((-linkage, n, m))
+    heapq.heapify(heap)
+    next_id = len(samples)
+    while heap:
+        negative, a, b = heapq.heappop(heap)
+        if a not in members or b not in members:
+            continue  # one side has merged since: its new cluster has entries of its own
+        merged = next_id
+        next_id += 1
+        members[merged] = members.pop(a) + members.pop(b)
+        sums[merged] = sums.pop(a) + sums.pop(b)
+        adjacent[merged] = (adjacent.pop(a) | adjacent.pop(b)) - {a, b}
+        size = len(members[merged])
+        for other in adjacent[merged]:
+            adjacent[other].discard(a)
+            adjacent[other].discard(b)
+            adjacent[other].add(merged)
+            linkage = float(sums[merged] @ sums[other]) / (size * len(members[other]))
+            if linkage >= threshold:
+                heapq.heappush(heap, (-linkage, other, merged))
+    group_of = {sample: cluster for cluster, group in members.items() for sample in group}
+    joined: dict[int, dict[int, tuple[int, float]]] = {}
+    for cluster, group in list(members.items()):
+        if len(group) != 1:
+            continue
+        sample = group[0]
+        partner, similarity = max(partners[sample].items(), key=lambda item: (item[1], -item[0]))
+        target = group_of[partner]
+        if target == cluster:
+            continue
+        members[target].append(sample)
+        joined.setdefault(target, {})[sample] = (partner, similarity)
+        del members[cluster]
+        group_of[sample] = target
+    result = [TightGroup(sorted(group), joined.get(cluster, {})) for cluster, group in members.items()
+              if len(group) > 1]
+    return sorted(result, key=lambda group: (-len(group.members), group.members[0]))
+
+
+def farthest_point_order(vectors: np.ndarray, first: int = 0, limit: int | None = None) -> list[int]:
+    """Row indices, most diverse first: start at `first`, then repeatedly the row
+    farthest (lowest best similarity) from every row chosen so far (Gonzalez 1985)."""
+    count = len(vectors)
+    if count == 0:
+        return []
+    limit = count if limit is None else min(limit, count)
+    order = [first]
+    closest = vectors @ vectors[first]
+    closest[first] = np.inf
+    while len(order) < limit:
+        chosen = int(np.argmin(closest))
+        order.append(chosen)
+        closest = np.maximum(closest, vectors @ vectors[chosen])
+        closest[order] = np.inf
+    return order
 
 
 def group_signature(member_ids: Sequence[int]) -> str:

@@ -110,8 +110,8 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
     # OpenMP inside each, its threads meeting after every one cost more than the
     # product whenever another process holds a core (at 100k vectors, 20,000
     # queries took 15 s that way on a busy 2-core machine, 1.3 s this way).
-    with _single_threaded_faiss(), ThreadPoolExecutor(threads, initializer=faiss.omp_set_num_threads,
-                                                      initargs=(1,)) as pool:
+    with single_threaded_faiss(), ThreadPoolExecutor(threads, initializer=faiss.omp_set_num_threads,
+                                                     initargs=(1,)) as pool:
         # A few lists per thread at a time, so finished results never pile up unmerged.
         for first in range(0, index.nlist, 8 * threads):
             for found in pool.map(search_list, range(first, min(first + 8 * threads, index.nlist))):
@@ -122,7 +122,7 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
 
 
 @contextmanager
-def _single_threaded_faiss() -> Iterator[None]:
+def single_threaded_faiss() -> Iterator[None]:
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:

@@ -16,8 +16,9 @@ STALE_AFTER = timedelta(minutes=5)
 
 
 def similarity_job_request(*, project_id: int, kind: str = SimilarityJobKind.EMBED,
-                           requested_by: object | None = None) -> SimilarityJob:
-    """Queue a job, or join the one already queued; the worker starts after commit."""
+                           requested_by: object | None = None, full: bool = False) -> SimilarityJob:
+    """Queue a job, or join the one already queued; the worker starts after commit.
+    `full` (a build that refits the clusters) sticks to a queued build that others join."""
     from reviews.tasks import similarity_job_task
 
     with transaction.atomic():
@@ -26,11 +27,14 @@ def similarity_job_request(*, project_id: int, kind: str = SimilarityJobKind.EMB
             try:
                 with transaction.atomic():
                     job = SimilarityJob.objects.create(
-                        project_id=project_id, kind=kind,
+                        project_id=project_id, kind=kind, full=full,
                         requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
                     )
             except IntegrityError:  # another request queued it a moment ago
                 job = SimilarityJob.objects.get(project_id=project_id, kind=kind, status=SimilarityJobStatus.QUEUED)
+        if full and not job.full:
+            SimilarityJob.objects.filter(pk=job.pk, status=SimilarityJobStatus.QUEUED).update(full=True)
+            job.full = True
         job_id = job.pk
         transaction.on_commit(lambda: similarity_job_task.delay(job_id))
     return job

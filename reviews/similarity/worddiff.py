@@ -1,4 +1,8 @@
-"""Word-level differences between a near-duplicate and its group's keeper."""
+"""Word-level differences between a near-duplicate and its group's keeper.
+
+The member's own text is the reading: every piece's text joined gives it back
+exactly. Its words that differ from the keeper are marked; the keeper's words it
+lacks are never interleaved into it, only kept aside (`was`) for a marker."""
 
 from __future__ import annotations
 
@@ -16,12 +20,19 @@ MAX_DIFF_CHARS = 4000
 @dataclass(frozen=True)
 class DiffPiece:
     text: str
-    kind: str  # "same", "added" (only in this text) or "removed" (only in the keeper)
+    # "same"; "added": words only in this text (`was`: the keeper's words they replace, if any);
+    # "removed": no text of its own, a gap where the keeper has the words in `was`.
+    kind: str
+    was: str = ""
+
+    @property
+    def words(self) -> int:
+        return len(self.was.split())
 
 
 def word_diff(keeper: str, other: str) -> list[DiffPiece]:
-    """`other` as pieces, with words the keeper lacks marked added and the
-    keeper's words it lacks marked removed, in reading order."""
+    """`other` as pieces in reading order: its words the keeper lacks (inserted or
+    changed) marked added, and a gap piece where the keeper has words it lacks."""
     if keeper == other:
         return [DiffPiece(other, "same")] if other else []
     head, tail = other[:MAX_DIFF_CHARS], other[MAX_DIFF_CHARS:]
@@ -31,13 +42,13 @@ def word_diff(keeper: str, other: str) -> list[DiffPiece]:
     pieces: list[DiffPiece] = [DiffPiece(leading, "same")] if leading else []
     matcher = SequenceMatcher(None, [w for w, _ in keeper_words], [w for w, _ in other_words], autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op in ("replace", "delete"):
-            pieces.append(DiffPiece(" ".join(w for w, _ in keeper_words[a0:a1]), "removed"))
+        was = " ".join(w for w, _ in keeper_words[a0:a1]) if op != "equal" else ""
         if op == "delete":
+            pieces.append(DiffPiece("", "removed", was))
             continue
         run = other_words[b0:b1]
         text = "".join(w + space for w, space in run[:-1]) + run[-1][0]
-        pieces.append(DiffPiece(text, "same" if op == "equal" else "added"))
+        pieces.append(DiffPiece(text, "same" if op == "equal" else "added", was))
         if run[-1][1]:
             pieces.append(DiffPiece(run[-1][1], "same"))
     if tail:
@@ -48,8 +59,9 @@ def word_diff(keeper: str, other: str) -> list[DiffPiece]:
 def _merged(pieces: list[DiffPiece]) -> list[DiffPiece]:
     merged: list[DiffPiece] = []
     for piece in pieces:
-        if merged and merged[-1].kind == piece.kind:
-            merged[-1] = DiffPiece(merged[-1].text + piece.text, piece.kind)
+        if merged and merged[-1].kind == piece.kind and piece.kind != "removed":
+            was = " ".join(part for part in (merged[-1].was, piece.was) if part)
+            merged[-1] = DiffPiece(merged[-1].text + piece.text, piece.kind, was)
         else:
             merged.append(piece)
     return merged

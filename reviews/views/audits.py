@@ -18,6 +18,7 @@ from reviews.metrics import planned_interval_width, wilson_interval
 from reviews.models import Audit, AuditStatus, GoldSample
 from reviews.selectors.audit_queue import audit_progress, audits_progress
 from reviews.selectors.audits import BREAKDOWNS, audit_figures
+from reviews.selectors.blinding import blinding_for
 from reviews.selectors.noise_floor import (
     closed_audits,
     error_categories_pooled,
@@ -123,6 +124,8 @@ def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def _audit_detail_page(request: HttpRequest, access: ProjectAccess, audit: Audit, *,
                        close_form: AuditCloseForm | None = None, status: int = 200) -> HttpResponse:
     figures = audit_figures(audit)
+    if (blinding := blinding_for(request.user, access)).held:
+        figures = {**figures, "disagreements": blinding.left_out(figures.get("disagreements") or [])}
     # While an audit is open, experts see only progress: the running noise floor would anchor their verdicts.
     show_figures = access.can("audit") or audit.status == AuditStatus.CLOSED
     charts = {}

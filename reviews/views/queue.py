@@ -33,9 +33,12 @@ def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sampl
           status: int = 200, conflict: VerdictConflict | None = None, saved: str = "", problem: str = "",
           form: VerdictForm | None = None) -> HttpResponse:
     # A held audit item shows blind here too: no lineage, signals or others' verdicts.
-    view = selectors.sample_view(sample, blinding=blinding_for(request.user, access)) if sample is not None else None
+    blinding = blinding_for(request.user, access)
+    view = selectors.sample_view(sample, blinding=blinding) if sample is not None else None
+    # A held item's place in "flagged first" or "lowest novelty" is what the audit hides: its card links
+    # to the start of the queue instead.
     cursor = (selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
-              if view is not None else None)
+              if view is not None and not blinding.hides(view.sample.pk) else None)
     my_verdict = next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None),
                       None) if view else None
     context = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,11 +16,14 @@ from reviews.forms import BulkForm, SampleFilterForm, parse_ids
 from reviews.models import ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import Blinding, blinding_for
+from reviews.models import Cluster
 from reviews.services import (
     BulkCountChanged,
+    MembershipChanged,
     cluster_set_status,
     samples_bulk_set_status,
 )
+from reviews.similarity.membership import MemberSet, membership_change
 from synthreview.access import (
     ProjectAccess,
     get_cluster_for_user,
@@ -29,7 +32,7 @@ from synthreview.access import (
 )
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
-_NOT_FILTER = {"after", "before", "action", "expected_count", "csrfmiddlewaretoken", "similar_to"}
+_NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}
 BULK_PREVIEW = 10
 
 
@@ -106,6 +109,12 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     blinding = blinding_for(request.user, access)
     form, queryset, description = _bulk_selection(access, params, blinding)
     cluster_id = form.cleaned_data.get("cluster") if queryset is not None else None
+    if cluster_id and not Cluster.objects.filter(project=access.project, pk=cluster_id).exists():
+        # A refit replaces every cluster: the page that linked here showed one that is gone.
+        return render(request, "reviews/bulk_confirm.html", {
+            "project": access.project, "access": access, "action": action,
+            "problem": "This cluster no longer exists: the clusters were refitted since you opened the page; "
+                       "look again."}, status=404)
     cluster = get_cluster_for_user(request.user, slug, cluster_id)[1] if cluster_id else None
     context = {"project": access.project, "access": access, "action": action, "form": form,
                "description": description, "filter_query": _filter_query(params), "cluster": cluster,
@@ -125,30 +134,40 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             expected = bulk_form.cleaned_data["expected_count"]
             only_cluster = cluster is not None and set(description) == {"cluster"}
+            # The members the confirmation showed; a cluster's action always needs them.
+            members = request.POST.get("members") or ("" if only_cluster else None)
             try:
                 if only_cluster:
                     result = cluster_set_status(access=access, actor=request.user, cluster_id=cluster.pk,
                                                 status=status, queryset=queryset, expected_count=expected,
-                                                description=description, page_size=PAGE_SIZE)
+                                                members=members, description=description, page_size=PAGE_SIZE)
                 else:
                     result = samples_bulk_set_status(access=access, actor=request.user, queryset=queryset,
-                                                     status=status, expected_count=expected,
+                                                     status=status, expected_count=expected, members=members,
                                                      description=description, page_size=PAGE_SIZE)
-            except BulkCountChanged as changed:
+            except (BulkCountChanged, MembershipChanged) as changed:
                 problem, code = str(changed), 409
+            except ValidationError as error:
+                problem, code = " ".join(error.messages), 400
             else:
                 messages.success(request, f"{action.capitalize()}ed {result.changed:,} of {result.matched:,} "
                                           f"matching samples (audit-log entry {result.log_id}).")
                 target = reverse("sample_list", args=[slug])
                 query = _filter_query(params)
                 return redirect(f"{target}?{query}" if query else target)
-    count = queryset.count()
+    shown = selectors.samples_member_set(queryset)
+    count = shown.count
+    seen = MemberSet.parse(params.get("members")) if request.method == "GET" and cluster is not None else None
+    if seen is not None and not problem and (change := membership_change("cluster", seen, shown)):
+        # The card that linked here showed other members than the cluster has now.
+        problem, code = change, 409
     if count > PAGE_SIZE and not access.can("bulk"):
         raise PermissionDenied(f"Only leads and admins may act on more than {PAGE_SIZE} samples at once.")
     preview = list(queryset.select_related("generator").order_by("-id")[:BULK_PREVIEW])
     blinding.mark(preview)
     return render(request, "reviews/bulk_confirm.html",
-                  {**context, "count": count, "preview": preview, "problem": problem}, status=code)
+                  {**context, "count": count, "members": shown.token, "preview": preview, "problem": problem},
+                  status=code)
 
 
 @login_required

@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from reviews import selectors
-from reviews.models import DuplicateGroupStatus, DuplicateKind
+from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
 from reviews.services import (
     DecisionConflict,
+    MembershipChanged,
     duplicate_group_mark_not_duplicates,
     duplicate_group_resolve,
     duplicate_group_split,
@@ -23,7 +24,6 @@ from reviews.services import (
 from synthreview.access import get_duplicate_group_for_user, get_project_for_user
 
 TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
-COLOUR_BY = {"origin": "Origin", "generator": "Generator", "status": "Status"}
 
 
 def _group_after(raw: str | None) -> tuple[int, int] | None:
@@ -60,8 +60,9 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
                                                  blinding=blinding)
         context.update(clusters=clusters, more=more, page=page, low_only=low_only)
     else:
-        colour = request.GET.get("colour") if request.GET.get("colour") in COLOUR_BY else "origin"
-        context.update(map=selectors.embedding_map_points(project, blinding=blinding), colour=colour, colours=COLOUR_BY)
+        colour = request.GET.get("colour") if request.GET.get("colour") in selectors.COLOURINGS else "cluster"
+        context.update(map=selectors.embedding_map_points(project, blinding=blinding), colour=colour,
+                       colours=selectors.COLOURINGS)
     template = f"reviews/similarity.html#{tab}" if request.htmx else "reviews/similarity.html"
     return render(request, template, context)
 
@@ -88,15 +89,32 @@ def _member_id(request: HttpRequest, field: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
+def _gone_group(request: HttpRequest, slug: str, pk: int) -> HttpResponse | None:
+    """A rebuild drops an open group whose members it regroups: say so, instead of a bare 404
+    (still a 404: another project's group looks the same, so nothing is revealed)."""
+    access = get_project_for_user(request.user, slug, "review")
+    if DuplicateGroup.objects.filter(project=access.project, pk=pk).exists():
+        return None
+    problem = (f"Group #{pk} no longer exists: a similarity build regrouped its members since you opened it; "
+               "look again.")
+    if not request.htmx:
+        messages.error(request, problem)
+        return redirect(reverse("similarity_view", args=[slug]))
+    return render(request, "reviews/similarity.html#gone-group",
+                  {"project": access.project, "pk": pk, "problem": problem}, status=404)
+
+
 @login_required
 @require_POST
 def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    if gone := _gone_group(request, slug, pk):
+        return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     keep = _member_id(request, "keep") or group.representative_id
     try:
         resolved = duplicate_group_resolve(access=access, actor=request.user, group_id=group.pk, keep_id=keep,
-                                           page_size=PAGE_SIZE)
-    except DecisionConflict as conflict:
+                                           members=request.POST.get("members", ""), page_size=PAGE_SIZE)
+    except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
         return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
@@ -107,24 +125,32 @@ def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def group_not_duplicates(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    if gone := _gone_group(request, slug, pk):
+        return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     try:
-        duplicate_group_mark_not_duplicates(access=access, actor=request.user, group_id=group.pk)
-    except DecisionConflict as conflict:
+        duplicate_group_mark_not_duplicates(access=access, actor=request.user, group_id=group.pk,
+                                            members=request.POST.get("members", ""))
+    except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
+    except ValidationError as error:
+        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
     return _group_response(request, slug, pk, notice="Marked as not duplicates; no sample changed.")
 
 
 @login_required
 @require_POST
 def group_split(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    if gone := _gone_group(request, slug, pk):
+        return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     member = _member_id(request, "sample")
     try:
         if member is None:
             raise ValidationError("Choose the member to split off.")
-        duplicate_group_split(access=access, actor=request.user, group_id=group.pk, sample_id=member)
-    except DecisionConflict as conflict:
+        duplicate_group_split(access=access, actor=request.user, group_id=group.pk, sample_id=member,
+                              members=request.POST.get("members", ""))
+    except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
         return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)

@@ -16,6 +16,7 @@ from reviews.models import (
 )
 from reviews.services import verdict_record
 from tests.browser.conftest import make_sample
+from tests.reviews.review_helpers import map_points
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -110,8 +111,9 @@ def test_hostile_sample_text_is_shown_as_text_on_every_page(open_page, live_serv
         _assert_shown_as_text(page)
 
     page.goto(f"{base}/similarity/?tab=map")
-    points = {p["id"]: p for p in page.evaluate("JSON.parse(document.getElementById('map-points').textContent)")}
-    assert points[a.pk]["output"] == f"{BREAKOUT}{IMG} 4" and len(points) == 4
+    # The page holds the points but no text: the hovered point's text is fetched.
+    points = {p["id"]: p for p in map_points(page.content())}
+    assert set(points) == {s.pk for s in hostile.values()} and "What is 2 + 2?" not in page.content()
     tooltip = page.locator("#map-tooltip")
     expect(tooltip).to_be_hidden()
     _hover_map_point(page, 0.2, 0.3)
@@ -119,6 +121,7 @@ def test_hostile_sample_text_is_shown_as_text_on_every_page(open_page, live_serv
     expect(tooltip).to_contain_text(f"#{a.pk} · synthetic · gpt-x {IMG} · pending")
     expect(tooltip).to_contain_text(f"{SCRIPT} What is 2 + 2?")
     expect(tooltip).to_contain_text(f"{BREAKOUT}{IMG} 4")
+    page.locator("#map-colour").select_option("origin")
     expect(page.locator("#map-legend")).to_contain_text("synthetic")
     _assert_shown_as_text(page)
     page.locator("#map-colour").select_option("generator")

@@ -28,6 +28,7 @@ from reviews.models import (
     DuplicateGroupMember,
     SampleSimilarity,
 )
+from reviews.similarity.membership import MemberSet
 
 HTMX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
@@ -37,7 +38,9 @@ _unique = itertools.count(1)
 
 
 def generator(project: Project, name: str = "gen-a") -> Generator:
-    return Generator.objects.get_or_create(project=project, name=name, defaults={"kind": "imported"})[0]
+    # As an import makes it: the generator's name is the model the file says made its samples.
+    return Generator.objects.get_or_create(project=project, name=name,
+                                           defaults={"kind": "imported", "model_name": name})[0]
 
 
 def template_version(project: Project, name: str = "tpl-a") -> PromptTemplateVersion:
@@ -93,7 +96,19 @@ def cluster(project: Project, number: int, members: Sequence[Sample] = (), *, de
                                      generator_mix={"gen-a": len(members)}, template_mix={})
     for sample in members:
         SampleSimilarity.objects.update_or_create(sample=sample, defaults={"project": project, "cluster": created})
+    if members:
+        created.membership = MemberSet.of(s.pk for s in members).token
+        created.save(update_fields=["membership"])
     return created
+
+
+def members_token(target: DuplicateGroup | Cluster) -> str:
+    """The token of the members a card for this group or cluster shows now (worked out from the rows)."""
+    if isinstance(target, DuplicateGroup):
+        ids = DuplicateGroupMember.objects.filter(group=target).values_list("sample_id", flat=True)
+    else:
+        ids = SampleSimilarity.objects.filter(cluster=target).values_list("sample_id", flat=True)
+    return MemberSet.of(ids).token
 
 
 def group(project: Project, members: list[Sample], *, kind: str = "near",
@@ -126,3 +141,32 @@ def link(response: HttpResponse, element_id: str) -> str:
 def statuses(samples: list[Sample]) -> list[str]:
     by_id = dict(Sample.objects.filter(pk__in=[s.pk for s in samples]).values_list("pk", "status"))
     return [by_id[s.pk] for s in samples]
+
+
+MAP_COLUMNS = ("origin", "status", "generator", "template", "cluster", "group")
+
+
+def map_points(html: str) -> list[dict]:
+    """The map tab's points, unpacked the way map.js unpacks them: one dict per point with its
+    id, x and y in [0, 1], each colouring's name, and novelty (None when unknown or hidden)."""
+    import json
+
+    match = re.search(r'<script id="map-points" type="application/json">(.*?)</script>', html, re.S)
+    if not match:
+        return []
+    data = json.loads(match.group(1))
+
+    def column(packed: str, width: int) -> list[int]:
+        return [int(packed[at:at + width], 36) for at in range(0, len(packed), width)]
+
+    gaps = [int(gap) for gap in data["id_gaps"].split(",")] if data["id_gaps"] else []
+    xs, ys, novelty = column(data["x"], 2), column(data["y"], 2), column(data["novelty"], 2)
+    codes = {key: column(data[key]["codes"], data[key]["width"]) for key in MAP_COLUMNS}
+    points, pk = [], 0
+    for n, gap in enumerate(gaps):
+        pk += gap
+        point = {"id": pk, "x": xs[n] / data["grid"], "y": ys[n] / data["grid"],
+                 "novelty": None if novelty[n] == data["no_novelty"] else novelty[n] / 100}
+        point.update({key: data[key]["names"][codes[key][n]] for key in MAP_COLUMNS})
+        points.append(point)
+    return points

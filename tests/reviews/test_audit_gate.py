@@ -8,6 +8,7 @@ Expected figures are worked by hand from the Wilson formula (z = 1.95996).
 
 from __future__ import annotations
 
+import math
 import re
 from io import StringIO
 
@@ -161,10 +162,21 @@ def test_audit_size_to_clear_by_hand():
     # The upper bound (p + z²/2n + z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n) ≤ L is a quadratic in n:
     # a²n² + (2ab − z²p(1−p))n − z⁴L(1−L) ≥ 0 with a = L − p, b = z²(L − ½).
     # p = 1/15, L = 0.10: a² = 0.0011111, 2ab − z²p(1−p) = −0.10244 − 0.23902 = −0.34146,
-    # n = (0.34146 + √(0.116595 + 0.0059028)) / 0.0022222 = 311.2, so 312 items.
-    assert audit_size_to_clear(1 / 15, 0.10) == 312
-    # p = 0.05, L = 0.10: n = (0.33613 + √(0.112983 + 0.013281)) / 0.005 = 138.3, so 139.
-    assert audit_size_to_clear(0.05, 0.10) == 139
+    # n = (0.34146 + √(0.116595 + 0.0059028)) / 0.0022222 = 311.2 at the rate itself, but an audit finds
+    # whole wrong items: 312 items at 1/15 means ceil(20.8) = 21 wrong, and 21 of 312 is over the limit.
+    assert wilson_upper(21, 312) == pytest.approx(0.1007, abs=5e-4)
+    # Each extra wrong item lifts the bound again; the last size that fails is 361 (ceil(24.07) = 25 wrong):
+    # p = 0.069252, (0.069252 + 0.0053206 + 1.96·√(0.00017855 + 0.0000073692)) / 1.010641 = 10.023%.
+    # At 362 (25 wrong): (0.069061 + 0.0053059 + 1.96·√(0.00017760 + 0.0000073287)) / 1.010612 = 9.996%.
+    assert wilson_upper(25, 361) == pytest.approx(0.10023, abs=2e-5)
+    assert wilson_upper(25, 362) == pytest.approx(0.09996, abs=2e-5)
+    assert audit_size_to_clear(1 / 15, 0.10) == 362
+    # And "at least 362" holds for every larger audit at that rate.
+    assert all(wilson_upper(math.ceil(round(n / 15, 9)), n) <= 0.10 for n in range(362, 3000))
+    # p = 0.05, L = 0.10: 138.3 at the rate itself; with whole wrong items 165 fails (9 wrong: 10.04%),
+    # 166 passes (9 wrong: 9.98%) and every size after it.
+    assert wilson_upper(9, 165) > 0.10 >= wilson_upper(9, 166)
+    assert audit_size_to_clear(0.05, 0.10) == 166
     # p = 0: z² / (n + z²) ≤ 0.10 needs n ≥ 9 · 3.8415 = 34.57, so 35.
     assert audit_size_to_clear(0.0, 0.10) == 35
     # At or above the limit no size passes: the bound only falls towards the rate.
@@ -172,7 +184,7 @@ def test_audit_size_to_clear_by_hand():
     assert audit_size_to_clear(0.25, 0.10) is None
 
 
-def test_a_sixty_item_audit_at_six_point_seven_percent_is_told_about_312_items(
+def test_a_sixty_item_audit_at_six_point_seven_percent_is_told_about_362_items(
         project, lead, expert, client_for, django_capture_on_commit_callbacks, run_tasks_inline):
     generation_run, _ = synthetic_run(project, "run-a", 60)
     closed_run_audit(project, lead, expert, generation_run, size=60, wrong=4)
@@ -180,10 +192,10 @@ def test_a_sixty_item_audit_at_six_point_seven_percent_is_told_about_312_items(
     reason = refusal_reasons(export)["audit"]
     # 4 of 60: upper bound (0.0667 + 0.0320 + 0.0708) / 1.0640 = 15.9%.
     assert f"upper bound at {wilson_upper(4, 60):.1%}, above the limit of 10%" in reason
-    assert "audit gen-a on its own with at least 312 items: at its observed 6.7% wrong (4 of 60)" in reason
+    assert "audit gen-a on its own with at least 362 items: at its observed 6.7% wrong (4 of 60)" in reason
     assert "at least 50 items" not in reason
     page = client_for(lead).get(reverse("export_detail", args=[project.slug, export.pk])).content.decode()
-    assert "at least 312 items" in page
+    assert "at least 362 items" in page
 
 
 def test_a_rate_above_the_limit_is_told_that_no_size_will_pass(project, lead, expert, tmp_path):

@@ -15,11 +15,19 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from generation.models import GenerationRun, ImportBatch, Membership, Project, Role, Sample
-from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity, Verdict
+from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity, SimilaritySearch, Verdict
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from reviews.services.verdicts import verdict_record
 from tests.conftest import PASSWORD
-from tests.reviews.review_helpers import HTMX, add_samples, cluster, generator, group, template_version
+from tests.reviews.review_helpers import (
+    HTMX,
+    add_samples,
+    cluster,
+    generator,
+    group,
+    map_points,
+    template_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +55,7 @@ def fay(project: Project):
 
 
 @pytest.fixture
-def blind_audit(project, lead, fay) -> dict:
+def blind_audit(project, lead, fay, expert) -> dict:
     """Ten synthetic samples of one generator, all drawn; one real gold item from its own import;
     fay has judged the gold item (and one synthetic item) with distinctive notes. Samples made after
     the draw (a real anchor and a synthetic one of another generator) sit beside the held items in
@@ -62,6 +70,9 @@ def blind_audit(project, lead, fay) -> dict:
     gold = add_samples(project, 1, origin="real", status="accepted", import_batch=batch, metadata=secret,
                        texts=[("Capital of France?", "GOLDTEXT-Paris")])[0]
     gold_sample_set(project=project, sample_id=gold.pk, actor=lead, expected_value="correct", note=GOLD_NOTE)
+    # Judged in the ordinary queue before the audit was drawn: once held, it takes no verdict outside the audit.
+    verdict_record(project=project, sample_id=gold.pk, reviewer=fay, value="correct", note=PLAIN_NOTE,
+                   seen_revision=Sample.objects.get(pk=gold.pk).revision)
     audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1,
                          seed=7)
     assert AuditItem.objects.filter(audit=audit).count() == 11
@@ -69,8 +80,6 @@ def blind_audit(project, lead, fay) -> dict:
                          error_category="hallucination", note=OTHER_NOTE)
     audit_verdict_record(audit=audit, sample_id=synthetic[0].pk, reviewer=fay, value="wrong",
                          error_category="hallucination", note=OTHER_NOTE)
-    verdict_record(project=project, sample_id=gold.pk, reviewer=fay, value="correct", note=PLAIN_NOTE,
-                   seen_revision=gold.revision)
     # Drawn after the audit: not held.
     anchor = add_samples(project, 1, origin="real", status="accepted", texts=[("Capital?", "ANCHOR-real")])[0]
     beside = add_samples(project, 1, gen=generator(project, "gen-beside"), texts=[("Near?", "BESIDE-syn")])[0]
@@ -89,8 +98,15 @@ def blind_audit(project, lead, fay) -> dict:
     everything = Sample.objects.filter(project=project).order_by("pk")
     EmbeddingMap.objects.create(project=project, points=[[s.pk, i / 20, i / 20] for i, s in enumerate(everything)],
                                 embedded_total=everything.count())
+    # The expert's searches, answered: by text, by text with a filter on lineage, and from a held anchor.
+    answered = [[gold.pk, 0.9], [synthetic[1].pk, 0.8], [beside.pk, 0.7]]
+    searches = [SimilaritySearch.objects.create(project=project, user=expert, status="completed", results=answered,
+                                                **fields)
+                for fields in ({"query": "capitals"}, {"query": "capitals", "filters": {"status": "accepted"}},
+                               {"anchor": synthetic[1]})]
     return {"audit": audit, "gold": gold, "synthetic": synthetic, "held": [gold, *synthetic], "anchor": anchor,
-            "beside": beside, "group": near, "cluster": found, "run": run, "generator": gen, "batch": batch}
+            "beside": beside, "group": near, "cluster": found, "run": run, "generator": gen, "batch": batch,
+            "searches": searches}
 
 
 # --- the routes -------------------------------------------------------------------------
@@ -171,8 +187,18 @@ def _walk(project, material) -> dict[str, list[str]]:
         "group_resolve": [reverse("group_resolve", args=[slug, pk["group"]])],
         "group_not_duplicates": [reverse("group_not_duplicates", args=[slug, pk["group"]])],
         "group_split": [reverse("group_split", args=[slug, pk["group"]])],
+        "map_point": [reverse("map_point", args=[slug, i]) for i in detail_ids],
+        "similarity_search": [reverse("similarity_search", args=[slug]),
+                              *(f"{reverse('similarity_search', args=[slug])}?search={s.pk}"
+                                for s in material["searches"])],
+        "similarity_search_results": [reverse("similarity_search_results", args=[slug, s.pk])
+                                      for s in material["searches"]],
         "similarity_status": [reverse("similarity_status", args=[slug])],
         "similarity_rerun": [reverse("similarity_rerun", args=[slug])],
+        "similarity_refit": [reverse("similarity_refit", args=[slug])],
+        "similarity_settings": [reverse("similarity_settings", args=[slug]),
+                                f"{reverse('similarity_settings', args=[slug])}?preview=0.5"],
+        "variant_family_trim": [reverse("variant_family_trim", args=[slug, pk["group"]])],
         "audit_list": [reverse("audit_list", args=[slug])],
         "audit_plan": [reverse("audit_plan", args=[slug])],
         "audit_detail": [reverse("audit_detail", args=[slug, audit.pk])],
@@ -206,8 +232,7 @@ def _windows(text: str, project, sample_id: int) -> list[str]:
         rest = text[match.end():]
         ends = [rest.find(tag) for tag in ("</tr>", "</li>", "</article>", "</h2>") if rest.find(tag) >= 0]
         found.append(rest[: min(ends)] if ends else rest[:600])
-    for match in re.finditer(rf'\{{"id": {sample_id}, [^}}]*\}}', text):
-        found.append(match.group(0))
+    found += [json.dumps(point) for point in map_points(text) if point["id"] == sample_id]
     return found
 
 
@@ -219,7 +244,7 @@ def _leaks(text: str, project, material, url: str) -> list[str]:
             problems += [f"{url}: shows {secret!r} beside held sample {sample.pk}"
                          for secret in LINEAGE if secret in window]
     # The held item's own pages show nothing of its lineage anywhere.
-    own = re.search(r"/samples/(\d+)/$|[?&]sample=(\d+)", url)
+    own = re.search(r"/(?:samples|map/points)/(\d+)/$|[?&]sample=(\d+)", url)
     if own and int(own.group(1) or own.group(2)) in {s.pk for s in material["held"]}:
         problems += [f"{url}: its own page shows {secret!r}" for secret in LINEAGE if secret in text]
     # A filter on what the audit hides never returns a held item, whichever value it asks for.
@@ -259,7 +284,9 @@ def test_the_expert_still_sees_the_held_items_texts_and_their_own_verdict(projec
     page = client_for(expert).get(reverse("sample_detail", args=[project.slug, gold.pk])).content.decode()
     assert "GOLDTEXT-Paris" in page
     assert "MYNOTE-1" in page
-    assert "TOPIC-visible" in page  # metadata that is not an answer key stays
+    # Even metadata that is no answer key: which keys a held item has tells where it came from.
+    assert "TOPIC-visible" not in page
+    assert "Not shown while this sample is an item of an open audit" in page
     assert ANSWER_KEY not in page and OTHER_NOTE not in page
     listed = client_for(expert).get(f"{reverse('sample_list', args=[project.slug])}?ids={gold.pk}")
     assert f'/p/{project.slug}/samples/{gold.pk}/"' in listed.content.decode()
@@ -294,9 +321,7 @@ def test_the_lead_sees_everything_the_expert_may_not(project, lead, blind_audit,
     similar = unescape(client.get(f"{reverse('sample_list', args=[slug])}?similar_to={blind_audit['beside'].pk}")
                        .content.decode())
     assert "origin-real" in _windows(similar, project, gold.pk)[0]
-    points = json.loads(re.search(r'<script id="map-points" type="application/json">(.*?)</script>',
-                                  client.get(f"{reverse('similarity_view', args=[slug])}?tab=map").content.decode(),
-                                  re.S).group(1))
+    points = map_points(client.get(f"{reverse('similarity_view', args=[slug])}?tab=map").content.decode())
     assert next(p for p in points if p["id"] == gold.pk)["origin"] == "real"
 
 

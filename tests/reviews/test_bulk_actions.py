@@ -34,6 +34,11 @@ def confirmed_count(response) -> int:
     return int(re.search(r'data-testid="bulk-count">([\d,]+)<', body(response)).group(1).replace(",", ""))
 
 
+def confirmed_members(response) -> str:
+    """The token of the members the confirmation page showed, as its form sends it back."""
+    return re.search(r'name="members" value="([^"]*)"', body(response)).group(1)
+
+
 def post_bulk(client, project, **data):
     return client.post(reverse("samples_bulk", args=[project.slug]), data)
 
@@ -144,7 +149,8 @@ def test_a_cluster_filter_alone_also_marks_the_cluster(project, lead, client_for
     client = client_for(lead)
     confirm = client.get(bulk_url(project, cluster=dense.pk, action="reject"))
     assert confirmed_count(confirm) == 3 and "cluster #4" in body(confirm)
-    assert post_bulk(client, project, cluster=dense.pk, action="reject", expected_count=3).status_code == 302
+    assert post_bulk(client, project, cluster=dense.pk, action="reject", expected_count=3,
+                     members=confirmed_members(confirm)).status_code == 302
     assert statuses(members) == ["rejected"] * 3 and statuses([outside]) == ["pending"]
     assert Cluster.objects.get(pk=dense.pk).status == "rejected"
     assert AuditLog.objects.get().details["filter"] == {"cluster": dense.pk}

@@ -279,6 +279,7 @@ VARIED_TEXTS = [
 
 def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     from reviews.services.groups import duplicate_group_mark_not_duplicates
+    from tests.reviews.review_helpers import members_token
     from reviews.similarity.build import similarity_build
     from reviews.similarity.embeddings import embeddings_compute
     from synthreview.access import get_project_for_user
@@ -298,7 +299,7 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     loop_group = DuplicateGroup.objects.get(project=project, members__sample=loop[0])
     assert set(loop_group.members.values_list("sample_id", flat=True)) == {s.pk for s in loop}
     duplicate_group_mark_not_duplicates(access=get_project_for_user(lead, project.slug, "review"), actor=lead,
-                                        group_id=spider_group.pk)
+                                        group_id=spider_group.pk, members=members_token(spider_group))
 
     snapshots = quality_snapshots_compute(project_id=project.pk)
     by_scope = {(s.scope, s.scope_id): s for s in snapshots}

@@ -23,6 +23,7 @@ from tests.reviews.review_helpers import (
     flag,
     generator,
     group,
+    members_token,
     run,
     score,
     template_version,
@@ -325,7 +326,8 @@ def test_the_history_shows_the_group_decision_that_rejected_the_sample(project, 
     keeper, duplicate = add_samples(project, 2)
     pair = group(project, [keeper, duplicate])
     client = client_for(lead)
-    client.post(reverse("group_resolve", args=[project.slug, pair.pk]), {"keep": keeper.pk}, headers=HTMX)
+    client.post(reverse("group_resolve", args=[project.slug, pair.pk]),
+                {"keep": keeper.pk, "members": members_token(pair)}, headers=HTMX)
     text = body(client.get(reverse("sample_detail", args=[project.slug, duplicate.pk])))
     history = text[text.index("<h2>History</h2>"):]
     assert "duplicate_group.resolve" in history

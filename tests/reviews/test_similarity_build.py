@@ -19,7 +19,8 @@ def _add(project, vectors: np.ndarray, *, origin: str = "synthetic", start: int 
     if origin == "synthetic":
         generator, _ = Generator.objects.get_or_create(project=project, name="g", kind="imported")
     samples = Sample.objects.bulk_create([
-        Sample(project=project, origin=origin, generator=generator, input=f"in {start + i}", output="out",
+        # Spelled in letters: differing numbers would make the planted pairs templated variants.
+        Sample(project=project, origin=origin, generator=generator, input=f"in {_letters(start + i)}", output="out",
                content_hash=f"{origin[0]}{start + i:063x}")
         for i in range(len(vectors))
     ])
@@ -30,6 +31,10 @@ def _add(project, vectors: np.ndarray, *, origin: str = "synthetic", start: int 
         for s, v in zip(samples, unit)
     ])
     return samples
+
+
+def _letters(number: int) -> str:
+    return "".join("abcdefghij"[int(digit)] for digit in str(number))
 
 
 def _random(count: int, seed: int) -> np.ndarray:

