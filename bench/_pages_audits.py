@@ -148,7 +148,7 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
     """Closed audits through the services, verdicts and all, and one open audit part-way through."""
     from django.contrib.auth import get_user_model
 
-    from generation.models import Project
+    from synthreview.projects.models import Project
     from reviews.models import AuditStatus, ErrorCategory
     from reviews.services.audits import audit_create, audit_verdict_record
 

@@ -72,7 +72,7 @@ class Fixture:
 def _project_fixture() -> Fixture:
     from django.contrib.auth import get_user_model
 
-    from generation.models import Membership, Project, Role
+    from synthreview.projects.models import Membership, Project, Role
 
     project = Project.objects.create(slug=PROJECT_SLUG, name="Pages benchmark")
     users = []
@@ -469,14 +469,8 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
 def _print_contents(fixture: Fixture) -> None:
     from generation.hashing import content_hash
     from generation.models import Sample, SampleCount, SampleFlag
-    from reviews.models import (
-        AuditLog,
-        Cluster,
-        DuplicateGroup,
-        DuplicateGroupMember,
-        SampleSimilarity,
-        Verdict,
-    )
+    from synthreview.projects.models import AuditLog
+    from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity, Verdict
 
     by_status: dict[str, int] = {}
     real = 0

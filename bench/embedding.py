@@ -281,7 +281,8 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
     and the texts our pipeline will embed for it, built by its own helpers."""
     from generation.ingest.mapping import FieldMapping
     from generation.ingest.service import import_batch_create, import_batch_run
-    from generation.models import ImportStatus, Project
+    from generation.models import ImportStatus
+    from synthreview.projects.models import Project
     from reviews.similarity.embeddings import (
         BoilerplateCache,
         embedding_key,
@@ -358,7 +359,7 @@ def _check_vectors(current: Round, bare_vectors: Any) -> float:
     import numpy as np
     from django.conf import settings
 
-    from generation.models import Project
+    from synthreview.projects.models import Project
     from reviews.similarity.embeddings import embedding_key, embeddings_load
 
     model_name, text_kind = embedding_key(Project.objects.get(pk=current.project_id))

@@ -231,7 +231,7 @@ def _run(*, rows: int, formats: list[str], attempts: int, profile: bool, reuse: 
         _load(rows)
     from django.db import connections
 
-    from generation.models import Project
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     selection = {"project": project.pk, "depth": project.max_generation_depth}
@@ -282,7 +282,7 @@ def _selection_count(selection: dict[str, int]) -> int:
 
 
 def _project() -> dict[str, Any]:
-    from generation.models import Phase, Project
+    from synthreview.projects.models import Phase, Project
 
     project = Project.objects.create(slug=PROJECT_SLUG, name="Export benchmark", phase=Phase.PROTOTYPE)
     generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS)
@@ -373,9 +373,9 @@ def _child_export(payload: dict[str, Any]) -> int:
     import django
 
     django.setup()
-    from generation.models import Project, Role
+    from synthreview.projects.models import Project, Role
     from reviews.governance.exports import export_request, export_run
-    from synthreview.access import ProjectAccess
+    from synthreview.projects.access import ProjectAccess
     from synthreview.progress import progress_key, progress_set
 
     project = Project.objects.get(slug=PROJECT_SLUG)

@@ -160,7 +160,8 @@ def _bare(base_url: str, instructions: list[str], threads: int) -> float:
 
 
 def _ours(base_url: str, instructions: list[str], concurrency: int) -> float:
-    from generation.models import Generator, GeneratorKind, Project, RunItem, Sample
+    from generation.models import Generator, GeneratorKind, RunItem, Sample
+    from synthreview.projects.models import Project
     from generation.runs import RunSpec, run_create, run_execute
     from generation.runs.plan import GridCell
     from generation.services import template_version_create

@@ -149,7 +149,7 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
     from django.core.management import call_command
     from django.db import connections
 
-    from generation.models import Project
+    from synthreview.projects.models import Project
 
     call_command("migrate", verbosity=0)
     project = Project.objects.create(slug=PROJECT_SLUG, name="Incremental benchmark")
@@ -259,14 +259,8 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     from django.db import connection
 
     from generation.hashing import content_hash
-    from generation.models import (
-        GeneratorKind,
-        Origin,
-        Project,
-        PromptTemplate,
-        PromptTemplateVersion,
-        SampleStatus,
-    )
+    from generation.models import GeneratorKind, Origin, PromptTemplate, PromptTemplateVersion, SampleStatus
+    from synthreview.projects.models import Project
     from generation.services import generator_create, sample_count_add
     from reviews.similarity.build import (
         _facts,
@@ -424,7 +418,8 @@ def _child_measure(jsonl_path: Path) -> int:
 
     from generation.ingest.mapping import FieldMapping
     from generation.ingest.service import import_batch_create, import_batch_run
-    from generation.models import ImportStatus, Project, Sample
+    from generation.models import ImportStatus, Sample
+    from synthreview.projects.models import Project
     from reviews.models import SampleSimilarity
     from reviews.similarity import build, embeddings, groups, index
     from reviews.similarity.embedder import encode

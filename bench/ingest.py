@@ -176,7 +176,7 @@ def _database_prepare() -> None:
     from django.core.management import call_command
     from django.db import connections
 
-    from generation.models import Project
+    from synthreview.projects.models import Project
 
     call_command("migrate", verbosity=0)
     Project.objects.create(slug=PROJECT_SLUG, name="Import benchmark")
@@ -246,7 +246,8 @@ def _child_import(jsonl_path: Path) -> int:
     django.setup()
     from generation.ingest.mapping import FieldMapping
     from generation.ingest.service import import_batch_create, import_batch_run
-    from generation.models import ImportStatus, Project
+    from generation.models import ImportStatus
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     rss_before_kib = status_kib("VmRSS")

@@ -146,7 +146,8 @@ def _run(*, count: int, queries: int, seed: int) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from generation.models import Membership, Project, Role, Sample
+    from synthreview.projects.models import Membership, Project, Role
+    from generation.models import Sample
     from neighbours import synthetic_embeddings
     from reviews.models import SimilaritySearch
     from reviews.similarity.embedder import embedding_device, load_model

@@ -91,7 +91,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
     from django.urls import reverse
 
-    from generation.models import Membership, Project
+    from synthreview.projects.models import Membership, Project
 
     try:
         setup_test_environment()

@@ -342,7 +342,8 @@ class _Diagnostics:
     grouping: _Grouping | None = None
 
     def show_errors(self) -> None:
-        from generation.models import Project, Sample
+        from synthreview.projects.models import Project
+        from generation.models import Sample
         from reviews.similarity.embeddings import (
             BoilerplateCache,
             embedding_key,

@@ -101,7 +101,8 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     from django.core.management import call_command
 
     from generation.ingest.service import import_batch_create, import_batch_run
-    from generation.models import ImportStatus, Project, Sample
+    from generation.models import ImportStatus, Sample
+    from synthreview.projects.models import Project
     from generation.services import project_create
     from reviews.models import DuplicateGroupMember
     from reviews.similarity.build import similarity_build

@@ -6,13 +6,12 @@ from generation.models import (
     GenerationRun,
     Generator,
     ImportBatch,
-    Membership,
-    Project,
     PromptTemplate,
     PromptTemplateVersion,
     Sample,
     SampleCount,
 )
+from synthreview.projects.models import Membership, Project
 
 
 class MembershipInline(admin.TabularInline):

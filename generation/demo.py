@@ -12,7 +12,8 @@ from pathlib import Path
 from django.db import transaction
 
 from generation.ingest.service import import_batch_create, import_batch_run
-from generation.models import GenerationRun, GeneratorKind, Origin, Project, Role
+from generation.models import GenerationRun, GeneratorKind, Origin
+from synthreview.projects.models import Project, Role
 from generation.runs import run_create_programmatic, run_execute
 from generation.services import (
     generator_create,

@@ -21,7 +21,8 @@ from generation import selectors
 from generation.generator_forms import GeneratorForm
 from generation.models import Generator
 from generation.services import generator_create, generator_update
-from synthreview.access import ProjectAccess, get_generator_for_user, get_project_for_user
+from synthreview.projects.access import ProjectAccess, get_project_for_user
+from generation.access import get_generator_for_user
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from generation.models import Generator, GeneratorKind, Project, PromptTemplateVersion
+from generation.models import Generator, GeneratorKind, PromptTemplateVersion
+from synthreview.projects.models import Project
 from generation.runs import RunSpec
 from generation.runs.plan import ConstraintMix, PlanError, grid_cells, parse_number_list, read_variable_table
 

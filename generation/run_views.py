@@ -22,7 +22,8 @@ from generation.runs.selectors import (
     run_unattended_lanes,
 )
 from generation.selectors import project_runs
-from synthreview.access import get_project_for_user, get_run_for_user
+from synthreview.projects.access import get_project_for_user
+from generation.access import get_run_for_user
 
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 

@@ -11,12 +11,12 @@ from generation.models import (
     Generator,
     ImportBatch,
     Origin,
-    Project,
     PromptTemplate,
     PromptTemplateVersion,
     SampleCount,
     SampleStatus,
 )
+from synthreview.projects.models import Project
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,14 @@ from generation.checks.json_output import external_refs
 from generation.models import (
     Generator,
     GeneratorKind,
-    Membership,
     OutputFormat,
-    Project,
     PromptTemplate,
     PromptTemplateVersion,
-    Role,
     SampleCount,
 )
+from synthreview.projects.models import Membership, Project, Role
 from generation.prompts import template_variables
-from reviews.services import audit_log_record
+from synthreview.projects.services import audit_log_record
 from synthreview.outbound import validate_outbound_url
 
 

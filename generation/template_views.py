@@ -18,7 +18,7 @@ from generation.models import PromptTemplate, PromptTemplateVersion
 from generation.prompts import RESERVED_VARIABLES
 from generation.services import template_version_create
 from generation.template_forms import TemplateVersionForm, format_defaults
-from synthreview.access import get_project_for_user
+from synthreview.projects.access import get_project_for_user
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,8 @@ from generation.forms import ImportForm
 from generation.ingest.service import import_batch_create
 from generation.models import ImportFormat, ImportStatus
 from reviews.selectors import similarity_overview
-from synthreview.access import (
-    get_import_for_user,
-    get_project_for_user,
-    projects_for_user,
-)
+from generation.access import get_import_for_user
+from synthreview.projects.access import get_project_for_user, projects_for_user
 from synthreview.progress import progress_get, progress_key
 
 

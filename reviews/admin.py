@@ -6,7 +6,6 @@ from django.http import HttpRequest
 from reviews.models import (
     Audit,
     AuditItem,
-    AuditLog,
     Cluster,
     DuplicateGroup,
     SampleEmbedding,
@@ -14,6 +13,7 @@ from reviews.models import (
     SimilarityJob,
     Verdict,
 )
+from synthreview.projects.models import AuditLog
 
 
 @admin.register(Audit)

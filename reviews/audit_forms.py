@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from generation.models import GenerationRun, Generator, Project, PromptTemplateVersion
+from generation.models import GenerationRun, Generator, PromptTemplateVersion
+from synthreview.projects.models import Project
 from reviews.models import AuditScope, ErrorCategory, VerdictValue
 from reviews.services.audits import MAX_AUDIT_SIZE, MAX_OVERLAP, MIN_AUDIT_SIZE, audit_close_refusal
 

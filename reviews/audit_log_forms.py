@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.selectors.audit_log import OBJECT_TYPES, action_choices, actor_choices
 
 # "sample 123" typed into the id box picks the type too.

@@ -12,7 +12,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from generation.models import GenerationRun, Origin, Project, Role, RunStatus, Sample
+from generation.models import GenerationRun, Origin, RunStatus, Sample
+from synthreview.projects.models import Project, Role
 from reviews.models import Audit, AuditItem
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 
@@ -58,7 +59,7 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
                                    gold_items=2, seed=7777, name="Whole project, for the demo's reviewers"))
         # A frozen eval set, so the export page has one to check leaks against.
         from reviews.governance.eval_sets import eval_set_version_create, eval_split_draw
-        from synthreview.access import ProjectAccess
+        from synthreview.projects.access import ProjectAccess
 
         lead_access = ProjectAccess(project, Role.LEAD)
         eval_split_draw(access=lead_access, actor=actor, count=8, seed=2026)

@@ -5,15 +5,8 @@ from typing import Any
 from django import forms
 
 from generation.checks import REGISTRY as CHECKS
-from generation.models import (
-    GenerationRun,
-    Generator,
-    Origin,
-    Project,
-    PromptTemplate,
-    SampleStatus,
-    Split,
-)
+from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
+from synthreview.projects.models import Project
 from reviews.models import ErrorCategory, VerdictValue
 
 

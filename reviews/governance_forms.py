@@ -7,7 +7,8 @@ from typing import Any
 
 from django import forms
 
-from generation.models import Generator, Project
+from generation.models import Generator
+from synthreview.projects.models import Project
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit
 
 MAX_IDS = 5000

@@ -8,7 +8,8 @@ from typing import Any
 
 from django import forms
 
-from generation.models import Generator, Phase, Project, QualityCheckSchedule
+from generation.models import Generator
+from synthreview.projects.models import Phase, Project, QualityCheckSchedule
 from reviews.governance.target_models import TargetModelsError, target_models_parse, target_models_text
 from reviews.services.policy import MAX_GENERATION_DEPTH, MAX_HIDDEN_METADATA_KEYS, MAX_METADATA_KEY_CHARS
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from generation.models import EmbeddingText, Project, VariantRule
+from synthreview.projects.models import EmbeddingText, Project, VariantRule
 from reviews.services.similarity_settings import (
     MAX_REFIT_SHARE,
     MAX_VARIANT_KEEP,

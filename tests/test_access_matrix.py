@@ -164,7 +164,8 @@ ROLES = ("expert", "lead", "admin_member", "outsider")
 
 def _review_state(project) -> tuple:
     from generation.models import Sample
-    from reviews.models import AuditLog, DuplicateGroup, SimilarityJob, Verdict
+    from synthreview.projects.models import AuditLog
+    from reviews.models import DuplicateGroup, SimilarityJob, Verdict
 
     return (
         sorted(Sample.objects.filter(project=project).values_list("pk", "status", "revision")),
@@ -303,15 +304,8 @@ AUDIT_EXPECTED = {
 
 
 def _audit_state(project) -> tuple:
-    from reviews.models import (
-        Alert,
-        AlertChannel,
-        Audit,
-        AuditAdjudication,
-        AuditLog,
-        GoldSample,
-        QualityThreshold,
-    )
+    from reviews.models import Alert, AlertChannel, Audit, AuditAdjudication, GoldSample, QualityThreshold
+    from synthreview.projects.models import AuditLog
 
     return (
         sorted(Audit.objects.filter(project=project).values_list("pk", "status")),

@@ -21,13 +21,14 @@ from generation.models import (
     ImportFormat,
     ImportStatus,
     Origin,
-    Project,
     PromptTemplate,
     PromptTemplateVersion,
     SampleStatus,
 )
+from synthreview.projects.models import Project
 from generation.services import sample_count_add
-from reviews.services import audit_log_record, similarity_refresh
+from synthreview.projects.services import audit_log_record
+from reviews.services import similarity_refresh
 
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50

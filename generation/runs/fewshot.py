@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from generation.models import Origin, Project, Sample, SampleStatus, Split
+from generation.models import Origin, Sample, SampleStatus, Split
+from synthreview.projects.models import Project
 
 EXAMPLE_CHARS = 2_000  # per example: a few-shot block should not swamp the prompt
 

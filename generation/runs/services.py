@@ -15,13 +15,13 @@ from generation.models import (
     GenerationRun,
     Generator,
     GeneratorKind,
-    Project,
     PromptTemplateVersion,
     RunItem,
     RunItemStatus,
     RunLane,
     RunStatus,
 )
+from synthreview.projects.models import Project
 from generation.programmatic import get_programmatic
 from generation.prompts import template_variables
 from generation.runs.fewshot import fewshot_rows
@@ -37,7 +37,8 @@ from generation.runs.plan import (
     idempotency_key,
     item_prompt,
 )
-from reviews.services import audit_log_record, similarity_refresh
+from synthreview.projects.services import audit_log_record
+from reviews.services import similarity_refresh
 
 ITEM_BATCH = 2_000
 DEFAULT_COMPLETION_TOKENS = 256  # for the cost estimate when a generator sets no max_tokens

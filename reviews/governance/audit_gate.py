@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 
-from generation.models import Origin, Project
+from generation.models import Origin
+from synthreview.projects.models import Project
 from reviews.governance.gates import GateDecision, GroupCount, Outcome
 from reviews.metrics import audit_size_to_clear
 from reviews.models import Audit, AuditItem, AuditScope, AuditStatus

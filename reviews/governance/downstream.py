@@ -8,8 +8,8 @@ import math
 from django.db import transaction
 
 from reviews.models import DownstreamResult, Export, ExportSplit, ExportStatus
-from reviews.services.audit_log import audit_log_record
-from synthreview.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
+from synthreview.projects.access import ProjectAccess
 
 
 class DownstreamError(ValueError):

@@ -15,8 +15,8 @@ from django.db.models import Max
 
 from generation.models import Origin, Sample, SampleStatus, Split
 from reviews.models import EvalSetMember, EvalSetVersion
-from reviews.services.audit_log import audit_log_record
-from synthreview.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
+from synthreview.projects.access import ProjectAccess
 
 # Ids listed in one refusal message before "and N more".
 LISTED_IDS = 20

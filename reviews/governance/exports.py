@@ -45,8 +45,8 @@ from reviews.models import (
     ExportSplit,
     ExportStatus,
 )
-from reviews.services.audit_log import audit_log_record
-from synthreview.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
+from synthreview.projects.access import ProjectAccess
 
 ProgressCallback = Callable[[int, int, str], None]
 ROW_FIELDS = ("id", "input", "output", "label", "origin", "generator_id", "template_version_id", "run_id",

@@ -20,7 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from generation.models import GenerationRun, Generator, GeneratorKind, Origin, Project, PromptTemplateVersion
+from generation.models import GenerationRun, Generator, GeneratorKind, Origin, PromptTemplateVersion
+from synthreview.projects.models import Project
 from reviews.governance.mix_policy import minimum_real_share, mix_decide
 from reviews.governance.target_models import model_key
 

@@ -27,7 +27,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from generation.hashing import normalise_text
-from generation.models import EmbeddingText, Project, Sample, SampleFlag
+from synthreview.projects.models import EmbeddingText, Project
+from generation.models import Sample, SampleFlag
 from reviews.governance.eval_sets import eval_set_latest
 from reviews.models import (
     EvalLeak,

@@ -40,7 +40,6 @@ from reviews.models.similarity import (  # noqa: F401
 from reviews.models.verdicts import (  # noqa: F401
     Audit,
     AuditItem,
-    AuditLog,
     AuditScope,
     AuditStatus,
     ErrorCategory,

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from generation.models import Generator, Project, Sample
+from generation.models import Generator, Sample
+from synthreview.projects.models import Project
 
 
 class EvalSetVersion(models.Model):

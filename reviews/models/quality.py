@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models.verdicts import Audit, ErrorCategory, VerdictValue
 
 

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 
 
 class SampleEmbedding(models.Model):

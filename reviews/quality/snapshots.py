@@ -19,7 +19,8 @@ import numpy as np
 from django.db.models import Count
 from django.utils import timezone
 
-from generation.models import GenerationRun, Generator, Origin, Project, Sample
+from generation.models import GenerationRun, Generator, Origin, Sample
+from synthreview.projects.models import Project
 from reviews.models import (
     DuplicateGroupMember,
     DuplicateGroupStatus,

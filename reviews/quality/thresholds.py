@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generation.models import Project
+from synthreview.projects.models import Project
 
 
 @dataclass(frozen=True)

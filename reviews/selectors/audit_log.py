@@ -19,8 +19,8 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from generation.models import Membership, Project
-from reviews.models import AuditLog
+from synthreview.projects.models import Membership, Project
+from synthreview.projects.models import AuditLog
 
 PAGE_SIZE = 50
 CSV_CHUNK = 2000

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import Audit, AuditItem, AuditStatus, Verdict
 
 

@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from generation.models import Project, Sample, SampleFlag
+from synthreview.projects.models import Project
+from generation.models import Sample, SampleFlag
 from reviews.models import AuditItem, AuditStatus
-from synthreview.access import ProjectAccess, project_access
+from synthreview.projects.access import ProjectAccess, project_access
 
 # Said wherever an action outside the audit is refused on a held item: the action would decide (or, refused
 # for another reason, describe) the item before the audit's reviewers have judged it.

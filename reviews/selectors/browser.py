@@ -9,9 +9,11 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 
-from generation.models import Project, Sample, SampleCount, SampleFlag
+from synthreview.projects.models import Project
+from generation.models import Sample, SampleCount, SampleFlag
 from generation.search import samples_matching_text
-from reviews.models import AuditLog, DuplicateGroupMember, SampleSimilarity, Verdict
+from synthreview.projects.models import AuditLog
+from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import MemberSet

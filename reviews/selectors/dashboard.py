@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from generation.models import Origin, Project, SampleCount
+from generation.models import Origin, SampleCount
+from synthreview.projects.models import Project
 from reviews.models import Alert, Audit, QualitySnapshot, SnapshotScope
 from reviews.quality.thresholds import Threshold, project_thresholds
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from generation.models import Project, Sample, SampleFlag, Split
+from synthreview.projects.models import Project
+from generation.models import Sample, SampleFlag, Split
 from reviews.models import DownstreamResult, EvalLeak, EvalSetVersion, Export, ExportSplit, ExportStatus
 from reviews.models.governance import EvalLeakCheck
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.metrics import NoiseFloor, fisher_exact
 from reviews.models import Audit, AuditStatus
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import (
     Cluster,
     DuplicateGroup,

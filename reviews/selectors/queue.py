@@ -8,14 +8,8 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from generation.models import (
-    Origin,
-    Project,
-    Sample,
-    SampleCount,
-    SampleFlag,
-    SampleStatus,
-)
+from generation.models import Origin, Sample, SampleCount, SampleFlag, SampleStatus
+from synthreview.projects.models import Project
 from reviews.models import Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import SearchStatus, SimilaritySearch
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import DuplicateGroupMember, EmbeddingMap, SampleSimilarity
 from reviews.selectors.blinding import SEES_ALL, Blinding
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Floor
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind, SampleSimilarity
 
 # The histogram starts here: below it nothing is near enough to be a duplicate, and a

@@ -9,7 +9,8 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Q, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import (
     Cluster,
     DuplicateGroup,

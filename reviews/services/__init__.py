@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from reviews.services.audit_log import audit_log_record
 from reviews.services.bulk import (
     BulkCountChanged,
     BulkResult,
@@ -29,7 +28,7 @@ from reviews.similarity.jobs import similarity_job_request
 
 __all__ = [
     "BulkCountChanged", "BulkResult", "DecisionConflict", "MembershipChanged", "UndoRefused", "VerdictConflict",
-    "audit_log_record", "cluster_set_status", "duplicate_group_mark_not_duplicates", "duplicate_group_resolve",
+    "cluster_set_status", "duplicate_group_mark_not_duplicates", "duplicate_group_resolve",
     "duplicate_group_split", "membership_confirmed", "samples_bulk_set_status", "samples_status_set",
     "similarity_refit", "similarity_refresh", "verdict_record", "verdict_undo",
 ]

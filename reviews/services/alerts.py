@@ -12,10 +12,10 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from generation.models import Membership, Project, Role
+from synthreview.projects.models import Membership, Project, Role
 from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
 from reviews.quality.thresholds import THRESHOLD_SPECS, project_thresholds
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from synthreview.outbound import post_json, validate_outbound_url
 
 

@@ -18,14 +18,8 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from generation.models import (
-    GenerationRun,
-    Generator,
-    Origin,
-    Project,
-    PromptTemplateVersion,
-    Sample,
-)
+from generation.models import GenerationRun, Generator, Origin, PromptTemplateVersion, Sample
+from synthreview.projects.models import Project
 from reviews.audit_sampling import stratified_draw
 from reviews.models import (
     Audit,
@@ -38,7 +32,7 @@ from reviews.models import (
     VerdictValue,
 )
 from reviews.selectors.audits import audit_figures_compute
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.services.verdicts import validated_verdict
 
 MIN_AUDIT_SIZE, MAX_AUDIT_SIZE = 10, 500

@@ -11,9 +11,9 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from generation.models import Sample, SampleStatus
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.services.membership import membership_confirmed
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 # Rows per UPDATE: big enough to be quick, small enough to keep each statement's locks short.
 CHUNK = 5000

@@ -14,14 +14,14 @@ from reviews.models import (
     DuplicateGroupStatus,
 )
 from reviews.selectors.blinding import held_items_refuse
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.services.bulk import (
     BulkResult,
     samples_bulk_set_status,
     samples_status_set,
 )
 from reviews.services.membership import MembershipChanged, membership_confirmed
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 # Re-exported: the one check every group, cluster or variant-family action makes.
 __all__ = ["DecisionConflict", "MembershipChanged", "cluster_set_status", "duplicate_group_mark_not_duplicates",

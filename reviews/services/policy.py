@@ -12,10 +12,11 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from generation.models import Generator, Phase, Project, QualityCheckSchedule
+from generation.models import Generator
+from synthreview.projects.models import Phase, Project, QualityCheckSchedule
 from reviews.governance.target_models import target_models_problems
-from reviews.services.audit_log import audit_log_record
-from synthreview.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
+from synthreview.projects.access import ProjectAccess
 
 POLICY_FIELDS = ("phase", "min_real_share", "noise_floor_limit", "eval_leak_threshold", "max_generation_depth",
                  "generator_caps", "target_models", "hidden_metadata_keys", "quality_check_schedule")

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from generation.models import Project, QualityCheckSchedule
+from synthreview.projects.models import Project, QualityCheckSchedule
 from reviews.models import QualitySnapshot
 
 # Monthly is 30 days: a check every calendar month would drift with month lengths for no gain.

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from reviews.models import SimilaritySearch
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 K_MAX = 200
 QUERY_MAX_CHARS = 1000

@@ -17,12 +17,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from generation.models import EmbeddingText, Project, VariantRule
+from synthreview.projects.models import EmbeddingText, Project, VariantRule
 from reviews.models import Cluster, SimilarityJobKind
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.similarity.grouping import is_low_novelty
 from reviews.similarity.jobs import similarity_job_request
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 # Below 0.5, pairs that share little link up, and chains of them would pull large parts
 # of a project into one group: a regroup the size of the project, for nothing a lead wants.

@@ -13,10 +13,10 @@ from reviews.models import (
     DuplicateGroupStatus,
     DuplicateKind,
 )
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.services.bulk import samples_status_set
 from reviews.services.membership import membership_confirmed
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 
 class FamilyDecided(Exception):

@@ -12,11 +12,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from generation.models import Project, Sample, SampleStatus
-from reviews.models import AuditLog, ErrorCategory, Verdict, VerdictValue
+from synthreview.projects.models import Project
+from generation.models import Sample, SampleStatus
+from synthreview.projects.models import AuditLog
+from reviews.models import ErrorCategory, Verdict, VerdictValue
 from reviews.selectors.blinding import HELD_ITEM_REFUSAL, held_for_reader, held_items_refuse
 from reviews.selectors.browser import sample_history
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from reviews.services.bulk import samples_status_set
 
 STATUS_FOR_VERDICT = {

@@ -14,7 +14,8 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
-from generation.models import Origin, Project, Sample, SampleStatus
+from generation.models import Origin, Sample, SampleStatus
+from synthreview.projects.models import Project
 from reviews.models import SampleEmbedding, SampleSimilarity
 from reviews.similarity.clusters import clusters_build, clusters_describe_members, nearest_cluster_ids
 from reviews.similarity.embeddings import embedding_key, embeddings_load

@@ -11,7 +11,8 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import Cluster, SampleSimilarity
 from reviews.similarity.grouping import (
     cluster_count,

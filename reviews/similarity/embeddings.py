@@ -16,7 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from generation.models import Project, PromptTemplateVersion, Sample
+from synthreview.projects.models import Project
+from generation.models import PromptTemplateVersion, Sample
 from reviews.models import SampleEmbedding
 from reviews.similarity.embedder import encode
 from reviews.similarity.text import (

@@ -12,7 +12,8 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count
 
-from generation.models import Project, Sample, VariantRule
+from synthreview.projects.models import Project, VariantRule
+from generation.models import Sample
 from reviews.models import (
     DuplicateGroup,
     DuplicateGroupMember,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import EmbeddingMap
 from reviews.similarity.embeddings import embedding_key, embeddings_load
 

@@ -20,7 +20,7 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import SearchStatus, SimilaritySearch
 from reviews.similarity.embedder import encode
 from reviews.similarity.embeddings import embedding_key, embeddings_load
@@ -133,7 +133,7 @@ def similarity_search_claim(*, search_id: int) -> bool:
 def similarity_search_run(*, search_id: int) -> SimilaritySearch | None:
     """Answer one search; a search already answered (or being answered) is left alone."""
     from reviews.selectors.blinding import blinding_for
-    from synthreview.access import get_project_for_user
+    from synthreview.projects.access import get_project_for_user
 
     if not similarity_search_claim(search_id=search_id):
         return None

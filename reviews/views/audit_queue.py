@@ -27,7 +27,8 @@ from reviews.services.audits import (
     audit_verdict_undo,
 )
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
-from synthreview.access import ProjectAccess, get_audit_for_user
+from synthreview.projects.access import ProjectAccess
+from reviews.access import get_audit_for_user
 
 
 def _position(raw: str | None) -> int | None:

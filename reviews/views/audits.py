@@ -34,7 +34,9 @@ from reviews.services.audits import (
     gold_sample_remove,
     gold_sample_set,
 )
-from synthreview.access import ProjectAccess, get_audit_for_user, get_project_for_user, get_sample_with_access
+from synthreview.projects.access import ProjectAccess, get_project_for_user
+from reviews.access import get_audit_for_user
+from generation.access import get_sample_with_access
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
 

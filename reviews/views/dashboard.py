@@ -36,7 +36,8 @@ from reviews.selectors.dashboard import (
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
 from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
 from reviews.views.audits import noise_floor_chart
-from synthreview.access import get_alert_for_user, get_project_for_user
+from reviews.access import get_alert_for_user
+from synthreview.projects.access import get_project_for_user
 from synthreview.csv_safety import csv_safe_cell
 
 

@@ -18,7 +18,7 @@ from reviews.governance.eval_sets import (
 )
 from reviews.governance_forms import EvalDrawForm, EvalFreezeForm, EvalIdsForm
 from reviews.selectors.governance import eval_set_overview
-from synthreview.access import get_project_for_user
+from synthreview.projects.access import get_project_for_user
 
 ACTIONS = ("add", "remove", "draw", "freeze")
 

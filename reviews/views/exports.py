@@ -19,7 +19,8 @@ from reviews.governance.mix_policy import minimum_real_share
 from reviews.governance_forms import DownstreamResultForm, ExportForm
 from reviews.models import ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
-from synthreview.access import get_export_for_user, get_project_for_user
+from reviews.access import get_export_for_user
+from synthreview.projects.access import get_project_for_user
 from synthreview.progress import progress_get, progress_key
 
 # What a lead can do about each refusal, shown beside it.

@@ -10,7 +10,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from reviews import selectors
 from reviews.services import similarity_refit, similarity_refresh
-from synthreview.access import get_project_for_user
+from synthreview.projects.access import get_project_for_user
 
 
 @login_required

@@ -17,11 +17,8 @@ from reviews.selectors.blinding import blinding_for
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
-from synthreview.access import (
-    ProjectAccess,
-    get_project_for_user,
-    get_sample_with_access,
-)
+from synthreview.projects.access import ProjectAccess, get_project_for_user
+from generation.access import get_sample_with_access
 
 
 def _order(request: HttpRequest) -> str:

@@ -24,12 +24,9 @@ from reviews.services import (
     samples_bulk_set_status,
 )
 from reviews.similarity.membership import MemberSet, membership_change
-from synthreview.access import (
-    ProjectAccess,
-    get_cluster_for_user,
-    get_project_for_user,
-    get_sample_with_access,
-)
+from synthreview.projects.access import ProjectAccess, get_project_for_user
+from reviews.access import get_cluster_for_user
+from generation.access import get_sample_with_access
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
 _NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}

@@ -15,7 +15,8 @@ from reviews.forms import SampleFilterForm
 from reviews.search_forms import SearchForm
 from reviews.selectors.blinding import blinding_for
 from reviews.services.search import similarity_search_create
-from synthreview.access import ProjectAccess, get_project_for_user, get_sample_with_access
+from synthreview.projects.access import ProjectAccess, get_project_for_user
+from generation.access import get_sample_with_access
 
 
 def _results(request: HttpRequest, access: ProjectAccess, search_id: int) -> dict:

@@ -21,7 +21,8 @@ from reviews.services import (
     duplicate_group_resolve,
     duplicate_group_split,
 )
-from synthreview.access import get_duplicate_group_for_user, get_project_for_user
+from reviews.access import get_duplicate_group_for_user
+from synthreview.projects.access import get_project_for_user
 
 TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
 

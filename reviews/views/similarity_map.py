@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from reviews import selectors
 from reviews.selectors.blinding import blinding_for
-from synthreview.access import get_sample_with_access
+from generation.access import get_sample_with_access
 
 
 @login_required

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.charts import histogram
 from reviews.selectors.similarity_settings import (
     PREVIEW_MAX_SAMPLES,
@@ -29,7 +29,7 @@ from reviews.services.similarity_settings import (
     project_similarity_settings_set,
 )
 from reviews.similarity_settings_forms import THRESHOLD_MESSAGE, SimilaritySettingsForm
-from synthreview.access import get_project_for_user
+from synthreview.projects.access import get_project_for_user
 
 
 def _proposed(raw: str | None) -> tuple[float | None, str]:

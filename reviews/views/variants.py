@@ -15,7 +15,7 @@ from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
 from reviews.services.membership import MembershipChanged
 from reviews.services.variants import FamilyDecided, variant_family_trim
-from synthreview.access import get_duplicate_group_for_user
+from reviews.access import get_duplicate_group_for_user
 
 # More ids than any family card can carry is a forged form, not a choice.
 _MAX_KEEP_IDS = 10_000

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from generation.models import Membership, Project, Role
+from synthreview.projects.models import Membership, Project, Role
 from reviews.models import Audit, AuditAdjudication, AuditItem, AuditStatus, Verdict
 from reviews.services.audits import gold_sample_set
 from tests.conftest import PASSWORD

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import Audit, AuditStatus, Export, ExportStatus
 from tests.reviews.audit_helpers import audit_drawn, review_all
 from tests.reviews.export_helpers import synthetic_run, wilson_upper

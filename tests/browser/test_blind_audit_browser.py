@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from generation.models import Membership, Project, Role
+from synthreview.projects.models import Membership, Project, Role
 from reviews.models import SampleSimilarity
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from tests.conftest import PASSWORD

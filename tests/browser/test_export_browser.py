@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from generation.models import ImportBatch, Origin, Project, Sample, SampleStatus
+from generation.models import ImportBatch, Origin, Sample, SampleStatus
+from synthreview.projects.models import Project
 from reviews.models import Audit, AuditStatus, Export, ExportStatus, Verdict
 from tests.reviews.export_helpers import synthetic_run
 from tests.reviews.review_helpers import add_samples

@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generation.models import Sample, SampleStatus
-from reviews.models import AuditLog, Verdict
+from synthreview.projects.models import AuditLog
+from reviews.models import Verdict
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,13 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from generation.models import Sample, SampleStatus
-from reviews.models import (
-    AuditLog,
-    Cluster,
-    DuplicateGroup,
-    DuplicateGroupMember,
-    SampleSimilarity,
-)
+from synthreview.projects.models import AuditLog
+from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

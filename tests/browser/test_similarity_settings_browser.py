@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from generation.models import Project
-from reviews.models import AuditLog, SampleSimilarity, SimilarityJob
+from synthreview.projects.models import Project
+from synthreview.projects.models import AuditLog
+from reviews.models import SampleSimilarity, SimilarityJob
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -19,7 +19,8 @@ import pytest
 from playwright.sync_api import expect
 
 from generation.models import Sample, SampleStatus
-from reviews.models import AuditLog, Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
+from synthreview.projects.models import AuditLog
+from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
 from reviews.similarity.build import similarity_build
 from reviews.similarity.embeddings import embeddings_compute
 from tests.browser.conftest import make_sample

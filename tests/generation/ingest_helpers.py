@@ -15,13 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from generation.models import (
-    Generator,
-    Project,
-    PromptTemplate,
-    Sample,
-    SampleCount,
-)
+from generation.models import Generator, PromptTemplate, Sample, SampleCount
+from synthreview.projects.models import Project
 
 # The two sinks as a `use_copy` parameter: COPY is PostgreSQL's, so its case is left out on SQLite.
 SINKS = [pytest.param(True, id="copy", marks=pytest.mark.postgres(reason="the COPY sink is PostgreSQL's")),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generation.models import Generator, GeneratorKind, Project
+from generation.models import Generator, GeneratorKind
+from synthreview.projects.models import Project
 from generation.services import template_version_create
 from tests.llm_server import start_llm_server
 

@@ -10,7 +10,8 @@ from django.db.models import Count
 from django.urls import reverse
 
 from generation.demo import REAL_ANCHORS
-from generation.models import GenerationRun, Generator, Project, Sample, SampleCount
+from generation.models import GenerationRun, Generator, Sample, SampleCount
+from synthreview.projects.models import Project
 
 pytestmark = pytest.mark.django_db
 

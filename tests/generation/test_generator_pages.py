@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from generation.models import Generator, GeneratorKind
 from generation.services import generator_create
-from reviews.models import AuditLog
+from synthreview.projects.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

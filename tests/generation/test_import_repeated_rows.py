@@ -16,7 +16,8 @@ from django.urls import reverse
 from generation.ingest import sinks
 from generation.ingest.mapping import FieldMapping
 from generation.ingest.service import import_batch_create, import_batch_run
-from generation.models import ImportBatch, Project, Sample
+from generation.models import ImportBatch, Sample
+from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import SINKS, write_jsonl
 from tests.generation.test_ingest_real_data import alpaca_input, prediction_files, read_jsonl
 from tests.reviews.review_helpers import XSS, XSS_ESCAPED

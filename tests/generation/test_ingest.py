@@ -17,15 +17,9 @@ from django.core.management import call_command
 
 from generation.ingest.mapping import FieldMapping
 from generation.ingest.service import import_batch_create, import_batch_run
-from generation.models import (
-    Generator,
-    ImportBatch,
-    ImportStatus,
-    Project,
-    PromptTemplate,
-    Sample,
-)
-from reviews.models import AuditLog
+from generation.models import Generator, ImportBatch, ImportStatus, PromptTemplate, Sample
+from synthreview.projects.models import Project
+from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import (
     ALPACA_ROWS,
     SINKS,

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from django.test import override_settings
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import (
     assert_nothing_imported,
     import_fails,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from generation.models import Generator, ImportBatch, Project, PromptTemplate, Sample
+from generation.models import Generator, ImportBatch, PromptTemplate, Sample
+from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import (
     assert_nothing_imported,
     counted_samples,

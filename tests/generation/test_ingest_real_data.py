@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from generation.ingest.service import import_batch_create, import_batch_run
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from tests.generation.ingest_helpers import SINKS, counted_samples, counters, import_ok
 
 Member = tuple[str, str, str]  # (generator, stored input, stored output)

@@ -7,15 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from generation.hashing import content_hash
-from generation.models import (
-    GenerationRun,
-    Generator,
-    Membership,
-    PromptTemplate,
-    PromptTemplateVersion,
-    Sample,
-)
-from reviews.models import Audit, AuditLog, Verdict
+from generation.models import GenerationRun, Generator, PromptTemplate, PromptTemplateVersion, Sample
+from synthreview.projects.models import Membership
+from reviews.models import Audit, Verdict
+from synthreview.projects.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from generation.models import PromptTemplate, PromptTemplateVersion
 from generation.services import template_version_create
-from reviews.models import AuditLog
+from synthreview.projects.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

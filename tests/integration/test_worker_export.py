@@ -15,15 +15,8 @@ import pytest
 from generation.models import Sample, SampleFlag, Split
 from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
 from reviews.governance.exports import export_request
-from reviews.models import (
-    AuditLog,
-    EvalLeak,
-    EvalLeakCheck,
-    Export,
-    ExportStatus,
-    LeakCheckStatus,
-    LeakKind,
-)
+from synthreview.projects.models import AuditLog
+from reviews.models import EvalLeak, EvalLeakCheck, Export, ExportStatus, LeakCheckStatus, LeakKind
 from reviews.tasks import export_task
 from tests.integration.conftest import wait_for
 from tests.reviews.export_helpers import closed_run_audit, lead_access, synthetic_run

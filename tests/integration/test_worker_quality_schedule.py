@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import Alert, QualitySnapshot
 from reviews.quality.snapshots import quality_snapshots_compute
 from reviews.similarity.embeddings import embedding_key, embeddings_store

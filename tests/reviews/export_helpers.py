@@ -8,10 +8,11 @@ import json
 import math
 from pathlib import Path
 
-from generation.models import GenerationRun, Generator, Project, Role, Sample
+from generation.models import GenerationRun, Generator, Sample
+from synthreview.projects.models import Project, Role
 from reviews.governance.exports import export_request, export_run
 from reviews.models import Audit, Export
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 from tests.reviews.audit_helpers import audit_drawn, first_wrong, review_all
 from tests.reviews.review_helpers import add_samples, generator, run, template_version
 

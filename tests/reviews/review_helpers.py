@@ -15,12 +15,12 @@ from django.http import HttpResponse
 from generation.models import (
     GenerationRun,
     Generator,
-    Project,
     PromptTemplate,
     PromptTemplateVersion,
     Sample,
     SampleFlag,
 )
+from synthreview.projects.models import Project
 from generation.services import sample_count_add
 from reviews.models import (
     Cluster,

@@ -14,7 +14,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.models import Alert, AlertChannel, Audit, AuditItem, AuditStatus
 from reviews.services.alerts import alerts_evaluate_audit
 from reviews.services.audits import audit_create, audit_verdict_record

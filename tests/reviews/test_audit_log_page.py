@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews.models import AuditLog
+from synthreview.projects.models import AuditLog
 from reviews.selectors.audit_log import PAGE_SIZE, audit_log_csv_rows, audit_log_filtered
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.services import audit_log_record
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_sample, body
 
 pytestmark = pytest.mark.django_db

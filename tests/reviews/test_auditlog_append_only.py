@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from reviews.models import AuditLog
-from reviews.services.audit_log import audit_log_record
+from synthreview.projects.models import AuditLog
+from synthreview.projects.services import audit_log_record
 
 pytestmark = pytest.mark.django_db
 

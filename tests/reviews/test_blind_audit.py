@@ -14,7 +14,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from generation.models import GenerationRun, ImportBatch, Membership, Project, Role, Sample
+from generation.models import GenerationRun, ImportBatch, Sample
+from synthreview.projects.models import Membership, Project, Role
 from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity, SimilaritySearch, Verdict
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from reviews.services.verdicts import verdict_record

@@ -9,7 +9,8 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import DuplicateGroup, Verdict
 from reviews.services.verdicts import verdict_record
 from reviews.similarity.membership import MemberSet

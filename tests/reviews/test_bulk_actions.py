@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from reviews.models import AuditLog, Cluster
+from synthreview.projects.models import AuditLog
+from reviews.models import Cluster
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     XSS,

@@ -282,7 +282,7 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     from tests.reviews.review_helpers import members_token
     from reviews.similarity.build import similarity_build
     from reviews.similarity.embeddings import embeddings_compute
-    from synthreview.access import get_project_for_user
+    from synthreview.projects.access import get_project_for_user
 
     version = template_version(project)
     looper, varied = generator(project, "looper"), generator(project, "varied")

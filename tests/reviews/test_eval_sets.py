@@ -19,7 +19,8 @@ from reviews.governance.eval_sets import (
     eval_split_draw,
     eval_split_remove,
 )
-from reviews.models import AuditLog, EvalSetMember, EvalSetVersion
+from synthreview.projects.models import AuditLog
+from reviews.models import EvalSetMember, EvalSetVersion
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from reviews.models import AuditLog
+from synthreview.projects.models import AuditLog
 from tests.reviews.export_helpers import (
     closed_run_audit,
     decision,

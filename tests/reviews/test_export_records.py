@@ -14,11 +14,12 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from generation.models import Role
+from synthreview.projects.models import Role
 from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
 from reviews.governance.exports import export_request
-from reviews.models import AuditLog, Export
-from synthreview.access import ProjectAccess
+from synthreview.projects.models import AuditLog
+from reviews.models import Export
+from synthreview.projects.access import ProjectAccess
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples, generator
 

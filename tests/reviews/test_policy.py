@@ -7,10 +7,10 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from generation.models import Phase, Project
-from reviews.models import AuditLog
+from synthreview.projects.models import Phase, Project
+from synthreview.projects.models import AuditLog
 from reviews.services.policy import project_policy_set
-from synthreview.access import get_project_for_user
+from synthreview.projects.access import get_project_for_user
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, body, generator
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import Alert, QualitySnapshot, SnapshotScope
 from reviews.quality import snapshots as snapshots_module
 from reviews.quality.snapshots import quality_snapshots_compute

@@ -16,7 +16,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from generation.models import Origin
-from reviews.models import AuditLog, Export
+from synthreview.projects.models import AuditLog
+from reviews.models import Export
 from tests.reviews.review_helpers import XSS, XSS_ESCAPED, add_samples, body, generator
 
 pytestmark = pytest.mark.django_db

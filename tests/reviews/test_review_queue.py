@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from reviews.models import AuditLog, Verdict
+from synthreview.projects.models import AuditLog
+from reviews.models import Verdict
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     HTMX,

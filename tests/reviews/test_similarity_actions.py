@@ -13,8 +13,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Generator, Sample
+from synthreview.projects.models import AuditLog
 from reviews.models import (
-    AuditLog,
     Cluster,
     DuplicateGroup,
     DuplicateGroupMember,

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from generation.models import Project, Sample
+from synthreview.projects.models import Project
+from generation.models import Sample
 from reviews.models import DuplicateGroup, SampleEmbedding, SampleSimilarity
 from reviews.similarity.build import similarity_build
 from reviews.similarity.embeddings import embeddings_compute

@@ -13,8 +13,9 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from generation.models import Project
-from reviews.models import AuditLog, Cluster, SimilarityJob
+from synthreview.projects.models import Project
+from synthreview.projects.models import AuditLog
+from reviews.models import Cluster, SimilarityJob
 from reviews.selectors.similarity_settings import grouping_estimate, neighbour_similarity_bins
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_sample, add_samples, body, group, score
 

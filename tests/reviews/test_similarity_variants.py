@@ -14,7 +14,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from reviews.models import AuditLog, DuplicateGroup, DuplicateGroupMember, SampleEmbedding
+from synthreview.projects.models import AuditLog
+from reviews.models import DuplicateGroup, DuplicateGroupMember, SampleEmbedding
 from reviews.similarity.build import similarity_build
 from reviews.similarity.embeddings import embedding_key
 from reviews.similarity.groups import duplicate_groups_rebuild

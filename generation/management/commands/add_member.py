@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation.models import Project, Role
+from synthreview.projects.models import Project, Role
 from generation.services import membership_set
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from generation.services import project_create
 
 

@@ -12,7 +12,8 @@ from generation.ingest.service import (
     import_batch_create,
     import_batch_run,
 )
-from generation.models import ImportFormat, ImportStatus, Origin, Project
+from generation.models import ImportFormat, ImportStatus, Origin
+from synthreview.projects.models import Project
 
 
 class Command(BaseCommand):

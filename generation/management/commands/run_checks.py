@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation.checks import REGISTRY
 from generation.checks.service import project_checks_run
-from generation.models import Project
+from synthreview.projects.models import Project
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 
 from generation.demo import DEMO_LOGINS, DEMO_SLUG, demo_project_create
-from generation.models import Project
+from synthreview.projects.models import Project
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from generation.models import Project
+from synthreview.projects.models import Project
 from reviews.similarity.embeddings import embeddings_compute
 
 

@@ -8,10 +8,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from generation.models import Generator, Project, Role
+from generation.models import Generator
+from synthreview.projects.models import Project, Role
 from reviews.governance.exports import ExportError, export_request, export_run
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit, ExportStatus
-from synthreview.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess
 
 
 class Command(BaseCommand):

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from django.db import models
 
-from generation.models import Project
-from reviews.models import AuditLog
+from synthreview.projects.models import AuditLog, Project
+
+# Objects are named by their model's label. The log is append-only and rows written
+# before projects moved to this app name them by their old app, so those models keep
+# their old label here: one object keeps one name in the log for ever.
+STABLE_OBJECT_TYPES = {
+    "projects.project": "generation.project",
+    "projects.membership": "generation.membership",
+    "projects.auditlog": "reviews.auditlog",
+}
 
 
 def audit_log_record(
@@ -19,7 +27,8 @@ def audit_log_record(
     details: dict | None = None,
 ) -> AuditLog:
     if obj is not None:
-        object_type = object_type or obj._meta.label_lower
+        label = obj._meta.label_lower
+        object_type = object_type or STABLE_OBJECT_TYPES.get(label, label)
         object_id = object_id or str(obj.pk)
     return AuditLog.objects.create(
         project=project,
