@@ -128,8 +128,4 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
     if execute_runs_inline:
         for run in runs:
             run_execute(run_id=run.pk)
-    # Imported here: the reviews app builds on generation, not the other way round.
-    from reviews.tasks import demo_audits_task
-
-    transaction.on_commit(lambda: demo_audits_task.delay(project.pk))
     return project

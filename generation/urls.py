@@ -4,7 +4,6 @@ from generation import generator_views, run_views, template_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("p/<slug:slug>/", views.project_detail, name="project_detail"),
     path("p/<slug:slug>/imports/new/", views.import_new, name="import_new"),
     path("p/<slug:slug>/templates/", template_views.template_list, name="template_list"),
     path("p/<slug:slug>/templates/new/", template_views.template_version_new, name="template_version_new"),

@@ -14,7 +14,6 @@ from generation import selectors
 from generation.forms import ImportForm
 from generation.ingest.service import import_batch_create
 from generation.models import ImportFormat, ImportStatus
-from reviews.selectors import similarity_overview
 from generation.access import get_import_for_user
 from synthreview.projects.access import get_project_for_user, projects_for_user
 from synthreview.progress import progress_get, progress_key
@@ -23,27 +22,6 @@ from synthreview.progress import progress_get, progress_key
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "generation/home.html", {"accesses": projects_for_user(request.user)})
-
-
-@login_required
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, slug, "view")
-    project = access.project
-    return render(
-        request,
-        "generation/project.html",
-        {
-            "access": access,
-            "project": project,
-            "can_import": access.can("import"),
-            "counts": selectors.sample_counts(project),
-            "runs": selectors.project_runs(project),
-            "imports": selectors.project_imports(project) if access.can("import") else [],
-            "generators": selectors.project_generators(project),
-            "similarity": similarity_overview(project),
-            "can_rerun": access.can("bulk"),
-        },
-    )
 
 
 @login_required

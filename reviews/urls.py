@@ -3,6 +3,7 @@ from django.urls import path
 from reviews import views
 
 urlpatterns = [
+    path("p/<slug:slug>/", views.project_detail, name="project_detail"),
     path("p/<slug:slug>/queue/", views.review_queue, name="review_queue"),
     path("p/<slug:slug>/queue/<int:pk>/verdict/", views.verdict_save, name="verdict_save"),
     path("p/<slug:slug>/queue/undo/", views.verdict_undo_last, name="verdict_undo"),

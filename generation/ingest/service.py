@@ -27,8 +27,8 @@ from generation.models import (
 )
 from synthreview.projects.models import Project
 from generation.services import sample_count_add
+from generation.signals import samples_arrived
 from synthreview.projects.services import audit_log_record
-from reviews.services import similarity_refresh
 
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50
@@ -207,7 +207,7 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "duplicate_lines",
                               "duplicates_by_source", "finished_at"])
     if imported:
-        similarity_refresh(project_id=batch.project_id, requested_by=batch.created_by)
+        samples_arrived.send(sender=ImportBatch, project_id=batch.project_id, requested_by=batch.created_by)
         _checks_request(batch_id=batch.pk)
     audit_log_record(
         project=batch.project,

@@ -37,8 +37,8 @@ from generation.runs.plan import (
     idempotency_key,
     item_prompt,
 )
+from generation.signals import samples_arrived
 from synthreview.projects.services import audit_log_record
-from reviews.services import similarity_refresh
 
 ITEM_BATCH = 2_000
 DEFAULT_COMPLETION_TOKENS = 256  # for the cost estimate when a generator sets no max_tokens
@@ -267,7 +267,7 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
         audit_log_record(project=run.project, actor=None, action=f"run.{run.status}", obj=run, details={
             "done": run.items_done, "failed": run.items_failed, "samples": run.samples_created})
         if run.samples_created:
-            similarity_refresh(project_id=run.project_id)
+            samples_arrived.send(sender=GenerationRun, project_id=run.project_id, requested_by=None)
     return run
 
 

@@ -25,6 +25,7 @@ from reviews.views.exports import (  # noqa: F401
 )
 from reviews.views.jobs import similarity_refit_view, similarity_rerun, similarity_status  # noqa: F401
 from reviews.views.policy import policy_settings  # noqa: F401
+from reviews.views.project import project_detail  # noqa: F401
 from reviews.views.similarity_settings import similarity_settings  # noqa: F401
 from reviews.views.queue import review_queue, verdict_save, verdict_undo_last  # noqa: F401
 from reviews.views.samples import sample_detail, sample_list, samples_bulk  # noqa: F401

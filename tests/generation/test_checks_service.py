@@ -96,7 +96,7 @@ def test_length_outliers_need_twenty_real_anchors(project) -> None:
 def test_an_import_ends_with_its_samples_checked(project, tmp_path: Path, run_tasks_inline, monkeypatch,
                                                  django_capture_on_commit_callbacks) -> None:
     # Embedding is another worker's job; it is not under test here.
-    monkeypatch.setattr("generation.ingest.service.similarity_refresh", lambda **kwargs: None)
+    monkeypatch.setattr("reviews.receivers.similarity_refresh", lambda **kwargs: None)
     path = write_jsonl(tmp_path / "batch.jsonl", [
         {"input": "q1", "output": ""},
         {"input": "q2", "output": "I’m sorry, but I cannot help with that."},

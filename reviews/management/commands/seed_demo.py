@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
 
 from generation.demo import DEMO_LOGINS, DEMO_SLUG, demo_project_create
+from reviews.tasks import demo_audits_task
 from synthreview.projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "Fill the demo project (offline, deterministic). Does nothing if it exists."
+    help = "Fill the demo project and queue its audits (offline, deterministic). Does nothing if it exists."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--inline", action="store_true",
@@ -17,7 +19,9 @@ class Command(BaseCommand):
         if Project.objects.filter(slug=DEMO_SLUG).exists():
             self.stdout.write("the demo project exists already")
         else:
-            demo_project_create(execute_runs_inline=inline)
+            project = demo_project_create(execute_runs_inline=inline)
+            # The demo's audits need its runs' samples; the task waits for them.
+            transaction.on_commit(lambda: demo_audits_task.delay(project.pk))
             where = "executed" if inline else "queued for the worker"
             self.stdout.write(f"created the demo project; its generation runs are {where}")
         for login in DEMO_LOGINS:

@@ -1,0 +1,33 @@
+"""The project page: it composes generation's figures (samples, runs, imports,
+generators) with the similarity overview, so it lives in the upper app."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from generation import selectors
+from reviews.selectors import similarity_overview
+from synthreview.projects.access import get_project_for_user
+
+
+@login_required
+def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "view")
+    project = access.project
+    return render(
+        request,
+        "reviews/project.html",
+        {
+            "access": access,
+            "project": project,
+            "can_import": access.can("import"),
+            "counts": selectors.sample_counts(project),
+            "runs": selectors.project_runs(project),
+            "imports": selectors.project_imports(project) if access.can("import") else [],
+            "generators": selectors.project_generators(project),
+            "similarity": similarity_overview(project),
+            "can_rerun": access.can("bulk"),
+        },
+    )
