@@ -11,27 +11,6 @@ from generation.models import (
     Sample,
     SampleCount,
 )
-from synthreview.projects.models import Membership, Project
-
-
-class MembershipInline(admin.TabularInline):
-    model = Membership
-    extra = 0
-    raw_id_fields = ["user"]
-
-
-@admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "phase", "noise_floor_limit", "created_at"]
-    search_fields = ["slug", "name"]
-    inlines = [MembershipInline]
-
-
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "project", "role", "created_at"]
-    list_filter = ["role", "project"]
-    raw_id_fields = ["user"]
 
 
 class PromptTemplateVersionInline(admin.TabularInline):

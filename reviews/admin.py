@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from reviews.models import (
     Audit,
@@ -13,7 +12,6 @@ from reviews.models import (
     SimilarityJob,
     Verdict,
 )
-from synthreview.projects.models import AuditLog
 
 
 @admin.register(Audit)
@@ -35,23 +33,6 @@ class VerdictAdmin(admin.ModelAdmin):
     raw_id_fields = ["sample"]
 
 
-@admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "project", "actor", "action", "object_type", "object_id"]
-    list_filter = ["action", "project"]
-
-    # Append-only: the admin may read the log, never change it.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-@admin.register(SimilarityJob)
 class SimilarityJobAdmin(admin.ModelAdmin):
     list_display = ["project", "kind", "status", "done", "total", "created_at", "finished_at"]
     list_filter = ["kind", "status", "project"]

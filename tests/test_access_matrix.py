@@ -138,7 +138,7 @@ def _review_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
     }
 
 
-# page -> expected status for expert, lead, admin, outsider (NEEDS in synthreview/access.py:
+# page -> expected status for expert, lead, admin, outsider (NEEDS in synthreview/projects/access.py:
 # reviewing and viewing need an expert, a rerun needs a lead; the bulk POST redirects to the list;
 # the status partial answers 286 when no job runs, which stops the polling)
 REVIEW_EXPECTED = {
@@ -238,7 +238,7 @@ def test_another_projects_objects_are_404_under_own_slug(page, project, other_pr
 
 # --- audits, the noise floor, the dashboard and alerts -----------------------------------------
 # Plain requests, not htmx: these views answer an allowed POST with a redirect (302), which the
-# anonymous case tells apart by where it points. NEEDS in synthreview/access.py: taking part in
+# anonymous case tells apart by where it points. NEEDS in synthreview/projects/access.py: taking part in
 # an audit needs an expert; planning, closing, adjudicating, gold samples, the noise floor, the
 # dashboard and its settings need a lead.
 

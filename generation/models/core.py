@@ -82,7 +82,7 @@ class Generator(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=GeneratorKind.choices, default=GeneratorKind.IMPORTED)
     model_name = models.CharField(max_length=200, blank=True)
-    # Only admins set these (see access.py); the key itself is never stored in
+    # Only admins set these (see synthreview/projects/access.py); the key itself is never stored in
     # plain text: api_key_env names the environment variable that holds it.
     # The base URL of an OpenAI-compatible API, e.g. http://vllm:8000/v1. Checked for
     # server-side request forgery here and again at every call (synthreview.outbound).
