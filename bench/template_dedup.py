@@ -50,7 +50,6 @@ needs F >= 0.90 and F above the plain baseline's F1 at 0.90.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import random
@@ -59,7 +58,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +68,7 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_drop,
     database_recreate,
 )
+from _pair_scores import Grouping, Pair, Scores, grouping_before_and_after, pair_scores, pairs_within
 
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
 BENCH_DATABASE = "synthreview_bench_template_dedup"
@@ -150,34 +149,6 @@ class Rendering:
     template: Template
 
 
-Pair = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Scores:
-    precision: float
-    recall: float
-    f1: float
-    predicted: int
-    correct: int
-
-    def cells(self) -> str:
-        return f"{self.precision:5.3f} {self.recall:5.3f} {self.f1:5.3f}"
-
-
-def pair_scores(predicted: set[Pair], truth: set[Pair]) -> Scores:
-    correct = len(predicted & truth)
-    precision = correct / len(predicted) if predicted else 1.0
-    recall = correct / len(truth) if truth else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Scores(precision, recall, f1, len(predicted), correct)
-
-
-def pairs_within(groups: Iterable[Iterable[int]]) -> set[Pair]:
-    pairs: set[Pair] = set()
-    for group in groups:
-        pairs.update(itertools.combinations(sorted(group), 2))
-    return pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +250,7 @@ def _run(*, problems: int, variants: tuple[str, ...], seed: int, work_dir: Path)
               f"{template.text[:72]!r}...")
 
     headline: tuple[Scores, Scores] | None = None
-    headline_grouping: _Grouping | None = None
+    headline_grouping: Grouping | None = None
     for variant in variants:
         paths = jsonl_write(work_dir, variant, chosen, renderings, random.Random(f"{seed}-{variant}"))
         print(f"\nvariant {variant}: output = "
@@ -339,7 +310,7 @@ class _Diagnostics:
     problem_of: dict[int, int]
     template_of: dict[int, str]
     predicted: set[Pair]
-    grouping: _Grouping | None = None
+    grouping: Grouping | None = None
 
     def show_errors(self) -> None:
         from synthreview.projects.models import Project
@@ -440,63 +411,11 @@ def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
         scores[threshold] = pair_scores(predicted, truth)
         if threshold == DEFAULT_THRESHOLD:
             at_default = predicted
-            grouping = _grouping_before_and_after(project, truth)
+            grouping = grouping_before_and_after(project, truth, DEFAULT_THRESHOLD)
     if not template_text_known:
         _print_inferred_boilerplate(project.pk)
     return scores, _Diagnostics(project.pk, len(problem_of), truth, problem_of, template_of, at_default, grouping)
 
-
-@dataclass(frozen=True)
-class _Grouping:
-    """The old rule (prune each linked set to the keeper's neighbours) against tight groups, on the same pairs."""
-
-    with_partner: int
-    left_out_before: int
-    left_out_after: int
-    before: Scores
-    true_pairs_called_variants: int
-
-    def show(self) -> None:
-        print(f"  grouping at {DEFAULT_THRESHOLD:.2f}, {self.with_partner} samples with a partner over it:")
-        print(f"    before (prune to the keeper's neighbours): P R F1 {self.before.cells()}, "
-              f"left out of every group {self.left_out_before}")
-        print(f"    after (tight groups, variants apart):      left out of every group {self.left_out_after}; "
-              f"true duplicate pairs called variants {self.true_pairs_called_variants}")
-
-
-def _grouping_before_and_after(project, truth: set[Pair]) -> _Grouping:  # type: ignore[no-untyped-def]
-    from reviews.models import DuplicateGroupMember
-    from reviews.similarity import groups as grouping
-    from reviews.similarity.grouping import groups_from_pairs, suggest_representative
-
-    threshold = project.near_duplicate_threshold
-    pairs = grouping.similar_pairs(project, threshold)
-    with_partner = {i for pair in pairs for i in pair}
-    grouped = set(DuplicateGroupMember.objects.filter(group__project=project).values_list("sample_id", flat=True))
-    families: dict[int, list[int]] = {}
-    for group_id, sample_id in DuplicateGroupMember.objects.filter(
-            group__project=project, group__kind="variant").values_list("group_id", "sample_id"):
-        families.setdefault(group_id, []).append(sample_id)
-    # The old rule, as it was: linked sets pruned to the members within the threshold of the keeper.
-    exact = grouping.exact_duplicate_sets(project)
-    linked = groups_from_pairs(pairs)
-    ids = sorted({i for group in linked for i in group})
-    facts = grouping._member_facts(ids)
-    vectors = grouping._member_vectors(project, ids)
-    kept = []
-    for group in linked:
-        keeper, _ = suggest_representative([facts[i] for i in group])
-        close = [i for i in group if i == keeper or float(np.dot(vectors[i], vectors[keeper])) >= threshold]
-        if len(close) > 1 and frozenset(close) not in {frozenset(e) for e in exact}:
-            kept.append(close)
-    before_grouped = {i for group in kept + exact for i in group}
-    return _Grouping(
-        with_partner=len(with_partner),
-        left_out_before=len(with_partner - before_grouped),
-        left_out_after=len(with_partner - grouped),
-        before=pair_scores(pairs_within(kept + exact), truth),
-        true_pairs_called_variants=len(pairs_within(families.values()) & truth),
-    )
 
 
 def _print_inferred_boilerplate(project_id: int) -> None:

@@ -8,12 +8,18 @@ stores the nearest ids with their scores; the page polls the row.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from synthreview.projects.models import Project
 from generation.models import Sample
+
+
+# A search not answered by then was lost with its worker: the page stops waiting, and another worker may take it.
+SEARCH_TIME_LIMIT = timedelta(seconds=90)
 
 
 class SearchStatus(models.TextChoices):

@@ -9,9 +9,9 @@ from django.http import Http404
 from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import SearchStatus, SimilaritySearch
+from reviews.models.search import SEARCH_TIME_LIMIT
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
-from reviews.similarity.search import SEARCH_TIME_LIMIT
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from reviews.models import (
     DuplicateGroup,
     DuplicateGroupMember,
     DuplicateGroupStatus,
+    DuplicateKind,
 )
 from reviews.selectors.blinding import held_items_refuse
 from synthreview.projects.services import audit_log_record
@@ -44,6 +45,11 @@ def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
         raise DuplicateGroup.DoesNotExist(f"No group {group_id} in this project.")
     if group.status != DuplicateGroupStatus.OPEN:
         raise DecisionConflict(group)
+    if group.kind == DuplicateKind.VARIANT:
+        # A regroup can turn a near-duplicate group into a family with the same members (and token):
+        # keep-one on a card shown before that would reject every variant but one.
+        raise ValidationError("This group is now a family of templated variants: each member is its own problem, "
+                              "so it is not kept down to one. Look again and keep the most diverse instead.")
     return group
 
 

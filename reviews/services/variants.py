@@ -13,10 +13,11 @@ from reviews.models import (
     DuplicateGroupStatus,
     DuplicateKind,
 )
-from synthreview.projects.services import audit_log_record
+from reviews.selectors.blinding import held_items_refuse
 from reviews.services.bulk import samples_status_set
 from reviews.services.membership import membership_confirmed
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
 
 
 class FamilyDecided(Exception):
@@ -43,6 +44,7 @@ def variant_family_trim(*, access: ProjectAccess, actor: object, group_id: int, 
         if family.status != DuplicateGroupStatus.OPEN:
             raise FamilyDecided(family)
         member_ids = list(DuplicateGroupMember.objects.filter(group=family).values_list("sample_id", flat=True))
+        held_items_refuse(reader=actor, project=access.project, sample_ids=member_ids)
         membership_confirmed(noun="family", member_ids=member_ids, confirmed=members)
         keep = set(keep_ids)
         if not keep:

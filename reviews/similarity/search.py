@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from synthreview.projects.models import Project
 from reviews.models import SearchStatus, SimilaritySearch
+from reviews.models.search import SEARCH_TIME_LIMIT
 from reviews.similarity.embedder import encode
 from reviews.similarity.embeddings import embedding_key, embeddings_load
 from reviews.similarity.index import VectorIndex, index_dir, load_index, single_threaded_faiss
@@ -37,7 +37,6 @@ CANDIDATES_FACTOR = 4
 CANDIDATES_MIN = 50
 CANDIDATES_MAX = 20_000
 # A search still running this long after it was created lost its worker: a redelivery takes it over.
-SEARCH_TIME_LIMIT = timedelta(seconds=90)
 
 _indexes: OrderedDict[tuple[int, str], tuple[tuple[int, int], VectorIndex]] = OrderedDict()
 

@@ -139,10 +139,15 @@ def _normalised_answer(raw: str) -> str:
 
 def slots_of(*, input_text: str, output_text: str, kind: str, boilerplate: Boilerplate) -> Slots:
     """The slot values of what the project compares (its embedded text kind), boilerplate removed."""
-    content = boilerplate.strip(input_text) if kind != "output" else ""
+    content = boilerplate.strip(input_text).strip() if kind != "output" else ""
     output = output_text if kind != "input" else ""
-    text = f"{content}\n{output}".strip()
-    literals, prose = code_literals(text)
+    # The prompt's values are the slots; an answer reworded ("6 + 2 = 8, so Bruno has 8" against
+    # "He has 8") repeats them in another order, so the output adds only its final answer. With no
+    # prompt to read, the output is the content.
+    text = content or output.strip()
+    # Code is content wherever it sits: a solution that prints "goodbye" is not one that prints "hello".
+    literals = code_literals(f"{text}\n{output}" if content else text)[0]
+    prose = code_literals(text)[1]
     return Slots(
         numbers=numbers_in(text),
         names=names_in(prose),

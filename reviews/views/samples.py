@@ -155,8 +155,10 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     shown = selectors.samples_member_set(queryset)
     count = shown.count
     seen = MemberSet.parse(params.get("members")) if request.method == "GET" and cluster is not None else None
-    if seen is not None and not problem and (change := membership_change("cluster", seen, shown)):
-        # The card that linked here showed other members than the cluster has now.
+    # The card that linked here showed the cluster's members as they were; held audit items, which the
+    # reader may not act on, are among them, so the card is compared with the cluster, not with `shown`.
+    now = (MemberSet.parse(cluster.membership) if cluster is not None and cluster.membership else None) or shown
+    if seen is not None and not problem and (change := membership_change("cluster", seen, now)):
         problem, code = change, 409
     if count > PAGE_SIZE and not access.can("bulk"):
         raise PermissionDenied(f"Only leads and admins may act on more than {PAGE_SIZE} samples at once.")

@@ -367,3 +367,24 @@ def test_the_card_link_carries_the_shown_members(project, fitted, expert, client
     ids = SampleSimilarity.objects.filter(cluster=target).values_list("sample_id", flat=True)
     expected = f"{len(ids)}.{sum(ids)}.{sum(i * i for i in ids)}"
     assert parse_qs(link.query)["members"] == [expected]
+
+
+def test_an_expert_holding_an_audit_item_in_a_cluster_is_not_told_the_cluster_changed(project, fitted, expert,
+                                                                                        client_for):
+    """The card counts every member; the confirmation leaves the held item out. Nothing changed, so no 409,
+    and the held item is neither counted nor rejected."""
+    from reviews.models import Audit, AuditItem
+
+    target = cluster_of(fitted[0][0])
+    held = fitted[0][1]
+    assert cluster_of(held) == target
+    audit = Audit.objects.create(project=project, name="spot check", scope="project", sample_size=1, seed=3)
+    AuditItem.objects.create(audit=audit, sample=held, position=1)
+    client = client_for(expert)
+    response = client.get(reject_link(client.get(similarity_url(project, "clusters")), target))
+    assert response.status_code == 200, body(response)
+    members = set(SampleSimilarity.objects.filter(cluster=target).values_list("sample_id", flat=True))
+    assert shown_count(response) == len(members) - 1
+    assert client.post(reverse("samples_bulk", args=[project.slug]), confirm_form(response)).status_code == 302
+    assert Sample.objects.get(pk=held.pk).status == "pending"
+    assert set(Sample.objects.filter(status="rejected").values_list("id", flat=True)) == members - {held.pk}

@@ -106,9 +106,10 @@ def test_the_same_numbers_in_another_order_are_variants_too(project, expert, cli
     _, bruno, _ = demo_project(project)
     html = page(client_for(expert), project)
     family = next(card for card in variant_cards(html) if card["samples"] == {s.pk for s in bruno})
-    # The card says what each member fills the skeleton with: the same numbers, another order.
-    assert "numbers 6, 2, 6, 2, 6, 2, 8, 8 · names Bruno · answer 8" in family["html"]
-    assert "numbers 2, 6, 2, 6, 2, 6, 8, 8 · names Bruno · answer 8" in family["html"]
+    # The card says what each member fills the skeleton with: the prompt's numbers, in another order,
+    # and the answer its output gives.
+    assert "numbers 6, 2 · names Bruno · answer 8" in family["html"]
+    assert "numbers 2, 6 · names Bruno · answer 8" in family["html"]
     assert "One skeleton with different numbers:" in family["html"]
 
 
@@ -299,3 +300,39 @@ def test_a_member_that_joined_through_a_partner_says_so(project, expert, client_
     assert f"joined through #{chain[3].pk} (0.951)" in joined["html"]
     assert ("1 member joined for a single partner above the threshold and lies further from the rest; it says "
             "through whom.") in joined["html"]
+
+
+def test_keep_one_from_a_near_card_shown_before_a_regroup_made_it_a_family_is_refused(project, lead, client_for):
+    """The regroup keeps the row, its members and so their token: only the kind says keep-one no longer fits."""
+    from tests.reviews.review_helpers import members_token
+
+    project.variant_rule = "off"
+    project.save(update_fields=["variant_rule"])
+    sums, _, _ = demo_project(project)
+    shown = next(g for g in DuplicateGroup.objects.filter(project=project, kind="near")
+                 if {m.sample_id for m in g.members.all()} == {s.pk for s in sums})
+    token = members_token(shown)
+    project.variant_rule = "slots"
+    project.save(update_fields=["variant_rule"])
+    duplicate_groups_rebuild(project_id=project.pk)
+    assert DuplicateGroup.objects.get(pk=shown.pk).kind == "variant"
+    response = client_for(lead).post(reverse("group_resolve", args=[project.slug, shown.pk]),
+                                     {"keep": sums[0].pk, "members": token}, headers=HTMX)
+    assert response.status_code in (400, 409)
+    assert "templated variants" in body(response)
+    assert statuses(sums) == ["pending", "pending"]
+
+
+def test_an_expert_cannot_trim_a_family_holding_an_open_audit_item(project, lead, expert, client_for):
+    from reviews.models import Audit, AuditItem
+
+    members = family_of_five(project)
+    audit = Audit.objects.create(project=project, name="spot check", scope="project", sample_size=1, seed=3)
+    AuditItem.objects.create(audit=audit, sample=members[2], position=1)
+    client = client_for(expert)
+    [card] = variant_cards(page(client, project))
+    response = client.post(reverse("variant_family_trim", args=[project.slug, card["id"]]),
+                           {"members": card["token"], "keep": [members[0].pk]}, headers=HTMX)
+    assert response.status_code == 400
+    assert "item of an open audit" in body(response)
+    assert statuses(members) == ["pending"] * 5

@@ -124,3 +124,19 @@ def test_a_sentence_that_starts_with_the_answer_marks_no_answer():
 
     assert final_answer("The answer to 'How many legs does a spider have?' is worth a careful thought.") is None
     assert final_answer("The answer is 72.") == final_answer("Answer: 72") == final_answer("#### 72")
+
+
+def test_an_answer_reworded_around_the_same_prompt_keeps_the_same_slots():
+    """The same problem answered in other words is a near-duplicate: the output adds only its final answer."""
+    from reviews.similarity.slots import slots_of
+    from reviews.similarity.text import Boilerplate
+
+    none = Boilerplate()
+    prompt = "Bruno has 6 apples and gets 2 more. How many apples does Bruno have?"
+    terse = slots_of(input_text=prompt, output_text="He has 8.", kind="input_output", boilerplate=none)
+    worked = slots_of(input_text=prompt, output_text="6 + 2 = 8, so Bruno has 8 apples.", kind="input_output",
+                      boilerplate=none)
+    assert not terse.differs(worked)
+    swapped = slots_of(input_text="Bruno has 2 apples and gets 6 more. How many apples does Bruno have?",
+                       output_text="He has 8.", kind="input_output", boilerplate=none)
+    assert swapped.differs(terse)
