@@ -44,9 +44,12 @@ class Slots:
     names: tuple[str, ...] = ()
     literals: tuple[str, ...] = ()
     answer: str | None = None
+    # The distinct numbers of the output beside a prompt: a table answered with other figures is
+    # another answer, while a worked answer that repeats the prompt's numbers in another order is not.
+    output_numbers: tuple[str, ...] = ()
 
     def key(self) -> tuple:
-        return (self.numbers, self.names, self.literals, self.answer)
+        return (self.numbers, self.names, self.literals, self.answer, self.output_numbers)
 
     def differs(self, other: Slots) -> bool:
         return self.key() != other.key()
@@ -62,6 +65,8 @@ class Slots:
             parts.append("literals " + _listed(self.literals))
         if self.answer is not None:
             parts.append(f"answer {self.answer[:40]}")
+        if self.output_numbers:
+            parts.append("output numbers " + _listed(self.output_numbers))
         return " · ".join(parts) or "no slot values"
 
 
@@ -141,8 +146,8 @@ def slots_of(*, input_text: str, output_text: str, kind: str, boilerplate: Boile
     """The slot values of what the project compares (its embedded text kind), boilerplate removed."""
     content = boilerplate.strip(input_text).strip() if kind != "output" else ""
     output = output_text if kind != "input" else ""
-    # The prompt's values are the slots; an answer reworded ("6 + 2 = 8, so Bruno has 8" against
-    # "He has 8") repeats them in another order, so the output adds only its final answer. With no
+    # The prompt's values are the slots, in order; the output adds its final answer and the set of
+    # its numbers, since a worked answer repeats the prompt's values in an order of its own. With no
     # prompt to read, the output is the content.
     text = content or output.strip()
     # Code is content wherever it sits: a solution that prints "goodbye" is not one that prints "hello".
@@ -153,4 +158,15 @@ def slots_of(*, input_text: str, output_text: str, kind: str, boilerplate: Boile
         names=names_in(prose),
         literals=literals,
         answer=final_answer(output) if output.strip() else None,
+        output_numbers=_distinct_by_value(numbers_in(output)) if content else (),
     )
+
+
+def _distinct_by_value(numbers: tuple[str, ...]) -> tuple[str, ...]:
+    def value(number: str) -> tuple[float, str]:
+        try:
+            return float(number), number
+        except ValueError:
+            return float("inf"), number
+
+    return tuple(sorted(set(numbers), key=value))

@@ -133,10 +133,17 @@ def test_an_answer_reworded_around_the_same_prompt_keeps_the_same_slots():
 
     none = Boilerplate()
     prompt = "Bruno has 6 apples and gets 2 more. How many apples does Bruno have?"
-    terse = slots_of(input_text=prompt, output_text="He has 8.", kind="input_output", boilerplate=none)
     worked = slots_of(input_text=prompt, output_text="6 + 2 = 8, so Bruno has 8 apples.", kind="input_output",
                       boilerplate=none)
-    assert not terse.differs(worked)
+    reordered = slots_of(input_text=prompt, output_text="Adding 2 to 6 gives 8. The answer is 8.",
+                         kind="input_output", boilerplate=none)
+    assert not worked.differs(reordered)
+    # A table answered with other figures is another answer.
+    table = slots_of(input_text=prompt, output_text="mango, 5, 500, 2500", kind="input_output", boilerplate=none)
+    shorter = slots_of(input_text=prompt, output_text="mango, 5, 2500", kind="input_output", boilerplate=none)
+    assert table.differs(shorter)
+    terse = slots_of(input_text=prompt, output_text="He has 8.", kind="input_output", boilerplate=none)
     swapped = slots_of(input_text="Bruno has 2 apples and gets 6 more. How many apples does Bruno have?",
                        output_text="He has 8.", kind="input_output", boilerplate=none)
     assert swapped.differs(terse)
+    assert terse.answer == worked.answer == "8"
