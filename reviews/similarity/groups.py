@@ -36,10 +36,6 @@ from reviews.similarity.slots import Slots, slots_of
 DIVERSITY_RANKED = 50
 
 
-def near_duplicate_pairs(project: Project, threshold: float) -> list[tuple[int, int]]:
-    return list(similar_pairs(project, threshold))
-
-
 def similar_pairs(project: Project, threshold: float) -> dict[tuple[int, int], float]:
     """Every stored neighbour pair at or above the threshold, (smaller id, larger id) -> cosine."""
     rows = SampleSimilarity.objects.filter(project=project, top_similarity__gte=threshold).values_list(
