@@ -112,7 +112,7 @@ def _snapshot_metrics(counts: _ScopeCounts, rng: random.Random, age: float) -> d
     """A snapshot's metrics in the shape quality_snapshots_compute writes them: the counts and
     histograms from the data, the vector and text figures plausible values drifting with age."""
     from reviews.quality.embedding_measures import SIMILARITY_EDGES
-    from reviews.quality.snapshots import SUBSET_ROWS, UNIT_EDGES
+    from reviews.services.quality_snapshots import SUBSET_ROWS, UNIT_EDGES
     from reviews.quality.thresholds import COPY_SIMILARITY
 
     n = counts.samples

@@ -63,7 +63,7 @@ class Grouping:
 
 def grouping_before_and_after(project: Project, truth: set[Pair], threshold: float) -> Grouping:
     from reviews.models import DuplicateGroupMember
-    from reviews.similarity import groups as grouping
+    from reviews.services import duplicate_groups as grouping
     from reviews.similarity.grouping import groups_from_pairs, suggest_representative
 
     pairs = grouping.similar_pairs(project, threshold)

@@ -280,10 +280,10 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
     """A project holding these records, imported through the real service path,
     and the texts our pipeline will embed for it, built by its own helpers."""
     from generation.ingest.mapping import FieldMapping
-    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus
     from synthreview.projects.models import Project
-    from reviews.similarity.embeddings import (
+    from reviews.services.embeddings import (
         BoilerplateCache,
         embedding_key,
         missing_embeddings,
@@ -320,7 +320,7 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
 
 
 def _time_ours(current: Round, *, profile: bool) -> float:
-    from reviews.similarity.embeddings import embeddings_compute
+    from reviews.services.embeddings import embeddings_compute
 
     gc.collect()
     profiler = cProfile.Profile() if profile else None
@@ -360,7 +360,7 @@ def _check_vectors(current: Round, bare_vectors: Any) -> float:
     from django.conf import settings
 
     from synthreview.projects.models import Project
-    from reviews.similarity.embeddings import embedding_key, embeddings_load
+    from reviews.services.embeddings import embedding_key, embeddings_load
 
     model_name, text_kind = embedding_key(Project.objects.get(pk=current.project_id))
     ids, stored = embeddings_load(project_id=current.project_id, model_name=model_name, text_kind=text_kind)
@@ -381,7 +381,7 @@ def _report_database_side(plan: list[Round], *, ours_rate: float) -> None:
     import numpy as np
 
     from reviews.models import SampleEmbedding
-    from reviews.similarity import embeddings
+    from reviews.services import embeddings
 
     SampleEmbedding.objects.filter(project_id__in=[r.project_id for r in plan]).delete()
     vector = np.full(VECTOR_DIMENSION, VECTOR_DIMENSION ** -0.5, dtype=np.float32)

@@ -96,7 +96,7 @@ REAL_SHARE = 0.20
 DEEP_SHARE = 0.15
 LABELS = ("math", "open_qa", "rewrite", "classification")
 INSERT_CHUNK = 100_000
-# The export's own chunk (reviews.governance.exports.READ_CHUNK), so both sides fetch alike.
+# The export's own chunk (reviews.services.exports.READ_CHUNK), so both sides fetch alike.
 RAW_FETCH = 5000
 
 _INSERT_SAMPLES = f"""
@@ -146,7 +146,7 @@ INSERT INTO generation_samplecount (project_id, origin, status, count)
 SELECT %(project)s, origin, status, count(*) FROM generation_sample WHERE project_id = %(project)s GROUP BY 1, 2, 3
 """
 
-# The export's selection (reviews.governance.exports._included_rows, train split, no eval-set
+# The export's selection (reviews.services.exports._included_rows, train split, no eval-set
 # version, no generator left out) as plain SQL: the same columns in the same order.
 RAW_READ_SQL = """
 SELECT id, input, output, label, origin, generator_id, template_version_id, run_id, generation_depth, split,
@@ -374,7 +374,7 @@ def _child_export(payload: dict[str, Any]) -> int:
 
     django.setup()
     from synthreview.projects.models import Project, Role
-    from reviews.governance.exports import export_request, export_run
+    from reviews.services.exports import export_request, export_run
     from synthreview.projects.access import ProjectAccess
     from synthreview.progress import progress_key, progress_set
 

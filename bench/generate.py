@@ -162,9 +162,9 @@ def _bare(base_url: str, instructions: list[str], threads: int) -> float:
 def _ours(base_url: str, instructions: list[str], concurrency: int) -> float:
     from generation.models import Generator, GeneratorKind, RunItem, Sample
     from synthreview.projects.models import Project
-    from generation.runs import RunSpec, run_create, run_execute
+    from generation.services.runs import RunSpec, run_create, run_execute
     from generation.runs.plan import GridCell
-    from generation.services import template_version_create
+    from generation.services.templates import template_version_create
 
     project = Project.objects.create(slug=f"bench-{concurrency}-{time.monotonic_ns()}", name="bench")
     version = template_version_create(project=project, template_name="instruction", text=TEMPLATE)

@@ -261,18 +261,19 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     from generation.hashing import content_hash
     from generation.models import GeneratorKind, Origin, PromptTemplate, PromptTemplateVersion, SampleStatus
     from synthreview.projects.models import Project
-    from generation.services import generator_create, sample_count_add
-    from reviews.similarity.build import (
+    from generation.services.generators import generator_create
+    from generation.services.sample_counts import sample_count_add
+    from reviews.services.similarity_build import (
         _facts,
         _index_key,
         _nearest_real,
         _neighbour_lists,
         _novelty,
     )
-    from reviews.similarity.clusters import clusters_build
+    from reviews.services.clusters import clusters_build
     from reviews.similarity.embedder import encode
-    from reviews.similarity.embeddings import embedding_key
-    from reviews.similarity.groups import duplicate_groups_rebuild
+    from reviews.services.embeddings import embedding_key
+    from reviews.services.duplicate_groups import duplicate_groups_rebuild
     from reviews.similarity.index import build_index, index_dir, save_index
 
     project = Project.objects.get(pk=project_id)
@@ -417,11 +418,14 @@ def _child_measure(jsonl_path: Path) -> int:
     import torch
 
     from generation.ingest.mapping import FieldMapping
-    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Sample
     from synthreview.projects.models import Project
     from reviews.models import SampleSimilarity
-    from reviews.similarity import build, embeddings, groups, index
+    from reviews.similarity import index
+    from reviews.services import similarity_build as build
+    from reviews.services import duplicate_groups as groups
+    from reviews.services import embeddings
     from reviews.similarity.embedder import encode
 
     project = Project.objects.get(slug=PROJECT_SLUG)

@@ -245,7 +245,7 @@ def _child_import(jsonl_path: Path) -> int:
 
     django.setup()
     from generation.ingest.mapping import FieldMapping
-    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus
     from synthreview.projects.models import Project
 

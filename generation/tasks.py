@@ -3,15 +3,15 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
-from generation.checks.service import import_checks_run
-from generation.ingest.service import (
+from generation.services.checks import import_checks_run
+from generation.services.imports import (
     ImportProgress,
     import_batch_mark_failed,
     import_batch_run,
 )
-from generation.runs import run_finish_if_done, run_prepare
-from generation.runs.lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
-from generation.runs.selectors import runs_orphaned
+from generation.services.runs import run_finish_if_done, run_prepare
+from generation.services.run_lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
+from generation.selectors.runs import runs_orphaned
 from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3

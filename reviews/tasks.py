@@ -3,11 +3,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from reviews.models import SimilarityJob, SimilarityJobKind
-from reviews.quality.snapshots import quality_snapshots_compute
+from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.alerts import alert_notify
-from reviews.similarity.build import similarity_build
-from reviews.similarity.embeddings import embeddings_compute
-from reviews.similarity.jobs import (
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embeddings import embeddings_compute
+from reviews.services.similarity_jobs import (
     similarity_job_claim,
     similarity_job_finish,
     similarity_job_progress,
@@ -76,7 +76,7 @@ def quality_check_task(project_id: int, claimed_at: str) -> None:
 def similarity_search_task(search_id: int) -> None:
     """Answer one semantic search; claimed once, so a redelivery answers nothing twice. A reader
     waits on it: no retries, a failure is shown on the page instead."""
-    from reviews.similarity.search import similarity_search_run
+    from reviews.services.similarity_search_run import similarity_search_run
 
     similarity_search_run(search_id=search_id)
 
@@ -90,7 +90,7 @@ def alert_notify_task(alert_id: int) -> None:
 @shared_task(bind=True, max_retries=60, default_retry_delay=5)
 def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-def]
     """The demo's audits, once its runs are done; skipped if the project has audits already."""
-    from reviews.demo_audits import RunsNotFinished, demo_audits_create
+    from reviews.services.demo_audits import RunsNotFinished, demo_audits_create
 
     try:
         demo_audits_create(project_id=project_id)
@@ -101,14 +101,14 @@ def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def eval_leak_check_task(version_id: int) -> None:
     """Compare the train side with a new eval-set version; incremental, so a rerun only finishes the rest."""
-    from reviews.governance.leaks import eval_leak_check
+    from reviews.services.eval_leaks import eval_leak_check
 
     eval_leak_check(version_id=version_id)
 
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def eval_leaks_after_build_task(project_id: int) -> None:
-    from reviews.governance.leaks import eval_leaks_after_build
+    from reviews.services.eval_leaks import eval_leaks_after_build
 
     eval_leaks_after_build(project_id=project_id)
 
@@ -116,7 +116,7 @@ def eval_leaks_after_build_task(project_id: int) -> None:
 @shared_task(acks_late=True, max_retries=2, default_retry_delay=30)
 def export_task(export_id: int) -> None:
     """Decide the gates and stream the file; a redelivered task finds the export finished and stops."""
-    from reviews.governance.exports import export_run
+    from reviews.services.exports import export_run
     from synthreview.progress import progress_key, progress_set
 
     key = progress_key("export", export_id)

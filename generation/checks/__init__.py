@@ -1,7 +1,7 @@
 """Automated checks: a registry of small pure functions run on every new sample.
 
 Each check takes a `SampleInput` and a `CheckContext` and returns a `Flag`
-(its name and a human reason) or None. The service in `generation.checks.service`
+(its name and a human reason) or None. The service in `generation.services.checks`
 loads samples, runs the checks that apply, and stores flags as SampleFlag rows.
 """
 

@@ -1,5 +1,5 @@
 """Full-text search over samples on PostgreSQL: a GIN index on the same
-expression the sample browser filters with (see generation.search)."""
+expression the sample browser filters with (see generation.selectors.text_search)."""
 
 from django.db import migrations
 

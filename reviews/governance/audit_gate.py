@@ -30,7 +30,7 @@ from reviews.governance.gates import GateDecision, GroupCount, Outcome
 from reviews.metrics import audit_size_to_clear
 from reviews.models import Audit, AuditItem, AuditScope, AuditStatus
 from reviews.selectors.audits import audit_figures_compute
-from reviews.services.audits import MAX_AUDIT_SIZE
+from reviews.quality.audit_sampling import MAX_AUDIT_SIZE
 
 MIN_AUDIT_VERDICTS = 50
 SCOPE_ORDER = ((AuditScope.RUN, "run_id"), (AuditScope.GENERATOR, "generator_id"),

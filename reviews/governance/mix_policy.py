@@ -14,7 +14,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from reviews.audit_sampling import stratified_allocation
+from reviews.quality.audit_sampling import stratified_allocation
 
 # Phase → minimum real share of a training export (the practice's 100/0 → 50/50 → 80/20 → 95/5).
 PHASE_MIN_REAL_SHARE: dict[int, Fraction] = {0: Fraction(0), 1: Fraction(1, 2), 2: Fraction(4, 5), 3: Fraction(19, 20)}

@@ -39,7 +39,7 @@ BLIND_SAFE_FILTERS = frozenset({"q", "ids"})
 
 Row = TypeVar("Row")
 
-# How a leak flag's reason names its eval sample (reviews/governance/leaks.py).
+# How a leak flag's reason names its eval sample (reviews/services/eval_leaks.py).
 _EVAL_SAMPLE = re.compile(r"\beval sample (\d+)\b")
 
 

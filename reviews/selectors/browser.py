@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 
 from synthreview.projects.models import Project
 from generation.models import Sample, SampleCount, SampleFlag
-from generation.search import samples_matching_text
+from generation.selectors.text_search import samples_matching_text
 from synthreview.projects.models import AuditLog
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding

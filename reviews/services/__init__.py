@@ -24,7 +24,7 @@ from reviews.services.verdicts import (
     verdict_undo,
 )
 from reviews.models import SimilarityJobKind
-from reviews.similarity.jobs import similarity_job_request
+from reviews.services.similarity_jobs import similarity_job_request
 
 __all__ = [
     "BulkCountChanged", "BulkResult", "DecisionConflict", "MembershipChanged", "UndoRefused", "VerdictConflict",

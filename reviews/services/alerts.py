@@ -17,6 +17,7 @@ from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
 from reviews.quality.thresholds import THRESHOLD_SPECS, project_thresholds
 from synthreview.projects.services import audit_log_record
 from synthreview.outbound import post_json, validate_outbound_url
+from synthreview.projects.queue import enqueue_on_commit
 
 
 def _format(metric: str, value: float) -> str:
@@ -42,9 +43,7 @@ def alert_raise(*, project: Project, metric: str, scope_key: str, scope_label: s
     except IntegrityError:
         # Another worker raised the same alert a moment ago.
         return None
-    from reviews.tasks import alert_notify_task
-
-    transaction.on_commit(lambda: alert_notify_task.delay(alert.pk))
+    enqueue_on_commit("reviews.tasks.alert_notify_task", alert.pk)
     return alert
 
 

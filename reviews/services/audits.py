@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from generation.models import GenerationRun, Generator, Origin, PromptTemplateVersion, Sample
 from synthreview.projects.models import Project
-from reviews.audit_sampling import stratified_draw
+from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE, stratified_draw
 from reviews.models import (
     Audit,
     AuditAdjudication,
@@ -35,7 +35,6 @@ from reviews.selectors.audits import audit_figures_compute
 from synthreview.projects.services import audit_log_record
 from reviews.services.verdicts import validated_verdict
 
-MIN_AUDIT_SIZE, MAX_AUDIT_SIZE = 10, 500
 MAX_OVERLAP = 5
 
 

@@ -42,7 +42,7 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
     keeps the counters in step. Returns the ids that changed."""
     # Imported here: generation's services record to this app's audit log, so a
     # module-level import would be circular.
-    from generation.services import sample_count_add
+    from generation.services.sample_counts import sample_count_add
 
     changed: list[int] = []
     moves: Counter[tuple[str, str]] = Counter()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from synthreview.projects.models import Project, QualityCheckSchedule
 from reviews.models import QualitySnapshot
+from synthreview.projects.queue import enqueue_on_commit
 
 # Monthly is 30 days: a check every calendar month would drift with month lengths for no gain.
 SCHEDULE_INTERVALS: dict[str, timedelta] = {
@@ -52,20 +53,18 @@ def quality_checks_claim_due(*, now: datetime | None = None) -> list[tuple[int, 
 
 def quality_checks_dispatch() -> int:
     """Claim the due projects and enqueue a check for each once the claims commit."""
-    from reviews.tasks import quality_check_task
-
     with transaction.atomic():
         claimed = quality_checks_claim_due()
         for project_id, claimed_at in claimed:
             stamp = claimed_at.isoformat()
-            transaction.on_commit(lambda pk=project_id, at=stamp: quality_check_task.delay(pk, at))
+            enqueue_on_commit("reviews.tasks.quality_check_task", project_id, stamp)
     return len(claimed)
 
 
 def quality_check_run(*, project_id: int, claimed_at: datetime) -> bool:
     """Snapshot, drift and alerts for the project, unless a snapshot was already taken
     since the claim (a redelivered task). Returns whether it measured."""
-    from reviews.quality.snapshots import quality_snapshots_compute
+    from reviews.services.quality_snapshots import quality_snapshots_compute
 
     if QualitySnapshot.objects.filter(project_id=project_id, computed_at__gte=claimed_at).exists():
         return False

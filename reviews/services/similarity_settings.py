@@ -21,7 +21,7 @@ from synthreview.projects.models import EmbeddingText, Project, VariantRule
 from reviews.models import Cluster, SimilarityJobKind
 from synthreview.projects.services import audit_log_record
 from reviews.similarity.grouping import is_low_novelty
-from reviews.similarity.jobs import similarity_job_request
+from reviews.services.similarity_jobs import similarity_job_request
 from synthreview.projects.access import ProjectAccess
 
 # Below 0.5, pairs that share little link up, and chains of them would pull large parts

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from reviews.audit_log_forms import AuditLogFilterForm
+from reviews.forms.audit_log import AuditLogFilterForm
 from reviews.selectors.audit_log import CSV_COLUMNS, PAGE_SIZE, audit_log_csv_rows, audit_log_filtered, audit_log_page
 from synthreview.projects.access import get_project_for_user
 from synthreview.csv_safety import csv_safe_cell

@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from reviews import selectors
-from reviews.forms import VerdictForm
+from reviews.forms.samples import VerdictForm
 from reviews.models import Audit, AuditItem, Verdict
 from reviews.selectors import SampleView
 from reviews.selectors.audit_queue import (

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reviews.audit_forms import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
+from reviews.forms.audits import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
 from reviews.charts import interval_bars, trend_lines
 from reviews.metrics import planned_interval_width, wilson_interval
 from reviews.models import Audit, AuditStatus, GoldSample

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from reviews.charts import histogram, stacked_share, trend_lines
 from reviews.models import Alert, AlertChannel, SnapshotScope
 from reviews.quality.drift import MIN_WINDOW
-from reviews.quality.snapshots import SUBSET_ROWS
+from reviews.services.quality_snapshots import SUBSET_ROWS
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
 from reviews.selectors.dashboard import (
     FIGURES,

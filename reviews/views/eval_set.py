@@ -9,14 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from reviews.governance.eval_sets import (
+from reviews.services.eval_sets import (
     EvalSetError,
     eval_set_version_create,
     eval_split_add,
     eval_split_draw,
     eval_split_remove,
 )
-from reviews.governance_forms import EvalDrawForm, EvalFreezeForm, EvalIdsForm
+from reviews.forms.governance import EvalDrawForm, EvalFreezeForm, EvalIdsForm
 from reviews.selectors.governance import eval_set_overview
 from synthreview.projects.access import get_project_for_user
 

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reviews.charts import share_scatter
 from reviews.governance.downstream import DownstreamError, downstream_result_record
-from reviews.governance.exports import ExportError, export_dir, export_request
+from reviews.services.exports import ExportError, export_dir, export_request
 from reviews.governance.mix_policy import minimum_real_share
-from reviews.governance_forms import DownstreamResultForm, ExportForm
+from reviews.forms.governance import DownstreamResultForm, ExportForm
 from reviews.models import ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
 from reviews.access import get_export_for_user

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from generation.models import Generator
 from synthreview.projects.models import Phase
 from reviews.governance.mix_policy import PHASE_MIN_REAL_SHARE, minimum_real_share
-from reviews.policy_forms import PolicyForm
+from reviews.forms.policy import PolicyForm
 from reviews.selectors.audit_log import policy_history
 from reviews.services.policy import project_policy_set
 from synthreview.projects.access import get_project_for_user

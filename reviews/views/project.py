@@ -7,7 +7,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from generation import selectors
+from generation.selectors.counts import sample_counts
+from generation.selectors.generators import project_generators
+from generation.selectors.imports import project_imports
+from generation.selectors.runs import project_runs
 from reviews.selectors import similarity_overview
 from synthreview.projects.access import get_project_for_user
 
@@ -23,10 +26,10 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "access": access,
             "project": project,
             "can_import": access.can("import"),
-            "counts": selectors.sample_counts(project),
-            "runs": selectors.project_runs(project),
-            "imports": selectors.project_imports(project) if access.can("import") else [],
-            "generators": selectors.project_generators(project),
+            "counts": sample_counts(project),
+            "runs": project_runs(project),
+            "imports": project_imports(project) if access.can("import") else [],
+            "generators": project_generators(project),
             "similarity": similarity_overview(project),
             "can_rerun": access.can("bulk"),
         },

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generation.models import Sample
 from reviews import selectors
-from reviews.forms import VerdictForm
+from reviews.forms.samples import VerdictForm
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.selectors.audit_queue import audits_open_for_review
 from reviews.selectors.blinding import blinding_for

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from generation.models import SampleStatus
 from reviews import selectors
-from reviews.forms import BulkForm, SampleFilterForm, parse_ids
+from reviews.forms.samples import BulkForm, SampleFilterForm, parse_ids
 from reviews.models import ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import Blinding, blinding_for

@@ -11,10 +11,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from reviews import selectors
-from reviews.forms import SampleFilterForm
-from reviews.search_forms import SearchForm
+from reviews.forms.samples import SampleFilterForm
+from reviews.forms.search import SearchForm
 from reviews.selectors.blinding import blinding_for
-from reviews.services.search import similarity_search_create
+from reviews.services.similarity_search import similarity_search_create
 from synthreview.projects.access import ProjectAccess, get_project_for_user
 from generation.access import get_sample_with_access
 

@@ -28,7 +28,7 @@ from reviews.services.similarity_settings import (
     SimilaritySettingsChange,
     project_similarity_settings_set,
 )
-from reviews.similarity_settings_forms import THRESHOLD_MESSAGE, SimilaritySettingsForm
+from reviews.forms.similarity_settings import THRESHOLD_MESSAGE, SimilaritySettingsForm
 from synthreview.projects.access import get_project_for_user
 
 

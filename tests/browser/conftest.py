@@ -27,7 +27,7 @@ from playwright.sync_api import (
 from generation.hashing import content_hash
 from generation.models import Generator, Sample, SampleStatus
 from synthreview.projects.models import Project
-from generation.services import sample_count_add
+from generation.services.sample_counts import sample_count_add
 from tests.conftest import PASSWORD
 from tests.integration.conftest import celery_worker_process  # noqa: F401  (browser tests that need a real worker)
 

@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect
 
 from generation.models import SampleStatus
 from reviews.models import SampleEmbedding, SampleSimilarity
-from reviews.similarity import search as worker_search
-from reviews.similarity.build import similarity_build
-from reviews.similarity.projection import embedding_map_build
+from reviews.services import similarity_search_run as worker_search
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embedding_map import embedding_map_build
 from tests.reviews.review_helpers import add_samples, cluster, generator, template_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

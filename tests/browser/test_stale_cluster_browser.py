@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 from generation.models import Sample, SampleStatus
 from synthreview.projects.models import AuditLog
 from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity
-from reviews.similarity.build import similarity_build
-from reviews.similarity.embeddings import embeddings_compute
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embeddings import embeddings_compute
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -6,7 +6,7 @@ import pytest
 
 from generation.models import Generator, GeneratorKind
 from synthreview.projects.models import Project
-from generation.services import template_version_create
+from generation.services.templates import template_version_create
 from tests.llm_server import start_llm_server
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from generation.checks.service import import_checks_run, sample_checks_run
-from generation.ingest.service import import_batch_create, import_batch_run
+from generation.services.checks import import_checks_run, sample_checks_run
+from generation.services.imports import import_batch_create, import_batch_run
 from generation.models import PromptTemplate, PromptTemplateVersion, Sample, SampleFlag
 from tests.generation.ingest_helpers import write_jsonl
 from tests.reviews.review_helpers import add_sample, add_samples
@@ -114,7 +114,7 @@ def test_an_import_ends_with_its_samples_checked(project, tmp_path: Path, run_ta
 
 
 def test_import_checks_cover_every_chunk(project, monkeypatch) -> None:
-    monkeypatch.setattr("generation.checks.service.CHECK_CHUNK_SIZE", 2)
+    monkeypatch.setattr("generation.services.checks.CHECK_CHUNK_SIZE", 2)
     samples = add_samples(project, 5, texts=[(f"q{n}", "") for n in range(5)])
     other = add_sample(project, input="not in the batch", output="")
     batch = import_batch_create(project=project, path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl",

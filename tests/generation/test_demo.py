@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from generation.demo import REAL_ANCHORS
+from generation.services.demo import REAL_ANCHORS
 from generation.models import GenerationRun, Generator, Sample, SampleCount
 from synthreview.projects.models import Project
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunLane, Sample
-from generation.runs import RunSpec, run_create, run_prepare
+from generation.services.runs import RunSpec, run_create, run_prepare
 from generation.runs.plan import GridCell
 from tests.generation.run_helpers import openai_generator, topic_template
 

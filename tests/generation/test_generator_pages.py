@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Generator, GeneratorKind
-from generation.services import generator_create
+from generation.services.generators import generator_create
 from synthreview.projects.models import AuditLog
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, client_for_generator
 from generation.models import Generator
-from generation.services import generator_create
+from generation.services.generators import generator_create
 from tests.llm_server import start_llm_server
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from generation.ingest import sinks
 from generation.ingest.mapping import FieldMapping
-from generation.ingest.service import import_batch_create, import_batch_run
+from generation.services.imports import import_batch_create, import_batch_run
 from generation.models import ImportBatch, Sample
 from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import SINKS, write_jsonl

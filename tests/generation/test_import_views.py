@@ -99,7 +99,7 @@ def test_htmx_poll_gets_the_status_partial_and_stops_when_done(project, lead, cl
 
 def test_an_unexpected_error_marks_the_import_failed_instead_of_waiting_forever(
         project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks, monkeypatch):
-    from generation.ingest import service
+    from generation.services import imports as service
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")

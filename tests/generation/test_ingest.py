@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from generation.ingest.mapping import FieldMapping
-from generation.ingest.service import import_batch_create, import_batch_run
+from generation.services.imports import import_batch_create, import_batch_run
 from generation.models import Generator, ImportBatch, ImportStatus, PromptTemplate, Sample
 from synthreview.projects.models import Project
 from synthreview.projects.models import AuditLog

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from generation.ingest.service import import_batch_create, import_batch_run
+from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.models import Project
 from generation.models import Sample
 from tests.generation.ingest_helpers import SINKS, counted_samples, counters, import_ok

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from generation.models import RunItem
-from generation.runs import RunSpec, run_create, run_execute
-from generation.runs.lanes import backoff_delay
+from generation.services.runs import RunSpec, run_create, run_execute
+from generation.services.run_lanes import backoff_delay
 from generation.runs.plan import GridCell
-from generation.runs.selectors import run_lanes, run_totals
-from generation.runs.services import run_preview
+from generation.selectors.runs import run_lanes, run_totals
+from generation.services.runs import run_preview
 from tests.generation.run_helpers import openai_generator, topic_template
 
 TOPICS = ["tea", "milk", "salt", "rice"]

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from generation.models import GenerationRun, RunItem, Sample, SampleFlag
-from generation.runs import RunSpec, run_create, run_execute, run_resume
+from generation.services.runs import RunSpec, run_create, run_execute, run_resume
 from generation.runs.plan import ConstraintMix, GridCell
-from generation.services import template_version_create
+from generation.services.templates import template_version_create
 from tests.generation.run_helpers import openai_generator, topic_template
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -110,8 +110,8 @@ def test_items_already_done_are_skipped_when_a_run_resumes(
     gen = openai_generator(project, "a", llm_server.base_url)
     run = _launch(_spec(project, [gen], version, rows=[f"topic {n}" for n in range(10)], temperatures=(0.3,)),
                   django_capture_on_commit_callbacks)
-    from generation.runs import run_prepare
-    from generation.runs.lanes import lane_execute
+    from generation.services.runs import run_prepare
+    from generation.services.run_lanes import lane_execute
 
     run_prepare(run_id=run.pk)
     held_back = list(RunItem.objects.filter(run=run).order_by("id").values_list("id", flat=True)[4:])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from generation.models import Sample
-from generation.runs import RunSpec, run_create, run_execute
+from generation.services.runs import RunSpec, run_create, run_execute
 from generation.runs.plan import GridCell, PlanError
-from generation.runs.services import run_plan_rows
+from generation.services.runs import run_plan_rows
 from tests.generation.run_helpers import openai_generator, topic_template
 from tests.reviews.review_helpers import add_samples
 

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunLane
-from generation.runs import RunSpec, run_create, run_execute, run_prepare
+from generation.services.runs import RunSpec, run_create, run_execute, run_prepare
 from generation.runs.plan import ConstraintMix, GridCell
 from synthreview.projects.models import AuditLog
 from tests.generation.run_helpers import openai_generator, topic_template

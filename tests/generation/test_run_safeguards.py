@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, generator_api_key
 from generation.models import GenerationRun, Generator, RunItem, RunLane, Sample, Split
-from generation.runs import RunSpec, run_create, run_finish_if_done, run_prepare, run_resume
-from generation.runs.lanes import lane_execute, lane_give_up
+from generation.services.runs import RunSpec, run_create, run_finish_if_done, run_prepare, run_resume
+from generation.services.run_lanes import lane_execute, lane_give_up
 from generation.runs.limits import GeneratorLimits
 from generation.runs.plan import ConstraintMix, GridCell, PlanError
-from generation.runs.services import run_plan_rows
+from generation.services.runs import run_plan_rows
 from tests.generation.run_helpers import openai_generator, topic_template
 from tests.llm_server import start_llm_server
 from tests.reviews.review_helpers import add_samples

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from generation.models import PromptTemplate, PromptTemplateVersion
-from generation.services import template_version_create
+from generation.services.templates import template_version_create
 from synthreview.projects.models import AuditLog
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from generation.models import Sample, SampleFlag, Split
-from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
-from reviews.governance.exports import export_request
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add
+from reviews.services.exports import export_request
 from synthreview.projects.models import AuditLog
 from reviews.models import EvalLeak, EvalLeakCheck, Export, ExportStatus, LeakCheckStatus, LeakKind
 from reviews.tasks import export_task

@@ -11,7 +11,7 @@ import pytest
 from django.db.models import Count
 
 from generation.models import GenerationRun, RunItem, Sample, SampleFlag
-from generation.runs import RunSpec, run_create
+from generation.services.runs import RunSpec, run_create
 from generation.runs.plan import ConstraintMix, GridCell
 from tests.generation.run_helpers import openai_generator, topic_template
 from tests.integration.conftest import start_worker, stop_worker, wait_for

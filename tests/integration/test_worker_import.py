@@ -37,8 +37,9 @@ def test_uploaded_file_is_imported_by_the_worker(celery_worker_process, project,
 
 def test_a_queued_run_of_the_demo_generator_is_executed_by_the_worker(celery_worker_process, project):
     from generation.models import GenerationRun
-    from generation.runs import run_create_programmatic
-    from generation.services import generator_create, template_version_create
+    from generation.services.runs import run_create_programmatic
+    from generation.services.generators import generator_create
+    from generation.services.templates import template_version_create
 
     version = template_version_create(project=project, template_name="story", text="{facts} {question}")
     generator = generator_create(project=project, name="careful", kind="programmatic",

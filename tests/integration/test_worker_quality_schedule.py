@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from synthreview.projects.models import Project
 from reviews.models import Alert, QualitySnapshot
-from reviews.quality.snapshots import quality_snapshots_compute
-from reviews.similarity.embeddings import embedding_key, embeddings_store
+from reviews.services.quality_snapshots import quality_snapshots_compute
+from reviews.services.embeddings import embedding_key, embeddings_store
 from tests.integration.conftest import _require_redis_broker, start_worker, stop_worker, wait_for
 from tests.reviews.review_helpers import add_samples, generator
 

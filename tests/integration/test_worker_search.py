@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import SampleSimilarity, SimilaritySearch
-from reviews.similarity.build import similarity_build
-from reviews.similarity.embeddings import embeddings_compute
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embeddings import embeddings_compute
 from tests.integration.conftest import start_worker, stop_worker
 from tests.reviews.review_helpers import HTMX, add_samples
 

@@ -17,7 +17,7 @@ from reviews.models import (
     SampleSimilarity,
     SimilarityJob,
 )
-from reviews.similarity.embeddings import embeddings_compute
+from reviews.services.embeddings import embeddings_compute
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from generation.models import GenerationRun, Generator, Sample
 from synthreview.projects.models import Project, Role
-from reviews.governance.exports import export_request, export_run
+from reviews.services.exports import export_request, export_run
 from reviews.models import Audit, Export
 from synthreview.projects.access import ProjectAccess
 from tests.reviews.audit_helpers import audit_drawn, first_wrong, review_all

@@ -21,7 +21,7 @@ from generation.models import (
     SampleFlag,
 )
 from synthreview.projects.models import Project
-from generation.services import sample_count_add
+from generation.services.sample_counts import sample_count_add
 from reviews.models import (
     Cluster,
     DuplicateGroup,

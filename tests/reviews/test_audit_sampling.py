@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reviews.audit_sampling import stratified_allocation, stratified_draw
+from reviews.quality.audit_sampling import stratified_allocation, stratified_draw
 
 
 def test_allocation_is_proportional_to_stratum_size():

@@ -161,8 +161,8 @@ def test_a_held_nearest_real_reads_exactly_like_no_anchor(project, expert, blind
 def test_a_leak_flag_does_not_name_a_held_eval_sample_to_an_expert(project, expert, lead, blind_audit, client_for):
     """Eval sets hold only real samples: "Same prompt as eval sample <gold>" on another sample's page told
     the expert that the gold item is real."""
-    from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
-    from reviews.governance.leaks import eval_leak_check
+    from reviews.services.eval_sets import eval_set_version_create, eval_split_add
+    from reviews.services.eval_leaks import eval_leak_check
     from tests.reviews.export_helpers import lead_access
     from tests.reviews.review_helpers import add_samples
 

@@ -26,7 +26,7 @@ from reviews.models import (
     QualityThreshold,
     SnapshotScope,
 )
-from reviews.quality.snapshots import quality_snapshots_compute
+from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.selectors.dashboard import FIGURES
 from tests.reviews.audit_helpers import audit_drawn, csv_rows, first_wrong, review_all
 from tests.reviews.review_helpers import (
@@ -280,8 +280,8 @@ VARIED_TEXTS = [
 def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     from reviews.services.groups import duplicate_group_mark_not_duplicates
     from tests.reviews.review_helpers import members_token
-    from reviews.similarity.build import similarity_build
-    from reviews.similarity.embeddings import embeddings_compute
+    from reviews.services.similarity_build import similarity_build
+    from reviews.services.embeddings import embeddings_compute
     from synthreview.projects.access import get_project_for_user
 
     version = template_version(project)

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from reviews.models import SimilarityJob, SimilarityJobKind
 from reviews.services import similarity_refresh
-from reviews.similarity import embeddings
+from reviews.services import embeddings
 from tests.reviews.review_helpers import HTMX, add_samples
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from generation.models import Origin, SampleFlag
-from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add
 from reviews.models import EvalLeak, Export, SampleEmbedding
 from reviews.similarity.embedder import encode
 from tests.reviews.export_helpers import jsonl_rows, lead_access
@@ -133,7 +133,7 @@ def test_reused_and_paraphrased_eval_prompts_are_held_back_and_named_with_their_
 
 
 def test_empty_prompts_never_match_each_other(project, lead, reused):
-    from reviews.governance.leaks import eval_leak_check
+    from reviews.services.eval_leaks import eval_leak_check
 
     eval_leak_check(version_id=reused["version"].pk)
     assert not EvalLeak.objects.filter(sample=reused["empty"]).exists()

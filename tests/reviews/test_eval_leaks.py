@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from generation.models import Sample, SampleFlag
-from reviews.governance.eval_sets import eval_set_version_create, eval_split_add, eval_split_remove
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add, eval_split_remove
 from reviews.models import EvalLeak, SampleEmbedding
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples, generator
@@ -131,7 +131,7 @@ def test_a_sample_without_a_vector_yet_is_held_back_unchecked_until_checked(proj
     late = add_samples(project, 1, origin="real", status="accepted",
                        texts=[("Which gas do plants absorb from the air?", "Carbon dioxide.")])[0]
     # The encoder is busy elsewhere: the late sample has no vector when this export checks for leaks.
-    monkeypatch.setattr("reviews.similarity.embeddings.embeddings_compute", lambda **kwargs: 0)
+    monkeypatch.setattr("reviews.services.embeddings.embeddings_compute", lambda **kwargs: 0)
     unchecked = exported(project, lead, audit_override_reason=OVERRIDE)
     assert unchecked.manifest["held_back"]["leak_unchecked"] == 1
     assert late.pk not in {row["id"] for row in jsonl_rows(unchecked.stored_path)}

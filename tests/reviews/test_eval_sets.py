@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import DatabaseError
 
 from generation.models import Sample
-from reviews.governance.eval_sets import (
+from reviews.services.eval_sets import (
     EvalSetError,
     eval_set_version_create,
     eval_split_add,

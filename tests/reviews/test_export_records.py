@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
 from synthreview.projects.models import Role
-from reviews.governance.eval_sets import eval_set_version_create, eval_split_add
-from reviews.governance.exports import export_request
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add
+from reviews.services.exports import export_request
 from synthreview.projects.models import AuditLog
 from reviews.models import Export
 from synthreview.projects.access import ProjectAccess
@@ -72,7 +72,7 @@ def test_postgresql_refuses_to_delete_even_a_queued_export(project, lead):
 
 
 def test_a_finished_export_is_not_run_again(project, lead, finished):
-    from reviews.governance.exports import export_run
+    from reviews.services.exports import export_run
 
     completed = finished["completed"]
     add_samples(project, 2, origin="real", status="accepted")

@@ -20,10 +20,10 @@ from django.utils import timezone
 from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import Alert, QualitySnapshot, SnapshotScope
-from reviews.quality import snapshots as snapshots_module
-from reviews.quality.snapshots import quality_snapshots_compute
+from reviews.services import quality_snapshots as snapshots_module
+from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.quality_checks import quality_check_run, quality_checks_claim_due, quality_checks_dispatch
-from reviews.similarity.embeddings import embedding_key, embeddings_store
+from reviews.services.embeddings import embedding_key, embeddings_store
 from tests.reviews.review_helpers import add_samples, body, generator, group
 
 pytestmark = pytest.mark.django_db

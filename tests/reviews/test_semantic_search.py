@@ -19,10 +19,10 @@ from django.urls import reverse
 
 from reviews.models import AuditItem, SampleEmbedding, SimilaritySearch
 from reviews.services.audits import audit_create
-from reviews.similarity import search as worker_search
-from reviews.similarity.build import similarity_build
+from reviews.services import similarity_search_run as worker_search
+from reviews.services.similarity_build import similarity_build
 from reviews.similarity.index import build_index
-from reviews.similarity.search import nearest_passing, similarity_search_run
+from reviews.services.similarity_search_run import nearest_passing, similarity_search_run
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_samples, body
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from reviews.models import (
     SampleSimilarity,
     SimilarityJob,
 )
-from reviews.similarity.build import similarity_build
+from reviews.services.similarity_build import similarity_build
 from reviews.tasks import similarity_job_task
 from tests.reviews.review_helpers import HTMX, add_samples, body, group, statuses
 
@@ -354,7 +354,7 @@ def test_an_expert_may_not_start_a_refit(project, fitted, expert, client_for):
 
 
 def test_a_refit_joins_a_build_already_queued(project, lead, client_for):
-    from reviews.similarity.jobs import similarity_job_request
+    from reviews.services.similarity_jobs import similarity_job_request
 
     queued = similarity_job_request(project_id=project.pk, kind="build")
     client_for(lead).post(reverse("similarity_refit", args=[project.slug]))

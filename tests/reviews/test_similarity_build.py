@@ -8,7 +8,7 @@ import pytest
 
 from generation.models import Generator, Sample
 from reviews.models import DuplicateGroup, SampleEmbedding, SampleSimilarity
-from reviews.similarity.build import similarity_build
+from reviews.services.similarity_build import similarity_build
 
 pytestmark = pytest.mark.django_db
 DIMENSION = 16

@@ -10,7 +10,7 @@ from django.urls import reverse
 from generation.models import Sample
 from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity
 from reviews.services.audits import audit_create
-from reviews.similarity.projection import UMAP_MIN_POINTS, embedding_map_build
+from reviews.services.embedding_map import UMAP_MIN_POINTS, embedding_map_build
 from tests.reviews.review_helpers import (
     HTMX,
     XSS,

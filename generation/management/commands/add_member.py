@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from synthreview.projects.models import Project, Role
-from generation.services import membership_set
+from synthreview.projects.services.projects import membership_set
 
 
 class Command(BaseCommand):

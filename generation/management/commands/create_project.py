@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from synthreview.projects.models import Project
-from generation.services import project_create
+from synthreview.projects.services.projects import project_create
 
 
 class Command(BaseCommand):

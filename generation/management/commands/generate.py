@@ -13,9 +13,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import GenerationRun, RunStatus
-from generation.runs import run_execute, run_finish_if_done, run_resume
-from generation.runs.lanes import LaneProgress, lane_execute
-from generation.runs.selectors import lanes_unheld, run_lanes, run_totals
+from generation.services.runs import run_execute, run_finish_if_done, run_resume
+from generation.services.run_lanes import LaneProgress, lane_execute
+from generation.selectors.runs import lanes_unheld, run_lanes, run_totals
 
 BAR_WIDTH = 40
 

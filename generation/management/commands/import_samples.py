@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from generation.ingest.mapping import FieldMapping, MappingError
 from generation.ingest.readers import detect_format
-from generation.ingest.service import (
+from generation.services.imports import (
     ImportProgress,
     import_batch_create,
     import_batch_run,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation.checks import REGISTRY
-from generation.checks.service import project_checks_run
+from generation.services.checks import project_checks_run
 from synthreview.projects.models import Project
 
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from synthreview.projects.models import Project
-from reviews.similarity.build import similarity_build
+from reviews.services.similarity_build import similarity_build
 
 
 class Command(BaseCommand):

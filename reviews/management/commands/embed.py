@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from synthreview.projects.models import Project
-from reviews.similarity.embeddings import embeddings_compute
+from reviews.services.embeddings import embeddings_compute
 
 
 class Command(BaseCommand):

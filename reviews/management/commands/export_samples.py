@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from generation.models import Generator
 from synthreview.projects.models import Project, Role
-from reviews.governance.exports import ExportError, export_request, export_run
+from reviews.services.exports import ExportError, export_request, export_run
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit, ExportStatus
 from synthreview.projects.access import ProjectAccess
 

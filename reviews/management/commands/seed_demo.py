@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from generation.demo import DEMO_LOGINS, DEMO_SLUG, demo_project_create
+from generation.services.demo import DEMO_LOGINS, DEMO_SLUG, demo_project_create
 from reviews.tasks import demo_audits_task
 from synthreview.projects.models import Project
 

@@ -1,0 +1,60 @@
+"""Writes of the generation app: projects, members, templates, generators, counts."""
+
+from __future__ import annotations
+
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from generation.checks.json_output import external_refs
+from generation.models import (
+    OutputFormat,
+    PromptTemplate,
+    PromptTemplateVersion,
+)
+from synthreview.projects.models import Project
+from generation.prompts import template_variables
+from synthreview.projects.services import audit_log_record
+
+
+def template_version_create(
+    *,
+    project: Project,
+    template_name: str,
+    text: str,
+    variables: list[str] | None = None,
+    output_format: str = "text",
+    output_schema: dict | None = None,
+    code_language: str = "",
+    checks: list[str] | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> PromptTemplateVersion:
+    """Versions are immutable; each change of text makes the next version.
+    An empty `checks` means the output format's defaults (generation.checks)."""
+    if output_format not in OutputFormat.values:
+        raise ValidationError(f"output format must be one of {', '.join(OutputFormat.values)}, got {output_format!r}")
+    if output_schema and (refs := external_refs(output_schema)):
+        raise ValidationError(f"the output schema refers outside itself ({', '.join(refs[:3])}); only references "
+                              f"inside it (#…) are allowed")
+    with transaction.atomic():
+        template, _ = PromptTemplate.objects.get_or_create(project=project, name=template_name)
+        latest = (
+            PromptTemplateVersion.objects.select_for_update().filter(template=template).order_by("-version").first()
+        )
+        version = PromptTemplateVersion.objects.create(
+            template=template,
+            version=(latest.version + 1) if latest else 1,
+            text=text,
+            variables=variables if variables is not None else template_variables(text),
+            output_format=output_format,
+            output_schema=output_schema,
+            code_language=code_language,
+            checks=checks or [],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_log_record(
+            project=project, actor=actor, action="template.version", obj=version,
+            details={"template": template.name, "version": version.version, "output_format": output_format},
+        )
+    return version

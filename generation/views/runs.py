@@ -1,0 +1,88 @@
+"""Pages for generation runs: list, define (preview, launch), watch, resume."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from generation.models import RunStatus
+from generation.forms.runs import RunForm
+from generation.services.runs import run_cancel, run_create, run_preview, run_resume
+from generation.runs.plan import PlanError
+from generation.selectors.runs import (
+    run_constraint_counts,
+    run_failed_items,
+    run_flag_counts,
+    run_lanes,
+    run_totals,
+    run_unattended_lanes,
+)
+from generation.selectors.runs import project_runs
+from synthreview.projects.access import get_project_for_user
+from generation.access import get_run_for_user
+
+FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+@login_required
+def run_list(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "view")
+    runs = project_runs(access.project, limit=100)
+    return render(request, "generation/runs.html", {"access": access, "project": access.project, "runs": runs})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_new(request: HttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "generate")
+    form = RunForm(request.POST or None, request.FILES or None, project=access.project)
+    context = {"access": access, "project": access.project, "form": form, "preview": None, "plan_errors": []}
+    if request.method == "POST" and form.is_valid():
+        try:
+            if request.POST.get("action") == "launch":
+                run = run_create(form.spec(), actor=request.user)
+                messages.success(request, f"Run {run.name} is queued: {run.items_total:,} items.")
+                return redirect("run_detail", slug=slug, pk=run.pk)
+            context["preview"] = run_preview(form.spec())
+        except PlanError as error:
+            context["plan_errors"] = error.errors
+    if request.htmx and request.method == "POST":
+        return render(request, "generation/run_new.html#preview", context)
+    return render(request, "generation/run_new.html", context)
+
+
+@login_required
+def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, run = get_run_for_user(request.user, slug, pk, "view")
+    lanes = run_lanes(run)
+    finished = run.status in FINISHED
+    context = {
+        "access": access, "project": access.project, "run": run, "lanes": lanes, "totals": run_totals(run, lanes),
+        "finished": finished, "failed_items": run_failed_items(run), "flag_counts": run_flag_counts(run),
+        "can_act": access.can("generate"), "unattended": run_unattended_lanes(run, lanes),
+    }
+    if request.htmx:
+        response = render(request, "generation/run_detail.html#status", context)
+        return HttpResponseStopPolling(response.content) if finished else response
+    context["constraint_counts"] = run_constraint_counts(run)
+    return render(request, "generation/run_detail.html", context)
+
+
+@login_required
+@require_POST
+def run_action(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, run = get_run_for_user(request.user, slug, pk, "generate")
+    action = request.POST.get("action")
+    if action == "cancel":
+        run_cancel(run=run, actor=request.user)
+        messages.info(request, "The run is cancelled; its pending items stay pending until you resume it.")
+    elif action in ("resume", "retry-failed"):
+        run_resume(run=run, actor=request.user, retry_failed=action == "retry-failed")
+        messages.info(request, "The run is queued again; items already done are not redone.")
+    else:
+        messages.error(request, "Unknown action.")
+    return redirect("run_detail", slug=slug, pk=run.pk)

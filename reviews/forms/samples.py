@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from generation.checks import REGISTRY as CHECKS
+from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
+from synthreview.projects.models import Project
+from reviews.models import ErrorCategory, VerdictValue
+
+
+class VerdictForm(forms.Form):
+    value = forms.ChoiceField(choices=VerdictValue.choices)
+    error_category = forms.ChoiceField(choices=[("", "—"), *ErrorCategory.choices], required=False)
+    note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    revision = forms.IntegerField(min_value=0)
+    # An unknown order falls back to the default, as on the queue page itself.
+    order = forms.CharField(required=False, max_length=16)
+    time_spent_ms = forms.IntegerField(min_value=0, required=False)
+
+
+VERDICT_FILTER_CHOICES = [("", "Any"), *VerdictValue.choices, ("none", "No verdict yet")]
+
+# The automated checks' names, the governance check's "eval-leak" (spelled out here:
+# reviews.services.eval_leaks pulls in FAISS), and "any" flag at all.
+FLAG_FILTER_CHOICES = [
+    ("", "Any or none"),
+    ("any", "Any flag"),
+    *((check.name, check.label) for check in CHECKS.values()),
+    ("eval-leak", "Eval leak"),
+]
+
+
+class SampleFilterForm(forms.Form):
+    """The sample browser's filters; every choice is scoped to the project."""
+
+    q = forms.CharField(required=False, max_length=200, label="Text")
+    origin = forms.ChoiceField(choices=[("", "Any"), *Origin.choices], required=False)
+    status = forms.ChoiceField(choices=[("", "Any"), *SampleStatus.choices], required=False)
+    split = forms.ChoiceField(choices=[("", "Any"), ("train", "Train"), ("eval", "Eval")], required=False)
+    generator = forms.ModelChoiceField(queryset=Generator.objects.none(), required=False, empty_label="Any")
+    template = forms.ModelChoiceField(queryset=PromptTemplate.objects.none(), required=False, empty_label="Any")
+    run = forms.ModelChoiceField(queryset=GenerationRun.objects.none(), required=False, empty_label="Any")
+    verdict = forms.ChoiceField(choices=VERDICT_FILTER_CHOICES, required=False)
+    flag = forms.ChoiceField(choices=FLAG_FILTER_CHOICES, required=False, label="Check flag")
+    novelty_min = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Novelty from")
+    novelty_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="to")
+    cluster = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    group = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["generator"].queryset = Generator.objects.filter(project=project).order_by("name")
+        self.fields["template"].queryset = PromptTemplate.objects.filter(project=project).order_by("name")
+        self.fields["run"].queryset = GenerationRun.objects.filter(project=project).order_by("-created_at")
+        self.fields["split"].choices = [("", "Any"), *((v, l) for v, l in Split.choices if v)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        low, high = data.get("novelty_min"), data.get("novelty_max")
+        if low is not None and high is not None and low > high:
+            raise forms.ValidationError("The novelty range is empty: “from” is above “to”.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        """Cleaned filters as plain values (model choices become ids)."""
+        data = dict(self.cleaned_data)
+        for key in ("generator", "template", "run"):
+            data[key] = data[key].pk if data.get(key) else None
+        return data
+
+    def description(self) -> dict[str, Any]:
+        """The filter as the audit log records it: only what is set, in plain words and ids."""
+        return {key: value for key, value in self.filters().items() if value not in (None, "")}
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    expected_count = forms.IntegerField(min_value=0)
+    ids = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("ids") or ""
+        try:
+            return [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError as error:
+            raise forms.ValidationError("The selected samples are not a list of ids.") from error
+
+
+def parse_ids(raw: str | list[str]) -> list[int]:
+    parts = raw if isinstance(raw, list) else raw.split(",")
+    ids = []
+    for part in parts:
+        part = str(part).strip()
+        if part.isdigit():
+            ids.append(int(part))
+    return ids

@@ -1,0 +1,49 @@
+"""Writes of the generation app: projects, members, templates, generators, counts."""
+
+from __future__ import annotations
+
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from synthreview.projects.models import Membership, Project, Role
+from synthreview.projects.services import audit_log_record
+
+
+def project_create(*, slug: str, name: str = "", actor: AbstractBaseUser | None = None) -> Project:
+    with transaction.atomic():
+        project = Project(slug=slug, name=name or slug)
+        project.full_clean()
+        project.save()
+        audit_log_record(project=project, actor=actor, action="project.create", obj=project)
+    return project
+
+
+def membership_set(
+    *,
+    project: Project,
+    username: str,
+    role: str,
+    password: str | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> Membership:
+    """Give a user a role in a project, creating the user if needed."""
+    if role not in Role.values:
+        raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
+    user_model = get_user_model()
+    with transaction.atomic():
+        user, created = user_model.objects.get_or_create(username=username)
+        if password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        elif created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        membership, _ = Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
+        audit_log_record(
+            project=project, actor=actor, action="membership.set", obj=membership,
+            details={"user": username, "role": role, "user_created": created},
+        )
+    return membership
