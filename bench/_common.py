@@ -51,17 +51,27 @@ def lineage_create(project, generator_names, template_versions, *, created_by=No
         RunStatus,
     )
 
-    generators = [Generator.objects.create(project=project, name=name, kind=GeneratorKind.IMPORTED, model_name=name)
-                  for name in generator_names]
+    generators = [
+        Generator.objects.create(project=project, name=name, kind=GeneratorKind.IMPORTED, model_name=name)
+        for name in generator_names
+    ]
     versions = []
     for name, number in template_versions:
         template, _ = PromptTemplate.objects.get_or_create(project=project, name=name)
-        versions.append(PromptTemplateVersion.objects.create(template=template, version=number,
-                                                             text=f"{{instruction}} ({name} v{number})"))
+        versions.append(
+            PromptTemplateVersion.objects.create(
+                template=template, version=number, text=f"{{instruction}} ({name} v{number})"
+            )
+        )
     runs = []
     for number, version in enumerate(versions, start=1):
-        run = GenerationRun.objects.create(project=project, name=f"run-{number}", template_version=version,
-                                           status=RunStatus.COMPLETED, created_by=created_by)
+        run = GenerationRun.objects.create(
+            project=project,
+            name=f"run-{number}",
+            template_version=version,
+            status=RunStatus.COMPLETED,
+            created_by=created_by,
+        )
         run.generators.set(generators)
         runs.append(run)
     return generators, versions, runs

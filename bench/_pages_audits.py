@@ -21,8 +21,13 @@ AUDIT_ITEMS = 60
 OPEN_AUDIT_VERDICTS = 25
 # A year of worker passes; the dashboard's history shows the last 30.
 SNAPSHOT_PASSES = 30
-SNAPSHOT_TABLES = ("reviews_audit", "reviews_audititem", "reviews_auditadjudication", "reviews_qualitysnapshot",
-                   "reviews_alert")
+SNAPSHOT_TABLES = (
+    "reviews_audit",
+    "reviews_audititem",
+    "reviews_auditadjudication",
+    "reviews_qualitysnapshot",
+    "reviews_alert",
+)
 
 _SCOPE_COUNTS = """
 SELECT s.run_id, s.generator_id, count(*),
@@ -84,16 +89,20 @@ def _counts_by_run_and_generator(project_id: int) -> dict[tuple[int | None, int 
     with connection.cursor() as cursor:
         cursor.execute(_SCOPE_COUNTS, {"project": project_id, "copy": COPY_SIMILARITY})
         for run_id, generator_id, samples, low, copies, with_real in cursor.fetchall():
-            counts[(run_id, generator_id)] = _ScopeCounts(samples=samples, low_novelty=low, copies=copies,
-                                                          with_real=with_real, novelty=[0] * 20,
-                                                          nearest_real=[0] * 20)
+            counts[(run_id, generator_id)] = _ScopeCounts(
+                samples=samples,
+                low_novelty=low,
+                copies=copies,
+                with_real=with_real,
+                novelty=[0] * 20,
+                nearest_real=[0] * 20,
+            )
         cursor.execute(_SCOPE_DUPLICATED, {"project": project_id})
         for run_id, generator_id, duplicated in cursor.fetchall():
             counts[(run_id, generator_id)].duplicated = duplicated
         for value, field_name in (("novelty", "novelty"), ("nearest_real_similarity", "nearest_real")):
             column = f"least(greatest(floor(x.{value} * 20)::int, 0), 19)"
-            cursor.execute(_SCOPE_HISTOGRAMS.format(value=value).replace("%(column)s", column),
-                           {"project": project_id})
+            cursor.execute(_SCOPE_HISTOGRAMS.format(value=value).replace("%(column)s", column), {"project": project_id})
             for run_id, generator_id, bin_index, n in cursor.fetchall():
                 getattr(counts[(run_id, generator_id)], field_name)[bin_index] += n
     return counts
@@ -112,20 +121,29 @@ def _snapshot_metrics(counts: _ScopeCounts, rng: random.Random, age: float) -> d
     """A snapshot's metrics in the shape quality_snapshots_compute writes them: the counts and
     histograms from the data, the vector and text figures plausible values drifting with age."""
     from reviews.quality.embedding_measures import SIMILARITY_EDGES
-    from reviews.services.quality_snapshots import SUBSET_ROWS, UNIT_EDGES
     from reviews.quality.thresholds import COPY_SIMILARITY
+    from reviews.services.quality_snapshots import SUBSET_ROWS, UNIT_EDGES
 
     n = counts.samples
     edges = list(SIMILARITY_EDGES)
     nearest = counts.nearest_real or [0] * 20
     mean_words = 58 + 12 * rng.random()
     return {
-        "samples": n, "subset": min(n, SUBSET_ROWS),
-        "duplicate_share": counts.duplicated / n, "low_novelty_share": counts.low_novelty / n,
+        "samples": n,
+        "subset": min(n, SUBSET_ROWS),
+        "duplicate_share": counts.duplicated / n,
+        "low_novelty_share": counts.low_novelty / n,
         "distinct_1": round(0.18 + 0.05 * rng.random(), 4),
         "distinct_2": round(0.55 + 0.1 * rng.random() - 0.05 * age, 4),
-        "length": {"count": min(n, SUBSET_ROWS), "mean": mean_words, "std": 0.6 * mean_words, "p10": 14.0,
-                   "p50": mean_words * 0.9, "p90": mean_words * 2.1, "spread": 0.6},
+        "length": {
+            "count": min(n, SUBSET_ROWS),
+            "mean": mean_words,
+            "std": 0.6 * mean_words,
+            "p10": 14.0,
+            "p50": mean_words * 0.9,
+            "p90": mean_words * 2.1,
+            "spread": 0.6,
+        },
         "empty_share": round(0.002 * rng.random(), 5),
         "mean_pairwise_distance": round(0.72 + 0.05 * rng.random(), 4),
         "vendi_score": round(140 + 60 * rng.random(), 2),
@@ -133,9 +151,14 @@ def _snapshot_metrics(counts: _ScopeCounts, rng: random.Random, age: float) -> d
         "label_divergence": None,
         "copy_share": counts.copies / counts.with_real if counts.with_real else None,
         "nearest_real": {
-            "count": counts.with_real, "copy_threshold": COPY_SIMILARITY, "copy_count": counts.copies,
-            "copy_share": counts.copies / counts.with_real if counts.with_real else 0.0, "edges": edges,
-            "counts": nearest, **{f"p{q}": _quantile(nearest, edges, q / 100) for q in (10, 50, 90, 99)}},
+            "count": counts.with_real,
+            "copy_threshold": COPY_SIMILARITY,
+            "copy_count": counts.copies,
+            "copy_share": counts.copies / counts.with_real if counts.with_real else 0.0,
+            "edges": edges,
+            "counts": nearest,
+            **{f"p{q}": _quantile(nearest, edges, q / 100) for q in (10, 50, 90, 99)},
+        },
         "novelty_histogram": {"edges": UNIT_EDGES, "counts": counts.novelty or [0] * 20},
         "frechet_to_real": round(0.21 + 0.08 * rng.random(), 4),
         "fidelity_precision": round(0.78 + 0.1 * rng.random(), 4),
@@ -148,9 +171,9 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
     """Closed audits through the services, verdicts and all, and one open audit part-way through."""
     from django.contrib.auth import get_user_model
 
-    from synthreview.projects.models import Project
     from reviews.models import AuditStatus, ErrorCategory
     from reviews.services.audits import audit_create, audit_verdict_record
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(pk=fixture.project_id)
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=fixture.reviewer_ids)}
@@ -161,22 +184,40 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
         for number, item in enumerate(audit.items.order_by("position")[:count]):
             draw = rng.random()
             value = "wrong" if draw < wrong_rate else "unsure" if draw < wrong_rate + 0.03 else "correct"
-            audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=experts[number % len(experts)],
-                                 value=value, error_category=rng.choice(categories) if value == "wrong" else "",
-                                 time_spent_ms=rng.randint(4000, 40000))
+            audit_verdict_record(
+                audit=audit,
+                sample_id=item.sample_id,
+                reviewer=experts[number % len(experts)],
+                value=value,
+                error_category=rng.choice(categories) if value == "wrong" else "",
+                time_spent_ms=rng.randint(4000, 40000),
+            )
 
     closed = []
     for number, (scope, index) in enumerate(CLOSED_AUDITS):
         object_id = None if index is None else (fixture.run_ids if scope == "run" else fixture.generator_ids)[index]
-        audit = audit_create(project=project, actor=lead, scope=scope, object_id=object_id,
-                             sample_size=AUDIT_ITEMS, seed=rng.randrange(2**62), name=f"Audit {number + 1}")
+        audit = audit_create(
+            project=project,
+            actor=lead,
+            scope=scope,
+            object_id=object_id,
+            sample_size=AUDIT_ITEMS,
+            seed=rng.randrange(2**62),
+            name=f"Audit {number + 1}",
+        )
         review(audit, AUDIT_ITEMS, wrong_rate=0.04 + 0.03 * number)
         audit.refresh_from_db()
         if audit.status != AuditStatus.CLOSED:
             raise AssertionError(f"audit {audit.pk} did not close after its {AUDIT_ITEMS} verdicts")
         closed.append(audit.pk)
-    open_audit = audit_create(project=project, actor=lead, scope="project", sample_size=AUDIT_ITEMS,
-                              seed=rng.randrange(2**62), name="Audit in progress")
+    open_audit = audit_create(
+        project=project,
+        actor=lead,
+        scope="project",
+        sample_size=AUDIT_ITEMS,
+        seed=rng.randrange(2**62),
+        name="Audit in progress",
+    )
     review(open_audit, OPEN_AUDIT_VERDICTS, wrong_rate=0.08)
     return closed, open_audit.pk
 
@@ -195,8 +236,10 @@ def _snapshots_create(fixture: Fixture, rng: random.Random) -> int:
     for counts in by_pair.values():
         project_counts.add(counts)
     scopes.append((SnapshotScope.PROJECT, None, "All synthetic samples", project_counts))
-    for kind, ids, position in ((SnapshotScope.RUN, fixture.run_ids, 0), (SnapshotScope.GENERATOR,
-                                                                           fixture.generator_ids, 1)):
+    for kind, ids, position in (
+        (SnapshotScope.RUN, fixture.run_ids, 0),
+        (SnapshotScope.GENERATOR, fixture.generator_ids, 1),
+    ):
         for number, scope_id in enumerate(ids):
             total = _ScopeCounts()
             for pair, counts in by_pair.items():
@@ -219,18 +262,37 @@ def _snapshots_create(fixture: Fixture, rng: random.Random) -> int:
             if scope == SnapshotScope.PROJECT:
                 metrics["mix"] = {"real": mix["real"], "synthetic": mix["synthetic"]}
                 metrics["class_balance"] = []
-            rows.append(QualitySnapshot(project_id=fixture.project_id, scope=scope, scope_id=scope_id,
-                                        scope_label=label, computed_at=computed_at, sample_count=counts.samples,
-                                        metrics=metrics))
+            rows.append(
+                QualitySnapshot(
+                    project_id=fixture.project_id,
+                    scope=scope,
+                    scope_id=scope_id,
+                    scope_label=label,
+                    computed_at=computed_at,
+                    sample_count=counts.samples,
+                    metrics=metrics,
+                )
+            )
     QualitySnapshot.objects.bulk_create(rows)
     # What the passes raised over the year: a few alerts, the older ones acknowledged.
-    for number, (metric, scope_key, value, limit) in enumerate((
-            ("low_novelty_share", "project:0", 0.31, 0.25), ("drift", f"run:{fixture.run_ids[-1]}", 0.29, 0.25),
-            ("length_distance", f"run:{fixture.run_ids[0]}", 0.34, 0.30))):
-        Alert.objects.create(project_id=fixture.project_id, metric=metric, scope_key=scope_key, scope_label=scope_key,
-                             value=value, limit=limit, message=f"{metric} is {value}, over the limit of {limit}.",
-                             acknowledged_at=now if number else None,
-                             acknowledged_by_id=fixture.lead_id if number else None)
+    for number, (metric, scope_key, value, limit) in enumerate(
+        (
+            ("low_novelty_share", "project:0", 0.31, 0.25),
+            ("drift", f"run:{fixture.run_ids[-1]}", 0.29, 0.25),
+            ("length_distance", f"run:{fixture.run_ids[0]}", 0.34, 0.30),
+        )
+    ):
+        Alert.objects.create(
+            project_id=fixture.project_id,
+            metric=metric,
+            scope_key=scope_key,
+            scope_label=scope_key,
+            value=value,
+            limit=limit,
+            message=f"{metric} is {value}, over the limit of {limit}.",
+            acknowledged_at=now if number else None,
+            acknowledged_by_id=fixture.lead_id if number else None,
+        )
     return len(rows)
 
 
@@ -259,7 +321,9 @@ def load_audits_and_snapshots(fixture: Fixture, *, seed: int) -> tuple[Fixture, 
         for table in SNAPSHOT_TABLES:
             cursor.execute(f"ANALYZE {table}")
     seconds = time.perf_counter() - started
-    print(f"load: {len(closed)} closed audits and 1 open ({AUDIT_ITEMS} items each) through the services in "
-          f"{audits_done - started:.1f} s; {snapshots} quality snapshots ({SNAPSHOT_PASSES} passes) in "
-          f"{seconds - (audits_done - started):.1f} s")
+    print(
+        f"load: {len(closed)} closed audits and 1 open ({AUDIT_ITEMS} items each) through the services in "
+        f"{audits_done - started:.1f} s; {snapshots} quality snapshots ({SNAPSHOT_PASSES} passes) in "
+        f"{seconds - (audits_done - started):.1f} s"
+    )
     return dataclasses.replace(fixture, closed_audit_ids=tuple(closed), open_audit_id=open_id), seconds

@@ -48,8 +48,14 @@ NEIGHBOURS = 10
 INSERT_CHUNK = 100_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 LOADED_TABLES = (
-    "generation_sample", "generation_samplecount", "generation_sampleflag", "reviews_samplesimilarity",
-    "reviews_cluster", "reviews_duplicategroup", "reviews_duplicategroupmember", "reviews_verdict",
+    "generation_sample",
+    "generation_samplecount",
+    "generation_sampleflag",
+    "reviews_samplesimilarity",
+    "reviews_cluster",
+    "reviews_duplicategroup",
+    "reviews_duplicategroupmember",
+    "reviews_verdict",
     "reviews_auditlog",
 )
 
@@ -82,9 +88,14 @@ def _project_fixture() -> Fixture:
         users.append(user)
     generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS, created_by=users[0])
     return Fixture(
-        project_id=project.pk, slug=project.slug, lead_id=users[0].pk, reviewer_ids=tuple(u.pk for u in users),
-        generator_ids=tuple(g.pk for g in generators), template_version_ids=tuple(v.pk for v in versions),
-        run_ids=tuple(r.pk for r in runs), group_threshold=project.near_duplicate_threshold,
+        project_id=project.pk,
+        slug=project.slug,
+        lead_id=users[0].pk,
+        reviewer_ids=tuple(u.pk for u in users),
+        generator_ids=tuple(g.pk for g in generators),
+        template_version_ids=tuple(v.pk for v in versions),
+        run_ids=tuple(r.pk for r in runs),
+        group_threshold=project.near_duplicate_threshold,
     )
 
 
@@ -100,14 +111,19 @@ def text_pools() -> dict[str, list[tuple[str, str]]]:
         text = f"{instruction.strip()}\n\n{extra}" if extra and extra.strip() else instruction
         return normalise_text(text), normalise_text(output or "")
 
-    synthetic = [pair(item["instruction"], item["input"], item["output"])
-                 for item in json.loads((DATA_ROOT / "gsm8k" / "gsm8k_train.json").read_text(encoding="utf-8"))]
+    synthetic = [
+        pair(item["instruction"], item["input"], item["output"])
+        for item in json.loads((DATA_ROOT / "gsm8k" / "gsm8k_train.json").read_text(encoding="utf-8"))
+    ]
     self_instruct = DATA_ROOT / "self_instruct_user_oriented"
     for path in sorted(glob.glob(str(self_instruct / "predictions" / "*.jsonl"))):
         synthetic.extend(pair(item["instruction"], item["input"], item["response"]) for item in _jsonl(Path(path)))
-    real = [pair(item["instruction"], instance["input"], instance["output"])
-            for name in ("user_oriented_instructions.jsonl", "seed_tasks.jsonl")
-            for item in _jsonl(self_instruct / name) for instance in item["instances"]]
+    real = [
+        pair(item["instruction"], instance["input"], instance["output"])
+        for name in ("user_oriented_instructions.jsonl", "seed_tasks.jsonl")
+        for item in _jsonl(self_instruct / name)
+        for instance in item["instances"]
+    ]
     return {"s": [p for p in synthetic if p[0]], "r": [p for p in real if p[0]]}
 
 
@@ -132,8 +148,9 @@ AS $$ SELECT (hashint8($1 * 8191 + $2) & 2147483647)::double precision / 2147483
 # The first id of a sample's block, and whether the sample belongs to the block's group.
 # (%% is psycopg's escape for %: these run with parameters.)
 _REP = f"(g - (g - 1) %% {GROUP_BLOCK})"
-_GROUPED = (f"(pg_temp.u({_REP}, 7) < {GROUP_BLOCK_SHARE} "
-            f"AND (g - 1) %% {GROUP_BLOCK} < 2 + floor(pg_temp.u({_REP}, 8) * 5))")
+_GROUPED = (
+    f"(pg_temp.u({_REP}, 7) < {GROUP_BLOCK_SHARE} AND (g - 1) %% {GROUP_BLOCK} < 2 + floor(pg_temp.u({_REP}, 8) * 5))"
+)
 
 _INSERT_SAMPLES = f"""
 INSERT INTO generation_sample (id, project_id, origin, run_id, generator_id, template_version_id, import_batch_id,
@@ -240,8 +257,10 @@ def _neighbours_json() -> str:
     entries = []
     for i in range(NEIGHBOURS):
         if i == 0:
-            neighbour = ("CASE WHEN b.grouped THEN CASE WHEN b.id = b.rep THEN b.rep + 1 ELSE b.rep END "
-                         "ELSE 1 + (b.id + floor(pg_temp.u(b.id, 20) * (%(total)s - 1))::bigint) %% %(total)s END")
+            neighbour = (
+                "CASE WHEN b.grouped THEN CASE WHEN b.id = b.rep THEN b.rep + 1 ELSE b.rep END "
+                "ELSE 1 + (b.id + floor(pg_temp.u(b.id, 20) * (%(total)s - 1))::bigint) %% %(total)s END"
+            )
         else:
             neighbour = f"1 + (b.id + floor(pg_temp.u(b.id, {20 + i}) * (%(total)s - 1))::bigint) %% %(total)s"
         cosine = f"round((b.top - {0.012 * i:.3f} - 0.008 * pg_temp.u(b.id, {50 + i}))::numeric, 5)"
@@ -394,11 +413,20 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
 
     project = fixture.project_id
     params: dict[str, Any] = {
-        "project": project, "lead": fixture.lead_id, "reviewers": list(fixture.reviewer_ids),
-        "generators": list(fixture.generator_ids), "versions": list(fixture.template_version_ids),
-        "runs": list(fixture.run_ids), "categories": list(ERROR_CATEGORIES), "checks": list(CHECK_NAMES),
-        "reasons": list(CHECK_REASONS), "epoch": EPOCH, "threshold": fixture.group_threshold,
-        "real_pool": len(pools["r"]), "synthetic_pool": len(pools["s"]), "total": last,
+        "project": project,
+        "lead": fixture.lead_id,
+        "reviewers": list(fixture.reviewer_ids),
+        "generators": list(fixture.generator_ids),
+        "versions": list(fixture.template_version_ids),
+        "runs": list(fixture.run_ids),
+        "categories": list(ERROR_CATEGORIES),
+        "checks": list(CHECK_NAMES),
+        "reasons": list(CHECK_REASONS),
+        "epoch": EPOCH,
+        "threshold": fixture.group_threshold,
+        "real_pool": len(pools["r"]),
+        "synthetic_pool": len(pools["s"]),
+        "total": last,
         "clusters": cluster_count(last),
     }
     with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
@@ -424,21 +452,31 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
         conn.execute(_INSERT_VERDICT_LOG, span)
         rng = random.Random(first)
         for _ in range(max(1, (last - first + 1) // SAMPLES_PER_BULK_ENTRY)):
-            conn.execute(_INSERT_BULK_LOG, {**span, "start": rng.randrange(first, max(first + 1, last - 2500)),
-                                            "generator": rng.choice(fixture.generator_ids)})
+            conn.execute(
+                _INSERT_BULK_LOG,
+                {
+                    **span,
+                    "start": rng.randrange(first, max(first + 1, last - 2500)),
+                    "generator": rng.choice(fixture.generator_ids),
+                },
+            )
         conn.execute(_INSERT_FLAGS, span)
         conn.commit()
         step("verdicts, audit log, flags")
 
         conn.execute(_ENSURE_CLUSTERS, span)
-        conn.execute("CREATE TEMP TABLE real_ids AS SELECT (row_number() OVER (ORDER BY id) - 1)::int AS rn, id "
-                     "FROM generation_sample WHERE project_id = %(project)s AND origin = 'real'", span)
+        conn.execute(
+            "CREATE TEMP TABLE real_ids AS SELECT (row_number() OVER (ORDER BY id) - 1)::int AS rn, id "
+            "FROM generation_sample WHERE project_id = %(project)s AND origin = 'real'",
+            span,
+        )
         conn.execute("ALTER TABLE pg_temp.real_ids ADD PRIMARY KEY (rn)")
         conn.execute("ANALYZE pg_temp.real_ids")
         reals = conn.execute("SELECT count(*) FROM pg_temp.real_ids").fetchone()[0]
         for lo in range(first, last + 1, INSERT_CHUNK):
-            conn.execute(_INSERT_SIMILARITY, {**params, "lo": lo, "hi": min(lo + INSERT_CHUNK - 1, last),
-                                              "reals": reals})
+            conn.execute(
+                _INSERT_SIMILARITY, {**params, "lo": lo, "hi": min(lo + INSERT_CHUNK - 1, last), "reals": reals}
+            )
             conn.commit()
         # A full build at the new size re-clusters the older samples too.
         conn.execute(_REASSIGN_CLUSTERS, span)
@@ -460,8 +498,10 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
         conn.execute("CHECKPOINT")
     step("VACUUM ANALYZE, CHECKPOINT")
     seconds = time.perf_counter() - started
-    print(f"load: samples {first:,}-{last:,} ({last - first + 1:,}) in {seconds:.1f} s: "
-          + ", ".join(f"{name} {took:.1f} s" for name, took in steps))
+    print(
+        f"load: samples {first:,}-{last:,} ({last - first + 1:,}) in {seconds:.1f} s: "
+        + ", ".join(f"{name} {took:.1f} s" for name, took in steps)
+    )
     _print_contents(fixture)
     return seconds
 
@@ -469,23 +509,26 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
 def _print_contents(fixture: Fixture) -> None:
     from generation.hashing import content_hash
     from generation.models import Sample, SampleCount, SampleFlag
-    from synthreview.projects.models import AuditLog
     from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity, Verdict
+    from synthreview.projects.models import AuditLog
 
     by_status: dict[str, int] = {}
     real = 0
     for origin, status, count in SampleCount.objects.filter(project_id=fixture.project_id).values_list(
-            "origin", "status", "count"):
+        "origin", "status", "count"
+    ):
         by_status[status] = by_status.get(status, 0) + count
         real += count if origin == "real" else 0
     total = sum(by_status.values())
-    print(f"      {total:,} samples ({real / total:.1%} real; "
-          + ", ".join(f"{status} {n:,}" for status, n in sorted(by_status.items()))
-          + f"), {Verdict.objects.count():,} verdicts, {AuditLog.objects.count():,} audit-log entries, "
-          f"{SampleFlag.objects.count():,} flags, {SampleSimilarity.objects.count():,} similarity rows, "
-          f"{Cluster.objects.count():,} clusters, {DuplicateGroup.objects.count():,} near-duplicate groups "
-          f"({DuplicateGroup.objects.filter(status='open').count():,} open, "
-          f"{DuplicateGroupMember.objects.count():,} members)")
+    print(
+        f"      {total:,} samples ({real / total:.1%} real; "
+        + ", ".join(f"{status} {n:,}" for status, n in sorted(by_status.items()))
+        + f"), {Verdict.objects.count():,} verdicts, {AuditLog.objects.count():,} audit-log entries, "
+        f"{SampleFlag.objects.count():,} flags, {SampleSimilarity.objects.count():,} similarity rows, "
+        f"{Cluster.objects.count():,} clusters, {DuplicateGroup.objects.count():,} near-duplicate groups "
+        f"({DuplicateGroup.objects.filter(status='open').count():,} open, "
+        f"{DuplicateGroupMember.objects.count():,} members)"
+    )
     for sample in Sample.objects.filter(project_id=fixture.project_id).order_by("-id")[:3]:
         if sample.content_hash != content_hash(sample.input, sample.output):
             raise AssertionError(f"sample {sample.pk}: the bulk load's content hash differs from generation.hashing")

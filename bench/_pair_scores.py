@@ -55,10 +55,14 @@ class Grouping:
 
     def show(self) -> None:
         print(f"  grouping at {self.threshold:.2f}, {self.with_partner} samples with a partner over it:")
-        print(f"    before (prune to the keeper's neighbours): P R F1 {self.before.cells()}, "
-              f"left out of every group {self.left_out_before}")
-        print(f"    after (tight groups, variants apart):      left out of every group {self.left_out_after}; "
-              f"true duplicate pairs called variants {self.true_pairs_called_variants}")
+        print(
+            f"    before (prune to the keeper's neighbours): P R F1 {self.before.cells()}, "
+            f"left out of every group {self.left_out_before}"
+        )
+        print(
+            f"    after (tight groups, variants apart):      left out of every group {self.left_out_after}; "
+            f"true duplicate pairs called variants {self.true_pairs_called_variants}"
+        )
 
 
 def grouping_before_and_after(project: Project, truth: set[Pair], threshold: float) -> Grouping:
@@ -71,7 +75,8 @@ def grouping_before_and_after(project: Project, truth: set[Pair], threshold: flo
     grouped = set(DuplicateGroupMember.objects.filter(group__project=project).values_list("sample_id", flat=True))
     families: dict[int, list[int]] = {}
     for group_id, sample_id in DuplicateGroupMember.objects.filter(
-            group__project=project, group__kind="variant").values_list("group_id", "sample_id"):
+        group__project=project, group__kind="variant"
+    ).values_list("group_id", "sample_id"):
         families.setdefault(group_id, []).append(sample_id)
     # The old rule, as it was: linked sets pruned to the members within the threshold of the keeper.
     exact = grouping.exact_duplicate_sets(project)

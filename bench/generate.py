@@ -63,9 +63,12 @@ def main() -> int:
     instructions = _instructions(items)
     _configure_environment()
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tests.llm_server", "--port", str(port), "--latency-ms",
-                               str(args.latency_ms)], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.llm_server", "--port", str(port), "--latency-ms", str(args.latency_ms)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base_url = f"http://127.0.0.1:{port}/v1"
     database_recreate(BENCH_DATABASE)
     try:
@@ -92,9 +95,11 @@ def main() -> int:
         # one falls as the server's rate climbs past what one lane process writes.
         ours_peak = max(ours_rates, key=ours_rates.get)
         bare_peak = max(bare_rates, key=bare_rates.get)
-        print(f"peaks: ours {ours_rates[ours_peak]:.1f} items/s at N={ours_peak}, server alone "
-              f"{bare_rates[bare_peak]:.1f} req/s at N={bare_peak} "
-              f"({ours_rates[ours_peak] / bare_rates[bare_peak]:.2f}x)")
+        print(
+            f"peaks: ours {ours_rates[ours_peak]:.1f} items/s at N={ours_peak}, server alone "
+            f"{bare_rates[bare_peak]:.1f} req/s at N={bare_peak} "
+            f"({ours_rates[ours_peak] / bare_rates[bare_peak]:.2f}x)"
+        )
         print(f"RESULT generate_ratio={best:.2f} goal>={GOAL} {'ok' if best >= GOAL else 'MISS'}")
         return 0
     finally:
@@ -129,21 +134,28 @@ def _instructions(count: int) -> list[str]:
 def _bare(base_url: str, instructions: list[str], threads: int) -> float:
     import httpx
 
-    bodies = [json.dumps({"model": "bench-model", "messages": [{"role": "user", "content": text}],
-                          "temperature": 0.7}).encode() for text in instructions]
+    bodies = [
+        json.dumps(
+            {"model": "bench-model", "messages": [{"role": "user", "content": text}], "temperature": 0.7}
+        ).encode()
+        for text in instructions
+    ]
     cursor = iter(range(len(bodies)))
     lock = threading.Lock()
     errors: list[str] = []
-    with httpx.Client(limits=httpx.Limits(max_connections=threads, max_keepalive_connections=threads),
-                      trust_env=False, timeout=30) as client:
+    with httpx.Client(
+        limits=httpx.Limits(max_connections=threads, max_keepalive_connections=threads), trust_env=False, timeout=30
+    ) as client:
+
         def worker() -> None:
             while True:
                 with lock:
                     index = next(cursor, None)
                 if index is None:
                     return
-                response = client.post(f"{base_url}/chat/completions", content=bodies[index],
-                                       headers={"Content-Type": "application/json"})
+                response = client.post(
+                    f"{base_url}/chat/completions", content=bodies[index], headers={"Content-Type": "application/json"}
+                )
                 if response.status_code != 200 or "choices" not in response.json():
                     errors.append(f"HTTP {response.status_code}")
 
@@ -161,17 +173,29 @@ def _bare(base_url: str, instructions: list[str], threads: int) -> float:
 
 def _ours(base_url: str, instructions: list[str], concurrency: int) -> float:
     from generation.models import Generator, GeneratorKind, RunItem, Sample
-    from synthreview.projects.models import Project
-    from generation.services.runs import RunSpec, run_create, run_execute
     from generation.runs.plan import GridCell
+    from generation.services.runs import RunSpec, run_create, run_execute
     from generation.services.templates import template_version_create
+    from synthreview.projects.models import Project
 
     project = Project.objects.create(slug=f"bench-{concurrency}-{time.monotonic_ns()}", name="bench")
     version = template_version_create(project=project, template_name="instruction", text=TEMPLATE)
-    generator = Generator.objects.create(project=project, name="bench", kind=GeneratorKind.OPENAI_COMPATIBLE,
-                                         model_name="bench-model", endpoint=base_url, concurrency=concurrency)
-    spec = RunSpec(project=project, name="bench", template_version=version, generators=[generator],
-                   cells=[GridCell(0.7, None, None)], table_rows=[{"instruction": text} for text in instructions])
+    generator = Generator.objects.create(
+        project=project,
+        name="bench",
+        kind=GeneratorKind.OPENAI_COMPATIBLE,
+        model_name="bench-model",
+        endpoint=base_url,
+        concurrency=concurrency,
+    )
+    spec = RunSpec(
+        project=project,
+        name="bench",
+        template_version=version,
+        generators=[generator],
+        cells=[GridCell(0.7, None, None)],
+        table_rows=[{"instruction": text} for text in instructions],
+    )
     started = time.perf_counter()
     run = run_create(spec)  # its worker task is queued in memory and never taken: the run executes here
     run = run_execute(run_id=run.pk)

@@ -60,7 +60,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +98,11 @@ _WORDS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_EXISTING:,} + {QUICK_NEW:,} instead of {FULL_EXISTING:,} + {FULL_NEW:,}")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_EXISTING:,} + {QUICK_NEW:,} instead of {FULL_EXISTING:,} + {FULL_NEW:,}",
+    )
     parser.add_argument("--existing", type=int, default=None, help="samples already in the project")
     parser.add_argument("--new", type=int, default=None, help="samples added (at most the real texts available)")
     parser.add_argument("--seed", type=int, default=20240611)
@@ -159,10 +162,14 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
         for row in new_rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     origins = Counter(row["origin"] for row in new_rows)
-    print(f"new: {len(new_rows):,} texts from shared/data ({origins['synthetic']:,} imported as synthetic from "
-          f"{len({r['generator'] for r in new_rows if r.get('generator')})} generators, {origins['real']:,} as real)")
-    print(f"index: SIMILARITY_EXACT_MAX={settings.SIMILARITY_EXACT_MAX:,} SIMILARITY_IVF_PROBES="
-          f"{settings.SIMILARITY_IVF_PROBES}, DATA_DIR in a temporary folder")
+    print(
+        f"new: {len(new_rows):,} texts from shared/data ({origins['synthetic']:,} imported as synthetic from "
+        f"{len({r['generator'] for r in new_rows if r.get('generator')})} generators, {origins['real']:,} as real)"
+    )
+    print(
+        f"index: SIMILARITY_EXACT_MAX={settings.SIMILARITY_EXACT_MAX:,} SIMILARITY_IVF_PROBES="
+        f"{settings.SIMILARITY_IVF_PROBES}, DATA_DIR in a temporary folder"
+    )
 
     setup = _existing_project(project.pk, existing=existing, anchor_texts=_anchor_texts(new_rows), seed=seed)
     print(f"setup: {existing:,} existing samples ready in {time.perf_counter() - started:.0f} s")
@@ -170,27 +177,41 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
 
     child = _measure_in_child(jsonl_path)
     embed_seconds, refresh_seconds = child["embed_seconds"], child["refresh_seconds"]
-    print(f"import: {child['imported']:,} new samples through import_batch_run (COPY) in "
-          f"{child['import_seconds']:.1f} s (untimed); new sample ids {child['first_new_id']:,}-"
-          f"{child['last_new_id']:,}, above all {setup['last_id']:,} existing")
-    print(f"(a) embed: embeddings_compute wrote {child['embedded']:,} vectors in {embed_seconds:.1f} s "
-          f"({child['embedded'] / embed_seconds:,.0f}/s; the model's encode {child['encode_seconds']:.1f} s "
-          f"of it; model loaded beforehand, CPU, {child['torch_threads']} torch threads)")
+    print(
+        f"import: {child['imported']:,} new samples through import_batch_run (COPY) in "
+        f"{child['import_seconds']:.1f} s (untimed); new sample ids {child['first_new_id']:,}-"
+        f"{child['last_new_id']:,}, above all {setup['last_id']:,} existing"
+    )
+    print(
+        f"(a) embed: embeddings_compute wrote {child['embedded']:,} vectors in {embed_seconds:.1f} s "
+        f"({child['embedded'] / embed_seconds:,.0f}/s; the model's encode {child['encode_seconds']:.1f} s "
+        f"of it; model loaded beforehand, CPU, {child['torch_threads']} torch threads)"
+    )
     summary = child["summary"]
-    print(f"(b) refresh: similarity_build(full=False) in {refresh_seconds:.1f} s: mode={summary['mode']} "
-          f"samples={summary['samples']:,} added={summary['added']:,} {_summary_line(summary)}")
-    print(f"(b) refresh: {child['patched_old_rows']:,} existing samples' rows rewritten (new neighbours or a "
-          f"nearer real sample); {child['similarity_rows']:,} similarity rows in all; near-duplicate groups "
-          f"{setup['groups']:,} -> {summary['groups']:,}")
+    print(
+        f"(b) refresh: similarity_build(full=False) in {refresh_seconds:.1f} s: mode={summary['mode']} "
+        f"samples={summary['samples']:,} added={summary['added']:,} {_summary_line(summary)}"
+    )
+    print(
+        f"(b) refresh: {child['patched_old_rows']:,} existing samples' rows rewritten (new neighbours or a "
+        f"nearer real sample); {child['similarity_rows']:,} similarity rows in all; near-duplicate groups "
+        f"{setup['groups']:,} -> {summary['groups']:,}"
+    )
     for name, seconds in child["breakdown"]:
         print(f"(b) breakdown: {name:<52} {seconds:7.2f} s")
-    print(f"memory: peak RSS of the measuring process (model, import, embed, refresh) "
-          f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {status_kib('VmHWM') / 2**20:.2f} GiB")
+    print(
+        f"memory: peak RSS of the measuring process (model, import, embed, refresh) "
+        f"{child['peak_rss_kib'] / 2**20:.2f} GiB; of the setup process {status_kib('VmHWM') / 2**20:.2f} GiB"
+    )
     before, after_embed, after_refresh = child["load_averages"]
-    print(f"machine: {os.cpu_count()} cores, load average {before:.1f} before (a), {after_embed:.1f} after (a), "
-          f"{after_refresh:.1f} after (b) (above {os.cpu_count()}: other processes shared the cores)")
-    print("note: the existing samples' vectors are synthetic, around real embeddings of related texts; the new "
-          "samples' vectors come from the real model")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {before:.1f} before (a), {after_embed:.1f} after (a), "
+        f"{after_refresh:.1f} after (b) (above {os.cpu_count()}: other processes shared the cores)"
+    )
+    print(
+        "note: the existing samples' vectors are synthetic, around real embeddings of related texts; the new "
+        "samples' vectors come from the real model"
+    )
     if summary["mode"] != "incremental":
         print("error: the refresh was not incremental: the persisted index was not taken as current")
         print(f"RESULT incremental_ratio=nan goal<={GOAL:.2f} MISS")
@@ -202,8 +223,10 @@ def _run(*, existing: int, new: int, seed: int, work_dir: Path) -> int:
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
-    return (f"groups={summary['groups']} exact_groups={summary['exact_groups']} clusters={summary['clusters']} "
-            f"low_novelty={summary['low_novelty']}")
+    return (
+        f"groups={summary['groups']} exact_groups={summary['exact_groups']} clusters={summary['clusters']} "
+        f"low_novelty={summary['low_novelty']}"
+    )
 
 
 # --- The new samples: real texts from shared/data ---------------------------------------------------------
@@ -214,25 +237,55 @@ def real_texts(count: int, *, seed: int) -> list[dict[str, str]]:
     Short-answer variants of GSM8K problems fill up when the files hold fewer texts."""
     gsm8k = json.loads((DATA_ROOT / "gsm8k" / "gsm8k_train.json").read_text(encoding="utf-8"))
     pool: list[dict[str, str]] = [
-        {"instruction": item["instruction"], "input": item["input"], "output": item["output"],
-         "generator": "gsm8k-solver", "template": "word-problem", "origin": "synthetic"}
+        {
+            "instruction": item["instruction"],
+            "input": item["input"],
+            "output": item["output"],
+            "generator": "gsm8k-solver",
+            "template": "word-problem",
+            "origin": "synthetic",
+        }
         for item in gsm8k
     ]
     self_instruct = DATA_ROOT / "self_instruct_user_oriented"
     for path in sorted(glob.glob(str(self_instruct / "predictions" / "*.jsonl"))):
         generator = Path(path).name.removesuffix("_predictions.jsonl")
         for item in _jsonl(Path(path)):
-            pool.append({"instruction": item["instruction"], "input": item["input"], "output": item["response"],
-                         "generator": generator, "template": "self-instruct-eval", "origin": "synthetic"})
+            pool.append(
+                {
+                    "instruction": item["instruction"],
+                    "input": item["input"],
+                    "output": item["response"],
+                    "generator": generator,
+                    "template": "self-instruct-eval",
+                    "origin": "synthetic",
+                }
+            )
     for name in ("user_oriented_instructions.jsonl", "seed_tasks.jsonl"):
         for item in _jsonl(self_instruct / name):
             for instance in item["instances"]:
-                pool.append({"instruction": item["instruction"], "input": instance["input"],
-                             "output": instance["output"], "generator": "", "template": "", "origin": "real"})
+                pool.append(
+                    {
+                        "instruction": item["instruction"],
+                        "input": instance["input"],
+                        "output": instance["output"],
+                        "generator": "",
+                        "template": "",
+                        "origin": "real",
+                    }
+                )
     for item in gsm8k[: max(0, count - len(pool))]:
         last_line = item["output"].strip().splitlines()[-1]
-        pool.append({"instruction": item["instruction"], "input": "", "output": last_line,
-                     "generator": "gsm8k-short-answer", "template": "word-problem", "origin": "synthetic"})
+        pool.append(
+            {
+                "instruction": item["instruction"],
+                "input": "",
+                "output": last_line,
+                "generator": "gsm8k-short-answer",
+                "template": "word-problem",
+                "origin": "synthetic",
+            }
+        )
     if count < len(pool):
         pool = random.Random(seed).sample(pool, count)
     return pool
@@ -260,9 +313,11 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
 
     from generation.hashing import content_hash
     from generation.models import GeneratorKind, Origin, PromptTemplate, PromptTemplateVersion, SampleStatus
-    from synthreview.projects.models import Project
     from generation.services.generators import generator_create
     from generation.services.sample_counts import sample_count_add
+    from reviews.services.clusters import clusters_build
+    from reviews.services.duplicate_groups import duplicate_groups_rebuild
+    from reviews.services.embeddings import embedding_key
     from reviews.services.similarity_build import (
         _facts,
         _index_key,
@@ -270,11 +325,9 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
         _neighbour_lists,
         _novelty,
     )
-    from reviews.services.clusters import clusters_build
     from reviews.similarity.embedder import encode
-    from reviews.services.embeddings import embedding_key
-    from reviews.services.duplicate_groups import duplicate_groups_rebuild
     from reviews.similarity.index import build_index, index_dir, save_index
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(pk=project_id)
     model_name, text_kind = embedding_key(project)
@@ -298,15 +351,18 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     for target, source in copy_of.items():
         vectors[target] = vectors[source]
         generator_of[target] = (generator_of[source] + 1) % len(OLD_GENERATORS)
-    print(f"setup: {existing:,} vectors around {len(anchors):,} real anchors, {len(data.planted):,} planted "
-          f"near-duplicates, {len(copy_of):,} exact copies, in {time.perf_counter() - started:.1f} s")
+    print(
+        f"setup: {existing:,} vectors around {len(anchors):,} real anchors, {len(data.planted):,} planted "
+        f"near-duplicates, {len(copy_of):,} exact copies, in {time.perf_counter() - started:.1f} s"
+    )
 
-    generator_ids = [generator_create(project=project, name=name, kind=GeneratorKind.IMPORTED).pk
-                     for name in OLD_GENERATORS]
+    generator_ids = [
+        generator_create(project=project, name=name, kind=GeneratorKind.IMPORTED).pk for name in OLD_GENERATORS
+    ]
     template = PromptTemplate.objects.create(project=project, name=OLD_TEMPLATE)
     template_version_id = PromptTemplateVersion.objects.create(template=template, version=1, text="").pk
     ids = np.arange(1, existing + 1, dtype=np.int64)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     database_url = f"{SERVER_URL}/{BENCH_DATABASE}"
 
     started = time.perf_counter()
@@ -325,23 +381,42 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
             for row in range(existing):
                 real = bool(is_real[row])
                 input_text, output_text = texts[row]
-                copy.write_row((
-                    row + 1, project_id, Origin.REAL if real else Origin.SYNTHETIC,
-                    None if real else generator_ids[generator_of[row]], None if real else template_version_id,
-                    input_text, output_text, "{}", content_hash(input_text, output_text), "",
-                    SampleStatus.ACCEPTED if is_accepted[row] else SampleStatus.PENDING, 0, 0, now, now,
-                ))
+                copy.write_row(
+                    (
+                        row + 1,
+                        project_id,
+                        Origin.REAL if real else Origin.SYNTHETIC,
+                        None if real else generator_ids[generator_of[row]],
+                        None if real else template_version_id,
+                        input_text,
+                        output_text,
+                        "{}",
+                        content_hash(input_text, output_text),
+                        "",
+                        SampleStatus.ACCEPTED if is_accepted[row] else SampleStatus.PENDING,
+                        0,
+                        0,
+                        now,
+                        now,
+                    )
+                )
         cursor.execute("SELECT setval(pg_get_serial_sequence('generation_sample', 'id'), %s)", (existing,))
     counts = Counter(zip(is_real.tolist(), is_accepted.tolist()))
     for (real, accepted), count in counts.items():
-        sample_count_add(project_id=project_id, origin=Origin.REAL if real else Origin.SYNTHETIC,
-                         status=SampleStatus.ACCEPTED if accepted else SampleStatus.PENDING, delta=count)
+        sample_count_add(
+            project_id=project_id,
+            origin=Origin.REAL if real else Origin.SYNTHETIC,
+            status=SampleStatus.ACCEPTED if accepted else SampleStatus.PENDING,
+            delta=count,
+        )
     print(f"setup: samples by COPY in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
-        with cursor.copy("COPY reviews_sampleembedding (sample_id, project_id, model_name, text_kind, vector, "
-                         "created_at) FROM STDIN (FORMAT BINARY)") as copy:
+        with cursor.copy(
+            "COPY reviews_sampleembedding (sample_id, project_id, model_name, text_kind, vector, "
+            "created_at) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
             copy.set_types(["int8", "int8", "varchar", "varchar", "bytea", "timestamptz"])
             for row in range(existing):
                 copy.write_row((row + 1, project_id, model_name, text_kind, vectors[row].tobytes(), now))
@@ -363,37 +438,59 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     save_index(real_index, project_id, key + "--real")
     real_ids, real_sims = _nearest_real(ids, real_index, vectors)
     novelty = _novelty(neighbours, real_sims, facts)
-    cluster_of, clusters, _ = clusters_build(project=project, ids=ids, vectors=vectors, real_index=real_index,
-                                             centroid_path=index_dir(project_id, key) / "centroids.npy")
+    cluster_of, clusters, _ = clusters_build(
+        project=project,
+        ids=ids,
+        vectors=vectors,
+        real_index=real_index,
+        centroid_path=index_dir(project_id, key) / "centroids.npy",
+    )
     print(f"setup: nearest real, novelty and {clusters} clusters in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     with psycopg.connect(database_url) as conn, conn.cursor() as cursor:
         # The fields _similarity_row sets, as a full build writes them.
-        with cursor.copy("COPY reviews_samplesimilarity (sample_id, project_id, neighbours, top_similarity, "
-                         "novelty, nearest_real_id, nearest_real_similarity, cluster_id, updated_at) "
-                         "FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY reviews_samplesimilarity (sample_id, project_id, neighbours, top_similarity, "
+            "novelty, nearest_real_id, nearest_real_similarity, cluster_id, updated_at) "
+            "FROM STDIN"
+        ) as copy:
             for row, sample_id in enumerate(ids.tolist()):
                 entries = neighbours[row]
                 real_id = int(real_ids[row])
-                copy.write_row((
-                    sample_id, project_id, json.dumps(entries), entries[0][1] if entries else None, novelty[row],
-                    real_id if real_id >= 0 else None, round(float(real_sims[row]), 5) if real_id >= 0 else None,
-                    cluster_of.get(sample_id), now,
-                ))
+                copy.write_row(
+                    (
+                        sample_id,
+                        project_id,
+                        json.dumps(entries),
+                        entries[0][1] if entries else None,
+                        novelty[row],
+                        real_id if real_id >= 0 else None,
+                        round(float(real_sims[row]), 5) if real_id >= 0 else None,
+                        cluster_of.get(sample_id),
+                        now,
+                    )
+                )
     del neighbours, novelty
     (index_dir(project_id, key) / "full_build_size").write_text(str(existing))
     print(f"setup: similarity rows by COPY in {time.perf_counter() - started:.1f} s")
 
     started = time.perf_counter()
     groups, exact_groups = duplicate_groups_rebuild(project_id=project_id)
-    print(f"setup: {groups:,} near-duplicate and {exact_groups:,} exact groups by duplicate_groups_rebuild in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"setup: {groups:,} near-duplicate and {exact_groups:,} exact groups by duplicate_groups_rebuild in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     started = time.perf_counter()
     connection.close()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        for table in ("generation_sample", "reviews_sampleembedding", "reviews_samplesimilarity",
-                      "reviews_duplicategroup", "reviews_duplicategroupmember"):
+        for table in (
+            "generation_sample",
+            "reviews_sampleembedding",
+            "reviews_samplesimilarity",
+            "reviews_duplicategroup",
+            "reviews_duplicategroupmember",
+        ):
             conn.execute(f"VACUUM ANALYZE {table}")
         conn.execute("CHECKPOINT")
     print(f"setup: VACUUM ANALYZE and CHECKPOINT in {time.perf_counter() - started:.1f} s")
@@ -406,7 +503,10 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
 def _measure_in_child(jsonl_path: Path) -> dict[str, Any]:
     completed = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child-measure", str(jsonl_path)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -418,15 +518,15 @@ def _child_measure(jsonl_path: Path) -> int:
     import torch
 
     from generation.ingest.mapping import FieldMapping
-    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Sample
-    from synthreview.projects.models import Project
+    from generation.services.imports import import_batch_create, import_batch_run
     from reviews.models import SampleSimilarity
-    from reviews.similarity import index
-    from reviews.services import similarity_build as build
     from reviews.services import duplicate_groups as groups
     from reviews.services import embeddings
+    from reviews.services import similarity_build as build
+    from reviews.similarity import index
     from reviews.similarity.embedder import encode
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     # A worker that has embedded before: the model is in memory.
@@ -434,7 +534,11 @@ def _child_measure(jsonl_path: Path) -> int:
 
     started = time.perf_counter()
     batch = import_batch_create(
-        project=project, path=jsonl_path, file_name=jsonl_path.name, fmt="jsonl", origin="synthetic",
+        project=project,
+        path=jsonl_path,
+        file_name=jsonl_path.name,
+        fmt="jsonl",
+        origin="synthetic",
         mapping=FieldMapping.parse(["generator=generator", "template=template", "origin=origin"]),
     )
     batch = import_batch_run(batch_id=batch.pk)
@@ -453,38 +557,59 @@ def _child_measure(jsonl_path: Path) -> int:
     loads.append(os.getloadavg()[0])
 
     breakdown: dict[str, float] = {}
-    for name in ("load_index", "embeddings_load", "_facts", "save_index", "_nearest_real", "_novelty",
-                 "nearest_cluster_ids", "_patched_old_rows", "_write_rows", "duplicate_groups_rebuild"):
+    for name in (
+        "load_index",
+        "embeddings_load",
+        "_facts",
+        "save_index",
+        "_nearest_real",
+        "_novelty",
+        "nearest_cluster_ids",
+        "_patched_old_rows",
+        "_write_rows",
+        "duplicate_groups_rebuild",
+    ):
         _time_calls(build, name, breakdown)
-    for name in ("exact_duplicate_sets", "similar_pairs", "_member_vectors", "sample_slots", "tight_groups",
-                 "_store_groups"):
+    for name in (
+        "exact_duplicate_sets",
+        "similar_pairs",
+        "_member_vectors",
+        "sample_slots",
+        "tight_groups",
+        "_store_groups",
+    ):
         _time_calls(groups, name, breakdown, label=f"  duplicate_groups_rebuild: {name}")
     _time_calls(index.VectorIndex, "search", breakdown, label="VectorIndex.search (all calls)")
     _time_calls(index.VectorIndex, "add", breakdown, label="VectorIndex.add (all calls)")
-    refresh_started = datetime.now(timezone.utc)
+    refresh_started = datetime.now(UTC)
     started = time.perf_counter()
     summary = build.similarity_build(project_id=project.pk, full=False)
     refresh_seconds = time.perf_counter() - started
     loads.append(os.getloadavg()[0])
 
-    print(json.dumps({
-        "imported": batch.rows_imported,
-        "import_seconds": import_seconds,
-        "first_new_id": new_ids.first(),
-        "last_new_id": new_ids.last(),
-        "embedded": embedded,
-        "embed_seconds": embed_seconds,
-        "encode_seconds": encode_totals.get("encode", 0.0),
-        "torch_threads": torch.get_num_threads(),
-        "refresh_seconds": refresh_seconds,
-        "summary": summary.as_dict(),
-        "patched_old_rows": SampleSimilarity.objects.filter(
-            project=project, updated_at__gte=refresh_started, sample_id__lt=new_ids.first()).count(),
-        "similarity_rows": SampleSimilarity.objects.filter(project=project).count(),
-        "breakdown": sorted(breakdown.items(), key=lambda item: item[0].startswith(" ")),
-        "peak_rss_kib": status_kib("VmHWM"),
-        "load_averages": loads,
-    }))
+    print(
+        json.dumps(
+            {
+                "imported": batch.rows_imported,
+                "import_seconds": import_seconds,
+                "first_new_id": new_ids.first(),
+                "last_new_id": new_ids.last(),
+                "embedded": embedded,
+                "embed_seconds": embed_seconds,
+                "encode_seconds": encode_totals.get("encode", 0.0),
+                "torch_threads": torch.get_num_threads(),
+                "refresh_seconds": refresh_seconds,
+                "summary": summary.as_dict(),
+                "patched_old_rows": SampleSimilarity.objects.filter(
+                    project=project, updated_at__gte=refresh_started, sample_id__lt=new_ids.first()
+                ).count(),
+                "similarity_rows": SampleSimilarity.objects.filter(project=project).count(),
+                "breakdown": sorted(breakdown.items(), key=lambda item: item[0].startswith(" ")),
+                "peak_rss_kib": status_kib("VmHWM"),
+                "load_averages": loads,
+            }
+        )
+    )
     return 0
 
 
@@ -503,8 +628,6 @@ def _time_calls(owner: Any, name: str, totals: dict[str, float], *, label: str |
             totals[label] = totals.get(label, 0.0) + time.perf_counter() - started
 
     setattr(owner, name, timed)
-
-
 
 
 if __name__ == "__main__":

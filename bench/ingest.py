@@ -60,9 +60,23 @@ BASELINE_TABLE = "sample_copy_baseline"
 BASELINE_TABLE_WITH_FOREIGN_KEYS = "sample_copy_baseline_fk"
 # The columns our INSERT ... SELECT writes; the baseline COPY writes the same ones.
 SAMPLE_COLUMNS = (
-    "project_id", "origin", "run_id", "generator_id", "template_version_id", "import_batch_id", "input",
-    "output", "label", "metadata", "content_hash", "split", "status", "generation_depth", "revision",
-    "created_at", "updated_at",
+    "project_id",
+    "origin",
+    "run_id",
+    "generator_id",
+    "template_version_id",
+    "import_batch_id",
+    "input",
+    "output",
+    "label",
+    "metadata",
+    "content_hash",
+    "split",
+    "status",
+    "generation_depth",
+    "revision",
+    "created_at",
+    "updated_at",
 )
 COPY_CHUNK_BYTES = 1 << 20
 
@@ -84,8 +98,18 @@ _WORDS = (
 # A few rows carry non-ASCII text, as real files do; it takes the NFC path of the hash.
 _NON_ASCII = ("café", "naïve", "Zürich", "résumé", "façade", "東京", "São Paulo", "coöperate", "Łódź", "€")
 _OPENERS = (
-    "Explain", "Write", "Summarize", "Classify", "Translate", "Calculate", "Rewrite", "List", "Describe",
-    "Give", "Compare", "Suggest",
+    "Explain",
+    "Write",
+    "Summarize",
+    "Classify",
+    "Translate",
+    "Calculate",
+    "Rewrite",
+    "List",
+    "Describe",
+    "Give",
+    "Compare",
+    "Suggest",
 )
 
 
@@ -125,31 +149,43 @@ def _run(*, rows: int, seed: int) -> int:
         jsonl_path = work_dir / "samples.jsonl"
         started = time.perf_counter()
         size = write_jsonl(jsonl_path, rows=rows, seed=seed)
-        print(f"file: {rows:,} rows, {size / 2**20:.1f} MiB ({size / rows:.0f} bytes/row), "
-              f"written in {time.perf_counter() - started:.1f} s")
+        print(
+            f"file: {rows:,} rows, {size / 2**20:.1f} MiB ({size / rows:.0f} bytes/row), "
+            f"written in {time.perf_counter() - started:.1f} s"
+        )
 
         with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}", autocommit=True) as conn:
             conn.execute("CHECKPOINT")
         ours = _import_in_child(jsonl_path)
         our_rate = ours["rows_read"] / ours["seconds"]
-        print(f"ours: {ours['rows_read']:,} rows read, {ours['rows_imported']:,} imported, "
-              f"{ours['seconds']:.2f} s, {our_rate:,.0f} rows/s")
-        print(f"ours: peak RSS {ours['peak_rss_kib'] / 1024:.1f} MiB "
-              f"({ours['rss_before_kib'] / 1024:.1f} MiB after Django start-up, before the import)")
+        print(
+            f"ours: {ours['rows_read']:,} rows read, {ours['rows_imported']:,} imported, "
+            f"{ours['seconds']:.2f} s, {our_rate:,.0f} rows/s"
+        )
+        print(
+            f"ours: peak RSS {ours['peak_rss_kib'] / 1024:.1f} MiB "
+            f"({ours['rss_before_kib'] / 1024:.1f} MiB after Django start-up, before the import)"
+        )
 
         copy_path = work_dir / "samples.copy"
         copy_rows = _dump_imported_rows(copy_path, batch_id=ours["batch_id"])
         if copy_rows != ours["rows_read"]:
-            print(f"note: the file holds {ours['rows_read'] - copy_rows:,} duplicate rows; COPY loads the "
-                  f"{copy_rows:,} that were imported")
+            print(
+                f"note: the file holds {ours['rows_read'] - copy_rows:,} duplicate rows; COPY loads the "
+                f"{copy_rows:,} that were imported"
+            )
         fk_seconds = _copy_baseline(copy_path, table=BASELINE_TABLE_WITH_FOREIGN_KEYS, foreign_keys=True)
         fk_rate = copy_rows / fk_seconds
-        print(f"copy: {copy_rows:,} rows, {copy_path.stat().st_size / 2**20:.1f} MiB of COPY text, "
-              f"{fk_seconds:.2f} s, {fk_rate:,.0f} rows/s (twin of generation_sample with its foreign keys)")
+        print(
+            f"copy: {copy_rows:,} rows, {copy_path.stat().st_size / 2**20:.1f} MiB of COPY text, "
+            f"{fk_seconds:.2f} s, {fk_rate:,.0f} rows/s (twin of generation_sample with its foreign keys)"
+        )
         bare_seconds = _copy_baseline(copy_path, table=BASELINE_TABLE)
         bare_rate = copy_rows / bare_seconds
-        print(f"copy without foreign keys (reference): {bare_seconds:.2f} s, {bare_rate:,.0f} rows/s; "
-              f"ours / that = {our_rate / bare_rate:.3f}")
+        print(
+            f"copy without foreign keys (reference): {bare_seconds:.2f} s, {bare_rate:,.0f} rows/s; "
+            f"ours / that = {our_rate / bare_rate:.3f}"
+        )
 
         ratio = our_rate / fk_rate
         print(f"ratio: ours {our_rate:,.0f} rows/s / COPY {fk_rate:,.0f} rows/s = {ratio:.3f}")
@@ -235,7 +271,10 @@ def _import_in_child(jsonl_path: Path) -> dict:
     file generation."""
     completed = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child-import", str(jsonl_path)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -245,8 +284,8 @@ def _child_import(jsonl_path: Path) -> int:
 
     django.setup()
     from generation.ingest.mapping import FieldMapping
-    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus
+    from generation.services.imports import import_batch_create, import_batch_run
     from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
@@ -266,17 +305,19 @@ def _child_import(jsonl_path: Path) -> int:
     if batch.status != ImportStatus.COMPLETED:
         print(f"import failed: {batch.errors[:5]}", file=sys.stderr)
         return 1
-    print(json.dumps({
-        "batch_id": batch.pk,
-        "rows_read": batch.rows_read,
-        "rows_imported": batch.rows_imported,
-        "seconds": seconds,
-        "peak_rss_kib": status_kib("VmHWM"),
-        "rss_before_kib": rss_before_kib,
-    }))
+    print(
+        json.dumps(
+            {
+                "batch_id": batch.pk,
+                "rows_read": batch.rows_read,
+                "rows_imported": batch.rows_imported,
+                "seconds": seconds,
+                "peak_rss_kib": status_kib("VmHWM"),
+                "rss_before_kib": rss_before_kib,
+            }
+        )
+    )
     return 0
-
-
 
 
 def _dump_imported_rows(copy_path: Path, *, batch_id: int) -> int:

@@ -97,8 +97,9 @@ class Embeddings:
     planted_similarity: np.ndarray
 
 
-def synthetic_embeddings(count: int, *, seed: int, planted_copies: int, anchors: np.ndarray | None = None
-                         ) -> Embeddings:
+def synthetic_embeddings(
+    count: int, *, seed: int, planted_copies: int, anchors: np.ndarray | None = None
+) -> Embeddings:
     """Unit vectors in topics, with near-duplicates planted. The topics sit under
     random super-topics, or around the given anchors (unit vectors, such as real
     embeddings), one topic each."""
@@ -112,8 +113,9 @@ def synthetic_embeddings(count: int, *, seed: int, planted_copies: int, anchors:
         shared = _unit(rng.standard_normal(DIMENSION))
         supertopic_centres = _unit(rng.standard_normal((supertopics, DIMENSION)))
         topic_centres = _unit(rng.standard_normal((topics, DIMENSION)))
-        centres = (0.3 * shared + 0.5 * supertopic_centres[rng.integers(supertopics, size=topics)]
-                   + 0.7 * topic_centres).astype(np.float32)
+        centres = (
+            0.3 * shared + 0.5 * supertopic_centres[rng.integers(supertopics, size=topics)] + 0.7 * topic_centres
+        ).astype(np.float32)
     else:
         topics = len(anchors)
         centres = (np.sqrt(0.83) * anchors).astype(np.float32)
@@ -169,8 +171,9 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def neighbour_pairs(query_ids: np.ndarray, sims: np.ndarray, found: np.ndarray, *, k: int,
-                    threshold: float) -> np.ndarray:
+def neighbour_pairs(
+    query_ids: np.ndarray, sims: np.ndarray, found: np.ndarray, *, k: int, threshold: float
+) -> np.ndarray:
     """Directed pair codes (query << 32 | neighbour) at or above the threshold, from
     top-(k+1) results cut as build.py cuts them: the sample itself out, then k kept."""
     kept = (found != query_ids[:, None]) & (found >= 0)
@@ -185,8 +188,6 @@ def undirected(codes: np.ndarray) -> np.ndarray:
     return np.unique((np.minimum(first, second) << PAIR_SHIFT) | np.maximum(first, second))
 
 
-
-
 def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     import faiss
 
@@ -198,15 +199,19 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     started = time.perf_counter()
     data = synthetic_embeddings(count, seed=seed, planted_copies=planted_copies)
     vectors = data.vectors
-    print(f"data: {count:,} x {DIMENSION} float32 ({vectors.nbytes / 2**30:.2f} GiB), {planted_copies:,} planted "
-          f"copies in {len(np.unique(data.planted[:, 0])):,} chains/pairs, planted cosine "
-          f"{data.planted_similarity.min():.3f}-{data.planted_similarity.max():.3f}; "
-          f"made in {time.perf_counter() - started:.1f} s")
+    print(
+        f"data: {count:,} x {DIMENSION} float32 ({vectors.nbytes / 2**30:.2f} GiB), {planted_copies:,} planted "
+        f"copies in {len(np.unique(data.planted[:, 0])):,} chains/pairs, planted cosine "
+        f"{data.planted_similarity.min():.3f}-{data.planted_similarity.max():.3f}; "
+        f"made in {time.perf_counter() - started:.1f} s"
+    )
     rng = np.random.default_rng(seed + 1)
     probe = rng.choice(count, size=2_000, replace=False)
     background = vectors[probe[:1000]] @ vectors[probe[1000:]].T
-    print(f"data: cosine of random pairs mean {background.mean():.3f}, p99 {np.quantile(background, 0.99):.3f}, "
-          f"max {background.max():.3f}")
+    print(
+        f"data: cosine of random pairs mean {background.mean():.3f}, p99 {np.quantile(background, 0.99):.3f}, "
+        f"max {background.max():.3f}"
+    )
     rss_data_kib = status_kib("VmRSS")
     ids = np.arange(count, dtype=np.int64)
 
@@ -227,14 +232,19 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     our_seconds = build_seconds + search_seconds + pair_seconds
     our_cpu = time.process_time() - our_cpu
     kind = type(index.index).__name__
-    detail = (f"nlist={index.index.nlist} nprobe={index.index.nprobe}"
-              if isinstance(index.index, faiss.IndexIVF) else "exact")
+    detail = (
+        f"nlist={index.index.nlist} nprobe={index.index.nprobe}" if isinstance(index.index, faiss.IndexIVF) else "exact"
+    )
     forced = " (IVF forced: at this size the project searches exactly)" if force_ivf else ""
     print(f"ours: {kind} {detail}{forced}, {threads} threads")
-    print(f"ours: build {build_seconds:.1f} s + search of all {count:,} for top-{TOP_K + 1} {search_seconds:.1f} s "
-          f"+ pairs and groups {pair_seconds:.1f} s = {our_seconds:.1f} s ({our_cpu:.0f} CPU s)")
-    print(f"ours: {len(our_pairs):,} directed pairs >= {THRESHOLD:.2f}, {len(undirected(our_pairs)):,} undirected, "
-          f"{len(groups):,} groups")
+    print(
+        f"ours: build {build_seconds:.1f} s + search of all {count:,} for top-{TOP_K + 1} {search_seconds:.1f} s "
+        f"+ pairs and groups {pair_seconds:.1f} s = {our_seconds:.1f} s ({our_cpu:.0f} CPU s)"
+    )
+    print(
+        f"ours: {len(our_pairs):,} directed pairs >= {THRESHOLD:.2f}, {len(undirected(our_pairs)):,} undirected, "
+        f"{len(groups):,} groups"
+    )
     peak_ours_kib = status_kib("VmHWM")
     del index
 
@@ -249,16 +259,21 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     exact_sims = np.empty((sample, TOP_K + 1), dtype=np.float32)
     exact_found = np.empty((sample, TOP_K + 1), dtype=np.int64)
     for start in range(0, sample, 4096):
-        batch = queries[start:start + 4096]
-        exact_sims[start:start + len(batch)], exact_found[start:start + len(batch)] = flat.search(
-            vectors[batch], TOP_K + 1)
+        batch = queries[start : start + 4096]
+        exact_sims[start : start + len(batch)], exact_found[start : start + len(batch)] = flat.search(
+            vectors[batch], TOP_K + 1
+        )
     sample_seconds = time.perf_counter() - started
     exact_cpu = time.process_time() - exact_cpu
     exact_seconds = add_seconds + sample_seconds * count / sample
-    print(f"exact: IndexFlatIP, add {add_seconds:.1f} s, search of {sample:,} sampled queries {sample_seconds:.1f} s "
-          f"({exact_cpu:.0f} CPU s; {sample / sample_seconds:,.0f} queries/s)")
-    print(f"exact: extrapolated linearly to all {count:,} queries: {add_seconds:.1f} + {sample_seconds:.1f} x "
-          f"{count / sample:,.1f} = {exact_seconds:,.0f} s ({exact_seconds / 3600:.2f} h)")
+    print(
+        f"exact: IndexFlatIP, add {add_seconds:.1f} s, search of {sample:,} sampled queries {sample_seconds:.1f} s "
+        f"({exact_cpu:.0f} CPU s; {sample / sample_seconds:,.0f} queries/s)"
+    )
+    print(
+        f"exact: extrapolated linearly to all {count:,} queries: {add_seconds:.1f} + {sample_seconds:.1f} x "
+        f"{count / sample:,.1f} = {exact_seconds:,.0f} s ({exact_seconds / 3600:.2f} h)"
+    )
     del flat
 
     exact_pairs = neighbour_pairs(queries, exact_sims, exact_found, k=TOP_K, threshold=THRESHOLD)
@@ -271,34 +286,47 @@ def _run(*, count: int, sample: int, seed: int, force_ivf: bool) -> int:
     forward = float(np.isin(planted_codes, our_pairs).mean())
     backward = float(np.isin((data.planted[:, 1] << PAIR_SHIFT) | data.planted[:, 0], our_pairs).mean())
     queries_with_pairs = len(np.unique(exact_pairs >> PAIR_SHIFT))
-    print(f"recall: sampled queries: {sample_hits:,} of {len(exact_pairs):,} exact pairs >= {THRESHOLD:.2f} "
-          f"(from {queries_with_pairs:,} of {sample:,} queries) = {sample_recall:.4f}")
-    print(f"recall: planted pairs: {int(planted_found.sum()):,} of {len(planted_found):,} = {planted_recall:.4f} "
-          f"(original lists its copy {forward:.4f}, copy lists its original {backward:.4f})")
+    print(
+        f"recall: sampled queries: {sample_hits:,} of {len(exact_pairs):,} exact pairs >= {THRESHOLD:.2f} "
+        f"(from {queries_with_pairs:,} of {sample:,} queries) = {sample_recall:.4f}"
+    )
+    print(
+        f"recall: planted pairs: {int(planted_found.sum()):,} of {len(planted_found):,} = {planted_recall:.4f} "
+        f"(original lists its copy {forward:.4f}, copy lists its original {backward:.4f})"
+    )
     extra = np.setdiff1d(ours_on_sample, exact_pairs)
     if len(extra):
-        print(f"note: {len(extra):,} sampled pairs of ours are not in the exact top-{TOP_K}: the exact top-{TOP_K} "
-              "held more than k pairs above the threshold")
+        print(
+            f"note: {len(extra):,} sampled pairs of ours are not in the exact top-{TOP_K}: the exact top-{TOP_K} "
+            "held more than k pairs above the threshold"
+        )
 
     peak_kib = status_kib("VmHWM")
-    print(f"memory: RSS with the data {rss_data_kib / 2**20:.2f} GiB; peak RSS through our pass "
-          f"{peak_ours_kib / 2**20:.2f} GiB; peak RSS of the run (exact index included) {peak_kib / 2**20:.2f} GiB")
+    print(
+        f"memory: RSS with the data {rss_data_kib / 2**20:.2f} GiB; peak RSS through our pass "
+        f"{peak_ours_kib / 2**20:.2f} GiB; peak RSS of the run (exact index included) {peak_kib / 2**20:.2f} GiB"
+    )
 
     speedup = exact_seconds / our_seconds
     cpu_speedup = exact_cpu * count / sample / our_cpu
-    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before our pass and "
-          f"{os.getloadavg()[0]:.1f} at the end (above {os.cpu_count()}: other processes shared the cores); "
-          f"speedup by CPU time {cpu_speedup:.1f}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before our pass and "
+        f"{os.getloadavg()[0]:.1f} at the end (above {os.cpu_count()}: other processes shared the cores); "
+        f"speedup by CPU time {cpu_speedup:.1f}"
+    )
     recall = min(sample_recall, planted_recall)
     recall_ok = recall >= RECALL_GOAL
     speed_ok = speedup >= SPEEDUP_GOAL
     print(f"speedup: exact {exact_seconds:,.0f} s (extrapolated) / ours {our_seconds:.1f} s = {speedup:.1f}")
-    print(f"recall={recall:.4f} goal>={RECALL_GOAL:.2f} {'ok' if recall_ok else 'MISS'} "
-          f"(the lower of sampled exact pairs {sample_recall:.4f} and planted pairs {planted_recall:.4f})")
+    print(
+        f"recall={recall:.4f} goal>={RECALL_GOAL:.2f} {'ok' if recall_ok else 'MISS'} "
+        f"(the lower of sampled exact pairs {sample_recall:.4f} and planted pairs {planted_recall:.4f})"
+    )
     if count < FULL_COUNT:
         print(f"note: the goal is set for {FULL_COUNT:,} vectors; exact search grows as n², ours about as n^1.5")
-    print(f"RESULT neighbours_speedup={speedup:.1f} goal>={SPEEDUP_GOAL:.0f} "
-          f"{'ok' if speed_ok and recall_ok else 'MISS'}")
+    print(
+        f"RESULT neighbours_speedup={speedup:.1f} goal>={SPEEDUP_GOAL:.0f} {'ok' if speed_ok and recall_ok else 'MISS'}"
+    )
     return 0
 
 

@@ -118,10 +118,15 @@ QUICK_SMALL, QUICK_LARGE, QUICK_REQUESTS = 10_000, 40_000, 15
 WARMUP_ROUNDS = 3
 # The timed requests come in this many consecutive passes (see Measured.p95).
 PASSES = 3
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SMALL:,} then {QUICK_LARGE:,} samples, {QUICK_REQUESTS} requests per page")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_SMALL:,} then {QUICK_LARGE:,} samples, {QUICK_REQUESTS} requests per page",
+    )
     parser.add_argument("--small", type=int, default=None, help="samples at the first measurement")
     parser.add_argument("--large", type=int, default=None, help="samples at the second (the same project grown)")
     parser.add_argument("--requests", type=int, default=None, help="timed requests per page and size")
@@ -184,8 +189,10 @@ def _run(*, small: int, large: int, requests: int, seed: int, show_queries: bool
     print(f"setup: database created and migrated in {time.perf_counter() - started:.1f} s")
     fixture = _project_fixture()
     pools = text_pools()
-    print(f"texts: {len(pools['s']):,} synthetic (GSM8K, Self-Instruct model responses) and {len(pools['r']):,} real "
-          f"(Self-Instruct expert instances) from shared/data, cycled with a numeric variation")
+    print(
+        f"texts: {len(pools['s']):,} synthetic (GSM8K, Self-Instruct model responses) and {len(pools['r']):,} real "
+        f"(Self-Instruct expert instances) from shared/data, cycled with a numeric variation"
+    )
 
     results: dict[int, dict[str, Measured]] = {}
     load_seconds: dict[int, float] = {}
@@ -198,8 +205,9 @@ def _run(*, small: int, large: int, requests: int, seed: int, show_queries: bool
         pages = review_pages(fixture, total=size)
         judged = {page.name for page in pages if page.judged}
         load_before = os.getloadavg()[0]
-        results[size] = _measure_in_child(fixture, total=size, requests=requests, seed=seed + size,
-                                          show_queries=show_queries and size == large)
+        results[size] = _measure_in_child(
+            fixture, total=size, requests=requests, seed=seed + size, show_queries=show_queries and size == large
+        )
         _print_size(size, results[size], load_before=load_before)
 
     return _report(small, large, results, load_seconds, judged)
@@ -225,9 +233,13 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
             # A reviewer opens the queue, or moves on from a sample (a cursor anywhere in it).
             if rng.random() < 0.25:
                 return f"{base}/queue/?order={order}"
-            cursor = (f"0:{rng.uniform(0.02, 0.5):.4f}:{rng.randint(1, total)}" if order == "novelty"
-                      else f"0:{rng.randint(1, total)}")
+            cursor = (
+                f"0:{rng.uniform(0.02, 0.5):.4f}:{rng.randint(1, total)}"
+                if order == "novelty"
+                else f"0:{rng.randint(1, total)}"
+            )
             return f"{base}/queue/?order={order}&after={cursor}"
+
         return url
 
     def deep(rng: random.Random) -> int:
@@ -250,22 +262,41 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
         Page("browser, first page", lambda rng: f"{base}/samples/", _rows(exactly=50)),
         Page("browser, deep page", lambda rng: f"{base}/samples/?after={deep(rng)}", _rows(exactly=50)),
         Page("browser, filtered", lambda rng: f"{base}/samples/?{filtered(rng)}", _rows(at_least=1)),
-        Page("browser, filtered deep", lambda rng: f"{base}/samples/?{filtered(rng)}&after={deep(rng)}",
-             _rows(at_least=1)),
-        Page("browser, text search", lambda rng: f"{base}/samples/?q={rng.choice(SEARCH_WORDS)}", _rows(at_least=0),
-             judged=False),
+        Page(
+            "browser, filtered deep",
+            lambda rng: f"{base}/samples/?{filtered(rng)}&after={deep(rng)}",
+            _rows(at_least=1),
+        ),
+        Page(
+            "browser, text search",
+            lambda rng: f"{base}/samples/?q={rng.choice(SEARCH_WORDS)}",
+            _rows(at_least=0),
+            judged=False,
+        ),
         Page("sample detail", lambda rng: f"{base}/samples/{rng.randint(1, total)}/", _detail),
         Page("similarity, groups", lambda rng: f"{base}/similarity/", _has(b'data-testid="group"')),
-        Page("similarity, clusters", lambda rng: f"{base}/similarity/?tab=clusters&page={rng.randint(1, 3)}",
-             _has(b'data-testid="cluster"')),
+        Page(
+            "similarity, clusters",
+            lambda rng: f"{base}/similarity/?tab=clusters&page={rng.randint(1, 3)}",
+            _has(b'data-testid="cluster"'),
+        ),
         # The leads' pages: they read closed audits' frozen figures, snapshots and counters.
-        Page("dashboard", lambda rng: f"{base}/dashboard/",
-             _has_all(b'class="samples metrics"', b'data-testid="dash-rate"', b'data-testid="alert-row"')),
+        Page(
+            "dashboard",
+            lambda rng: f"{base}/dashboard/",
+            _has_all(b'class="samples metrics"', b'data-testid="dash-rate"', b'data-testid="alert-row"'),
+        ),
         Page("noise floor", noise_floor, _noise_floor),
-        Page("audit, closed", lambda rng: f"{base}/audits/{rng.choice(fixture.closed_audit_ids)}/",
-             _has_all(b'data-testid="noise-floor-rate"', b"figures frozen")),
-        Page("audit, open", lambda rng: f"{base}/audits/{fixture.open_audit_id}/",
-             _has_all(b'data-testid="noise-floor-rate"', b"verdicts</span>")),
+        Page(
+            "audit, closed",
+            lambda rng: f"{base}/audits/{rng.choice(fixture.closed_audit_ids)}/",
+            _has_all(b'data-testid="noise-floor-rate"', b"figures frozen"),
+        ),
+        Page(
+            "audit, open",
+            lambda rng: f"{base}/audits/{fixture.open_audit_id}/",
+            _has_all(b'data-testid="noise-floor-rate"', b"verdicts</span>"),
+        ),
         Page("audits, list", lambda rng: f"{base}/audits/", _has(b'data-testid="audit-table"')),
     ]
 
@@ -280,6 +311,7 @@ def _rows(*, exactly: int | None = None, at_least: int = 0) -> Callable[[bytes, 
         if exactly is not None and rows != exactly:
             return f"{rows} rows, not {exactly}"
         return f"{rows} rows, fewer than {at_least}" if rows < at_least else None
+
     return check
 
 
@@ -302,6 +334,7 @@ def _has_all(*markers: bytes) -> Callable[[bytes, str], str | None]:
     def check(content: bytes, url: str) -> str | None:
         missing = [marker.decode() for marker in markers if marker not in content]
         return f"no {', '.join(missing)}" if missing else None
+
     return check
 
 
@@ -314,7 +347,7 @@ class Measured:
 
     def pass_p95s(self) -> list[float]:
         size = len(self.times_ms) // PASSES
-        return [percentile(self.times_ms[i * size: (i + 1) * size], 0.95) for i in range(PASSES)]
+        return [percentile(self.times_ms[i * size : (i + 1) * size], 0.95) for i in range(PASSES)]
 
     @property
     def p95(self) -> float:
@@ -382,17 +415,24 @@ def measure_pages(fixture: Fixture, pages: list[Page], *, requests: int, seed: i
     return measured
 
 
-def _measure_in_child(fixture: Fixture, *, total: int, requests: int, seed: int, show_queries: bool
-                      ) -> dict[str, Measured]:
+def _measure_in_child(
+    fixture: Fixture, *, total: int, requests: int, seed: int, show_queries: bool
+) -> dict[str, Measured]:
     """The pages measured by a fresh interpreter, so both sizes are measured by a process in the
     same state, not by one that has just run a bulk load."""
     from django.db import connections
 
     connections.close_all()
-    job = json.dumps({"fixture": asdict(fixture), "total": total, "requests": requests, "seed": seed,
-                      "queries": show_queries})
-    completed = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child-measure", job],
-                               cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    job = json.dumps(
+        {"fixture": asdict(fixture), "total": total, "requests": requests, "seed": seed, "queries": show_queries}
+    )
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child-measure", job],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
     *lines, last = completed.stdout.strip().splitlines()
     for line in lines:
         print(line)
@@ -403,8 +443,9 @@ def _child_measure(job: dict[str, Any]) -> int:
     import django
 
     django.setup()
-    fixture = Fixture(**{key: tuple(value) if isinstance(value, list) else value
-                         for key, value in job["fixture"].items()})
+    fixture = Fixture(
+        **{key: tuple(value) if isinstance(value, list) else value for key, value in job["fixture"].items()}
+    )
     pages = review_pages(fixture, total=job["total"])
     measured = measure_pages(fixture, pages, requests=job["requests"], seed=job["seed"])
     if job["queries"]:
@@ -424,28 +465,37 @@ def _print_slowest_queries(fixture: Fixture, pages: list[Page], *, seed: int) ->
         with CaptureQueriesContext(connection) as captured:
             _get(client, page, url)
         slowest = sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:3]
-        print(f"queries: {page.name}: {url}: {len(captured.captured_queries)} queries, "
-              f"{sum(float(q['time']) for q in captured.captured_queries) * 1000:.1f} ms in all")
+        print(
+            f"queries: {page.name}: {url}: {len(captured.captured_queries)} queries, "
+            f"{sum(float(q['time']) for q in captured.captured_queries) * 1000:.1f} ms in all"
+        )
         for query in slowest:
             print(f"    {float(query['time']) * 1000:7.1f} ms  {query['sql'][:300]}")
 
 
 def _print_size(size: int, measured: dict[str, Measured], *, load_before: float) -> None:
-    print(f"measured at {size:,} samples (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-          f"on {os.cpu_count()} cores):")
+    print(
+        f"measured at {size:,} samples (load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} cores):"
+    )
     for name, figures in measured.items():
         passes = " ".join(f"{p95:.1f}" for p95 in figures.pass_p95s())
-        print(f"    {name:<24} p50 {figures.p50:6.1f}  p95 {figures.p95:6.1f} (passes {passes})  "
-              f"all {figures.p95_all:6.1f}  max {max(figures.times_ms):6.1f}  cpu p95 {figures.cpu_p95:6.1f} ms  "
-              f"({figures.queries} queries, {len(figures.times_ms)} requests)")
+        print(
+            f"    {name:<24} p50 {figures.p50:6.1f}  p95 {figures.p95:6.1f} (passes {passes})  "
+            f"all {figures.p95_all:6.1f}  max {max(figures.times_ms):6.1f}  cpu p95 {figures.cpu_p95:6.1f} ms  "
+            f"({figures.queries} queries, {len(figures.times_ms)} requests)"
+        )
 
 
-def _report(small: int, large: int, results: dict[int, dict[str, Measured]], load_seconds: dict[int, float],
-            judged: set[str]) -> int:
+def _report(
+    small: int, large: int, results: dict[int, dict[str, Measured]], load_seconds: dict[int, float], judged: set[str]
+) -> int:
     label_small, label_large = _size_label(small), _size_label(large)
     both = f"{label_small} / {label_large}"
-    header = (f"{'page':<24} | {'queries':>7} | {'p95 ' + label_small:>9} | {'p95 ' + label_large:>9} | "
-              f"{'ratio':>5} | {'ok':<4} | {'all requests ' + both:>24} | {'cpu p95 ' + both:>19}")
+    header = (
+        f"{'page':<24} | {'queries':>7} | {'p95 ' + label_small:>9} | {'p95 ' + label_large:>9} | "
+        f"{'ratio':>5} | {'ok':<4} | {'all requests ' + both:>24} | {'cpu p95 ' + both:>19}"
+    )
     print()
     print(header)
     print("-" * len(header))
@@ -460,11 +510,15 @@ def _report(small: int, large: int, results: dict[int, dict[str, Measured]], loa
             if after.p95 > worst_p95:
                 worst_p95, worst_page = after.p95, name
         verdict = ("ok" if ok else "MISS") if name in judged else "info"
-        print(f"{name:<24} | {before.queries:>3}/{after.queries:<3} | {before.p95:6.1f} ms | {after.p95:6.1f} ms | "
-              f"{ratio:5.2f} | {verdict:<4} | {before.p95_all:8.1f} / {after.p95_all:6.1f} ms | "
-              f"{before.cpu_p95:6.1f} / {after.cpu_p95:6.1f} ms")
-    print("(p95: median of the passes' p95s; info: reported, not judged; cpu: this process's CPU time, "
-          "PostgreSQL's not included)")
+        print(
+            f"{name:<24} | {before.queries:>3}/{after.queries:<3} | {before.p95:6.1f} ms | {after.p95:6.1f} ms | "
+            f"{ratio:5.2f} | {verdict:<4} | {before.p95_all:8.1f} / {after.p95_all:6.1f} ms | "
+            f"{before.cpu_p95:6.1f} / {after.cpu_p95:6.1f} ms"
+        )
+    print(
+        "(p95: median of the passes' p95s; info: reported, not judged; cpu: this process's CPU time, "
+        "PostgreSQL's not included)"
+    )
     print(f"load: {small:,} samples in {load_seconds[small]:.1f} s; grown to {large:,} in {load_seconds[large]:.1f} s")
     print(f"worst p95 at {large:,}: {worst_p95:.1f} ms ({worst_page}); goal <= {GOAL_P95_MS:.0f} ms")
     print(f"RESULT pages_worst_ratio={worst_ratio:.2f} goal<={GOAL_RATIO} {'ok' if all_ok else 'MISS'}")

@@ -55,18 +55,36 @@ GOAL_MS = 1000.0
 K = 20
 ACCEPTED_EVERY = 10
 QUERIES = [
-    "How many apples does Maria have left after giving some away?", "Write a polite email declining a meeting.",
-    "A train leaves the station at 60 km/h; when does it arrive?", "Summarise the causes of the French Revolution.",
-    "Write a haiku about autumn rain.", "Convert 5 miles to kilometres.", "Explain recursion to a child.",
-    "What is the derivative of sin(x)?", "Give three tips for a job interview.", "Translate 'thank you' to German.",
-    "Write a Python function to check for a palindrome.", "Why is the sky blue?", "Plan a three-day trip to Rome.",
-    "A shop sells pens in boxes of 12; how many boxes for 150 pens?", "Describe photosynthesis in two sentences.",
-    "Write a short story opening set on Mars.", "What are the symptoms of dehydration?",
-    "List the planets in order from the sun.", "Draft a complaint about a late delivery.",
-    "How do I reverse a linked list?", "What is the capital of Australia?", "Compose a limerick about a cat.",
-    "Explain compound interest with an example.", "Give a recipe for pancakes.", "Why do leaves change colour?",
-    "Write SQL to find duplicate emails in a table.", "What is the Pythagorean theorem?",
-    "Suggest names for a bakery.", "How does a vaccine work?", "Tom is twice as old as Ann; in 5 years …",
+    "How many apples does Maria have left after giving some away?",
+    "Write a polite email declining a meeting.",
+    "A train leaves the station at 60 km/h; when does it arrive?",
+    "Summarise the causes of the French Revolution.",
+    "Write a haiku about autumn rain.",
+    "Convert 5 miles to kilometres.",
+    "Explain recursion to a child.",
+    "What is the derivative of sin(x)?",
+    "Give three tips for a job interview.",
+    "Translate 'thank you' to German.",
+    "Write a Python function to check for a palindrome.",
+    "Why is the sky blue?",
+    "Plan a three-day trip to Rome.",
+    "A shop sells pens in boxes of 12; how many boxes for 150 pens?",
+    "Describe photosynthesis in two sentences.",
+    "Write a short story opening set on Mars.",
+    "What are the symptoms of dehydration?",
+    "List the planets in order from the sun.",
+    "Draft a complaint about a late delivery.",
+    "How do I reverse a linked list?",
+    "What is the capital of Australia?",
+    "Compose a limerick about a cat.",
+    "Explain compound interest with an example.",
+    "Give a recipe for pancakes.",
+    "Why do leaves change colour?",
+    "Write SQL to find duplicate emails in a table.",
+    "What is the Pythagorean theorem?",
+    "Suggest names for a bakery.",
+    "How does a vaccine work?",
+    "Tom is twice as old as Ann; in 5 years …",
 ]
 
 
@@ -106,10 +124,14 @@ def _insert_samples(project_id: int, count: int) -> None:
     from generation.models import Sample
 
     chosen = {
-        "project_id": "%s", "origin": "'real'", "input": "'Question ' || i || ': how many apples are left?'",
-        "output": "'Answer ' || i", "content_hash": "md5(i::text)",
+        "project_id": "%s",
+        "origin": "'real'",
+        "input": "'Question ' || i || ': how many apples are left?'",
+        "output": "'Answer ' || i",
+        "content_hash": "md5(i::text)",
         "status": f"CASE WHEN i %% {ACCEPTED_EVERY} = 0 THEN 'accepted' ELSE 'pending' END",
-        "created_at": "now()", "updated_at": "now()",
+        "created_at": "now()",
+        "updated_at": "now()",
     }
     columns, values, params = [], [], []
     for field in Sample._meta.concrete_fields:
@@ -123,8 +145,10 @@ def _insert_samples(project_id: int, count: int) -> None:
         default = field.get_default()
         values.append("%s")
         params.append(None if default is None else field.get_db_prep_save(default, connection))
-    sql = (f"INSERT INTO {Sample._meta.db_table} ({', '.join(columns)}) "
-           f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS i")
+    sql = (
+        f"INSERT INTO {Sample._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS i"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, count])
         cursor.execute(f"ANALYZE {Sample._meta.db_table}")
@@ -146,20 +170,20 @@ def _run(*, count: int, queries: int, seed: int) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from synthreview.projects.models import Membership, Project, Role
-    from generation.models import Sample
     from neighbours import synthetic_embeddings
+
+    from generation.models import Sample
     from reviews.models import SimilaritySearch
+    from reviews.services.similarity_search_run import cached_index, index_key, similarity_search_run
     from reviews.similarity.embedder import embedding_device, load_model
     from reviews.similarity.index import build_index, save_index, single_threaded_faiss
-    from reviews.services.similarity_search_run import cached_index, index_key, similarity_search_run
+    from synthreview.projects.models import Membership, Project, Role
 
     project = Project.objects.create(slug="bench-search", name="Search benchmark")
     reader = get_user_model().objects.create_user(username="expert", password=None)
     Membership.objects.create(user=reader, project=project, role=Role.EXPERT)
     _insert_samples(project.pk, count)
-    ids = np.asarray(Sample.objects.filter(project=project).order_by("id").values_list("id", flat=True),
-                     dtype=np.int64)
+    ids = np.asarray(Sample.objects.filter(project=project).order_by("id").values_list("id", flat=True), dtype=np.int64)
     print(f"setup: {count:,} samples inserted in {time.perf_counter() - started:.1f} s")
 
     mark = time.perf_counter()
@@ -211,8 +235,10 @@ def _run(*, count: int, queries: int, seed: int) -> int:
     load_end = os.getloadavg()
     print(f"\nqueries: {queries}, k={K}, {count:,} samples, {kind}")
     for name, values in ours_ms.items():
-        print(f"  ours, filter {name:16s} p50 {_percentile(values, 0.5):7.1f} ms  p95 {_percentile(values, 0.95):7.1f} ms"
-              f"  (n={len(values)})")
+        print(
+            f"  ours, filter {name:16s} p50 {_percentile(values, 0.5):7.1f} ms  p95 {_percentile(values, 0.95):7.1f} ms"
+            f"  (n={len(values)})"
+        )
     print(f"  ours, all                   p50 {_percentile(everything, 0.5):7.1f} ms  p95 {p95:7.1f} ms")
     print(f"  bare (encode + faiss)       p50 {_percentile(bare_ms, 0.5):7.1f} ms  p95 {bare_p95:7.1f} ms")
     print(f"ratio ours/bare p95: {p95 / bare_p95:.2f}")

@@ -51,7 +51,8 @@ def _load(project_id: int, first: int, count: int) -> None:
             "status, generation_depth, revision, created_at, updated_at) "
             "SELECT %s, 'real', 'question ' || n, 'answer ' || n, NULL, '{}', md5(n::text) || md5((n + 1)::text), "
             "'', 'pending', 0, 0, now(), now() FROM generate_series(%s, %s) AS n",
-            [project_id, first, first + count - 1])
+            [project_id, first, first + count - 1],
+        )
         entries = ", ".join(f"jsonb_build_array(id + {j}, top - {0.02 * (j - 1):.2f})" for j in range(1, 11))
         cursor.execute(
             "INSERT INTO reviews_samplesimilarity (sample_id, project_id, neighbours, top_similarity, novelty, "
@@ -60,7 +61,8 @@ def _load(project_id: int, first: int, count: int) -> None:
             "  SELECT id, round(least(0.999, 0.55 + 0.40 * random()"
             "    + CASE WHEN random() < 0.03 THEN 0.06 ELSE 0 END)::numeric, 4) AS top"
             "  FROM generation_sample WHERE project_id = %s) AS s",
-            [project_id, project_id])
+            [project_id, project_id],
+        )
         cursor.execute("VACUUM ANALYZE generation_sample")
         cursor.execute("VACUUM ANALYZE reviews_samplesimilarity")
 
@@ -117,8 +119,11 @@ def main() -> None:
             wide = _median_ms(client, url, {"near_duplicate_threshold": "0.80"}, {"HX-Request": "true"})
             narrow = _median_ms(client, url, {"near_duplicate_threshold": "0.97"}, {"HX-Request": "true"})
             results[size] = page
-            print(f"{size:>9,} samples: page {page:.0f} ms · preview at 0.80 {wide:.0f} ms · "
-                  f"preview at 0.97 {narrow:.0f} ms", flush=True)
+            print(
+                f"{size:>9,} samples: page {page:.0f} ms · preview at 0.80 {wide:.0f} ms · "
+                f"preview at 0.97 {narrow:.0f} ms",
+                flush=True,
+            )
         connection.close()
         ratio = results[total] / results[total // 10]
         print(f"ratio page({total:,}) / page({total // 10:,}) = {ratio:.2f}")

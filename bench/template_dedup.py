@@ -149,12 +149,11 @@ class Rendering:
     template: Template
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_PROBLEMS} problems, the {HEADLINE_VARIANT} variant only")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_PROBLEMS} problems, the {HEADLINE_VARIANT} variant only"
+    )
     parser.add_argument("--problems", type=int, default=None, help="number of GSM8K problems (overrides --quick)")
     parser.add_argument("--seed", type=int, default=20240611)
     args = parser.parse_args(argv)
@@ -207,8 +206,9 @@ def renderings_choose(problem_count: int, rng: random.Random) -> list[Rendering]
     return renderings
 
 
-def jsonl_write(work_dir: Path, variant: str, problems: list[dict], renderings: list[Rendering],
-                rng: random.Random) -> dict[str, Path]:
+def jsonl_write(
+    work_dir: Path, variant: str, problems: list[dict], renderings: list[Rendering], rng: random.Random
+) -> dict[str, Path]:
     """One file per template; rows shuffled, so sample ids say nothing about the problem."""
     paths = {}
     for template in TEMPLATES:
@@ -219,11 +219,20 @@ def jsonl_write(work_dir: Path, variant: str, problems: list[dict], renderings: 
             for rendering in rows:
                 problem = problems[rendering.problem_id]
                 solution = problem["output"]
-                output = (solution if variant == "solution"
-                          else template.answer_format.format(answer=final_answer(solution)))
+                output = (
+                    solution if variant == "solution" else template.answer_format.format(answer=final_answer(solution))
+                )
                 # problem_id is no field of ours, so the import keeps it in the sample's metadata.
-                fh.write(json.dumps({"instruction": template.render(problem["instruction"], rng), "output": output,
-                                     "problem_id": rendering.problem_id}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "instruction": template.render(problem["instruction"], rng),
+                            "output": output,
+                            "problem_id": rendering.problem_id,
+                        }
+                    )
+                    + "\n"
+                )
         paths[template.name] = path
     return paths
 
@@ -243,33 +252,46 @@ def _run(*, problems: int, variants: tuple[str, ...], seed: int, work_dir: Path)
     per_problem = [0] * problems
     for rendering in renderings:
         per_problem[rendering.problem_id] += 1
-    print(f"data: {problems} GSM8K problems, {len(renderings)} renderings through {len(TEMPLATES)} templates; "
-          f"problems under 1/2/3 framings: {per_problem.count(1)}/{per_problem.count(2)}/{per_problem.count(3)}")
+    print(
+        f"data: {problems} GSM8K problems, {len(renderings)} renderings through {len(TEMPLATES)} templates; "
+        f"problems under 1/2/3 framings: {per_problem.count(1)}/{per_problem.count(2)}/{per_problem.count(3)}"
+    )
     for template in TEMPLATES:
-        print(f"  {template.name:<17} {sum(r.template == template for r in renderings):4} samples  "
-              f"{template.text[:72]!r}...")
+        print(
+            f"  {template.name:<17} {sum(r.template == template for r in renderings):4} samples  "
+            f"{template.text[:72]!r}..."
+        )
 
     headline: tuple[Scores, Scores] | None = None
     headline_grouping: Grouping | None = None
     for variant in variants:
         paths = jsonl_write(work_dir, variant, chosen, renderings, random.Random(f"{seed}-{variant}"))
-        print(f"\nvariant {variant}: output = "
-              + ("the worked solution, identical under every framing" if variant == "solution"
-                 else "the final number only, in each template's answer format"))
+        print(
+            f"\nvariant {variant}: output = "
+            + (
+                "the worked solution, identical under every framing"
+                if variant == "solution"
+                else "the final number only, in each template's answer format"
+            )
+        )
         ours_inferred, diagnostics = _ours(variant, paths, template_text_known=False)
         ours_known, _ = _ours(variant, paths, template_text_known=True)
         baseline_started = time.perf_counter()
         baseline = _baseline(diagnostics.project_id)
         truth = diagnostics.truth
-        print(f"  plain cosine: {diagnostics.samples} whole texts embedded in "
-              f"{time.perf_counter() - baseline_started:.0f} s")
+        print(
+            f"  plain cosine: {diagnostics.samples} whole texts embedded in "
+            f"{time.perf_counter() - baseline_started:.0f} s"
+        )
         print(f"  truth: {len(truth)} duplicate pairs among {diagnostics.samples} samples")
         print(f"  {'threshold':>9} | {'ours, inferred':^17} | {'ours, template text':^19} | {'plain cosine':^17}")
         print(f"  {'':>9} | {'P     R     F1':^17} | {'P     R     F1':^19} | {'P     R     F1':^17}")
         for threshold in THRESHOLDS:
             mark = " *" if threshold == DEFAULT_THRESHOLD else "  "
-            print(f"  {threshold:>7.2f}{mark} | {ours_inferred[threshold].cells()} | "
-                  f"{ours_known[threshold].cells():>19} | {pair_scores(baseline.pairs(threshold), truth).cells()}")
+            print(
+                f"  {threshold:>7.2f}{mark} | {ours_inferred[threshold].cells()} | "
+                f"{ours_known[threshold].cells():>19} | {pair_scores(baseline.pairs(threshold), truth).cells()}"
+            )
         if diagnostics.grouping is not None:
             diagnostics.grouping.show()
         diagnostics.show_errors()
@@ -279,19 +301,25 @@ def _run(*, problems: int, variants: tuple[str, ...], seed: int, work_dir: Path)
 
     assert headline is not None
     ours, plain = headline
-    print(f"\n(* the project default threshold; P, R, F1 over pairs of samples; {time.perf_counter() - started:.0f} s "
-          f"in all; load average {os.getloadavg()[0]:.2f})")
-    print(f"headline: {HEADLINE_VARIANT} variant, threshold {DEFAULT_THRESHOLD:.2f}: ours with inferred "
-          f"boilerplate F1 {ours.f1:.3f} ({ours.correct} of {ours.predicted} predicted pairs right) vs plain "
-          f"cosine F1 {plain.f1:.3f} ({plain.correct} of {plain.predicted}): "
-          f"{'better' if ours.f1 > plain.f1 else 'NOT better'}")
+    print(
+        f"\n(* the project default threshold; P, R, F1 over pairs of samples; {time.perf_counter() - started:.0f} s "
+        f"in all; load average {os.getloadavg()[0]:.2f})"
+    )
+    print(
+        f"headline: {HEADLINE_VARIANT} variant, threshold {DEFAULT_THRESHOLD:.2f}: ours with inferred "
+        f"boilerplate F1 {ours.f1:.3f} ({ours.correct} of {ours.predicted} predicted pairs right) vs plain "
+        f"cosine F1 {plain.f1:.3f} ({plain.correct} of {plain.predicted}): "
+        f"{'better' if ours.f1 > plain.f1 else 'NOT better'}"
+    )
     assert headline_grouping is not None
     before = headline_grouping.before
-    print(f"against the old grouping rule on the same pairs: F1 {before.f1:.3f} -> {ours.f1:.3f} "
-          f"(precision {before.precision:.3f} -> {ours.precision:.3f}, recall {before.recall:.3f} -> "
-          f"{ours.recall:.3f}); samples with a partner over the threshold left out of every group "
-          f"{headline_grouping.left_out_before} -> {headline_grouping.left_out_after} "
-          f"of {headline_grouping.with_partner}")
+    print(
+        f"against the old grouping rule on the same pairs: F1 {before.f1:.3f} -> {ours.f1:.3f} "
+        f"(precision {before.precision:.3f} -> {ours.precision:.3f}, recall {before.recall:.3f} -> "
+        f"{ours.recall:.3f}); samples with a partner over the threshold left out of every group "
+        f"{headline_grouping.left_out_before} -> {headline_grouping.left_out_after} "
+        f"of {headline_grouping.with_partner}"
+    )
     # Not worse: the F1 goal, above plain cosine, and no lower than the old rule's (to rounding).
     verdict = "ok" if ours.f1 >= GOAL and ours.f1 > plain.f1 and ours.f1 >= before.f1 - 0.005 else "MISS"
     print(f"RESULT template_dedup_f1={ours.f1:.2f} goal>={GOAL:.2f} {verdict}")
@@ -313,7 +341,6 @@ class _Diagnostics:
     grouping: Grouping | None = None
 
     def show_errors(self) -> None:
-        from synthreview.projects.models import Project
         from generation.models import Sample
         from reviews.services.embeddings import (
             BoilerplateCache,
@@ -321,52 +348,65 @@ class _Diagnostics:
             embeddings_load,
         )
         from reviews.similarity.text import embedding_text
+        from synthreview.projects.models import Project
 
         false_positives = sorted(self.predicted - self.truth)
         false_negatives = sorted(self.truth - self.predicted)
         if not false_positives and not false_negatives:
             return
-        print(f"  ours, inferred, at {DEFAULT_THRESHOLD:.2f}: {len(false_positives)} false positive pairs, "
-              f"{len(false_negatives)} false negative pairs; the first few:")
+        print(
+            f"  ours, inferred, at {DEFAULT_THRESHOLD:.2f}: {len(false_positives)} false positive pairs, "
+            f"{len(false_negatives)} false negative pairs; the first few:"
+        )
         shown_pairs = false_positives[:SHOWN_ERRORS] + false_negatives[:SHOWN_ERRORS]
         shown = sorted({i for pair in shown_pairs for i in pair})
         model_name, text_kind = embedding_key(Project.objects.get(pk=self.project_id))
-        rows = {row[0]: row for row in Sample.objects.filter(pk__in=shown).values_list(
-            "id", "input", "output", "template_version_id")}
-        ids, matrix = embeddings_load(project_id=self.project_id, model_name=model_name, text_kind=text_kind,
-                                      sample_ids=shown)
+        rows = {
+            row[0]: row
+            for row in Sample.objects.filter(pk__in=shown).values_list("id", "input", "output", "template_version_id")
+        }
+        ids, matrix = embeddings_load(
+            project_id=self.project_id, model_name=model_name, text_kind=text_kind, sample_ids=shown
+        )
         vectors = dict(zip(ids.tolist(), matrix))
         boilerplates = BoilerplateCache()
 
         def embedded(sample_id: int) -> str:
             _, input_text, output_text, version_id = rows[sample_id]
-            text = embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
-                                  boilerplate=boilerplates.get(version_id))
+            text = embedding_text(
+                input_text=input_text, output_text=output_text, kind=text_kind, boilerplate=boilerplates.get(version_id)
+            )
             return repr(text[:100])
 
         for a, b in shown_pairs:
             cosine = float(np.dot(vectors[a], vectors[b]))
             if (a, b) in self.truth:
-                label = "false negative" + (", above the threshold but not within it of its group's "
-                                            "representative" if cosine >= DEFAULT_THRESHOLD else "")
+                label = "false negative" + (
+                    ", above the threshold but not within it of its group's representative"
+                    if cosine >= DEFAULT_THRESHOLD
+                    else ""
+                )
             else:
                 label = "false positive"
-            print(f"  {label}: cosine {cosine:.3f}, problems {self.problem_of[a]}/{self.problem_of[b]}, "
-                  f"templates {self.template_of[a]}/{self.template_of[b]}")
+            print(
+                f"  {label}: cosine {cosine:.3f}, problems {self.problem_of[a]}/{self.problem_of[b]}, "
+                f"templates {self.template_of[a]}/{self.template_of[b]}"
+            )
             print(f"      embedded {embedded(a)}")
             print(f"      embedded {embedded(b)}")
 
 
-def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
-          ) -> tuple[dict[float, Scores], _Diagnostics]:
-    from generation.services.imports import import_batch_create, import_batch_run
+def _ours(
+    variant: str, paths: dict[str, Path], *, template_text_known: bool
+) -> tuple[dict[float, Scores], _Diagnostics]:
     from generation.models import ImportStatus, Sample
-    from synthreview.projects.services.projects import project_create
+    from generation.services.imports import import_batch_create, import_batch_run
     from generation.services.templates import template_version_create
     from reviews.models import DuplicateGroupMember
-    from reviews.services.similarity_build import similarity_build
-    from reviews.services.embeddings import embeddings_compute
     from reviews.services.duplicate_groups import duplicate_groups_rebuild
+    from reviews.services.embeddings import embeddings_compute
+    from reviews.services.similarity_build import similarity_build
+    from synthreview.projects.services.projects import project_create
 
     started = time.perf_counter()
     project = project_create(slug=f"{variant}-{'text' if template_text_known else 'inferred'}")
@@ -374,21 +414,30 @@ def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
         for template in TEMPLATES:
             template_version_create(project=project, template_name=template.name, text=template.text)
     for template in TEMPLATES:
-        batch = import_batch_create(project=project, path=paths[template.name], file_name=paths[template.name].name,
-                                    fmt="jsonl", origin="synthetic", generator_name=GENERATOR_NAME,
-                                    template_name=template.name)
+        batch = import_batch_create(
+            project=project,
+            path=paths[template.name],
+            file_name=paths[template.name].name,
+            fmt="jsonl",
+            origin="synthetic",
+            generator_name=GENERATOR_NAME,
+            template_name=template.name,
+        )
         batch = import_batch_run(batch_id=batch.pk)
         if batch.status != ImportStatus.COMPLETED:
             raise RuntimeError(f"import of {batch.file_name} failed: {batch.errors[:5]}")
     embedded = embeddings_compute(project_id=project.pk)
     similarity_build(project_id=project.pk, full=True)
-    print(f"  ours, {'template text' if template_text_known else 'inferred boilerplate'}: {embedded} samples "
-          f"imported, embedded and built in {time.perf_counter() - started:.0f} s")
+    print(
+        f"  ours, {'template text' if template_text_known else 'inferred boilerplate'}: {embedded} samples "
+        f"imported, embedded and built in {time.perf_counter() - started:.0f} s"
+    )
 
     problem_of: dict[int, int] = {}
     template_of: dict[int, str] = {}
     for sample_id, metadata, template_name in Sample.objects.filter(project=project).values_list(
-            "id", "metadata", "template_version__template__name"):
+        "id", "metadata", "template_version__template__name"
+    ):
         problem_of[sample_id] = metadata["problem_id"]
         template_of[sample_id] = template_name
     by_problem: dict[int, list[int]] = {}
@@ -406,7 +455,8 @@ def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
         # Both kinds: exact groups (same content hash) and near-duplicate groups.
         # Variant families are no duplicate prediction: their members differ in content.
         for group_id, sample_id in DuplicateGroupMember.objects.filter(
-                group__project=project, group__kind__in=["near", "exact"]).values_list("group_id", "sample_id"):
+            group__project=project, group__kind__in=["near", "exact"]
+        ).values_list("group_id", "sample_id"):
             groups.setdefault(group_id, []).append(sample_id)
         predicted = pairs_within(groups.values())
         scores[threshold] = pair_scores(predicted, truth)
@@ -418,20 +468,24 @@ def _ours(variant: str, paths: dict[str, Path], *, template_text_known: bool
     return scores, _Diagnostics(project.pk, len(problem_of), truth, problem_of, template_of, at_default, grouping)
 
 
-
 def _print_inferred_boilerplate(project_id: int) -> None:
     from generation.models import PromptTemplateVersion
     from reviews.services.embeddings import BoilerplateCache
 
     boilerplates = BoilerplateCache()
-    for version_id, name in PromptTemplateVersion.objects.filter(template__project_id=project_id).values_list(
-            "id", "template__name").order_by("template__name"):
+    for version_id, name in (
+        PromptTemplateVersion.objects.filter(template__project_id=project_id)
+        .values_list("id", "template__name")
+        .order_by("template__name")
+    ):
         found = boilerplates.get(version_id)
         template = next(t for t in TEMPLATES if t.name == name)
         literal = sum(len(piece) for piece in _PLACEHOLDER.split(template.text))
-        print(f"    inferred for {name:<17} prefix {len(found.prefix):3}, suffix {len(found.suffix):3}, "
-              f"shared lines {sum(len(line) for line in found.lines):3}, sentence pieces "
-              f"{sum(len(piece) for piece in found.segments):3} chars; the template has {literal:3} literal")
+        print(
+            f"    inferred for {name:<17} prefix {len(found.prefix):3}, suffix {len(found.suffix):3}, "
+            f"shared lines {sum(len(line) for line in found.lines):3}, sentence pieces "
+            f"{sum(len(piece) for piece in found.segments):3} chars; the template has {literal:3} literal"
+        )
 
 
 @dataclass
@@ -452,8 +506,10 @@ def _baseline(project_id: int) -> _Baseline:
     from reviews.similarity.embedder import encode
 
     rows = list(Sample.objects.filter(project_id=project_id).order_by("id").values_list("id", "input", "output"))
-    vectors = encode([f"{input_text}\n{output_text}".strip() for _, input_text, output_text in rows],
-                     model_name=settings.EMBEDDING_MODEL)
+    vectors = encode(
+        [f"{input_text}\n{output_text}".strip() for _, input_text, output_text in rows],
+        model_name=settings.EMBEDDING_MODEL,
+    )
     return _Baseline(np.array([row[0] for row in rows], dtype=np.int64), vectors @ vectors.T)
 
 

@@ -54,6 +54,7 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
 
 def numbers_changed(problem: str, rng: random.Random) -> str:
     """Every number raised by 1-9 (decimals keep their places)."""
+
     def change(match: re.Match[str]) -> str:
         raw = match.group()
         delta = rng.randint(1, 9)
@@ -61,6 +62,7 @@ def numbers_changed(problem: str, rng: random.Random) -> str:
             places = len(raw.split(".")[1])
             return f"{float(raw) + delta:.{places}f}"
         return str(int(raw) + delta)
+
     return _NUMBER.sub(change, problem)
 
 
@@ -77,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     if not 10 <= problems <= 7000:
         parser.error("--problems must be between 10 and 7000")
     work_dir = Path(tempfile.mkdtemp(prefix="synthreview-variants-"))
-    os.environ.update({
-        "DATABASE_URL": f"{SERVER_URL}/{BENCH_DATABASE}", "DJANGO_SETTINGS_MODULE": "synthreview.settings",
-        "CELERY_BROKER_URL": "memory://", "CELERY_TASK_ALWAYS_EAGER": "False", "DATA_DIR": str(work_dir / "data"),
-        "DEBUG": "False",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": f"{SERVER_URL}/{BENCH_DATABASE}",
+            "DJANGO_SETTINGS_MODULE": "synthreview.settings",
+            "CELERY_BROKER_URL": "memory://",
+            "CELERY_TASK_ALWAYS_EAGER": "False",
+            "DATA_DIR": str(work_dir / "data"),
+            "DEBUG": "False",
+        }
+    )
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -100,13 +107,13 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from generation.services.imports import import_batch_create, import_batch_run
     from generation.models import ImportStatus, Sample
+    from generation.services.imports import import_batch_create, import_batch_run
+    from reviews.models import DuplicateGroupMember
+    from reviews.services.embeddings import embedding_key, embeddings_compute, embeddings_load
+    from reviews.services.similarity_build import similarity_build
     from synthreview.projects.models import Project
     from synthreview.projects.services.projects import project_create
-    from reviews.models import DuplicateGroupMember
-    from reviews.services.similarity_build import similarity_build
-    from reviews.services.embeddings import embedding_key, embeddings_compute, embeddings_load
 
     call_command("migrate", verbosity=0)
     rng = random.Random(seed)
@@ -116,20 +123,45 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     rows: dict[str, list[dict]] = {"solve": [], "steps": []}
     for problem_id, problem in enumerate(chosen):
         changed = numbers_changed(problem, rng)
-        rows["solve"].append({"instruction": TEMPLATES["solve"].format(problem=problem), "output": "",
-                              "problem_id": problem_id, "role": "original"})
-        rows["solve"].append({"instruction": TEMPLATES["solve"].format(problem=changed), "output": "",
-                              "problem_id": problem_id, "role": "changed"})
-        rows["steps"].append({"instruction": TEMPLATES["steps"].format(problem=problem), "output": "",
-                              "problem_id": problem_id, "role": "reframed"})
+        rows["solve"].append(
+            {
+                "instruction": TEMPLATES["solve"].format(problem=problem),
+                "output": "",
+                "problem_id": problem_id,
+                "role": "original",
+            }
+        )
+        rows["solve"].append(
+            {
+                "instruction": TEMPLATES["solve"].format(problem=changed),
+                "output": "",
+                "problem_id": problem_id,
+                "role": "changed",
+            }
+        )
+        rows["steps"].append(
+            {
+                "instruction": TEMPLATES["steps"].format(problem=problem),
+                "output": "",
+                "problem_id": problem_id,
+                "role": "reframed",
+            }
+        )
     project = project_create(slug="variants")
     Project.objects.filter(pk=project.pk).update(embedding_text="input")
     for name, template_rows in rows.items():
         rng.shuffle(template_rows)
         path = work_dir / f"{name}.jsonl"
         path.write_text("".join(json.dumps(row) + "\n" for row in template_rows), encoding="utf-8")
-        batch = import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic",
-                                    generator_name="gsm8k-variants", template_name=name)
+        batch = import_batch_create(
+            project=project,
+            path=path,
+            file_name=path.name,
+            fmt="jsonl",
+            origin="synthetic",
+            generator_name="gsm8k-variants",
+            template_name=name,
+        )
         batch = import_batch_run(batch_id=batch.pk)
         if batch.status != ImportStatus.COMPLETED:
             raise RuntimeError(f"import of {path.name} failed: {batch.errors[:5]}")
@@ -137,16 +169,19 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     similarity_build(project_id=project.pk, full=True)
     project.refresh_from_db()
     threshold = project.near_duplicate_threshold
-    print(f"data: {problem_count} GSM8K problems x (original, numbers changed, reframed) = {embedded} samples "
-          f"embedded and built in {time.perf_counter() - started:.0f} s; threshold {threshold:.2f}, "
-          f"variant rule {project.variant_rule!r}")
+    print(
+        f"data: {problem_count} GSM8K problems x (original, numbers changed, reframed) = {embedded} samples "
+        f"embedded and built in {time.perf_counter() - started:.0f} s; threshold {threshold:.2f}, "
+        f"variant rule {project.variant_rule!r}"
+    )
 
     role_of: dict[tuple[int, str], int] = {}
     for sample_id, metadata in Sample.objects.filter(project=project).values_list("id", "metadata"):
         role_of[(metadata["problem_id"], metadata["role"])] = sample_id
     group_of: dict[str, dict[int, set[int]]] = {"near": {}, "variant": {}}
     for group_id, kind, sample_id in DuplicateGroupMember.objects.filter(group__project=project).values_list(
-            "group_id", "group__kind", "sample_id"):
+        "group_id", "group__kind", "sample_id"
+    ):
         group_of["variant" if kind == "variant" else "near"].setdefault(sample_id, set()).add(group_id)
     model_name, text_kind = embedding_key(project)
     ids, vectors = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind)
@@ -164,21 +199,32 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     near_share = sum(together("near", a, b) for a, b in changed) / len(changed)
     found_share = sum(together("variant", a, b) for a, b in changed) / len(changed)
     above = changed_cosines >= threshold
-    found_above = (sum(together("variant", a, b) for (a, b), over in zip(changed, above) if over) / above.sum()
-                   if above.any() else 0.0)
+    found_above = (
+        sum(together("variant", a, b) for (a, b), over in zip(changed, above) if over) / above.sum()
+        if above.any()
+        else 0.0
+    )
     control_near = sum(together("near", a, b) for a, b in reframed) / len(reframed)
     control_variant = sum(together("variant", a, b) for a, b in reframed) / len(reframed)
-    print(f"(problem, numbers changed) pairs: {len(changed)}; cosine median {np.median(changed_cosines):.3f}, "
-          f"{above.mean():.1%} at or over {threshold:.2f}")
+    print(
+        f"(problem, numbers changed) pairs: {len(changed)}; cosine median {np.median(changed_cosines):.3f}, "
+        f"{above.mean():.1%} at or over {threshold:.2f}"
+    )
     print(f"  grouped as near-duplicates: {near_share:.3f} (goal 0)")
-    print(f"  found in one variant family: {found_share:.3f} (goal >= {FOUND_GOAL:.2f}); "
-          f"of the pairs over the threshold: {found_above:.3f}")
-    print(f"(problem, reframed) control pairs, same numbers: {control_near:.3f} grouped as near-duplicates, "
-          f"{control_variant:.3f} in one variant family")
+    print(
+        f"  found in one variant family: {found_share:.3f} (goal >= {FOUND_GOAL:.2f}); "
+        f"of the pairs over the threshold: {found_above:.3f}"
+    )
+    print(
+        f"(problem, reframed) control pairs, same numbers: {control_near:.3f} grouped as near-duplicates, "
+        f"{control_variant:.3f} in one variant family"
+    )
     print(f"{time.perf_counter() - started:.0f} s in all; load average {os.getloadavg()[0]:.2f}")
     print(f"RESULT variants_near_share={near_share:.2f} goal<=0.00 {'ok' if near_share <= 0 else 'MISS'}")
-    print(f"RESULT variants_found_share={found_share:.2f} goal>={FOUND_GOAL:.2f} "
-          f"{'ok' if found_share >= FOUND_GOAL else 'MISS'}")
+    print(
+        f"RESULT variants_found_share={found_share:.2f} goal>={FOUND_GOAL:.2f} "
+        f"{'ok' if found_share >= FOUND_GOAL else 'MISS'}"
+    )
     return 0
 
 

@@ -13,8 +13,9 @@ def get_sample_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: i
     return get_sample_with_access(user, slug, pk, need)[1]
 
 
-def get_sample_with_access(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
-                           ) -> tuple[ProjectAccess, Sample]:
+def get_sample_with_access(
+    user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "review"
+) -> tuple[ProjectAccess, Sample]:
     access = get_project_for_user(user, slug, need)
     sample = (
         Sample.objects.select_related("generator", "run", "template_version__template", "import_batch")
@@ -34,12 +35,14 @@ def get_import_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: i
     return batch
 
 
-def get_generator_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
-                           ) -> tuple[ProjectAccess, Generator]:
+def get_generator_for_user(
+    user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
+) -> tuple[ProjectAccess, Generator]:
     return get_in_project_for_user(Generator, "generator", user, slug, pk, need)
 
 
-def get_run_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
-                     ) -> tuple[ProjectAccess, GenerationRun]:
+def get_run_for_user(
+    user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str = "view"
+) -> tuple[ProjectAccess, GenerationRun]:
     # A run's plan (every row's variables) can be large and no page needs it.
     return get_in_project_for_user(GenerationRun, "run", user, slug, pk, need, defer=("variable_rows",))

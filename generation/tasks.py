@@ -3,15 +3,15 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
+from generation.selectors.runs import runs_orphaned
 from generation.services.checks import import_checks_run
 from generation.services.imports import (
     ImportProgress,
     import_batch_mark_failed,
     import_batch_run,
 )
-from generation.services.runs import run_finish_if_done, run_prepare
 from generation.services.run_lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
-from generation.selectors.runs import runs_orphaned
+from generation.services.runs import run_finish_if_done, run_prepare
 from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3
@@ -25,8 +25,9 @@ def import_batch_task(self, batch_id: int) -> None:  # type: ignore[no-untyped-d
     key = progress_key("import", batch_id)
 
     def report(step: ImportProgress) -> None:
-        progress_set(key, done=step.done_units, total=step.total_units, unit=step.unit,
-                     detail=f"{step.rows_read:,} rows read")
+        progress_set(
+            key, done=step.done_units, total=step.total_units, unit=step.unit, detail=f"{step.rows_read:,} rows read"
+        )
 
     try:
         import_batch_run(batch_id=batch_id, progress=report)
@@ -34,12 +35,15 @@ def import_batch_task(self, batch_id: int) -> None:  # type: ignore[no-untyped-d
         # The database went away mid-import: it rolled back, so a retry starts clean.
         if self.request.retries < IMPORT_MAX_RETRIES:
             raise self.retry(exc=error) from error
-        import_batch_mark_failed(batch_id=batch_id, reason=f"the database failed repeatedly ({error}); "
-                                 "nothing was imported; try again")
+        import_batch_mark_failed(
+            batch_id=batch_id, reason=f"the database failed repeatedly ({error}); nothing was imported; try again"
+        )
         raise
     except Exception as error:
-        import_batch_mark_failed(batch_id=batch_id, reason=f"the import stopped on an unexpected error "
-                                 f"({type(error).__name__}); nothing was imported")
+        import_batch_mark_failed(
+            batch_id=batch_id,
+            reason=f"the import stopped on an unexpected error ({type(error).__name__}); nothing was imported",
+        )
         raise
 
 
@@ -60,7 +64,7 @@ def run_lane_task(self, run_id: int, generator_id: int, errors: int = 0) -> None
         outcome = lane_execute(run_id=run_id, generator_id=generator_id)
     except LaneUnavailable as error:
         if self.request.retries < self.max_retries:
-            raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2 ** self.request.retries) from error
+            raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2**self.request.retries) from error
         lane_give_up(run_id=run_id, generator_id=generator_id, reason=f"{error} (gave up after retrying)")
         outcome = "finished"
     except (OperationalError, IntegrityError) as error:
@@ -75,10 +79,17 @@ def run_lane_task(self, run_id: int, generator_id: int, errors: int = 0) -> None
         # Counted apart from the retries for a busy lane or the database, which say
         # nothing about this error.
         if errors < LANE_ERROR_RETRIES:
-            raise self.retry(exc=error, countdown=LANE_ERROR_RETRY_S, kwargs={"errors": errors + 1},
-                             max_retries=self.request.retries + 1) from error
-        lane_give_up(run_id=run_id, generator_id=generator_id,
-                     reason=f"the lane stopped on an unexpected error ({type(error).__name__}: {error})"[:500])
+            raise self.retry(
+                exc=error,
+                countdown=LANE_ERROR_RETRY_S,
+                kwargs={"errors": errors + 1},
+                max_retries=self.request.retries + 1,
+            ) from error
+        lane_give_up(
+            run_id=run_id,
+            generator_id=generator_id,
+            reason=f"the lane stopped on an unexpected error ({type(error).__name__}: {error})"[:500],
+        )
         outcome = "finished"
     if outcome == "busy":
         # Another worker holds the lane. If it is alive it renews its lease and finishes the lane

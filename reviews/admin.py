@@ -9,7 +9,6 @@ from reviews.models import (
     DuplicateGroup,
     SampleEmbedding,
     SampleSimilarity,
-    SimilarityJob,
     Verdict,
 )
 
@@ -47,8 +46,16 @@ class DuplicateGroupAdmin(admin.ModelAdmin):
 
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["project", "number", "size", "density", "synthetic_share", "real_anchor_distance", "label",
-                    "is_low_novelty"]
+    list_display = [
+        "project",
+        "number",
+        "size",
+        "density",
+        "synthetic_share",
+        "real_anchor_distance",
+        "label",
+        "is_low_novelty",
+    ]
     list_filter = ["is_low_novelty", "project"]
 
 

@@ -17,7 +17,10 @@ def project_alerts(request: HttpRequest) -> dict:
 
     def open_alerts() -> list[Alert]:
         # Called only by the banner, which base.html shows to leads and admins: nobody else pays for the query.
-        return list(Alert.objects.filter(project__slug=slug, acknowledged_at__isnull=True)
-                    .order_by("-created_at", "-id")[:BANNER_ALERTS + 1])
+        return list(
+            Alert.objects.filter(project__slug=slug, acknowledged_at__isnull=True).order_by("-created_at", "-id")[
+                : BANNER_ALERTS + 1
+            ]
+        )
 
     return {"open_alerts": open_alerts}

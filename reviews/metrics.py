@@ -124,7 +124,7 @@ def fisher_exact(a: int, b: int, c: int, d: int) -> float:
     total = row1 + row2
 
     def log_probability(x: int) -> float:
-        return (_log_comb(row1, x) + _log_comb(row2, col1 - x) - _log_comb(total, col1))
+        return _log_comb(row1, x) + _log_comb(row2, col1 - x) - _log_comb(total, col1)
 
     observed = log_probability(a)
     low, high = max(0, col1 - row2), min(row1, col1)

@@ -8,7 +8,8 @@ from typing import Any
 from reviews.services import similarity_refresh
 
 
-def similarity_on_samples_arrived(sender: type, *, project_id: int, requested_by: object | None = None,
-                                  **kwargs: Any) -> None:
+def similarity_on_samples_arrived(
+    sender: type, *, project_id: int, requested_by: object | None = None, **kwargs: Any
+) -> None:
     """New samples: embed them, then rebuild neighbours and groups, in a worker after commit."""
     similarity_refresh(project_id=project_id, requested_by=requested_by)

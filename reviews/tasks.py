@@ -3,10 +3,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from reviews.models import SimilarityJob, SimilarityJobKind
-from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.alerts import alert_notify
-from reviews.services.similarity_build import similarity_build
 from reviews.services.embeddings import embeddings_compute
+from reviews.services.quality_snapshots import quality_snapshots_compute
+from reviews.services.similarity_build import similarity_build
 from reviews.services.similarity_jobs import (
     similarity_job_claim,
     similarity_job_finish,
@@ -25,16 +25,19 @@ def similarity_job_task(job_id: int) -> None:
         if job.kind == SimilarityJobKind.EMBED:
             written = embeddings_compute(
                 project_id=job.project_id,
-                progress=lambda done, total: similarity_job_progress(job_id=job_id, done=done, total=total,
-                                                                     stage="embedding"),
+                progress=lambda done, total: similarity_job_progress(
+                    job_id=job_id, done=done, total=total, stage="embedding"
+                ),
             )
             similarity_job_finish(job_id=job_id, summary={"embedded": written})
             similarity_job_request(project_id=job.project_id, kind=SimilarityJobKind.BUILD)
         else:
             summary = similarity_build(
-                project_id=job.project_id, full=job.full,
-                progress=lambda done, total, stage: similarity_job_progress(job_id=job_id, done=done, total=total,
-                                                                            stage=stage),
+                project_id=job.project_id,
+                full=job.full,
+                progress=lambda done, total, stage: similarity_job_progress(
+                    job_id=job_id, done=done, total=total, stage=stage
+                ),
             )
             similarity_job_finish(job_id=job_id, summary=summary.as_dict())
             # Fresh neighbours and groups: measure quality from them, and check the new samples for eval leaks.

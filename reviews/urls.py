@@ -12,15 +12,20 @@ urlpatterns = [
     path("p/<slug:slug>/samples/<int:pk>/", views.sample_detail, name="sample_detail"),
     path("p/<slug:slug>/similarity/", views.similarity_view, name="similarity_view"),
     path("p/<slug:slug>/similarity/groups/<int:pk>/resolve/", views.group_resolve, name="group_resolve"),
-    path("p/<slug:slug>/similarity/groups/<int:pk>/not-duplicates/", views.group_not_duplicates,
-         name="group_not_duplicates"),
+    path(
+        "p/<slug:slug>/similarity/groups/<int:pk>/not-duplicates/",
+        views.group_not_duplicates,
+        name="group_not_duplicates",
+    ),
     path("p/<slug:slug>/similarity/groups/<int:pk>/split/", views.group_split, name="group_split"),
-    path("p/<slug:slug>/similarity/families/<int:pk>/trim/", views.variant_family_trim_view,
-         name="variant_family_trim"),
+    path(
+        "p/<slug:slug>/similarity/families/<int:pk>/trim/", views.variant_family_trim_view, name="variant_family_trim"
+    ),
     path("p/<slug:slug>/similarity/map/points/<int:pk>/", views.map_point, name="map_point"),
     path("p/<slug:slug>/similarity/search/", views.similarity_search, name="similarity_search"),
-    path("p/<slug:slug>/similarity/search/<int:pk>/", views.similarity_search_results,
-         name="similarity_search_results"),
+    path(
+        "p/<slug:slug>/similarity/search/<int:pk>/", views.similarity_search_results, name="similarity_search_results"
+    ),
     path("p/<slug:slug>/similarity/settings/", views.similarity_settings, name="similarity_settings"),
     path("p/<slug:slug>/similarity/status/", views.similarity_status, name="similarity_status"),
     path("p/<slug:slug>/similarity/rerun/", views.similarity_rerun, name="similarity_rerun"),

@@ -30,8 +30,9 @@ def problems(path: str, text: str) -> list[str]:
 
 def main() -> int:
     tracked = subprocess.run(["git", "ls-files", "*.py"], capture_output=True, text=True, check=True).stdout.split()
-    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "*.py"],
-                               capture_output=True, text=True, check=True).stdout.split()
+    untracked = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "*.py"], capture_output=True, text=True, check=True
+    ).stdout.split()
     found = []
     for path in tracked + untracked:
         if path == "scripts/check_type_ignores.py":

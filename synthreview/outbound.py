@@ -42,14 +42,16 @@ MAX_URL_LENGTH = 2048
 
 # Refused by name before any lookup, so they are refused even where they do not
 # resolve (a test box) and even if a resolver maps them somewhere unexpected.
-METADATA_HOST_NAMES = frozenset({
-    "metadata",
-    "metadata.google.internal",
-    "metadata.goog",
-    "instance-data",
-    "instance-data.ec2.internal",
-    "metadata.tencentyun.com",
-})
+METADATA_HOST_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+    }
+)
 # Cloud metadata services outside 169.254/16, which is refused as link-local anyway:
 # AWS over IPv6, Alibaba Cloud, and Oracle Cloud's legacy endpoint.
 METADATA_ADDRESSES = frozenset(
@@ -145,7 +147,10 @@ def post_json(
                 if deadline.expired:
                     break
                 request = client.build_request(
-                    "POST", original.copy_with(host=address), headers=headers, content=body,
+                    "POST",
+                    original.copy_with(host=address),
+                    headers=headers,
+                    content=body,
                     timeout=httpx.Timeout(deadline.remaining()),
                     extensions={**extensions, "trace": deadline.trace},
                 )

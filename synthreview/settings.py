@@ -86,7 +86,8 @@ TEMPLATES = [
 DATABASES = {
     "default": database_from_url(
         # The embedded default lives in DATA_DIR with the broker and caches, so one folder is one demo.
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'synthreview.sqlite3'}"), base_dir=BASE_DIR
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'synthreview.sqlite3'}"),
+        base_dir=BASE_DIR,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

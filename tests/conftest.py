@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from synthreview.projects.models import Membership, Project, Role
 from synthreview.celery import app as celery_app
+from synthreview.projects.models import Membership, Project, Role
 from tests.generation.run_helpers import fast_retries, generation_worker_env, llm_server  # noqa: F401  (shared fixtures)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -35,13 +35,37 @@ CREATED = 1_700_000_000
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
 DIRECTIVE = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
 
-_SUBJECTS = ["The careful gardener", "A quiet student", "The old lighthouse keeper", "Every busy baker",
-             "The young pilot", "A patient teacher", "The village doctor", "Our new neighbour"]
+_SUBJECTS = [
+    "The careful gardener",
+    "A quiet student",
+    "The old lighthouse keeper",
+    "Every busy baker",
+    "The young pilot",
+    "A patient teacher",
+    "The village doctor",
+    "Our new neighbour",
+]
 _VERBS = ["paints", "repairs", "counts", "describes", "collects", "measures", "remembers", "explains"]
-_OBJECTS = ["the wooden fence", "seven red apples", "a long river", "the morning train",
-            "three small boats", "the winter garden", "a forgotten letter", "the tall clock"]
-_ENDINGS = ["before noon", "with great care", "every single day", "after the storm",
-            "near the harbour", "without a word", "in the spring", "for the whole town"]
+_OBJECTS = [
+    "the wooden fence",
+    "seven red apples",
+    "a long river",
+    "the morning train",
+    "three small boats",
+    "the winter garden",
+    "a forgotten letter",
+    "the tall clock",
+]
+_ENDINGS = [
+    "before noon",
+    "with great care",
+    "every single day",
+    "after the storm",
+    "near the harbour",
+    "without a word",
+    "in the spring",
+    "for the whole town",
+]
 
 
 @dataclass(frozen=True)
@@ -110,8 +134,10 @@ def answer(body: dict[str, Any]) -> tuple[str, str]:
     if "json" in directives:
         return json.dumps({"answer": sentences(digest, 1)[0], "confidence": digest[0] / 255}), "stop"
     if "math" in directives:
-        return (f"First, read the quantities in the problem. Then combine them step by step. "
-                f"The answer is {directives['math']}."), "stop"
+        return (
+            f"First, read the quantities in the problem. Then combine them step by step. "
+            f"The answer is {directives['math']}."
+        ), "stop"
     if "big" in directives:
         return "x" * int(directives["big"] or 0), "stop"
     text = " ".join(sentences(digest))
@@ -165,8 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.api_key is not None and not self._authorised():
             return self._error(401, "Incorrect API key provided.", "invalid_api_key")
         if self.command == "GET" and route == "/v1/models":
-            return self._json(200, {"object": "list", "data": [
-                {"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "synthreview-tests"}]})
+            return self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "synthreview-tests"}],
+                },
+            )
         if self.command == "POST" and route == "/v1/chat/completions":
             return self._chat(raw)
         return self._error(404, f"No route for {self.command} {self.path}.", "not_found")
@@ -197,17 +228,24 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<html>upstream gateway said no</html>", "text/html")
         content, finish_reason = answer(body)
         digest = hashlib.sha256(raw).hexdigest()
-        usage = {"prompt_tokens": _words(body["messages"]), "completion_tokens": len(content.split()),
-                 "total_tokens": _words(body["messages"]) + len(content.split())}
-        self._json(200, {
-            "id": f"chatcmpl-{digest[:24]}",
-            "object": "chat.completion",
-            "created": CREATED,
-            "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": finish_reason}],
-            **({} if "nousage" in directives else {"usage": usage}),
-        })
+        usage = {
+            "prompt_tokens": _words(body["messages"]),
+            "completion_tokens": len(content.split()),
+            "total_tokens": _words(body["messages"]) + len(content.split()),
+        }
+        self._json(
+            200,
+            {
+                "id": f"chatcmpl-{digest[:24]}",
+                "object": "chat.completion",
+                "created": CREATED,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+                ],
+                **({} if "nousage" in directives else {"usage": usage}),
+            },
+        )
 
     def _error(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
         self._json(status, {"error": {"message": message, "type": "invalid_request_error", "code": code}}, headers)
@@ -215,11 +253,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> None:
         # Recorded before anything is sent: a client may act on the status line alone.
-        self.server.requests.add(RequestRecord(self.command, self.path, status, self.client_address[:2],
-                                               getattr(self, "request_body", b"")))
+        self.server.requests.add(
+            RequestRecord(self.command, self.path, status, self.client_address[:2], getattr(self, "request_body", b""))
+        )
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -262,8 +302,9 @@ class LLMServer:
         self.base_url = f"http://{host}:{port}/v1"
         self.redirect_url = f"http://{host}:{port}/redirect/v1"
         # A short poll interval, so that stop() returns at once: tests start many servers.
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="llm-server", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="llm-server", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -282,8 +323,9 @@ class LLMServer:
         self.stop()
 
 
-def start_llm_server(*, latency_ms: float = 0, api_key: str | None = None, host: str = "127.0.0.1",
-                     port: int = 0, verbose: bool = False) -> LLMServer:
+def start_llm_server(
+    *, latency_ms: float = 0, api_key: str | None = None, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+) -> LLMServer:
     return LLMServer(_Server((host, port), latency_ms=latency_ms, api_key=api_key, verbose=verbose))
 
 
@@ -294,8 +336,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--api-key", default=None)
     args = parser.parse_args()
-    server = start_llm_server(latency_ms=args.latency_ms, api_key=args.api_key, host=args.host, port=args.port,
-                              verbose=True)
+    server = start_llm_server(
+        latency_ms=args.latency_ms, api_key=args.api_key, host=args.host, port=args.port, verbose=True
+    )
     print(f"OpenAI-compatible test server at {server.base_url} (Ctrl-C stops it)", flush=True)
     try:
         threading.Event().wait()

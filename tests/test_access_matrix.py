@@ -99,13 +99,18 @@ def test_responses_forbid_inline_scripts(project, lead, client_for):
 # the next role's case sees. htmx requests, so an allowed POST answers 200 with
 # its partial instead of a redirect that would look like the anonymous one.
 
+
 @pytest.fixture
 def review_objects(project):
     from tests.reviews.review_helpers import add_samples, cluster, group
 
     first, second, third = add_samples(project, 3)
-    return {"sample": first, "group": group(project, [first, second]), "cluster": cluster(project, 1, [third]),
-            "member": second}
+    return {
+        "sample": first,
+        "group": group(project, [first, second]),
+        "cluster": cluster(project, 1, [third]),
+        "member": second,
+    }
 
 
 def _review_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
@@ -120,18 +125,30 @@ def _review_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
         "undo": ("post", reverse("verdict_undo", args=[slug]), {}),
         "samples": ("get", samples, {}),
         "bulk_confirm": ("get", f"{reverse('samples_bulk', args=[slug])}?ids={sample.pk}&action=reject", {}),
-        "bulk_post": ("post", reverse("samples_bulk", args=[slug]),
-                      {"ids": sample.pk, "action": "reject", "expected_count": 1}),
+        "bulk_post": (
+            "post",
+            reverse("samples_bulk", args=[slug]),
+            {"ids": sample.pk, "action": "reject", "expected_count": 1},
+        ),
         "detail": ("get", reverse("sample_detail", args=[slug, sample.pk]), {}),
         "similarity_groups": ("get", f"{similarity}?tab=groups", {}),
         "similarity_clusters": ("get", f"{similarity}?tab=clusters", {}),
         "similarity_map": ("get", f"{similarity}?tab=map", {}),
-        "group_resolve": ("post", reverse("group_resolve", args=[slug, group.pk]),
-                          {"keep": sample.pk, "members": members_token(group)}),
-        "group_not_duplicates": ("post", reverse("group_not_duplicates", args=[slug, group.pk]),
-                                 {"members": members_token(group)}),
-        "group_split": ("post", reverse("group_split", args=[slug, group.pk]),
-                        {"sample": objects["member"].pk, "members": members_token(group)}),
+        "group_resolve": (
+            "post",
+            reverse("group_resolve", args=[slug, group.pk]),
+            {"keep": sample.pk, "members": members_token(group)},
+        ),
+        "group_not_duplicates": (
+            "post",
+            reverse("group_not_duplicates", args=[slug, group.pk]),
+            {"members": members_token(group)},
+        ),
+        "group_split": (
+            "post",
+            reverse("group_split", args=[slug, group.pk]),
+            {"sample": objects["member"].pk, "members": members_token(group)},
+        ),
         "similarity_status": ("get", reverse("similarity_status", args=[slug]), {}),
         "similarity_rerun": ("post", reverse("similarity_rerun", args=[slug]), {}),
         "similarity_refit": ("post", reverse("similarity_refit", args=[slug]), {}),
@@ -164,13 +181,15 @@ ROLES = ("expert", "lead", "admin_member", "outsider")
 
 def _review_state(project) -> tuple:
     from generation.models import Sample
-    from synthreview.projects.models import AuditLog
     from reviews.models import DuplicateGroup, SimilarityJob, Verdict
+    from synthreview.projects.models import AuditLog
 
     return (
         sorted(Sample.objects.filter(project=project).values_list("pk", "status", "revision")),
         sorted(DuplicateGroup.objects.filter(project=project).values_list("pk", "status", "size")),
-        Verdict.objects.count(), AuditLog.objects.count(), SimilarityJob.objects.count(),
+        Verdict.objects.count(),
+        AuditLog.objects.count(),
+        SimilarityJob.objects.count(),
     )
 
 
@@ -204,8 +223,12 @@ def other_objects(other_project):
     from tests.reviews.review_helpers import add_samples, cluster, group
 
     first, second, third = add_samples(other_project, 3)
-    return {"sample": first, "group": group(other_project, [first, second]),
-            "cluster": cluster(other_project, 1, [third]), "member": second}
+    return {
+        "sample": first,
+        "group": group(other_project, [first, second]),
+        "cluster": cluster(other_project, 1, [third]),
+        "member": second,
+    }
 
 
 def _other_project_urls(project, theirs) -> dict[str, tuple[str, str, dict]]:
@@ -217,18 +240,30 @@ def _other_project_urls(project, theirs) -> dict[str, tuple[str, str, dict]]:
         "detail": ("get", reverse("sample_detail", args=[slug, sample.pk]), {}),
         "similar_to": ("get", f"{reverse('sample_list', args=[slug])}?similar_to={sample.pk}", {}),
         "bulk_cluster_confirm": ("get", f"{bulk}?cluster={theirs['cluster'].pk}&action=reject", {}),
-        "bulk_cluster_post": ("post", bulk, {"cluster": theirs["cluster"].pk, "action": "reject",
-                                             "expected_count": 1}),
+        "bulk_cluster_post": ("post", bulk, {"cluster": theirs["cluster"].pk, "action": "reject", "expected_count": 1}),
         "group_resolve": ("post", reverse("group_resolve", args=[slug, group.pk]), {"keep": sample.pk}),
         "group_not_duplicates": ("post", reverse("group_not_duplicates", args=[slug, group.pk]), {}),
         "group_split": ("post", reverse("group_split", args=[slug, group.pk]), {"sample": theirs["member"].pk}),
     }
 
 
-@pytest.mark.parametrize("page", ["queue_sample", "verdict", "detail", "similar_to", "bulk_cluster_confirm",
-                                  "bulk_cluster_post", "group_resolve", "group_not_duplicates", "group_split"])
-def test_another_projects_objects_are_404_under_own_slug(page, project, other_project, review_objects,
-                                                        other_objects, admin_member, client_for):
+@pytest.mark.parametrize(
+    "page",
+    [
+        "queue_sample",
+        "verdict",
+        "detail",
+        "similar_to",
+        "bulk_cluster_confirm",
+        "bulk_cluster_post",
+        "group_resolve",
+        "group_not_duplicates",
+        "group_split",
+    ],
+)
+def test_another_projects_objects_are_404_under_own_slug(
+    page, project, other_project, review_objects, other_objects, admin_member, client_for
+):
     method, url, data = _other_project_urls(project, other_objects)[page]
     before = _review_state(other_project)
     response = getattr(client_for(admin_member), method)(url, data, headers={"HX-Request": "true"})
@@ -242,6 +277,7 @@ def test_another_projects_objects_are_404_under_own_slug(page, project, other_pr
 # an audit needs an expert; planning, closing, adjudicating, gold samples, the noise floor, the
 # dashboard and its settings need a lead.
 
+
 @pytest.fixture
 def audit_objects(project, lead):
     from reviews.models import Alert
@@ -251,8 +287,15 @@ def audit_objects(project, lead):
     add_samples(project, 12)
     real = add_samples(project, 1, origin="real")[0]
     audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, seed=1)
-    alert = Alert.objects.create(project=project, metric="duplicate_share", scope_key="project:0",
-                                 scope_label="all synthetic samples", value=0.2, limit=0.1, message="20%")
+    alert = Alert.objects.create(
+        project=project,
+        metric="duplicate_share",
+        scope_key="project:0",
+        scope_label="all synthetic samples",
+        value=0.2,
+        limit=0.1,
+        message="20%",
+    )
     return {"audit": audit, "item": audit.items.order_by("position").first(), "real": real, "alert": alert}
 
 
@@ -260,15 +303,28 @@ def _audit_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
     slug, audit = project.slug, objects["audit"]
     return {
         "audit_list": ("get", reverse("audit_list", args=[slug]), {}),
-        "audit_create": ("post", reverse("audit_list", args=[slug]),
-                         {"scope": "project", "sample_size": 10, "expected_error_rate": 10, "overlap": 1,
-                          "gold_items": 0, "name": "", "seed": 5}),
+        "audit_create": (
+            "post",
+            reverse("audit_list", args=[slug]),
+            {
+                "scope": "project",
+                "sample_size": 10,
+                "expected_error_rate": 10,
+                "overlap": 1,
+                "gold_items": 0,
+                "name": "",
+                "seed": 5,
+            },
+        ),
         "audit_plan": ("get", f"{reverse('audit_plan', args=[slug])}?sample_size=60&expected_error_rate=10", {}),
         "audit_detail": ("get", reverse("audit_detail", args=[slug, audit.pk]), {}),
         "audit_queue": ("get", f"{reverse('review_queue', args=[slug])}?audit={audit.pk}", {}),
         "audit_close": ("post", reverse("audit_close", args=[slug, audit.pk]), {"reason": "stopping early"}),
-        "audit_adjudicate": ("post", reverse("audit_adjudicate", args=[slug, audit.pk]),
-                             {"sample": objects["item"].sample_id, "value": "wrong"}),
+        "audit_adjudicate": (
+            "post",
+            reverse("audit_adjudicate", args=[slug, audit.pk]),
+            {"sample": objects["item"].sample_id, "value": "wrong"},
+        ),
         "gold_set": ("post", reverse("gold_set", args=[slug, objects["real"].pk]), {"expected_value": "correct"}),
         "noise_floor": ("get", reverse("noise_floor", args=[slug]), {}),
         "dashboard": ("get", reverse("dashboard", args=[slug]), {}),
@@ -276,8 +332,11 @@ def _audit_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
         "figure_json": ("get", reverse("dashboard_figure", args=[slug, "mix", "json"]), {}),
         "quality_recompute": ("post", reverse("quality_recompute", args=[slug]), {}),
         "alert_settings": ("get", reverse("alert_settings", args=[slug]), {}),
-        "alert_settings_post": ("post", reverse("alert_settings", args=[slug]),
-                                {"limit_duplicate_share": "15", "enabled_duplicate_share": "on"}),
+        "alert_settings_post": (
+            "post",
+            reverse("alert_settings", args=[slug]),
+            {"limit_duplicate_share": "15", "enabled_duplicate_share": "on"},
+        ),
         "alert_acknowledge": ("post", reverse("alert_acknowledge", args=[slug, objects["alert"].pk]), {}),
     }
 
@@ -309,9 +368,11 @@ def _audit_state(project) -> tuple:
 
     return (
         sorted(Audit.objects.filter(project=project).values_list("pk", "status")),
-        AuditAdjudication.objects.count(), GoldSample.objects.count(),
+        AuditAdjudication.objects.count(),
+        GoldSample.objects.count(),
         sorted(QualityThreshold.objects.values_list("project_id", "metric", "limit")),
-        sorted(Alert.objects.values_list("pk", "acknowledged_at")), AlertChannel.objects.count(),
+        sorted(Alert.objects.values_list("pk", "acknowledged_at")),
+        AlertChannel.objects.count(),
         AuditLog.objects.count(),
     )
 
@@ -353,15 +414,24 @@ def other_audit_objects(other_project, outsider):
     add_samples(other_project, 12)
     real = add_samples(other_project, 1, origin="real")[0]
     audit = audit_create(project=other_project, actor=outsider, scope="project", sample_size=10, seed=1)
-    alert = Alert.objects.create(project=other_project, metric="duplicate_share", scope_key="project:0",
-                                 scope_label="all synthetic samples", value=0.2, limit=0.1, message="20%")
+    alert = Alert.objects.create(
+        project=other_project,
+        metric="duplicate_share",
+        scope_key="project:0",
+        scope_label="all synthetic samples",
+        value=0.2,
+        limit=0.1,
+        message="20%",
+    )
     return {"audit": audit, "item": audit.items.order_by("position").first(), "real": real, "alert": alert}
 
 
-@pytest.mark.parametrize("page", ["audit_detail", "audit_queue", "audit_close", "audit_adjudicate", "gold_set",
-                                  "alert_acknowledge"])
-def test_another_projects_audits_and_alerts_are_404_under_own_slug(page, project, other_project, audit_objects,
-                                                                  other_audit_objects, admin_member, client_for):
+@pytest.mark.parametrize(
+    "page", ["audit_detail", "audit_queue", "audit_close", "audit_adjudicate", "gold_set", "alert_acknowledge"]
+)
+def test_another_projects_audits_and_alerts_are_404_under_own_slug(
+    page, project, other_project, audit_objects, other_audit_objects, admin_member, client_for
+):
     method, url, data = _audit_pages(project, other_audit_objects)[page]
     before = _audit_state(other_project)
     response = getattr(client_for(admin_member), method)(url, data)

@@ -55,17 +55,20 @@ def test_metadata_link_local_and_malformed_urls_are_refused_even_with_private_ho
         validate_outbound_url(url, allow_private=True)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/hook",
-    "http://localhost/hook",
-    "http://[::1]/hook",
-    "http://10.1.2.3/hook",
-    "http://172.16.0.1/hook",
-    "http://192.168.1.1/hook",
-    "http://[fd12:3456::1]/hook",
-    "http://2130706433/hook",  # 127.0.0.1 as one decimal number
-    "http://[::ffff:127.0.0.1]/hook",  # judged as the IPv4 inside, not as reserved IPv6
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://10.1.2.3/hook",
+        "http://172.16.0.1/hook",
+        "http://192.168.1.1/hook",
+        "http://[fd12:3456::1]/hook",
+        "http://2130706433/hook",  # 127.0.0.1 as one decimal number
+        "http://[::ffff:127.0.0.1]/hook",  # judged as the IPv4 inside, not as reserved IPv6
+    ],
+)
 def test_loopback_and_private_addresses_are_refused_by_default(url):
     with pytest.raises(ValidationError) as raised:
         validate_outbound_url(url)
@@ -335,9 +338,27 @@ def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
         pytest.skip("the openssl command is needed to make a test certificate")
     cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 

@@ -23,21 +23,40 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "REGISTRY", "Check", "CheckContext", "Flag", "LengthAnchors", "SampleInput",
-    "checks_for_template", "default_checks_for", "run_checks",
+    "REGISTRY",
+    "Check",
+    "CheckContext",
+    "Flag",
+    "LengthAnchors",
+    "SampleInput",
+    "checks_for_template",
+    "default_checks_for",
+    "run_checks",
 ]
 
 _CHECKS = [
     Check("empty", "Empty", "The output is empty or only whitespace.", check_empty),
-    Check("truncated", "Truncated", "The generator stopped at its length limit, or the text ends mid-sentence.",
-          check_truncated),
-    Check("refusal", "Refusal", "A refusal or assistant boilerplate (\"As an AI language model…\").", check_refusal),
+    Check(
+        "truncated",
+        "Truncated",
+        "The generator stopped at its length limit, or the text ends mid-sentence.",
+        check_truncated,
+    ),
+    Check("refusal", "Refusal", 'A refusal or assistant boilerplate ("As an AI language model…").', check_refusal),
     Check("repetition", "Repetition", "Degenerate repetition: repeated word sequences or lines.", check_repetition),
-    Check("length-outlier", "Length outlier", "Far shorter or longer than the project's real anchors.",
-          check_length_outlier),
+    Check(
+        "length-outlier",
+        "Length outlier",
+        "Far shorter or longer than the project's real anchors.",
+        check_length_outlier,
+    ),
     Check("json", "Invalid JSON", "Not valid JSON, or not matching the template's output schema.", check_json),
-    Check("math-answer", "Math answer", "No final number, or a final number unequal to the known answer.",
-          check_math_answer),
+    Check(
+        "math-answer",
+        "Math answer",
+        "No final number, or a final number unequal to the known answer.",
+        check_math_answer,
+    ),
     Check("code-syntax", "Code syntax", "The code does not parse (Python, JavaScript).", check_code_syntax),
 ]
 REGISTRY: dict[str, Check] = {check.name: check for check in _CHECKS}

@@ -21,9 +21,11 @@ _NODE_LOCATION = re.compile(r":(?P<line>\d+)\s*$", re.MULTILINE)
 def code_blocks(output: str, aliases: set[str]) -> list[tuple[int, str]]:
     """The fenced blocks tagged with the language or untagged, each with the number of output
     lines before it (so errors name the output's line); the whole output when there are no fences."""
-    blocks = [(output.count("\n", 0, match.start("body")), match.group("body"))
-              for match in _FENCED_BLOCK.finditer(output)
-              if not match.group("tag") or match.group("tag").lower() in aliases]
+    blocks = [
+        (output.count("\n", 0, match.start("body")), match.group("body"))
+        for match in _FENCED_BLOCK.finditer(output)
+        if not match.group("tag") or match.group("tag").lower() in aliases
+    ]
     if blocks or "```" in output:
         return blocks
     return [(0, output)]
@@ -46,8 +48,9 @@ def javascript_syntax_error(source: str, node: str) -> tuple[int | None, str] | 
         script = Path(folder) / "sample.js"
         script.write_text(source, encoding="utf-8")
         try:
-            result = subprocess.run([node, "--check", str(script)], capture_output=True, text=True,
-                                    timeout=NODE_TIMEOUT_SECONDS)
+            result = subprocess.run(
+                [node, "--check", str(script)], capture_output=True, text=True, timeout=NODE_TIMEOUT_SECONDS
+            )
         except subprocess.TimeoutExpired:
             return None  # a slow parser is no evidence against the code
     if result.returncode == 0:
@@ -67,8 +70,10 @@ def check_code_syntax(sample: SampleInput, context: CheckContext) -> Flag | None
     if language in _PYTHON:
         find_error, name = python_syntax_error, "Python"
     elif language in _JAVASCRIPT and (node := shutil.which("node")):
+
         def find_error(source: str) -> tuple[int | None, str] | None:
             return javascript_syntax_error(source, node)
+
         name = "JavaScript"
     else:
         return None

@@ -76,8 +76,11 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
     try:
         error = best_match(validator.iter_errors(document))
     except Unresolvable as unresolved:
-        return Flag("json", f"the template's output schema refers to {unresolved.ref}, which is not resolved: "
-                            f"only references inside the schema (#…) are followed")
+        return Flag(
+            "json",
+            f"the template's output schema refers to {unresolved.ref}, which is not resolved: "
+            f"only references inside the schema (#…) are followed",
+        )
     if error is None:
         return None
     return Flag("json", f"does not match the output schema at {json_path(error.absolute_path)}: {error.message}")

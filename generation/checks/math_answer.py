@@ -18,8 +18,13 @@ _MARKERS = [
     ("\\boxed", re.compile(r"\\boxed\{\s*" + _NUMBER + r"\s*\}")),
     # "Answer:" only opens a line ("points/answer = 48" is arithmetic), and the number
     # must be the line's last ("the answer is 15 gallons * 8 = 120 pints" answers 120).
-    ("answer", re.compile(r"(?:\bthe\s+(?:final\s+)?answer\s+is|^[\s*#]*(?:final\s+)?answer\s*[:=])\s*"
-                          + _NUMBER + r"(?=[^\d\n]*$)", re.IGNORECASE | re.MULTILINE)),
+    (
+        "answer",
+        re.compile(
+            r"(?:\bthe\s+(?:final\s+)?answer\s+is|^[\s*#]*(?:final\s+)?answer\s*[:=])\s*" + _NUMBER + r"(?=[^\d\n]*$)",
+            re.IGNORECASE | re.MULTILINE,
+        ),
+    ),
 ]
 
 
@@ -73,8 +78,10 @@ def check_math_answer(sample: SampleInput, context: CheckContext) -> Flag | None
     `metadata["expected_answer"]` (programmatic generators) or else `metadata["reference_answer"]`."""
     found = final_answer(sample.output)
     if found is None:
-        return Flag("math-answer", "no final number found (looked for ####, \\boxed{}, “the answer is”, "
-                    "“Answer:” and the last line)")
+        return Flag(
+            "math-answer",
+            "no final number found (looked for ####, \\boxed{}, “the answer is”, “Answer:” and the last line)",
+        )
     answer, marker = found
     expected_raw = sample.metadata.get("expected_answer", sample.metadata.get("reference_answer"))
     try:
@@ -83,5 +90,6 @@ def check_math_answer(sample: SampleInput, context: CheckContext) -> Flag | None
         expected = None
     if expected is None or answer == expected:
         return None
-    return Flag("math-answer", f"final answer {_format(answer)} (from {marker}) differs from the expected "
-                f"{_format(expected)}")
+    return Flag(
+        "math-answer", f"final answer {_format(answer)} (from {marker}) differs from the expected {_format(expected)}"
+    )

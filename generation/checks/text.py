@@ -91,7 +91,7 @@ def check_refusal(sample: SampleInput, context: CheckContext) -> Flag | None:
     match = _REFUSAL.search(sample.output.translate(_CURLY_APOSTROPHES))
     if match is None:
         return None
-    return Flag("refusal", f"refusal or assistant boilerplate: “{sample.output[match.start():match.end()]}”")
+    return Flag("refusal", f"refusal or assistant boilerplate: “{sample.output[match.start() : match.end()]}”")
 
 
 # --- repetition --------------------------------------------------------------
@@ -112,11 +112,11 @@ def sentences(line: str) -> list[str]:
     """A line cut at sentence ends, except after an abbreviation or a single-letter initial."""
     pieces, start = [], 0
     for end in _SENTENCE_END.finditer(line):
-        before = line[start:end.start()].split()
+        before = line[start : end.start()].split()
         word = before[-1].lower() if before else ""
         if len(word) <= 1 or word in _ABBREVIATIONS:
             continue
-        pieces.append(line[start:end.end()].strip())
+        pieces.append(line[start : end.end()].strip())
         start = end.end()
     pieces.append(line[start:].strip())
     return [piece for piece in pieces if piece]
@@ -127,7 +127,7 @@ def repeated_ngram_share(words: list[str], n: int = REPETITION_NGRAM) -> float:
     total = len(words) - n + 1
     if total <= 0:
         return 0.0
-    distinct = len({tuple(words[i:i + n]) for i in range(total)})
+    distinct = len({tuple(words[i : i + n]) for i in range(total)})
     return 1 - distinct / total
 
 

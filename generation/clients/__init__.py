@@ -10,6 +10,10 @@ from generation.clients.openai_compatible import (
 )
 
 __all__ = [
-    "Completion", "GeneratorCallError", "OpenAICompatibleClient", "client_for_generator", "generator_api_key",
+    "Completion",
+    "GeneratorCallError",
+    "OpenAICompatibleClient",
+    "client_for_generator",
+    "generator_api_key",
     "generator_params",
 ]

@@ -36,9 +36,18 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 MAX_RETRY_AFTER_S = 60.0
 MAX_REPORTED_TOKENS = 2**31 - 1
 STATUS_REASONS = {
-    400: "bad request", 401: "unauthorised: check the API key", 403: "forbidden", 404: "not found: check the base URL",
-    408: "request timeout", 413: "request too large", 422: "unprocessable request", 429: "rate limited",
-    500: "server error", 502: "bad gateway", 503: "service unavailable", 504: "gateway timeout",
+    400: "bad request",
+    401: "unauthorised: check the API key",
+    403: "forbidden",
+    404: "not found: check the base URL",
+    408: "request timeout",
+    413: "request too large",
+    422: "unprocessable request",
+    429: "rate limited",
+    500: "server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
 }
 # Only these statuses carry the server's own explanation to the page (a model it
 # does not know, a parameter out of range); 401/403 messages often echo the key.
@@ -57,8 +66,9 @@ class Completion:
 class GeneratorCallError(Exception):
     """A call that produced no completion. The message is short enough for the run page."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, status_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
@@ -68,8 +78,15 @@ class GeneratorCallError(Exception):
 class OpenAICompatibleClient:
     """One per generator per run; `complete` may be called from many threads at once."""
 
-    def __init__(self, *, base_url: str, api_key: str | None, timeout_s: float = 60.0, max_connections: int = 8,
-                 allow_private: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float = 60.0,
+        max_connections: int = 8,
+        allow_private: bool | None = None,
+    ) -> None:
         if allow_private is None:
             allow_private = settings.OUTBOUND_ALLOW_PRIVATE_HOSTS
         try:
@@ -135,7 +152,10 @@ class OpenAICompatibleClient:
                 if deadline.expired:
                     break
                 request = self._client.build_request(
-                    "POST", pinned_url, headers=self._headers, content=body,
+                    "POST",
+                    pinned_url,
+                    headers=self._headers,
+                    content=body,
                     timeout=httpx.Timeout(deadline.remaining()),
                     extensions={**self._extensions, "trace": deadline.trace},
                 )
@@ -150,8 +170,11 @@ class OpenAICompatibleClient:
                         # A pooled connection opened before this call: trace never saw it.
                         deadline.watch(response.extensions["network_stream"])
                     if 300 <= response.status_code < 400:
-                        raise GeneratorCallError(f"redirect refused (HTTP {response.status_code})", retryable=False,
-                                                 status_code=response.status_code)
+                        raise GeneratorCallError(
+                            f"redirect refused (HTTP {response.status_code})",
+                            retryable=False,
+                            status_code=response.status_code,
+                        )
                     return response.status_code, response.headers, _read_capped(response, deadline)
                 finally:
                     response.close()
@@ -173,8 +196,7 @@ class OpenAICompatibleClient:
             if explanation:
                 message += f": {self._redact(explanation)[:200]}"
         retryable = status in (408, 429) or status >= 500
-        return GeneratorCallError(message, retryable=retryable, retry_after=_retry_after(headers),
-                                  status_code=status)
+        return GeneratorCallError(message, retryable=retryable, retry_after=_retry_after(headers), status_code=status)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "[key]") if self._api_key else text
@@ -264,8 +286,10 @@ def generator_api_key(generator: Generator) -> str | None:
         return None
     if not name.startswith(settings.GENERATOR_API_KEY_ENV_PREFIX):
         # Checked again at call time: a row written before the prefix was set, or by hand.
-        raise GeneratorCallError(f"the key variable {name} does not start with "
-                                 f"{settings.GENERATOR_API_KEY_ENV_PREFIX}; it is not read", retryable=False)
+        raise GeneratorCallError(
+            f"the key variable {name} does not start with {settings.GENERATOR_API_KEY_ENV_PREFIX}; it is not read",
+            retryable=False,
+        )
     value = os.environ.get(name)
     if not value:
         raise GeneratorCallError(f"the environment variable {name} is not set", retryable=False)

@@ -12,13 +12,38 @@ from synthreview.outbound import OutboundURLValidator
 
 # Taken from the model as they are (its validators and help texts come along).
 MODEL_FIELDS = [
-    "name", "model_name", "temperature", "top_p", "max_tokens", "seed", "sampling_strategy", "concurrency",
-    "rate_limit_per_minute", "request_timeout_s", "cost_per_million_input_tokens", "cost_per_million_output_tokens",
+    "name",
+    "model_name",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "sampling_strategy",
+    "concurrency",
+    "rate_limit_per_minute",
+    "request_timeout_s",
+    "cost_per_million_input_tokens",
+    "cost_per_million_output_tokens",
 ]
 ORDER = [
-    "name", "kind", "model_name", "endpoint", "api_key_env", "temperature", "top_p", "max_tokens", "seed",
-    "sampling_strategy", "parameters", "derived_from", "programmatic_name", "concurrency", "rate_limit_per_minute",
-    "request_timeout_s", "cost_per_million_input_tokens", "cost_per_million_output_tokens",
+    "name",
+    "kind",
+    "model_name",
+    "endpoint",
+    "api_key_env",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "sampling_strategy",
+    "parameters",
+    "derived_from",
+    "programmatic_name",
+    "concurrency",
+    "rate_limit_per_minute",
+    "request_timeout_s",
+    "cost_per_million_input_tokens",
+    "cost_per_million_output_tokens",
 ]
 
 
@@ -28,26 +53,40 @@ class GeneratorForm(forms.Form):
 
     kind = forms.ChoiceField(choices=[(k, label) for k, label in GeneratorKind.choices if k != GeneratorKind.IMPORTED])
     endpoint = forms.CharField(
-        label="Base URL", max_length=500, required=False, validators=[OutboundURLValidator()],
+        label="Base URL",
+        max_length=500,
+        required=False,
+        validators=[OutboundURLValidator()],
         help_text="e.g. https://api.example.com/v1 (…/chat/completions is added). Not for programmatic generators.",
     )
     api_key_env = forms.CharField(
-        label="API key variable", max_length=100, required=False,
-        validators=[RegexValidator(r"^[A-Z_][A-Z0-9_]*\Z", "Name an environment variable: capital letters, "
-                                   "digits and underscores, not starting with a digit.")],
+        label="API key variable",
+        max_length=100,
+        required=False,
+        validators=[
+            RegexValidator(
+                r"^[A-Z_][A-Z0-9_]*\Z",
+                "Name an environment variable: capital letters, digits and underscores, not starting with a digit.",
+            )
+        ],
         help_text="The name of the server's environment variable that holds the key (it must start with the "
-                  "operator's GENERATOR_API_KEY_ENV_PREFIX, SYNTHREVIEW_KEY_ by default); the key is never stored here.",
+        "operator's GENERATOR_API_KEY_ENV_PREFIX, SYNTHREVIEW_KEY_ by default); the key is never stored here.",
     )
     derived_from = forms.CharField(
-        label="Derived from", max_length=1000, required=False,
+        label="Derived from",
+        max_length=1000,
+        required=False,
         help_text="The model's ancestors, nearest first, separated by commas: e.g. llama-3-8b-instruct, llama-3-8b.",
     )
     parameters = forms.JSONField(
-        required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        initial=dict,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text='Further request parameters as a JSON object, e.g. {"frequency_penalty": 0.2}.',
     )
     programmatic_name = forms.ChoiceField(
-        label="Programmatic generator", required=False,
+        label="Programmatic generator",
+        required=False,
         choices=[("", "—")] + [(name, name) for name in sorted(REGISTRY)],
     )
 
@@ -74,7 +113,7 @@ class GeneratorForm(forms.Form):
         if value in (None, ""):
             return {}
         if not isinstance(value, dict):
-            raise forms.ValidationError("Enter a JSON object, e.g. {\"frequency_penalty\": 0.2}.")
+            raise forms.ValidationError('Enter a JSON object, e.g. {"frequency_penalty": 0.2}.')
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -85,8 +124,11 @@ class GeneratorForm(forms.Form):
                 self.add_error("endpoint", "An OpenAI-compatible generator needs a base URL.")
             if "model_name" in self.fields and not cleaned.get("model_name"):
                 self.add_error("model_name", "An OpenAI-compatible generator needs a model name.")
-        if kind == GeneratorKind.PROGRAMMATIC and "programmatic_name" in self.fields \
-                and not cleaned.get("programmatic_name"):
+        if (
+            kind == GeneratorKind.PROGRAMMATIC
+            and "programmatic_name" in self.fields
+            and not cleaned.get("programmatic_name")
+        ):
             self.add_error("programmatic_name", "Choose the programmatic generator to run.")
         return cleaned
 

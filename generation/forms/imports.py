@@ -10,11 +10,11 @@ from generation.models import ImportFormat, Origin
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSON array, CSV or Parquet.")
-    format = forms.ChoiceField(
-        choices=[("", "From the file name")] + list(ImportFormat.choices), required=False
-    )
+    format = forms.ChoiceField(choices=[("", "From the file name")] + list(ImportFormat.choices), required=False)
     origin = forms.ChoiceField(choices=Origin.choices, initial=Origin.SYNTHETIC)
-    generator = forms.CharField(max_length=200, required=False, help_text="Required for synthetic samples unless a column is mapped.")
+    generator = forms.CharField(
+        max_length=200, required=False, help_text="Required for synthetic samples unless a column is mapped."
+    )
     template = forms.CharField(max_length=200, required=False)
     mapping = forms.CharField(
         required=False,

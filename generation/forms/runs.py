@@ -6,9 +6,9 @@ from django import forms
 from django.conf import settings
 
 from generation.models import Generator, GeneratorKind, PromptTemplateVersion
-from synthreview.projects.models import Project
-from generation.services.runs import RunSpec
 from generation.runs.plan import ConstraintMix, PlanError, grid_cells, parse_number_list, read_variable_table
+from generation.services.runs import RunSpec
+from synthreview.projects.models import Project
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
 
@@ -17,46 +17,75 @@ class RunForm(forms.Form):
     name = forms.CharField(max_length=200)
     template_version = forms.ModelChoiceField(queryset=PromptTemplateVersion.objects.none(), label="Template version")
     generators = forms.ModelMultipleChoiceField(
-        queryset=Generator.objects.none(), widget=forms.CheckboxSelectMultiple,
-        help_text="Mix generators: different models or sampling strategies.")
+        queryset=Generator.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Mix generators: different models or sampling strategies.",
+    )
     temperatures = forms.CharField(required=False, help_text="e.g. 0.2, 0.7, 1.0 — empty: each generator's own.")
-    top_ps = forms.CharField(required=False, label="top_p values", help_text="e.g. 0.9, 1.0 — empty: the generator's own.")
+    top_ps = forms.CharField(
+        required=False, label="top_p values", help_text="e.g. 0.9, 1.0 — empty: the generator's own."
+    )
     seeds = forms.CharField(required=False, help_text="Whole numbers, e.g. 1, 2, 3 — empty: the generator's own.")
-    variables_file = forms.FileField(required=False, label="Variable table",
-                                     help_text="CSV with a header row, or JSONL objects: one row per prompt.")
-    fewshot_per_item = forms.IntegerField(required=False, min_value=0, max_value=20, initial=0,
-                                          label="Few-shot examples per item",
-                                          help_text="Drawn from the project's real samples into {{ examples }}.")
-    fewshot_items = forms.IntegerField(required=False, min_value=0, max_value=200_000, initial=0,
-                                       label="Items (without a table)",
-                                       help_text="Prompts to make without a table: few-shot draws, or a template "
-                                                 "without variables (rule-based generators).")
+    variables_file = forms.FileField(
+        required=False, label="Variable table", help_text="CSV with a header row, or JSONL objects: one row per prompt."
+    )
+    fewshot_per_item = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=20,
+        initial=0,
+        label="Few-shot examples per item",
+        help_text="Drawn from the project's real samples into {{ examples }}.",
+    )
+    fewshot_items = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=200_000,
+        initial=0,
+        label="Items (without a table)",
+        help_text="Prompts to make without a table: few-shot draws, or a template "
+        "without variables (rule-based generators).",
+    )
     fewshot_allow_synthetic = forms.BooleanField(
-        required=False, label="Allow synthetic seeds",
-        help_text="Synthetic seeds raise the samples' generation depth, which exports cap.")
+        required=False,
+        label="Allow synthetic seeds",
+        help_text="Synthetic seeds raise the samples' generation depth, which exports cap.",
+    )
     constraints = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "length: short=2, medium=2, long=1\n"
-                                                     "style: formal, casual"}),
-        help_text="One dimension a line, values with weights (length, format, style are known; others pass through).")
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "length: short=2, medium=2, long=1\nstyle: formal, casual"}
+        ),
+        help_text="One dimension a line, values with weights (length, format, style are known; others pass through).",
+    )
     seed = forms.IntegerField(initial=0, help_text="Fixes the few-shot draws and the constraint order.")
 
     def __init__(self, *args, project: Project, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.project = project
         self.fields["template_version"].queryset = (
-            PromptTemplateVersion.objects.filter(template__project=project).exclude(text="")
-            .select_related("template").order_by("template__name", "-version"))
+            PromptTemplateVersion.objects.filter(template__project=project)
+            .exclude(text="")
+            .select_related("template")
+            .order_by("template__name", "-version")
+        )
         self.fields["generators"].queryset = Generator.objects.filter(
-            project=project, kind__in=(GeneratorKind.OPENAI_COMPATIBLE, GeneratorKind.PROGRAMMATIC)).order_by("name")
-        self.fields["template_version"].label_from_instance = lambda v: f"{v.template.name} v{v.version} ({v.output_format})"
-        self.fields["generators"].label_from_instance = (
-            lambda g: f"{g.name} — {g.model_name or g.programmatic_name} ({g.get_kind_display()})")
+            project=project, kind__in=(GeneratorKind.OPENAI_COMPATIBLE, GeneratorKind.PROGRAMMATIC)
+        ).order_by("name")
+        self.fields["template_version"].label_from_instance = lambda v: (
+            f"{v.template.name} v{v.version} ({v.output_format})"
+        )
+        self.fields["generators"].label_from_instance = lambda g: (
+            f"{g.name} — {g.model_name or g.programmatic_name} ({g.get_kind_display()})"
+        )
 
     SECTIONS = [
         ("What to generate", ["name", "template_version", "generators"]),
         ("Parameter grid", ["temperatures", "top_ps", "seeds"]),
-        ("Variables and few-shot seeds", ["variables_file", "fewshot_per_item", "fewshot_items",
-                                          "fewshot_allow_synthetic"]),
+        (
+            "Variables and few-shot seeds",
+            ["variables_file", "fewshot_per_item", "fewshot_items", "fewshot_allow_synthetic"],
+        ),
         ("Constraints", ["constraints", "seed"]),
     ]
 
@@ -86,7 +115,8 @@ class RunForm(forms.Form):
             else:
                 try:
                     cleaned["table_rows"] = read_variable_table(
-                        upload.read(), upload.name, max_rows=settings.GENERATION_MAX_TABLE_ROWS)
+                        upload.read(), upload.name, max_rows=settings.GENERATION_MAX_TABLE_ROWS
+                    )
                 except PlanError as error:
                     self.add_error("variables_file", error.errors)
                 upload.seek(0)
@@ -97,9 +127,15 @@ class RunForm(forms.Form):
     def spec(self) -> RunSpec:
         data = self.cleaned_data
         return RunSpec(
-            project=self.project, name=data["name"].strip(), template_version=data["template_version"],
-            generators=list(data["generators"]), cells=data["cells"], table_rows=data["table_rows"],
-            fewshot_per_item=data.get("fewshot_per_item") or 0, fewshot_items=data.get("fewshot_items") or 0,
+            project=self.project,
+            name=data["name"].strip(),
+            template_version=data["template_version"],
+            generators=list(data["generators"]),
+            cells=data["cells"],
+            table_rows=data["table_rows"],
+            fewshot_per_item=data.get("fewshot_per_item") or 0,
+            fewshot_items=data.get("fewshot_items") or 0,
             fewshot_allow_synthetic=bool(data.get("fewshot_allow_synthetic")),
-            constraints=data["constraint_mix"], seed=data.get("seed") or 0,
+            constraints=data["constraint_mix"],
+            seed=data.get("seed") or 0,
         )

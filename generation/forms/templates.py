@@ -18,24 +18,35 @@ CODE_LANGUAGES = [("", "—"), ("python", "Python"), ("javascript", "JavaScript"
 
 class TemplateVersionForm(forms.Form):
     template_name = forms.CharField(
-        max_length=200, label="Template", widget=forms.TextInput(attrs={"list": "template-names"}),
-        help_text="An existing template's name makes its next version; a new name starts a template.")
+        max_length=200,
+        label="Template",
+        widget=forms.TextInput(attrs={"list": "template-names"}),
+        help_text="An existing template's name makes its next version; a new name starts a template.",
+    )
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
         help_text="Placeholders look like {{ facts }}. {{ examples }} takes the few-shot block and "
-                  "{{ constraint }} the injected constraint.")
+        "{{ constraint }} the injected constraint.",
+    )
     output_format = forms.ChoiceField(choices=OutputFormat.choices, initial=OutputFormat.TEXT)
     output_schema = forms.CharField(
-        required=False, label="Output schema (JSON outputs)",
+        required=False,
+        label="Output schema (JSON outputs)",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "placeholder": '{"type": "object"}'}),
-        help_text="A JSON schema every output must match; only for the JSON format.")
+        help_text="A JSON schema every output must match; only for the JSON format.",
+    )
     code_language = forms.ChoiceField(
-        required=False, choices=CODE_LANGUAGES, label="Code language (code outputs)",
-        help_text="The language whose syntax the code check parses; only for the code format.")
+        required=False,
+        choices=CODE_LANGUAGES,
+        label="Code language (code outputs)",
+        help_text="The language whose syntax the code check parses; only for the code format.",
+    )
     checks = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         choices=[(check.name, f"{check.label}: {check.description}") for check in REGISTRY.values()],
-        help_text="None ticked: the output format's defaults.")
+        help_text="None ticked: the output format's defaults.",
+    )
 
     def clean_template_name(self) -> str:
         name = self.cleaned_data["template_name"].strip()
@@ -52,15 +63,17 @@ class TemplateVersionForm(forms.Form):
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"The schema is not valid JSON: {error.msg} (line {error.lineno}).") from None
         if not isinstance(schema, dict):
-            raise forms.ValidationError("The schema must be a JSON object, such as {\"type\": \"object\"}.")
+            raise forms.ValidationError('The schema must be a JSON object, such as {"type": "object"}.')
         try:
             validator_for(schema).check_schema(schema)
         except SchemaError as error:
             raise forms.ValidationError(f"The schema is not a valid JSON schema: {error.message}") from None
         refs = external_refs(schema)
         if refs:
-            raise forms.ValidationError(f"The schema refers outside itself ({', '.join(refs[:3])}): only "
-                                        f"references inside it, such as #/$defs/item, are allowed.")
+            raise forms.ValidationError(
+                f"The schema refers outside itself ({', '.join(refs[:3])}): only "
+                f"references inside it, such as #/$defs/item, are allowed."
+            )
         return schema
 
     def clean(self) -> dict:
@@ -88,5 +101,6 @@ class TemplateVersionForm(forms.Form):
 
 def format_defaults() -> list[tuple[str, list[str]]]:
     """Each output format's label and its default checks' labels, for the form's note."""
-    return [(label, [REGISTRY[name].label for name in default_checks_for(value)])
-            for value, label in OutputFormat.choices]
+    return [
+        (label, [REGISTRY[name].label for name in default_checks_for(value)]) for value, label in OutputFormat.choices
+    ]

@@ -28,7 +28,7 @@ class FieldMapping:
     sources: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, pairs: list[str] | None) -> "FieldMapping":
+    def parse(cls, pairs: list[str] | None) -> FieldMapping:
         sources: dict[str, str] = {}
         for pair in pairs or []:
             target, sep, source = pair.partition("=")

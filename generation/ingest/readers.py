@@ -43,8 +43,14 @@ class RowError:
 
 def detect_format(file_name: str) -> str:
     lowered = file_name.lower()
-    for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv"),
-                        (".parquet", "parquet"), (".pq", "parquet")):
+    for suffix, fmt in (
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "json"),
+        (".csv", "csv"),
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+    ):
         if lowered.endswith(suffix):
             return fmt
     raise ValueError(
@@ -164,8 +170,9 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
     try:
         first = skip_space()
         if first != "[":
-            yield RowError(line, "a .json file must hold an array of objects; use .jsonl for one object per line",
-                           fatal=True)
+            yield RowError(
+                line, "a .json file must hold an array of objects; use .jsonl for one object per line", fatal=True
+            )
             return
         pos += 1
         expect_item = True
@@ -201,8 +208,7 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
                         where = start_line + buffer.count("\n", pos, error.pos)
                         yield RowError(where, f"invalid JSON ({error.msg})", fatal=True)
                     else:
-                        yield RowError(start_line, f"array element is longer than {max_item_bytes} bytes",
-                                       fatal=True)
+                        yield RowError(start_line, f"array element is longer than {max_item_bytes} bytes", fatal=True)
                     return
             # An element that fitted in the buffer is held to the same limit as one that did not.
             if end - pos > max_item_bytes // 4 and len(buffer[pos:end].encode("utf-8")) > max_item_bytes:

@@ -27,8 +27,22 @@ DUPLICATE_LINES_KEPT = 1000
 SAMPLE_WRITE_LOCK_CLASS = 7301
 
 _COPY_COLUMNS = (
-    "project_id", "origin", "generator_id", "template_version_id", "import_batch_id", "input", "output", "label",
-    "metadata", "content_hash", "split", "status", "generation_depth", "revision", "created_at", "updated_at",
+    "project_id",
+    "origin",
+    "generator_id",
+    "template_version_id",
+    "import_batch_id",
+    "input",
+    "output",
+    "label",
+    "metadata",
+    "content_hash",
+    "split",
+    "status",
+    "generation_depth",
+    "revision",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -67,8 +81,7 @@ class _ChunkedSink:
         self._source_counts(row)["rows"] += 1
         ids = self._lineage_ids.get((row.generator_name, row.template_name))
         if ids is None:
-            ids = (self.lineage.generator_id(row.generator_name),
-                   self.lineage.template_version_id(row.template_name))
+            ids = (self.lineage.generator_id(row.generator_name), self.lineage.template_version_id(row.template_name))
             self._lineage_ids[(row.generator_name, row.template_name)] = ids
             if ids[0] not in self._seen_prefixes and not self._source_has_samples(ids[0]):
                 self._seen_prefixes[ids[0]] = set()
@@ -182,9 +195,26 @@ class PostgresCopySink(_ChunkedSink):
             with cursor.cursor.copy(f"COPY generation_sample ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
                 write_row = copy.write_row
                 for row, generator_id, template_version_id in rows:
-                    write_row((self.project_id, row.origin, generator_id, template_version_id, self.batch_id,
-                               row.input, row.output, row.label, row.metadata_json, row.content_hash, "",
-                               pending, 0, 0, now, now))
+                    write_row(
+                        (
+                            self.project_id,
+                            row.origin,
+                            generator_id,
+                            template_version_id,
+                            self.batch_id,
+                            row.input,
+                            row.output,
+                            row.label,
+                            row.metadata_json,
+                            row.content_hash,
+                            "",
+                            pending,
+                            0,
+                            0,
+                            now,
+                            now,
+                        )
+                    )
 
 
 class OrmSink(_ChunkedSink):

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,250 +15,603 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('phase', models.PositiveSmallIntegerField(choices=[(0, '0 · prototype (synthetic only allowed)'), (1, '1 · at least 50% real'), (2, '2 · at least 80% real'), (3, '3 · at least 95% real')], default=0)),
-                ('min_real_share', models.FloatField(blank=True, help_text="Replaces the phase's minimum real share when set.", null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('noise_floor_limit', models.FloatField(default=0.1, help_text="Largest allowed upper bound of the noise floor's 95% interval for export.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('near_duplicate_threshold', models.FloatField(default=0.9, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('max_generation_depth', models.PositiveSmallIntegerField(default=1)),
-                ('embedding_text', models.CharField(choices=[('input_output', 'Input and output'), ('output', 'Output only'), ('input', 'Input only')], default='input_output', max_length=16)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "phase",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "0 · prototype (synthetic only allowed)"),
+                            (1, "1 · at least 50% real"),
+                            (2, "2 · at least 80% real"),
+                            (3, "3 · at least 95% real"),
+                        ],
+                        default=0,
+                    ),
+                ),
+                (
+                    "min_real_share",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Replaces the phase's minimum real share when set.",
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                (
+                    "noise_floor_limit",
+                    models.FloatField(
+                        default=0.1,
+                        help_text="Largest allowed upper bound of the noise floor's 95% interval for export.",
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                (
+                    "near_duplicate_threshold",
+                    models.FloatField(
+                        default=0.9,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                ("max_generation_depth", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "embedding_text",
+                    models.CharField(
+                        choices=[
+                            ("input_output", "Input and output"),
+                            ("output", "Output only"),
+                            ("input", "Input only"),
+                        ],
+                        default="input_output",
+                        max_length=16,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('min_real_share__isnull', True), models.Q(('min_real_share__gte', 0.0), ('min_real_share__lte', 1.0)), _connector='OR'), name='project_min_real_share_is_a_share')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("min_real_share__isnull", True),
+                            models.Q(("min_real_share__gte", 0.0), ("min_real_share__lte", 1.0)),
+                            _connector="OR",
+                        ),
+                        name="project_min_real_share_is_a_share",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ImportBatch',
+            name="ImportBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(help_text='The name the user gave; never used as a path.', max_length=255)),
-                ('stored_path', models.CharField(blank=True, help_text='Server-built path of an upload.', max_length=500)),
-                ('format', models.CharField(choices=[('jsonl', 'JSON Lines'), ('json', 'JSON array'), ('csv', 'CSV'), ('parquet', 'Parquet')], max_length=8)),
-                ('field_mapping', models.JSONField(blank=True, default=dict)),
-                ('default_origin', models.CharField(default='synthetic', max_length=9)),
-                ('default_generator', models.CharField(blank=True, max_length=200)),
-                ('default_template', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('rows_read', models.PositiveIntegerField(default=0)),
-                ('rows_imported', models.PositiveIntegerField(default=0)),
-                ('rows_duplicate', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "file_name",
+                    models.CharField(help_text="The name the user gave; never used as a path.", max_length=255),
+                ),
+                (
+                    "stored_path",
+                    models.CharField(blank=True, help_text="Server-built path of an upload.", max_length=500),
+                ),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("jsonl", "JSON Lines"),
+                            ("json", "JSON array"),
+                            ("csv", "CSV"),
+                            ("parquet", "Parquet"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("field_mapping", models.JSONField(blank=True, default=dict)),
+                ("default_origin", models.CharField(default="synthetic", max_length=9)),
+                ("default_generator", models.CharField(blank=True, max_length=200)),
+                ("default_template", models.CharField(blank=True, max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("rows_read", models.PositiveIntegerField(default=0)),
+                ("rows_imported", models.PositiveIntegerField(default=0)),
+                ("rows_duplicate", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="imports", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'import batches',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "import batches",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Generator',
+            name="Generator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('openai-compatible', 'OpenAI-compatible endpoint'), ('programmatic', 'Programmatic (rule-based)'), ('imported', 'Imported (made elsewhere)')], default='imported', max_length=20)),
-                ('model_name', models.CharField(blank=True, max_length=200)),
-                ('endpoint', models.URLField(blank=True, max_length=500)),
-                ('api_key_env', models.CharField(blank=True, max_length=100)),
-                ('temperature', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0)])),
-                ('top_p', models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),
-                ('max_tokens', models.PositiveIntegerField(blank=True, null=True)),
-                ('seed', models.BigIntegerField(blank=True, null=True)),
-                ('sampling_strategy', models.CharField(blank=True, help_text='e.g. nucleus, greedy, beam', max_length=100)),
-                ('parameters', models.JSONField(blank=True, default=dict, help_text='Any further sampling parameters.')),
-                ('derived_from', models.JSONField(blank=True, default=list)),
-                ('programmatic_name', models.CharField(blank=True, help_text='Registered rule-based generator.', max_length=100)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generators', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("openai-compatible", "OpenAI-compatible endpoint"),
+                            ("programmatic", "Programmatic (rule-based)"),
+                            ("imported", "Imported (made elsewhere)"),
+                        ],
+                        default="imported",
+                        max_length=20,
+                    ),
+                ),
+                ("model_name", models.CharField(blank=True, max_length=200)),
+                ("endpoint", models.URLField(blank=True, max_length=500)),
+                ("api_key_env", models.CharField(blank=True, max_length=100)),
+                (
+                    "temperature",
+                    models.FloatField(
+                        blank=True, null=True, validators=[django.core.validators.MinValueValidator(0.0)]
+                    ),
+                ),
+                (
+                    "top_p",
+                    models.FloatField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(0.0),
+                            django.core.validators.MaxValueValidator(1.0),
+                        ],
+                    ),
+                ),
+                ("max_tokens", models.PositiveIntegerField(blank=True, null=True)),
+                ("seed", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "sampling_strategy",
+                    models.CharField(blank=True, help_text="e.g. nucleus, greedy, beam", max_length=100),
+                ),
+                (
+                    "parameters",
+                    models.JSONField(blank=True, default=dict, help_text="Any further sampling parameters."),
+                ),
+                ("derived_from", models.JSONField(blank=True, default=list)),
+                (
+                    "programmatic_name",
+                    models.CharField(blank=True, help_text="Registered rule-based generator.", max_length=100),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="generators", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PromptTemplate',
+            name="PromptTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='templates', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="templates", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='PromptTemplateVersion',
+            name="PromptTemplateVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('text', models.TextField(blank=True, help_text='Empty for templates known only by name from an import.')),
-                ('variables', models.JSONField(blank=True, default=list)),
-                ('output_format', models.CharField(choices=[('text', 'Free text'), ('json', 'JSON'), ('math', 'Math (final number)'), ('code', 'Code')], default='text', max_length=8)),
-                ('output_schema', models.JSONField(blank=True, help_text='JSON schema, for JSON outputs.', null=True)),
-                ('code_language', models.CharField(blank=True, max_length=32)),
-                ('checks', models.JSONField(blank=True, default=list, help_text='Names of the automated checks that apply.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='generation.prompttemplate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "text",
+                    models.TextField(blank=True, help_text="Empty for templates known only by name from an import."),
+                ),
+                ("variables", models.JSONField(blank=True, default=list)),
+                (
+                    "output_format",
+                    models.CharField(
+                        choices=[
+                            ("text", "Free text"),
+                            ("json", "JSON"),
+                            ("math", "Math (final number)"),
+                            ("code", "Code"),
+                        ],
+                        default="text",
+                        max_length=8,
+                    ),
+                ),
+                ("output_schema", models.JSONField(blank=True, help_text="JSON schema, for JSON outputs.", null=True)),
+                ("code_language", models.CharField(blank=True, max_length=32)),
+                (
+                    "checks",
+                    models.JSONField(blank=True, default=list, help_text="Names of the automated checks that apply."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="generation.prompttemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['template_id', 'version'],
+                "ordering": ["template_id", "version"],
             },
         ),
         migrations.CreateModel(
-            name='GenerationRun',
+            name="GenerationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('parameters', models.JSONField(blank=True, default=dict, help_text='The parameter grid and run options.')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='draft', max_length=10)),
-                ('items_total', models.PositiveIntegerField(default=0)),
-                ('items_done', models.PositiveIntegerField(default=0)),
-                ('items_failed', models.PositiveIntegerField(default=0)),
-                ('samples_created', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('generators', models.ManyToManyField(related_name='runs', to='generation.generator')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='generation.project')),
-                ('template_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='generation.prompttemplateversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "parameters",
+                    models.JSONField(blank=True, default=dict, help_text="The parameter grid and run options."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("items_total", models.PositiveIntegerField(default=0)),
+                ("items_done", models.PositiveIntegerField(default=0)),
+                ("items_failed", models.PositiveIntegerField(default=0)),
+                ("samples_created", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("generators", models.ManyToManyField(related_name="runs", to="generation.generator")),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="generation.project"
+                    ),
+                ),
+                (
+                    "template_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="generation.prompttemplateversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Sample',
+            name="Sample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('origin', models.CharField(choices=[('real', 'Real'), ('synthetic', 'Synthetic')], max_length=9)),
-                ('input', models.TextField(blank=True)),
-                ('output', models.TextField(blank=True)),
-                ('label', models.CharField(blank=True, max_length=200, null=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('split', models.CharField(blank=True, choices=[('', 'None'), ('train', 'Train'), ('eval', 'Eval')], default='', max_length=5)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], default='pending', max_length=8)),
-                ('generation_depth', models.PositiveSmallIntegerField(default=0)),
-                ('revision', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('generator', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.generator')),
-                ('import_batch', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, to='generation.importbatch')),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='generation.project')),
-                ('run', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.generationrun')),
-                ('template_version', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.prompttemplateversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("origin", models.CharField(choices=[("real", "Real"), ("synthetic", "Synthetic")], max_length=9)),
+                ("input", models.TextField(blank=True)),
+                ("output", models.TextField(blank=True)),
+                ("label", models.CharField(blank=True, max_length=200, null=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("content_hash", models.CharField(max_length=64)),
+                (
+                    "split",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "None"), ("train", "Train"), ("eval", "Eval")],
+                        default="",
+                        max_length=5,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("accepted", "Accepted"), ("rejected", "Rejected")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("generation_depth", models.PositiveSmallIntegerField(default=0)),
+                ("revision", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="generation.generator",
+                    ),
+                ),
+                (
+                    "import_batch",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="generation.importbatch",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="samples",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="generation.generationrun",
+                    ),
+                ),
+                (
+                    "template_version",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="generation.prompttemplateversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SampleCount',
+            name="SampleCount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('origin', models.CharField(choices=[('real', 'Real'), ('synthetic', 'Synthetic')], max_length=9)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], max_length=8)),
-                ('count', models.BigIntegerField(default=0)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sample_counts', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("origin", models.CharField(choices=[("real", "Real"), ("synthetic", "Synthetic")], max_length=9)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("accepted", "Accepted"), ("rejected", "Rejected")],
+                        max_length=8,
+                    ),
+                ),
+                ("count", models.BigIntegerField(default=0)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sample_counts",
+                        to="generation.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('expert', 'Expert'), ('lead', 'Lead'), ('admin', 'Admin')], max_length=8)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("expert", "Expert"), ("lead", "Lead"), ("admin", "Admin")], max_length=8
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'project'), name='membership_one_per_user_project'), models.CheckConstraint(condition=models.Q(('role__in', ['expert', 'lead', 'admin'])), name='membership_role_valid')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "project"), name="membership_one_per_user_project"),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["expert", "lead", "admin"])), name="membership_role_valid"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='generator',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='generator_name_unique_in_project'),
+            model_name="generator",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="generator_name_unique_in_project"),
         ),
         migrations.AddConstraint(
-            model_name='generator',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['openai-compatible', 'programmatic', 'imported'])), name='generator_kind_valid'),
+            model_name="generator",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["openai-compatible", "programmatic", "imported"])),
+                name="generator_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prompttemplate',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='template_name_unique_in_project'),
+            model_name="prompttemplate",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="template_name_unique_in_project"),
         ),
         migrations.AddConstraint(
-            model_name='prompttemplateversion',
-            constraint=models.UniqueConstraint(fields=('template', 'version'), name='template_version_unique'),
+            model_name="prompttemplateversion",
+            constraint=models.UniqueConstraint(fields=("template", "version"), name="template_version_unique"),
         ),
         migrations.AddConstraint(
-            model_name='prompttemplateversion',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='template_version_positive'),
+            model_name="prompttemplateversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="template_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='generationrun',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='run_name_unique_in_project'),
+            model_name="generationrun",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="run_name_unique_in_project"),
         ),
         migrations.AddIndex(
-            model_name='sample',
-            index=models.Index(fields=['project', 'id'], name='sample_project_id'),
+            model_name="sample",
+            index=models.Index(fields=["project", "id"], name="sample_project_id"),
         ),
         migrations.AddIndex(
-            model_name='sample',
-            index=models.Index(fields=['project', 'status', 'id'], name='sample_project_status_id'),
+            model_name="sample",
+            index=models.Index(fields=["project", "status", "id"], name="sample_project_status_id"),
         ),
         migrations.AddIndex(
-            model_name='sample',
-            index=models.Index(condition=models.Q(('run__isnull', False)), fields=['run', 'id'], name='sample_run_id'),
+            model_name="sample",
+            index=models.Index(condition=models.Q(("run__isnull", False)), fields=["run", "id"], name="sample_run_id"),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.UniqueConstraint(condition=models.Q(('run__isnull', False)), fields=('project', 'run', 'generator', 'content_hash'), name='sample_unique_content_per_run_generator'),
+            model_name="sample",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("run__isnull", False)),
+                fields=("project", "run", "generator", "content_hash"),
+                name="sample_unique_content_per_run_generator",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.UniqueConstraint(condition=models.Q(('generator__isnull', False), ('run__isnull', True)), fields=('project', 'generator', 'content_hash'), name='sample_unique_content_per_generator'),
+            model_name="sample",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("generator__isnull", False), ("run__isnull", True)),
+                fields=("project", "generator", "content_hash"),
+                name="sample_unique_content_per_generator",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.UniqueConstraint(condition=models.Q(('generator__isnull', True), ('run__isnull', True)), fields=('project', 'content_hash'), name='sample_unique_content_without_source'),
+            model_name="sample",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("generator__isnull", True), ("run__isnull", True)),
+                fields=("project", "content_hash"),
+                name="sample_unique_content_without_source",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(('origin__in', ['real', 'synthetic'])), name='sample_origin_valid'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("origin__in", ["real", "synthetic"])), name="sample_origin_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'accepted', 'rejected'])), name='sample_status_valid'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "accepted", "rejected"])), name="sample_status_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(('split__in', ['', 'train', 'eval'])), name='sample_split_valid'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("split__in", ["", "train", "eval"])), name="sample_split_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(('origin', 'real'), ('generator__isnull', False), _connector='OR'), name='sample_synthetic_has_generator'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("origin", "real"), ("generator__isnull", False), _connector="OR"),
+                name="sample_synthetic_has_generator",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(('origin', 'synthetic'), models.Q(('generator__isnull', True), ('run__isnull', True), ('template_version__isnull', True)), _connector='OR'), name='sample_real_has_no_generation_lineage'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("origin", "synthetic"),
+                    models.Q(("generator__isnull", True), ("run__isnull", True), ("template_version__isnull", True)),
+                    _connector="OR",
+                ),
+                name="sample_real_has_no_generation_lineage",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sample',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('split', 'eval'), _negated=True), ('origin', 'real'), _connector='OR'), name='sample_eval_split_is_real'),
+            model_name="sample",
+            constraint=models.CheckConstraint(
+                condition=models.Q(models.Q(("split", "eval"), _negated=True), ("origin", "real"), _connector="OR"),
+                name="sample_eval_split_is_real",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='samplecount',
-            constraint=models.UniqueConstraint(fields=('project', 'origin', 'status'), name='sample_count_unique'),
+            model_name="samplecount",
+            constraint=models.UniqueConstraint(fields=("project", "origin", "status"), name="sample_count_unique"),
         ),
     ]

@@ -5,30 +5,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0001_initial'),
+        ("generation", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='low_novelty_far_distance',
-            field=models.FloatField(default=0.6, help_text='Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(2.0)]),
+            model_name="project",
+            name="low_novelty_far_distance",
+            field=models.FloatField(
+                default=0.6,
+                help_text="Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(2.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='low_novelty_min_density',
-            field=models.FloatField(default=0.85, help_text='Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="low_novelty_min_density",
+            field=models.FloatField(
+                default=0.85,
+                help_text="Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='low_novelty_min_synthetic_share',
-            field=models.FloatField(default=0.9, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="low_novelty_min_synthetic_share",
+            field=models.FloatField(
+                default=0.9,
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='similarity_top_k',
-            field=models.PositiveSmallIntegerField(default=10, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)]),
+            model_name="project",
+            name="similarity_top_k",
+            field=models.PositiveSmallIntegerField(
+                default=10,
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)],
+            ),
         ),
     ]

@@ -5,26 +5,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0002_project_similarity_settings'),
+        ("generation", "0002_project_similarity_settings"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SampleFlag',
+            name="SampleFlag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_name', models.CharField(max_length=64)),
-                ('reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.project')),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("check_name", models.CharField(max_length=64)),
+                ("reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="flags", to="generation.sample"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sample_id', 'check_name'],
-                'indexes': [models.Index(fields=['project', 'check_name', 'sample'], name='sample_flag_project_check')],
-                'constraints': [models.UniqueConstraint(fields=('sample', 'check_name'), name='sample_flag_once_per_check')],
+                "ordering": ["sample_id", "check_name"],
+                "indexes": [models.Index(fields=["project", "check_name", "sample"], name="sample_flag_project_check")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("sample", "check_name"), name="sample_flag_once_per_check")
+                ],
             },
         ),
     ]

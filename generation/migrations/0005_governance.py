@@ -5,25 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0004_sample_text_search'),
+        ("generation", "0004_sample_text_search"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='eval_leak_threshold',
-            field=models.FloatField(default=0.9, help_text='Cosine similarity to an eval sample from which a train-side sample counts as a leak.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="project",
+            name="eval_leak_threshold",
+            field=models.FloatField(
+                default=0.9,
+                help_text="Cosine similarity to an eval sample from which a train-side sample counts as a leak.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='generator_caps',
+            model_name="project",
+            name="generator_caps",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='project',
-            name='max_generation_depth',
-            field=models.PositiveSmallIntegerField(default=1, help_text='Deepest generation a training export takes by default (0: real seeds only).'),
+            model_name="project",
+            name="max_generation_depth",
+            field=models.PositiveSmallIntegerField(
+                default=1, help_text="Deepest generation a training export takes by default (0: real seeds only)."
+            ),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0005_governance'),
+        ("generation", "0005_governance"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='sample',
-            index=models.Index(condition=models.Q(('split', 'eval')), fields=['project', 'id'], name='sample_eval_split'),
+            model_name="sample",
+            index=models.Index(
+                condition=models.Q(("split", "eval")), fields=["project", "id"], name="sample_eval_split"
+            ),
         ),
     ]

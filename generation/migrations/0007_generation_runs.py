@@ -8,108 +8,173 @@ import synthreview.outbound
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0006_sample_eval_split_index'),
+        ("generation", "0006_sample_eval_split_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generationrun',
-            name='completion_tokens',
+            model_name="generationrun",
+            name="completion_tokens",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='generationrun',
-            name='prompt_tokens',
+            model_name="generationrun",
+            name="prompt_tokens",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='generationrun',
-            name='variable_rows',
+            model_name="generationrun",
+            name="variable_rows",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='generator',
-            name='concurrency',
-            field=models.PositiveSmallIntegerField(default=4, help_text='Requests in flight at once.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(64)]),
+            model_name="generator",
+            name="concurrency",
+            field=models.PositiveSmallIntegerField(
+                default=4,
+                help_text="Requests in flight at once.",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(64)],
+            ),
         ),
         migrations.AddField(
-            model_name='generator',
-            name='cost_per_million_input_tokens',
+            model_name="generator",
+            name="cost_per_million_input_tokens",
             field=models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
         ),
         migrations.AddField(
-            model_name='generator',
-            name='cost_per_million_output_tokens',
+            model_name="generator",
+            name="cost_per_million_output_tokens",
             field=models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
         ),
         migrations.AddField(
-            model_name='generator',
-            name='rate_limit_per_minute',
-            field=models.PositiveIntegerField(blank=True, help_text='Requests started per minute; empty: no limit.', null=True, validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="generator",
+            name="rate_limit_per_minute",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Requests started per minute; empty: no limit.",
+                null=True,
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='generator',
-            name='request_timeout_s',
-            field=models.FloatField(default=60.0, validators=[django.core.validators.MinValueValidator(1.0), django.core.validators.MaxValueValidator(600.0)]),
+            model_name="generator",
+            name="request_timeout_s",
+            field=models.FloatField(
+                default=60.0,
+                validators=[
+                    django.core.validators.MinValueValidator(1.0),
+                    django.core.validators.MaxValueValidator(600.0),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='generator',
-            name='endpoint',
+            model_name="generator",
+            name="endpoint",
             field=models.URLField(blank=True, max_length=500, validators=[synthreview.outbound.OutboundURLValidator()]),
         ),
         migrations.CreateModel(
-            name='RunItem',
+            name="RunItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('row_index', models.PositiveIntegerField()),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('idempotency_key', models.CharField(max_length=64)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('constraint', models.JSONField(blank=True, default=dict)),
-                ('prompt', models.TextField(blank=True, help_text='The prompt exactly as sent.')),
-                ('generation_depth', models.PositiveSmallIntegerField(default=0)),
-                ('seed_sample_ids', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('finish_reason', models.CharField(blank=True, max_length=32)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('duplicate', models.BooleanField(default=False)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('generator', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='generation.generator')),
-                ('run', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='items', to='generation.generationrun')),
-                ('sample', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("row_index", models.PositiveIntegerField()),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("idempotency_key", models.CharField(max_length=64)),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                ("constraint", models.JSONField(blank=True, default=dict)),
+                ("prompt", models.TextField(blank=True, help_text="The prompt exactly as sent.")),
+                ("generation_depth", models.PositiveSmallIntegerField(default=0)),
+                ("seed_sample_ids", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("finish_reason", models.CharField(blank=True, max_length=32)),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("duplicate", models.BooleanField(default=False)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="generation.generator",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="generation.generationrun",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="generation.sample",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['run', 'generator', 'status', 'id'], name='run_item_lane'), models.Index(fields=['run', 'status', 'id'], name='run_item_run_status')],
-                'constraints': [models.UniqueConstraint(fields=('run', 'idempotency_key'), name='run_item_unique_key'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'done', 'failed'])), name='run_item_status_valid')],
+                "indexes": [
+                    models.Index(fields=["run", "generator", "status", "id"], name="run_item_lane"),
+                    models.Index(fields=["run", "status", "id"], name="run_item_run_status"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "idempotency_key"), name="run_item_unique_key"),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["pending", "done", "failed"])), name="run_item_status_valid"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RunLane',
+            name="RunLane",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('items_total', models.PositiveIntegerField(default=0)),
-                ('items_done', models.PositiveIntegerField(default=0)),
-                ('items_failed', models.PositiveIntegerField(default=0)),
-                ('samples_created', models.PositiveIntegerField(default=0)),
-                ('prompt_tokens', models.BigIntegerField(default=0)),
-                ('completion_tokens', models.BigIntegerField(default=0)),
-                ('latency_ms_total', models.BigIntegerField(default=0)),
-                ('owner', models.CharField(blank=True, max_length=64)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('generator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='generation.generator')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lanes', to='generation.generationrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("items_total", models.PositiveIntegerField(default=0)),
+                ("items_done", models.PositiveIntegerField(default=0)),
+                ("items_failed", models.PositiveIntegerField(default=0)),
+                ("samples_created", models.PositiveIntegerField(default=0)),
+                ("prompt_tokens", models.BigIntegerField(default=0)),
+                ("completion_tokens", models.BigIntegerField(default=0)),
+                ("latency_ms_total", models.BigIntegerField(default=0)),
+                ("owner", models.CharField(blank=True, max_length=64)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="generation.generator"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lanes", to="generation.generationrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run_id', 'generator_id'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'generator'), name='run_lane_unique')],
+                "ordering": ["run_id", "generator_id"],
+                "constraints": [models.UniqueConstraint(fields=("run", "generator"), name="run_lane_unique")],
             },
         ),
     ]

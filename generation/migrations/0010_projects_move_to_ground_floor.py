@@ -7,11 +7,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0009_similarity_settings_and_skipped_rows'),
-        ('projects', '0001_take_over_tables'),
-        ('reviews', '0011_auditlog_move_to_ground_floor'),
+        ("generation", "0009_similarity_settings_and_skipped_rows"),
+        ("projects", "0001_take_over_tables"),
+        ("reviews", "0011_auditlog_move_to_ground_floor"),
     ]
 
     operations = [
@@ -19,45 +18,65 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
-                    model_name='generator',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generators', to='projects.project'),
+                    model_name="generator",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="generators", to="projects.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='samplecount',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sample_counts', to='projects.project'),
+                    model_name="samplecount",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sample_counts", to="projects.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='sample',
-                    name='project',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='samples', to='projects.project'),
+                    model_name="sample",
+                    name="project",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="samples",
+                        to="projects.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='generationrun',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='projects.project'),
+                    model_name="generationrun",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="projects.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='prompttemplate',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='templates', to='projects.project'),
+                    model_name="prompttemplate",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="templates", to="projects.project"
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='sampleflag',
-                    name='project',
-                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project'),
+                    model_name="sampleflag",
+                    name="project",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="projects.project",
+                    ),
                 ),
                 migrations.AlterField(
-                    model_name='importbatch',
-                    name='project',
-                    field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imports', to='projects.project'),
+                    model_name="importbatch",
+                    name="project",
+                    field=models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="imports", to="projects.project"
+                    ),
                 ),
                 migrations.DeleteModel(
-                    name='Membership',
+                    name="Membership",
                 ),
                 migrations.DeleteModel(
-                    name='Project',
+                    name="Project",
                 ),
             ],
             database_operations=[],

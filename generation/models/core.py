@@ -100,10 +100,14 @@ class Generator(models.Model):
     programmatic_name = models.CharField(max_length=100, blank=True, help_text="Registered rule-based generator.")
     # How hard a run may call this generator, across all workers and runs at once.
     concurrency = models.PositiveSmallIntegerField(
-        default=4, validators=[MinValueValidator(1), MaxValueValidator(64)],
-        help_text="Requests in flight at once.")
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(64)], help_text="Requests in flight at once."
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Requests started per minute; empty: no limit.")
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Requests started per minute; empty: no limit.",
+    )
     request_timeout_s = models.FloatField(default=60.0, validators=[MinValueValidator(1.0), MaxValueValidator(600.0)])
     cost_per_million_input_tokens = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     cost_per_million_output_tokens = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
@@ -244,9 +248,7 @@ class Sample(models.Model):
     template_version = models.ForeignKey(
         PromptTemplateVersion, null=True, blank=True, on_delete=models.PROTECT, db_index=False
     )
-    import_batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
-    )
+    import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     input = models.TextField(blank=True)
     output = models.TextField(blank=True)
     label = models.CharField(max_length=200, null=True, blank=True)
@@ -281,12 +283,8 @@ class Sample(models.Model):
                 condition=Q(run__isnull=True, generator__isnull=True),
                 name="sample_unique_content_without_source",
             ),
-            models.CheckConstraint(
-                condition=Q(origin__in=Origin.values), name="sample_origin_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=SampleStatus.values), name="sample_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(origin__in=Origin.values), name="sample_origin_valid"),
+            models.CheckConstraint(condition=Q(status__in=SampleStatus.values), name="sample_status_valid"),
             models.CheckConstraint(condition=Q(split__in=Split.values), name="sample_split_valid"),
             # Synthetic data always names its generator: that is its lineage.
             models.CheckConstraint(
@@ -300,9 +298,7 @@ class Sample(models.Model):
                 name="sample_real_has_no_generation_lineage",
             ),
             # The eval set is real only.
-            models.CheckConstraint(
-                condition=~Q(split="eval") | Q(origin="real"), name="sample_eval_split_is_real"
-            ),
+            models.CheckConstraint(condition=~Q(split="eval") | Q(origin="real"), name="sample_eval_split_is_real"),
         ]
         indexes = [
             # Keyset pagination over a million rows: (project, id) and the queue's

@@ -44,8 +44,9 @@ class RunItem(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    sample = models.ForeignKey(Sample, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                               db_index=False)
+    sample = models.ForeignKey(
+        Sample, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     # Done, but its output was already a sample of this run and generator: no second copy.
     duplicate = models.BooleanField(default=False)
     finished_at = models.DateTimeField(null=True, blank=True)

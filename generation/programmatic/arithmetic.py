@@ -17,17 +17,51 @@ import random
 
 from generation.programmatic.base import GeneratedItem, ProgrammaticGenerator
 
-NAMES = ["Amara", "Bruno", "Chen", "Dalia", "Emeka", "Freya", "Gustavo", "Hana", "Ivan", "Jamila",
-         "Kofi", "Lena", "Mateo", "Nadia", "Oskar", "Priya", "Quinn", "Rosa", "Sven", "Tariq"]
-ITEMS = [("apples", "basket"), ("pencils", "box"), ("stickers", "sheet"), ("eggs", "carton"),
-         ("marbles", "bag"), ("cookies", "tray"), ("stamps", "album page"), ("seedlings", "crate")]
+NAMES = [
+    "Amara",
+    "Bruno",
+    "Chen",
+    "Dalia",
+    "Emeka",
+    "Freya",
+    "Gustavo",
+    "Hana",
+    "Ivan",
+    "Jamila",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tariq",
+]
+ITEMS = [
+    ("apples", "basket"),
+    ("pencils", "box"),
+    ("stickers", "sheet"),
+    ("eggs", "carton"),
+    ("marbles", "bag"),
+    ("cookies", "tray"),
+    ("stamps", "album page"),
+    ("seedlings", "crate"),
+]
 PLACES = ["the market", "the school fair", "a garage sale", "the corner shop", "the library sale"]
 FRAMINGS = ("story", "direct", "quiz")
 KINDS = ("addition", "subtraction", "multiplication", "division", "change")
 # Where careless solvers and careless checkers slip: zeros, identities, one-way
 # sharing, thousands separators, and change of nothing.
-EDGE_CASES = ("zero-quantity", "subtraction-to-zero", "multiply-by-one", "share-with-one", "large-numbers",
-              "exact-change")
+EDGE_CASES = (
+    "zero-quantity",
+    "subtraction-to-zero",
+    "multiply-by-one",
+    "share-with-one",
+    "large-numbers",
+    "exact-change",
+)
 
 
 class ArithmeticWordProblems(ProgrammaticGenerator):
@@ -81,8 +115,9 @@ class ArithmeticWordProblems(ProgrammaticGenerator):
         return edge_rng.choice(EDGE_CASES) if edge_rng.random() < rate else None
 
 
-def _problem(rng: random.Random, kind: str, name: str, item: str, container: str, place: str, scale: int
-             ) -> tuple[str, str, list[str], int]:
+def _problem(
+    rng: random.Random, kind: str, name: str, item: str, container: str, place: str, scale: int
+) -> tuple[str, str, list[str], int]:
     a = rng.randint(2, scale)
     b = rng.randint(2, scale)
     if kind == "addition":
@@ -98,7 +133,12 @@ def _problem(rng: random.Random, kind: str, name: str, item: str, container: str
         per = rng.randint(2, 12)
         facts = f"Each {container} holds {per} {item}. {name} buys {a} full {container}s at {place}."
         question = f"How many {item} does {name} buy in total?"
-        return facts, question, [f"There are {a} {container}s with {per} {item} each.", f"{a} × {per} = {a * per}"], a * per
+        return (
+            facts,
+            question,
+            [f"There are {a} {container}s with {per} {item} each.", f"{a} × {per} = {a * per}"],
+            a * per,
+        )
     if kind == "division":
         friends = rng.randint(2, 9)
         total = friends * a
@@ -108,16 +148,18 @@ def _problem(rng: random.Random, kind: str, name: str, item: str, container: str
     price = rng.randint(2, 9)
     count = rng.randint(2, 9)
     paid = (price * count // 10 + 1) * 10
-    facts = (f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s "
-             f"and pays with ${paid}.")
+    facts = (
+        f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s and pays with ${paid}."
+    )
     question = f"How much change does {name} get, in dollars?"
     cost = price * count
     steps = [f"{count} {container}s cost {count} × {price} = {cost} dollars.", f"{paid} - {cost} = {paid - cost}"]
     return facts, question, steps, paid - cost
 
 
-def _edge_problem(rng: random.Random, edge: str, name: str, item: str, container: str, place: str
-                  ) -> tuple[str, str, str, list[str], int]:
+def _edge_problem(
+    rng: random.Random, edge: str, name: str, item: str, container: str, place: str
+) -> tuple[str, str, str, list[str], int]:
     """An edge case on purpose: (kind, facts, question, steps, answer)."""
     if edge == "zero-quantity":
         b = rng.randint(2, 60)
@@ -152,8 +194,9 @@ def _edge_problem(rng: random.Random, edge: str, name: str, item: str, container
     price = rng.randint(2, 9)
     count = rng.randint(2, 9)
     cost = price * count
-    facts = (f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s "
-             f"and pays with ${cost}.")
+    facts = (
+        f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s and pays with ${cost}."
+    )
     question = f"How much change does {name} get, in dollars?"
     steps = [f"{count} {container}s cost {count} × {price} = {cost} dollars.", f"{cost} - {cost} = 0"]
     return "change", facts, question, steps, 0

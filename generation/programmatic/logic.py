@@ -144,7 +144,7 @@ def _random_formula(rng: random.Random, letters: list[str]) -> Node:
         merged: Node = (rng.choice(BINARY), nodes[at], nodes[at + 1])
         if len(nodes) > 2 and rng.random() < 0.2:
             merged = ("not", merged)
-        nodes[at:at + 2] = [merged]
+        nodes[at : at + 2] = [merged]
     return nodes[0]
 
 
@@ -174,12 +174,16 @@ def _frame(rng: random.Random, framing: str, formula: str, letters: list[str], v
         return f"Statements have these truth values: {facts}. Is the formula {formula} true or false? Show your steps."
     if framing == "quiz":
         facts = ", ".join(f"{letter} = {_word(values[letter])}" for letter in letters)
-        return (f"Question: Is the formula {formula} true or false?\nFacts: {facts}\n"
-                "Give the final answer as true or false.")
+        return (
+            f"Question: Is the formula {formula} true or false?\nFacts: {facts}\n"
+            "Give the final answer as true or false."
+        )
     statements = rng.sample(STATEMENTS, len(letters))
     clauses = [holds if values[letter] else fails for letter, (holds, fails) in zip(letters, statements)]
     scene = ", ".join(clauses[:-1]) + f" and {clauses[-1]}"
     legend = ", ".join(f"{letter} for “{holds}”" for letter, (holds, _) in zip(letters, statements))
     speaker = rng.choice(NAMES)
-    return (f"Read the story and decide whether the claim holds.\n\nThis morning in the harbour town, {scene}. "
-            f"Write {legend}. {speaker} claims: {formula}. Is the claim true or false?")
+    return (
+        f"Read the story and decide whether the claim holds.\n\nThis morning in the harbour town, {scene}. "
+        f"Write {legend}. {speaker} claims: {formula}. Is the claim true or false?"
+    )

@@ -12,7 +12,6 @@ from generation.clients.openai_compatible import (
 from generation.models import GenerationRun, Generator, GeneratorKind
 from generation.programmatic import get_programmatic
 
-
 GRID_PARAMS = ("temperature", "top_p", "seed")
 
 
@@ -54,8 +53,10 @@ class OpenAICaller:
         generator = self.generator
         # The generator's own settings (its free-form parameters, then its named fields),
         # then the run's grid cell wherever the cell sets a value.
-        params = {**self.base_params,
-                  **{key: value for key, value in work.params.items() if key in GRID_PARAMS and value is not None}}
+        params = {
+            **self.base_params,
+            **{key: value for key, value in work.params.items() if key in GRID_PARAMS and value is not None},
+        }
         completion = self.client.complete(
             model=generator.model_name, messages=[{"role": "user", "content": work.prompt}], params=params
         )

@@ -23,13 +23,11 @@ class FewShotRow:
     generation_depth: int
 
 
-def fewshot_rows(*, project: Project, rows: int, per_item: int, allow_synthetic: bool, seed: int
-                 ) -> list[FewShotRow]:
+def fewshot_rows(*, project: Project, rows: int, per_item: int, allow_synthetic: bool, seed: int) -> list[FewShotRow]:
     """`rows` example blocks of `per_item` samples each, drawn without replacement
     within a block. Rejected samples are never seeds."""
     # Never the eval split: a prompt seeded with eval samples makes training data that paraphrases them.
-    candidates = Sample.objects.filter(project=project).exclude(status=SampleStatus.REJECTED).exclude(
-        split=Split.EVAL)
+    candidates = Sample.objects.filter(project=project).exclude(status=SampleStatus.REJECTED).exclude(split=Split.EVAL)
     if not allow_synthetic:
         candidates = candidates.filter(origin=Origin.REAL)
     ids = list(candidates.order_by("id").values_list("id", flat=True))
@@ -47,16 +45,20 @@ def fewshot_rows(*, project: Project, rows: int, per_item: int, allow_synthetic:
     for pick in picks:
         seeds = [by_id[sample_id] for sample_id in pick]
         synthetic_depths = [s.generation_depth for s in seeds if s.origin == Origin.SYNTHETIC]
-        result.append(FewShotRow(
-            examples=_examples_block(seeds),
-            seed_sample_ids=pick,
-            generation_depth=(max(synthetic_depths) + 1) if synthetic_depths else 0,
-        ))
+        result.append(
+            FewShotRow(
+                examples=_examples_block(seeds),
+                seed_sample_ids=pick,
+                generation_depth=(max(synthetic_depths) + 1) if synthetic_depths else 0,
+            )
+        )
     return result
 
 
 def _examples_block(samples: list[Sample]) -> str:
     parts = []
     for number, sample in enumerate(samples, start=1):
-        parts.append(f"Example {number}\nInput: {sample.input[:EXAMPLE_CHARS]}\nOutput: {sample.output[:EXAMPLE_CHARS]}")
+        parts.append(
+            f"Example {number}\nInput: {sample.input[:EXAMPLE_CHARS]}\nOutput: {sample.output[:EXAMPLE_CHARS]}"
+        )
     return "\n\n".join(parts)

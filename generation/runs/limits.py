@@ -77,8 +77,9 @@ class GeneratorLimits:
             # Made once: Django's key checks cost as much as the round trip itself.
             # Not the ":slot:" keys of the cache layer: those hold pickled tokens, and a
             # worker on the older code reading a raw one would fail mid-lane.
-            self._slot_keys = [backend.make_and_validate_key(f"{self.prefix}:held-slot:{slot}")
-                               for slot in range(self.slots)]
+            self._slot_keys = [
+                backend.make_and_validate_key(f"{self.prefix}:held-slot:{slot}") for slot in range(self.slots)
+            ]
             self._wanted_key = backend.make_and_validate_key(f"{self.prefix}:wanted")
             self._release_script = self._redis.register_script(_RELEASE_SCRIPT)
             self._keep_script = self._redis.register_script(_KEEP_SCRIPT)
@@ -139,8 +140,11 @@ class GeneratorLimits:
         call to make, and another lane may."""
         now = time.monotonic()
         with self._lock:
-            idle = [(slot, hold) for slot, hold in self._held.items()
-                    if hold.parked_at is not None and now - hold.parked_at >= older_than]
+            idle = [
+                (slot, hold)
+                for slot, hold in self._held.items()
+                if hold.parked_at is not None and now - hold.parked_at >= older_than
+            ]
             for slot, _ in idle:
                 del self._held[slot]
         for slot, hold in idle:
@@ -210,8 +214,9 @@ class GeneratorLimits:
         keep = max(2.0, 2 * self.interval_s)
         # Each claim lives until well after its own start time, however far ahead it is,
         # so a start time is never handed out twice.
-        while not cache.add(f"{self.prefix}:tick:{tick}", 1,
-                            timeout=math.ceil(tick * self.interval_s - time.time() + keep)):
+        while not cache.add(
+            f"{self.prefix}:tick:{tick}", 1, timeout=math.ceil(tick * self.interval_s - time.time() + keep)
+        ):
             tick += 1
         delay = tick * self.interval_s - time.time()
         return not (delay > 0 and stop.wait(delay))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from generation.models import (
     Origin,
     SampleCount,
@@ -44,7 +43,6 @@ class SampleCounts:
             for origin in Origin.values
         ]
 
-
     def segments(self) -> list[dict]:
         """Bar segments in percent of all samples: real first, then synthetic, each by status."""
         total = self.total
@@ -57,12 +55,14 @@ class SampleCounts:
                 if not count:
                     continue
                 width = 100.0 * count / total
-                segments.append({
-                    "key": f"{origin}-{status}",
-                    "x": x,
-                    "width": width,
-                    "title": f"{Origin(origin).label}, {SampleStatus(status).label}: {count:,}",
-                })
+                segments.append(
+                    {
+                        "key": f"{origin}-{status}",
+                        "x": x,
+                        "width": width,
+                        "title": f"{Origin(origin).label}, {SampleStatus(status).label}: {count:,}",
+                    }
+                )
                 x += width
         return segments
 

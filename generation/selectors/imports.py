@@ -13,9 +13,9 @@ from synthreview.projects.models import Project
 
 
 def project_imports(project: Project, limit: int = 20) -> QuerySet[ImportBatch]:
-    return ImportBatch.objects.filter(project=project).select_related("created_by").order_by("-created_at", "-id")[
-        :limit
-    ]
+    return (
+        ImportBatch.objects.filter(project=project).select_related("created_by").order_by("-created_at", "-id")[:limit]
+    )
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,12 @@ def import_repeated_rows(batch: ImportBatch) -> list[RepeatedSource]:
     for entry in batch.duplicate_lines or []:
         lines_by_source.setdefault(str(entry.get("source", "")), []).append(entry)
     sources = [
-        RepeatedSource(name=name, rows=int(counts.get("rows", 0)), repeated=int(counts.get("repeated", 0)),
-                       lines=lines_by_source.get(name, []))
+        RepeatedSource(
+            name=name,
+            rows=int(counts.get("rows", 0)),
+            repeated=int(counts.get("repeated", 0)),
+            lines=lines_by_source.get(name, []),
+        )
         for name, counts in (batch.duplicates_by_source or {}).items()
     ]
     return sorted(sources, key=lambda source: (-source.repeated, source.name))

@@ -51,9 +51,15 @@ def run_totals(run: GenerationRun, lanes: list[RunLane]) -> RunTotals:
     total = sum(lane.items_total for lane in lanes) or run.items_total
     failed = sum(lane.items_failed for lane in lanes)
     return RunTotals(
-        items_total=total, done=done, failed=failed, pending=max(0, total - done - failed), samples=samples,
-        duplicates=done - samples, prompt_tokens=sum(lane.prompt_tokens for lane in lanes),
-        completion_tokens=sum(lane.completion_tokens for lane in lanes), cost=sum(known) if known else None,
+        items_total=total,
+        done=done,
+        failed=failed,
+        pending=max(0, total - done - failed),
+        samples=samples,
+        duplicates=done - samples,
+        prompt_tokens=sum(lane.prompt_tokens for lane in lanes),
+        completion_tokens=sum(lane.completion_tokens for lane in lanes),
+        cost=sum(known) if known else None,
     )
 
 
@@ -63,7 +69,8 @@ def lanes_unheld(*, run_id: int) -> list[int]:
     return list(
         RunLane.objects.filter(run_id=run_id, items_total__gt=F("items_done") + F("items_failed"))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("generator_id").values_list("generator_id", flat=True)
+        .order_by("generator_id")
+        .values_list("generator_id", flat=True)
     )
 
 
@@ -76,23 +83,21 @@ def run_unattended_lanes(run: GenerationRun, lanes: list[RunLane]) -> list[RunLa
     now = timezone.now()
     if now - run.started_at < timedelta(seconds=settings.GENERATION_LANE_LEASE_S):
         return []
-    return [lane for lane in lanes
-            if lane.items_pending > 0 and (lane.lease_until is None or lane.lease_until < now)]
+    return [lane for lane in lanes if lane.items_pending > 0 and (lane.lease_until is None or lane.lease_until < now)]
 
 
 def run_failed_items(run: GenerationRun, limit: int = 50) -> QuerySet[RunItem]:
     return (
         RunItem.objects.filter(run=run, status=RunItemStatus.FAILED)
-        .select_related("generator").order_by("id")
+        .select_related("generator")
+        .order_by("id")
         .only("id", "row_index", "params", "attempts", "error", "generator__name")[:limit]
     )
 
 
 def run_flag_counts(run: GenerationRun) -> list[tuple[str, int]]:
     """Flags raised on the run's samples, by check; bounded by the run's own size."""
-    rows = (
-        SampleFlag.objects.filter(sample__run=run).values("check_name").annotate(n=Count("id")).order_by("-n")
-    )
+    rows = SampleFlag.objects.filter(sample__run=run).values("check_name").annotate(n=Count("id")).order_by("-n")
     return [(row["check_name"], row["n"]) for row in rows]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.db.models import Prefetch, QuerySet
 
 from generation.models import (

@@ -37,7 +37,8 @@ def rows_matching_text(queryset: QuerySet, text: str) -> QuerySet:
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        matches = RawSQL(f"{_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, %s)", (text,),
-                         output_field=BooleanField())
+        matches = RawSQL(
+            f"{_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, %s)", (text,), output_field=BooleanField()
+        )
         return queryset.alias(text_matches=matches).filter(text_matches=True)
     return queryset.filter(Q(input__icontains=text) | Q(output__icontains=text))

@@ -69,8 +69,11 @@ def _checks_write(
             names = [name for name in names if name in only]
         checked[sample.pk] = names
         for flag in run_checks(_sample_input(sample), names, contexts[sample.project_id]):
-            raised.append(SampleFlag(sample_id=sample.pk, project_id=sample.project_id,
-                                     check_name=flag.check_name, reason=flag.reason))
+            raised.append(
+                SampleFlag(
+                    sample_id=sample.pk, project_id=sample.project_id, check_name=flag.check_name, reason=flag.reason
+                )
+            )
             result.raised[flag.check_name] += 1
     if not checked:
         return result

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from django.db import transaction
 
-from generation.services.imports import import_batch_create, import_batch_run
 from generation.models import GenerationRun, GeneratorKind, Origin
-from synthreview.projects.models import Project, Role
-from generation.services.runs import run_create_programmatic, run_execute
 from generation.services.generators import generator_create
-from synthreview.projects.services.projects import membership_set, project_create
+from generation.services.imports import import_batch_create, import_batch_run
+from generation.services.runs import run_create_programmatic, run_execute
 from generation.services.templates import template_version_create
+from synthreview.projects.models import Project, Role
+from synthreview.projects.services.projects import membership_set, project_create
 
 DEMO_SLUG = "demo"
 REAL_ANCHORS = Path(__file__).resolve().parent.parent / "demo_data" / "real_anchors.jsonl"
@@ -84,44 +84,76 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         for login in DEMO_LOGINS:
             membership_set(project=project, username=login.username, role=login.role, password=login.password)
         versions = {
-            name: template_version_create(project=project, template_name=name, text=text,
-                                          variables=["facts", "question"], output_format="math")
+            name: template_version_create(
+                project=project, template_name=name, text=text, variables=["facts", "question"], output_format="math"
+            )
             for name, text in FRAMINGS.items()
         }
         generators = {
             name: generator_create(
-                project=project, name=name, kind=GeneratorKind.PROGRAMMATIC, model_name=f"rules/{name}",
-                derived_from=["rules/arithmetic-v1"], programmatic_name="arithmetic-word-problems",
-                temperature=temperature, seed=seed, sampling_strategy="rule-based",
+                project=project,
+                name=name,
+                kind=GeneratorKind.PROGRAMMATIC,
+                model_name=f"rules/{name}",
+                derived_from=["rules/arithmetic-v1"],
+                programmatic_name="arithmetic-word-problems",
+                temperature=temperature,
+                seed=seed,
+                sampling_strategy="rule-based",
                 parameters={"error_rate": error_rate, "variety": variety},
             )
             for name, (error_rate, variety, temperature, seed) in GENERATORS.items()
         }
         versions[LOGIC_TEMPLATE[0]] = template_version_create(
-            project=project, template_name=LOGIC_TEMPLATE[0], text=LOGIC_TEMPLATE[1], output_format="text")
+            project=project, template_name=LOGIC_TEMPLATE[0], text=LOGIC_TEMPLATE[1], output_format="text"
+        )
         name, parameters, seed = LOGIC_GENERATOR
         generators[name] = generator_create(
-            project=project, name=name, kind=GeneratorKind.PROGRAMMATIC, model_name=f"rules/{name}",
-            derived_from=["rules/logic-v1"], programmatic_name="propositional-logic", seed=seed,
-            sampling_strategy="rule-based", parameters=parameters)
+            project=project,
+            name=name,
+            kind=GeneratorKind.PROGRAMMATIC,
+            model_name=f"rules/{name}",
+            derived_from=["rules/logic-v1"],
+            programmatic_name="propositional-logic",
+            seed=seed,
+            sampling_strategy="rule-based",
+            parameters=parameters,
+        )
         llm_base_url = os.environ.get("DEMO_LLM_BASE_URL", "")
         if llm_base_url:
-            template_version_create(project=project, template_name=LLM_TEMPLATE[0], text=LLM_TEMPLATE[1],
-                                    output_format="text")
-            generator_create(project=project, name="stub-llm", kind=GeneratorKind.OPENAI_COMPATIBLE,
-                             model_name="stub-model", endpoint=llm_base_url, temperature=0.7, max_tokens=256,
-                             concurrency=4, cost_per_million_input_tokens=Decimal("0.15"),
-                             cost_per_million_output_tokens=Decimal("0.60"), sampling_strategy="nucleus")
-        batch = import_batch_create(project=project, path=REAL_ANCHORS, file_name=REAL_ANCHORS.name,
-                                    fmt="jsonl", origin=Origin.REAL)
+            template_version_create(
+                project=project, template_name=LLM_TEMPLATE[0], text=LLM_TEMPLATE[1], output_format="text"
+            )
+            generator_create(
+                project=project,
+                name="stub-llm",
+                kind=GeneratorKind.OPENAI_COMPATIBLE,
+                model_name="stub-model",
+                endpoint=llm_base_url,
+                temperature=0.7,
+                max_tokens=256,
+                concurrency=4,
+                cost_per_million_input_tokens=Decimal("0.15"),
+                cost_per_million_output_tokens=Decimal("0.60"),
+                sampling_strategy="nucleus",
+            )
+        batch = import_batch_create(
+            project=project, path=REAL_ANCHORS, file_name=REAL_ANCHORS.name, fmt="jsonl", origin=Origin.REAL
+        )
     import_batch_run(batch_id=batch.pk)
     runs: list[GenerationRun] = []
     for index, (name, template, generator_names, items) in enumerate(RUNS):
-        runs.append(run_create_programmatic(
-            project=project, name=name, template_version=versions[template],
-            generators=[generators[g] for g in generator_names], items=items, seed=1000 + index,
-            framing="direct" if template == "logic-framing" else template.removesuffix("-framing"),
-        ))
+        runs.append(
+            run_create_programmatic(
+                project=project,
+                name=name,
+                template_version=versions[template],
+                generators=[generators[g] for g in generator_names],
+                items=items,
+                seed=1000 + index,
+                framing="direct" if template == "logic-framing" else template.removesuffix("-framing"),
+            )
+        )
     if execute_runs_inline:
         for run in runs:
             run_execute(run_id=run.pk)

@@ -15,9 +15,9 @@ from generation.models import (
     Generator,
     GeneratorKind,
 )
+from synthreview.outbound import validate_outbound_url
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
-from synthreview.outbound import validate_outbound_url
 
 
 def generator_create(
@@ -69,17 +69,36 @@ def generator_create(
         )
         generator_check(generator, check_endpoint=True)
         generator.save()
-        audit_log_record(project=project, actor=actor, action="generator.create", obj=generator,
-                         details={"name": name, "kind": kind, "model": generator.model_name})
+        audit_log_record(
+            project=project,
+            actor=actor,
+            action="generator.create",
+            obj=generator,
+            details={"name": name, "kind": kind, "model": generator.model_name},
+        )
     return generator
 
 
 # What an admin may change. The kind is fixed once made; an imported generator
 # was configured elsewhere, so only what is known of its model may be corrected.
 GENERATOR_EDITABLE = (
-    "name", "model_name", "endpoint", "api_key_env", "temperature", "top_p", "max_tokens", "seed",
-    "sampling_strategy", "parameters", "derived_from", "programmatic_name", "concurrency", "rate_limit_per_minute",
-    "request_timeout_s", "cost_per_million_input_tokens", "cost_per_million_output_tokens",
+    "name",
+    "model_name",
+    "endpoint",
+    "api_key_env",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "sampling_strategy",
+    "parameters",
+    "derived_from",
+    "programmatic_name",
+    "concurrency",
+    "rate_limit_per_minute",
+    "request_timeout_s",
+    "cost_per_million_input_tokens",
+    "cost_per_million_output_tokens",
 )
 IMPORTED_EDITABLE = ("model_name", "derived_from")
 API_KEY_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -103,8 +122,13 @@ def generator_update(*, generator: Generator, actor: AbstractBaseUser | None, **
         generator.save(update_fields=changed)
         if "name" in changed:
             _rename_generator_cap(generator.project_id, old_name, generator.name)
-        audit_log_record(project=generator.project, actor=actor, action="generator.update", obj=generator,
-                         details={"name": generator.name, "changed": changed})
+        audit_log_record(
+            project=generator.project,
+            actor=actor,
+            action="generator.update",
+            obj=generator,
+            details={"name": generator.name, "changed": changed},
+        )
     return generator
 
 
@@ -132,14 +156,17 @@ def generator_check(generator: Generator, *, check_endpoint: bool) -> None:
             errors.setdefault("model_name", []).append("An OpenAI-compatible generator needs a model name.")
     if generator.kind == GeneratorKind.PROGRAMMATIC and generator.programmatic_name not in REGISTRY:
         errors.setdefault("programmatic_name", []).append(
-            f"Choose a registered programmatic generator: {', '.join(sorted(REGISTRY))}.")
+            f"Choose a registered programmatic generator: {', '.join(sorted(REGISTRY))}."
+        )
     if generator.api_key_env and not API_KEY_ENV_NAME.fullmatch(generator.api_key_env):
         errors.setdefault("api_key_env", []).append(
-            "Name an environment variable: capital letters, digits and underscores, not starting with a digit.")
+            "Name an environment variable: capital letters, digits and underscores, not starting with a digit."
+        )
     elif generator.api_key_env and not generator.api_key_env.startswith(settings.GENERATOR_API_KEY_ENV_PREFIX):
         errors.setdefault("api_key_env", []).append(
             f"Key variables must start with {settings.GENERATOR_API_KEY_ENV_PREFIX} (the operator's "
-            "GENERATOR_API_KEY_ENV_PREFIX), so no other server secret can be sent to an endpoint.")
+            "GENERATOR_API_KEY_ENV_PREFIX), so no other server secret can be sent to an endpoint."
+        )
     if not isinstance(generator.parameters, dict):
         errors.setdefault("parameters", []).append("Parameters must be a JSON object.")
     if not isinstance(generator.derived_from, list) or not all(isinstance(n, str) for n in generator.derived_from):

@@ -25,11 +25,11 @@ from generation.models import (
     PromptTemplateVersion,
     SampleStatus,
 )
-from synthreview.projects.models import Project
 from generation.services.sample_counts import sample_count_add
 from generation.signals import samples_arrived
-from synthreview.projects.services import audit_log_record
+from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
+from synthreview.projects.services import audit_log_record
 
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50
@@ -202,11 +202,21 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
     batch.rows_imported = imported
     batch.rows_duplicate = rows_read - imported
     batch.duplicate_lines = sink.duplicate_lines
-    batch.duplicates_by_source = {source: counts for source, counts in sink.duplicates_by_source.items()
-                                  if counts["repeated"]}
+    batch.duplicates_by_source = {
+        source: counts for source, counts in sink.duplicates_by_source.items() if counts["repeated"]
+    }
     batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "rows_read", "rows_imported", "rows_duplicate", "duplicate_lines",
-                              "duplicates_by_source", "finished_at"])
+    batch.save(
+        update_fields=[
+            "status",
+            "rows_read",
+            "rows_imported",
+            "rows_duplicate",
+            "duplicate_lines",
+            "duplicates_by_source",
+            "finished_at",
+        ]
+    )
     if imported:
         samples_arrived.send(sender=ImportBatch, project_id=batch.project_id, requested_by=batch.created_by)
         _checks_request(batch_id=batch.pk)
@@ -215,12 +225,15 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
         actor=batch.created_by,
         action="import",
         obj=batch,
-        details={"file": batch.file_name, "imported": imported, "duplicates": batch.rows_duplicate,
-                 "by_origin": dict(inserted)},
+        details={
+            "file": batch.file_name,
+            "imported": imported,
+            "duplicates": batch.rows_duplicate,
+            "by_origin": dict(inserted),
+        },
     )
     if progress is not None:
         progress(ImportProgress(rows_read, total_units or rows_read, total_units, "rows" if is_parquet else "bytes"))
-
 
 
 def _checks_request(*, batch_id: int) -> None:

@@ -26,7 +26,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generation.services.checks import new_samples_check
 from generation.clients.openai_compatible import GeneratorCallError
 from generation.hashing import content_hash
 from generation.models import (
@@ -42,6 +41,7 @@ from generation.models import (
 )
 from generation.runs.callers import CallOutput, ItemWork, caller_for
 from generation.runs.limits import GeneratorLimits
+from generation.services.checks import new_samples_check
 from generation.services.sample_counts import sample_count_add
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,7 @@ class LaneProgress:
     total: int
 
 
-def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneProgress], None] | None = None
-                 ) -> str:
+def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneProgress], None] | None = None) -> str:
     """Work through the lane's pending items. Returns "finished", "stopped" (the run
     was cancelled) or "busy" (another live worker holds the lane)."""
     owner = uuid.uuid4().hex
@@ -77,8 +76,7 @@ def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneP
     try:
         return _lane_loop(run_id, generator_id, owner, on_progress)
     finally:
-        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
-            owner="", lease_until=None)
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(owner="", lease_until=None)
 
 
 def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str:  # type: ignore[no-untyped-def]
@@ -179,8 +177,12 @@ def _finished_futures(finished: queue.SimpleQueue, *, timeout: float) -> list[Fu
             return done
 
 
-def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type: ignore[no-untyped-def]
-                       stop: threading.Event) -> ItemOutcome | None:
+def _call_with_retries(
+    caller,
+    limits: GeneratorLimits,
+    work: ItemWork,  # type: ignore[no-untyped-def]
+    stop: threading.Event,
+) -> ItemOutcome | None:
     """One item's call, retried while it may still succeed. None: the lane stopped
     before the call was made (the item stays pending, unpaid for)."""
     max_attempts = settings.GENERATION_MAX_ATTEMPTS
@@ -192,8 +194,12 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type:
         except Exception as error:  # the shared cache is down: no slot means no call, so wait and retry
             logger.warning("generator limits unavailable for item %s: %s", work.item_id, error)
             if attempt >= max_attempts:
-                return ItemOutcome(work, None, f"the concurrency limiter's cache failed ({type(error).__name__}) "
-                                   f"after {attempt} attempts", work.attempts)
+                return ItemOutcome(
+                    work,
+                    None,
+                    f"the concurrency limiter's cache failed ({type(error).__name__}) after {attempt} attempts",
+                    work.attempts,
+                )
             if stop.wait(backoff_delay(attempt, None)):
                 return None
             continue
@@ -210,8 +216,9 @@ def _call_with_retries(caller, limits: GeneratorLimits, work: ItemWork,  # type:
             park = False
         except Exception as error:  # a bug or a surprise must fail the item, not the lane
             logger.exception("generation call failed for item %s", work.item_id)
-            return ItemOutcome(work, None, f"unexpected error: {type(error).__name__}: {error}"[:500],
-                               work.attempts + attempt)
+            return ItemOutcome(
+                work, None, f"unexpected error: {type(error).__name__}: {error}"[:500], work.attempts + attempt
+            )
         finally:
             limits.release(slot, park=park)
         if stop.wait(delay):
@@ -281,8 +288,9 @@ class _LaneWriter:
                 return
             digests = {o.work.item_id: content_hash(o.output.input, o.output.output) for o in outcomes if o.output}
             known = dict(
-                Sample.objects.filter(project_id=run.project_id, run=run, generator=generator,
-                                      content_hash__in=set(digests.values())).values_list("content_hash", "pk")
+                Sample.objects.filter(
+                    project_id=run.project_id, run=run, generator=generator, content_hash__in=set(digests.values())
+                ).values_list("content_hash", "pk")
             )
             new_samples: dict[str, Sample] = {}
             for outcome in outcomes:
@@ -299,16 +307,23 @@ class _LaneWriter:
             tokens_out = sum(item.completion_tokens for item in items)
             latency = sum(item.latency_ms or 0 for item in items)
             RunLane.objects.filter(run=run, generator=generator).update(
-                items_done=F("items_done") + done, items_failed=F("items_failed") + failed,
+                items_done=F("items_done") + done,
+                items_failed=F("items_failed") + failed,
                 samples_created=F("samples_created") + len(new_samples),
-                prompt_tokens=F("prompt_tokens") + tokens_in, completion_tokens=F("completion_tokens") + tokens_out,
-                latency_ms_total=F("latency_ms_total") + latency)
+                prompt_tokens=F("prompt_tokens") + tokens_in,
+                completion_tokens=F("completion_tokens") + tokens_out,
+                latency_ms_total=F("latency_ms_total") + latency,
+            )
             GenerationRun.objects.filter(pk=run.pk).update(
-                items_done=F("items_done") + done, items_failed=F("items_failed") + failed,
+                items_done=F("items_done") + done,
+                items_failed=F("items_failed") + failed,
                 samples_created=F("samples_created") + len(new_samples),
-                prompt_tokens=F("prompt_tokens") + tokens_in, completion_tokens=F("completion_tokens") + tokens_out)
-            sample_count_add(project_id=run.project_id, origin=Origin.SYNTHETIC, status=SampleStatus.PENDING,
-                             delta=len(new_samples))
+                prompt_tokens=F("prompt_tokens") + tokens_in,
+                completion_tokens=F("completion_tokens") + tokens_out,
+            )
+            sample_count_add(
+                project_id=run.project_id, origin=Origin.SYNTHETIC, status=SampleStatus.PENDING, delta=len(new_samples)
+            )
             # In the same transaction: a sample is never visible unchecked.
             new_samples_check(samples=list(new_samples.values()), contexts=self.check_contexts)
         self.done += done
@@ -318,9 +333,16 @@ class _LaneWriter:
         work, output = outcome.work, outcome.output
         assert output is not None
         return Sample(
-            project_id=self.run.project_id, origin=Origin.SYNTHETIC, run=self.run, generator=self.generator,
-            template_version=self.run.template_version, input=output.input, output=output.output,
-            label=output.label, content_hash=digest, generation_depth=work.generation_depth,
+            project_id=self.run.project_id,
+            origin=Origin.SYNTHETIC,
+            run=self.run,
+            generator=self.generator,
+            template_version=self.run.template_version,
+            input=output.input,
+            output=output.output,
+            label=output.label,
+            content_hash=digest,
+            generation_depth=work.generation_depth,
             metadata={
                 **_known_answer(work.variables),
                 **output.metadata,
@@ -372,11 +394,32 @@ def _known_answer(variables: dict) -> dict:
     return {}
 
 
-ITEM_OUTCOME_FIELDS = ["status", "sample_id", "duplicate", "attempts", "error", "finish_reason", "prompt_tokens",
-                       "completion_tokens", "latency_ms", "finished_at"]
+ITEM_OUTCOME_FIELDS = [
+    "status",
+    "sample_id",
+    "duplicate",
+    "attempts",
+    "error",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "finished_at",
+]
 # Typed, so the VALUES list is typed even where a column is all NULL.
-_OUTCOME_SQL_TYPES = ["bigint", "varchar", "bigint", "boolean", "integer", "text", "varchar", "integer", "integer",
-                      "integer", "timestamptz"]
+_OUTCOME_SQL_TYPES = [
+    "bigint",
+    "varchar",
+    "bigint",
+    "boolean",
+    "integer",
+    "text",
+    "varchar",
+    "integer",
+    "integer",
+    "integer",
+    "timestamptz",
+]
 
 
 def _items_update(items: list[RunItem]) -> None:
@@ -407,8 +450,9 @@ def _pending_items(run_id: int, generator_id: int) -> Iterator[ItemWork]:
         chunk = list(
             RunItem.objects.filter(run_id=run_id, generator_id=generator_id, status=RunItemStatus.PENDING, pk__gt=after)
             .order_by("pk")
-            .values_list("pk", "row_index", "params", "variables", "constraint", "prompt", "generation_depth",
-                         "attempts")[:READ_CHUNK]
+            .values_list(
+                "pk", "row_index", "params", "variables", "constraint", "prompt", "generation_depth", "attempts"
+            )[:READ_CHUNK]
         )
         if not chunk:
             return
@@ -450,8 +494,7 @@ def lane_give_up(*, run_id: int, generator_id: int, reason: str) -> bool:
     try:
         lane_fail_pending(run_id=run_id, generator_id=generator_id, reason=reason)
     finally:
-        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
-            owner="", lease_until=None)
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(owner="", lease_until=None)
     return True
 
 
@@ -466,8 +509,7 @@ def _lease_take(run_id: int, generator_id: int, owner: str) -> bool:
 
 def _lease_renew(run_id: int, generator_id: int, owner: str) -> bool:
     until = timezone.now() + timedelta(seconds=settings.GENERATION_LANE_LEASE_S)
-    return bool(RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(
-        lease_until=until))
+    return bool(RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(lease_until=until))
 
 
 def _run_stopped(run_id: int) -> bool:
@@ -475,5 +517,7 @@ def _run_stopped(run_id: int) -> bool:
 
 
 def lane_lease_remaining(*, run_id: int, generator_id: int) -> float:
-    until = RunLane.objects.filter(run_id=run_id, generator_id=generator_id).values_list("lease_until", flat=True).first()
+    until = (
+        RunLane.objects.filter(run_id=run_id, generator_id=generator_id).values_list("lease_until", flat=True).first()
+    )
     return max(0.0, (until - timezone.now()).total_seconds()) if until else 0.0

@@ -21,7 +21,6 @@ from generation.models import (
     RunLane,
     RunStatus,
 )
-from synthreview.projects.models import Project
 from generation.programmatic import get_programmatic
 from generation.prompts import template_variables
 from generation.runs.fewshot import fewshot_rows
@@ -38,8 +37,9 @@ from generation.runs.plan import (
     item_prompt,
 )
 from generation.signals import samples_arrived
-from synthreview.projects.services import audit_log_record
+from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
+from synthreview.projects.services import audit_log_record
 
 ITEM_BATCH = 2_000
 DEFAULT_COMPLETION_TOKENS = 256  # for the cost estimate when a generator sets no max_tokens
@@ -104,11 +104,14 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     rows = [dict(row) for row in spec.table_rows]
     reserved = sorted({name for row in rows for name in row} & RESERVED_VARIABLES)
     if reserved:
-        errors.append(f"the variable table has a column named {', '.join(reserved)}: the run fills "
-                      f"{{{{ examples }}}} and {{{{ constraint }}}} itself; rename the column")
+        errors.append(
+            f"the variable table has a column named {', '.join(reserved)}: the run fills "
+            f"{{{{ examples }}}} and {{{{ constraint }}}} itself; rename the column"
+        )
     if spec.fewshot_per_item and EXAMPLES_VARIABLE not in template_variables(spec.template_version.text):
-        errors.append("few-shot examples were asked for, but the template has no {{ examples }} placeholder "
-                      "to put them in")
+        errors.append(
+            "few-shot examples were asked for, but the template has no {{ examples }} placeholder to put them in"
+        )
     if not rows:
         if spec.fewshot_items:
             # No table: that many prompts, filled by few-shot draws (or none, for a template
@@ -121,8 +124,13 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     plan = [{"variables": row, "seed_sample_ids": [], "generation_depth": 0} for row in rows]
     if spec.fewshot_per_item:
         try:
-            drawn = fewshot_rows(project=spec.project, rows=len(rows), per_item=spec.fewshot_per_item,
-                                 allow_synthetic=spec.fewshot_allow_synthetic, seed=spec.seed)
+            drawn = fewshot_rows(
+                project=spec.project,
+                rows=len(rows),
+                per_item=spec.fewshot_per_item,
+                allow_synthetic=spec.fewshot_allow_synthetic,
+                seed=spec.seed,
+            )
         except ValueError as error:
             raise PlanError([str(error)]) from None
         for entry, shot in zip(plan, drawn):
@@ -134,8 +142,12 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
         entry["constraint"] = constraint
     planned_chars = sum(len(value) for entry in plan for value in entry["variables"].values())
     if planned_chars > settings.GENERATION_MAX_PLAN_CHARS:
-        raise PlanError([f"the run's prompts would hold {planned_chars:,} characters of variables; the limit is "
-                         f"{settings.GENERATION_MAX_PLAN_CHARS:,}: use fewer rows or few-shot examples"])
+        raise PlanError(
+            [
+                f"the run's prompts would hold {planned_chars:,} characters of variables; the limit is "
+                f"{settings.GENERATION_MAX_PLAN_CHARS:,}: use fewer rows or few-shot examples"
+            ]
+        )
     total = len(plan) * len(spec.generators) * len(spec.cells)
     if total > settings.GENERATION_MAX_ITEMS_PER_RUN:
         raise PlanError([f"the run would have {total:,} items; the limit is {settings.GENERATION_MAX_ITEMS_PER_RUN:,}"])
@@ -148,25 +160,37 @@ def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
     text = spec.template_version.text
     examples = []
     for index, entry in enumerate(plan[:show]):
-        examples.append({"row": index + 1, "constraint": entry["constraint"],
-                         "prompt": item_prompt(text, entry["variables"], entry["constraint"]),
-                         "depth": entry["generation_depth"]})
+        examples.append(
+            {
+                "row": index + 1,
+                "constraint": entry["constraint"],
+                "prompt": item_prompt(text, entry["variables"], entry["constraint"]),
+                "depth": entry["generation_depth"],
+            }
+        )
     # Token estimate over every row (rendering is cheap next to the calls it stands for).
     row_tokens = sum(estimate_tokens(item_prompt(text, e["variables"], e["constraint"])) for e in plan)
     cells = len(spec.cells)
     costs = []
     for generator in spec.generators:
         if generator.kind != GeneratorKind.OPENAI_COMPATIBLE or (
-                generator.cost_per_million_input_tokens is None and generator.cost_per_million_output_tokens is None):
+            generator.cost_per_million_input_tokens is None and generator.cost_per_million_output_tokens is None
+        ):
             costs.append((generator.name, None))
             continue
         completion = (generator.max_tokens or DEFAULT_COMPLETION_TOKENS) * len(plan) * cells
-        cost = (float(generator.cost_per_million_input_tokens or 0) * row_tokens * cells
-                + float(generator.cost_per_million_output_tokens or 0) * completion) / 1e6
+        cost = (
+            float(generator.cost_per_million_input_tokens or 0) * row_tokens * cells
+            + float(generator.cost_per_million_output_tokens or 0) * completion
+        ) / 1e6
         costs.append((generator.name, cost))
-    return RunPreview(item_count=len(plan) * len(spec.generators) * cells, row_count=len(plan),
-                      examples=examples, prompt_tokens=row_tokens * cells * len(spec.generators),
-                      cost_by_generator=costs)
+    return RunPreview(
+        item_count=len(plan) * len(spec.generators) * cells,
+        row_count=len(plan),
+        examples=examples,
+        prompt_tokens=row_tokens * cells * len(spec.generators),
+        cost_by_generator=costs,
+    )
 
 
 def run_create(spec: RunSpec, *, actor: AbstractBaseUser | None = None) -> GenerationRun:
@@ -176,23 +200,42 @@ def run_create(spec: RunSpec, *, actor: AbstractBaseUser | None = None) -> Gener
         if GenerationRun.objects.filter(project=spec.project, name=spec.name).exists():
             raise PlanError([f"a run named {spec.name!r} already exists in this project"])
         run = GenerationRun.objects.create(
-            project=spec.project, name=spec.name, template_version=spec.template_version,
+            project=spec.project,
+            name=spec.name,
+            template_version=spec.template_version,
             parameters={**spec.parameters(), "constraint_counts": constraint_counts(plan)},
-            variable_rows=plan, status=RunStatus.QUEUED,
+            variable_rows=plan,
+            status=RunStatus.QUEUED,
             items_total=len(plan) * len(spec.generators) * len(spec.cells),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         run.generators.set(spec.generators)
-        audit_log_record(project=spec.project, actor=actor, action="run.create", obj=run, details={
-            "items": run.items_total, "generators": [g.name for g in spec.generators],
-            "grid": run.parameters["grid"], "constraints": run.parameters["constraints"]})
+        audit_log_record(
+            project=spec.project,
+            actor=actor,
+            action="run.create",
+            obj=run,
+            details={
+                "items": run.items_total,
+                "generators": [g.name for g in spec.generators],
+                "grid": run.parameters["grid"],
+                "constraints": run.parameters["constraints"],
+            },
+        )
         enqueue_on_commit("generation.tasks.run_execute_task", run.pk)
     return run
 
 
 def run_create_programmatic(
-    *, project: Project, name: str, template_version: PromptTemplateVersion, generators: list[Generator],
-    items: int, seed: int, framing: str, actor: AbstractBaseUser | None = None,
+    *,
+    project: Project,
+    name: str,
+    template_version: PromptTemplateVersion,
+    generators: list[Generator],
+    items: int,
+    seed: int,
+    framing: str,
+    actor: AbstractBaseUser | None = None,
 ) -> GenerationRun:
     """A run of rule-based generators: `items` items each, in one framing."""
     if items < 1:
@@ -200,9 +243,15 @@ def run_create_programmatic(
     for generator in generators:
         if generator.kind != GeneratorKind.PROGRAMMATIC or generator.project_id != project.pk:
             raise ValueError(f"{generator.name} is not a programmatic generator of this project")
-    spec = RunSpec(project=project, name=name, template_version=template_version, generators=generators,
-                   cells=[GridCell(None, None, None)], seed=seed,
-                   table_rows=[{"framing": framing} for _ in range(items)])
+    spec = RunSpec(
+        project=project,
+        name=name,
+        template_version=template_version,
+        generators=generators,
+        cells=[GridCell(None, None, None)],
+        seed=seed,
+        table_rows=[{"framing": framing} for _ in range(items)],
+    )
     run = run_create(spec, actor=actor)
     GenerationRun.objects.filter(pk=run.pk).update(parameters={**run.parameters, "framing": framing})
     run.parameters["framing"] = framing
@@ -219,14 +268,17 @@ def run_prepare(*, run_id: int) -> list[int]:
             _items_create(run)
     return list(
         RunItem.objects.filter(run_id=run_id, status=RunItemStatus.PENDING)
-        .values_list("generator_id", flat=True).distinct().order_by("generator_id")
+        .values_list("generator_id", flat=True)
+        .distinct()
+        .order_by("generator_id")
     )
 
 
 def _items_create(run: GenerationRun) -> None:
     generators = list(run.generators.order_by("id"))
-    cells = [GridCell(**cell) for cell in run.parameters.get("grid") or [{"temperature": None, "top_p": None,
-                                                                           "seed": None}]]
+    cells = [
+        GridCell(**cell) for cell in run.parameters.get("grid") or [{"temperature": None, "top_p": None, "seed": None}]
+    ]
     text = run.template_version.text if run.template_version else ""
     batch: list[RunItem] = []
     for generator in generators:
@@ -235,13 +287,20 @@ def _items_create(run: GenerationRun) -> None:
             prompt = item_prompt(text, entry["variables"], entry.get("constraint", {}))
             for cell in cells:
                 params = cell.as_params()
-                batch.append(RunItem(
-                    run=run, generator=generator, row_index=row_index, params=params,
-                    idempotency_key=idempotency_key(run.pk, row_index, generator.pk, params),
-                    variables=entry["variables"], constraint=entry.get("constraint", {}), prompt=prompt,
-                    generation_depth=entry.get("generation_depth", 0),
-                    seed_sample_ids=entry.get("seed_sample_ids", []),
-                ))
+                batch.append(
+                    RunItem(
+                        run=run,
+                        generator=generator,
+                        row_index=row_index,
+                        params=params,
+                        idempotency_key=idempotency_key(run.pk, row_index, generator.pk, params),
+                        variables=entry["variables"],
+                        constraint=entry.get("constraint", {}),
+                        prompt=prompt,
+                        generation_depth=entry.get("generation_depth", 0),
+                        seed_sample_ids=entry.get("seed_sample_ids", []),
+                    )
+                )
                 per_lane += 1
                 if len(batch) >= ITEM_BATCH:
                     RunItem.objects.bulk_create(batch)
@@ -257,21 +316,28 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
         # A queued run with lanes was resumed while its lanes were still working: it is
         # finished like a running one.
         active = run.status == RunStatus.RUNNING or (
-            run.status == RunStatus.QUEUED and RunLane.objects.filter(run=run).exists())
+            run.status == RunStatus.QUEUED and RunLane.objects.filter(run=run).exists()
+        )
         if not active or RunItem.objects.filter(run=run, status=RunItemStatus.PENDING).exists():
             return run
         run.status = RunStatus.FAILED if run.items_done == 0 and run.items_failed else RunStatus.COMPLETED
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])
-        audit_log_record(project=run.project, actor=None, action=f"run.{run.status}", obj=run, details={
-            "done": run.items_done, "failed": run.items_failed, "samples": run.samples_created})
+        audit_log_record(
+            project=run.project,
+            actor=None,
+            action=f"run.{run.status}",
+            obj=run,
+            details={"done": run.items_done, "failed": run.items_failed, "samples": run.samples_created},
+        )
         if run.samples_created:
             samples_arrived.send(sender=GenerationRun, project_id=run.project_id, requested_by=None)
     return run
 
 
-def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, retry_failed: bool = False,
-               enqueue: bool = True) -> GenerationRun:
+def run_resume(
+    *, run: GenerationRun, actor: AbstractBaseUser | None = None, retry_failed: bool = False, enqueue: bool = True
+) -> GenerationRun:
     """Queue the run's pending items again (and its failed ones, when asked). Items
     already done are never redone: their keys are taken. `enqueue=False` leaves the
     execution to the caller (the CLI runs it in its own process)."""
@@ -288,8 +354,9 @@ def run_resume(*, run: GenerationRun, actor: AbstractBaseUser | None = None, ret
             return run
         if run.status != RunStatus.RUNNING:  # a running run stays so: its live lanes finish it
             GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
-        audit_log_record(project=run.project, actor=actor, action="run.resume", obj=run,
-                         details={"retry_failed": retry_failed})
+        audit_log_record(
+            project=run.project, actor=actor, action="run.resume", obj=run, details={"retry_failed": retry_failed}
+        )
         if enqueue:
             enqueue_on_commit("generation.tasks.run_execute_task", run.pk)
     run.refresh_from_db()
@@ -300,7 +367,8 @@ def run_cancel(*, run: GenerationRun, actor: AbstractBaseUser | None = None) -> 
     """Stop the run: lanes finish the calls in flight and stop; pending items stay pending."""
     with transaction.atomic():
         changed = GenerationRun.objects.filter(pk=run.pk, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).update(
-            status=RunStatus.CANCELLED, finished_at=timezone.now())
+            status=RunStatus.CANCELLED, finished_at=timezone.now()
+        )
         if changed:
             audit_log_record(project=run.project, actor=actor, action="run.cancel", obj=run)
     run.refresh_from_db()
@@ -314,5 +382,6 @@ def run_execute(*, run_id: int, on_progress: Callable | None = None) -> Generati
     for generator_id in run_prepare(run_id=run_id):
         lane_execute(run_id=run_id, generator_id=generator_id, on_progress=on_progress)
     GenerationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now())
+        status=RunStatus.RUNNING, started_at=timezone.now()
+    )
     return run_finish_if_done(run_id=run_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.db.models import F
 
 from generation.models import (
@@ -16,8 +15,8 @@ def sample_count_add(*, project_id: int, origin: str, status: str, delta: int) -
     if delta == 0:
         return
     updated = SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(
-        count=F("count") + delta)
+        count=F("count") + delta
+    )
     if not updated:
         SampleCount.objects.get_or_create(project_id=project_id, origin=origin, status=status)
-        SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(
-            count=F("count") + delta)
+        SampleCount.objects.filter(project_id=project_id, origin=origin, status=status).update(count=F("count") + delta)

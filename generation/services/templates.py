@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,8 +12,8 @@ from generation.models import (
     PromptTemplate,
     PromptTemplateVersion,
 )
-from synthreview.projects.models import Project
 from generation.prompts import template_variables
+from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
 
 
@@ -35,8 +34,10 @@ def template_version_create(
     if output_format not in OutputFormat.values:
         raise ValidationError(f"output format must be one of {', '.join(OutputFormat.values)}, got {output_format!r}")
     if output_schema and (refs := external_refs(output_schema)):
-        raise ValidationError(f"the output schema refers outside itself ({', '.join(refs[:3])}); only references "
-                              f"inside it (#…) are allowed")
+        raise ValidationError(
+            f"the output schema refers outside itself ({', '.join(refs[:3])}); only references "
+            f"inside it (#…) are allowed"
+        )
     with transaction.atomic():
         template, _ = PromptTemplate.objects.get_or_create(project=project, name=template_name)
         latest = (
@@ -54,7 +55,10 @@ def template_version_create(
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
         audit_log_record(
-            project=project, actor=actor, action="template.version", obj=version,
+            project=project,
+            actor=actor,
+            action="template.version",
+            obj=version,
             details={"template": template.name, "version": version.version, "output_format": output_format},
         )
     return version

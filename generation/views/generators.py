@@ -17,12 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from generation.selectors.generators import project_generators
+from generation.access import get_generator_for_user
 from generation.forms.generators import GeneratorForm
 from generation.models import Generator
+from generation.selectors.generators import project_generators
 from generation.services.generators import generator_create, generator_update
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from generation.access import get_generator_for_user
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,19 @@ class GeneratorRow:
 def generator_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     # Whether a key variable is set is the server's business: admins see it, others only its name.
-    rows = [_row(generator, show_key_status=access.can("generators"))
-            for generator in project_generators(access.project)]
-    return render(request, "generation/generators.html", {
-        "access": access, "project": access.project, "rows": rows, "can_edit": access.can("generators"),
-    })
+    rows = [
+        _row(generator, show_key_status=access.can("generators")) for generator in project_generators(access.project)
+    ]
+    return render(
+        request,
+        "generation/generators.html",
+        {
+            "access": access,
+            "project": access.project,
+            "rows": rows,
+            "can_edit": access.can("generators"),
+        },
+    )
 
 
 @login_required
@@ -75,8 +83,9 @@ def generator_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return _form_page(request, access, form, generator)
 
 
-def _form_page(request: HttpRequest, access: ProjectAccess, form: GeneratorForm, generator: Generator | None
-               ) -> HttpResponse:
+def _form_page(
+    request: HttpRequest, access: ProjectAccess, form: GeneratorForm, generator: Generator | None
+) -> HttpResponse:
     context = {"access": access, "project": access.project, "form": form, "generator": generator}
     return render(request, "generation/generator_form.html", context, status=400 if form.errors else 200)
 
@@ -94,5 +103,6 @@ def _row(generator: Generator, *, show_key_status: bool) -> GeneratorRow:
         key_status = "set" if os.environ.get(generator.api_key_env) else "not set in the environment"
     else:
         key_status = ""
-    return GeneratorRow(generator=generator, endpoint_host=urlsplit(generator.endpoint).hostname or "",
-                        key_status=key_status)
+    return GeneratorRow(
+        generator=generator, endpoint_host=urlsplit(generator.endpoint).hostname or "", key_status=key_status
+    )

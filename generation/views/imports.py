@@ -10,13 +10,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from generation.selectors.imports import import_repeated_rows
-from generation.forms.imports import ImportForm
-from generation.services.imports import import_batch_create
-from generation.models import ImportFormat, ImportStatus
 from generation.access import get_import_for_user
-from synthreview.projects.access import get_project_for_user
+from generation.forms.imports import ImportForm
+from generation.models import ImportFormat, ImportStatus
+from generation.selectors.imports import import_repeated_rows
+from generation.services.imports import import_batch_create
 from synthreview.progress import progress_get, progress_key
+from synthreview.projects.access import get_project_for_user
 
 
 @login_required

@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from generation.models import RunStatus
+from generation.access import get_run_for_user
 from generation.forms.runs import RunForm
-from generation.services.runs import run_cancel, run_create, run_preview, run_resume
+from generation.models import RunStatus
 from generation.runs.plan import PlanError
 from generation.selectors.runs import (
+    project_runs,
     run_constraint_counts,
     run_failed_items,
     run_flag_counts,
@@ -21,9 +22,8 @@ from generation.selectors.runs import (
     run_totals,
     run_unattended_lanes,
 )
-from generation.selectors.runs import project_runs
+from generation.services.runs import run_cancel, run_create, run_preview, run_resume
 from synthreview.projects.access import get_project_for_user
-from generation.access import get_run_for_user
 
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
@@ -61,9 +61,16 @@ def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     lanes = run_lanes(run)
     finished = run.status in FINISHED
     context = {
-        "access": access, "project": access.project, "run": run, "lanes": lanes, "totals": run_totals(run, lanes),
-        "finished": finished, "failed_items": run_failed_items(run), "flag_counts": run_flag_counts(run),
-        "can_act": access.can("generate"), "unattended": run_unattended_lanes(run, lanes),
+        "access": access,
+        "project": access.project,
+        "run": run,
+        "lanes": lanes,
+        "totals": run_totals(run, lanes),
+        "finished": finished,
+        "failed_items": run_failed_items(run),
+        "flag_counts": run_flag_counts(run),
+        "can_act": access.can("generate"),
+        "unattended": run_unattended_lanes(run, lanes),
     }
     if request.htmx:
         response = render(request, "generation/run_detail.html#status", context)

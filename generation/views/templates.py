@@ -12,12 +12,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from generation.selectors.templates import project_templates, template_latest_version
 from generation.checks import REGISTRY, default_checks_for
+from generation.forms.templates import TemplateVersionForm, format_defaults
 from generation.models import PromptTemplate, PromptTemplateVersion
 from generation.prompts import RESERVED_VARIABLES
+from generation.selectors.templates import project_templates, template_latest_version
 from generation.services.templates import template_version_create
-from generation.forms.templates import TemplateVersionForm, format_defaults
 from synthreview.projects.access import get_project_for_user
 
 
@@ -49,12 +49,16 @@ def template_list(request: HttpRequest, slug: str) -> HttpResponse:
         (template, [_row(version) for version in template.versions.all()])
         for template in project_templates(access.project)
     ]
-    return render(request, "generation/templates.html", {
-        "access": access,
-        "project": access.project,
-        "templates": templates,
-        "reserved_variables": RESERVED_VARIABLES,
-    })
+    return render(
+        request,
+        "generation/templates.html",
+        {
+            "access": access,
+            "project": access.project,
+            "templates": templates,
+            "reserved_variables": RESERVED_VARIABLES,
+        },
+    )
 
 
 @login_required
@@ -82,11 +86,15 @@ def template_version_new(request: HttpRequest, slug: str) -> HttpResponse:
         )
         messages.success(request, f"Saved {version.template.name} version {version.version}.")
         return redirect(f"{reverse('template_list', args=[slug])}#template-{version.template.pk}")
-    return render(request, "generation/template_form.html", {
-        "access": access,
-        "project": project,
-        "form": form,
-        "existing_names": PromptTemplate.objects.filter(project=project).values_list("name", flat=True),
-        "format_defaults": format_defaults(),
-        "reserved_variables": RESERVED_VARIABLES,
-    })
+    return render(
+        request,
+        "generation/template_form.html",
+        {
+            "access": access,
+            "project": project,
+            "form": form,
+            "existing_names": PromptTemplate.objects.filter(project=project).values_list("name", flat=True),
+            "format_defaults": format_defaults(),
+            "reserved_variables": RESERVED_VARIABLES,
+        },
+    )

@@ -166,11 +166,28 @@ def histogram(
         at = x(value)
         anchor = "end" if at > (HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2 else "start"
         children += [
-            el("line", x1=at, y1=HISTOGRAM_TOP, x2=at, y2=HISTOGRAM_BOTTOM, stroke=LIMIT, stroke_width=1.5,
-               stroke_dasharray="2 2", class_="chart-mark"),
+            el(
+                "line",
+                x1=at,
+                y1=HISTOGRAM_TOP,
+                x2=at,
+                y2=HISTOGRAM_BOTTOM,
+                stroke=LIMIT,
+                stroke_width=1.5,
+                stroke_dasharray="2 2",
+                class_="chart-mark",
+            ),
             # Below the highlight's label, one row each, so labels of close values never overlap.
-            el("text", label, x=at + (-4 if anchor == "end" else 4), y=HISTOGRAM_TOP + 12 + 14 * row,
-               text_anchor=anchor, font_size=12, fill=LIMIT, class_="chart-mark-label"),
+            el(
+                "text",
+                label,
+                x=at + (-4 if anchor == "end" else 4),
+                y=HISTOGRAM_TOP + 12 + 14 * row,
+                text_anchor=anchor,
+                font_size=12,
+                fill=LIMIT,
+                class_="chart-mark-label",
+            ),
         ]
         description += f"; {label}"
     return chart(

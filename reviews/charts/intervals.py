@@ -113,9 +113,7 @@ def _interval_row(row: IntervalRow, index: int, x: Scale, limit: float | None) -
     )
     if value is None:
         # A halo in the row's own colour keeps a limit line from striking through the words.
-        group.add(
-            el("text", "no verdicts", x=PLOT_LEFT + 6, y=y + 4, fill=MUTED, font_style="italic", **halo(band))
-        )
+        group.add(el("text", "no verdicts", x=PLOT_LEFT + 6, y=y + 4, fill=MUTED, font_style="italic", **halo(band)))
     else:
         if low is not None and high is not None:
             group.add(
@@ -155,9 +153,7 @@ def _interval_row(row: IntervalRow, index: int, x: Scale, limit: float | None) -
             ),
         )
     if row.get("note"):
-        group.add(
-            el("text", truncate(row["note"], NOTE_CHARS), x=NOTE_LEFT, y=y + 4, font_size=12, fill=MUTED)
-        )
+        group.add(el("text", truncate(row["note"], NOTE_CHARS), x=NOTE_LEFT, y=y + 4, font_size=12, fill=MUTED))
     return group
 
 
@@ -179,9 +175,7 @@ def interval_bars(
     children = [title_text(title, WIDTH)]
     for index in range(1, len(rows), 2):
         y = ROWS_TOP + index * ROW_HEIGHT
-        children.append(
-            el("rect", x=0, y=y, width=WIDTH, height=ROW_HEIGHT, fill=ROW_BAND, class_="chart-band")
-        )
+        children.append(el("rect", x=0, y=y, width=WIDTH, height=ROW_HEIGHT, fill=ROW_BAND, class_="chart-band"))
     for tick in (t for t in nice_ticks(0.0, top) if t <= top + 1e-12):
         children += [
             el("line", x1=x(tick), y1=ROWS_TOP, x2=x(tick), y2=axis_y, stroke=GRID, class_="chart-grid"),

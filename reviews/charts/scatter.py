@@ -42,10 +42,15 @@ class ScatterSeries(TypedDict):
     points: Sequence[ScatterPoint]
 
 
-def share_scatter(series: Sequence[ScatterSeries], *, title: str, x_label: str, y_label: str,
-                  empty_message: str = "Nothing recorded yet") -> SafeString:
-    drawn = [(index, clean_text(one["name"]), list(one["points"])) for index, one in enumerate(series)
-             if one["points"]]
+def share_scatter(
+    series: Sequence[ScatterSeries],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    empty_message: str = "Nothing recorded yet",
+) -> SafeString:
+    drawn = [(index, clean_text(one["name"]), list(one["points"])) for index, one in enumerate(series) if one["points"]]
     if not drawn:
         return empty_chart(kind="scatter", title=title, message=empty_message, width=WIDTH)
     values = [p["y"] for _, _, points in drawn for p in points]
@@ -57,17 +62,35 @@ def share_scatter(series: Sequence[ScatterSeries], *, title: str, x_label: str, 
     x = Scale(0.0, 1.0, PLOT_LEFT + 8, PLOT_RIGHT - 8)
     children = [title_text(title, WIDTH)]
     for tick in y_ticks:
-        children += [el("line", x1=PLOT_LEFT, y1=y(tick), x2=PLOT_RIGHT, y2=y(tick), stroke=GRID, class_="chart-grid"),
-                     el("text", number_tick(tick), x=PLOT_LEFT - 8, y=y(tick) + 4, text_anchor="end", font_size=12,
-                        fill=MUTED)]
+        children += [
+            el("line", x1=PLOT_LEFT, y1=y(tick), x2=PLOT_RIGHT, y2=y(tick), stroke=GRID, class_="chart-grid"),
+            el("text", number_tick(tick), x=PLOT_LEFT - 8, y=y(tick) + 4, text_anchor="end", font_size=12, fill=MUTED),
+        ]
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        children.append(el("text", percent_tick(tick), x=x(tick), y=PLOT_BOTTOM + 18, text_anchor="middle",
-                           font_size=12, fill=MUTED))
-    children += [el("line", x1=PLOT_LEFT, y1=PLOT_BOTTOM, x2=PLOT_RIGHT, y2=PLOT_BOTTOM, stroke=AXIS,
-                    class_="chart-axis"),
-                 el("text", x_label, x=(PLOT_LEFT + PLOT_RIGHT) / 2, y=PLOT_BOTTOM + 36, text_anchor="middle",
-                    fill=MUTED, class_="chart-axis-label"),
-                 y_axis_label(y_label, (PLOT_TOP + PLOT_BOTTOM) / 2)]
+        children.append(
+            el(
+                "text",
+                percent_tick(tick),
+                x=x(tick),
+                y=PLOT_BOTTOM + 18,
+                text_anchor="middle",
+                font_size=12,
+                fill=MUTED,
+            )
+        )
+    children += [
+        el("line", x1=PLOT_LEFT, y1=PLOT_BOTTOM, x2=PLOT_RIGHT, y2=PLOT_BOTTOM, stroke=AXIS, class_="chart-axis"),
+        el(
+            "text",
+            x_label,
+            x=(PLOT_LEFT + PLOT_RIGHT) / 2,
+            y=PLOT_BOTTOM + 36,
+            text_anchor="middle",
+            fill=MUTED,
+            class_="chart-axis-label",
+        ),
+        y_axis_label(y_label, (PLOT_TOP + PLOT_BOTTOM) / 2),
+    ]
     markers = el("g", class_="chart-points")
     entries = []
     summaries = []
@@ -78,12 +101,25 @@ def share_scatter(series: Sequence[ScatterSeries], *, title: str, x_label: str, 
             cx, cy = x(min(max(point["x"], 0.0), 1.0)), y(point["y"])
             text = f"{name}: {number_tick(point['y'])} at {percent_tick(point['x'])} real ({point['label']})"
             summaries.append(text)
-            markers.add(el("g", el("title", text), el("circle", cx=cx, cy=cy, r=5, fill=colour, stroke=BACKGROUND,
-                                                      stroke_width=1.5),
-                           el("text", clean_text(point["label"]), x=cx + 8, y=cy - 6, font_size=11, fill=MUTED,
-                              **halo(BACKGROUND))))
+            markers.add(
+                el(
+                    "g",
+                    el("title", text),
+                    el("circle", cx=cx, cy=cy, r=5, fill=colour, stroke=BACKGROUND, stroke_width=1.5),
+                    el(
+                        "text",
+                        clean_text(point["label"]),
+                        x=cx + 8,
+                        y=cy - 6,
+                        font_size=11,
+                        fill=MUTED,
+                        **halo(BACKGROUND),
+                    ),
+                )
+            )
     children.append(markers)
     legend_group, bottom = legend(entries, top=PLOT_BOTTOM + 48, width=WIDTH)
     children.append(legend_group)
-    return chart(kind="scatter", title=title, description="; ".join(summaries), width=WIDTH, height=bottom + 4,
-                 children=children)
+    return chart(
+        kind="scatter", title=title, description="; ".join(summaries), width=WIDTH, height=bottom + 4, children=children
+    )

@@ -81,6 +81,4 @@ def stacked_share(
     key, bottom = legend(entries, top=SHARE_BAR_TOP + SHARE_BAR_HEIGHT + 8, width=WIDTH)
     children.append(key)
     description = "; ".join(tooltip for _, _, tooltip in entries) + f". Total {total:,}."
-    return chart(
-        kind="share", title=title, description=description, width=WIDTH, height=bottom + 4, children=children
-    )
+    return chart(kind="share", title=title, description=description, width=WIDTH, height=bottom + 4, children=children)

@@ -175,8 +175,16 @@ def title_text(title: str, width: int) -> Node:
 
 def y_axis_label(text: str, middle: float) -> Node:
     """The y axis's label, turned to run up the left edge beside the plot."""
-    return el("text", text, x=14, y=middle, text_anchor="middle", fill=MUTED,
-              transform=f"rotate(-90 14 {num(middle)})", class_="chart-axis-label")
+    return el(
+        "text",
+        text,
+        x=14,
+        y=middle,
+        text_anchor="middle",
+        fill=MUTED,
+        transform=f"rotate(-90 14 {num(middle)})",
+        class_="chart-axis-label",
+    )
 
 
 def halo(colour: str) -> dict[str, object]:

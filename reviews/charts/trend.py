@@ -98,11 +98,7 @@ def trend_lines(
     drawn: list[tuple[int, str, list[tuple[datetime, float, float | None, float | None]]]] = []
     for index, one in enumerate(series):
         points = sorted(
-            (
-                (local_moment(when), value, low, high)
-                for when, value, low, high in one["points"]
-                if value is not None
-            ),
+            ((local_moment(when), value, low, high) for when, value, low, high in one["points"] if value is not None),
             key=lambda point: point[0],
         )
         if points:
@@ -198,9 +194,7 @@ def trend_lines(
             if low is not None and high is not None
         ]
         if len(spans) >= 2:
-            outline = [(px, top) for px, _, top in spans] + [
-                (px, bottom) for px, bottom, _ in reversed(spans)
-            ]
+            outline = [(px, top) for px, _, top in spans] + [(px, bottom) for px, bottom, _ in reversed(spans)]
             bands.add(
                 el(
                     "polygon",
@@ -256,6 +250,4 @@ def trend_lines(
     description = "; ".join(summaries)
     if limit is not None:
         description += f". Limit {percent_tick(limit) if percent else number_tick(limit)}."
-    return chart(
-        kind="trend", title=title, description=description, width=WIDTH, height=bottom + 4, children=children
-    )
+    return chart(kind="trend", title=title, description=description, width=WIDTH, height=bottom + 4, children=children)

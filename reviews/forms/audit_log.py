@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from synthreview.projects.models import Project
 from reviews.selectors.audit_log import OBJECT_TYPES, action_choices, actor_choices
+from synthreview.projects.models import Project
 
 # "sample 123" typed into the id box picks the type too.
 _TYPED_ID = re.compile(r"^\s*([a-z][a-z -]*?)\s*#?\s*(\d+)\s*$", re.IGNORECASE)
@@ -19,8 +19,12 @@ class AuditLogFilterForm(forms.Form):
     action = forms.ChoiceField(required=False)
     actor = forms.ChoiceField(required=False)
     object_type = forms.ChoiceField(required=False, label="Object")
-    object_id = forms.CharField(required=False, max_length=64, label="Object id",
-                                widget=forms.TextInput(attrs={"placeholder": "e.g. 123 or sample 123"}))
+    object_id = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Object id",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 123 or sample 123"}),
+    )
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -28,8 +32,10 @@ class AuditLogFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = action_choices(project)
         self.fields["actor"].choices = actor_choices(project)
-        self.fields["object_type"].choices = [("", "Any type"),
-                                              *((key, label) for key, (label, _, _) in OBJECT_TYPES.items())]
+        self.fields["object_type"].choices = [
+            ("", "Any type"),
+            *((key, label) for key, (label, _, _) in OBJECT_TYPES.items()),
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -39,8 +45,9 @@ class AuditLogFilterForm(forms.Form):
             data["object_type"] = _TYPE_BY_WORD[typed.group(1).lower()]
             object_id = typed.group(2)
         elif typed:
-            self.add_error("object_id", f"“{typed.group(1)}” is not a kind of object the log records; "
-                                        "pick the type from the list.")
+            self.add_error(
+                "object_id", f"“{typed.group(1)}” is not a kind of object the log records; pick the type from the list."
+            )
         data["object_id"] = object_id
         # An id means nothing without its type (sample 12 and audit 12 are different things).
         if object_id and not data.get("object_type"):

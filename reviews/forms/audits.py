@@ -7,10 +7,10 @@ from typing import Any
 from django import forms
 
 from generation.models import GenerationRun, Generator, PromptTemplateVersion
-from synthreview.projects.models import Project
 from reviews.models import AuditScope, ErrorCategory, VerdictValue
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE
 from reviews.services.audits import MAX_OVERLAP, audit_close_refusal
+from synthreview.projects.models import Project
 
 
 class AuditForm(forms.Form):
@@ -19,23 +19,50 @@ class AuditForm(forms.Form):
     run = forms.ModelChoiceField(queryset=GenerationRun.objects.none(), required=False)
     generator = forms.ModelChoiceField(queryset=Generator.objects.none(), required=False)
     template_version = forms.ModelChoiceField(queryset=PromptTemplateVersion.objects.none(), required=False)
-    sample_size = forms.IntegerField(min_value=MIN_AUDIT_SIZE, max_value=MAX_AUDIT_SIZE, initial=60,
-                                     label="Items (n)", help_text="50 to 100 is usual.")
-    expected_error_rate = forms.IntegerField(min_value=1, max_value=50, initial=10, label="Expected error rate (%)",
-                                             help_text="Only for the planner: the width n gives at this rate.")
-    overlap = forms.IntegerField(min_value=1, max_value=MAX_OVERLAP, initial=1, label="Reviewers per item",
-                                 help_text="2 or more gives agreement figures.")
-    gold_items = forms.IntegerField(min_value=0, max_value=50, initial=0, label="Gold items",
-                                    help_text="Real samples with a known verdict, mixed in blind.")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**62,
-                              help_text="Leave empty for a random seed; a past audit's seed draws it again.")
+    sample_size = forms.IntegerField(
+        min_value=MIN_AUDIT_SIZE,
+        max_value=MAX_AUDIT_SIZE,
+        initial=60,
+        label="Items (n)",
+        help_text="50 to 100 is usual.",
+    )
+    expected_error_rate = forms.IntegerField(
+        min_value=1,
+        max_value=50,
+        initial=10,
+        label="Expected error rate (%)",
+        help_text="Only for the planner: the width n gives at this rate.",
+    )
+    overlap = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_OVERLAP,
+        initial=1,
+        label="Reviewers per item",
+        help_text="2 or more gives agreement figures.",
+    )
+    gold_items = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=0,
+        label="Gold items",
+        help_text="Real samples with a known verdict, mixed in blind.",
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**62,
+        help_text="Leave empty for a random seed; a past audit's seed draws it again.",
+    )
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["run"].queryset = GenerationRun.objects.filter(project=project).order_by("-created_at")
         self.fields["generator"].queryset = Generator.objects.filter(project=project).order_by("name")
-        self.fields["template_version"].queryset = (PromptTemplateVersion.objects.filter(template__project=project)
-                                                    .select_related("template").order_by("template__name", "version"))
+        self.fields["template_version"].queryset = (
+            PromptTemplateVersion.objects.filter(template__project=project)
+            .select_related("template")
+            .order_by("template__name", "version")
+        )
         self.fields["template_version"].label_from_instance = lambda v: f"{v.template.name} v{v.version}"
 
     def clean(self) -> dict[str, Any]:
@@ -74,9 +101,14 @@ class AuditCloseForm(forms.Form):
 class AdjudicationForm(forms.Form):
     sample = forms.IntegerField(min_value=1)
     # No default: a lead who presses Decide without choosing is asked to choose, never recorded as "correct".
-    value = forms.ChoiceField(choices=VerdictValue.choices, label="Decision",
-                              error_messages={"required": "Choose a decision: correct, wrong or unsure.",
-                                              "invalid_choice": "Choose a decision: correct, wrong or unsure."})
+    value = forms.ChoiceField(
+        choices=VerdictValue.choices,
+        label="Decision",
+        error_messages={
+            "required": "Choose a decision: correct, wrong or unsure.",
+            "invalid_choice": "Choose a decision: correct, wrong or unsure.",
+        },
+    )
     error_category = forms.ChoiceField(choices=[("", "—"), *ErrorCategory.choices], required=False)
     note = forms.CharField(required=False, max_length=2000)
 

@@ -9,12 +9,15 @@ from typing import Any
 from django import forms
 
 from generation.models import Generator
-from synthreview.projects.models import Phase, Project, QualityCheckSchedule
 from reviews.governance.target_models import TargetModelsError, target_models_parse, target_models_text
 from reviews.services.policy import MAX_GENERATION_DEPTH, MAX_HIDDEN_METADATA_KEYS, MAX_METADATA_KEY_CHARS
+from synthreview.projects.models import Phase, Project, QualityCheckSchedule
 
-PERCENT_ERRORS = {"min_value": "Enter a percentage from 0 to 100.", "max_value": "Enter a percentage from 0 to 100.",
-                  "invalid": "Enter a percentage from 0 to 100."}
+PERCENT_ERRORS = {
+    "min_value": "Enter a percentage from 0 to 100.",
+    "max_value": "Enter a percentage from 0 to 100.",
+    "invalid": "Enter a percentage from 0 to 100.",
+}
 
 
 def _percent(share: float | None) -> float | None:
@@ -28,57 +31,92 @@ def _share(percent: float | None) -> float | None:
 
 class PolicyForm(forms.Form):
     phase = forms.TypedChoiceField(
-        choices=Phase.choices, coerce=int, label="Phase",
-        help_text="Sets the minimum real share of a training export: the practice's 100/0 → 50/50 → 80/20 → 95/5.")
+        choices=Phase.choices,
+        coerce=int,
+        label="Phase",
+        help_text="Sets the minimum real share of a training export: the practice's 100/0 → 50/50 → 80/20 → 95/5.",
+    )
     min_real_share = forms.FloatField(
-        required=False, min_value=0, max_value=100, label="Custom minimum real share (%)",
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Custom minimum real share (%)",
         help_text="When set, replaces the phase's minimum; leave empty to follow the phase.",
-        error_messages=PERCENT_ERRORS, widget=forms.NumberInput(attrs={"step": "any", "placeholder": "none"}))
+        error_messages=PERCENT_ERRORS,
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "none"}),
+    )
     noise_floor_limit = forms.FloatField(
-        min_value=0, max_value=100, label="Noise-floor limit (%)",
+        min_value=0,
+        max_value=100,
+        label="Noise-floor limit (%)",
         help_text="Audit gate: a run's synthetic samples leave only when its closed audit's 95% upper bound on the "
-                  "share marked wrong is at most this.",
-        error_messages=PERCENT_ERRORS, widget=forms.NumberInput(attrs={"step": "any"}))
+        "share marked wrong is at most this.",
+        error_messages=PERCENT_ERRORS,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
     eval_leak_threshold = forms.FloatField(
-        min_value=0, max_value=1, label="Eval leak threshold (cosine)",
+        min_value=0,
+        max_value=1,
+        label="Eval leak threshold (cosine)",
         help_text="A train-side sample at least this similar to an eval sample, in its prompt alone or in prompt and "
-                  "answer together, is a leak, kept out of training exports; so is an eval prompt reused word for "
-                  "word, whatever the answer.",
+        "answer together, is a leak, kept out of training exports; so is an eval prompt reused word for "
+        "word, whatever the answer.",
         error_messages={"min_value": "Enter a similarity from 0 to 1.", "max_value": "Enter a similarity from 0 to 1."},
-        widget=forms.NumberInput(attrs={"step": "any"}))
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
     max_generation_depth = forms.IntegerField(
-        min_value=0, max_value=MAX_GENERATION_DEPTH, label="Deepest generation exported",
+        min_value=0,
+        max_value=MAX_GENERATION_DEPTH,
+        label="Deepest generation exported",
         help_text="Recursion guard: samples generated from synthetic seeds deeper than this stay out "
-                  "(0: only samples made from real seeds).")
+        "(0: only samples made from real seeds).",
+    )
     target_models = forms.CharField(
-        required=False, label="Models being trained",
-        help_text="One model per line, then what it is derived from, nearest first, each step written \"<-\": "
-                  "acme-7b <- llama-3-8b-instruct <- llama-3-8b. A model trained from scratch is its name alone. "
-                  "A training export is checked against every model listed here, and refused when it names a "
-                  "model that is not listed, or when nothing is listed.",
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 48, "spellcheck": "false",
-                                     "placeholder": "acme-7b <- llama-3-8b-instruct <- llama-3-8b"}))
+        required=False,
+        label="Models being trained",
+        help_text='One model per line, then what it is derived from, nearest first, each step written "<-": '
+        "acme-7b <- llama-3-8b-instruct <- llama-3-8b. A model trained from scratch is its name alone. "
+        "A training export is checked against every model listed here, and refused when it names a "
+        "model that is not listed, or when nothing is listed.",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "cols": 48,
+                "spellcheck": "false",
+                "placeholder": "acme-7b <- llama-3-8b-instruct <- llama-3-8b",
+            }
+        ),
+    )
     hidden_metadata_keys = forms.CharField(
-        required=False, label="Metadata hidden from reviewers",
+        required=False,
+        label="Metadata hidden from reviewers",
         help_text="Metadata keys, separated by commas or new lines, that reviewers never see while they audit "
-                  "(answer keys). Leads see them.",
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 48, "spellcheck": "false"}))
+        "(answer keys). Leads see them.",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 48, "spellcheck": "false"}),
+    )
     quality_check_schedule = forms.ChoiceField(
-        choices=QualityCheckSchedule.choices, label="Scheduled quality check",
-        help_text="How often a worker recomputes the quality figures and drift and raises alerts, with nobody "
-                  "asking.")
+        choices=QualityCheckSchedule.choices,
+        label="Scheduled quality check",
+        help_text="How often a worker recomputes the quality figures and drift and raises alerts, with nobody asking.",
+    )
 
-    SECTIONS = (("Mix-in rule", ("phase", "min_real_share")),
-                ("Audit gate, leak check and recursion guard",
-                 ("noise_floor_limit", "eval_leak_threshold", "max_generation_depth", "target_models")),
-                ("Blind audits and scheduled checks", ("hidden_metadata_keys", "quality_check_schedule")))
+    SECTIONS = (
+        ("Mix-in rule", ("phase", "min_real_share")),
+        (
+            "Audit gate, leak check and recursion guard",
+            ("noise_floor_limit", "eval_leak_threshold", "max_generation_depth", "target_models"),
+        ),
+        ("Blind audits and scheduled checks", ("hidden_metadata_keys", "quality_check_schedule")),
+    )
 
     def __init__(self, *args: Any, project: Project, generators: list[Generator], **kwargs: Any) -> None:
         caps = project.generator_caps or {}
         initial = {
-            "phase": project.phase, "min_real_share": _percent(project.min_real_share),
+            "phase": project.phase,
+            "min_real_share": _percent(project.min_real_share),
             "noise_floor_limit": _percent(project.noise_floor_limit),
-            "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth,
+            "eval_leak_threshold": project.eval_leak_threshold,
+            "max_generation_depth": project.max_generation_depth,
             "target_models": target_models_text(project.target_models or []),
             "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys or []),
             "quality_check_schedule": project.quality_check_schedule,
@@ -90,10 +128,15 @@ class PolicyForm(forms.Form):
         for generator in generators:
             # Named by id: a generator's name is free text and never becomes a field name.
             self.fields[self.cap_field(generator)] = forms.FloatField(
-                required=False, min_value=0, max_value=100, label=f"Cap for {generator.name} (%)",
+                required=False,
+                min_value=0,
+                max_value=100,
+                label=f"Cap for {generator.name} (%)",
                 error_messages=PERCENT_ERRORS,
-                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "none",
-                                                "aria-label": f"Cap for {generator.name} (%)"}))
+                widget=forms.NumberInput(
+                    attrs={"step": "any", "placeholder": "none", "aria-label": f"Cap for {generator.name} (%)"}
+                ),
+            )
 
     @staticmethod
     def cap_field(generator: Generator) -> str:
@@ -116,8 +159,9 @@ class PolicyForm(forms.Form):
         keys = list(dict.fromkeys(key.strip() for key in typed if key.strip()))
         too_long = [key for key in keys if len(key) > MAX_METADATA_KEY_CHARS]
         if too_long:
-            raise forms.ValidationError(f"A metadata key is at most {MAX_METADATA_KEY_CHARS} characters: "
-                                        f"{too_long[0][:40]}… is longer.")
+            raise forms.ValidationError(
+                f"A metadata key is at most {MAX_METADATA_KEY_CHARS} characters: {too_long[0][:40]}… is longer."
+            )
         if len(keys) > MAX_HIDDEN_METADATA_KEYS:
             raise forms.ValidationError(f"Hide at most {MAX_HIDDEN_METADATA_KEYS} keys.")
         return keys
@@ -125,14 +169,22 @@ class PolicyForm(forms.Form):
     def changes(self) -> dict[str, Any]:
         """The whole policy as the service takes it (it records only what moved)."""
         data = self.cleaned_data
-        caps = {generator.name: _share(data[self.cap_field(generator)]) for generator in self.generators
-                if data.get(self.cap_field(generator)) is not None}
-        return {"phase": data["phase"], "min_real_share": _share(data["min_real_share"]),
-                "noise_floor_limit": _share(data["noise_floor_limit"]),
-                "eval_leak_threshold": data["eval_leak_threshold"],
-                "max_generation_depth": data["max_generation_depth"], "generator_caps": caps,
-                "target_models": data["target_models"], "hidden_metadata_keys": data["hidden_metadata_keys"],
-                "quality_check_schedule": data["quality_check_schedule"]}
+        caps = {
+            generator.name: _share(data[self.cap_field(generator)])
+            for generator in self.generators
+            if data.get(self.cap_field(generator)) is not None
+        }
+        return {
+            "phase": data["phase"],
+            "min_real_share": _share(data["min_real_share"]),
+            "noise_floor_limit": _share(data["noise_floor_limit"]),
+            "eval_leak_threshold": data["eval_leak_threshold"],
+            "max_generation_depth": data["max_generation_depth"],
+            "generator_caps": caps,
+            "target_models": data["target_models"],
+            "hidden_metadata_keys": data["hidden_metadata_keys"],
+            "quality_check_schedule": data["quality_check_schedule"],
+        }
 
     def disable(self) -> None:
         for field in self.fields.values():

@@ -6,8 +6,8 @@ from django import forms
 
 from generation.checks import REGISTRY as CHECKS
 from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
-from synthreview.projects.models import Project
 from reviews.models import ErrorCategory, VerdictValue
+from synthreview.projects.models import Project
 
 
 class VerdictForm(forms.Form):

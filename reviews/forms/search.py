@@ -10,9 +10,12 @@ K_CHOICES = [(10, "10"), (20, "20"), (50, "50"), (100, "100")]
 class SearchForm(forms.Form):
     """What to search for: typed words, or a sample (by id) whose neighbours to list."""
 
-    query = forms.CharField(required=False, max_length=QUERY_MAX_CHARS, label="Query",
-                            widget=forms.TextInput(attrs={"placeholder": "e.g. a refund request written angrily",
-                                                          "autofocus": True}))
+    query = forms.CharField(
+        required=False,
+        max_length=QUERY_MAX_CHARS,
+        label="Query",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. a refund request written angrily", "autofocus": True}),
+    )
     anchor = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     k = forms.TypedChoiceField(choices=K_CHOICES, coerce=int, initial=20, label="Results")
 

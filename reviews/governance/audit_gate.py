@@ -25,16 +25,20 @@ from dataclasses import dataclass
 from django.db.models import Max
 
 from generation.models import Origin
-from synthreview.projects.models import Project
 from reviews.governance.gates import GateDecision, GroupCount, Outcome
 from reviews.metrics import audit_size_to_clear
 from reviews.models import Audit, AuditItem, AuditScope, AuditStatus
-from reviews.selectors.audits import audit_figures_compute
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE
+from reviews.selectors.audits import audit_figures_compute
+from synthreview.projects.models import Project
 
 MIN_AUDIT_VERDICTS = 50
-SCOPE_ORDER = ((AuditScope.RUN, "run_id"), (AuditScope.GENERATOR, "generator_id"),
-               (AuditScope.TEMPLATE_VERSION, "template_version_id"), (AuditScope.PROJECT, None))
+SCOPE_ORDER = (
+    (AuditScope.RUN, "run_id"),
+    (AuditScope.GENERATOR, "generator_id"),
+    (AuditScope.TEMPLATE_VERSION, "template_version_id"),
+    (AuditScope.PROJECT, None),
+)
 
 
 @dataclass(frozen=True)
@@ -67,20 +71,37 @@ def _generator_rows(audit: Audit) -> list[dict]:
 
 def _closed_with_marks(project: Project) -> list[tuple[Audit, int]]:
     """The project's closed audits, newest first, each with the last sample id it saw."""
-    audits = [a for a in Audit.objects.filter(project=project, status=AuditStatus.CLOSED, frozen_figures__isnull=False)
-              .order_by("-closed_at", "-id") if a.frozen_figures.get("noise_floor")]
+    audits = [
+        a
+        for a in Audit.objects.filter(
+            project=project, status=AuditStatus.CLOSED, frozen_figures__isnull=False
+        ).order_by("-closed_at", "-id")
+        if a.frozen_figures.get("noise_floor")
+    ]
     # An audit with no mark saw at least the samples it drew: ids grow, so every lower id existed too.
     unmarked = [a.pk for a in audits if a.drawn_through_sample_id is None]
-    drawn = dict(AuditItem.objects.filter(audit_id__in=unmarked, is_gold=False).values("audit_id")
-                 .annotate(last=Max("sample_id")).values_list("audit_id", "last")) if unmarked else {}
-    return [(audit, audit.drawn_through_sample_id if audit.drawn_through_sample_id is not None
-             else drawn.get(audit.pk, 0)) for audit in audits]
+    drawn = (
+        dict(
+            AuditItem.objects.filter(audit_id__in=unmarked, is_gold=False)
+            .values("audit_id")
+            .annotate(last=Max("sample_id"))
+            .values_list("audit_id", "last")
+        )
+        if unmarked
+        else {}
+    )
+    return [
+        (audit, audit.drawn_through_sample_id if audit.drawn_through_sample_id is not None else drawn.get(audit.pk, 0))
+        for audit in audits
+    ]
 
 
 def closed_audits_for_gate(project: Project) -> list[_ClosedAudit]:
     """The closed audits, newest first, with the last sample id each saw and its figures per generator."""
-    return [_ClosedAudit(audit, mark, {row["id"]: row for row in _generator_rows(audit)})
-            for audit, mark in _closed_with_marks(project)]
+    return [
+        _ClosedAudit(audit, mark, {row["id"]: row for row in _generator_rows(audit)})
+        for audit, mark in _closed_with_marks(project)
+    ]
 
 
 def audit_marks(project: Project) -> list[int]:
@@ -96,68 +117,97 @@ def _advice(generator: str, row: dict | None, limit: float) -> str:
     seen = f"{rate:.1%} wrong ({wrong} of {judged})"
     needed = audit_size_to_clear(rate, limit)
     if needed is None:
-        return (f"at its observed {seen} no audit size brings {generator}'s upper bound under the limit of "
-                f"{limit:.0%}: fix the generator or leave it out")
+        return (
+            f"at its observed {seen} no audit size brings {generator}'s upper bound under the limit of "
+            f"{limit:.0%}: fix the generator or leave it out"
+        )
     needed = max(needed, MIN_AUDIT_VERDICTS)
     if needed > MAX_AUDIT_SIZE:
-        return (f"at its observed {seen} {generator} needs {needed:,} judged items to bring its upper bound under "
-                f"{limit:.0%}, more than one audit holds ({MAX_AUDIT_SIZE}): fix the generator or leave it out")
-    return (f"audit {generator} on its own with at least {needed:,} items: at its observed {seen}, "
-            f"{needed:,} judged items bring its upper bound under {limit:.0%}")
+        return (
+            f"at its observed {seen} {generator} needs {needed:,} judged items to bring its upper bound under "
+            f"{limit:.0%}, more than one audit holds ({MAX_AUDIT_SIZE}): fix the generator or leave it out"
+        )
+    return (
+        f"audit {generator} on its own with at least {needed:,} items: at its observed {seen}, "
+        f"{needed:,} judged items bring its upper bound under {limit:.0%}"
+    )
 
 
-def _decide(source: _Source, mark: int | None, audits: list[_ClosedAudit], generator: str, limit: float
-            ) -> tuple[_ClosedAudit | None, str]:
+def _decide(
+    source: _Source, mark: int | None, audits: list[_ClosedAudit], generator: str, limit: float
+) -> tuple[_ClosedAudit | None, str]:
     """The audit that decides these samples and, if they are not cleared, the problem with its advice."""
     # Newest first, as closed_audits_for_gate returns them.
     in_scope = [closed for closed in audits if closed.in_scope(source)]
     fresh = [closed for closed in in_scope if mark is not None and closed.drawn_through >= mark]
-    deciding = next((closed for closed in fresh
-                     if (closed.by_generator.get(source.generator_id) or {}).get("judged")), None)
+    deciding = next(
+        (closed for closed in fresh if (closed.by_generator.get(source.generator_id) or {}).get("judged")), None
+    )
     if deciding is not None:
         row = deciding.by_generator[source.generator_id]
         if row["judged"] < MIN_AUDIT_VERDICTS:
-            return None, (f"not audited: no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts on {generator}'s "
-                          f"own items (audit {deciding.audit.name!r} judged only {row['judged']} of them, "
-                          f"{row['wrong']} wrong), and the newest audit that saw these samples decides; "
-                          f"advice: {_advice(generator, row, limit)}")
+            return None, (
+                f"not audited: no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts on {generator}'s "
+                f"own items (audit {deciding.audit.name!r} judged only {row['judged']} of them, "
+                f"{row['wrong']} wrong), and the newest audit that saw these samples decides; "
+                f"advice: {_advice(generator, row, limit)}"
+            )
         high = row["high"]
         if high is not None and high <= limit:
             return deciding, ""
-        return deciding, (f"audit {deciding.audit.name!r} puts {generator}'s noise floor's upper bound at "
-                          f"{high:.1%}, above the limit of {limit:.0%}; advice: {_advice(generator, row, limit)}")
+        return deciding, (
+            f"audit {deciding.audit.name!r} puts {generator}'s noise floor's upper bound at "
+            f"{high:.1%}, above the limit of {limit:.0%}; advice: {_advice(generator, row, limit)}"
+        )
     stale = next((closed for closed in in_scope if closed.by_generator.get(source.generator_id)), None)
     if stale is not None:
         row = stale.by_generator[source.generator_id]
-        return None, (f"not audited: these samples arrived after audit {stale.audit.name!r} was drawn (it saw "
-                      f"samples up to #{stale.drawn_through}); advice: {_advice(generator, row, limit)}")
-    return None, (f"no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts; "
-                  f"advice: {_advice(generator, None, limit)}")
+        return None, (
+            f"not audited: these samples arrived after audit {stale.audit.name!r} was drawn (it saw "
+            f"samples up to #{stale.drawn_through}); advice: {_advice(generator, row, limit)}"
+        )
+    return None, (
+        f"no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts; advice: {_advice(generator, None, limit)}"
+    )
 
 
 def _audit_row(closed: _ClosedAudit) -> dict:
     audit = closed.audit
     floor = audit.frozen_figures["noise_floor"]
-    return {"id": audit.pk, "name": audit.name, "scope": audit.scope, "closed_at": audit.closed_at.isoformat(),
-            "judged": floor["judged"], "wrong": floor["wrong"], "noise_floor": floor["rate"],
-            "interval": [floor["low"], floor["high"]], "drawn_through_sample_id": closed.drawn_through,
-            "covers": [], "cleared": [], "samples_cleared": 0}
+    return {
+        "id": audit.pk,
+        "name": audit.name,
+        "scope": audit.scope,
+        "closed_at": audit.closed_at.isoformat(),
+        "judged": floor["judged"],
+        "wrong": floor["wrong"],
+        "noise_floor": floor["rate"],
+        "interval": [floor["low"], floor["high"]],
+        "drawn_through_sample_id": closed.drawn_through,
+        "covers": [],
+        "cleared": [],
+        "samples_cleared": 0,
+    }
 
 
-def audit_gate(*, project: Project, groups: list[GroupCount], override_reason: str, names: dict
-               ) -> tuple[GateDecision, list[dict]]:
+def audit_gate(
+    *, project: Project, groups: list[GroupCount], override_reason: str, names: dict
+) -> tuple[GateDecision, list[dict]]:
     """Every synthetic sample needs a closed audit that saw it and cleared its generator on its own items."""
     sources: dict[_Source, Counter] = defaultdict(Counter)
     for group in groups:
         if group.origin == Origin.SYNTHETIC and group.count:
-            sources[_Source(group.run_id, group.generator_id, group.template_version_id)][group.audit_mark] += \
+            sources[_Source(group.run_id, group.generator_id, group.template_version_id)][group.audit_mark] += (
                 group.count
+            )
     audits = closed_audits_for_gate(project)
     limit = project.noise_floor_limit
     used: dict[int, dict] = {}
     missing: list[dict] = []
-    for source, by_mark in sorted(sources.items(), key=lambda item: (names["run"].get(item[0].run_id, ""),
-                                                                     names["generator"].get(item[0].generator_id, ""))):
+    for source, by_mark in sorted(
+        sources.items(),
+        key=lambda item: (names["run"].get(item[0].run_id, ""), names["generator"].get(item[0].generator_id, "")),
+    ):
         generator = names["generator"][source.generator_id]
         label = f"run {names['run'][source.run_id]}" if source.run_id else "samples imported without a run"
         for mark, count in sorted(by_mark.items(), key=lambda item: (item[0] is None, item[0] or 0)):
@@ -168,36 +218,66 @@ def audit_gate(*, project: Project, groups: list[GroupCount], override_reason: s
                 if covered not in row["covers"]:
                     row["covers"].append(covered)
             if problem:
-                missing.append({"source": label, "run": names["run"].get(source.run_id), "generator": generator,
-                                "samples": count, "audit": closed.audit.pk if closed else None, "problem": problem})
+                missing.append(
+                    {
+                        "source": label,
+                        "run": names["run"].get(source.run_id),
+                        "generator": generator,
+                        "samples": count,
+                        "audit": closed.audit.pk if closed else None,
+                        "problem": problem,
+                    }
+                )
                 continue
             own = closed.by_generator[source.generator_id]
-            row["cleared"].append({"source": label, "run": names["run"].get(source.run_id), "generator": generator,
-                                   "template_version": names["template_version"].get(source.template_version_id),
-                                   "samples": count, "sample_ids_through": closed.drawn_through,
-                                   "generator_judged": own["judged"], "generator_wrong": own["wrong"],
-                                   "generator_upper_bound": own["high"]})
+            row["cleared"].append(
+                {
+                    "source": label,
+                    "run": names["run"].get(source.run_id),
+                    "generator": generator,
+                    "template_version": names["template_version"].get(source.template_version_id),
+                    "samples": count,
+                    "sample_ids_through": closed.drawn_through,
+                    "generator_judged": own["judged"],
+                    "generator_wrong": own["wrong"],
+                    "generator_upper_bound": own["high"],
+                }
+            )
             row["samples_cleared"] += count
     details = {"min_verdicts": MIN_AUDIT_VERDICTS, "noise_floor_limit": limit, "failing": missing}
     if not missing:
-        reason = ("Every synthetic sample is cleared by a closed audit that saw it, on its generator's own items."
-                  if sources else "No synthetic samples, so no audit is needed.")
+        reason = (
+            "Every synthetic sample is cleared by a closed audit that saw it, on its generator's own items."
+            if sources
+            else "No synthetic samples, so no audit is needed."
+        )
         return GateDecision("audit", Outcome.PASSED, reason, details), list(used.values())
     listed = _missing_by_run(missing)
     if override_reason.strip():
-        return (GateDecision("audit", Outcome.OVERRIDDEN, f"Overridden by a lead: {override_reason.strip()} "
-                             f"(would have refused: {listed})", details | {"override_reason": override_reason.strip()}),
-                list(used.values()))
-    return (GateDecision("audit", Outcome.REFUSED,
-                         f"No expert audit clears these samples for training: {listed}. Follow the advice for each "
-                         f"(audits are drawn on the Audits page), or override with a written reason.", details),
-            list(used.values()))
+        return (
+            GateDecision(
+                "audit",
+                Outcome.OVERRIDDEN,
+                f"Overridden by a lead: {override_reason.strip()} (would have refused: {listed})",
+                details | {"override_reason": override_reason.strip()},
+            ),
+            list(used.values()),
+        )
+    return (
+        GateDecision(
+            "audit",
+            Outcome.REFUSED,
+            f"No expert audit clears these samples for training: {listed}. Follow the advice for each "
+            f"(audits are drawn on the Audits page), or override with a written reason.",
+            details,
+        ),
+        list(used.values()),
+    )
 
 
 def _missing_by_run(missing: list[dict]) -> str:
-    """"run A (gen-1: 80, gen-2: 69 samples): no closed audit …; run B …" — one entry per run and problem."""
+    """ "run A (gen-1: 80, gen-2: 69 samples): no closed audit …; run B …" — one entry per run and problem."""
     by_run: dict[tuple[str, str], list[str]] = defaultdict(list)
     for entry in missing:
         by_run[(entry["source"], entry["problem"])].append(f"{entry['generator']}: {entry['samples']:,}")
-    return "; ".join(f"{source} ({', '.join(parts)} samples): {problem}"
-                     for (source, problem), parts in by_run.items())
+    return "; ".join(f"{source} ({', '.join(parts)} samples): {problem}" for (source, problem), parts in by_run.items())

@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from generation.models import GenerationRun, Generator, GeneratorKind, Origin, PromptTemplateVersion
-from synthreview.projects.models import Project
 from reviews.governance.mix_policy import minimum_real_share, mix_decide
 from reviews.governance.target_models import model_key
+from synthreview.projects.models import Project
 
 
 class Outcome:
@@ -90,19 +90,24 @@ def recursion_targets(*, target_model: str, declared: list[dict]) -> tuple[list[
     must be declared), else every model the project declares (there must be one)."""
     if not target_model.strip():
         if not declared:
-            return [], ("This project has not declared the model it trains, so its exports cannot be checked for "
-                        "recursion. Declare the model being trained, with its lineage, on the Policy page.")
+            return [], (
+                "This project has not declared the model it trains, so its exports cannot be checked for "
+                "recursion. Declare the model being trained, with its lineage, on the Policy page."
+            )
         return declared, None
     named = next((model for model in declared if model_key(model["name"]) == model_key(target_model)), None)
     if named is None:
         listed = ", ".join(model["name"] for model in declared) or "none"
-        return [], (f"The target model {target_model} is not declared on the Policy page (declared: {listed}). "
-                    f"Declare it with its lineage there, so its relatives can be refused, then export again.")
+        return [], (
+            f"The target model {target_model} is not declared on the Policy page (declared: {listed}). "
+            f"Declare it with its lineage there, so its relatives can be refused, then export again."
+        )
     return [named], None
 
 
-def recursion_gate(*, target_model: str, declared: list[dict], generators: list[Generator],
-                   counts: dict[int, int]) -> GateDecision:
+def recursion_gate(
+    *, target_model: str, declared: list[dict], generators: list[Generator], counts: dict[int, int]
+) -> GateDecision:
     """Refuse generators derived from a target model, and those a target model is derived from.
 
     The targets are the one the export names, else every model the project declares; `generators` are
@@ -110,27 +115,39 @@ def recursion_gate(*, target_model: str, declared: list[dict], generators: list[
     many synthetic samples of each the export holds."""
     targets, refusal = recursion_targets(target_model=target_model, declared=declared)
     if refusal and not target_model.strip() and not any(counts.values()):
-        return GateDecision("recursion", Outcome.PASSED,
-                            "No synthetic sample, so no model's output can come back to it.",
-                            {"target_model": "", "checked_against": []})
+        return GateDecision(
+            "recursion",
+            Outcome.PASSED,
+            "No synthetic sample, so no model's output can come back to it.",
+            {"target_model": "", "checked_against": []},
+        )
     if refusal:
-        return GateDecision("recursion", Outcome.REFUSED, refusal,
-                            {"target_model": target_model, "declared": declared, "generators": []})
+        return GateDecision(
+            "recursion",
+            Outcome.REFUSED,
+            refusal,
+            {"target_model": target_model, "declared": declared, "generators": []},
+        )
     # A generator that is no program but names no model could be any model, the target included:
     # its samples cannot be shown to come from outside the target's lineage.
-    unknown = [{"generator": generator.name, "kind": generator.kind, "samples": counts[generator.pk]}
-               for generator in generators
-               if counts.get(generator.pk) and generator.kind != GeneratorKind.PROGRAMMATIC
-               and not generator.model_name.strip()]
+    unknown = [
+        {"generator": generator.name, "kind": generator.kind, "samples": counts[generator.pk]}
+        for generator in generators
+        if counts.get(generator.pk)
+        and generator.kind != GeneratorKind.PROGRAMMATIC
+        and not generator.model_name.strip()
+    ]
     if unknown:
         listed = "; ".join(f"{u['generator']} ({u['samples']:,} samples)" for u in unknown)
-        return GateDecision("recursion", Outcome.REFUSED,
-                            f"Unknown model: the export holds synthetic samples of generators whose model is not "
-                            f"known, so they may come from {' or '.join(m['name'] for m in targets)} or a relative: "
-                            f"{listed}. Declare its model on the generator page (with what it is derived from), "
-                            "or leave these generators out of the export.",
-                            {"target_model": target_model, "checked_against": [m["name"] for m in targets],
-                             "unknown_models": unknown})
+        return GateDecision(
+            "recursion",
+            Outcome.REFUSED,
+            f"Unknown model: the export holds synthetic samples of generators whose model is not "
+            f"known, so they may come from {' or '.join(m['name'] for m in targets)} or a relative: "
+            f"{listed}. Declare its model on the generator page (with what it is derived from), "
+            "or leave these generators out of the export.",
+            {"target_model": target_model, "checked_against": [m["name"] for m in targets], "unknown_models": unknown},
+        )
     parents = lineage_graph(generators, declared)
     names = ", ".join(model["name"] for model in targets)
     related = []
@@ -151,18 +168,29 @@ def recursion_gate(*, target_model: str, declared: list[dict], generators: list[
             if model["name"] not in hit:
                 hit.append(model["name"])
         if whys:
-            related.append({"generator": generator.name, "model": generator.model_name, "lineage": generator.lineage,
-                            "samples": counts[generator.pk], "why": "; ".join(whys)})
+            related.append(
+                {
+                    "generator": generator.name,
+                    "model": generator.model_name,
+                    "lineage": generator.lineage,
+                    "samples": counts[generator.pk],
+                    "why": "; ".join(whys),
+                }
+            )
     details = {"target_model": target_model, "checked_against": [model["name"] for model in targets]}
     if not related:
-        return GateDecision("recursion", Outcome.PASSED,
-                            f"No synthetic sample comes from a model related to {names}.", details)
+        return GateDecision(
+            "recursion", Outcome.PASSED, f"No synthetic sample comes from a model related to {names}.", details
+        )
     listed = "; ".join(f"{r['generator']} ({r['samples']:,} samples): {r['why']}" for r in related)
-    return GateDecision("recursion", Outcome.REFUSED,
-                        f"Recursive generation: {', '.join(hit)} would train on output of "
-                        f"{'its' if len(hit) == 1 else 'their'} own lineage. Refused generators: {listed}. "
-                        "Leave these generators out of the export.",
-                        details | {"generators": related})
+    return GateDecision(
+        "recursion",
+        Outcome.REFUSED,
+        f"Recursive generation: {', '.join(hit)} would train on output of "
+        f"{'its' if len(hit) == 1 else 'their'} own lineage. Refused generators: {listed}. "
+        "Leave these generators out of the export.",
+        details | {"generators": related},
+    )
 
 
 def mix_gate(*, project: Project, groups: list[GroupCount], names: dict) -> GateDecision:
@@ -172,20 +200,31 @@ def mix_gate(*, project: Project, groups: list[GroupCount], names: dict) -> Gate
         if group.origin == Origin.SYNTHETIC:
             by_generator[names["generator"][group.generator_id]] += group.count
     minimum = minimum_real_share(project.phase, project.min_real_share)
-    decision = mix_decide(real=real, synthetic_by_generator=dict(by_generator), minimum=minimum,
-                          caps=project.generator_caps or {})
-    details = {"real": real, "synthetic": decision.synthetic, "minimum_real_share": float(minimum),
-               "real_share": float(decision.real_share) if decision.real_share is not None else None,
-               "real_to_add": decision.real_to_add, "synthetic_to_drop": decision.synthetic_to_drop,
-               "drop_by_generator": decision.drop_by_generator, "over_cap": decision.over_cap,
-               "caps": project.generator_caps or {}}
+    decision = mix_decide(
+        real=real, synthetic_by_generator=dict(by_generator), minimum=minimum, caps=project.generator_caps or {}
+    )
+    details = {
+        "real": real,
+        "synthetic": decision.synthetic,
+        "minimum_real_share": float(minimum),
+        "real_share": float(decision.real_share) if decision.real_share is not None else None,
+        "real_to_add": decision.real_to_add,
+        "synthetic_to_drop": decision.synthetic_to_drop,
+        "drop_by_generator": decision.drop_by_generator,
+        "over_cap": decision.over_cap,
+        "caps": project.generator_caps or {},
+    }
     if decision.total == 0:
-        return GateDecision("mix", Outcome.REFUSED, "Nothing to export: no accepted sample is left in the selection.",
-                            details)
+        return GateDecision(
+            "mix", Outcome.REFUSED, "Nothing to export: no accepted sample is left in the selection.", details
+        )
     if decision.allowed:
-        return GateDecision("mix", Outcome.PASSED,
-                            f"{float(decision.real_share):.1%} real, at least the minimum of {float(minimum):.0%}.",
-                            details)
+        return GateDecision(
+            "mix",
+            Outcome.PASSED,
+            f"{float(decision.real_share):.1%} real, at least the minimum of {float(minimum):.0%}.",
+            details,
+        )
     return GateDecision("mix", Outcome.REFUSED, decision.reason(), details)
 
 
@@ -194,6 +233,10 @@ def lineage_names(project: Project) -> dict[str, dict]:
     return {
         "generator": dict(Generator.objects.filter(project=project).values_list("id", "name")),
         "run": dict(GenerationRun.objects.filter(project=project).values_list("id", "name")),
-        "template_version": {pk: f"{name} v{version}" for pk, name, version in PromptTemplateVersion.objects.filter(
-            template__project=project).values_list("id", "template__name", "version")},
+        "template_version": {
+            pk: f"{name} v{version}"
+            for pk, name, version in PromptTemplateVersion.objects.filter(template__project=project).values_list(
+                "id", "template__name", "version"
+            )
+        },
     }

@@ -59,11 +59,16 @@ class MixDecision:
         parts = []
         if self.synthetic_to_drop:
             share = float(self.real_share or 0)
-            add = ("no number of real samples is enough at a 100% minimum" if self.real_to_add is None
-                   else f"add {self.real_to_add:,} real sample{'s' if self.real_to_add != 1 else ''}")
+            add = (
+                "no number of real samples is enough at a 100% minimum"
+                if self.real_to_add is None
+                else f"add {self.real_to_add:,} real sample{'s' if self.real_to_add != 1 else ''}"
+            )
             by_generator = ", ".join(f"{n:,} from {g}" for g, n in self.drop_by_generator.items() if n)
-            parts.append(f"The export is {share:.1%} real, below the minimum of {float(self.minimum):.0%}: "
-                         f"{add}, or drop {self.synthetic_to_drop:,} synthetic ({by_generator}).")
+            parts.append(
+                f"The export is {share:.1%} real, below the minimum of {float(self.minimum):.0%}: "
+                f"{add}, or drop {self.synthetic_to_drop:,} synthetic ({by_generator})."
+            )
         for generator, excess in self.over_cap.items():
             parts.append(f"Generator {generator} is over its cap: drop {excess:,} of its samples.")
         return " ".join(parts)
@@ -85,8 +90,9 @@ def _synthetic_to_drop(real: int, synthetic: int, minimum: Fraction) -> int:
     return max(0, synthetic - allowed)
 
 
-def _cap_excess(synthetic_by_generator: Mapping[Hashable, int], total: int, caps: Mapping[Hashable, float]
-                ) -> dict[Hashable, int]:
+def _cap_excess(
+    synthetic_by_generator: Mapping[Hashable, int], total: int, caps: Mapping[Hashable, float]
+) -> dict[Hashable, int]:
     """Samples to drop from each capped generator so its share of the export is at most its cap."""
     excess = {}
     for generator, cap in caps.items():
@@ -101,12 +107,22 @@ def _cap_excess(synthetic_by_generator: Mapping[Hashable, int], total: int, caps
     return excess
 
 
-def mix_decide(*, real: int, synthetic_by_generator: Mapping[Hashable, int], minimum: Fraction,
-               caps: Mapping[Hashable, float] | None = None) -> MixDecision:
+def mix_decide(
+    *,
+    real: int,
+    synthetic_by_generator: Mapping[Hashable, int],
+    minimum: Fraction,
+    caps: Mapping[Hashable, float] | None = None,
+) -> MixDecision:
     synthetic = sum(synthetic_by_generator.values())
     drop = _synthetic_to_drop(real, synthetic, minimum)
     by_generator = stratified_allocation(dict(synthetic_by_generator), drop) if drop else {}
-    return MixDecision(real=real, synthetic=synthetic, minimum=minimum,
-                       real_to_add=_real_to_add(real, synthetic, minimum), synthetic_to_drop=drop,
-                       drop_by_generator={g: n for g, n in by_generator.items() if n},
-                       over_cap=_cap_excess(synthetic_by_generator, real + synthetic, caps or {}))
+    return MixDecision(
+        real=real,
+        synthetic=synthetic,
+        minimum=minimum,
+        real_to_add=_real_to_add(real, synthetic, minimum),
+        synthetic_to_drop=drop,
+        drop_by_generator={g: n for g, n in by_generator.items() if n},
+        over_cap=_cap_excess(synthetic_by_generator, real + synthetic, caps or {}),
+    )

@@ -76,9 +76,13 @@ def target_models_problems(value: object) -> list[str]:
     problems: list[str] = []
     seen: set[str] = set()
     for position, model in enumerate(value, start=1):
-        if (not isinstance(model, dict) or set(model) != {"name", "derived_from"}
-                or not isinstance(model["name"], str) or not isinstance(model["derived_from"], list)
-                or not all(isinstance(name, str) for name in model["derived_from"])):
+        if (
+            not isinstance(model, dict)
+            or set(model) != {"name", "derived_from"}
+            or not isinstance(model["name"], str)
+            or not isinstance(model["derived_from"], list)
+            or not all(isinstance(name, str) for name in model["derived_from"])
+        ):
             problems.append(f"Target model {position} is not {{name, derived_from: [names]}}.")
             continue
         names = [model["name"].strip(), *(name.strip() for name in model["derived_from"])]

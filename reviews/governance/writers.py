@@ -22,8 +22,23 @@ from typing import IO, Self
 
 from synthreview.csv_safety import FORMULA_STARTS, csv_safe_cell
 
-COLUMNS = ("id", "input", "output", "label", "origin", "synthetic", "generator", "generator_model", "template",
-           "template_version", "run", "generation_depth", "split", "content_hash", "metadata")
+COLUMNS = (
+    "id",
+    "input",
+    "output",
+    "label",
+    "origin",
+    "synthetic",
+    "generator",
+    "generator_model",
+    "template",
+    "template_version",
+    "run",
+    "generation_depth",
+    "split",
+    "content_hash",
+    "metadata",
+)
 # Rows per Parquet row group (and per progress report): fixed, so the file's layout is too.
 BATCH_ROWS = 10_000
 
@@ -120,16 +135,22 @@ class _ChunkWriter:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self._pending.put(None)
         self._thread.join()
         if kind is None and self._error is not None:
             raise self._error
 
 
-def _write_chunks(rows: Iterable[Row], path: Path, on_batch: Callable[[int], object] | None,
-                  encode: Callable[[list[Row]], bytes], header: bytes = b"") -> tuple[str, int, int]:
+def _write_chunks(
+    rows: Iterable[Row],
+    path: Path,
+    on_batch: Callable[[int], object] | None,
+    encode: Callable[[list[Row]], bytes],
+    header: bytes = b"",
+) -> tuple[str, int, int]:
     """Hand the rows to a _ChunkWriter ENCODE_ROWS at a time; report every BATCH_ROWS handed over."""
     written = 0
     source = iter(rows)
@@ -189,13 +210,25 @@ def write_csv(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int,
 def parquet_schema():  # type: ignore[no-untyped-def]
     import pyarrow as pa
 
-    return pa.schema([
-        ("id", pa.int64()), ("input", pa.string()), ("output", pa.string()), ("label", pa.string()),
-        ("origin", pa.string()), ("synthetic", pa.bool_()), ("generator", pa.string()),
-        ("generator_model", pa.string()), ("template", pa.string()), ("template_version", pa.int64()),
-        ("run", pa.string()), ("generation_depth", pa.int64()), ("split", pa.string()),
-        ("content_hash", pa.string()), ("metadata", pa.string()),
-    ])
+    return pa.schema(
+        [
+            ("id", pa.int64()),
+            ("input", pa.string()),
+            ("output", pa.string()),
+            ("label", pa.string()),
+            ("origin", pa.string()),
+            ("synthetic", pa.bool_()),
+            ("generator", pa.string()),
+            ("generator_model", pa.string()),
+            ("template", pa.string()),
+            ("template_version", pa.int64()),
+            ("run", pa.string()),
+            ("generation_depth", pa.int64()),
+            ("split", pa.string()),
+            ("content_hash", pa.string()),
+            ("metadata", pa.string()),
+        ]
+    )
 
 
 def write_parquet(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
@@ -207,9 +240,12 @@ def write_parquet(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, 
 
     def flush(batch: list[Row]) -> None:
         columns = list(zip(*batch, strict=True))
-        writer.write_table(pa.Table.from_arrays([pa.array(col, type=schema.field(i).type)
-                                                 for i, col in enumerate(columns)], schema=schema),
-                           row_group_size=BATCH_ROWS)
+        writer.write_table(
+            pa.Table.from_arrays(
+                [pa.array(col, type=schema.field(i).type) for i, col in enumerate(columns)], schema=schema
+            ),
+            row_group_size=BATCH_ROWS,
+        )
 
     # No pandas metadata and no write timestamps: the file is a function of the rows (and pyarrow's version).
     with pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True) as writer:

@@ -6,132 +6,284 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('generation', '0001_initial'),
+        ("generation", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Audit',
+            name="Audit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('scope', models.CharField(choices=[('run', 'One run'), ('generator', 'One generator'), ('template_version', 'One template version'), ('project', 'All synthetic samples of the project')], max_length=16)),
-                ('sample_size', models.PositiveIntegerField(default=60)),
-                ('overlap', models.PositiveSmallIntegerField(default=1)),
-                ('gold_items', models.PositiveSmallIntegerField(default=0)),
-                ('seed', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=8)),
-                ('closed_reason', models.TextField(blank=True)),
-                ('frozen_figures', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('generator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.generator')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='generation.project')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.generationrun')),
-                ('template_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='generation.prompttemplateversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("run", "One run"),
+                            ("generator", "One generator"),
+                            ("template_version", "One template version"),
+                            ("project", "All synthetic samples of the project"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("sample_size", models.PositiveIntegerField(default=60)),
+                ("overlap", models.PositiveSmallIntegerField(default=1)),
+                ("gold_items", models.PositiveSmallIntegerField(default=0)),
+                ("seed", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(choices=[("open", "Open"), ("closed", "Closed")], default="open", max_length=8),
+                ),
+                ("closed_reason", models.TextField(blank=True)),
+                ("frozen_figures", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to="generation.generator"
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="audits", to="generation.project"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="generation.generationrun",
+                    ),
+                ),
+                (
+                    "template_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="generation.prompttemplateversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AuditItem',
+            name="AuditItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('stratum', models.CharField(blank=True, max_length=200)),
-                ('is_gold', models.BooleanField(default=False)),
-                ('gold_verdict', models.CharField(blank=True, max_length=8)),
-                ('audit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='reviews.audit')),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='audit_items', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("stratum", models.CharField(blank=True, max_length=200)),
+                ("is_gold", models.BooleanField(default=False)),
+                ("gold_verdict", models.CharField(blank=True, max_length=8)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="reviews.audit"
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="audit_items", to="generation.sample"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['audit_id', 'position'],
+                "ordering": ["audit_id", "position"],
             },
         ),
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=64)),
-                ('object_type', models.CharField(max_length=64)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_log', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(max_length=64)),
+                ("object_type", models.CharField(max_length=64)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_log",
+                        to="generation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Verdict',
+            name="Verdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(choices=[('correct', 'Correct'), ('wrong', 'Wrong'), ('unsure', 'Unsure')], max_length=8)),
-                ('error_category', models.CharField(blank=True, choices=[('wrong_label', 'Wrong label'), ('hallucination', 'Hallucination'), ('incomplete', 'Incomplete'), ('off_topic', 'Off-topic'), ('unsafe', 'Unsafe'), ('duplicate', 'Duplicate'), ('other', 'Other')], max_length=16)),
-                ('note', models.TextField(blank=True)),
-                ('time_spent_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('audit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='verdicts', to='reviews.audit')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='verdicts', to=settings.AUTH_USER_MODEL)),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "value",
+                    models.CharField(
+                        choices=[("correct", "Correct"), ("wrong", "Wrong"), ("unsure", "Unsure")], max_length=8
+                    ),
+                ),
+                (
+                    "error_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("wrong_label", "Wrong label"),
+                            ("hallucination", "Hallucination"),
+                            ("incomplete", "Incomplete"),
+                            ("off_topic", "Off-topic"),
+                            ("unsafe", "Unsafe"),
+                            ("duplicate", "Duplicate"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("time_spent_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verdicts",
+                        to="reviews.audit",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="verdicts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="verdicts", to="generation.sample"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(('sample_size__gte', 1)), name='audit_sample_size_positive'),
+            model_name="audit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sample_size__gte", 1)), name="audit_sample_size_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(('overlap__gte', 1)), name='audit_overlap_positive'),
+            model_name="audit",
+            constraint=models.CheckConstraint(condition=models.Q(("overlap__gte", 1)), name="audit_overlap_positive"),
         ),
         migrations.AddConstraint(
-            model_name='audit',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('run__isnull', False), ('scope', 'run')), models.Q(('generator__isnull', False), ('scope', 'generator')), models.Q(('scope', 'template_version'), ('template_version__isnull', False)), ('scope', 'project'), _connector='OR'), name='audit_scope_names_its_object'),
+            model_name="audit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("run__isnull", False), ("scope", "run")),
+                    models.Q(("generator__isnull", False), ("scope", "generator")),
+                    models.Q(("scope", "template_version"), ("template_version__isnull", False)),
+                    ("scope", "project"),
+                    _connector="OR",
+                ),
+                name="audit_scope_names_its_object",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='audititem',
-            constraint=models.UniqueConstraint(fields=('audit', 'sample'), name='audit_item_sample_once'),
+            model_name="audititem",
+            constraint=models.UniqueConstraint(fields=("audit", "sample"), name="audit_item_sample_once"),
         ),
         migrations.AddConstraint(
-            model_name='audititem',
-            constraint=models.UniqueConstraint(fields=('audit', 'position'), name='audit_item_position_once'),
+            model_name="audititem",
+            constraint=models.UniqueConstraint(fields=("audit", "position"), name="audit_item_position_once"),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['project', '-id'], name='auditlog_project_recent'),
+            model_name="auditlog",
+            index=models.Index(fields=["project", "-id"], name="auditlog_project_recent"),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(fields=['reviewer', '-created_at'], name='verdict_reviewer_recent'),
+            model_name="verdict",
+            index=models.Index(fields=["reviewer", "-created_at"], name="verdict_reviewer_recent"),
         ),
         migrations.AddConstraint(
-            model_name='verdict',
-            constraint=models.UniqueConstraint(condition=models.Q(('audit__isnull', False)), fields=('sample', 'reviewer', 'audit'), name='verdict_one_per_reviewer_sample_audit'),
+            model_name="verdict",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("audit__isnull", False)),
+                fields=("sample", "reviewer", "audit"),
+                name="verdict_one_per_reviewer_sample_audit",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='verdict',
-            constraint=models.UniqueConstraint(condition=models.Q(('audit__isnull', True)), fields=('sample', 'reviewer'), name='verdict_one_per_reviewer_sample_outside_audit'),
+            model_name="verdict",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("audit__isnull", True)),
+                fields=("sample", "reviewer"),
+                name="verdict_one_per_reviewer_sample_outside_audit",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='verdict',
-            constraint=models.CheckConstraint(condition=models.Q(('value__in', ['correct', 'wrong', 'unsure'])), name='verdict_value_valid'),
+            model_name="verdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value__in", ["correct", "wrong", "unsure"])), name="verdict_value_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='verdict',
-            constraint=models.CheckConstraint(condition=models.Q(('error_category', ''), ('error_category__in', ['wrong_label', 'hallucination', 'incomplete', 'off_topic', 'unsafe', 'duplicate', 'other']), _connector='OR'), name='verdict_error_category_valid'),
+            model_name="verdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("error_category", ""),
+                    (
+                        "error_category__in",
+                        ["wrong_label", "hallucination", "incomplete", "off_topic", "unsafe", "duplicate", "other"],
+                    ),
+                    _connector="OR",
+                ),
+                name="verdict_error_category_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='verdict',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('value', 'correct'), _negated=True), ('error_category', ''), _connector='OR'), name='verdict_correct_has_no_error_category'),
+            model_name="verdict",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("value", "correct"), _negated=True), ("error_category", ""), _connector="OR"
+                ),
+                name="verdict_correct_has_no_error_category",
+            ),
         ),
     ]

@@ -6,151 +6,293 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0002_project_similarity_settings'),
-        ('reviews', '0001_initial'),
+        ("generation", "0002_project_similarity_settings"),
+        ("reviews", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cluster',
+            name="Cluster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('size', models.PositiveIntegerField()),
-                ('density', models.FloatField()),
-                ('synthetic_share', models.FloatField()),
-                ('real_anchor_distance', models.FloatField(null=True)),
-                ('label', models.CharField(blank=True, max_length=200)),
-                ('generator_mix', models.JSONField(default=dict)),
-                ('template_mix', models.JSONField(default=dict)),
-                ('is_low_novelty', models.BooleanField(default=False)),
-                ('low_novelty_reason', models.CharField(blank=True, max_length=200)),
-                ('status', models.CharField(default='open', max_length=10)),
-                ('built_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clusters', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("size", models.PositiveIntegerField()),
+                ("density", models.FloatField()),
+                ("synthetic_share", models.FloatField()),
+                ("real_anchor_distance", models.FloatField(null=True)),
+                ("label", models.CharField(blank=True, max_length=200)),
+                ("generator_mix", models.JSONField(default=dict)),
+                ("template_mix", models.JSONField(default=dict)),
+                ("is_low_novelty", models.BooleanField(default=False)),
+                ("low_novelty_reason", models.CharField(blank=True, max_length=200)),
+                ("status", models.CharField(default="open", max_length=10)),
+                ("built_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="clusters", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', 'number'],
+                "ordering": ["project_id", "number"],
             },
         ),
         migrations.CreateModel(
-            name='DuplicateGroup',
+            name="DuplicateGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('exact', 'Exact (same content)'), ('near', 'Near-duplicate')], max_length=5)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved: kept one'), ('not_duplicates', 'Not duplicates')], default='open', max_length=16)),
-                ('signature', models.CharField(max_length=64)),
-                ('size', models.PositiveIntegerField()),
-                ('min_similarity', models.FloatField()),
-                ('threshold', models.FloatField(null=True)),
-                ('representative_reason', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_groups', to='generation.project')),
-                ('representative', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.sample')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("exact", "Exact (same content)"), ("near", "Near-duplicate")], max_length=5
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("resolved", "Resolved: kept one"),
+                            ("not_duplicates", "Not duplicates"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("signature", models.CharField(max_length=64)),
+                ("size", models.PositiveIntegerField()),
+                ("min_similarity", models.FloatField()),
+                ("threshold", models.FloatField(null=True)),
+                ("representative_reason", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="duplicate_groups",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "representative",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="generation.sample"
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-size', 'id'],
+                "ordering": ["-size", "id"],
             },
         ),
         migrations.CreateModel(
-            name='DuplicateGroupMember',
+            name="DuplicateGroupMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('similarity', models.FloatField(help_text='Cosine similarity to the representative.')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='reviews.duplicategroup')),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_memberships', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("similarity", models.FloatField(help_text="Cosine similarity to the representative.")),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="members", to="reviews.duplicategroup"
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="duplicate_memberships",
+                        to="generation.sample",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SampleEmbedding',
+            name="SampleEmbedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_name', models.CharField(max_length=200)),
-                ('text_kind', models.CharField(max_length=16)),
-                ('vector', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.project')),
-                ('sample', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_name", models.CharField(max_length=200)),
+                ("text_kind", models.CharField(max_length=16)),
+                ("vector", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="embeddings",
+                        to="generation.sample",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SampleSimilarity',
+            name="SampleSimilarity",
             fields=[
-                ('sample', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='similarity', serialize=False, to='generation.sample')),
-                ('neighbours', models.JSONField(default=list)),
-                ('top_similarity', models.FloatField(null=True)),
-                ('novelty', models.FloatField(null=True)),
-                ('nearest_real_similarity', models.FloatField(null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cluster', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='members', to='reviews.cluster')),
-                ('nearest_real', models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='generation.sample')),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.project')),
+                (
+                    "sample",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="similarity",
+                        serialize=False,
+                        to="generation.sample",
+                    ),
+                ),
+                ("neighbours", models.JSONField(default=list)),
+                ("top_similarity", models.FloatField(null=True)),
+                ("novelty", models.FloatField(null=True)),
+                ("nearest_real_similarity", models.FloatField(null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cluster",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="members",
+                        to="reviews.cluster",
+                    ),
+                ),
+                (
+                    "nearest_real",
+                    models.ForeignKey(
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="generation.sample",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="generation.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SimilarityJob',
+            name="SimilarityJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('embed', 'Embed samples'), ('build', 'Build neighbours, groups and clusters')], max_length=8)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='similarity_jobs', to='generation.project')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("embed", "Embed samples"), ("build", "Build neighbours, groups and clusters")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="similarity_jobs",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='cluster',
-            constraint=models.UniqueConstraint(fields=('project', 'number'), name='cluster_number_unique'),
+            model_name="cluster",
+            constraint=models.UniqueConstraint(fields=("project", "number"), name="cluster_number_unique"),
         ),
         migrations.AddIndex(
-            model_name='duplicategroup',
-            index=models.Index(fields=['project', 'status', '-size'], name='duplicate_group_queue'),
+            model_name="duplicategroup",
+            index=models.Index(fields=["project", "status", "-size"], name="duplicate_group_queue"),
         ),
         migrations.AddConstraint(
-            model_name='duplicategroup',
-            constraint=models.UniqueConstraint(fields=('project', 'kind', 'signature'), name='duplicate_group_unique'),
+            model_name="duplicategroup",
+            constraint=models.UniqueConstraint(fields=("project", "kind", "signature"), name="duplicate_group_unique"),
         ),
         migrations.AddConstraint(
-            model_name='duplicategroupmember',
-            constraint=models.UniqueConstraint(fields=('group', 'sample'), name='duplicate_member_once'),
+            model_name="duplicategroupmember",
+            constraint=models.UniqueConstraint(fields=("group", "sample"), name="duplicate_member_once"),
         ),
         migrations.AddIndex(
-            model_name='sampleembedding',
-            index=models.Index(fields=['project', 'model_name', 'text_kind', 'sample'], name='embedding_project_key'),
+            model_name="sampleembedding",
+            index=models.Index(fields=["project", "model_name", "text_kind", "sample"], name="embedding_project_key"),
         ),
         migrations.AddConstraint(
-            model_name='sampleembedding',
-            constraint=models.UniqueConstraint(fields=('sample', 'model_name', 'text_kind'), name='embedding_one_per_key'),
+            model_name="sampleembedding",
+            constraint=models.UniqueConstraint(
+                fields=("sample", "model_name", "text_kind"), name="embedding_one_per_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='samplesimilarity',
-            index=models.Index(fields=['project', 'novelty', 'sample'], name='similarity_project_novelty'),
+            model_name="samplesimilarity",
+            index=models.Index(fields=["project", "novelty", "sample"], name="similarity_project_novelty"),
         ),
         migrations.AddIndex(
-            model_name='samplesimilarity',
-            index=models.Index(fields=['project', 'cluster', 'sample'], name='similarity_project_cluster'),
+            model_name="samplesimilarity",
+            index=models.Index(fields=["project", "cluster", "sample"], name="similarity_project_cluster"),
         ),
         migrations.AddIndex(
-            model_name='samplesimilarity',
-            index=models.Index(fields=['project', 'top_similarity'], name='similarity_project_top'),
+            model_name="samplesimilarity",
+            index=models.Index(fields=["project", "top_similarity"], name="similarity_project_top"),
         ),
         migrations.AddConstraint(
-            model_name='similarityjob',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'queued')), fields=('project', 'kind'), name='similarity_job_one_queued'),
+            model_name="similarityjob",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "queued")), fields=("project", "kind"), name="similarity_job_one_queued"
+            ),
         ),
     ]

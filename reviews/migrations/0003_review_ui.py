@@ -6,56 +6,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0003_sample_flags'),
-        ('reviews', '0002_similarity'),
+        ("generation", "0003_sample_flags"),
+        ("reviews", "0002_similarity"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmbeddingMap',
+            name="EmbeddingMap",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(default='pca', max_length=16)),
-                ('points', models.JSONField(default=list)),
-                ('embedded_total', models.PositiveIntegerField(default=0)),
-                ('explained_variance', models.JSONField(default=list)),
-                ('built_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("method", models.CharField(default="pca", max_length=16)),
+                ("points", models.JSONField(default=list)),
+                ("embedded_total", models.PositiveIntegerField(default=0)),
+                ("explained_variance", models.JSONField(default=list)),
+                ("built_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.AddField(
-            model_name='verdict',
-            name='previous_error_category',
+            model_name="verdict",
+            name="previous_error_category",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AddField(
-            model_name='verdict',
-            name='previous_status',
+            model_name="verdict",
+            name="previous_status",
             field=models.CharField(blank=True, max_length=8),
         ),
         migrations.AddField(
-            model_name='verdict',
-            name='previous_value',
+            model_name="verdict",
+            name="previous_value",
             field=models.CharField(blank=True, max_length=8),
         ),
         migrations.AddField(
-            model_name='verdict',
-            name='sample_revision',
+            model_name="verdict",
+            name="sample_revision",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['object_type', 'object_id', '-id'], name='auditlog_object_recent'),
+            model_name="auditlog",
+            index=models.Index(fields=["object_type", "object_id", "-id"], name="auditlog_object_recent"),
         ),
         migrations.AddIndex(
-            model_name='verdict',
-            index=models.Index(fields=['reviewer', '-updated_at'], name='verdict_reviewer_updated'),
+            model_name="verdict",
+            index=models.Index(fields=["reviewer", "-updated_at"], name="verdict_reviewer_updated"),
         ),
         migrations.AddField(
-            model_name='embeddingmap',
-            name='project',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='embedding_map', to='generation.project'),
+            model_name="embeddingmap",
+            name="project",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="embedding_map", to="generation.project"
+            ),
         ),
     ]

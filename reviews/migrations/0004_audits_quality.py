@@ -6,122 +6,278 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0004_sample_text_search'),
-        ('reviews', '0003_review_ui'),
+        ("generation", "0004_sample_text_search"),
+        ("reviews", "0003_review_ui"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='audit',
-            name='closed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="audit",
+            name="closed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='audit',
-            name='expected_error_rate',
+            model_name="audit",
+            name="expected_error_rate",
             field=models.FloatField(default=0.1),
         ),
         migrations.CreateModel(
-            name='AlertChannel',
+            name="AlertChannel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('webhook_url', models.URLField(blank=True, max_length=500)),
-                ('email_recipients', models.TextField(blank=True, help_text='Addresses separated by commas or new lines.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='alert_channel', to='generation.project')),
-                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("webhook_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "email_recipients",
+                    models.TextField(blank=True, help_text="Addresses separated by commas or new lines."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_channel",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(max_length=32)),
-                ('scope_key', models.CharField(max_length=100)),
-                ('scope_label', models.CharField(max_length=300)),
-                ('value', models.FloatField()),
-                ('limit', models.FloatField()),
-                ('message', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('recovered_at', models.DateTimeField(blank=True, null=True)),
-                ('email_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('webhook_status', models.CharField(blank=True, max_length=200)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("metric", models.CharField(max_length=32)),
+                ("scope_key", models.CharField(max_length=100)),
+                ("scope_label", models.CharField(max_length=300)),
+                ("value", models.FloatField()),
+                ("limit", models.FloatField()),
+                ("message", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("recovered_at", models.DateTimeField(blank=True, null=True)),
+                ("email_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("webhook_status", models.CharField(blank=True, max_length=200)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="alerts", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['project', 'acknowledged_at', '-created_at'], name='alert_project_open')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('recovered_at__isnull', True)), fields=('project', 'metric', 'scope_key'), name='alert_one_live_per_metric_scope')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["project", "acknowledged_at", "-created_at"], name="alert_project_open")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("recovered_at__isnull", True)),
+                        fields=("project", "metric", "scope_key"),
+                        name="alert_one_live_per_metric_scope",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditAdjudication',
+            name="AuditAdjudication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(choices=[('correct', 'Correct'), ('wrong', 'Wrong'), ('unsure', 'Unsure')], max_length=8)),
-                ('error_category', models.CharField(blank=True, choices=[('wrong_label', 'Wrong label'), ('hallucination', 'Hallucination'), ('incomplete', 'Incomplete'), ('off_topic', 'Off-topic'), ('unsafe', 'Unsafe'), ('duplicate', 'Duplicate'), ('other', 'Other')], max_length=16)),
-                ('note', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(auto_now=True)),
-                ('audit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='adjudications', to='reviews.audit')),
-                ('decided_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "value",
+                    models.CharField(
+                        choices=[("correct", "Correct"), ("wrong", "Wrong"), ("unsure", "Unsure")], max_length=8
+                    ),
+                ),
+                (
+                    "error_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("wrong_label", "Wrong label"),
+                            ("hallucination", "Hallucination"),
+                            ("incomplete", "Incomplete"),
+                            ("off_topic", "Off-topic"),
+                            ("unsafe", "Unsafe"),
+                            ("duplicate", "Duplicate"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(auto_now=True)),
+                (
+                    "audit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="adjudications", to="reviews.audit"
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="generation.sample"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('audit', 'sample'), name='adjudication_once_per_item')],
+                "constraints": [models.UniqueConstraint(fields=("audit", "sample"), name="adjudication_once_per_item")],
             },
         ),
         migrations.CreateModel(
-            name='GoldSample',
+            name="GoldSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('expected_value', models.CharField(choices=[('correct', 'Correct'), ('wrong', 'Wrong'), ('unsure', 'Unsure')], max_length=8)),
-                ('expected_error_category', models.CharField(blank=True, choices=[('wrong_label', 'Wrong label'), ('hallucination', 'Hallucination'), ('incomplete', 'Incomplete'), ('off_topic', 'Off-topic'), ('unsafe', 'Unsafe'), ('duplicate', 'Duplicate'), ('other', 'Other')], max_length=16)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gold_samples', to='generation.project')),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.sample')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "expected_value",
+                    models.CharField(
+                        choices=[("correct", "Correct"), ("wrong", "Wrong"), ("unsure", "Unsure")], max_length=8
+                    ),
+                ),
+                (
+                    "expected_error_category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("wrong_label", "Wrong label"),
+                            ("hallucination", "Hallucination"),
+                            ("incomplete", "Incomplete"),
+                            ("off_topic", "Off-topic"),
+                            ("unsafe", "Unsafe"),
+                            ("duplicate", "Duplicate"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gold_samples",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="generation.sample"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', 'sample_id'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'sample'), name='gold_sample_once'), models.CheckConstraint(condition=models.Q(('expected_value__in', ['correct', 'wrong'])), name='gold_value_known')],
+                "ordering": ["project_id", "sample_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "sample"), name="gold_sample_once"),
+                    models.CheckConstraint(
+                        condition=models.Q(("expected_value__in", ["correct", "wrong"])), name="gold_value_known"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='QualitySnapshot',
+            name="QualitySnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('project', 'Project'), ('run', 'Run'), ('generator', 'Generator')], max_length=10)),
-                ('scope_id', models.BigIntegerField(blank=True, null=True)),
-                ('scope_label', models.CharField(max_length=300)),
-                ('computed_at', models.DateTimeField(db_index=True)),
-                ('sample_count', models.PositiveIntegerField(default=0)),
-                ('metrics', models.JSONField(default=dict)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quality_snapshots', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("project", "Project"), ("run", "Run"), ("generator", "Generator")], max_length=10
+                    ),
+                ),
+                ("scope_id", models.BigIntegerField(blank=True, null=True)),
+                ("scope_label", models.CharField(max_length=300)),
+                ("computed_at", models.DateTimeField(db_index=True)),
+                ("sample_count", models.PositiveIntegerField(default=0)),
+                ("metrics", models.JSONField(default=dict)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quality_snapshots",
+                        to="generation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-computed_at', '-id'],
-                'indexes': [models.Index(fields=['project', 'scope', 'scope_id', '-computed_at'], name='snapshot_scope_recent')],
+                "ordering": ["-computed_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["project", "scope", "scope_id", "-computed_at"], name="snapshot_scope_recent")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='QualityThreshold',
+            name="QualityThreshold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(max_length=32)),
-                ('limit', models.FloatField()),
-                ('enabled', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='quality_thresholds', to='generation.project')),
-                ('updated_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("metric", models.CharField(max_length=32)),
+                ("limit", models.FloatField()),
+                ("enabled", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quality_thresholds",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('project', 'metric'), name='threshold_once_per_metric')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "metric"), name="threshold_once_per_metric")
+                ],
             },
         ),
     ]

@@ -6,152 +6,289 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0005_governance'),
-        ('reviews', '0005_auditlog_append_only'),
+        ("generation", "0005_governance"),
+        ("reviews", "0005_auditlog_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EvalSetVersion',
+            name="EvalSetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('content_hash', models.CharField(max_length=64)),
-                ('member_count', models.PositiveIntegerField()),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='eval_set_versions', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("version", models.PositiveIntegerField()),
+                ("content_hash", models.CharField(max_length=64)),
+                ("member_count", models.PositiveIntegerField()),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="eval_set_versions",
+                        to="generation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', '-version'],
+                "ordering": ["project_id", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='EvalSetMember',
+            name="EvalSetMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content_hash', models.CharField(max_length=64)),
-                ('origin', models.CharField(default='real', max_length=9)),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='eval_memberships', to='generation.sample')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='reviews.evalsetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("content_hash", models.CharField(max_length=64)),
+                ("origin", models.CharField(default="real", max_length=9)),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="eval_memberships",
+                        to="generation.sample",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="members", to="reviews.evalsetversion"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['version_id', 'sample_id'],
+                "ordering": ["version_id", "sample_id"],
             },
         ),
         migrations.CreateModel(
-            name='EvalLeakCheck',
+            name="EvalLeakCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('threshold', models.FloatField()),
-                ('model_name', models.CharField(blank=True, max_length=200)),
-                ('checked_through_id', models.BigIntegerField(default=0)),
-                ('samples_checked', models.BigIntegerField(default=0)),
-                ('leaks_found', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('error', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('version', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='leak_check', to='reviews.evalsetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("threshold", models.FloatField()),
+                ("model_name", models.CharField(blank=True, max_length=200)),
+                ("checked_through_id", models.BigIntegerField(default=0)),
+                ("samples_checked", models.BigIntegerField(default=0)),
+                ("leaks_found", models.PositiveIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "version",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="leak_check",
+                        to="reviews.evalsetversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EvalLeak',
+            name="EvalLeak",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('similarity', models.FloatField()),
-                ('kind', models.CharField(choices=[('exact', 'Same content'), ('near', 'Near-duplicate')], max_length=5)),
-                ('eval_sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='generation.sample')),
-                ('sample', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='eval_leaks', to='generation.sample')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leaks', to='reviews.evalsetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("similarity", models.FloatField()),
+                (
+                    "kind",
+                    models.CharField(choices=[("exact", "Same content"), ("near", "Near-duplicate")], max_length=5),
+                ),
+                (
+                    "eval_sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="generation.sample"
+                    ),
+                ),
+                (
+                    "sample",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="eval_leaks", to="generation.sample"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="leaks", to="reviews.evalsetversion"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Export',
+            name="Export",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('format', models.CharField(choices=[('jsonl', 'JSON Lines'), ('csv', 'CSV'), ('parquet', 'Parquet')], max_length=8)),
-                ('split', models.CharField(choices=[('train', 'Training set'), ('eval', 'Eval set (real only, version-locked)')], default='train', max_length=5)),
-                ('target_model', models.CharField(blank=True, max_length=200)),
-                ('max_generation_depth', models.PositiveSmallIntegerField(default=1)),
-                ('audit_override_reason', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('refused', 'Refused'), ('failed', 'Failed')], default='queued', max_length=9)),
-                ('stage', models.CharField(blank=True, max_length=40)),
-                ('rows_total', models.BigIntegerField(default=0)),
-                ('rows_written', models.BigIntegerField(default=0)),
-                ('refusals', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True)),
-                ('stored_path', models.CharField(blank=True, max_length=500)),
-                ('file_name', models.CharField(blank=True, max_length=200)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('size_bytes', models.BigIntegerField(blank=True, null=True)),
-                ('manifest', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('eval_set_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='exports', to='reviews.evalsetversion')),
-                ('excluded_generators', models.ManyToManyField(blank=True, related_name='+', to='generation.generator')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exports', to='generation.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[("jsonl", "JSON Lines"), ("csv", "CSV"), ("parquet", "Parquet")], max_length=8
+                    ),
+                ),
+                (
+                    "split",
+                    models.CharField(
+                        choices=[("train", "Training set"), ("eval", "Eval set (real only, version-locked)")],
+                        default="train",
+                        max_length=5,
+                    ),
+                ),
+                ("target_model", models.CharField(blank=True, max_length=200)),
+                ("max_generation_depth", models.PositiveSmallIntegerField(default=1)),
+                ("audit_override_reason", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("refused", "Refused"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                ("stage", models.CharField(blank=True, max_length=40)),
+                ("rows_total", models.BigIntegerField(default=0)),
+                ("rows_written", models.BigIntegerField(default=0)),
+                ("refusals", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True)),
+                ("stored_path", models.CharField(blank=True, max_length=500)),
+                ("file_name", models.CharField(blank=True, max_length=200)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("size_bytes", models.BigIntegerField(blank=True, null=True)),
+                ("manifest", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "eval_set_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exports",
+                        to="reviews.evalsetversion",
+                    ),
+                ),
+                (
+                    "excluded_generators",
+                    models.ManyToManyField(blank=True, related_name="+", to="generation.generator"),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="exports", to="generation.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='DownstreamResult',
+            name="DownstreamResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('model_name', models.CharField(max_length=200)),
-                ('metric', models.CharField(max_length=100)),
-                ('value', models.FloatField()),
-                ('higher_is_better', models.BooleanField(default=True)),
-                ('note', models.TextField(blank=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('recorded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('export', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='downstream_results', to='reviews.export')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("model_name", models.CharField(max_length=200)),
+                ("metric", models.CharField(max_length=100)),
+                ("value", models.FloatField()),
+                ("higher_is_better", models.BooleanField(default=True)),
+                ("note", models.TextField(blank=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "export",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="downstream_results",
+                        to="reviews.export",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['metric', 'export_id', 'id'],
+                "ordering": ["metric", "export_id", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='evalsetversion',
-            constraint=models.UniqueConstraint(fields=('project', 'version'), name='eval_set_version_unique'),
+            model_name="evalsetversion",
+            constraint=models.UniqueConstraint(fields=("project", "version"), name="eval_set_version_unique"),
         ),
         migrations.AddConstraint(
-            model_name='evalsetversion',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='eval_set_version_positive'),
+            model_name="evalsetversion",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="eval_set_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evalsetmember',
-            constraint=models.UniqueConstraint(fields=('version', 'sample'), name='eval_set_member_once'),
+            model_name="evalsetmember",
+            constraint=models.UniqueConstraint(fields=("version", "sample"), name="eval_set_member_once"),
         ),
         migrations.AddConstraint(
-            model_name='evalsetmember',
-            constraint=models.CheckConstraint(condition=models.Q(('origin', 'real')), name='eval_set_member_is_real'),
+            model_name="evalsetmember",
+            constraint=models.CheckConstraint(condition=models.Q(("origin", "real")), name="eval_set_member_is_real"),
         ),
         migrations.AddConstraint(
-            model_name='evalleak',
-            constraint=models.UniqueConstraint(fields=('version', 'sample'), name='eval_leak_once_per_version'),
+            model_name="evalleak",
+            constraint=models.UniqueConstraint(fields=("version", "sample"), name="eval_leak_once_per_version"),
         ),
         migrations.AddIndex(
-            model_name='export',
-            index=models.Index(fields=['project', '-id'], name='export_project_recent'),
+            model_name="export",
+            index=models.Index(fields=["project", "-id"], name="export_project_recent"),
         ),
         migrations.AddConstraint(
-            model_name='export',
-            constraint=models.CheckConstraint(condition=models.Q(('format__in', ['jsonl', 'csv', 'parquet'])), name='export_format_valid'),
+            model_name="export",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("format__in", ["jsonl", "csv", "parquet"])), name="export_format_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='export',
-            constraint=models.CheckConstraint(condition=models.Q(('split__in', ['train', 'eval'])), name='export_split_valid'),
+            model_name="export",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("split__in", ["train", "eval"])), name="export_split_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='export',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'completed', 'refused', 'failed'])), name='export_status_valid'),
+            model_name="export",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "completed", "refused", "failed"])),
+                name="export_status_valid",
+            ),
         ),
     ]

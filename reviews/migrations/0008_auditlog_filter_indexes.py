@@ -5,20 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0006_sample_eval_split_index'),
-        ('reviews', '0007_governance_triggers'),
+        ("generation", "0006_sample_eval_split_index"),
+        ("reviews", "0007_governance_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['project', 'action', '-id'], name='auditlog_project_action'),
+            model_name="auditlog",
+            index=models.Index(fields=["project", "action", "-id"], name="auditlog_project_action"),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['project', 'actor', '-id'], name='auditlog_project_actor'),
+            model_name="auditlog",
+            index=models.Index(fields=["project", "actor", "-id"], name="auditlog_project_actor"),
         ),
     ]

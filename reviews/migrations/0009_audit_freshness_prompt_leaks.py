@@ -10,7 +10,8 @@ def audits_cover_what_existed_when_drawn(apps, schema_editor):
     Sample = apps.get_model("generation", "Sample")
     for audit in Audit.objects.filter(drawn_through_sample_id__isnull=True).only("id", "project_id", "created_at"):
         last = Sample.objects.filter(project_id=audit.project_id, created_at__lte=audit.created_at).aggregate(
-            last=Max("id"))["last"]
+            last=Max("id")
+        )["last"]
         Audit.objects.filter(pk=audit.pk).update(drawn_through_sample_id=last or 0)
 
 
@@ -22,22 +23,29 @@ def leak_checks_start_over(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reviews', '0008_auditlog_filter_indexes'),
-        ('generation', '0008_project_trust_policy'),
+        ("reviews", "0008_auditlog_filter_indexes"),
+        ("generation", "0008_project_trust_policy"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='audit',
-            name='drawn_through_sample_id',
+            model_name="audit",
+            name="drawn_through_sample_id",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='evalleak',
-            name='kind',
-            field=models.CharField(choices=[('exact', 'Same content'), ('near', 'Near-duplicate'), ('prompt', 'Same prompt'), ('prompt_near', 'Paraphrased prompt')], max_length=12),
+            model_name="evalleak",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("exact", "Same content"),
+                    ("near", "Near-duplicate"),
+                    ("prompt", "Same prompt"),
+                    ("prompt_near", "Paraphrased prompt"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.RunPython(audits_cover_what_existed_when_drawn, migrations.RunPython.noop),
         migrations.RunPython(leak_checks_start_over, migrations.RunPython.noop),

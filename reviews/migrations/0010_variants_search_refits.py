@@ -4,7 +4,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("reviews", "0009_audit_freshness_prompt_leaks"),
@@ -20,39 +19,71 @@ class Migration(migrations.Migration):
                 ("query", models.TextField(blank=True)),
                 ("k", models.PositiveIntegerField(default=20)),
                 ("filters", models.JSONField(blank=True, default=dict)),
-                ("status", models.CharField(choices=[("queued", "Queued"), ("running", "Running"),
-                                                     ("completed", "Completed"), ("failed", "Failed")],
-                                            default="queued", max_length=10)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
                 ("results", models.JSONField(blank=True, default=list)),
                 ("searched", models.PositiveIntegerField(default=0)),
                 ("timings", models.JSONField(blank=True, default=dict)),
                 ("error", models.TextField(blank=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("finished_at", models.DateTimeField(blank=True, null=True)),
-                ("anchor", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE,
-                                             related_name="+", to="generation.sample")),
-                ("project", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
-                                              related_name="similarity_searches", to="generation.project")),
-                ("user", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+",
-                                           to=settings.AUTH_USER_MODEL)),
+                (
+                    "anchor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="generation.sample",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="similarity_searches",
+                        to="generation.project",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
                 "ordering": ["-created_at", "-id"],
                 "indexes": [models.Index(fields=["project", "user", "-created_at"], name="search_recent")],
-                "constraints": [models.CheckConstraint(
-                    condition=models.Q(models.Q(("query", ""), _negated=True), ("anchor__isnull", False),
-                                       _connector="OR"),
-                    name="search_query_or_anchor")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("query", ""), _negated=True), ("anchor__isnull", False), _connector="OR"
+                        ),
+                        name="search_query_or_anchor",
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='cluster',
-            name='membership',
+            model_name="cluster",
+            name="membership",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='similarityjob',
-            name='full',
+            model_name="similarityjob",
+            name="full",
             field=models.BooleanField(default=False),
         ),
         # variants: templated-variant families, their notes and diversity order.
@@ -74,15 +105,27 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="duplicategroup",
             name="kind",
-            field=models.CharField(choices=[("exact", "Exact (same content)"), ("near", "Near-duplicate"),
-                                            ("variant", "Templated variants")], max_length=8),
+            field=models.CharField(
+                choices=[
+                    ("exact", "Exact (same content)"),
+                    ("near", "Near-duplicate"),
+                    ("variant", "Templated variants"),
+                ],
+                max_length=8,
+            ),
         ),
         migrations.AlterField(
             model_name="duplicategroup",
             name="status",
-            field=models.CharField(choices=[("open", "Open"), ("resolved", "Resolved: kept one"),
-                                            ("not_duplicates", "Not duplicates"),
-                                            ("trimmed", "Trimmed: kept the most diverse")],
-                                   default="open", max_length=16),
+            field=models.CharField(
+                choices=[
+                    ("open", "Open"),
+                    ("resolved", "Resolved: kept one"),
+                    ("not_duplicates", "Not duplicates"),
+                    ("trimmed", "Trimmed: kept the most diverse"),
+                ],
+                default="open",
+                max_length=16,
+            ),
         ),
     ]

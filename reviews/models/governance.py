@@ -136,8 +136,9 @@ class Export(models.Model):
     split = models.CharField(max_length=5, choices=ExportSplit.choices, default=ExportSplit.TRAIN)
     target_model = models.CharField(max_length=200, blank=True)
     max_generation_depth = models.PositiveSmallIntegerField(default=1)
-    eval_set_version = models.ForeignKey(EvalSetVersion, null=True, blank=True, on_delete=models.PROTECT,
-                                         related_name="exports")
+    eval_set_version = models.ForeignKey(
+        EvalSetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="exports"
+    )
     excluded_generators = models.ManyToManyField(Generator, blank=True, related_name="+")
     audit_override_reason = models.TextField(blank=True)
     status = models.CharField(max_length=9, choices=ExportStatus.choices, default=ExportStatus.QUEUED)

@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models.verdicts import Audit, ErrorCategory, VerdictValue
+from synthreview.projects.models import Project
 
 
 class GoldSample(models.Model):
@@ -111,8 +111,9 @@ class Alert(models.Model):
     message = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     recovered_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
     webhook_status = models.CharField(max_length=200, blank=True)
@@ -120,7 +121,10 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "metric", "scope_key"], condition=Q(recovered_at__isnull=True),
-                                    name="alert_one_live_per_metric_scope"),
+            models.UniqueConstraint(
+                fields=["project", "metric", "scope_key"],
+                condition=Q(recovered_at__isnull=True),
+                name="alert_one_live_per_metric_scope",
+            ),
         ]
         indexes = [models.Index(fields=["project", "acknowledged_at", "-created_at"], name="alert_project_open")]

@@ -14,9 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from synthreview.projects.models import Project
 from generation.models import Sample
-
+from synthreview.projects.models import Project
 
 # A search not answered by then was lost with its worker: the page stops waiting, and another worker may take it.
 SEARCH_TIME_LIMIT = timedelta(seconds=90)

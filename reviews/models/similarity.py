@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from synthreview.projects.models import Project
 from generation.models import Sample
+from synthreview.projects.models import Project
 
 
 class SampleEmbedding(models.Model):

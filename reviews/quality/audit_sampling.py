@@ -35,8 +35,9 @@ def stratified_allocation(stratum_sizes: Mapping[Hashable, int], n: int) -> dict
         key = max((k for k in sizes if allocation[k] > 1), key=lambda k: (allocation[k] - quotas[k], sizes[k]))
         allocation[key] -= 1
     while sum(allocation.values()) < n:
-        key = max((k for k in sizes if allocation[k] < sizes[k]),
-                  key=lambda k: (quotas[k] - allocation[k], sizes[k], str(k)))
+        key = max(
+            (k for k in sizes if allocation[k] < sizes[k]), key=lambda k: (quotas[k] - allocation[k], sizes[k], str(k))
+        )
         allocation[key] += 1
     return {key: allocation.get(key, 0) for key in stratum_sizes}
 

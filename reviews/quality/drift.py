@@ -49,8 +49,11 @@ class Windows:
 
 def previous_window_record(snapshot_scope: str, scope_id: int | None, project_id: int) -> dict | None:
     """The window record of the scope's latest snapshot that has one."""
-    rows = (QualitySnapshot.objects.filter(project_id=project_id, scope=snapshot_scope, scope_id=scope_id)
-            .order_by("-computed_at", "-id").values_list("metrics__drift_window", flat=True)[:1])
+    rows = (
+        QualitySnapshot.objects.filter(project_id=project_id, scope=snapshot_scope, scope_id=scope_id)
+        .order_by("-computed_at", "-id")
+        .values_list("metrics__drift_window", flat=True)[:1]
+    )
     return next(iter(rows), None)
 
 

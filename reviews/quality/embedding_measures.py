@@ -115,8 +115,9 @@ class PrecisionRecall:
     synthetic_count: int
 
 
-def precision_recall_knn(real: np.ndarray, synthetic: np.ndarray, *, k: int = 3, max_rows: int = 5000,
-                         seed: int = 0) -> PrecisionRecall | None:
+def precision_recall_knn(
+    real: np.ndarray, synthetic: np.ndarray, *, k: int = 3, max_rows: int = 5000, seed: int = 0
+) -> PrecisionRecall | None:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
     Each set's manifold is the union of balls around its points, each ball as wide
@@ -161,9 +162,9 @@ def _squared_radii(points: np.ndarray, k: int) -> np.ndarray:
     """Squared distance from each point to its k-th nearest other point."""
     radii = np.empty(points.shape[0])
     for start in range(0, points.shape[0], _BLOCK_ROWS):
-        block = _squared_distances(points[start:start + _BLOCK_ROWS], points)
+        block = _squared_distances(points[start : start + _BLOCK_ROWS], points)
         # Position 0 of each sorted row is the point itself, at distance 0.
-        radii[start:start + _BLOCK_ROWS] = np.partition(block, k, axis=1)[:, k]
+        radii[start : start + _BLOCK_ROWS] = np.partition(block, k, axis=1)[:, k]
     return radii
 
 
@@ -171,7 +172,7 @@ def _share_inside(queries: np.ndarray, *, manifold: np.ndarray, k: int) -> float
     radii = _squared_radii(manifold, k) + _SAME_POINT
     inside = 0
     for start in range(0, queries.shape[0], _BLOCK_ROWS):
-        block = _squared_distances(queries[start:start + _BLOCK_ROWS], manifold)
+        block = _squared_distances(queries[start : start + _BLOCK_ROWS], manifold)
         inside += int(np.count_nonzero((block <= radii[None, :]).any(axis=1)))
     return inside / queries.shape[0]
 

@@ -19,8 +19,7 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from synthreview.projects.models import Membership, Project
-from synthreview.projects.models import AuditLog
+from synthreview.projects.models import AuditLog, Membership, Project
 
 PAGE_SIZE = 50
 CSV_CHUNK = 2000
@@ -108,14 +107,19 @@ def action_choices(project: Project) -> list[tuple[str, Any]]:
         if len(actions) == 1 and "." not in actions[0]:
             choices.append((actions[0], action_label(actions[0])))
             continue
-        choices.append((f"{prefix}.*", [(f"{prefix}.", f"Every {prefix}.* action"),
-                                        *((action, action_label(action)) for action in actions)]))
+        choices.append(
+            (
+                f"{prefix}.*",
+                [(f"{prefix}.", f"Every {prefix}.* action"), *((action, action_label(action)) for action in actions)],
+            )
+        )
     return choices
 
 
 def actor_choices(project: Project) -> list[tuple[str, str]]:
-    names = (Membership.objects.filter(project=project).order_by("user__username")
-             .values_list("user__username", flat=True))
+    names = (
+        Membership.objects.filter(project=project).order_by("user__username").values_list("user__username", flat=True)
+    )
     return [("", "Anyone"), *((name, name) for name in names), ("-", "System (no user)")]
 
 
@@ -167,8 +171,14 @@ class LogPage:
     older: int | None  # cursor for the page below (smaller ids): ?before=
 
 
-def audit_log_page(project: Project, queryset: QuerySet[AuditLog], *, before: int | None = None,
-                   after: int | None = None, size: int = PAGE_SIZE) -> LogPage:
+def audit_log_page(
+    project: Project,
+    queryset: QuerySet[AuditLog],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = PAGE_SIZE,
+) -> LogPage:
     """Newest first, by keyset on id: `before` continues below an id, `after` goes back above one."""
     queryset = queryset.select_related("actor")
     if after is not None:
@@ -182,8 +192,9 @@ def audit_log_page(project: Project, queryset: QuerySet[AuditLog], *, before: in
     entries = list(queryset.order_by("-id")[: size + 1])
     has_older = len(entries) > size
     rows = log_rows(project, entries[:size])
-    return LogPage(rows, rows[0].id if rows and before is not None else None,
-                   rows[-1].id if rows and has_older else None)
+    return LogPage(
+        rows, rows[0].id if rows and before is not None else None, rows[-1].id if rows and has_older else None
+    )
 
 
 def log_rows(project: Project, entries: list[AuditLog]) -> list[LogRow]:
@@ -196,10 +207,18 @@ def log_rows(project: Project, entries: list[AuditLog]) -> list[LogRow]:
         url = urls[key]
         if entry.action.startswith("policy."):
             url = reverse("policy_settings", args=[project.slug])
-        rows.append(LogRow(
-            id=entry.pk, created_at=entry.created_at, actor=entry.actor.username if entry.actor else "system",
-            action=entry.action, label=action_label(entry.action), object_label=_object_label(entry),
-            object_url=url, details=detail_pairs(entry.action, entry.details)))
+        rows.append(
+            LogRow(
+                id=entry.pk,
+                created_at=entry.created_at,
+                actor=entry.actor.username if entry.actor else "system",
+                action=entry.action,
+                label=action_label(entry.action),
+                object_label=_object_label(entry),
+                object_url=url,
+                details=detail_pairs(entry.action, entry.details),
+            )
+        )
     return rows
 
 
@@ -273,9 +292,15 @@ def audit_log_csv_rows(queryset: QuerySet[AuditLog], *, chunk: int = CSV_CHUNK) 
         page = queryset if before is None else queryset.filter(pk__lt=before)
         entries = list(page[:chunk])
         for entry in entries:
-            yield [entry.pk, timezone.localtime(entry.created_at).isoformat(),
-                   entry.actor.username if entry.actor else "", entry.action, entry.object_type, entry.object_id,
-                   json.dumps(entry.details, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False)]
+            yield [
+                entry.pk,
+                timezone.localtime(entry.created_at).isoformat(),
+                entry.actor.username if entry.actor else "",
+                entry.action,
+                entry.object_type,
+                entry.object_id,
+                json.dumps(entry.details, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False),
+            ]
         if len(entries) < chunk:
             return
         before = entries[-1].pk
@@ -283,7 +308,11 @@ def audit_log_csv_rows(queryset: QuerySet[AuditLog], *, chunk: int = CSV_CHUNK) 
 
 def policy_history(project: Project, *, limit: int = 5) -> list[LogRow]:
     """The latest policy changes: through the object index (the project is their object), not a scan by action."""
-    entries = list(AuditLog.objects.filter(object_type="generation.project", object_id=str(project.pk),
-                                           project=project, action="policy.set")
-                   .select_related("actor").order_by("-id")[:limit])
+    entries = list(
+        AuditLog.objects.filter(
+            object_type="generation.project", object_id=str(project.pk), project=project, action="policy.set"
+        )
+        .select_related("actor")
+        .order_by("-id")[:limit]
+    )
     return log_rows(project, entries)

@@ -69,23 +69,32 @@ def _labels(sample) -> dict[str, tuple[int | None, str]]:  # type: ignore[no-unt
     version = sample.template_version
     return {
         "generator": (sample.generator_id, sample.generator.name if sample.generator else "(none)"),
-        "template_version": (sample.template_version_id,
-                             f"{version.template.name} v{version.version}" if version else "(none)"),
+        "template_version": (
+            sample.template_version_id,
+            f"{version.template.name} v{version.version}" if version else "(none)",
+        ),
         "run": (sample.run_id, sample.run.name if sample.run else "(no run)"),
     }
 
 
 def audit_item_outcomes(audit: Audit) -> list[ItemOutcome]:
-    items = list(AuditItem.objects.filter(audit=audit).order_by("position").select_related(
-        "sample__generator", "sample__template_version__template", "sample__run"))
+    items = list(
+        AuditItem.objects.filter(audit=audit)
+        .order_by("position")
+        .select_related("sample__generator", "sample__template_version__template", "sample__run")
+    )
     verdicts: dict[int, list[Verdict]] = defaultdict(list)
     for verdict in Verdict.objects.filter(audit=audit).select_related("reviewer").order_by("id"):
         verdicts[verdict.sample_id].append(verdict)
     adjudications = {a.sample_id: a for a in AuditAdjudication.objects.filter(audit=audit)}
     outcomes = []
     for item in items:
-        outcome = ItemOutcome(item=item, verdicts=verdicts.get(item.sample_id, []),
-                              adjudication=adjudications.get(item.sample_id), strata=_labels(item.sample))
+        outcome = ItemOutcome(
+            item=item,
+            verdicts=verdicts.get(item.sample_id, []),
+            adjudication=adjudications.get(item.sample_id),
+            strata=_labels(item.sample),
+        )
         _resolve(outcome)
         outcomes.append(outcome)
     return outcomes
@@ -94,29 +103,54 @@ def audit_item_outcomes(audit: Audit) -> list[ItemOutcome]:
 def _floor_dict(counts: Counter) -> dict:
     floor = NoiseFloor(correct=counts["correct"], wrong=counts["wrong"], unsure=counts["unsure"] + counts["split"])
     low, high = floor.interval
-    return {"correct": floor.correct, "wrong": floor.wrong, "unsure": counts["unsure"], "split": counts["split"],
-            "judged": floor.judged, "rate": floor.rate, "low": low if floor.judged else None,
-            "high": high if floor.judged else None, "unsure_share": floor.unsure_share}
+    return {
+        "correct": floor.correct,
+        "wrong": floor.wrong,
+        "unsure": counts["unsure"],
+        "split": counts["split"],
+        "judged": floor.judged,
+        "rate": floor.rate,
+        "low": low if floor.judged else None,
+        "high": high if floor.judged else None,
+        "unsure_share": floor.unsure_share,
+    }
 
 
 def _agreement(outcomes: list[ItemOutcome], overlap: int) -> dict:
     rated = [o for o in outcomes if len(o.verdicts) >= 2]
     reviewers = sorted({v.reviewer_id for o in rated for v in o.verdicts})
     if not rated:
-        return {"method": None, "value": None, "items": 0, "reviewers": len(reviewers),
-                "note": "No item has two verdicts yet; agreement needs an overlap of 2 or more."}
+        return {
+            "method": None,
+            "value": None,
+            "items": 0,
+            "reviewers": len(reviewers),
+            "note": "No item has two verdicts yet; agreement needs an overlap of 2 or more.",
+        }
     if len(reviewers) == 2:
         first = [next(v.value for v in o.verdicts if v.reviewer_id == reviewers[0]) for o in rated]
         second = [next(v.value for v in o.verdicts if v.reviewer_id == reviewers[1]) for o in rated]
-        return {"method": "Cohen's κ", "value": cohen_kappa(first, second), "items": len(rated), "reviewers": 2,
-                "note": "Two reviewers on the same items (Cohen 1960)."}
+        return {
+            "method": "Cohen's κ",
+            "value": cohen_kappa(first, second),
+            "items": len(rated),
+            "reviewers": 2,
+            "note": "Two reviewers on the same items (Cohen 1960).",
+        }
     # Fleiss' κ needs the same number of ratings per item: use the items with exactly `overlap` of them.
     ratings = max(overlap, 2)
-    counts = [[sum(1 for v in o.verdicts if v.value == value) for value in VALUES]
-              for o in rated if len(o.verdicts) == ratings]
-    return {"method": "Fleiss' κ", "value": fleiss_kappa(counts) if counts else None, "items": len(counts),
-            "reviewers": len(reviewers),
-            "note": f"{len(reviewers)} reviewers, {ratings} verdicts per item (Fleiss 1971)."}
+    counts = [
+        [sum(1 for v in o.verdicts if v.value == value) for value in VALUES]
+        for o in rated
+        if len(o.verdicts) == ratings
+    ]
+    return {
+        "method": "Fleiss' κ",
+        "value": fleiss_kappa(counts) if counts else None,
+        "items": len(counts),
+        "reviewers": len(reviewers),
+        "note": f"{len(reviewers)} reviewers, {ratings} verdicts per item (Fleiss 1971).",
+    }
 
 
 def _reviewers(outcomes: list[ItemOutcome]) -> list[dict]:
@@ -124,9 +158,18 @@ def _reviewers(outcomes: list[ItemOutcome]) -> list[dict]:
     for outcome in outcomes:
         gold = outcome.item.gold_verdict if outcome.item.is_gold else ""
         for verdict in outcome.verdicts:
-            row = rows.setdefault(verdict.reviewer_id, {
-                "id": verdict.reviewer_id, "username": verdict.reviewer.get_username(), "verdicts": 0,
-                "wrong": 0, "gold_seen": 0, "gold_matched": 0, "last_at": None})
+            row = rows.setdefault(
+                verdict.reviewer_id,
+                {
+                    "id": verdict.reviewer_id,
+                    "username": verdict.reviewer.get_username(),
+                    "verdicts": 0,
+                    "wrong": 0,
+                    "gold_seen": 0,
+                    "gold_matched": 0,
+                    "last_at": None,
+                },
+            )
             row["verdicts"] += 1
             row["wrong"] += verdict.value == VerdictValue.WRONG
             stamp = verdict.updated_at.isoformat()
@@ -152,20 +195,38 @@ def audit_figures_compute(audit: Audit) -> dict:
             counts["items"] += 1
             if outcome.outcome:
                 counts[outcome.outcome] += 1
-        breakdowns[key] = sorted(({"id": ident, "label": label, "items": counts["items"], **_floor_dict(counts)}
-                                  for (ident, label), counts in groups.items()), key=lambda row: row["label"])
+        breakdowns[key] = sorted(
+            (
+                {"id": ident, "label": label, "items": counts["items"], **_floor_dict(counts)}
+                for (ident, label), counts in groups.items()
+            ),
+            key=lambda row: row["label"],
+        )
     categories = Counter(o.error_category or "uncategorised" for o in scored if o.outcome == VerdictValue.WRONG)
     wrong = sum(categories.values())
     category_labels = dict(ErrorCategory.choices) | {"uncategorised": "No category given"}
     needed = len(outcomes) * audit.overlap
     given = sum(min(len(o.verdicts), audit.overlap) for o in outcomes)
-    disagreements = [{
-        "sample_id": o.item.sample_id, "position": o.item.position, "is_gold": o.item.is_gold,
-        "verdicts": [{"reviewer": v.reviewer.get_username(), "value": v.value, "error_category": v.error_category,
-                      "note": v.note} for v in o.verdicts],
-        "adjudicated": o.adjudication.value if o.adjudication else None,
-    # A gold item's answer is known, so reviewers disagreeing on it is calibration, not a case to adjudicate.
-    } for o in scored if o.disagreement]
+    disagreements = [
+        {
+            "sample_id": o.item.sample_id,
+            "position": o.item.position,
+            "is_gold": o.item.is_gold,
+            "verdicts": [
+                {
+                    "reviewer": v.reviewer.get_username(),
+                    "value": v.value,
+                    "error_category": v.error_category,
+                    "note": v.note,
+                }
+                for v in o.verdicts
+            ],
+            "adjudicated": o.adjudication.value if o.adjudication else None,
+            # A gold item's answer is known, so reviewers disagreeing on it is calibration, not a case to adjudicate.
+        }
+        for o in scored
+        if o.disagreement
+    ]
     return {
         "computed_at": timezone.now().isoformat(),
         "items": len(scored),
@@ -176,8 +237,10 @@ def audit_figures_compute(audit: Audit) -> dict:
         "complete": needed > 0 and given >= needed,
         "noise_floor": _floor_dict(overall),
         "breakdowns": breakdowns,
-        "error_categories": [{"category": name, "label": str(category_labels.get(name, name)), "count": count,
-                              "share": count / wrong} for name, count in categories.most_common()],
+        "error_categories": [
+            {"category": name, "label": str(category_labels.get(name, name)), "count": count, "share": count / wrong}
+            for name, count in categories.most_common()
+        ],
         "reviewers": _reviewers(outcomes),
         "agreement": _agreement(outcomes, audit.overlap),
         "disagreements": disagreements,

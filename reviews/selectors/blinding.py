@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from synthreview.projects.models import Project
 from generation.models import Sample, SampleFlag
 from reviews.models import AuditItem, AuditStatus
 from synthreview.projects.access import ProjectAccess, project_access
+from synthreview.projects.models import Project
 
 # Said wherever an action outside the audit is refused on a held item: the action would decide (or, refused
 # for another reason, describe) the item before the audit's reviewers have judged it.
@@ -95,8 +95,8 @@ class Blinding:
         if self.held:
             for flag in flags:
                 flag.reason = _EVAL_SAMPLE.sub(
-                    lambda found: "an eval sample" if int(found.group(1)) in self.held else found.group(0),
-                    flag.reason)
+                    lambda found: "an eval sample" if int(found.group(1)) in self.held else found.group(0), flag.reason
+                )
         return flags
 
     def left_out(self, rows: Iterable[Mapping[str, Any]], *, key: str = "sample_id") -> list[Mapping[str, Any]]:
@@ -124,8 +124,11 @@ def blinding_for(user: Any, access: ProjectAccess) -> Blinding:
     # Within a request the held set only shrinks (an audit closing), so the cached answer errs blind.
     cached: dict[int, Blinding] = user.__dict__.setdefault("_blinding_by_project", {})
     if access.project.pk not in cached:
-        held = frozenset(AuditItem.objects.filter(audit__project=access.project, audit__status=AuditStatus.OPEN)
-                         .values_list("sample_id", flat=True))
+        held = frozenset(
+            AuditItem.objects.filter(audit__project=access.project, audit__status=AuditStatus.OPEN).values_list(
+                "sample_id", flat=True
+            )
+        )
         keys = frozenset(str(key) for key in access.project.hidden_metadata_keys or [])
         cached[access.project.pk] = Blinding(reader_id=user.pk, held=held, hidden_metadata_keys=keys)
     return cached[access.project.pk]

@@ -9,14 +9,13 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 
-from synthreview.projects.models import Project
 from generation.models import Sample, SampleCount, SampleFlag
 from generation.selectors.text_search import samples_matching_text
-from synthreview.projects.models import AuditLog
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import MemberSet
+from synthreview.projects.models import AuditLog, Project
 
 PAGE_SIZE = 50
 # Counting matches stops here; past it the page shows the planner's estimate.
@@ -25,14 +24,17 @@ COUNT_CAP = 1000
 _COUNTER_FILTERS = {"origin", "status"}
 
 
-def samples_filtered(project: Project, filters: dict[str, Any], *, blinding: Blinding = SEES_ALL
-                     ) -> QuerySet[Sample]:
+def samples_filtered(project: Project, filters: dict[str, Any], *, blinding: Blinding = SEES_ALL) -> QuerySet[Sample]:
     """Samples of the project matching the sample browser's cleaned filters; a filter on what an
     audit hides never returns the items the reader holds."""
     queryset = blinding.filtered(Sample.objects.filter(project=project), filters)
     simple = {
-        "origin": "origin", "status": "status", "split": "split",
-        "generator": "generator", "run": "run", "template": "template_version__template",
+        "origin": "origin",
+        "status": "status",
+        "split": "split",
+        "generator": "generator",
+        "run": "run",
+        "template": "template_version__template",
     }
     for key, lookup in simple.items():
         value = filters.get(key)
@@ -69,8 +71,9 @@ class SamplePage:
     older: int | None  # cursor for the page after (smaller ids)
 
 
-def sample_page(queryset: QuerySet[Sample], *, after: int | None = None, before: int | None = None,
-                size: int = PAGE_SIZE) -> SamplePage:
+def sample_page(
+    queryset: QuerySet[Sample], *, after: int | None = None, before: int | None = None, size: int = PAGE_SIZE
+) -> SamplePage:
     """Newest first, by keyset on id: `after` continues below an id, `before` goes back above one."""
     queryset = queryset.select_related(*LINEAGE_RELATED, "similarity")
     if before is not None:
@@ -83,8 +86,9 @@ def sample_page(queryset: QuerySet[Sample], *, after: int | None = None, before:
     rows = list(queryset.order_by("-id")[: size + 1])
     has_older = len(rows) > size
     rows = rows[:size]
-    return SamplePage(rows, rows[0].pk if rows and after is not None else None,
-                      rows[-1].pk if rows and has_older else None)
+    return SamplePage(
+        rows, rows[0].pk if rows and after is not None else None, rows[-1].pk if rows and has_older else None
+    )
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,9 @@ class CountFigure:
         return f"{self.value:,}" if self.exact else f"about {self.value:,}"
 
 
-def samples_count(project: Project, filters: dict[str, Any], queryset: QuerySet[Sample], *,
-                  blinding: Blinding = SEES_ALL) -> CountFigure:
+def samples_count(
+    project: Project, filters: dict[str, Any], queryset: QuerySet[Sample], *, blinding: Blinding = SEES_ALL
+) -> CountFigure:
     """Exact from the counters when they can answer, exact up to COUNT_CAP
     otherwise, and past the cap PostgreSQL's row estimate."""
     used = {key for key, value in filters.items() if value not in (None, "", [])}
@@ -129,8 +134,7 @@ def _planner_estimate(queryset: QuerySet[Sample]) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SEES_ALL
-                    ) -> list[tuple[Sample, float]]:
+def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SEES_ALL) -> list[tuple[Sample, float]]:
     """A sample's stored neighbours, nearest first: "find similar" never searches an index.
     A held sample's neighbours are not shown: who it resembles hints at where it came from."""
     if blinding.hides(sample_id):
@@ -139,8 +143,11 @@ def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SE
     if row is None:
         return []
     pairs = [(int(i), float(s)) for i, s in row.neighbours or []]
-    found = (Sample.objects.select_related(*LINEAGE_RELATED, "similarity").filter(project=project)
-             .in_bulk([i for i, _ in pairs]))
+    found = (
+        Sample.objects.select_related(*LINEAGE_RELATED, "similarity")
+        .filter(project=project)
+        .in_bulk([i for i, _ in pairs])
+    )
     blinding.mark(found.values())
     return [(found[i], s) for i, s in pairs if i in found]
 
@@ -148,11 +155,15 @@ def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SE
 def sample_history(sample: Sample, *, limit: int = 50, blinding: Blinding = SEES_ALL) -> list[AuditLog]:
     """The audit-log entries about this sample: its own, and the bulk actions and group decisions that
     listed it. Of a held sample, only the reader's own entries (others' say its verdicts and gold-ness)."""
-    own = list(AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
-               .select_related("actor").order_by("-id")[:limit])
+    own = list(
+        AuditLog.objects.filter(object_type="generation.sample", object_id=str(sample.pk))
+        .select_related("actor")
+        .order_by("-id")[:limit]
+    )
     # Bulk actions and group decisions list the samples they changed in details["sample_ids"].
-    bulk = (AuditLog.objects.filter(project_id=sample.project_id, object_type__in=["bulk", "reviews.duplicategroup"])
-            .select_related("actor"))
+    bulk = AuditLog.objects.filter(
+        project_id=sample.project_id, object_type__in=["bulk", "reviews.duplicategroup"]
+    ).select_related("actor")
     if connection.vendor == "postgresql":
         listed = list(bulk.filter(details__sample_ids__contains=[sample.pk]).order_by("-id")[:limit])
     else:

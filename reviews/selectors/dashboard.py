@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from generation.models import Origin, SampleCount
-from synthreview.projects.models import Project
 from reviews.models import Alert, Audit, QualitySnapshot, SnapshotScope
 from reviews.quality.thresholds import Threshold, project_thresholds
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
+from synthreview.projects.models import Project
 
 # The scalar figures of a snapshot, in the metrics table's column order.
 METRIC_COLUMNS: list[tuple[str, str, bool]] = [
@@ -40,8 +40,12 @@ SNAPSHOT_HISTORY = 30
 
 def latest_snapshots(project: Project) -> list[QualitySnapshot]:
     """The snapshots of the latest pass: one pass writes all its scopes with one timestamp."""
-    latest = (QualitySnapshot.objects.filter(project=project).order_by("-computed_at")
-              .values_list("computed_at", flat=True).first())
+    latest = (
+        QualitySnapshot.objects.filter(project=project)
+        .order_by("-computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
+    )
     if latest is None:
         return []
     order = {SnapshotScope.PROJECT: 0, SnapshotScope.RUN: 1, SnapshotScope.GENERATOR: 2}
@@ -58,24 +62,32 @@ def drift_history(project: Project, history: list[QualitySnapshot]) -> dict[str,
     """Drift over the project's recent passes, as chart series: each window against the previous
     one (all synthetic samples, and each generator, imports included) with the run drift beside
     it; and each window's distance to the real anchors."""
+
     def series(name: str, points: list) -> dict:
         return {"name": name, "points": [(when, value, None, None) for when, value in points if value is not None]}
 
-    previous = [series("All synthetic", [(s.computed_at, s.metrics.get("drift_previous")) for s in history]),
-                series("Latest run vs earlier runs", [(s.computed_at, s.metrics.get("drift")) for s in history])]
+    previous = [
+        series("All synthetic", [(s.computed_at, s.metrics.get("drift_previous")) for s in history]),
+        series("Latest run vs earlier runs", [(s.computed_at, s.metrics.get("drift")) for s in history]),
+    ]
     to_real = [series("All synthetic", [(s.computed_at, s.metrics.get("window_to_real")) for s in history])]
     if history:
         by_generator: dict[str, list] = {}
-        rows = (QualitySnapshot.objects.filter(project=project, scope=SnapshotScope.GENERATOR,
-                                               computed_at__gte=history[0].computed_at)
-                .order_by("scope_label", "computed_at").values_list(
-                    "scope_label", "computed_at", "metrics__drift_previous", "metrics__window_to_real"))
+        rows = (
+            QualitySnapshot.objects.filter(
+                project=project, scope=SnapshotScope.GENERATOR, computed_at__gte=history[0].computed_at
+            )
+            .order_by("scope_label", "computed_at")
+            .values_list("scope_label", "computed_at", "metrics__drift_previous", "metrics__window_to_real")
+        )
         for label, when, drift_value, real_value in rows:
             by_generator.setdefault(label, []).append((when, drift_value, real_value))
         previous += [series(label, [(w, d) for w, d, _ in points]) for label, points in by_generator.items()]
         to_real += [series(label, [(w, r) for w, _, r in points]) for label, points in by_generator.items()]
-    return {"previous": [line for line in previous if line["points"]],
-            "to_real": [line for line in to_real if line["points"]]}
+    return {
+        "previous": [line for line in previous if line["points"]],
+        "to_real": [line for line in to_real if line["points"]],
+    }
 
 
 def sample_mix(project: Project) -> dict[str, int]:
@@ -93,17 +105,30 @@ def metrics_table(snapshots: list[QualitySnapshot], thresholds: dict[str, Thresh
         for metric, _, percent in METRIC_COLUMNS:
             value = snapshot.metrics.get(metric)
             threshold = thresholds.get(metric)
-            cells.append({"metric": metric, "value": value, "percent": percent,
-                          "limit": threshold.limit if threshold and threshold.enabled else None,
-                          "direction": threshold.spec.direction if threshold else "",
-                          "slipped": bool(threshold and threshold.slipped(value))})
-        rows.append({"scope": snapshot.get_scope_display(), "label": snapshot.scope_label,
-                     "samples": snapshot.sample_count, "cells": cells})
+            cells.append(
+                {
+                    "metric": metric,
+                    "value": value,
+                    "percent": percent,
+                    "limit": threshold.limit if threshold and threshold.enabled else None,
+                    "direction": threshold.spec.direction if threshold else "",
+                    "slipped": bool(threshold and threshold.slipped(value)),
+                }
+            )
+        rows.append(
+            {
+                "scope": snapshot.get_scope_display(),
+                "label": snapshot.scope_label,
+                "samples": snapshot.sample_count,
+                "cells": cells,
+            }
+        )
     return rows
 
 
-def _histogram_bins(figure: dict | None, edges_key: str = "edges", counts_key: str = "counts"
-                    ) -> list[tuple[float, float, int]]:
+def _histogram_bins(
+    figure: dict | None, edges_key: str = "edges", counts_key: str = "counts"
+) -> list[tuple[float, float, int]]:
     if not figure:
         return []
     edges, counts = figure.get(edges_key) or [], figure.get(counts_key) or []
@@ -120,22 +145,31 @@ def nearest_real_bins(snapshot: QualitySnapshot | None) -> list[tuple[float, flo
 
 # --- Downloadable figures: name -> rows -------------------------------------------------------------
 
+
 def _noise_floor_rows(key: str) -> Callable[[Project], list[dict]]:
     def rows(project: Project) -> list[dict]:
         return [entry.as_row() for entry in noise_floor_by(project, key)]
+
     return rows
 
 
 def _trend_rows(project: Project) -> list[dict]:
-    return [{"generator": series["name"], "closed_at": when.isoformat(), "rate": rate, "low": low, "high": high}
-            for series in noise_floor_trend(project, "generator") for when, rate, low, high in series["points"]]
+    return [
+        {"generator": series["name"], "closed_at": when.isoformat(), "rate": rate, "low": low, "high": high}
+        for series in noise_floor_trend(project, "generator")
+        for when, rate, low, high in series["points"]
+    ]
 
 
 def _metric_rows(project: Project) -> list[dict]:
     rows = []
     for snapshot in latest_snapshots(project):
-        row = {"scope": snapshot.scope, "scope_label": snapshot.scope_label,
-               "computed_at": snapshot.computed_at.isoformat(), "samples": snapshot.sample_count}
+        row = {
+            "scope": snapshot.scope,
+            "scope_label": snapshot.scope_label,
+            "computed_at": snapshot.computed_at.isoformat(),
+            "samples": snapshot.sample_count,
+        }
         row.update({metric: snapshot.metrics.get(metric) for metric, _, _ in METRIC_COLUMNS})
         rows.append(row)
     return rows
@@ -143,20 +177,26 @@ def _metric_rows(project: Project) -> list[dict]:
 
 def _drift_rows(project: Project) -> list[dict]:
     lines = drift_history(project, project_snapshot_history(project))
-    return [{"figure": figure, "scope": line["name"], "computed_at": when.isoformat(), "value": value}
-            for figure, key in (("drift_previous", "previous"), ("window_to_real", "to_real"))
-            for line in lines[key] for when, value, _, _ in line["points"]]
+    return [
+        {"figure": figure, "scope": line["name"], "computed_at": when.isoformat(), "value": value}
+        for figure, key in (("drift_previous", "previous"), ("window_to_real", "to_real"))
+        for line in lines[key]
+        for when, value, _, _ in line["points"]
+    ]
 
 
 def _metric_history_rows(project: Project) -> list[dict]:
-    return [{"computed_at": s.computed_at.isoformat(), **{m: s.metrics.get(m) for m, _, _ in METRIC_COLUMNS}}
-            for s in project_snapshot_history(project)]
+    return [
+        {"computed_at": s.computed_at.isoformat(), **{m: s.metrics.get(m) for m, _, _ in METRIC_COLUMNS}}
+        for s in project_snapshot_history(project)
+    ]
 
 
 def _histogram_rows(which: Callable[[QualitySnapshot | None], list]) -> Callable[[Project], list[dict]]:
     def rows(project: Project) -> list[dict]:
         snapshot = next((s for s in latest_snapshots(project) if s.scope == SnapshotScope.PROJECT), None)
         return [{"low": low, "high": high, "count": count} for low, high, count in which(snapshot)]
+
     return rows
 
 
@@ -170,8 +210,10 @@ CLASS_BALANCE_COLUMNS = ("label", "real", "synthetic", "synthetic_share")
 def _class_balance_rows(project: Project) -> list[dict]:
     snapshot = next((s for s in latest_snapshots(project) if s.scope == SnapshotScope.PROJECT), None)
     # jsonb stores an object's keys shortest first, so the columns are put back in reading order.
-    return [{column: row.get(column) for column in CLASS_BALANCE_COLUMNS}
-            for row in (snapshot.metrics.get("class_balance") or [] if snapshot else [])]
+    return [
+        {column: row.get(column) for column in CLASS_BALANCE_COLUMNS}
+        for row in (snapshot.metrics.get("class_balance") or [] if snapshot else [])
+    ]
 
 
 def _audit_rows(project: Project) -> list[dict]:
@@ -179,12 +221,26 @@ def _audit_rows(project: Project) -> list[dict]:
     for audit in Audit.objects.filter(project=project).order_by("created_at", "id"):
         figures = audit.frozen_figures or {}
         floor, agreement = figures.get("noise_floor", {}), figures.get("agreement", {})
-        rows.append({"audit": audit.name, "id": audit.pk, "scope": audit.scope, "status": audit.status,
-                     "closed_at": audit.closed_at.isoformat() if audit.closed_at else None,
-                     "items": audit.sample_size, "overlap": audit.overlap, "gold_items": audit.gold_items,
-                     "wrong": floor.get("wrong"), "judged": floor.get("judged"), "unsure": floor.get("unsure"),
-                     "rate": floor.get("rate"), "low": floor.get("low"), "high": floor.get("high"),
-                     "agreement_method": agreement.get("method"), "agreement": agreement.get("value")})
+        rows.append(
+            {
+                "audit": audit.name,
+                "id": audit.pk,
+                "scope": audit.scope,
+                "status": audit.status,
+                "closed_at": audit.closed_at.isoformat() if audit.closed_at else None,
+                "items": audit.sample_size,
+                "overlap": audit.overlap,
+                "gold_items": audit.gold_items,
+                "wrong": floor.get("wrong"),
+                "judged": floor.get("judged"),
+                "unsure": floor.get("unsure"),
+                "rate": floor.get("rate"),
+                "low": floor.get("low"),
+                "high": floor.get("high"),
+                "agreement_method": agreement.get("method"),
+                "agreement": agreement.get("value"),
+            }
+        )
     return rows
 
 
@@ -192,21 +248,46 @@ def _reviewer_rows(project: Project) -> list[dict]:
     rows = []
     for audit in closed_audits(project):
         for reviewer in audit.frozen_figures.get("reviewers", []):
-            rows.append({"audit": audit.name, "reviewer": reviewer["username"], "verdicts": reviewer["verdicts"],
-                         "gold_seen": reviewer["gold_seen"], "gold_matched": reviewer["gold_matched"],
-                         "gold_accuracy": reviewer["gold_accuracy"]})
+            rows.append(
+                {
+                    "audit": audit.name,
+                    "reviewer": reviewer["username"],
+                    "verdicts": reviewer["verdicts"],
+                    "gold_seen": reviewer["gold_seen"],
+                    "gold_matched": reviewer["gold_matched"],
+                    "gold_accuracy": reviewer["gold_accuracy"],
+                }
+            )
     return rows
 
 
 def _alert_rows(project: Project) -> list[dict]:
-    return [{"created_at": a.created_at.isoformat(), "metric": a.metric, "scope": a.scope_label, "value": a.value,
-             "limit": a.limit, "acknowledged": a.acknowledged_at is not None, "message": a.message}
-            for a in Alert.objects.filter(project=project).order_by("-created_at")[:500]]
+    return [
+        {
+            "created_at": a.created_at.isoformat(),
+            "metric": a.metric,
+            "scope": a.scope_label,
+            "value": a.value,
+            "limit": a.limit,
+            "acknowledged": a.acknowledged_at is not None,
+            "message": a.message,
+        }
+        for a in Alert.objects.filter(project=project).order_by("-created_at")[:500]
+    ]
 
 
 def _threshold_rows(project: Project) -> list[dict]:
-    return [{"metric": metric, "label": t.spec.label, "direction": t.spec.direction, "limit": t.limit,
-             "enabled": t.enabled, "custom": t.custom} for metric, t in project_thresholds(project).items()]
+    return [
+        {
+            "metric": metric,
+            "label": t.spec.label,
+            "direction": t.spec.direction,
+            "limit": t.limit,
+            "enabled": t.enabled,
+            "custom": t.custom,
+        }
+        for metric, t in project_thresholds(project).items()
+    ]
 
 
 FIGURES: dict[str, tuple[str, Callable[[Project], list[dict]]]] = {

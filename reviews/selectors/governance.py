@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from synthreview.projects.models import Project
 from generation.models import Sample, SampleFlag, Split
 from reviews.models import DownstreamResult, EvalLeak, EvalSetVersion, Export, ExportSplit, ExportStatus
 from reviews.models.governance import EvalLeakCheck
+from synthreview.projects.models import Project
 
 EXPORTS_PAGE = 25
 PREVIEW = 20
@@ -18,7 +18,7 @@ def exports_page(project: Project, *, before: int | None = None) -> tuple[list[E
     query = Export.objects.filter(project=project).select_related("created_by", "eval_set_version").order_by("-id")
     if before:
         query = query.filter(id__lt=before)
-    rows = list(query[:EXPORTS_PAGE + 1])
+    rows = list(query[: EXPORTS_PAGE + 1])
     older = rows[EXPORTS_PAGE - 1].pk if len(rows) > EXPORTS_PAGE else None
     return rows[:EXPORTS_PAGE], older
 
@@ -39,7 +39,9 @@ def eval_set_overview(project: Project) -> EvalSetOverview:
     in_split = Sample.objects.filter(project=project, split=Split.EVAL)
     # The eval split is small (hundreds to a few thousand), and a partial index covers it.
     split_ids = set(in_split.values_list("id", flat=True))
-    versions = list(EvalSetVersion.objects.filter(project=project).select_related("created_by").order_by("-version")[:20])
+    versions = list(
+        EvalSetVersion.objects.filter(project=project).select_related("created_by").order_by("-version")[:20]
+    )
     checks = {c.version_id: c for c in EvalLeakCheck.objects.filter(version__in=versions)}
     added = removed = 0
     leaks: list[EvalLeak] = []
@@ -47,25 +49,46 @@ def eval_set_overview(project: Project) -> EvalSetOverview:
         latest = versions[0]
         frozen = set(latest.members.values_list("sample_id", flat=True))
         added, removed = len(split_ids - frozen), len(frozen - split_ids)
-        leaks = list(EvalLeak.objects.filter(version=latest).select_related("sample", "eval_sample")
-                     .order_by("-similarity", "sample_id")[:PREVIEW])
+        leaks = list(
+            EvalLeak.objects.filter(version=latest)
+            .select_related("sample", "eval_sample")
+            .order_by("-similarity", "sample_id")[:PREVIEW]
+        )
     return EvalSetOverview(
-        split_count=len(split_ids), split_preview=list(in_split.order_by("id")[:PREVIEW]), versions=versions,
-        checks=checks, added_since_latest=added, removed_since_latest=removed, leaks=leaks,
-        leak_flags=SampleFlag.objects.filter(project=project, check_name="eval-leak").count())
+        split_count=len(split_ids),
+        split_preview=list(in_split.order_by("id")[:PREVIEW]),
+        versions=versions,
+        checks=checks,
+        added_since_latest=added,
+        removed_since_latest=removed,
+        leaks=leaks,
+        leak_flags=SampleFlag.objects.filter(project=project, check_name="eval-leak").count(),
+    )
 
 
 def performance_parity(project: Project) -> dict[str, list[dict]]:
     """Metric → one row per result: the export's real share beside the score a model trained on it got."""
     by_metric: dict[str, list[dict]] = defaultdict(list)
-    results = (DownstreamResult.objects.filter(export__project=project, export__status=ExportStatus.COMPLETED,
-                                               export__split=ExportSplit.TRAIN)
-               .select_related("export").order_by("metric", "export_id", "id"))
+    results = (
+        DownstreamResult.objects.filter(
+            export__project=project, export__status=ExportStatus.COMPLETED, export__split=ExportSplit.TRAIN
+        )
+        .select_related("export")
+        .order_by("metric", "export_id", "id")
+    )
     for result in results:
-        by_metric[result.metric].append({
-            "export_id": result.export_id, "real_share": result.export.manifest.get("real_share"),
-            "rows": result.export.rows_written, "model": result.model_name, "value": result.value,
-            "higher_is_better": result.higher_is_better, "note": result.note, "recorded_at": result.recorded_at})
+        by_metric[result.metric].append(
+            {
+                "export_id": result.export_id,
+                "real_share": result.export.manifest.get("real_share"),
+                "rows": result.export.rows_written,
+                "model": result.model_name,
+                "value": result.value,
+                "higher_is_better": result.higher_is_better,
+                "note": result.note,
+                "recorded_at": result.recorded_at,
+            }
+        )
     return dict(by_metric)
 
 
@@ -74,6 +97,7 @@ def parity_series(rows: list[dict]) -> list[dict]:
     by_model: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row["real_share"] is not None:
-            by_model[row["model"]].append({"x": row["real_share"], "y": row["value"],
-                                           "label": f"export {row['export_id']}"})
+            by_model[row["model"]].append(
+                {"x": row["real_share"], "y": row["value"], "label": f"export {row['export_id']}"}
+            )
     return [{"name": model, "points": points} for model, points in sorted(by_model.items())]

@@ -13,16 +13,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from synthreview.projects.models import Project
 from reviews.metrics import NoiseFloor, fisher_exact
 from reviews.models import Audit, AuditStatus
+from synthreview.projects.models import Project
 
 SIGNIFICANCE = 0.05
 
 
 def closed_audits(project: Project) -> list[Audit]:
-    return list(Audit.objects.filter(project=project, status=AuditStatus.CLOSED, frozen_figures__isnull=False)
-                .order_by("closed_at", "id"))
+    return list(
+        Audit.objects.filter(project=project, status=AuditStatus.CLOSED, frozen_figures__isnull=False).order_by(
+            "closed_at", "id"
+        )
+    )
 
 
 @dataclass
@@ -44,9 +47,20 @@ class PooledFloor:
         floor = self.floor
         low, high = floor.interval
         judged = floor.judged
-        return {self.key: self.label, "label": self.label, "id": self.ident, "audits": self.audits, "correct": self.correct,
-                "wrong": self.wrong, "unsure": self.unsure, "split": self.split, "judged": judged,
-                "rate": floor.rate, "low": low if judged else None, "high": high if judged else None}
+        return {
+            self.key: self.label,
+            "label": self.label,
+            "id": self.ident,
+            "audits": self.audits,
+            "correct": self.correct,
+            "wrong": self.wrong,
+            "unsure": self.unsure,
+            "split": self.split,
+            "judged": judged,
+            "rate": floor.rate,
+            "low": low if judged else None,
+            "high": high if judged else None,
+        }
 
 
 def noise_floor_by(project: Project, key: str, audits: list[Audit] | None = None) -> list[PooledFloor]:
@@ -61,8 +75,7 @@ def noise_floor_by(project: Project, key: str, audits: list[Audit] | None = None
     return sorted(pooled.values(), key=lambda entry: entry.label)
 
 
-def noise_floor_trend(project: Project, key: str = "generator", audits: list[Audit] | None = None
-                      ) -> list[dict]:
+def noise_floor_trend(project: Project, key: str = "generator", audits: list[Audit] | None = None) -> list[dict]:
     """One series per generator (or other breakdown): its noise floor in each closed audit, in time order."""
     series: dict[int | None, dict] = {}
     for audit in audits if audits is not None else closed_audits(project):
@@ -97,12 +110,16 @@ class Comparison:
         a, b = self.first, self.second
         if self.significant:
             worse, better = (a, b) if (self.difference or 0) > 0 else (b, a)
-            return (f"{worse.label} is noisier than {better.label}: the difference is unlikely to be chance "
-                    f"(Fisher's exact test, p = {self.p_value:.3f}).")
+            return (
+                f"{worse.label} is noisier than {better.label}: the difference is unlikely to be chance "
+                f"(Fisher's exact test, p = {self.p_value:.3f})."
+            )
         size = f" about {self.detectable * 100:.0f} percentage points" if self.detectable is not None else ""
-        return (f"These audits are too small to tell {a.label} and {b.label} apart (Fisher's exact test, "
-                f"p = {self.p_value:.2f}). With {a.floor.judged} and {b.floor.judged} judged items they can only "
-                f"detect a difference of{size} or more.")
+        return (
+            f"These audits are too small to tell {a.label} and {b.label} apart (Fisher's exact test, "
+            f"p = {self.p_value:.2f}). With {a.floor.judged} and {b.floor.judged} judged items they can only "
+            f"detect a difference of{size} or more."
+        )
 
 
 def _detectable_difference(n1: int, n2: int, pooled_rate: float, power: float = 0.8) -> float | None:
@@ -127,8 +144,7 @@ def noise_floor_compare(project: Project, key: str, first_id: int, second_id: in
         return Comparison(first, second, None, None)
     p_value = fisher_exact(first.wrong, first.correct, second.wrong, second.correct)
     pooled = (first.wrong + second.wrong) / (first.floor.judged + second.floor.judged)
-    return Comparison(first, second, p_value,
-                      _detectable_difference(first.floor.judged, second.floor.judged, pooled))
+    return Comparison(first, second, p_value, _detectable_difference(first.floor.judged, second.floor.judged, pooled))
 
 
 def error_categories_pooled(project: Project, audits: list[Audit] | None = None) -> list[dict]:
@@ -138,6 +154,10 @@ def error_categories_pooled(project: Project, audits: list[Audit] | None = None)
             counts[row["category"]]["count"] += row["count"]
             counts[row["category"]]["label"] = row["label"]
     total = sum(entry["count"] for entry in counts.values())
-    return sorted(({"category": name, "label": entry["label"], "count": entry["count"],
-                    "share": entry["count"] / total} for name, entry in counts.items()),
-                  key=lambda row: -row["count"])
+    return sorted(
+        (
+            {"category": name, "label": entry["label"], "count": entry["count"], "share": entry["count"] / total}
+            for name, entry in counts.items()
+        ),
+        key=lambda row: -row["count"],
+    )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 
-from synthreview.projects.models import Project
 from reviews.models import (
     Cluster,
     DuplicateGroup,
@@ -16,6 +15,7 @@ from reviews.models import (
     SimilarityJobKind,
     SimilarityJobStatus,
 )
+from synthreview.projects.models import Project
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,13 @@ def similarity_overview(project: Project) -> SimilarityOverview:
     }
     # One grouped count for every kind (index duplicate_group_queue leads with project and status).
     open_groups = dict.fromkeys(DuplicateKind.values, 0)
-    open_groups.update(DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN)
-                       .order_by().values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    open_groups.update(
+        DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN)
+        .order_by()
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
     clusters = Cluster.objects.filter(project=project)
     return SimilarityOverview(
         embed_job=latest[SimilarityJobKind.EMBED],

@@ -9,9 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from generation.models import Origin, Sample, SampleCount, SampleFlag, SampleStatus
-from synthreview.projects.models import Project
 from reviews.models import Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
+from synthreview.projects.models import Project
 
 QUEUE_ORDERS: dict[str, str] = {
     "oldest": "Oldest pending first",
@@ -60,8 +60,9 @@ def _segments(order: str, project: Project) -> list[_Segment]:
     return [_Segment((), ("id",))]
 
 
-def _pending_for(project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None,
-                 blinding: Blinding = SEES_ALL) -> QuerySet[Sample]:
+def _pending_for(
+    project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None, blinding: Blinding = SEES_ALL
+) -> QuerySet[Sample]:
     mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
     if verdicts is not None:
         mine = mine.filter(verdicts)
@@ -84,8 +85,15 @@ def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
     )
 
 
-def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: QueueCursor | None, *, forward: bool,
-          blinding: Blinding = SEES_ALL) -> Sample | None:
+def _find(
+    order: str,
+    project: Project,
+    reviewer: AbstractBaseUser,
+    cursor: QueueCursor | None,
+    *,
+    forward: bool,
+    blinding: Blinding = SEES_ALL,
+) -> Sample | None:
     segments = _segments(order, project)
     if forward:
         indexes = range(cursor.segment if cursor else 0, len(segments))
@@ -99,8 +107,11 @@ def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: Queu
         # An id cursor bounds the reviewer's verdicts too: PostgreSQL carries no range across the
         # anti-join, which otherwise reads all of their verdicts below the cursor (a merge join from
         # the start of the index), a cost that grows with the project (~10 ms at 1M samples).
-        verdicts = (Q(**{f"sample_id__{'gt' if forward else 'lt'}": cursor.values[0]})
-                    if bounded and segment.fields == ("id",) else None)
+        verdicts = (
+            Q(**{f"sample_id__{'gt' if forward else 'lt'}": cursor.values[0]})
+            if bounded and segment.fields == ("id",)
+            else None
+        )
         queryset = _pending_for(project, reviewer, verdicts=verdicts, blinding=blinding).filter(*segment.filters)
         if bounded:
             queryset = queryset.filter(_beyond(segment.fields, cursor.values, forward=forward))
@@ -111,8 +122,15 @@ def _find(order: str, project: Project, reviewer: AbstractBaseUser, cursor: Queu
     return None
 
 
-def queue_next(*, project: Project, reviewer: AbstractBaseUser, order: str, after: QueueCursor | None = None,
-               wrap: bool = True, blinding: Blinding = SEES_ALL) -> Sample | None:
+def queue_next(
+    *,
+    project: Project,
+    reviewer: AbstractBaseUser,
+    order: str,
+    after: QueueCursor | None = None,
+    wrap: bool = True,
+    blinding: Blinding = SEES_ALL,
+) -> Sample | None:
     """The next pending sample after `after`; past the end, back to the start, so
     skipped samples come round again."""
     sample = _find(order, project, reviewer, after, forward=True, blinding=blinding)
@@ -121,13 +139,15 @@ def queue_next(*, project: Project, reviewer: AbstractBaseUser, order: str, afte
     return sample
 
 
-def queue_previous(*, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor,
-                   blinding: Blinding = SEES_ALL) -> Sample | None:
+def queue_previous(
+    *, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor, blinding: Blinding = SEES_ALL
+) -> Sample | None:
     return _find(order, project, reviewer, before, forward=False, blinding=blinding)
 
 
-def queue_cursor_of(sample: Sample, order: str, *, flagged: bool | None = None,
-                    novelty: float | None = None, scored: bool = False) -> QueueCursor:
+def queue_cursor_of(
+    sample: Sample, order: str, *, flagged: bool | None = None, novelty: float | None = None, scored: bool = False
+) -> QueueCursor:
     """Where the sample sits in the order. Callers that already read its flags or
     its novelty (the card does) pass them, so nothing is read twice."""
     if order == "flagged":
@@ -143,6 +163,7 @@ def queue_cursor_of(sample: Sample, order: str, *, flagged: bool | None = None,
 
 def queue_pending_estimate(project: Project) -> int:
     """Pending samples in the project, from the counters (never a COUNT(*))."""
-    rows = SampleCount.objects.filter(project=project, status=SampleStatus.PENDING,
-                                      origin__in=Origin.values).values_list("count", flat=True)
+    rows = SampleCount.objects.filter(
+        project=project, status=SampleStatus.PENDING, origin__in=Origin.values
+    ).values_list("count", flat=True)
     return int(sum(rows))

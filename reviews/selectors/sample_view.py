@@ -43,15 +43,19 @@ class SampleView:
 
 
 def sample_view(sample: Sample, *, neighbour_limit: int = 5, blinding: Blinding = SEES_ALL) -> SampleView:
-    view = SampleView(sample=sample, similarity=None, blinded=blinding.hides(sample.pk),
-                      metadata=blinding.metadata(sample.metadata, sample_id=sample.pk))
+    view = SampleView(
+        sample=sample,
+        similarity=None,
+        blinded=blinding.hides(sample.pk),
+        metadata=blinding.metadata(sample.metadata, sample_id=sample.pk),
+    )
     blinding.mark([sample])
     verdicts = Verdict.objects.filter(sample=sample).select_related("reviewer").order_by("-updated_at")
     view.verdicts = blinding.own_only(sample.pk, verdicts, author="reviewer_id")
     if view.blinded:
         # Checks, novelty, clusters, groups and neighbours all hint at origin; the audit card shows none of them.
         return view
-    similarity = (SampleSimilarity.objects.select_related("cluster").filter(sample_id=sample.pk).first())
+    similarity = SampleSimilarity.objects.select_related("cluster").filter(sample_id=sample.pk).first()
     view.similarity = similarity
     if similarity is not None:
         pairs = [(int(i), float(s)) for i, s in (similarity.neighbours or [])[:neighbour_limit]]

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import SearchStatus, SimilaritySearch
 from reviews.models.search import SEARCH_TIME_LIMIT
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
+from synthreview.projects.models import Project
 
 
 @dataclass(frozen=True)
@@ -29,14 +29,15 @@ class SearchView:
     def lost(self) -> bool:
         from django.utils import timezone
 
-        return (self.search.status in (SearchStatus.QUEUED, SearchStatus.RUNNING)
-                and self.search.created_at < timezone.now() - SEARCH_TIME_LIMIT)
+        return (
+            self.search.status in (SearchStatus.QUEUED, SearchStatus.RUNNING)
+            and self.search.created_at < timezone.now() - SEARCH_TIME_LIMIT
+        )
 
 
 def search_for_user(project: Project, user: object, search_id: int) -> SimilaritySearch:
     """A reader's own search in this project; anyone else's is a 404."""
-    search = (SimilaritySearch.objects.select_related("anchor").filter(project=project, user=user, pk=search_id)
-              .first())
+    search = SimilaritySearch.objects.select_related("anchor").filter(project=project, user=user, pk=search_id).first()
     if search is None:
         raise Http404("No such search.")
     return search
@@ -50,7 +51,10 @@ def search_view(search: SimilaritySearch, *, blinding: Blinding = SEES_ALL) -> S
     pairs = [(int(i), float(s)) for i, s in search.results or []]
     if blinding.excludes_from(search.filters or {}):
         pairs = [(i, s) for i, s in pairs if not blinding.hides(i)]
-    found = (Sample.objects.select_related(*LINEAGE_RELATED, "similarity").filter(project=search.project_id)
-             .in_bulk([i for i, _ in pairs]))
+    found = (
+        Sample.objects.select_related(*LINEAGE_RELATED, "similarity")
+        .filter(project=search.project_id)
+        .in_bulk([i for i, _ in pairs])
+    )
     blinding.mark(found.values())
     return SearchView(search=search, rows=[(found[i], s) for i, s in pairs if i in found])

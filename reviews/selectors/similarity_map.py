@@ -14,15 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import DuplicateGroupMember, EmbeddingMap, SampleSimilarity
 from reviews.selectors.blinding import SEES_ALL, Blinding
+from synthreview.projects.models import Project
 
 # What the map's points can be coloured by, in the selector's order.
 COLOURINGS = {
-    "cluster": "Cluster", "generator": "Generator", "template": "Template", "status": "Status",
-    "novelty": "Novelty", "group": "Group (variant family or duplicates)", "origin": "Origin",
+    "cluster": "Cluster",
+    "generator": "Generator",
+    "template": "Template",
+    "status": "Status",
+    "novelty": "Novelty",
+    "group": "Group (variant family or duplicates)",
+    "origin": "Origin",
 }
 HIDDEN = "hidden"
 NONE = "none"
@@ -75,8 +80,9 @@ def _packed(values: list[int], width: int) -> str:
 
 def _groups_of(project: Project, ids: list[int]) -> dict[int, str]:
     """Each sample's group as a name ("variant family #12"), preferring a variant family."""
-    rows = (DuplicateGroupMember.objects.filter(group__project=project, sample_id__in=ids)
-            .values_list("sample_id", "group_id", "group__kind"))
+    rows = DuplicateGroupMember.objects.filter(group__project=project, sample_id__in=ids).values_list(
+        "sample_id", "group_id", "group__kind"
+    )
     best: dict[int, tuple[int, int, str]] = {}
     for sample_id, group_id, kind in rows:
         rank = (GROUP_KIND_ORDER.get(kind, 9), group_id)
@@ -93,9 +99,17 @@ def embedding_map_points(project: Project, *, blinding: Blinding = SEES_ALL) -> 
         return None
     coords = {int(i): (x, y) for i, x, y in stored.points}
     rows = list(
-        Sample.objects.filter(project=project, pk__in=list(coords)).order_by("id")
-        .values_list("id", "origin", "status", "generator__name", "template_version__template__name",
-                     "similarity__cluster__number", "similarity__novelty")
+        Sample.objects.filter(project=project, pk__in=list(coords))
+        .order_by("id")
+        .values_list(
+            "id",
+            "origin",
+            "status",
+            "generator__name",
+            "template_version__template__name",
+            "similarity__cluster__number",
+            "similarity__novelty",
+        )
     )
     groups = _groups_of(project, [row[0] for row in rows]) if rows else {}
     columns = {key: _Codes() for key in COLOURINGS if key != "novelty"}
@@ -120,11 +134,19 @@ def embedding_map_points(project: Project, *, blinding: Blinding = SEES_ALL) -> 
         columns["cluster"].add(f"cluster {cluster}" if cluster is not None else NONE)
         columns["group"].add(groups.get(pk, NONE))
         novelty.append(NO_NOVELTY if novel is None else min(max(round(novel * 100), 0), 100))
-    data = {"grid": GRID, "count": len(rows), "id_gaps": ",".join(map(str, gaps)), "x": _packed(xs, 2),
-            "y": _packed(ys, 2), "novelty": _packed(novelty, 2), "no_novelty": NO_NOVELTY,
-            **{key: column.as_dict() for key, column in columns.items()}}
-    return MapPayload(data=data, shown=len(rows), embedded_total=stored.embedded_total, method=stored.method,
-                      built_at=stored.built_at)
+    data = {
+        "grid": GRID,
+        "count": len(rows),
+        "id_gaps": ",".join(map(str, gaps)),
+        "x": _packed(xs, 2),
+        "y": _packed(ys, 2),
+        "novelty": _packed(novelty, 2),
+        "no_novelty": NO_NOVELTY,
+        **{key: column.as_dict() for key, column in columns.items()},
+    }
+    return MapPayload(
+        data=data, shown=len(rows), embedded_total=stored.embedded_total, method=stored.method, built_at=stored.built_at
+    )
 
 
 @dataclass(frozen=True)
@@ -142,5 +164,8 @@ def map_point(sample: Sample, *, blinding: Blinding = SEES_ALL) -> MapPoint:
         return MapPoint(sample=sample, cluster_number=None, novelty=None)
     similarity = SampleSimilarity.objects.select_related("cluster").filter(sample_id=sample.pk).first()
     cluster = similarity.cluster if similarity is not None else None
-    return MapPoint(sample=sample, cluster_number=cluster.number if cluster is not None else None,
-                    novelty=similarity.novelty if similarity is not None else None)
+    return MapPoint(
+        sample=sample,
+        cluster_number=cluster.number if cluster is not None else None,
+        novelty=similarity.novelty if similarity is not None else None,
+    )

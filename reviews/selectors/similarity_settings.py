@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Sum
 from django.db.models.functions import Floor
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind, SampleSimilarity
+from synthreview.projects.models import Project
 
 # The histogram starts here: below it nothing is near enough to be a duplicate, and a
 # lower start would only spend the chart's width (and the scan) on unrelated pairs.
@@ -34,14 +34,18 @@ def neighbour_similarity_bins(project: Project) -> list[tuple[float, float, int]
     counts = (
         SampleSimilarity.objects.filter(project=project, top_similarity__gte=HISTOGRAM_LOW)
         .annotate(bucket=Floor(F("top_similarity") / HISTOGRAM_BIN + 1e-9))
-        .values("bucket").annotate(samples=Count("pk")).order_by()
+        .values("bucket")
+        .annotate(samples=Count("pk"))
+        .order_by()
     )
     first = round(HISTOGRAM_LOW / HISTOGRAM_BIN)
     by_bin = [0] * bins
     for row in counts:
         by_bin[min(max(int(row["bucket"]) - first, 0), bins - 1)] += row["samples"]
-    return [(round(HISTOGRAM_LOW + n * HISTOGRAM_BIN, 2), round(HISTOGRAM_LOW + (n + 1) * HISTOGRAM_BIN, 2), count)
-            for n, count in enumerate(by_bin)]
+    return [
+        (round(HISTOGRAM_LOW + n * HISTOGRAM_BIN, 2), round(HISTOGRAM_LOW + (n + 1) * HISTOGRAM_BIN, 2), count)
+        for n, count in enumerate(by_bin)
+    ]
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,23 @@ class NeighbourPair:
     neighbour: Sample
 
 
-def pairs_near_threshold(project: Project, threshold: float, *, each_side: int = PAIRS_EACH_SIDE
-                         ) -> tuple[list[NeighbourPair], list[NeighbourPair]]:
+def pairs_near_threshold(
+    project: Project, threshold: float, *, each_side: int = PAIRS_EACH_SIDE
+) -> tuple[list[NeighbourPair], list[NeighbourPair]]:
     """The closest pairs just at or above the threshold (the weakest that would group, nearest
     the threshold first) and just below it (the strongest left out): a sample with its nearest neighbour."""
     rows = SampleSimilarity.objects.filter(project=project, top_similarity__isnull=False)
     # Twice as many rows as pairs: a and b are often each other's nearest, one pair read twice.
-    above = list(rows.filter(top_similarity__gte=threshold).order_by("top_similarity", "sample_id")
-                 .values_list("sample_id", "neighbours")[: each_side * 2])
-    below = list(rows.filter(top_similarity__lt=threshold).order_by("-top_similarity", "-sample_id")
-                 .values_list("sample_id", "neighbours")[: each_side * 2])
+    above = list(
+        rows.filter(top_similarity__gte=threshold)
+        .order_by("top_similarity", "sample_id")
+        .values_list("sample_id", "neighbours")[: each_side * 2]
+    )
+    below = list(
+        rows.filter(top_similarity__lt=threshold)
+        .order_by("-top_similarity", "-sample_id")
+        .values_list("sample_id", "neighbours")[: each_side * 2]
+    )
     ids = {sample_id for sample_id, _ in above + below}
     ids |= {int(neighbours[0][0]) for _, neighbours in above + below if neighbours}
     samples = Sample.objects.filter(project=project, pk__in=ids).only("id", "input", "output").in_bulk()
@@ -101,7 +112,7 @@ def grouping_estimate(project: Project, threshold: float, *, limit: int = PREVIE
     groups can divide a set, and a set that only repeats exact duplicates is shown once."""
     linked_rows = SampleSimilarity.objects.filter(project=project, top_similarity__gte=threshold)
     # Asked of the (project, top_similarity) index alone, before any neighbour list is read.
-    if linked_rows.order_by("project_id", "top_similarity")[limit: limit + 1].exists():
+    if linked_rows.order_by("project_id", "top_similarity")[limit : limit + 1].exists():
         return GroupingEstimate(threshold=threshold, groups=0, samples=0, too_many=True)
     rows = list(linked_rows.values_list("sample_id", "neighbours"))
     parent: dict[int, int] = {}
@@ -134,7 +145,13 @@ class StoredGroups:
 def open_groups_now(project: Project) -> list[StoredGroups]:
     """The open groups the last regroup stored, by kind: a handful of rows, counted by the database."""
     labels = dict(DuplicateKind.choices)
-    rows = (DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN)
-            .values("kind").annotate(groups=Count("pk"), samples=Sum("size")).order_by("kind"))
-    return [StoredGroups(label=labels.get(row["kind"], row["kind"]), groups=row["groups"], samples=row["samples"] or 0)
-            for row in rows]
+    rows = (
+        DuplicateGroup.objects.filter(project=project, status=DuplicateGroupStatus.OPEN)
+        .values("kind")
+        .annotate(groups=Count("pk"), samples=Sum("size"))
+        .order_by("kind")
+    )
+    return [
+        StoredGroups(label=labels.get(row["kind"], row["kind"]), groups=row["groups"], samples=row["samples"] or 0)
+        for row in rows
+    ]

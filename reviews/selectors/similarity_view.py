@@ -9,7 +9,6 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Q, QuerySet, Value, Window
 from django.db.models.functions import RowNumber
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import (
     Cluster,
@@ -22,6 +21,7 @@ from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import EMPTY, member_sets
 from reviews.similarity.worddiff import DiffPiece, word_diff
+from synthreview.projects.models import Project
 
 GROUPS_PER_PAGE = 8
 MEMBERS_SHOWN = 6
@@ -73,8 +73,14 @@ def _groups(project: Project, *, status: str, kind: str) -> QuerySet[DuplicateGr
     return groups
 
 
-def group_cards(project: Project, *, status: str = "open", kind: str = "", after: tuple[int, int] | None = None,
-                blinding: Blinding = SEES_ALL) -> tuple[list[GroupCard], tuple[int, int] | None]:
+def group_cards(
+    project: Project,
+    *,
+    status: str = "open",
+    kind: str = "",
+    after: tuple[int, int] | None = None,
+    blinding: Blinding = SEES_ALL,
+) -> tuple[list[GroupCard], tuple[int, int] | None]:
     """One page of groups, largest first, keyed on (size, id) so deep pages cost the same."""
     groups = _groups(project, status=status, kind=kind)
     if after is not None:
@@ -97,8 +103,13 @@ def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -
     # The keeper first, then the closest (in a variant family: the most diverse); a group of thousands shows a dozen.
     members = (
         DuplicateGroupMember.objects.filter(group__in=groups)
-        .annotate(rank=Window(RowNumber(), partition_by=F("group_id"), order_by=[
-            F("diversity_rank").asc(nulls_last=True), F("similarity").desc(), F("id")]))
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=F("group_id"),
+                order_by=[F("diversity_rank").asc(nulls_last=True), F("similarity").desc(), F("id")],
+            )
+        )
         .filter(rank__lte=MEMBERS_SHOWN)
         .select_related(*(f"sample__{r}" for r in LINEAGE_RELATED))
     )
@@ -112,22 +123,40 @@ def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -
     for group in groups:
         rows = by_group.get(group.pk, [])
         keeper = next((m.sample for m in rows if m.sample_id == group.representative_id), None)
-        rows.sort(key=lambda m: (m.sample_id != group.representative_id,
-                                 m.diversity_rank if m.diversity_rank is not None else 1 << 30, -m.similarity, m.pk))
+        rows.sort(
+            key=lambda m: (
+                m.sample_id != group.representative_id,
+                m.diversity_rank if m.diversity_rank is not None else 1 << 30,
+                -m.similarity,
+                m.pk,
+            )
+        )
         views = []
         for member in rows:
             sample = member.sample
             is_keeper = sample.pk == group.representative_id
-            views.append(GroupMemberView(
-                member=member, sample=sample, is_representative=is_keeper,
-                input_diff=[DiffPiece(sample.input, "same")] if is_keeper or keeper is None
-                else word_diff(keeper.input, sample.input),
-                output_diff=[DiffPiece(sample.output, "same")] if is_keeper or keeper is None
-                else word_diff(keeper.output, sample.output),
-            ))
-        cards.append(GroupCard(group=group, members=views, keeper_blinded=blinding.hides(group.representative_id),
-                               members_token=tokens.get(group.pk, EMPTY).token,
-                               suggested_keep=suggested.get(group.pk, frozenset())))
+            views.append(
+                GroupMemberView(
+                    member=member,
+                    sample=sample,
+                    is_representative=is_keeper,
+                    input_diff=[DiffPiece(sample.input, "same")]
+                    if is_keeper or keeper is None
+                    else word_diff(keeper.input, sample.input),
+                    output_diff=[DiffPiece(sample.output, "same")]
+                    if is_keeper or keeper is None
+                    else word_diff(keeper.output, sample.output),
+                )
+            )
+        cards.append(
+            GroupCard(
+                group=group,
+                members=views,
+                keeper_blinded=blinding.hides(group.representative_id),
+                members_token=tokens.get(group.pk, EMPTY).token,
+                suggested_keep=suggested.get(group.pk, frozenset()),
+            )
+        )
     return cards
 
 
@@ -138,7 +167,8 @@ def _suggested_keep(families: list[DuplicateGroup]) -> dict[int, frozenset[int]]
     keep = Project.objects.filter(pk=families[0].project_id).values_list("variant_keep_max", flat=True).first() or 1
     found: dict[int, set[int]] = {}
     for group_id, sample_id in DuplicateGroupMember.objects.filter(
-            group__in=families, diversity_rank__lt=keep).values_list("group_id", "sample_id"):
+        group__in=families, diversity_rank__lt=keep
+    ).values_list("group_id", "sample_id"):
         found.setdefault(group_id, set()).add(sample_id)
     return {group_id: frozenset(ids) for group_id, ids in found.items()}
 
@@ -167,15 +197,16 @@ class ClusterCard:
         return self._shares(self.cluster.template_mix or {})
 
 
-def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int = 1,
-                  blinding: Blinding = SEES_ALL) -> tuple[list[ClusterCard], bool]:
+def cluster_cards(
+    project: Project, *, low_novelty_only: bool = False, page: int = 1, blinding: Blinding = SEES_ALL
+) -> tuple[list[ClusterCard], bool]:
     """Low-novelty clusters first, then the densest. A project has hundreds of
     clusters, not millions, so an offset page is cheap here."""
     clusters = Cluster.objects.filter(project=project)
     if low_novelty_only:
         clusters = clusters.filter(is_low_novelty=True)
     start = (max(page, 1) - 1) * CLUSTERS_PER_PAGE
-    rows = list(clusters.order_by("-is_low_novelty", "-density", "id")[start: start + CLUSTERS_PER_PAGE + 1])
+    rows = list(clusters.order_by("-is_low_novelty", "-density", "id")[start : start + CLUSTERS_PER_PAGE + 1])
     more = len(rows) > CLUSTERS_PER_PAGE
     rows = rows[:CLUSTERS_PER_PAGE]
     previews: dict[int, list[Sample]] = {}
@@ -184,8 +215,10 @@ def cluster_cards(project: Project, *, low_novelty_only: bool = False, page: int
         if blinding.hides(sample.pk):
             continue
         previews.setdefault(sample.preview_of, []).append(sample)
-    return [ClusterCard(cluster=cluster, preview=sorted(previews.get(cluster.pk, []), key=lambda s: s.pk))
-            for cluster in rows], more
+    return [
+        ClusterCard(cluster=cluster, preview=sorted(previews.get(cluster.pk, []), key=lambda s: s.pk))
+        for cluster in rows
+    ], more
 
 
 def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
@@ -197,14 +230,21 @@ def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
         # A LIMIT per cluster, joined by UNION ALL: each reads CLUSTER_PREVIEW entries of the
         # (project, cluster, sample) index. A window over the clusters' members would read all of
         # them, thousands per cluster at 1M samples.
-        parts = [Sample.objects.filter(similarity__project=project, similarity__cluster=cluster)
-                 .annotate(preview_of=Value(cluster.pk, output_field=BigIntegerField()))
-                 .select_related("generator").order_by("id")[:CLUSTER_PREVIEW] for cluster in clusters]
+        parts = [
+            Sample.objects.filter(similarity__project=project, similarity__cluster=cluster)
+            .annotate(preview_of=Value(cluster.pk, output_field=BigIntegerField()))
+            .select_related("generator")
+            .order_by("id")[:CLUSTER_PREVIEW]
+            for cluster in clusters
+        ]
         return list(parts[0].union(*parts[1:], all=True))
     # SQLite (the demo) allows no LIMIT inside a UNION; its projects are small enough for a window.
-    ranked = (SampleSimilarity.objects.filter(project=project, cluster__in=clusters)
-              .annotate(rank=Window(RowNumber(), partition_by=F("cluster_id"), order_by=[F("sample_id").asc()]))
-              .filter(rank__lte=CLUSTER_PREVIEW).select_related("sample__generator"))
+    ranked = (
+        SampleSimilarity.objects.filter(project=project, cluster__in=clusters)
+        .annotate(rank=Window(RowNumber(), partition_by=F("cluster_id"), order_by=[F("sample_id").asc()]))
+        .filter(rank__lte=CLUSTER_PREVIEW)
+        .select_related("sample__generator")
+    )
     members = []
     for row in ranked:
         row.sample.preview_of = row.cluster_id

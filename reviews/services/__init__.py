@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reviews.models import SimilarityJobKind
 from reviews.services.bulk import (
     BulkCountChanged,
     BulkResult,
@@ -17,20 +18,32 @@ from reviews.services.groups import (
     duplicate_group_split,
     membership_confirmed,
 )
+from reviews.services.similarity_jobs import similarity_job_request
 from reviews.services.verdicts import (
     UndoRefused,
     VerdictConflict,
     verdict_record,
     verdict_undo,
 )
-from reviews.models import SimilarityJobKind
-from reviews.services.similarity_jobs import similarity_job_request
 
 __all__ = [
-    "BulkCountChanged", "BulkResult", "DecisionConflict", "MembershipChanged", "UndoRefused", "VerdictConflict",
-    "cluster_set_status", "duplicate_group_mark_not_duplicates", "duplicate_group_resolve",
-    "duplicate_group_split", "membership_confirmed", "samples_bulk_set_status", "samples_status_set",
-    "similarity_refit", "similarity_refresh", "verdict_record", "verdict_undo",
+    "BulkCountChanged",
+    "BulkResult",
+    "DecisionConflict",
+    "MembershipChanged",
+    "UndoRefused",
+    "VerdictConflict",
+    "cluster_set_status",
+    "duplicate_group_mark_not_duplicates",
+    "duplicate_group_resolve",
+    "duplicate_group_split",
+    "membership_confirmed",
+    "samples_bulk_set_status",
+    "samples_status_set",
+    "similarity_refit",
+    "similarity_refresh",
+    "verdict_record",
+    "verdict_undo",
 ]
 
 

@@ -12,12 +12,12 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from synthreview.projects.models import Membership, Project, Role
 from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
 from reviews.quality.thresholds import THRESHOLD_SPECS, project_thresholds
-from synthreview.projects.services import audit_log_record
 from synthreview.outbound import post_json, validate_outbound_url
+from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.queue import enqueue_on_commit
+from synthreview.projects.services import audit_log_record
 
 
 def _format(metric: str, value: float) -> str:
@@ -25,21 +25,30 @@ def _format(metric: str, value: float) -> str:
     return f"{value:.1%}" if spec.percent else f"{value:.3f}"
 
 
-def alert_raise(*, project: Project, metric: str, scope_key: str, scope_label: str, value: float,
-                limit: float) -> Alert | None:
+def alert_raise(
+    *, project: Project, metric: str, scope_key: str, scope_label: str, value: float, limit: float
+) -> Alert | None:
     """Record the alert unless one for this metric and scope is still live (the figure
     has not come back within its limit since); the worker sends it once the
     transaction commits. Returns the new alert, or None."""
     spec = THRESHOLD_SPECS[metric]
     word = "above" if spec.direction == "max" else "below"
-    message = (f"{spec.label} for {scope_label} is {_format(metric, value)}, {word} the limit of "
-               f"{_format(metric, limit)}.")
+    message = (
+        f"{spec.label} for {scope_label} is {_format(metric, value)}, {word} the limit of {_format(metric, limit)}."
+    )
     if Alert.objects.filter(project=project, metric=metric, scope_key=scope_key, recovered_at__isnull=True).exists():
         return None
     try:
         with transaction.atomic():
-            alert = Alert.objects.create(project=project, metric=metric, scope_key=scope_key,
-                                         scope_label=scope_label[:300], value=value, limit=limit, message=message)
+            alert = Alert.objects.create(
+                project=project,
+                metric=metric,
+                scope_key=scope_key,
+                scope_label=scope_label[:300],
+                value=value,
+                limit=limit,
+                message=message,
+            )
     except IntegrityError:
         # Another worker raised the same alert a moment ago.
         return None
@@ -53,8 +62,14 @@ def alerts_evaluate_audit(audit: Audit) -> Alert | None:
     high = (audit.frozen_figures or {}).get("noise_floor", {}).get("high")
     if not threshold.slipped(high):
         return None
-    return alert_raise(project=audit.project, metric="noise_floor_upper", scope_key=f"audit:{audit.pk}",
-                       scope_label=f"audit “{audit.name}”", value=high, limit=threshold.limit)
+    return alert_raise(
+        project=audit.project,
+        metric="noise_floor_upper",
+        scope_key=f"audit:{audit.pk}",
+        scope_label=f"audit “{audit.name}”",
+        value=high,
+        limit=threshold.limit,
+    )
 
 
 def alerts_evaluate_figures(*, project: Project, scope_key: str, scope_label: str, figures: dict) -> list[Alert]:
@@ -66,11 +81,18 @@ def alerts_evaluate_figures(*, project: Project, scope_key: str, scope_label: st
         value = figures.get(metric)
         if value is not None and not threshold.slipped(value):
             # Back within the limit: the next slip is news again.
-            Alert.objects.filter(project=project, metric=metric, scope_key=scope_key,
-                                 recovered_at__isnull=True).update(recovered_at=timezone.now())
+            Alert.objects.filter(project=project, metric=metric, scope_key=scope_key, recovered_at__isnull=True).update(
+                recovered_at=timezone.now()
+            )
         if threshold.slipped(value):
-            alert = alert_raise(project=project, metric=metric, scope_key=scope_key, scope_label=scope_label,
-                                value=value, limit=threshold.limit)
+            alert = alert_raise(
+                project=project,
+                metric=metric,
+                scope_key=scope_key,
+                scope_label=scope_label,
+                value=value,
+                limit=threshold.limit,
+            )
             if alert is not None:
                 raised.append(alert)
     return raised
@@ -79,8 +101,11 @@ def alerts_evaluate_figures(*, project: Project, scope_key: str, scope_label: st
 def _email_recipients(project: Project) -> list[str]:
     channel = AlertChannel.objects.filter(project=project).first()
     extra = channel.recipients() if channel else []
-    leads = (Membership.objects.filter(project=project, role__in=[Role.LEAD, Role.ADMIN])
-             .exclude(user__email="").values_list("user__email", flat=True))
+    leads = (
+        Membership.objects.filter(project=project, role__in=[Role.LEAD, Role.ADMIN])
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
     return sorted(set(extra) | set(leads))
 
 
@@ -92,32 +117,51 @@ def alert_notify(*, alert_id: int) -> None:
     if alert.email_sent_at is None:
         recipients = _email_recipients(project)
         if recipients:
-            send_mail(subject=f"[synthreview] {project.name}: {THRESHOLD_SPECS[alert.metric].label}",
-                      message=f"{alert.message}\n\nDashboard: /p/{project.slug}/dashboard/\n",
-                      from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=recipients)
+            send_mail(
+                subject=f"[synthreview] {project.name}: {THRESHOLD_SPECS[alert.metric].label}",
+                message=f"{alert.message}\n\nDashboard: /p/{project.slug}/dashboard/\n",
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=recipients,
+            )
             Alert.objects.filter(pk=alert.pk).update(email_sent_at=timezone.now())
     if not alert.webhook_status:
         channel = AlertChannel.objects.filter(project=project).first()
         if channel and channel.webhook_url:
-            result = post_json(channel.webhook_url, {
-                "project": project.slug, "metric": alert.metric, "scope": alert.scope_label,
-                "value": alert.value, "limit": alert.limit, "message": alert.message,
-                "created_at": alert.created_at.isoformat(), "alert_id": alert.pk})
+            result = post_json(
+                channel.webhook_url,
+                {
+                    "project": project.slug,
+                    "metric": alert.metric,
+                    "scope": alert.scope_label,
+                    "value": alert.value,
+                    "limit": alert.limit,
+                    "message": alert.message,
+                    "created_at": alert.created_at.isoformat(),
+                    "alert_id": alert.pk,
+                },
+            )
             status = f"delivered ({result.status_code})" if result.ok else f"failed: {result.error}"[:200]
             Alert.objects.filter(pk=alert.pk).update(webhook_status=status)
 
 
 def alert_acknowledge(*, project: Project, alert_id: int, actor: AbstractBaseUser) -> bool:
     changed = Alert.objects.filter(project=project, pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=actor)
+        acknowledged_at=timezone.now(), acknowledged_by=actor
+    )
     if changed:
-        audit_log_record(project=project, actor=actor, action="alert.acknowledge", object_type="reviews.alert",
-                         object_id=str(alert_id))
+        audit_log_record(
+            project=project,
+            actor=actor,
+            action="alert.acknowledge",
+            object_type="reviews.alert",
+            object_id=str(alert_id),
+        )
     return bool(changed)
 
 
-def alert_channel_set(*, project: Project, actor: AbstractBaseUser, webhook_url: str | None = None,
-                      email_recipients: str | None = None) -> AlertChannel:
+def alert_channel_set(
+    *, project: Project, actor: AbstractBaseUser, webhook_url: str | None = None, email_recipients: str | None = None
+) -> AlertChannel:
     """Leads set who is emailed; only admins set the webhook (the caller checks the role)."""
     channel, _ = AlertChannel.objects.get_or_create(project=project)
     changes = {}
@@ -132,13 +176,19 @@ def alert_channel_set(*, project: Project, actor: AbstractBaseUser, webhook_url:
         setattr(channel, name, value)
     channel.updated_by = actor
     channel.save()
-    audit_log_record(project=project, actor=actor, action="alerts.channel", obj=channel,
-                     details={"webhook_set": bool(channel.webhook_url), "fields": sorted(changes)})
+    audit_log_record(
+        project=project,
+        actor=actor,
+        action="alerts.channel",
+        obj=channel,
+        details={"webhook_set": bool(channel.webhook_url), "fields": sorted(changes)},
+    )
     return channel
 
 
-def threshold_set(*, project: Project, actor: AbstractBaseUser, metric: str, limit: float, enabled: bool
-                  ) -> QualityThreshold:
+def threshold_set(
+    *, project: Project, actor: AbstractBaseUser, metric: str, limit: float, enabled: bool
+) -> QualityThreshold:
     spec = THRESHOLD_SPECS.get(metric)
     if spec is None:
         raise ValidationError(f"Unknown metric {metric!r}.")
@@ -148,10 +198,14 @@ def threshold_set(*, project: Project, actor: AbstractBaseUser, metric: str, lim
         raise ValidationError(f"{spec.label}: the limit is a share between 0 and 1.")
     if limit < 0:
         raise ValidationError(f"{spec.label}: the limit cannot be negative.")
-    row, _ = QualityThreshold.objects.update_or_create(project=project, metric=metric,
-                                                        defaults={"limit": limit, "enabled": enabled,
-                                                                  "updated_by": actor})
-    audit_log_record(project=project, actor=actor, action="threshold.set", obj=row,
-                     details={"metric": metric, "limit": limit, "enabled": enabled})
+    row, _ = QualityThreshold.objects.update_or_create(
+        project=project, metric=metric, defaults={"limit": limit, "enabled": enabled, "updated_by": actor}
+    )
+    audit_log_record(
+        project=project,
+        actor=actor,
+        action="threshold.set",
+        obj=row,
+        details={"metric": metric, "limit": limit, "enabled": enabled},
+    )
     return row
-

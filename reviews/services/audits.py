@@ -19,8 +19,6 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from generation.models import GenerationRun, Generator, Origin, PromptTemplateVersion, Sample
-from synthreview.projects.models import Project
-from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE, stratified_draw
 from reviews.models import (
     Audit,
     AuditAdjudication,
@@ -31,9 +29,11 @@ from reviews.models import (
     Verdict,
     VerdictValue,
 )
+from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE, stratified_draw
 from reviews.selectors.audits import audit_figures_compute
-from synthreview.projects.services import audit_log_record
 from reviews.services.verdicts import validated_verdict
+from synthreview.projects.models import Project
+from synthreview.projects.services import audit_log_record
 
 MAX_OVERLAP = 5
 
@@ -58,8 +58,11 @@ def audit_scope_samples(project: Project, scope: str, scope_object: object | Non
 
 
 def _scope_object(project: Project, scope: str, object_id: int | None):  # type: ignore[no-untyped-def]
-    model = {AuditScope.RUN: GenerationRun, AuditScope.GENERATOR: Generator,
-             AuditScope.TEMPLATE_VERSION: PromptTemplateVersion}.get(AuditScope(scope))
+    model = {
+        AuditScope.RUN: GenerationRun,
+        AuditScope.GENERATOR: Generator,
+        AuditScope.TEMPLATE_VERSION: PromptTemplateVersion,
+    }.get(AuditScope(scope))
     if model is None:
         return None
     lookup = {"template__project": project} if model is PromptTemplateVersion else {"project": project}
@@ -78,9 +81,19 @@ def _default_name(scope: str, scope_object: object | None) -> str:
     return f"{AuditScope(scope).label.removeprefix('One ').capitalize()} {scope_object}, {stamp}"
 
 
-def audit_create(*, project: Project, actor: AbstractBaseUser, scope: str, object_id: int | None = None,
-                 sample_size: int = 60, overlap: int = 1, gold_items: int = 0, expected_error_rate: float = 0.10,
-                 name: str = "", seed: int | None = None) -> Audit:
+def audit_create(
+    *,
+    project: Project,
+    actor: AbstractBaseUser,
+    scope: str,
+    object_id: int | None = None,
+    sample_size: int = 60,
+    overlap: int = 1,
+    gold_items: int = 0,
+    expected_error_rate: float = 0.10,
+    name: str = "",
+    seed: int | None = None,
+) -> Audit:
     """Draw the audit: n synthetic samples stratified across the generators and
     template versions in scope, plus gold items shuffled in blind. The seed is
     stored, so the same scope and seed draw the same audit again."""
@@ -117,25 +130,63 @@ def audit_create(*, project: Project, actor: AbstractBaseUser, scope: str, objec
     rng.shuffle(entries)
     with transaction.atomic():
         audit = Audit.objects.create(
-            project=project, name=(name.strip() or _default_name(scope, scope_object))[:200], scope=scope,
+            project=project,
+            name=(name.strip() or _default_name(scope, scope_object))[:200],
+            scope=scope,
             run=scope_object if scope == AuditScope.RUN else None,
             generator=scope_object if scope == AuditScope.GENERATOR else None,
             template_version=scope_object if scope == AuditScope.TEMPLATE_VERSION else None,
-            sample_size=len(drawn), overlap=overlap, gold_items=len(gold), expected_error_rate=expected_error_rate,
-            seed=seed, drawn_through_sample_id=drawn_through, created_by=actor)
-        AuditItem.objects.bulk_create([
-            AuditItem(audit=audit, sample_id=pk, position=position, is_gold=is_gold, gold_verdict=gold_value,
-                      stratum="" if is_gold else "g{}:t{}".format(*stratum_of[pk]))
-            for position, (pk, is_gold, gold_value) in enumerate(entries, start=1)])
-        audit_log_record(project=project, actor=actor, action="audit.create", obj=audit,
-                         details={"scope": scope, "object_id": object_id, "requested": sample_size,
-                                  "drawn": len(drawn), "gold_items": len(gold), "overlap": overlap, "seed": seed,
-                                  "strata": len(strata), "drawn_through_sample_id": drawn_through})
+            sample_size=len(drawn),
+            overlap=overlap,
+            gold_items=len(gold),
+            expected_error_rate=expected_error_rate,
+            seed=seed,
+            drawn_through_sample_id=drawn_through,
+            created_by=actor,
+        )
+        AuditItem.objects.bulk_create(
+            [
+                AuditItem(
+                    audit=audit,
+                    sample_id=pk,
+                    position=position,
+                    is_gold=is_gold,
+                    gold_verdict=gold_value,
+                    stratum="" if is_gold else "g{}:t{}".format(*stratum_of[pk]),
+                )
+                for position, (pk, is_gold, gold_value) in enumerate(entries, start=1)
+            ]
+        )
+        audit_log_record(
+            project=project,
+            actor=actor,
+            action="audit.create",
+            obj=audit,
+            details={
+                "scope": scope,
+                "object_id": object_id,
+                "requested": sample_size,
+                "drawn": len(drawn),
+                "gold_items": len(gold),
+                "overlap": overlap,
+                "seed": seed,
+                "strata": len(strata),
+                "drawn_through_sample_id": drawn_through,
+            },
+        )
     return audit
 
 
-def audit_verdict_record(*, audit: Audit, sample_id: int, reviewer: AbstractBaseUser, value: str,
-                         error_category: str = "", note: str = "", time_spent_ms: int | None = None) -> Verdict:
+def audit_verdict_record(
+    *,
+    audit: Audit,
+    sample_id: int,
+    reviewer: AbstractBaseUser,
+    value: str,
+    error_category: str = "",
+    note: str = "",
+    time_spent_ms: int | None = None,
+) -> Verdict:
     """A reviewer's verdict on one audit item. A reviewer may revise their own
     verdict while the audit is open; a new reviewer is turned away once the item
     has as many verdicts as the overlap asks for."""
@@ -152,16 +203,23 @@ def audit_verdict_record(*, audit: Audit, sample_id: int, reviewer: AbstractBase
         if verdict is None:
             others = Verdict.objects.filter(audit=locked, sample_id=sample_id).count()
             if others >= locked.overlap:
-                raise AuditItemFull(f"Item {item.position} already has its {locked.overlap} "
-                                    f"verdict{'s' if locked.overlap > 1 else ''}; the queue moves on to the next.")
+                raise AuditItemFull(
+                    f"Item {item.position} already has its {locked.overlap} "
+                    f"verdict{'s' if locked.overlap > 1 else ''}; the queue moves on to the next."
+                )
             verdict = Verdict(audit=locked, sample_id=sample_id, reviewer=reviewer)
         else:
             verdict.previous_value, verdict.previous_error_category = verdict.value, verdict.error_category
         verdict.value, verdict.error_category, verdict.note = value, error_category, note.strip()
         verdict.time_spent_ms = time_spent_ms
         verdict.save()
-        audit_log_record(project=locked.project, actor=reviewer, action="audit.verdict", obj=item.sample,
-                         details={"audit": locked.pk, "value": value, "error_category": error_category})
+        audit_log_record(
+            project=locked.project,
+            actor=reviewer,
+            action="audit.verdict",
+            obj=item.sample,
+            details={"audit": locked.pk, "value": value, "error_category": error_category},
+        )
         _close_if_complete(locked)
     return verdict
 
@@ -181,11 +239,21 @@ def _freeze(audit: Audit, figures: dict, *, actor: AbstractBaseUser | None, reas
     audit.closed_by = actor
     audit.save(update_fields=["status", "frozen_figures", "closed_reason", "closed_at", "closed_by"])
     floor = figures["noise_floor"]
-    audit_log_record(project=audit.project, actor=actor, action="audit.close", obj=audit,
-                     details={"reason": reason or "complete", "wrong": floor["wrong"], "judged": floor["judged"],
-                              "high": floor["high"]})
+    audit_log_record(
+        project=audit.project,
+        actor=actor,
+        action="audit.close",
+        obj=audit,
+        details={
+            "reason": reason or "complete",
+            "wrong": floor["wrong"],
+            "judged": floor["judged"],
+            "high": floor["high"],
+        },
+    )
     # Imported here: the alert service reads audits' figures through the selectors that import this module's models.
     from reviews.services.alerts import alerts_evaluate_audit
+
     alerts_evaluate_audit(audit)
 
 
@@ -195,13 +263,17 @@ def audit_close_refusal(figures: dict, reason: str) -> str:
     if reason.strip():
         return ""
     if not figures["complete"]:
-        return (f"The audit has {figures['verdicts_given']} of {figures['verdicts_needed']} verdicts; "
-                "say why you close it early.")
+        return (
+            f"The audit has {figures['verdicts_given']} of {figures['verdicts_needed']} verdicts; "
+            "say why you close it early."
+        )
     if figures["open_disagreements"]:
         count = figures["open_disagreements"]
         them = "them" if count != 1 else "it"
-        return (f"{count} item{'s' if count != 1 else ''} still split between reviewers with no decision; "
-                f"decide {them}, or say why you close without {them} (split items are left out of the noise floor).")
+        return (
+            f"{count} item{'s' if count != 1 else ''} still split between reviewers with no decision; "
+            f"decide {them}, or say why you close without {them} (split items are left out of the noise floor)."
+        )
     return ""
 
 
@@ -220,8 +292,9 @@ def audit_close(*, audit: Audit, actor: AbstractBaseUser, reason: str = "") -> A
     return locked
 
 
-def audit_adjudicate(*, audit: Audit, sample_id: int, actor: AbstractBaseUser, value: str,
-                     error_category: str = "", note: str = "") -> AuditAdjudication:
+def audit_adjudicate(
+    *, audit: Audit, sample_id: int, actor: AbstractBaseUser, value: str, error_category: str = "", note: str = ""
+) -> AuditAdjudication:
     value, error_category = validated_verdict(value, error_category)
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
@@ -230,17 +303,31 @@ def audit_adjudicate(*, audit: Audit, sample_id: int, actor: AbstractBaseUser, v
         if not AuditItem.objects.filter(audit=locked, sample_id=sample_id, is_gold=False).exists():
             raise ValidationError("That sample is not an item of this audit.")
         adjudication, _ = AuditAdjudication.objects.update_or_create(
-            audit=locked, sample_id=sample_id,
-            defaults={"value": value, "error_category": error_category, "note": note.strip(), "decided_by": actor})
-        audit_log_record(project=locked.project, actor=actor, action="audit.adjudicate", object_type="generation.sample",
-                         object_id=str(sample_id), details={"audit": locked.pk, "value": value,
-                                                            "error_category": error_category})
+            audit=locked,
+            sample_id=sample_id,
+            defaults={"value": value, "error_category": error_category, "note": note.strip(), "decided_by": actor},
+        )
+        audit_log_record(
+            project=locked.project,
+            actor=actor,
+            action="audit.adjudicate",
+            object_type="generation.sample",
+            object_id=str(sample_id),
+            details={"audit": locked.pk, "value": value, "error_category": error_category},
+        )
         _close_if_complete(locked)
     return adjudication
 
 
-def gold_sample_set(*, project: Project, sample_id: int, actor: AbstractBaseUser, expected_value: str,
-                    expected_error_category: str = "", note: str = "") -> GoldSample:
+def gold_sample_set(
+    *,
+    project: Project,
+    sample_id: int,
+    actor: AbstractBaseUser,
+    expected_value: str,
+    expected_error_category: str = "",
+    note: str = "",
+) -> GoldSample:
     """Add a real sample to the gold set with the verdict the lead knows it deserves."""
     if expected_value not in (VerdictValue.CORRECT, VerdictValue.WRONG):
         raise ValidationError("A gold sample's verdict is correct or wrong.")
@@ -251,19 +338,35 @@ def gold_sample_set(*, project: Project, sample_id: int, actor: AbstractBaseUser
     if sample.origin != Origin.REAL:
         raise ValidationError("Gold samples are real samples: a synthetic one is what audits measure.")
     gold, _ = GoldSample.objects.update_or_create(
-        project=project, sample=sample,
-        defaults={"expected_value": expected_value, "expected_error_category": expected_error_category,
-                  "note": note.strip(), "created_by": actor})
-    audit_log_record(project=project, actor=actor, action="gold.set", obj=sample,
-                     details={"expected_value": expected_value, "error_category": expected_error_category})
+        project=project,
+        sample=sample,
+        defaults={
+            "expected_value": expected_value,
+            "expected_error_category": expected_error_category,
+            "note": note.strip(),
+            "created_by": actor,
+        },
+    )
+    audit_log_record(
+        project=project,
+        actor=actor,
+        action="gold.set",
+        obj=sample,
+        details={"expected_value": expected_value, "error_category": expected_error_category},
+    )
     return gold
 
 
 def gold_sample_remove(*, project: Project, sample_id: int, actor: AbstractBaseUser) -> bool:
     deleted, _ = GoldSample.objects.filter(project=project, sample_id=sample_id).delete()
     if deleted:
-        audit_log_record(project=project, actor=actor, action="gold.remove", object_type="generation.sample",
-                         object_id=str(sample_id))
+        audit_log_record(
+            project=project,
+            actor=actor,
+            action="gold.remove",
+            object_type="generation.sample",
+            object_id=str(sample_id),
+        )
     return bool(deleted)
 
 
@@ -278,6 +381,12 @@ def audit_verdict_undo(*, audit: Audit, reviewer: AbstractBaseUser) -> int | Non
             return None
         sample_id = verdict.sample_id
         verdict.delete()
-        audit_log_record(project=locked.project, actor=reviewer, action="audit.verdict_undo",
-                         object_type="generation.sample", object_id=str(sample_id), details={"audit": locked.pk})
+        audit_log_record(
+            project=locked.project,
+            actor=reviewer,
+            action="audit.verdict_undo",
+            object_type="generation.sample",
+            object_id=str(sample_id),
+            details={"audit": locked.pk},
+        )
     return sample_id

@@ -11,9 +11,9 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from generation.models import Sample, SampleStatus
-from synthreview.projects.services import audit_log_record
 from reviews.services.membership import membership_confirmed
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
 
 # Rows per UPDATE: big enough to be quick, small enough to keep each statement's locks short.
 CHUNK = 5000
@@ -23,8 +23,10 @@ class BulkCountChanged(Exception):
     """The selection no longer matches what the user confirmed."""
 
     def __init__(self, expected: int, found: int) -> None:
-        super().__init__(f"The filter now matches {found:,} samples, not the {expected:,} you confirmed. "
-                         "Check the new count and confirm again.")
+        super().__init__(
+            f"The filter now matches {found:,} samples, not the {expected:,} you confirmed. "
+            "Check the new count and confirm again."
+        )
         self.expected = expected
         self.found = found
 
@@ -48,9 +50,13 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
     moves: Counter[tuple[str, str]] = Counter()
     now = timezone.now()
     for start in range(0, len(sample_ids), CHUNK):
-        chunk = sample_ids[start: start + CHUNK]
-        rows = list(Sample.objects.select_for_update().filter(project_id=project_id, pk__in=chunk)
-                    .exclude(status=status).values_list("id", "origin", "status"))
+        chunk = sample_ids[start : start + CHUNK]
+        rows = list(
+            Sample.objects.select_for_update()
+            .filter(project_id=project_id, pk__in=chunk)
+            .exclude(status=status)
+            .values_list("id", "origin", "status")
+        )
         if not rows:
             continue
         ids = [pk for pk, _, _ in rows]
@@ -63,9 +69,18 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
     return changed
 
 
-def samples_bulk_set_status(*, access: ProjectAccess, actor: object, queryset: QuerySet[Sample], status: str,
-                            expected_count: int, description: dict, page_size: int,
-                            members: str | None = None, noun: str = "selection") -> BulkResult:
+def samples_bulk_set_status(
+    *,
+    access: ProjectAccess,
+    actor: object,
+    queryset: QuerySet[Sample],
+    status: str,
+    expected_count: int,
+    description: dict,
+    page_size: int,
+    members: str | None = None,
+    noun: str = "selection",
+) -> BulkResult:
     """Accept or reject every sample the filter matches, as the user confirmed it.
 
     Experts may act on up to a page; more needs a lead. If the filter's matches
@@ -85,9 +100,17 @@ def samples_bulk_set_status(*, access: ProjectAccess, actor: object, queryset: Q
             raise PermissionDenied(f"Only leads and admins may act on more than {page_size} samples at once.")
         changed = samples_status_set(project_id=access.project.pk, sample_ids=ids, status=status)
         entry = audit_log_record(
-            project=access.project, actor=actor, action=f"samples.bulk_{'accept' if status == 'accepted' else 'reject'}",
-            object_type="bulk", object_id="",
-            details={"filter": description, "matched": len(ids), "changed": len(changed), "status": status,
-                     "sample_ids": changed},
+            project=access.project,
+            actor=actor,
+            action=f"samples.bulk_{'accept' if status == 'accepted' else 'reject'}",
+            object_type="bulk",
+            object_id="",
+            details={
+                "filter": description,
+                "matched": len(ids),
+                "changed": len(changed),
+                "status": status,
+                "sample_ids": changed,
+            },
         )
     return BulkResult(matched=len(ids), changed=len(changed), log_id=entry.pk)

@@ -11,7 +11,6 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import Cluster, SampleSimilarity
 from reviews.similarity.grouping import (
@@ -22,6 +21,7 @@ from reviews.similarity.grouping import (
 )
 from reviews.similarity.index import VectorIndex
 from reviews.similarity.membership import EMPTY, MemberSet, member_sets
+from synthreview.projects.models import Project
 
 # Texts read per cluster for its label, and for the project's word frequencies.
 LABEL_TEXTS_PER_CLUSTER = 60
@@ -49,8 +49,9 @@ def assign(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.n
     return rows[:, 0], sims[:, 0]
 
 
-def clusters_build(*, project: Project, ids: np.ndarray, vectors: np.ndarray, real_index: VectorIndex | None,
-                   centroid_path: Path) -> tuple[dict[int, int], int, int]:
+def clusters_build(
+    *, project: Project, ids: np.ndarray, vectors: np.ndarray, real_index: VectorIndex | None, centroid_path: Path
+) -> tuple[dict[int, int], int, int]:
     """Cluster, describe and store; returns ({sample id: cluster pk}, clusters, low-novelty clusters)."""
     k = cluster_count(len(ids))
     if k < 2:
@@ -70,8 +71,9 @@ def clusters_build(*, project: Project, ids: np.ndarray, vectors: np.ndarray, re
 
     facts = dict(
         (sample_id, (origin, generator, template))
-        for sample_id, origin, generator, template in Sample.objects.filter(project=project).values_list(
-            "id", "origin", "generator__name", "template_version__template__name").iterator(chunk_size=20000)
+        for sample_id, origin, generator, template in Sample.objects.filter(project=project)
+        .values_list("id", "origin", "generator__name", "template_version__template__name")
+        .iterator(chunk_size=20000)
     )
     real_distance = None
     if real_index is not None and real_index.size:
@@ -92,22 +94,33 @@ def clusters_build(*, project: Project, ids: np.ndarray, vectors: np.ndarray, re
         density = float(similarity_to_centroid[positions].mean())
         distance = None if real_distance is None else float(real_distance[number])
         low, reason = is_low_novelty(
-            density=density, synthetic_share=synthetic_share, real_distance=distance,
+            density=density,
+            synthetic_share=synthetic_share,
+            real_distance=distance,
             min_density=project.low_novelty_min_density,
             min_synthetic_share=project.low_novelty_min_synthetic_share,
             far_distance=project.low_novelty_far_distance,
         )
         sampled = rng.choice(member_ids, size=min(len(member_ids), LABEL_TEXTS_PER_CLUSTER), replace=False)
-        label_texts = [f"{a} {b}" for a, b in Sample.objects.filter(pk__in=sampled.tolist()).values_list(
-            "input", "output")]
-        rows.append(Cluster(
-            project=project, number=number, size=len(member_ids), density=density,
-            synthetic_share=synthetic_share, real_anchor_distance=distance,
-            label=" · ".join(distinctive_terms(label_texts, background[0], background[1]))[:200],
-            generator_mix=dict(Counter(facts[int(i)][1] or "real" for i in member_ids).most_common()),
-            template_mix=dict(Counter(facts[int(i)][2] or "—" for i in member_ids).most_common()),
-            is_low_novelty=low, low_novelty_reason=reason, membership=MemberSet.of(member_ids.tolist()).token,
-        ))
+        label_texts = [
+            f"{a} {b}" for a, b in Sample.objects.filter(pk__in=sampled.tolist()).values_list("input", "output")
+        ]
+        rows.append(
+            Cluster(
+                project=project,
+                number=number,
+                size=len(member_ids),
+                density=density,
+                synthetic_share=synthetic_share,
+                real_anchor_distance=distance,
+                label=" · ".join(distinctive_terms(label_texts, background[0], background[1]))[:200],
+                generator_mix=dict(Counter(facts[int(i)][1] or "real" for i in member_ids).most_common()),
+                template_mix=dict(Counter(facts[int(i)][2] or "—" for i in member_ids).most_common()),
+                is_low_novelty=low,
+                low_novelty_reason=reason,
+                membership=MemberSet.of(member_ids.tolist()).token,
+            )
+        )
         members_by_cluster.append(member_ids)
     with transaction.atomic():
         Cluster.objects.filter(project=project).delete()
@@ -146,8 +159,10 @@ def nearest_cluster_ids(project: Project, vectors: np.ndarray, centroid_path: Pa
     # Centroids fitted before floors were kept admit the nearest, as they did, until the next refit.
     floors = np.load(floor_path) if floor_path.is_file() else np.full(len(centroids), -np.inf, dtype=np.float32)
     by_number = dict(Cluster.objects.filter(project=project).values_list("number", "pk"))
-    return [by_number.get(int(n)) if similarity >= floors[n] else None
-            for n, similarity in zip(numbers.tolist(), similarities.tolist())]
+    return [
+        by_number.get(int(n)) if similarity >= floors[n] else None
+        for n, similarity in zip(numbers.tolist(), similarities.tolist())
+    ]
 
 
 def clusters_describe_members(*, project: Project, cluster_ids: set[int]) -> None:
@@ -159,8 +174,11 @@ def clusters_describe_members(*, project: Project, cluster_ids: set[int]) -> Non
     members = SampleSimilarity.objects.filter(project=project, cluster_id__in=sorted(cluster_ids))
     sets = member_sets(members, by="cluster_id", member="sample_id")
     mixes: dict[str, dict[int, Counter[str]]] = {}
-    for name, field, missing in (("origin", "sample__origin", ""), ("generator", "sample__generator__name", "real"),
-                                 ("template", "sample__template_version__template__name", "—")):
+    for name, field, missing in (
+        ("origin", "sample__origin", ""),
+        ("generator", "sample__generator__name", "real"),
+        ("template", "sample__template_version__template__name", "—"),
+    ):
         mix = mixes[name] = {}
         for row in members.order_by().values("cluster_id", field).annotate(n=Count("sample_id")):
             mix.setdefault(row["cluster_id"], Counter())[row[field] or missing] += row["n"]
@@ -174,10 +192,22 @@ def clusters_describe_members(*, project: Project, cluster_ids: set[int]) -> Non
             cluster.generator_mix = dict(mixes["generator"].get(cluster.pk, Counter()).most_common())
             cluster.template_mix = dict(mixes["template"].get(cluster.pk, Counter()).most_common())
             cluster.is_low_novelty, cluster.low_novelty_reason = is_low_novelty(
-                density=cluster.density, synthetic_share=cluster.synthetic_share,
-                real_distance=cluster.real_anchor_distance, min_density=project.low_novelty_min_density,
+                density=cluster.density,
+                synthetic_share=cluster.synthetic_share,
+                real_distance=cluster.real_anchor_distance,
+                min_density=project.low_novelty_min_density,
                 min_synthetic_share=project.low_novelty_min_synthetic_share,
                 far_distance=project.low_novelty_far_distance,
             )
-        Cluster.objects.bulk_update(clusters, ["size", "membership", "synthetic_share", "generator_mix",
-                                               "template_mix", "is_low_novelty", "low_novelty_reason"])
+        Cluster.objects.bulk_update(
+            clusters,
+            [
+                "size",
+                "membership",
+                "synthetic_share",
+                "generator_mix",
+                "template_mix",
+                "is_low_novelty",
+                "low_novelty_reason",
+            ],
+        )

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from generation.models import GenerationRun, Origin, RunStatus, Sample
-from synthreview.projects.models import Project, Role
 from reviews.models import Audit, AuditItem
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
+from synthreview.projects.models import Project, Role
 
 ANSWER_KEY_USER = "answer-key"
 NOTE = "Verdict from the demo generator's answer key, not a person."
@@ -43,20 +43,44 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
     audits = []
     with transaction.atomic():
         # The hand-written anchors are right: the first four serve as gold items.
-        for sample_id in Sample.objects.filter(project=project, origin=Origin.REAL).order_by("id")[:4].values_list(
-                "pk", flat=True):
+        for sample_id in (
+            Sample.objects.filter(project=project, origin=Origin.REAL).order_by("id")[:4].values_list("pk", flat=True)
+        ):
             gold_sample_set(project=project, sample_id=sample_id, actor=actor, expected_value="correct")
         for index, run in enumerate(runs):
-            audit = audit_create(project=project, actor=actor, scope="run", object_id=run.pk, sample_size=60,
-                                 gold_items=2, seed=5000 + index, name=f"Run {run.name} (answer key)")
+            audit = audit_create(
+                project=project,
+                actor=actor,
+                scope="run",
+                object_id=run.pk,
+                sample_size=60,
+                gold_items=2,
+                seed=5000 + index,
+                name=f"Run {run.name} (answer key)",
+            )
             for item in AuditItem.objects.filter(audit=audit).select_related("sample").order_by("position"):
                 wrong = bool(item.sample.metadata.get("deliberately_wrong"))
-                audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=answer_key,
-                                     value="wrong" if wrong else "correct",
-                                     error_category="wrong_label" if wrong else "", note=NOTE)
+                audit_verdict_record(
+                    audit=audit,
+                    sample_id=item.sample_id,
+                    reviewer=answer_key,
+                    value="wrong" if wrong else "correct",
+                    error_category="wrong_label" if wrong else "",
+                    note=NOTE,
+                )
             audits.append(audit)
-        audits.append(audit_create(project=project, actor=actor, scope="project", sample_size=50, overlap=2,
-                                   gold_items=2, seed=7777, name="Whole project, for the demo's reviewers"))
+        audits.append(
+            audit_create(
+                project=project,
+                actor=actor,
+                scope="project",
+                sample_size=50,
+                overlap=2,
+                gold_items=2,
+                seed=7777,
+                name="Whole project, for the demo's reviewers",
+            )
+        )
         # A frozen eval set, so the export page has one to check leaks against.
         from reviews.services.eval_sets import eval_set_version_create, eval_split_draw
         from synthreview.projects.access import ProjectAccess

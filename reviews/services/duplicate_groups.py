@@ -12,7 +12,6 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count
 
-from synthreview.projects.models import Project, VariantRule
 from generation.models import Sample
 from reviews.models import (
     DuplicateGroup,
@@ -31,6 +30,7 @@ from reviews.similarity.grouping import (
     tight_groups,
 )
 from reviews.similarity.slots import Slots, slots_of
+from synthreview.projects.models import Project, VariantRule
 
 # Members of a variant family ranked by diversity: enough for any keep count a reviewer picks on the card.
 DIVERSITY_RANKED = 50
@@ -39,7 +39,8 @@ DIVERSITY_RANKED = 50
 def similar_pairs(project: Project, threshold: float) -> dict[tuple[int, int], float]:
     """Every stored neighbour pair at or above the threshold, (smaller id, larger id) -> cosine."""
     rows = SampleSimilarity.objects.filter(project=project, top_similarity__gte=threshold).values_list(
-        "sample_id", "neighbours")
+        "sample_id", "neighbours"
+    )
     pairs: dict[tuple[int, int], float] = {}
     for sample_id, neighbours in rows.iterator(chunk_size=5000):
         for neighbour_id, similarity in neighbours:
@@ -54,12 +55,18 @@ def similar_pairs(project: Project, threshold: float) -> dict[tuple[int, int], f
 def exact_duplicate_sets(project: Project) -> list[list[int]]:
     """Samples with identical content: the same hash from different sources."""
     repeated = (
-        Sample.objects.filter(project=project).values("content_hash").annotate(n=Count("id")).filter(n__gt=1)
+        Sample.objects.filter(project=project)
+        .values("content_hash")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
         .values_list("content_hash", flat=True)
     )
     members: dict[str, list[int]] = {}
-    for sample_id, digest in Sample.objects.filter(project=project, content_hash__in=repeated).values_list(
-            "id", "content_hash").order_by("id"):
+    for sample_id, digest in (
+        Sample.objects.filter(project=project, content_hash__in=repeated)
+        .values_list("id", "content_hash")
+        .order_by("id")
+    ):
         members.setdefault(digest, []).append(sample_id)
     return sorted(members.values(), key=lambda group: (-len(group), group[0]))
 
@@ -71,9 +78,11 @@ def sample_slots(project: Project, sample_ids: list[int]) -> dict[int, Slots]:
     slots: dict[int, Slots] = {}
     for start in range(0, len(sample_ids), 2000):
         for sample_id, input_text, output_text, version_id in Sample.objects.filter(
-                pk__in=sample_ids[start:start + 2000]).values_list("id", "input", "output", "template_version_id"):
-            slots[sample_id] = slots_of(input_text=input_text, output_text=output_text, kind=text_kind,
-                                        boilerplate=boilerplates.get(version_id))
+            pk__in=sample_ids[start : start + 2000]
+        ).values_list("id", "input", "output", "template_version_id"):
+            slots[sample_id] = slots_of(
+                input_text=input_text, output_text=output_text, kind=text_kind, boilerplate=boilerplates.get(version_id)
+            )
     return slots
 
 
@@ -106,7 +115,8 @@ def regrouping(project: Project) -> Regrouping:
         else:
             near_edges.append((a, b, similarity))
     near = [
-        group for group in tight_groups(near_edges, vectors, threshold)
+        group
+        for group in tight_groups(near_edges, vectors, threshold)
         # A group that only repeats one exact set is shown once, as exact.
         if frozenset(group.members) not in exact_sets
     ]
@@ -123,10 +133,19 @@ def duplicate_groups_rebuild(*, project_id: int) -> tuple[int, int]:
     elsewhere = {group_signature(group.members) for group in found.near + found.variants}
     with transaction.atomic():
         _store_groups(project, DuplicateKind.EXACT, [TightGroup(group) for group in found.exact], threshold=None)
-        _store_groups(project, DuplicateKind.NEAR, found.near, threshold=threshold, vectors=found.vectors,
-                      elsewhere=elsewhere)
-        _store_groups(project, DuplicateKind.VARIANT, found.variants, threshold=threshold, vectors=found.vectors,
-                      slots=found.slots, keep=project.variant_keep_max, elsewhere=elsewhere)
+        _store_groups(
+            project, DuplicateKind.NEAR, found.near, threshold=threshold, vectors=found.vectors, elsewhere=elsewhere
+        )
+        _store_groups(
+            project,
+            DuplicateKind.VARIANT,
+            found.variants,
+            threshold=threshold,
+            vectors=found.vectors,
+            slots=found.slots,
+            keep=project.variant_keep_max,
+            elsewhere=elsewhere,
+        )
     return len(found.near), len(found.exact)
 
 
@@ -137,38 +156,62 @@ def _member_facts(member_ids: list[int]) -> dict[int, MemberFacts]:
     }
 
 
-def _store_groups(project: Project, kind: str, groups: list[TightGroup], *, threshold: float | None,
-                  vectors: dict[int, np.ndarray] | None = None, slots: dict[int, Slots] | None = None,
-                  keep: int = 1, elsewhere: set[str] | frozenset[str] = frozenset()) -> None:
+def _store_groups(
+    project: Project,
+    kind: str,
+    groups: list[TightGroup],
+    *,
+    threshold: float | None,
+    vectors: dict[int, np.ndarray] | None = None,
+    slots: dict[int, Slots] | None = None,
+    keep: int = 1,
+    elsewhere: set[str] | frozenset[str] = frozenset(),
+) -> None:
     vectors = vectors or {}
     signatures = {group_signature(group.members): group for group in groups}
     existing = {g.signature: g for g in DuplicateGroup.objects.filter(project=project, kind=kind)}
     # Open groups that no longer exist go; reviewers' decisions on resolved ones stay as history.
-    stale = [g.pk for sig, g in existing.items()
-             if sig not in signatures and sig not in elsewhere and g.status == DuplicateGroupStatus.OPEN]
+    stale = [
+        g.pk
+        for sig, g in existing.items()
+        if sig not in signatures and sig not in elsewhere and g.status == DuplicateGroupStatus.OPEN
+    ]
     DuplicateGroup.objects.filter(pk__in=stale).delete()
     new_groups = {sig: group for sig, group in signatures.items() if sig not in existing}
     if not new_groups:
         return
     # The same members under another kind (a near group of variants, before the variant rule):
     # the row changes kind and keeps its id and any decision on it.
-    converted = {g.signature: g for g in DuplicateGroup.objects.filter(
-        project=project, signature__in=list(new_groups)).exclude(kind__in=[kind, DuplicateKind.EXACT])}
+    converted = {
+        g.signature: g
+        for g in DuplicateGroup.objects.filter(project=project, signature__in=list(new_groups)).exclude(
+            kind__in=[kind, DuplicateKind.EXACT]
+        )
+    }
     member_ids = sorted({sample_id for group in new_groups.values() for sample_id in group.members})
     facts = _member_facts(member_ids)
     for signature, group in new_groups.items():
         representative, reason = suggest_representative([facts[i] for i in group.members])
         similarities = {
-            i: (1.0 if kind == DuplicateKind.EXACT or i not in vectors or representative not in vectors
-                else float(np.dot(vectors[i], vectors[representative])))
+            i: (
+                1.0
+                if kind == DuplicateKind.EXACT or i not in vectors or representative not in vectors
+                else float(np.dot(vectors[i], vectors[representative]))
+            )
             for i in group.members
         }
-        notes = {i: f"joined through #{partner} ({similarity:.3f})"
-                 for i, (partner, similarity) in group.joined_through.items()}
+        notes = {
+            i: f"joined through #{partner} ({similarity:.3f})"
+            for i, (partner, similarity) in group.joined_through.items()
+        }
         one = len(notes) == 1
-        group_note = (f"{len(notes)} member{'' if one else 's'} joined for a single partner above the threshold "
-                      f"and {'lies' if one else 'lie'} further from the rest; {'it says' if one else 'each says'} "
-                      "through whom." if notes else "")
+        group_note = (
+            f"{len(notes)} member{'' if one else 's'} joined for a single partner above the threshold "
+            f"and {'lies' if one else 'lie'} further from the rest; {'it says' if one else 'each says'} "
+            "through whom."
+            if notes
+            else ""
+        )
         ranks: dict[int, int] = {}
         if kind == DuplicateKind.VARIANT and slots:
             ranks = _diversity_ranks(group.members, representative, vectors, keep)
@@ -184,45 +227,63 @@ def _store_groups(project: Project, kind: str, groups: list[TightGroup], *, thre
                 row.representative_id, row.representative_reason = representative, reason
             row.kind, row.note, row.threshold = kind, group_note, threshold
             row.min_similarity = min(similarities[i] for i in members)
-            row.save(update_fields=["kind", "note", "threshold", "min_similarity", "representative",
-                                    "representative_reason"])
+            row.save(
+                update_fields=["kind", "note", "threshold", "min_similarity", "representative", "representative_reason"]
+            )
             DuplicateGroupMember.objects.filter(group=row).delete()
         else:
             row = DuplicateGroup.objects.create(
-                project=project, kind=kind, signature=signature, size=len(group.members),
-                min_similarity=min(similarities.values()), threshold=threshold,
-                representative_id=representative, representative_reason=reason, note=group_note,
+                project=project,
+                kind=kind,
+                signature=signature,
+                size=len(group.members),
+                min_similarity=min(similarities.values()),
+                threshold=threshold,
+                representative_id=representative,
+                representative_reason=reason,
+                note=group_note,
             )
-        DuplicateGroupMember.objects.bulk_create([
-            DuplicateGroupMember(group=row, sample_id=i, similarity=similarities[i], note=notes.get(i, ""),
-                                 diversity_rank=ranks.get(i))
-            for i in members
-        ])
+        DuplicateGroupMember.objects.bulk_create(
+            [
+                DuplicateGroupMember(
+                    group=row,
+                    sample_id=i,
+                    similarity=similarities[i],
+                    note=notes.get(i, ""),
+                    diversity_rank=ranks.get(i),
+                )
+                for i in members
+            ]
+        )
 
 
 def variant_note(members: list[int], slots: dict[int, Slots]) -> str:
     """What differs across the family: the kinds of slot that take more than one value."""
     differing = [
-        label for label, values in (
+        label
+        for label, values in (
             ("numbers", {slots[i].numbers for i in members if i in slots}),
             ("names", {slots[i].names for i in members if i in slots}),
             ("literals", {slots[i].literals for i in members if i in slots}),
             ("answers", {slots[i].answer for i in members if i in slots}),
-        ) if len(values) > 1
+        )
+        if len(values) > 1
     ]
-    return ("One skeleton with different " + ", ".join(differing) + ": each member is its own problem, "
-            "so keep the most diverse few rather than one.")
+    return (
+        "One skeleton with different " + ", ".join(differing) + ": each member is its own problem, "
+        "so keep the most diverse few rather than one."
+    )
 
 
-def _diversity_ranks(members: list[int], representative: int, vectors: dict[int, np.ndarray],
-                     keep: int) -> dict[int, int]:
+def _diversity_ranks(
+    members: list[int], representative: int, vectors: dict[int, np.ndarray], keep: int
+) -> dict[int, int]:
     """Farthest-point order from the suggested keeper, ranked as far as a reviewer would keep."""
     with_vectors = [i for i in members if i in vectors]
     if representative not in vectors:
         return {}
     matrix = np.stack([vectors[i] for i in with_vectors]).astype(np.float32)
-    order = farthest_point_order(matrix, first=with_vectors.index(representative),
-                                 limit=max(keep, DIVERSITY_RANKED))
+    order = farthest_point_order(matrix, first=with_vectors.index(representative), limit=max(keep, DIVERSITY_RANKED))
     return {with_vectors[position]: rank for rank, position in enumerate(order)}
 
 
@@ -230,7 +291,11 @@ def _member_vectors(project: Project, member_ids: list[int]) -> dict[int, np.nda
     model_name, text_kind = embedding_key(project)
     vectors: dict[int, np.ndarray] = {}
     for start in range(0, len(member_ids), 5000):
-        ids, matrix = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind,
-                                      sample_ids=member_ids[start:start + 5000])
+        ids, matrix = embeddings_load(
+            project_id=project.pk,
+            model_name=model_name,
+            text_kind=text_kind,
+            sample_ids=member_ids[start : start + 5000],
+        )
         vectors.update(zip(ids.tolist(), matrix))
     return vectors

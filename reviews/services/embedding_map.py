@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from synthreview.projects.models import Project
 from reviews.models import EmbeddingMap
 from reviews.services.embeddings import embedding_key, embeddings_load
-
+from synthreview.projects.models import Project
 
 UMAP_MIN_POINTS = 100
 UMAP_NEIGHBOURS = 15
@@ -42,7 +41,7 @@ def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, list[float]]:
     coords = centred @ components[:2].T
     if coords.shape[1] < 2:
         coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
-    variance = singular ** 2
+    variance = singular**2
     explained = (variance[:2] / variance.sum()).tolist() if variance.sum() > 0 else [0.0, 0.0]
     return _scaled(coords), explained
 
@@ -52,8 +51,16 @@ def umap_2d(vectors: np.ndarray, *, seed: int) -> np.ndarray:
     so single-threaded: one set of vectors always gives one map."""
     import umap  # numba compiles on first use: only the worker that draws maps pays for it
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(UMAP_NEIGHBOURS, len(vectors) - 1), min_dist=0.1,
-                        metric="cosine", init="pca", n_epochs=UMAP_EPOCHS, random_state=seed, n_jobs=1)
+    reducer = umap.UMAP(
+        n_components=2,
+        n_neighbors=min(UMAP_NEIGHBOURS, len(vectors) - 1),
+        min_dist=0.1,
+        metric="cosine",
+        init="pca",
+        n_epochs=UMAP_EPOCHS,
+        random_state=seed,
+        n_jobs=1,
+    )
     return _scaled(np.asarray(reducer.fit_transform(np.asarray(vectors, dtype=np.float32)), dtype=np.float64))
 
 
@@ -73,8 +80,9 @@ def embedding_map_build(*, project_id: int, ids: np.ndarray, vectors: np.ndarray
         chosen_ids, chosen_vectors = ids[chosen], vectors[chosen]
     else:
         model_name, text_kind = embedding_key(project)
-        chosen_ids, chosen_vectors = embeddings_load(project_id=project.pk, model_name=model_name,
-                                                     text_kind=text_kind, sample_ids=ids[chosen].tolist())
+        chosen_ids, chosen_vectors = embeddings_load(
+            project_id=project.pk, model_name=model_name, text_kind=text_kind, sample_ids=ids[chosen].tolist()
+        )
     if len(chosen_ids) >= UMAP_MIN_POINTS:
         method, coords, explained = "umap", umap_2d(np.asarray(chosen_vectors), seed=project.pk), []
     else:
@@ -83,7 +91,11 @@ def embedding_map_build(*, project_id: int, ids: np.ndarray, vectors: np.ndarray
     points = [[int(i), round(float(x), 4), round(float(y), 4)] for i, (x, y) in zip(chosen_ids, coords)]
     stored, _ = EmbeddingMap.objects.update_or_create(
         project=project,
-        defaults={"method": method, "points": points, "embedded_total": int(len(ids)),
-                  "explained_variance": [round(v, 4) for v in explained]},
+        defaults={
+            "method": method,
+            "points": points,
+            "embedded_total": int(len(ids)),
+            "explained_variance": [round(v, 4) for v in explained],
+        },
     )
     return stored

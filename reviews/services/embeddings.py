@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from synthreview.projects.models import Project
 from generation.models import PromptTemplateVersion, Sample
 from reviews.models import SampleEmbedding
 from reviews.similarity.embedder import encode
@@ -27,6 +26,7 @@ from reviews.similarity.text import (
     boilerplate_from_template,
     embedding_text,
 )
+from synthreview.projects.models import Project
 
 # Inputs read to infer a template's boilerplate when its text is unknown.
 BOILERPLATE_SAMPLE = 200
@@ -71,15 +71,23 @@ class BoilerplateCache:
             if boilerplate == NO_BOILERPLATE:
                 # Known only by name: read what its samples share. The first samples by id
                 # never change, so neither does the estimate as more samples arrive.
-                inputs = Sample.objects.filter(template_version_id=template_version_id).order_by("id").values_list(
-                    "input", flat=True)[:BOILERPLATE_SAMPLE]
+                inputs = (
+                    Sample.objects.filter(template_version_id=template_version_id)
+                    .order_by("id")
+                    .values_list("input", flat=True)[:BOILERPLATE_SAMPLE]
+                )
                 boilerplate = boilerplate_from_samples(list(inputs))
             self._by_version[template_version_id] = boilerplate
         return self._by_version[template_version_id]
 
 
-def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = None,
-                       batch_size: int | None = None, text_kind: str | None = None) -> int:
+def embeddings_compute(
+    *,
+    project_id: int,
+    progress: ProgressCallback | None = None,
+    batch_size: int | None = None,
+    text_kind: str | None = None,
+) -> int:
     """Embed the project's samples that lack a vector; returns how many were written."""
     project = Project.objects.get(pk=project_id)
     model_name, project_kind = embedding_key(project)
@@ -96,14 +104,17 @@ def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = N
         progress(0, total)
     while True:
         rows = list(
-            missing_embeddings(project, text_kind=text_kind).filter(id__gt=last_id).order_by("id")
+            missing_embeddings(project, text_kind=text_kind)
+            .filter(id__gt=last_id)
+            .order_by("id")
             .values_list("id", "input", "output", "template_version_id")[:read_size]
         )
         if not rows:
             break
         texts = [
-            embedding_text(input_text=input_text, output_text=output_text, kind=text_kind,
-                           boilerplate=boilerplates.get(version_id))
+            embedding_text(
+                input_text=input_text, output_text=output_text, kind=text_kind, boilerplate=boilerplates.get(version_id)
+            )
             for _, input_text, output_text, version_id in rows
         ]
         # Samples often share a text (one prompt answered by several generators): each is encoded once.
@@ -111,7 +122,7 @@ def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = N
         start = 0
         while start < len(texts):
             began = time.monotonic()
-            step_texts = texts[start: start + step]
+            step_texts = texts[start : start + step]
             unseen = [text for text in dict.fromkeys(step_texts) if text not in vector_of]
             if unseen:
                 vector_of.update(zip(unseen, encode(unseen, model_name=model_name, batch_size=batch_size)))
@@ -122,8 +133,13 @@ def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = N
                 step = min(step * 2, read_size)
         vectors = np.stack([vector_of[text] for text in texts])
         # One transaction per read, not per step: storing is the costly part to repeat.
-        embeddings_store(project_id=project.pk, sample_ids=[row[0] for row in rows], vectors=vectors,
-                         model_name=model_name, text_kind=text_kind)
+        embeddings_store(
+            project_id=project.pk,
+            sample_ids=[row[0] for row in rows],
+            vectors=vectors,
+            model_name=model_name,
+            text_kind=text_kind,
+        )
         written += len(rows)
         last_id = rows[-1][0]
         if progress:
@@ -131,17 +147,28 @@ def embeddings_compute(*, project_id: int, progress: ProgressCallback | None = N
     return written
 
 
-def embeddings_store(*, project_id: int, sample_ids: list[int], vectors: np.ndarray, model_name: str,
-                     text_kind: str) -> None:
+def embeddings_store(
+    *, project_id: int, sample_ids: list[int], vectors: np.ndarray, model_name: str, text_kind: str
+) -> None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _store_by_copy(project_id=project_id, sample_ids=sample_ids, vectors=vectors, model_name=model_name,
-                           text_kind=text_kind)
+            _store_by_copy(
+                project_id=project_id,
+                sample_ids=sample_ids,
+                vectors=vectors,
+                model_name=model_name,
+                text_kind=text_kind,
+            )
             return
         SampleEmbedding.objects.bulk_create(
             [
-                SampleEmbedding(sample_id=sample_id, project_id=project_id, model_name=model_name,
-                                text_kind=text_kind, vector=vector.tobytes())
+                SampleEmbedding(
+                    sample_id=sample_id,
+                    project_id=project_id,
+                    model_name=model_name,
+                    text_kind=text_kind,
+                    vector=vector.tobytes(),
+                )
                 for sample_id, vector in zip(sample_ids, vectors)
             ],
             batch_size=1000,
@@ -149,8 +176,9 @@ def embeddings_store(*, project_id: int, sample_ids: list[int], vectors: np.ndar
         )
 
 
-def _store_by_copy(*, project_id: int, sample_ids: list[int], vectors: np.ndarray, model_name: str,
-                   text_kind: str) -> None:
+def _store_by_copy(
+    *, project_id: int, sample_ids: list[int], vectors: np.ndarray, model_name: str, text_kind: str
+) -> None:
     """A binary COPY into a staging table, then INSERT ... ON CONFLICT DO NOTHING.
 
     An INSERT's parameters carry each vector as hex text for the server to parse;
@@ -174,17 +202,18 @@ def _store_by_copy(*, project_id: int, sample_ids: list[int], vectors: np.ndarra
         cursor.execute(f"DROP TABLE {_STAGING_TABLE}")
 
 
-def embeddings_load(*, project_id: int, model_name: str, text_kind: str, after_id: int = 0,
-                    sample_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def embeddings_load(
+    *, project_id: int, model_name: str, text_kind: str, after_id: int = 0, sample_ids: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample ids (ascending) and their vectors."""
-    query = SampleEmbedding.objects.filter(project_id=project_id, model_name=model_name, text_kind=text_kind,
-                                           sample_id__gt=after_id)
+    query = SampleEmbedding.objects.filter(
+        project_id=project_id, model_name=model_name, text_kind=text_kind, sample_id__gt=after_id
+    )
     if sample_ids is not None:
         query = query.filter(sample_id__in=sample_ids)
     ids: list[int] = []
     chunks: list[bytes] = []
-    for sample_id, vector in query.order_by("sample_id").values_list("sample_id", "vector").iterator(
-            chunk_size=20000):
+    for sample_id, vector in query.order_by("sample_id").values_list("sample_id", "vector").iterator(chunk_size=20000):
         ids.append(sample_id)
         chunks.append(bytes(vector))
     if not ids:

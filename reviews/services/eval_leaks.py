@@ -27,9 +27,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from generation.hashing import normalise_text
-from synthreview.projects.models import EmbeddingText, Project
 from generation.models import Sample, SampleFlag
-from reviews.services.eval_sets import eval_set_latest
 from reviews.models import (
     EvalLeak,
     EvalLeakCheck,
@@ -40,6 +38,8 @@ from reviews.models import (
     SampleEmbedding,
 )
 from reviews.services.embeddings import embedding_key, missing_embeddings
+from reviews.services.eval_sets import eval_set_latest
+from synthreview.projects.models import EmbeddingText, Project
 
 LEAK_FLAG = "eval-leak"
 # Train-side vectors read and searched at a time: 20,000 × 384 floats ≈ 30 MB.
@@ -48,8 +48,12 @@ SEARCH_CHUNK = 20000
 READ_CHUNK = 5000
 # Prompts alone are embedded under this text kind, beside the project's own choice.
 PROMPT_TEXT = EmbeddingText.INPUT
-FLAG_WORDING = {LeakKind.EXACT: "Same content as", LeakKind.PROMPT: "Same prompt as",
-                LeakKind.NEAR: "Near-duplicate of", LeakKind.PROMPT_NEAR: "Paraphrases the prompt of"}
+FLAG_WORDING = {
+    LeakKind.EXACT: "Same content as",
+    LeakKind.PROMPT: "Same prompt as",
+    LeakKind.NEAR: "Near-duplicate of",
+    LeakKind.PROMPT_NEAR: "Paraphrases the prompt of",
+}
 
 
 def prompt_hash(input_text: str) -> str | None:
@@ -81,7 +85,8 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
             through = min(through, first_missing - 1)
     with transaction.atomic():
         check, _ = EvalLeakCheck.objects.select_for_update().get_or_create(
-            version=version, defaults={"threshold": project.eval_leak_threshold, "model_name": model_name})
+            version=version, defaults={"threshold": project.eval_leak_threshold, "model_name": model_name}
+        )
         if check.threshold != project.eval_leak_threshold or check.model_name != model_name:
             EvalLeak.objects.filter(version=version).delete()
             check.threshold, check.model_name = project.eval_leak_threshold, model_name
@@ -89,8 +94,14 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
         if check.checked_through_id >= through and check.status == LeakCheckStatus.DONE:
             return check
         check.status = LeakCheckStatus.RUNNING
-        checked = _check_range(version, check, after_id=check.checked_through_id, through_id=through,
-                               model_name=model_name, text_kind=text_kind)
+        checked = _check_range(
+            version,
+            check,
+            after_id=check.checked_through_id,
+            through_id=through,
+            model_name=model_name,
+            text_kind=text_kind,
+        )
         check.checked_through_id = through
         check.samples_checked += checked
         check.leaks_found = EvalLeak.objects.filter(version=version).count()
@@ -102,18 +113,28 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
     return check
 
 
-def _check_range(version: EvalSetVersion, check: EvalLeakCheck, *, after_id: int, through_id: int,
-                 model_name: str, text_kind: str) -> int:
+def _check_range(
+    version: EvalSetVersion, check: EvalLeakCheck, *, after_id: int, through_id: int, model_name: str, text_kind: str
+) -> int:
     members = list(EvalSetMember.objects.filter(version=version).values_list("sample_id", "content_hash"))
     member_ids = {pk for pk, _ in members}
     by_hash = {content_hash: pk for pk, content_hash in members}
     train_side = Sample.objects.filter(project=version.project, id__gt=after_id, id__lte=through_id).exclude(
-        id__in=EvalSetMember.objects.filter(version=version).values("sample_id"))
+        id__in=EvalSetMember.objects.filter(version=version).values("sample_id")
+    )
     leaks: dict[int, EvalLeak] = {}
-    for sample_id, content_hash in train_side.filter(content_hash__in=list(by_hash)).values_list(
-            "id", "content_hash").iterator(chunk_size=READ_CHUNK):
-        leaks[sample_id] = EvalLeak(version=version, sample_id=sample_id, eval_sample_id=by_hash[content_hash],
-                                    similarity=1.0, kind=LeakKind.EXACT)
+    for sample_id, content_hash in (
+        train_side.filter(content_hash__in=list(by_hash))
+        .values_list("id", "content_hash")
+        .iterator(chunk_size=READ_CHUNK)
+    ):
+        leaks[sample_id] = EvalLeak(
+            version=version,
+            sample_id=sample_id,
+            eval_sample_id=by_hash[content_hash],
+            similarity=1.0,
+            kind=LeakKind.EXACT,
+        )
     # The eval prompts by hash, lowest id first; the train side's prompts are read once, in this
     # id range only, and looked up in it: one pass, no query per sample.
     eval_prompts: dict[str, int] = {}
@@ -127,31 +148,65 @@ def _check_range(version: EvalSetVersion, check: EvalLeakCheck, *, after_id: int
         for sample_id, input_text in train_side.order_by().values_list("id", "input").iterator(chunk_size=READ_CHUNK):
             key = prompt_hash(input_text)
             if key in eval_prompts and sample_id not in leaks:
-                leaks[sample_id] = EvalLeak(version=version, sample_id=sample_id, eval_sample_id=eval_prompts[key],
-                                            similarity=1.0, kind=LeakKind.PROMPT)
+                leaks[sample_id] = EvalLeak(
+                    version=version,
+                    sample_id=sample_id,
+                    eval_sample_id=eval_prompts[key],
+                    similarity=1.0,
+                    kind=LeakKind.PROMPT,
+                )
     searches = [(text_kind, member_ids, LeakKind.NEAR)]
     if text_kind != PROMPT_TEXT:
         searches.append((PROMPT_TEXT, prompted_members, LeakKind.PROMPT_NEAR))
     for kind, eval_side, leak_kind in searches:
         index, eval_ids = _eval_index(eval_side, model_name, kind)
         if index is not None:
-            _nearest_search(version, index, eval_ids, member_ids, leaks, after_id=after_id, through_id=through_id,
-                            model_name=model_name, text_kind=kind, threshold=check.threshold, leak_kind=leak_kind)
+            _nearest_search(
+                version,
+                index,
+                eval_ids,
+                member_ids,
+                leaks,
+                after_id=after_id,
+                through_id=through_id,
+                model_name=model_name,
+                text_kind=kind,
+                threshold=check.threshold,
+                leak_kind=leak_kind,
+            )
     EvalLeak.objects.bulk_create(leaks.values(), batch_size=2000, ignore_conflicts=True)
     return train_side.count()
 
 
-def _nearest_search(version: EvalSetVersion, index: faiss.Index, eval_ids: np.ndarray, member_ids: set[int],
-                    leaks: dict[int, EvalLeak], *, after_id: int, through_id: int, model_name: str, text_kind: str,
-                    threshold: float, leak_kind: str) -> None:
+def _nearest_search(
+    version: EvalSetVersion,
+    index: faiss.Index,
+    eval_ids: np.ndarray,
+    member_ids: set[int],
+    leaks: dict[int, EvalLeak],
+    *,
+    after_id: int,
+    through_id: int,
+    model_name: str,
+    text_kind: str,
+    threshold: float,
+    leak_kind: str,
+) -> None:
     """Each train-side vector of the range against its nearest eval vector; a leak at or above the threshold
     unless the sample already leaks in a surer way."""
     last = after_id
     while True:
-        rows = list(SampleEmbedding.objects.filter(
-            project=version.project, model_name=model_name, text_kind=text_kind,
-            sample_id__gt=last, sample_id__lte=through_id).order_by("sample_id")
-            .values_list("sample_id", "vector")[:SEARCH_CHUNK])
+        rows = list(
+            SampleEmbedding.objects.filter(
+                project=version.project,
+                model_name=model_name,
+                text_kind=text_kind,
+                sample_id__gt=last,
+                sample_id__lte=through_id,
+            )
+            .order_by("sample_id")
+            .values_list("sample_id", "vector")[:SEARCH_CHUNK]
+        )
         if not rows:
             return
         last = rows[-1][0]
@@ -162,14 +217,21 @@ def _nearest_search(version: EvalSetVersion, index: faiss.Index, eval_ids: np.nd
         similarity, position = index.search(np.ascontiguousarray(vectors), 1)
         for (sample_id, _), sim, pos in zip(rows, similarity[:, 0], position[:, 0], strict=True):
             if pos >= 0 and sim >= threshold:
-                leaks[sample_id] = EvalLeak(version=version, sample_id=sample_id, eval_sample_id=int(eval_ids[pos]),
-                                            similarity=float(min(sim, 1.0)), kind=leak_kind)
+                leaks[sample_id] = EvalLeak(
+                    version=version,
+                    sample_id=sample_id,
+                    eval_sample_id=int(eval_ids[pos]),
+                    similarity=float(min(sim, 1.0)),
+                    kind=leak_kind,
+                )
 
 
 def _eval_index(eval_side: set[int], model_name: str, text_kind: str) -> tuple[faiss.Index | None, np.ndarray]:
-    rows = list(SampleEmbedding.objects.filter(sample_id__in=eval_side, model_name=model_name,
-                                               text_kind=text_kind).order_by("sample_id")
-                .values_list("sample_id", "vector"))
+    rows = list(
+        SampleEmbedding.objects.filter(sample_id__in=eval_side, model_name=model_name, text_kind=text_kind)
+        .order_by("sample_id")
+        .values_list("sample_id", "vector")
+    )
     if not rows:
         return None, np.empty(0, dtype=np.int64)
     vectors = np.frombuffer(b"".join(bytes(v) for _, v in rows), dtype=np.float32).reshape(len(rows), -1)
@@ -183,14 +245,25 @@ def _flags_sync(project: Project, version: EvalSetVersion) -> None:
     """The queue and the sample browser show the latest version's leaks as flags."""
     leaked = EvalLeak.objects.filter(version=version)
     SampleFlag.objects.filter(project=project, check_name=LEAK_FLAG).exclude(
-        sample_id__in=leaked.values("sample_id")).delete()
+        sample_id__in=leaked.values("sample_id")
+    ).delete()
     SampleFlag.objects.bulk_create(
-        (SampleFlag(project=project, sample_id=leak.sample_id, check_name=LEAK_FLAG,
-                    reason=(f"{FLAG_WORDING.get(leak.kind, 'Near-duplicate of')} "
-                            f"eval sample {leak.eval_sample_id} (cosine {leak.similarity:.3f}) "
-                            f"in eval set v{version.version}; kept out of training exports."))
-         for leak in leaked.only("sample_id", "eval_sample_id", "similarity", "kind").iterator(chunk_size=2000)),
-        batch_size=2000, ignore_conflicts=True)
+        (
+            SampleFlag(
+                project=project,
+                sample_id=leak.sample_id,
+                check_name=LEAK_FLAG,
+                reason=(
+                    f"{FLAG_WORDING.get(leak.kind, 'Near-duplicate of')} "
+                    f"eval sample {leak.eval_sample_id} (cosine {leak.similarity:.3f}) "
+                    f"in eval set v{version.version}; kept out of training exports."
+                ),
+            )
+            for leak in leaked.only("sample_id", "eval_sample_id", "similarity", "kind").iterator(chunk_size=2000)
+        ),
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
 
 
 def eval_leaks_after_build(*, project_id: int) -> None:

@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
 from reviews.governance.audit_gate import audit_gate, audit_marks
-from reviews.services.eval_sets import eval_set_latest
 from reviews.governance.gates import (
     GateDecision,
     GroupCount,
@@ -45,13 +44,26 @@ from reviews.models import (
     ExportSplit,
     ExportStatus,
 )
-from synthreview.projects.services import audit_log_record
+from reviews.services.eval_sets import eval_set_latest
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.queue import enqueue_on_commit
+from synthreview.projects.services import audit_log_record
 
 ProgressCallback = Callable[[int, int, str], None]
-ROW_FIELDS = ("id", "input", "output", "label", "origin", "generator_id", "template_version_id", "run_id",
-              "generation_depth", "split", "content_hash", "metadata_text")
+ROW_FIELDS = (
+    "id",
+    "input",
+    "output",
+    "label",
+    "origin",
+    "generator_id",
+    "template_version_id",
+    "run_id",
+    "generation_depth",
+    "split",
+    "content_hash",
+    "metadata_text",
+)
 READ_CHUNK = 5000
 # A held-back sample is counted under the first of these that applies.
 HELD_BACK_ORDER = ("eval_member", "eval_leak", "leak_unchecked", "excluded_generator", "too_deep")
@@ -68,10 +80,19 @@ def export_dir(project_id: int) -> Path:
     return Path(settings.DATA_DIR) / "exports" / str(int(project_id))
 
 
-def export_request(*, access: ProjectAccess, actor: object, format: str, split: str = ExportSplit.TRAIN,
-                   target_model: str = "", max_generation_depth: int | None = None,
-                   eval_set_version: EvalSetVersion | None = None, excluded_generator_ids: list[int] | None = None,
-                   audit_override_reason: str = "", enqueue: bool = True) -> Export:
+def export_request(
+    *,
+    access: ProjectAccess,
+    actor: object,
+    format: str,
+    split: str = ExportSplit.TRAIN,
+    target_model: str = "",
+    max_generation_depth: int | None = None,
+    eval_set_version: EvalSetVersion | None = None,
+    excluded_generator_ids: list[int] | None = None,
+    audit_override_reason: str = "",
+    enqueue: bool = True,
+) -> Export:
     project = access.project
     if format not in ExportFormat.values:
         raise ExportError(f"Unknown format {format!r}: choose {', '.join(ExportFormat.values)}.")
@@ -89,16 +110,31 @@ def export_request(*, access: ProjectAccess, actor: object, format: str, split: 
     excluded = list(Generator.objects.filter(project=project, pk__in=excluded_generator_ids or []))
     with transaction.atomic():
         export = Export.objects.create(
-            project=project, format=format, split=split, target_model=target_model.strip()[:200],
-            max_generation_depth=depth, eval_set_version=eval_set_version,
-            audit_override_reason=audit_override_reason.strip(), created_by=actor)
+            project=project,
+            format=format,
+            split=split,
+            target_model=target_model.strip()[:200],
+            max_generation_depth=depth,
+            eval_set_version=eval_set_version,
+            audit_override_reason=audit_override_reason.strip(),
+            created_by=actor,
+        )
         export.excluded_generators.set(excluded)
-        audit_log_record(project=project, actor=actor, action="export.request", obj=export,
-                         details={"format": format, "split": split, "target_model": export.target_model,
-                                  "max_generation_depth": depth,
-                                  "eval_set_version": eval_set_version.version if eval_set_version else None,
-                                  "excluded_generators": sorted(g.name for g in excluded),
-                                  "audit_override_reason": export.audit_override_reason})
+        audit_log_record(
+            project=project,
+            actor=actor,
+            action="export.request",
+            obj=export,
+            details={
+                "format": format,
+                "split": split,
+                "target_model": export.target_model,
+                "max_generation_depth": depth,
+                "eval_set_version": eval_set_version.version if eval_set_version else None,
+                "excluded_generators": sorted(g.name for g in excluded),
+                "audit_override_reason": export.audit_override_reason,
+            },
+        )
         if enqueue:
             enqueue_on_commit("reviews.tasks.export_task", export.pk)
     return export
@@ -134,12 +170,18 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
                 _decide_and_write(export, progress)
     except Exception as error:
         marked = Export.objects.filter(pk=export.pk, status__in=(ExportStatus.QUEUED, ExportStatus.RUNNING)).update(
-            status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now())
+            status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
+        )
         if not marked:
             # Another worker finished it while this one waited (a serialisation failure on the finished row).
             return Export.objects.get(pk=export.pk)
-        audit_log_record(project=export.project, actor=None, action="export.failed", obj=export,
-                         details={"error": f"{type(error).__name__}: {error}"})
+        audit_log_record(
+            project=export.project,
+            actor=None,
+            action="export.failed",
+            obj=export,
+            details={"error": f"{type(error).__name__}: {error}"},
+        )
         raise
     return Export.objects.get(pk=export.pk)
 
@@ -162,19 +204,26 @@ class _snapshot:
 def _train_selection(export: Export):  # type: ignore[no-untyped-def]
     """Accepted samples outside the eval split, each marked with why it is held back, if it is."""
     samples = Sample.objects.filter(project_id=export.project_id, status=SampleStatus.ACCEPTED).exclude(
-        split=Split.EVAL)
+        split=Split.EVAL
+    )
     held = {"too_deep": Q(generation_depth__gt=export.max_generation_depth)}
     excluded_ids = list(export.excluded_generators.values_list("id", flat=True))
     if excluded_ids:
         held["excluded_generator"] = Q(generator_id__in=excluded_ids)
     if export.eval_set_version_id:
-        held["eval_member"] = Q(Exists(EvalSetMember.objects.filter(version_id=export.eval_set_version_id,
-                                                                    sample_id=OuterRef("pk"))))
-        held["eval_leak"] = Q(Exists(EvalLeak.objects.filter(version_id=export.eval_set_version_id,
-                                                             sample_id=OuterRef("pk"))))
+        held["eval_member"] = Q(
+            Exists(EvalSetMember.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
+        )
+        held["eval_leak"] = Q(
+            Exists(EvalLeak.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
+        )
         # Samples that arrived after the leak check finished are not known to be clean: held back, counted.
-        checked_through = (EvalLeakCheck.objects.filter(version_id=export.eval_set_version_id)
-                           .values_list("checked_through_id", flat=True).first() or 0)
+        checked_through = (
+            EvalLeakCheck.objects.filter(version_id=export.eval_set_version_id)
+            .values_list("checked_through_id", flat=True)
+            .first()
+            or 0
+        )
         held["leak_unchecked"] = Q(id__gt=checked_through)
     return samples, held
 
@@ -185,26 +234,42 @@ def _selection_counts(export: Export, marks: list[int] | None = None) -> tuple[l
     synthetic sample falls under the first mark at or above its id (None above them all), so one grouped
     pass tells the audit gate how many samples each audit could have seen."""
     if export.split == ExportSplit.EVAL:
-        rows = (Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
-                .values("origin", "generator_id", "template_version_id", "run_id").annotate(n=Count("id")))
-        return [GroupCount(r["origin"], r["generator_id"], r["template_version_id"], r["run_id"], r["n"])
-                for r in rows], Counter()
+        rows = (
+            Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
+            .values("origin", "generator_id", "template_version_id", "run_id")
+            .annotate(n=Count("id"))
+        )
+        return [
+            GroupCount(r["origin"], r["generator_id"], r["template_version_id"], r["run_id"], r["n"]) for r in rows
+        ], Counter()
     samples, held = _train_selection(export)
     # One pass: each sample gets the first reason that holds it back (or none), then grouped.
-    reason = Case(*(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
-                  default=Value(""), output_field=CharField())
-    mark = Case(*(When(Q(origin=Origin.SYNTHETIC, id__lte=m), then=Value(m)) for m in marks or ()),
-                default=Value(None), output_field=BigIntegerField())
+    reason = Case(
+        *(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    mark = Case(
+        *(When(Q(origin=Origin.SYNTHETIC, id__lte=m), then=Value(m)) for m in marks or ()),
+        default=Value(None),
+        output_field=BigIntegerField(),
+    )
     groups: list[GroupCount] = []
     held_back: Counter = Counter()
-    for row in samples.annotate(held=reason, mark=mark).values("held", "origin", "generator_id",
-                                                               "template_version_id", "run_id", "mark"
-                                                               ).annotate(n=Count("id")).order_by():
+    for row in (
+        samples.annotate(held=reason, mark=mark)
+        .values("held", "origin", "generator_id", "template_version_id", "run_id", "mark")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
         if row["held"]:
             held_back[row["held"]] += row["n"]
         else:
-            groups.append(GroupCount(row["origin"], row["generator_id"], row["template_version_id"],
-                                     row["run_id"], row["n"], row["mark"]))
+            groups.append(
+                GroupCount(
+                    row["origin"], row["generator_id"], row["template_version_id"], row["run_id"], row["n"], row["mark"]
+                )
+            )
     return groups, held_back
 
 
@@ -215,18 +280,45 @@ def _included_rows(export: Export):  # type: ignore[no-untyped-def]
         query, held = _train_selection(export)
         for condition in held.values():
             query = query.exclude(condition)
-    return query.annotate(metadata_text=Cast("metadata", output_field=TextField())).order_by("id").values_list(
-        *ROW_FIELDS)
+    return (
+        query.annotate(metadata_text=Cast("metadata", output_field=TextField())).order_by("id").values_list(*ROW_FIELDS)
+    )
 
 
 def _rows(export: Export, names: dict, versions: dict, models: dict) -> Iterator[tuple]:
     generator_names, run_names = names["generator"], names["run"]
-    for (pk, input_text, output_text, label, origin, generator_id, version_id, run_id, depth, split, content_hash,
-         metadata) in _included_rows(export).iterator(chunk_size=READ_CHUNK):
+    for (
+        pk,
+        input_text,
+        output_text,
+        label,
+        origin,
+        generator_id,
+        version_id,
+        run_id,
+        depth,
+        split,
+        content_hash,
+        metadata,
+    ) in _included_rows(export).iterator(chunk_size=READ_CHUNK):
         template, version = versions.get(version_id, (None, None))
-        yield (pk, input_text, output_text, label, origin, origin == Origin.SYNTHETIC,
-               generator_names.get(generator_id), models.get(generator_id), template, version,
-               run_names.get(run_id), depth, split or None, content_hash, metadata)
+        yield (
+            pk,
+            input_text,
+            output_text,
+            label,
+            origin,
+            origin == Origin.SYNTHETIC,
+            generator_names.get(generator_id),
+            models.get(generator_id),
+            template,
+            version,
+            run_names.get(run_id),
+            depth,
+            split or None,
+            content_hash,
+            metadata,
+        )
 
 
 def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None:
@@ -240,8 +332,7 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     manifest = _manifest(export, groups, held_back, decisions, audits_used, names)
     refused = [d for d in decisions if d.refused]
     if refused:
-        _finish(export, status=ExportStatus.REFUSED, manifest=manifest,
-                refusals=[d.as_dict() for d in refused])
+        _finish(export, status=ExportStatus.REFUSED, manifest=manifest, refusals=[d.as_dict() for d in refused])
         return
     total = sum(g.count for g in groups)
     Export.objects.filter(pk=export.pk).update(stage="writing", rows_total=total)
@@ -250,39 +341,67 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     extension = EXTENSIONS[export.format]
     final_path = directory / f"export-{export.pk}.{extension}"
     partial_path = directory / f"export-{export.pk}.{extension}.partial"
-    versions = {pk: (name, number) for pk, name, number in PromptTemplateVersion.objects.filter(
-        template__project=project).values_list("id", "template__name", "version")}
+    versions = {
+        pk: (name, number)
+        for pk, name, number in PromptTemplateVersion.objects.filter(template__project=project).values_list(
+            "id", "template__name", "version"
+        )
+    }
     models = {generator.pk: generator.model_name for generator in generators}
     on_batch = (lambda written: progress(written, total, "writing")) if progress else None
-    sha256, size, written = WRITERS[export.format](_rows(export, names, versions, models), partial_path,
-                                                   on_batch)
+    sha256, size, written = WRITERS[export.format](_rows(export, names, versions, models), partial_path, on_batch)
     if written != total:
         raise RuntimeError(f"wrote {written} rows where the snapshot counted {total}")
     os.replace(partial_path, final_path)
     file_name = f"{project.slug}-{export.split}-export-{export.pk}.{extension}"
-    manifest["file"] = {"name": file_name, "format": export.format, "rows": written, "bytes": size,
-                        "sha256": sha256, "order": "sample id, ascending"}
-    _finish(export, status=ExportStatus.COMPLETED, manifest=manifest, stored_path=str(final_path),
-            file_name=file_name, sha256=sha256, size_bytes=size, rows_written=written)
+    manifest["file"] = {
+        "name": file_name,
+        "format": export.format,
+        "rows": written,
+        "bytes": size,
+        "sha256": sha256,
+        "order": "sample id, ascending",
+    }
+    _finish(
+        export,
+        status=ExportStatus.COMPLETED,
+        manifest=manifest,
+        stored_path=str(final_path),
+        file_name=file_name,
+        sha256=sha256,
+        size_bytes=size,
+        rows_written=written,
+    )
 
 
-def _gates(export: Export, groups: list[GroupCount], names: dict, generators: list[Generator]
-           ) -> tuple[list[GateDecision], list[dict]]:
+def _gates(
+    export: Export, groups: list[GroupCount], names: dict, generators: list[Generator]
+) -> tuple[list[GateDecision], list[dict]]:
     project = export.project
     if export.split == ExportSplit.EVAL:
         synthetic = sum(g.count for g in groups if g.origin != Origin.REAL)
         outcome = Outcome.REFUSED if synthetic else Outcome.PASSED
-        reason = (f"The eval set holds {synthetic} synthetic samples; it must be real only." if synthetic
-                  else f"Eval set v{export.eval_set_version.version}: real only, version-locked.")
+        reason = (
+            f"The eval set holds {synthetic} synthetic samples; it must be real only."
+            if synthetic
+            else f"Eval set v{export.eval_set_version.version}: real only, version-locked."
+        )
         return [GateDecision("eval_real_only", outcome, reason, {"synthetic": synthetic})], []
     synthetic_by_generator: dict[int, int] = defaultdict(int)
     for group in groups:
         if group.origin == Origin.SYNTHETIC:
             synthetic_by_generator[group.generator_id] += group.count
-    decisions = [recursion_gate(target_model=export.target_model, declared=project.target_models or [],
-                                generators=generators, counts=synthetic_by_generator)]
-    audit_decision, audits_used = audit_gate(project=project, groups=groups,
-                                             override_reason=export.audit_override_reason, names=names)
+    decisions = [
+        recursion_gate(
+            target_model=export.target_model,
+            declared=project.target_models or [],
+            generators=generators,
+            counts=synthetic_by_generator,
+        )
+    ]
+    audit_decision, audits_used = audit_gate(
+        project=project, groups=groups, override_reason=export.audit_override_reason, names=names
+    )
     decisions.append(audit_decision)
     decisions.append(mix_gate(project=project, groups=groups, names=names))
     return decisions, audits_used
@@ -292,8 +411,9 @@ def _by(groups: list[GroupCount], attribute: str, labels: dict) -> list[dict]:
     counts: Counter = Counter()
     for group in groups:
         counts[getattr(group, attribute)] += group.count
-    rows = [{"id": key, "name": labels.get(key) if key is not None else None, "samples": n}
-            for key, n in counts.items()]
+    rows = [
+        {"id": key, "name": labels.get(key) if key is not None else None, "samples": n} for key, n in counts.items()
+    ]
     return sorted(rows, key=lambda row: (row["name"] is not None, row["name"] or ""))
 
 
@@ -305,13 +425,23 @@ def _lineage(export: Export, groups: list[GroupCount]) -> dict:
     parents = lineage_graph(generators, declared)
     return {
         "target_models": declared,
-        "checked_against": [] if export.split != ExportSplit.TRAIN else [
-            model["name"] for model in recursion_targets(target_model=export.target_model, declared=declared)[0]],
-        "generators": [{"name": generator.name, "model": generator.model_name,
-                        "derived_from": generator.derived_from, "lineage": generator.lineage,
-                        "all_ancestors": sorted(set().union(*(ancestors(name, parents) for name in generator.lineage))
-                                                - {model_key(generator.model_name)})}
-                       for generator in generators if generator.pk in in_export],
+        "checked_against": []
+        if export.split != ExportSplit.TRAIN
+        else [model["name"] for model in recursion_targets(target_model=export.target_model, declared=declared)[0]],
+        "generators": [
+            {
+                "name": generator.name,
+                "model": generator.model_name,
+                "derived_from": generator.derived_from,
+                "lineage": generator.lineage,
+                "all_ancestors": sorted(
+                    set().union(*(ancestors(name, parents) for name in generator.lineage))
+                    - {model_key(generator.model_name)}
+                ),
+            }
+            for generator in generators
+            if generator.pk in in_export
+        ],
     }
 
 
@@ -319,20 +449,38 @@ def _leaks_held_back(export: Export) -> dict | None:
     """Which eval item each held-back leak is too close to; the first LISTED_LEAKS by sample id."""
     if export.split != ExportSplit.TRAIN or not export.eval_set_version_id:
         return None
-    leaks = (EvalLeak.objects.filter(version_id=export.eval_set_version_id, sample__project_id=export.project_id,
-                                     sample__status=SampleStatus.ACCEPTED).exclude(sample__split=Split.EVAL))
+    leaks = EvalLeak.objects.filter(
+        version_id=export.eval_set_version_id,
+        sample__project_id=export.project_id,
+        sample__status=SampleStatus.ACCEPTED,
+    ).exclude(sample__split=Split.EVAL)
     rows = leaks.order_by("sample_id").annotate(eval_input=Substr("eval_sample__input", 1, LEAK_SNIPPET_CHARS + 1))
-    listed = [{"sample_id": row["sample_id"], "eval_sample_id": row["eval_sample_id"], "kind": row["kind"],
-               "similarity": round(row["similarity"], 4),
-               "eval_input": (row["eval_input"][:LEAK_SNIPPET_CHARS] + "…"
-                              if len(row["eval_input"]) > LEAK_SNIPPET_CHARS else row["eval_input"])}
-              for row in rows.values("sample_id", "eval_sample_id", "kind", "similarity", "eval_input")[:LISTED_LEAKS]]
+    listed = [
+        {
+            "sample_id": row["sample_id"],
+            "eval_sample_id": row["eval_sample_id"],
+            "kind": row["kind"],
+            "similarity": round(row["similarity"], 4),
+            "eval_input": (
+                row["eval_input"][:LEAK_SNIPPET_CHARS] + "…"
+                if len(row["eval_input"]) > LEAK_SNIPPET_CHARS
+                else row["eval_input"]
+            ),
+        }
+        for row in rows.values("sample_id", "eval_sample_id", "kind", "similarity", "eval_input")[:LISTED_LEAKS]
+    ]
     total = len(listed) if len(listed) < LISTED_LEAKS else leaks.count()
     return {"total": total, "listed": listed}
 
 
-def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, decisions: list[GateDecision],
-              audits_used: list[dict], names: dict) -> dict:
+def _manifest(
+    export: Export,
+    groups: list[GroupCount],
+    held_back: Counter,
+    decisions: list[GateDecision],
+    audits_used: list[dict],
+    names: dict,
+) -> dict:
     project = export.project
     by_origin = Counter()
     for group in groups:
@@ -347,10 +495,13 @@ def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, deci
         "project": {"slug": project.slug, "name": project.name},
         "created_by": export.created_by.get_username() if export.created_by else None,
         "requested_at": export.created_at.isoformat(),
-        "selection": {"split": export.split, "status": SampleStatus.ACCEPTED if export.split == "train" else None,
-                      "target_model": export.target_model or None,
-                      "max_generation_depth": export.max_generation_depth,
-                      "excluded_generators": sorted(export.excluded_generators.values_list("name", flat=True))},
+        "selection": {
+            "split": export.split,
+            "status": SampleStatus.ACCEPTED if export.split == "train" else None,
+            "target_model": export.target_model or None,
+            "max_generation_depth": export.max_generation_depth,
+            "excluded_generators": sorted(export.excluded_generators.values_list("name", flat=True)),
+        },
         "counts": {
             "total": total,
             "by_origin": {origin: by_origin.get(origin, 0) for origin in (Origin.REAL, Origin.SYNTHETIC)},
@@ -360,28 +511,48 @@ def _manifest(export: Export, groups: list[GroupCount], held_back: Counter, deci
         },
         "real_share": by_origin.get(Origin.REAL, 0) / total if total else None,
         "synthetic_share": by_origin.get(Origin.SYNTHETIC, 0) / total if total else None,
-        "held_back": {"eval_member": held_back.get("eval_member", 0), "eval_leak": held_back.get("eval_leak", 0),
-                      "leak_unchecked": held_back.get("leak_unchecked", 0),
-                      "excluded_generator": held_back.get("excluded_generator", 0),
-                      "too_deep": held_back.get("too_deep", 0)},
-        "eval_set": None if version is None else {
-            "version": version.version, "hash": version.content_hash, "members": version.member_count,
-            "leak_check": None if leak_check is None else {
-                "threshold": leak_check.threshold, "embedding_model": leak_check.model_name,
-                "checked_through_sample_id": leak_check.checked_through_id, "leaks": leak_check.leaks_found}},
+        "held_back": {
+            "eval_member": held_back.get("eval_member", 0),
+            "eval_leak": held_back.get("eval_leak", 0),
+            "leak_unchecked": held_back.get("leak_unchecked", 0),
+            "excluded_generator": held_back.get("excluded_generator", 0),
+            "too_deep": held_back.get("too_deep", 0),
+        },
+        "eval_set": None
+        if version is None
+        else {
+            "version": version.version,
+            "hash": version.content_hash,
+            "members": version.member_count,
+            "leak_check": None
+            if leak_check is None
+            else {
+                "threshold": leak_check.threshold,
+                "embedding_model": leak_check.model_name,
+                "checked_through_sample_id": leak_check.checked_through_id,
+                "leaks": leak_check.leaks_found,
+            },
+        },
         "audits": audits_used,
         "lineage": _lineage(export, groups),
         "eval_leaks_held_back": _leaks_held_back(export),
         "decisions": [d.as_dict() for d in decisions],
-        "override": None if override is None else {"gate": override.gate, "reason": export.audit_override_reason,
-                                                   "by": export.created_by.get_username() if export.created_by
-                                                   else None},
+        "override": None
+        if override is None
+        else {
+            "gate": override.gate,
+            "reason": export.audit_override_reason,
+            "by": export.created_by.get_username() if export.created_by else None,
+        },
         "settings": {
-            "phase": project.phase, "custom_min_real_share": project.min_real_share,
+            "phase": project.phase,
+            "custom_min_real_share": project.min_real_share,
             "min_real_share_in_force": float(minimum_real_share(project.phase, project.min_real_share)),
-            "noise_floor_limit": project.noise_floor_limit, "eval_leak_threshold": project.eval_leak_threshold,
-            "generator_caps": project.generator_caps or {}, "project_max_generation_depth":
-                project.max_generation_depth, "embedding_model": settings.EMBEDDING_MODEL,
+            "noise_floor_limit": project.noise_floor_limit,
+            "eval_leak_threshold": project.eval_leak_threshold,
+            "generator_caps": project.generator_caps or {},
+            "project_max_generation_depth": project.max_generation_depth,
+            "embedding_model": settings.EMBEDDING_MODEL,
         },
     }
 
@@ -390,12 +561,24 @@ def _finish(export: Export, *, status: str, manifest: dict, refusals: list | Non
     now = timezone.now()
     manifest["finished_at"] = now.isoformat()
     manifest["status"] = status
-    Export.objects.filter(pk=export.pk).update(status=status, stage="", manifest=manifest, refusals=refusals or [],
-                                               finished_at=now, **fields)
-    details = {"status": status, "sha256": fields.get("sha256", ""), "rows": fields.get("rows_written", 0),
-               "real_share": manifest["real_share"], "refusals": [r["reason"] for r in refusals or []]}
-    audit_log_record(project=export.project, actor=export.created_by, action=f"export.{status}", obj=export,
-                     details=details)
+    Export.objects.filter(pk=export.pk).update(
+        status=status, stage="", manifest=manifest, refusals=refusals or [], finished_at=now, **fields
+    )
+    details = {
+        "status": status,
+        "sha256": fields.get("sha256", ""),
+        "rows": fields.get("rows_written", 0),
+        "real_share": manifest["real_share"],
+        "refusals": [r["reason"] for r in refusals or []],
+    }
+    audit_log_record(
+        project=export.project, actor=export.created_by, action=f"export.{status}", obj=export, details=details
+    )
     if manifest.get("override"):
-        audit_log_record(project=export.project, actor=export.created_by, action="export.override", obj=export,
-                         details=manifest["override"])
+        audit_log_record(
+            project=export.project,
+            actor=export.created_by,
+            action="export.override",
+            obj=export,
+            details=manifest["override"],
+        )

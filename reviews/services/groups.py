@@ -15,7 +15,6 @@ from reviews.models import (
     DuplicateKind,
 )
 from reviews.selectors.blinding import held_items_refuse
-from synthreview.projects.services import audit_log_record
 from reviews.services.bulk import (
     BulkResult,
     samples_bulk_set_status,
@@ -23,10 +22,18 @@ from reviews.services.bulk import (
 )
 from reviews.services.membership import MembershipChanged, membership_confirmed
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.services import audit_log_record
 
 # Re-exported: the one check every group, cluster or variant-family action makes.
-__all__ = ["DecisionConflict", "MembershipChanged", "cluster_set_status", "duplicate_group_mark_not_duplicates",
-           "duplicate_group_resolve", "duplicate_group_split", "membership_confirmed"]
+__all__ = [
+    "DecisionConflict",
+    "MembershipChanged",
+    "cluster_set_status",
+    "duplicate_group_mark_not_duplicates",
+    "duplicate_group_resolve",
+    "duplicate_group_split",
+    "membership_confirmed",
+]
 
 
 class DecisionConflict(Exception):
@@ -39,8 +46,12 @@ class DecisionConflict(Exception):
 
 
 def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
-    group = (DuplicateGroup.objects.select_for_update(of=("self",)).select_related("resolved_by")
-             .filter(project=access.project, pk=group_id).first())
+    group = (
+        DuplicateGroup.objects.select_for_update(of=("self",))
+        .select_related("resolved_by")
+        .filter(project=access.project, pk=group_id)
+        .first()
+    )
     if group is None:
         raise DuplicateGroup.DoesNotExist(f"No group {group_id} in this project.")
     if group.status != DuplicateGroupStatus.OPEN:
@@ -48,8 +59,10 @@ def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
     if group.kind == DuplicateKind.VARIANT:
         # A regroup can turn a near-duplicate group into a family with the same members (and token):
         # keep-one on a card shown before that would reject every variant but one.
-        raise ValidationError("This group is now a family of templated variants: each member is its own problem, "
-                              "so it is not kept down to one. Look again and keep the most diverse instead.")
+        raise ValidationError(
+            "This group is now a family of templated variants: each member is its own problem, "
+            "so it is not kept down to one. Look again and keep the most diverse instead."
+        )
     return group
 
 
@@ -64,8 +77,9 @@ def _member_ids(group: DuplicateGroup) -> list[int]:
     return list(DuplicateGroupMember.objects.filter(group=group).values_list("sample_id", flat=True))
 
 
-def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: int, keep_id: int,
-                            members: str, page_size: int) -> DuplicateGroup:
+def duplicate_group_resolve(
+    *, access: ProjectAccess, actor: object, group_id: int, keep_id: int, members: str, page_size: int
+) -> DuplicateGroup:
     """Keep one member and reject the rest as duplicates of it; `members` is the
     token of the members the reviewer was shown."""
     with transaction.atomic():
@@ -85,14 +99,19 @@ def duplicate_group_resolve(*, access: ProjectAccess, actor: object, group_id: i
             # The suggestion's reason ("earliest sample") is not why this one was kept.
             group.representative_reason = f"chosen by {getattr(actor, 'username', 'a reviewer')}"
         _decide(group, actor, DuplicateGroupStatus.RESOLVED)
-        audit_log_record(project=access.project, actor=actor, action="duplicate_group.resolve", obj=group,
-                         details={"kept": keep_id, "suggested": suggested, "sample_ids": changed,
-                                  "rejected": rejected})
+        audit_log_record(
+            project=access.project,
+            actor=actor,
+            action="duplicate_group.resolve",
+            obj=group,
+            details={"kept": keep_id, "suggested": suggested, "sample_ids": changed, "rejected": rejected},
+        )
     return group
 
 
-def duplicate_group_mark_not_duplicates(*, access: ProjectAccess, actor: object, group_id: int,
-                                        members: str) -> DuplicateGroup:
+def duplicate_group_mark_not_duplicates(
+    *, access: ProjectAccess, actor: object, group_id: int, members: str
+) -> DuplicateGroup:
     with transaction.atomic():
         group = _open_group(access, group_id)
         held_items_refuse(reader=actor, project=access.project, sample_ids=_member_ids(group))
@@ -102,8 +121,9 @@ def duplicate_group_mark_not_duplicates(*, access: ProjectAccess, actor: object,
     return group
 
 
-def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int, sample_id: int,
-                          members: str) -> DuplicateGroup:
+def duplicate_group_split(
+    *, access: ProjectAccess, actor: object, group_id: int, sample_id: int, members: str
+) -> DuplicateGroup:
     """Take one member out of the group. The group keeps its signature, so a
     rebuild that finds the same group does not put the member back."""
     with transaction.atomic():
@@ -126,20 +146,43 @@ def duplicate_group_split(*, access: ProjectAccess, actor: object, group_id: int
             group.resolved_by, group.resolved_at = actor, timezone.now()
             fields += ["status", "resolved_by", "resolved_at"]
         group.save(update_fields=fields)
-        audit_log_record(project=access.project, actor=actor, action="duplicate_group.split", obj=group,
-                         details={"split_off": sample_id, "size": group.size})
+        audit_log_record(
+            project=access.project,
+            actor=actor,
+            action="duplicate_group.split",
+            obj=group,
+            details={"split_off": sample_id, "size": group.size},
+        )
     return group
 
 
-def cluster_set_status(*, access: ProjectAccess, actor: object, cluster_id: int, status: str, queryset,
-                       expected_count: int, members: str, description: dict, page_size: int) -> BulkResult:
+def cluster_set_status(
+    *,
+    access: ProjectAccess,
+    actor: object,
+    cluster_id: int,
+    status: str,
+    queryset,
+    expected_count: int,
+    members: str,
+    description: dict,
+    page_size: int,
+) -> BulkResult:
     """Accept or reject a whole cluster: a bulk action on its members, then the cluster's own mark.
     `members` is the token of the members the confirmation page showed."""
     with transaction.atomic():
         cluster = Cluster.objects.select_for_update().get(project=access.project, pk=cluster_id)
-        result = samples_bulk_set_status(access=access, actor=actor, queryset=queryset, status=status,
-                                         expected_count=expected_count, description=description,
-                                         page_size=page_size, members=members, noun="cluster")
+        result = samples_bulk_set_status(
+            access=access,
+            actor=actor,
+            queryset=queryset,
+            status=status,
+            expected_count=expected_count,
+            description=description,
+            page_size=page_size,
+            members=members,
+            noun="cluster",
+        )
         cluster.status = status
         cluster.save(update_fields=["status"])
     return result

@@ -13,13 +13,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from generation.models import Generator
-from synthreview.projects.models import Phase, Project, QualityCheckSchedule
 from reviews.governance.target_models import target_models_problems
-from synthreview.projects.services import audit_log_record
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import Phase, Project, QualityCheckSchedule
+from synthreview.projects.services import audit_log_record
 
-POLICY_FIELDS = ("phase", "min_real_share", "noise_floor_limit", "eval_leak_threshold", "max_generation_depth",
-                 "generator_caps", "target_models", "hidden_metadata_keys", "quality_check_schedule")
+POLICY_FIELDS = (
+    "phase",
+    "min_real_share",
+    "noise_floor_limit",
+    "eval_leak_threshold",
+    "max_generation_depth",
+    "generator_caps",
+    "target_models",
+    "hidden_metadata_keys",
+    "quality_check_schedule",
+)
 MAX_HIDDEN_METADATA_KEYS = 100
 MAX_METADATA_KEY_CHARS = 100
 # A depth beyond this is no cap at all: generations of generations of synthetic data.
@@ -47,8 +56,10 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
             clean["min_real_share"] = None if value is None else float(value)
         else:
             errors["min_real_share"] = ["The custom minimum real share lies between 0% and 100% (or is left empty)."]
-    for name, what in (("noise_floor_limit", "The noise-floor limit"),
-                       ("eval_leak_threshold", "The eval leak threshold")):
+    for name, what in (
+        ("noise_floor_limit", "The noise-floor limit"),
+        ("eval_leak_threshold", "The eval leak threshold"),
+    ):
         if name in changes:
             if _is_share(changes[name]):
                 clean[name] = float(changes[name])
@@ -59,7 +70,9 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
         if isinstance(depth, int) and not isinstance(depth, bool) and 0 <= depth <= MAX_GENERATION_DEPTH:
             clean["max_generation_depth"] = depth
         else:
-            errors["max_generation_depth"] = [f"The generation depth is a whole number from 0 to {MAX_GENERATION_DEPTH}."]
+            errors["max_generation_depth"] = [
+                f"The generation depth is a whole number from 0 to {MAX_GENERATION_DEPTH}."
+            ]
     if "generator_caps" in changes:
         caps = changes["generator_caps"] or {}
         if not isinstance(caps, dict):
@@ -70,8 +83,9 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
             bad = sorted(str(name) for name, cap in caps.items() if name in names and not _is_share(cap))
             problems = []
             if strangers:
-                problems.append(f"No generator named {', '.join(strangers)} in this project: caps are for its own "
-                                "generators only.")
+                problems.append(
+                    f"No generator named {', '.join(strangers)} in this project: caps are for its own generators only."
+                )
             if bad:
                 problems.append(f"A cap lies between 0% and 100%; not so for {', '.join(bad)}.")
             if problems:
@@ -83,16 +97,21 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
         if problems:
             errors["target_models"] = problems
         else:
-            clean["target_models"] = [{"name": model["name"].strip(),
-                                       "derived_from": [name.strip() for name in model["derived_from"]]}
-                                      for model in changes["target_models"]]
+            clean["target_models"] = [
+                {"name": model["name"].strip(), "derived_from": [name.strip() for name in model["derived_from"]]}
+                for model in changes["target_models"]
+            ]
     if "hidden_metadata_keys" in changes:
         keys = changes["hidden_metadata_keys"]
-        if (not isinstance(keys, list) or len(keys) > MAX_HIDDEN_METADATA_KEYS
-                or not all(isinstance(key, str) and key.strip() and len(key) <= MAX_METADATA_KEY_CHARS
-                           for key in keys)):
-            errors["hidden_metadata_keys"] = [f"Hidden metadata keys are up to {MAX_HIDDEN_METADATA_KEYS} names of "
-                                              f"1 to {MAX_METADATA_KEY_CHARS} characters."]
+        if (
+            not isinstance(keys, list)
+            or len(keys) > MAX_HIDDEN_METADATA_KEYS
+            or not all(isinstance(key, str) and key.strip() and len(key) <= MAX_METADATA_KEY_CHARS for key in keys)
+        ):
+            errors["hidden_metadata_keys"] = [
+                f"Hidden metadata keys are up to {MAX_HIDDEN_METADATA_KEYS} names of "
+                f"1 to {MAX_METADATA_KEY_CHARS} characters."
+            ]
         else:
             clean["hidden_metadata_keys"] = list(dict.fromkeys(key.strip() for key in keys))
     if "quality_check_schedule" in changes:
@@ -114,8 +133,9 @@ def project_policy_set(*, access: ProjectAccess, actor: object, **changes: Any) 
     clean = _validated(project, changes)
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
-        moved = {name: [getattr(locked, name), value] for name, value in clean.items()
-                 if getattr(locked, name) != value}
+        moved = {
+            name: [getattr(locked, name), value] for name, value in clean.items() if getattr(locked, name) != value
+        }
         if moved:
             for name, (_, value) in moved.items():
                 setattr(locked, name, value)

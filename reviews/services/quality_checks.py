@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from synthreview.projects.models import Project, QualityCheckSchedule
 from reviews.models import QualitySnapshot
+from synthreview.projects.models import Project, QualityCheckSchedule
 from synthreview.projects.queue import enqueue_on_commit
 
 # Monthly is 30 days: a check every calendar month would drift with month lengths for no gain.
@@ -33,7 +33,8 @@ TICK_SLACK = timedelta(seconds=5)
 def _due(schedule: str, now: datetime) -> Q:
     interval = SCHEDULE_INTERVALS[schedule]
     return Q(quality_check_schedule=schedule) & (
-        Q(quality_check_last_at__isnull=True) | Q(quality_check_last_at__lte=now - interval + TICK_SLACK))
+        Q(quality_check_last_at__isnull=True) | Q(quality_check_last_at__lte=now - interval + TICK_SLACK)
+    )
 
 
 def quality_checks_claim_due(*, now: datetime | None = None) -> list[tuple[int, datetime]]:
@@ -44,8 +45,7 @@ def quality_checks_claim_due(*, now: datetime | None = None) -> list[tuple[int, 
     for schedule in SCHEDULE_INTERVALS:
         due |= _due(schedule, now)
     claimed = []
-    for project_id, schedule in Project.objects.filter(due).order_by("id").values_list(
-            "id", "quality_check_schedule"):
+    for project_id, schedule in Project.objects.filter(due).order_by("id").values_list("id", "quality_check_schedule"):
         if Project.objects.filter(_due(schedule, now), pk=project_id).update(quality_check_last_at=now):
             claimed.append((project_id, now))
     return claimed

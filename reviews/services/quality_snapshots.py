@@ -20,7 +20,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from generation.models import GenerationRun, Generator, Origin, Sample
-from synthreview.projects.models import Project
 from reviews.models import (
     DuplicateGroupMember,
     DuplicateGroupStatus,
@@ -53,6 +52,7 @@ from reviews.quality.text_measures import (
 )
 from reviews.quality.thresholds import COPY_SIMILARITY
 from reviews.services.embeddings import embedding_key, embeddings_load
+from synthreview.projects.models import Project
 
 SUBSET_ROWS = 3000
 SEED = 20240917
@@ -77,22 +77,31 @@ class _Synthetic:
 
 
 def _synthetic(project: Project) -> _Synthetic:
-    rows = np.array(list(Sample.objects.filter(project=project, origin=Origin.SYNTHETIC)
-                         .values_list("pk", "run_id", "generator_id").iterator(chunk_size=50_000)), dtype=object)
+    rows = np.array(
+        list(
+            Sample.objects.filter(project=project, origin=Origin.SYNTHETIC)
+            .values_list("pk", "run_id", "generator_id")
+            .iterator(chunk_size=50_000)
+        ),
+        dtype=object,
+    )
     if not len(rows):
         rows = np.empty((0, 3), dtype=object)
     similarity = SampleSimilarity.objects.filter(project=project, sample__origin=Origin.SYNTHETIC)
     nearest_real, novelty = {}, {}
     for sample_id, real_similarity, sample_novelty in similarity.values_list(
-            "sample_id", "nearest_real_similarity", "novelty").iterator(chunk_size=50_000):
+        "sample_id", "nearest_real_similarity", "novelty"
+    ).iterator(chunk_size=50_000):
         if real_similarity is not None:
             nearest_real[sample_id] = real_similarity
         if sample_novelty is not None:
             novelty[sample_id] = sample_novelty
     # A group a reviewer found to be no duplicates does not count; a resolved one still shows the generator repeating.
-    members = (DuplicateGroupMember.objects.filter(group__project=project)
-               .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES)
-               .values_list("group_id", "sample_id", "sample__origin"))
+    members = (
+        DuplicateGroupMember.objects.filter(group__project=project)
+        .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES)
+        .values_list("group_id", "sample_id", "sample__origin")
+    )
     group_ids, group_members, groups_with_real = [], [], set()
     for group_id, sample_id, origin in members.iterator(chunk_size=50_000):
         if origin == Origin.REAL:
@@ -102,11 +111,18 @@ def _synthetic(project: Project) -> _Synthetic:
             group_members.append(sample_id)
     duplicated = set(group_members)
     low_novelty = set(similarity.filter(cluster__is_low_novelty=True).values_list("sample_id", flat=True))
-    return _Synthetic(ids=np.asarray(rows[:, 0], dtype=np.int64) if len(rows) else np.empty(0, np.int64),
-                      runs=rows[:, 1], generators=rows[:, 2], nearest_real=nearest_real, novelty=novelty,
-                      duplicated=duplicated, low_novelty=low_novelty,
-                      group_members=np.asarray(group_members, dtype=np.int64),
-                      group_ids=np.asarray(group_ids, dtype=np.int64), groups_with_real=groups_with_real)
+    return _Synthetic(
+        ids=np.asarray(rows[:, 0], dtype=np.int64) if len(rows) else np.empty(0, np.int64),
+        runs=rows[:, 1],
+        generators=rows[:, 2],
+        nearest_real=nearest_real,
+        novelty=novelty,
+        duplicated=duplicated,
+        low_novelty=low_novelty,
+        group_members=np.asarray(group_members, dtype=np.int64),
+        group_ids=np.asarray(group_ids, dtype=np.int64),
+        groups_with_real=groups_with_real,
+    )
 
 
 def _seed(scope: str, scope_id: int | None) -> int:
@@ -127,8 +143,7 @@ def _duplicate_breakdown(ids: np.ndarray, synthetic: _Synthetic) -> dict:
     """Shares of the scope's samples in a duplicate group with another sample of the same
     scope (the scope repeating itself) and with a real sample (a copy of real data)."""
     if not len(ids) or not len(synthetic.group_members):
-        return {"duplicate_within_share": 0.0 if len(ids) else None,
-                "duplicate_real_share": 0.0 if len(ids) else None}
+        return {"duplicate_within_share": 0.0 if len(ids) else None, "duplicate_real_share": 0.0 if len(ids) else None}
     inside = np.isin(synthetic.group_members, ids)
     groups, counts = np.unique(synthetic.group_ids[inside], return_counts=True)
     repeated = set(groups[counts >= 2].tolist())
@@ -145,7 +160,7 @@ def _outputs(ids: np.ndarray) -> dict[int, str]:
     found: dict[int, str] = {}
     id_list = ids.tolist()
     for start in range(0, len(id_list), 5000):
-        found.update(Sample.objects.filter(pk__in=id_list[start:start + 5000]).values_list("pk", "output"))
+        found.update(Sample.objects.filter(pk__in=id_list[start : start + 5000]).values_list("pk", "output"))
     return found
 
 
@@ -154,8 +169,11 @@ class _Vectors:
 
     def __init__(self, project: Project, ids: np.ndarray) -> None:
         model_name, text_kind = embedding_key(project)
-        loaded_ids, matrix = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind,
-                                             sample_ids=ids.tolist()) if len(ids) else (ids, None)
+        loaded_ids, matrix = (
+            embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind, sample_ids=ids.tolist())
+            if len(ids)
+            else (ids, None)
+        )
         self.row_of = {int(pk): row for row, pk in enumerate(loaded_ids)}
         self.matrix = matrix
 
@@ -169,8 +187,13 @@ class _Vectors:
 def _labels_by_scope(project: Project) -> tuple[Counter, dict[tuple[str, int], Counter]]:
     real: Counter = Counter()
     scoped: dict[tuple[str, int], Counter] = {}
-    rows = (Sample.objects.filter(project=project).exclude(label__isnull=True).exclude(label="")
-            .values("origin", "run_id", "generator_id", "label").annotate(n=Count("id")))
+    rows = (
+        Sample.objects.filter(project=project)
+        .exclude(label__isnull=True)
+        .exclude(label="")
+        .values("origin", "run_id", "generator_id", "label")
+        .annotate(n=Count("id"))
+    )
     for row in rows:
         if row["origin"] == Origin.REAL:
             real[row["label"]] += row["n"]
@@ -180,9 +203,17 @@ def _labels_by_scope(project: Project) -> tuple[Counter, dict[tuple[str, int], C
     return real, scoped
 
 
-def _figures(ids: np.ndarray, synthetic: _Synthetic, vectors: _Vectors, outputs: dict[int, str], seed: int,
-             real_vectors: np.ndarray | None, real_lengths: list[int], real_labels: Counter,
-             labels: Counter | None) -> dict:
+def _figures(
+    ids: np.ndarray,
+    synthetic: _Synthetic,
+    vectors: _Vectors,
+    outputs: dict[int, str],
+    seed: int,
+    real_vectors: np.ndarray | None,
+    real_lengths: list[int],
+    real_labels: Counter,
+    labels: Counter | None,
+) -> dict:
     total = len(ids)
     subset = _subset(ids, seed)
     texts = [outputs.get(int(pk), "") for pk in subset]
@@ -222,22 +253,30 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     project = Project.objects.get(pk=project_id)
     computed_at = timezone.now()
     synthetic = _synthetic(project)
-    real_ids = np.sort(np.asarray(list(Sample.objects.filter(project=project, origin=Origin.REAL)
-                                       .values_list("pk", flat=True)), dtype=np.int64))
+    real_ids = np.sort(
+        np.asarray(
+            list(Sample.objects.filter(project=project, origin=Origin.REAL).values_list("pk", flat=True)),
+            dtype=np.int64,
+        )
+    )
     real_subset = _subset(real_ids, SEED)
     runs = list(GenerationRun.objects.filter(project=project).order_by("created_at", "id"))
     generators = list(Generator.objects.filter(project=project).order_by("name"))
     scopes: list[tuple[str, int | None, str, np.ndarray]] = [
-        (SnapshotScope.PROJECT, None, "All synthetic samples", synthetic.ids)]
+        (SnapshotScope.PROJECT, None, "All synthetic samples", synthetic.ids)
+    ]
     scopes += [(SnapshotScope.RUN, run.pk, run.name, synthetic.ids[synthetic.runs == run.pk]) for run in runs]
-    scopes += [(SnapshotScope.GENERATOR, g.pk, g.name, synthetic.ids[synthetic.generators == g.pk])
-               for g in generators]
+    scopes += [(SnapshotScope.GENERATOR, g.pk, g.name, synthetic.ids[synthetic.generators == g.pk]) for g in generators]
     scopes = [(scope, scope_id, label, np.sort(ids)) for scope, scope_id, label, ids in scopes]
     wanted = [_subset(ids, _seed(scope, scope_id)) for scope, scope_id, _, ids in scopes]
-    windows = [windows_for(ids, previous_window_record(scope, scope_id, project.pk)) if len(ids) else None
-               for scope, scope_id, _, ids in scopes]
-    window_subsets = [_window_subsets(ids, found, _seed(scope, scope_id)) if found else (None, None)
-                      for (scope, scope_id, _, ids), found in zip(scopes, windows)]
+    windows = [
+        windows_for(ids, previous_window_record(scope, scope_id, project.pk)) if len(ids) else None
+        for scope, scope_id, _, ids in scopes
+    ]
+    window_subsets = [
+        _window_subsets(ids, found, _seed(scope, scope_id)) if found else (None, None)
+        for (scope, scope_id, _, ids), found in zip(scopes, windows)
+    ]
     window_ids = [part for pair in window_subsets for part in pair if part is not None]
     every_id = np.unique(np.concatenate([real_subset, *wanted, *window_ids]))
     vectors = _Vectors(project, every_id)
@@ -249,26 +288,53 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     for index, (scope, scope_id, label, ids) in enumerate(scopes):
         if not len(ids):
             continue
-        figures = _figures(ids, synthetic, vectors, outputs, _seed(scope, scope_id), real_vectors, real_lengths,
-                           real_labels, scoped_labels.get((scope, scope_id or 0)))
+        figures = _figures(
+            ids,
+            synthetic,
+            vectors,
+            outputs,
+            _seed(scope, scope_id),
+            real_vectors,
+            real_lengths,
+            real_labels,
+            scoped_labels.get((scope, scope_id or 0)),
+        )
         figures["drift_window"] = window_record(windows[index], ids)
         figures.update(_window_drift(*window_subsets[index], vectors, real_vectors))
         if scope == SnapshotScope.PROJECT:
             figures["mix"] = {"real": int(len(real_ids)), "synthetic": int(len(synthetic.ids))}
-            figures["class_balance"] = [asdict(row) for row in class_balance(
-                real_labels.elements(), scoped_labels.get(("project", 0), Counter()).elements())]
-        snapshots.append(QualitySnapshot(project=project, scope=scope, scope_id=scope_id, scope_label=label,
-                                         computed_at=computed_at, sample_count=len(ids), metrics=figures))
-    run_subsets = {scope_id: wanted[index] for index, (scope, scope_id, _, _) in enumerate(scopes)
-                   if scope == SnapshotScope.RUN}
+            figures["class_balance"] = [
+                asdict(row)
+                for row in class_balance(
+                    real_labels.elements(), scoped_labels.get(("project", 0), Counter()).elements()
+                )
+            ]
+        snapshots.append(
+            QualitySnapshot(
+                project=project,
+                scope=scope,
+                scope_id=scope_id,
+                scope_label=label,
+                computed_at=computed_at,
+                sample_count=len(ids),
+                metrics=figures,
+            )
+        )
+    run_subsets = {
+        scope_id: wanted[index] for index, (scope, scope_id, _, _) in enumerate(scopes) if scope == SnapshotScope.RUN
+    }
     _drift(snapshots, runs, run_subsets, vectors)
     QualitySnapshot.objects.bulk_create(snapshots)
     from reviews.services.alerts import alerts_evaluate_figures
 
     # Every scope alerts on its own figures: generators too, since imported samples belong to no run.
     for snapshot in snapshots:
-        alerts_evaluate_figures(project=project, scope_key=f"{snapshot.scope}:{snapshot.scope_id or 0}",
-                                scope_label=_scope_words(snapshot), figures=snapshot.metrics)
+        alerts_evaluate_figures(
+            project=project,
+            scope_key=f"{snapshot.scope}:{snapshot.scope_id or 0}",
+            scope_label=_scope_words(snapshot),
+            figures=snapshot.metrics,
+        )
     return snapshots
 
 
@@ -278,8 +344,9 @@ def _window_subsets(ids: np.ndarray, windows: Windows, seed: int) -> tuple[np.nd
     return current, previous
 
 
-def _window_drift(current: np.ndarray | None, previous: np.ndarray | None, vectors: _Vectors,
-                  real_vectors: np.ndarray | None) -> dict:
+def _window_drift(
+    current: np.ndarray | None, previous: np.ndarray | None, vectors: _Vectors, real_vectors: np.ndarray | None
+) -> dict:
     """Fréchet distances of the newest window to the previous one and to the real anchors,
     and how far the distance to the real anchors moved since the previous window."""
     now = vectors.of(current) if current is not None else None
@@ -290,7 +357,8 @@ def _window_drift(current: np.ndarray | None, previous: np.ndarray | None, vecto
     return {
         "drift_previous": frechet_distance(now, before) if now is not None and before is not None else None,
         "window_to_real": to_real,
-        "drift_to_real_rise": (to_real - before_to_real) if to_real is not None and before_to_real is not None
+        "drift_to_real_rise": (to_real - before_to_real)
+        if to_real is not None and before_to_real is not None
         else None,
     }
 
@@ -301,8 +369,9 @@ def _scope_words(snapshot: QualitySnapshot) -> str:
     return f"{snapshot.get_scope_display().lower()} “{snapshot.scope_label}”"
 
 
-def _drift(snapshots: list[QualitySnapshot], runs: list[GenerationRun], run_subsets: dict[int, np.ndarray],
-           vectors: _Vectors) -> None:
+def _drift(
+    snapshots: list[QualitySnapshot], runs: list[GenerationRun], run_subsets: dict[int, np.ndarray], vectors: _Vectors
+) -> None:
     """Each run against the runs before it (the Fréchet distance of their embeddings, on
     the subsets already loaded); the project's figure is its latest run's."""
     by_run = {s.scope_id: s for s in snapshots if s.scope == SnapshotScope.RUN}

@@ -15,11 +15,11 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 
 from generation.models import Origin, Sample, SampleStatus
-from synthreview.projects.models import Project
 from reviews.models import SampleEmbedding, SampleSimilarity
 from reviews.services.clusters import clusters_build, clusters_describe_members, nearest_cluster_ids
-from reviews.services.embeddings import embedding_key, embeddings_load
 from reviews.services.duplicate_groups import duplicate_groups_rebuild
+from reviews.services.embedding_map import embedding_map_build
+from reviews.services.embeddings import embedding_key, embeddings_load
 from reviews.similarity.index import (
     VectorIndex,
     build_index,
@@ -27,7 +27,7 @@ from reviews.similarity.index import (
     load_index,
     save_index,
 )
-from reviews.services.embedding_map import embedding_map_build
+from synthreview.projects.models import Project
 
 WRITE_CHUNK = 2000
 # Sample ids per query when reading the facts of some samples only.
@@ -48,8 +48,10 @@ class BuildSummary:
     unclustered: int = 0
 
     def line(self) -> str:
-        return (f"groups={self.groups} exact_groups={self.exact_groups} clusters={self.clusters} "
-                f"low_novelty={self.low_novelty}")
+        return (
+            f"groups={self.groups} exact_groups={self.exact_groups} clusters={self.clusters} "
+            f"low_novelty={self.low_novelty}"
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,8 +62,7 @@ def _index_key(project: Project) -> str:
     return f"{model_name}--{text_kind}"
 
 
-def similarity_build(*, project_id: int, full: bool = False, progress: ProgressCallback | None = None
-                     ) -> BuildSummary:
+def similarity_build(*, project_id: int, full: bool = False, progress: ProgressCallback | None = None) -> BuildSummary:
     project = Project.objects.get(pk=project_id)
     key = _index_key(project)
     model_name, text_kind = embedding_key(project)
@@ -114,15 +115,20 @@ def _facts(project: Project, sample_ids: np.ndarray | None = None) -> _Facts:
     """Of every sample, or of the given ones only (an increment's new samples and their
     neighbours: a read that grows with the increment, not with the project)."""
     if sample_ids is None:
-        rows = list(Sample.objects.filter(project=project).order_by("id").values_list("id", "origin", "status")
-                    .iterator(chunk_size=50000))
+        rows = list(
+            Sample.objects.filter(project=project)
+            .order_by("id")
+            .values_list("id", "origin", "status")
+            .iterator(chunk_size=50000)
+        )
     else:
         chunk = min(connection.features.max_query_params or FACTS_CHUNK, FACTS_CHUNK)
         wanted = np.unique(sample_ids).tolist()
         rows = [
             row
             for start in range(0, len(wanted), chunk)
-            for row in Sample.objects.filter(project=project, pk__in=wanted[start:start + chunk]).order_by("id")
+            for row in Sample.objects.filter(project=project, pk__in=wanted[start : start + chunk])
+            .order_by("id")
             .values_list("id", "origin", "status")
         ]
     return _Facts(
@@ -140,8 +146,9 @@ def _neighbour_lists(query_ids: np.ndarray, sims: np.ndarray, found: np.ndarray,
     return lists
 
 
-def _nearest_real(query_ids: np.ndarray, real_index: VectorIndex | None, vectors: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_real(
+    query_ids: np.ndarray, real_index: VectorIndex | None, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Nearest real sample other than itself: ids (-1 when none) and similarities."""
     if real_index is None or not real_index.size:
         return np.full(len(query_ids), -1, np.int64), np.full(len(query_ids), np.nan, np.float32)
@@ -171,23 +178,42 @@ def _novelty(neighbours: list[list[list]], real_sims: np.ndarray, facts: _Facts)
 
 
 def _write_rows(project: Project, rows: list[SampleSimilarity], progress: ProgressCallback | None) -> None:
-    fields = ["neighbours", "top_similarity", "novelty", "nearest_real", "nearest_real_similarity", "cluster",
-              "updated_at"]
+    fields = [
+        "neighbours",
+        "top_similarity",
+        "novelty",
+        "nearest_real",
+        "nearest_real_similarity",
+        "cluster",
+        "updated_at",
+    ]
     for start in range(0, len(rows), WRITE_CHUNK):
         with transaction.atomic():
-            SampleSimilarity.objects.bulk_create(rows[start:start + WRITE_CHUNK], update_conflicts=True,
-                                                 unique_fields=["sample"], update_fields=fields)
+            SampleSimilarity.objects.bulk_create(
+                rows[start : start + WRITE_CHUNK], update_conflicts=True, unique_fields=["sample"], update_fields=fields
+            )
         if progress:
             progress(min(start + WRITE_CHUNK, len(rows)), len(rows), "writing scores")
 
 
-def _similarity_row(project: Project, sample_id: int, neighbours: list, novelty: float | None, real_id: int,
-                    real_sim: float, cluster_id: int | None) -> SampleSimilarity:
+def _similarity_row(
+    project: Project,
+    sample_id: int,
+    neighbours: list,
+    novelty: float | None,
+    real_id: int,
+    real_sim: float,
+    cluster_id: int | None,
+) -> SampleSimilarity:
     return SampleSimilarity(
-        sample_id=sample_id, project=project, neighbours=neighbours,
-        top_similarity=neighbours[0][1] if neighbours else None, novelty=novelty,
+        sample_id=sample_id,
+        project=project,
+        neighbours=neighbours,
+        top_similarity=neighbours[0][1] if neighbours else None,
+        novelty=novelty,
         nearest_real_id=real_id if real_id >= 0 else None,
-        nearest_real_similarity=None if real_id < 0 else round(float(real_sim), 5), cluster_id=cluster_id,
+        nearest_real_similarity=None if real_id < 0 else round(float(real_sim), 5),
+        cluster_id=cluster_id,
     )
 
 
@@ -214,11 +240,17 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
     novelty = _novelty(neighbours, real_sims, facts)
     if progress:
         progress(0, len(ids), "clustering")
-    cluster_of, clusters, low = clusters_build(project=project, ids=ids, vectors=vectors, real_index=real_index,
-                                               centroid_path=index_dir(project.pk, key) / "centroids.npy")
+    cluster_of, clusters, low = clusters_build(
+        project=project,
+        ids=ids,
+        vectors=vectors,
+        real_index=real_index,
+        centroid_path=index_dir(project.pk, key) / "centroids.npy",
+    )
     rows = [
-        _similarity_row(project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n],
-                        cluster_of.get(sample_id))
+        _similarity_row(
+            project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n], cluster_of.get(sample_id)
+        )
         for n, sample_id in enumerate(ids.tolist())
     ]
     _write_rows(project, rows, progress)
@@ -228,14 +260,14 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
     return BuildSummary("full", len(ids), len(ids), near, exact, clusters, low)
 
 
-def _incremental(project: Project, index: VectorIndex, key: str, progress: ProgressCallback | None
-                 ) -> BuildSummary:
+def _incremental(project: Project, index: VectorIndex, key: str, progress: ProgressCallback | None) -> BuildSummary:
     from reviews.models import Cluster
 
     model_name, text_kind = embedding_key(project)
     newest = int(index.ids.max()) if index.size else 0
-    new_ids, new_vectors = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind,
-                                           after_id=newest)
+    new_ids, new_vectors = embeddings_load(
+        project_id=project.pk, model_name=model_name, text_kind=text_kind, after_id=newest
+    )
     k = project.similarity_top_k
     unclustered = 0
     if len(new_ids):
@@ -258,8 +290,7 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         clusters = nearest_cluster_ids(project, new_vectors, index_dir(project.pk, key) / "centroids.npy")
         unclustered = sum(cluster_id is None for cluster_id in clusters)
         rows = [
-            _similarity_row(project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n],
-                            clusters[n])
+            _similarity_row(project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n], clusters[n])
             for n, sample_id in enumerate(new_ids.tolist())
         ]
         rows += _patched_old_rows(project, new_ids, neighbours, set(new_ids[new_real].tolist()), k)
@@ -269,12 +300,21 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         embedding_map_build(project_id=project.pk, ids=index.ids)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     clusters = Cluster.objects.filter(project=project)
-    return BuildSummary("incremental", index.size, len(new_ids), near, exact, clusters.count(),
-                        clusters.filter(is_low_novelty=True).count(), unclustered)
+    return BuildSummary(
+        "incremental",
+        index.size,
+        len(new_ids),
+        near,
+        exact,
+        clusters.count(),
+        clusters.filter(is_low_novelty=True).count(),
+        unclustered,
+    )
 
 
-def _patched_old_rows(project: Project, new_ids: np.ndarray, neighbours: list[list[list]], new_real: set[int],
-                      k: int) -> list[SampleSimilarity]:
+def _patched_old_rows(
+    project: Project, new_ids: np.ndarray, neighbours: list[list[list]], new_real: set[int], k: int
+) -> list[SampleSimilarity]:
     """Older samples that a new one now sits next to: add it to their lists, and
     lower their novelty when the new sample is real and closer than their nearest real.
     new_real holds the new samples that are real."""
@@ -297,8 +337,7 @@ def _patched_old_rows(project: Project, new_ids: np.ndarray, neighbours: list[li
             if similarity > floor:
                 merged[new_id] = similarity
                 changed = True
-            if new_id in new_real and (row.nearest_real_similarity is None
-                                       or similarity > row.nearest_real_similarity):
+            if new_id in new_real and (row.nearest_real_similarity is None or similarity > row.nearest_real_similarity):
                 row.nearest_real_id, row.nearest_real_similarity = new_id, similarity
                 row.novelty = round(min(row.novelty if row.novelty is not None else 1.0, 1.0 - similarity), 5)
                 changed = True

@@ -16,8 +16,9 @@ from synthreview.projects.queue import enqueue_on_commit
 STALE_AFTER = timedelta(minutes=5)
 
 
-def similarity_job_request(*, project_id: int, kind: str = SimilarityJobKind.EMBED,
-                           requested_by: object | None = None, full: bool = False) -> SimilarityJob:
+def similarity_job_request(
+    *, project_id: int, kind: str = SimilarityJobKind.EMBED, requested_by: object | None = None, full: bool = False
+) -> SimilarityJob:
     """Queue a job, or join the one already queued; the worker starts after commit.
     `full` (a build that refits the clusters) sticks to a queued build that others join."""
     with transaction.atomic():
@@ -26,7 +27,9 @@ def similarity_job_request(*, project_id: int, kind: str = SimilarityJobKind.EMB
             try:
                 with transaction.atomic():
                     job = SimilarityJob.objects.create(
-                        project_id=project_id, kind=kind, full=full,
+                        project_id=project_id,
+                        kind=kind,
+                        full=full,
                         requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
                     )
             except IntegrityError:  # another request queued it a moment ago
@@ -41,8 +44,9 @@ def similarity_job_request(*, project_id: int, kind: str = SimilarityJobKind.EMB
 
 def similarity_job_claim(*, job_id: int) -> bool:
     now = timezone.now()
-    claimable = Q(status=SimilarityJobStatus.QUEUED) | Q(status=SimilarityJobStatus.RUNNING,
-                                                         heartbeat__lt=now - STALE_AFTER)
+    claimable = Q(status=SimilarityJobStatus.QUEUED) | Q(
+        status=SimilarityJobStatus.RUNNING, heartbeat__lt=now - STALE_AFTER
+    )
     return bool(
         SimilarityJob.objects.filter(claimable, pk=job_id).update(
             status=SimilarityJobStatus.RUNNING, started_at=now, heartbeat=now
@@ -59,5 +63,7 @@ def similarity_job_progress(*, job_id: int, done: int, total: int, stage: str = 
 def similarity_job_finish(*, job_id: int, summary: dict | None = None, error: str = "") -> None:
     SimilarityJob.objects.filter(pk=job_id).update(
         status=SimilarityJobStatus.FAILED if error else SimilarityJobStatus.COMPLETED,
-        summary=summary or {}, error=error, finished_at=timezone.now(),
+        summary=summary or {},
+        error=error,
+        finished_at=timezone.now(),
     )

@@ -17,8 +17,15 @@ QUERY_MAX_CHARS = 1000
 KEPT_PER_USER = 20
 
 
-def similarity_search_create(*, access: ProjectAccess, user: Any, query: str = "", anchor_id: int | None = None,
-                             k: int = 20, filters: dict[str, Any] | None = None) -> SimilaritySearch:
+def similarity_search_create(
+    *,
+    access: ProjectAccess,
+    user: Any,
+    query: str = "",
+    anchor_id: int | None = None,
+    k: int = 20,
+    filters: dict[str, Any] | None = None,
+) -> SimilaritySearch:
     """A search for the worker to answer after commit. `anchor_id` must come from an access helper."""
     query = (query or "").strip()
     if not query and anchor_id is None:
@@ -29,10 +36,14 @@ def similarity_search_create(*, access: ProjectAccess, user: Any, query: str = "
         raise ValidationError(f"Ask for between 1 and {K_MAX} results.")
     plain = {key: value for key, value in (filters or {}).items() if value not in (None, "", [])}
     with transaction.atomic():
-        search = SimilaritySearch.objects.create(project=access.project, user=user, query=query,
-                                                 anchor_id=anchor_id, k=k, filters=plain)
-        stale = (SimilaritySearch.objects.filter(project=access.project, user=user)
-                 .order_by("-created_at", "-id").values_list("pk", flat=True)[KEPT_PER_USER:KEPT_PER_USER + 100])
+        search = SimilaritySearch.objects.create(
+            project=access.project, user=user, query=query, anchor_id=anchor_id, k=k, filters=plain
+        )
+        stale = (
+            SimilaritySearch.objects.filter(project=access.project, user=user)
+            .order_by("-created_at", "-id")
+            .values_list("pk", flat=True)[KEPT_PER_USER : KEPT_PER_USER + 100]
+        )
         SimilaritySearch.objects.filter(pk__in=list(stale)).delete()
         search_id = search.pk
         enqueue_on_commit("reviews.tasks.similarity_search_task", search_id)

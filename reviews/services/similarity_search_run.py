@@ -19,12 +19,12 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
-from synthreview.projects.models import Project
 from reviews.models import SearchStatus, SimilaritySearch
 from reviews.models.search import SEARCH_TIME_LIMIT
-from reviews.similarity.embedder import encode
 from reviews.services.embeddings import embedding_key, embeddings_load
+from reviews.similarity.embedder import encode
 from reviews.similarity.index import VectorIndex, index_dir, load_index, single_threaded_faiss
+from synthreview.projects.models import Project
 
 if TYPE_CHECKING:
     from reviews.selectors.blinding import Blinding
@@ -68,8 +68,14 @@ def cached_index(project_id: int, key: str) -> VectorIndex | None:
     return loaded
 
 
-def nearest_passing(index: VectorIndex, vector: np.ndarray, *, k: int, passes: Callable[[list[int]], set[int]],
-                    exclude: frozenset[int] = frozenset()) -> tuple[list[tuple[int, float]], int]:
+def nearest_passing(
+    index: VectorIndex,
+    vector: np.ndarray,
+    *,
+    k: int,
+    passes: Callable[[list[int]], set[int]],
+    exclude: frozenset[int] = frozenset(),
+) -> tuple[list[tuple[int, float]], int]:
     """The k nearest that `passes` keeps, nearest first, and how many nearest were read. Reads
     CANDIDATES_FACTOR·k, and four times more each round while too few pass."""
     wanted = max(k + len(exclude), 1)
@@ -80,8 +86,7 @@ def nearest_passing(index: VectorIndex, vector: np.ndarray, *, k: int, passes: C
         # One query: FAISS's OpenMP threads would only wait on each other (see index.py).
         with single_threaded_faiss():
             sims, ids = index.search(vector.reshape(1, -1), fetch)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0].tolist(), sims[0].tolist())
-                 if i >= 0 and i not in exclude]
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0].tolist(), sims[0].tolist()) if i >= 0 and i not in exclude]
         kept_ids = passes([i for i, _ in pairs])
         kept = [(i, round(s, 5)) for i, s in pairs if i in kept_ids][:k]
         # An inverted-file index probes a few lists: fewer found than asked means it has no more.
@@ -106,7 +111,7 @@ def _passing(project: Project, filters: dict, blinding: Blinding) -> Callable[[l
         found: set[int] = set()
         queryset = rows_matching_text(samples_filtered(project, others, blinding=blinding), text)
         for start in range(0, len(ids), chunk):
-            found.update(queryset.filter(pk__in=ids[start:start + chunk]).values_list("pk", flat=True))
+            found.update(queryset.filter(pk__in=ids[start : start + chunk]).values_list("pk", flat=True))
         return found
 
     return passes
@@ -115,8 +120,9 @@ def _passing(project: Project, filters: dict, blinding: Blinding) -> Callable[[l
 def _query_vector(search: SimilaritySearch, project: Project) -> np.ndarray | None:
     model_name, text_kind = embedding_key(project)
     if search.anchor_id is not None:
-        _, vectors = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind,
-                                     sample_ids=[search.anchor_id])
+        _, vectors = embeddings_load(
+            project_id=project.pk, model_name=model_name, text_kind=text_kind, sample_ids=[search.anchor_id]
+        )
         return vectors[0] if len(vectors) else None
     # One short text: a single thread is faster than two that wait on each other (embedder.encode).
     return encode([search.query], model_name=model_name, threads=1)[0]
@@ -124,9 +130,12 @@ def _query_vector(search: SimilaritySearch, project: Project) -> np.ndarray | No
 
 def similarity_search_claim(*, search_id: int) -> bool:
     lost = timezone.now() - SEARCH_TIME_LIMIT
-    return bool(SimilaritySearch.objects.filter(pk=search_id, status=SearchStatus.QUEUED).update(
-        status=SearchStatus.RUNNING) or SimilaritySearch.objects.filter(
-        pk=search_id, status=SearchStatus.RUNNING, created_at__lt=lost).update(status=SearchStatus.RUNNING))
+    return bool(
+        SimilaritySearch.objects.filter(pk=search_id, status=SearchStatus.QUEUED).update(status=SearchStatus.RUNNING)
+        or SimilaritySearch.objects.filter(pk=search_id, status=SearchStatus.RUNNING, created_at__lt=lost).update(
+            status=SearchStatus.RUNNING
+        )
+    )
 
 
 def similarity_search_run(*, search_id: int) -> SimilaritySearch | None:
@@ -144,20 +153,25 @@ def similarity_search_run(*, search_id: int) -> SimilaritySearch | None:
         vector = _query_vector(search, project)
         timings["embed_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if vector is None:
-            return _finish(search, error="The sample has no stored vector yet: the similarity worker embeds it "
-                                         "after its import.", timings=timings)
+            return _finish(
+                search,
+                error="The sample has no stored vector yet: the similarity worker embeds it after its import.",
+                timings=timings,
+            )
         index = cached_index(project.pk, index_key(project))
         timings["load_ms"] = round((time.perf_counter() - started) * 1000 - timings["embed_ms"], 1)
         if index is None or not index.size:
-            return _finish(search, error="The project has no similarity index yet: the similarity build makes it.",
-                           timings=timings)
+            return _finish(
+                search, error="The project has no similarity index yet: the similarity build makes it.", timings=timings
+            )
         # The reader's blinding now: a filter on lineage never returns an item they hold.
         blinding = blinding_for(search.user, get_project_for_user(search.user, project.slug, "view"))
         passes = _passing(project, search.filters or {}, blinding)
         exclude = frozenset({search.anchor_id}) if search.anchor_id else frozenset()
         mark = time.perf_counter()
-        results, searched = nearest_passing(index, np.asarray(vector, dtype=np.float32), k=search.k,
-                                            passes=passes, exclude=exclude)
+        results, searched = nearest_passing(
+            index, np.asarray(vector, dtype=np.float32), k=search.k, passes=passes, exclude=exclude
+        )
         timings["search_and_filter_ms"] = round((time.perf_counter() - mark) * 1000, 1)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         search.results = [[i, s] for i, s in results]

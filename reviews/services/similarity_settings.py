@@ -17,12 +17,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from synthreview.projects.models import EmbeddingText, Project, VariantRule
 from reviews.models import Cluster, SimilarityJobKind
-from synthreview.projects.services import audit_log_record
-from reviews.similarity.grouping import is_low_novelty
 from reviews.services.similarity_jobs import similarity_job_request
+from reviews.similarity.grouping import is_low_novelty
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import EmbeddingText, Project, VariantRule
+from synthreview.projects.services import audit_log_record
 
 # Below 0.5, pairs that share little link up, and chains of them would pull large parts
 # of a project into one group: a regroup the size of the project, for nothing a lead wants.
@@ -32,16 +32,26 @@ MIN_REFIT_SHARE, MAX_REFIT_SHARE = 0.01, 10.0
 
 # field → (lowest, highest, what the message calls it)
 _NUMBERS: dict[str, tuple[float, float, str]] = {
-    "near_duplicate_threshold": (MIN_NEAR_DUPLICATE_THRESHOLD, 1.0,
-                                 "The near-duplicate threshold is a cosine similarity from 0.5 to 1"),
+    "near_duplicate_threshold": (
+        MIN_NEAR_DUPLICATE_THRESHOLD,
+        1.0,
+        "The near-duplicate threshold is a cosine similarity from 0.5 to 1",
+    ),
     "low_novelty_min_density": (0.0, 1.0, "The low-novelty density is a mean similarity from 0 to 1"),
     "low_novelty_min_synthetic_share": (0.0, 1.0, "The low-novelty synthetic share lies between 0% and 100%"),
     "low_novelty_far_distance": (0.0, 2.0, "The far-from-real distance is a distance (1 − cosine) from 0 to 2"),
     "refit_share": (MIN_REFIT_SHARE, MAX_REFIT_SHARE, "The refit share lies between 1% and 1000%"),
 }
-SIMILARITY_SETTINGS = ("embedding_text", "near_duplicate_threshold", "variant_rule", "variant_keep_max",
-                       "low_novelty_min_density", "low_novelty_min_synthetic_share", "low_novelty_far_distance",
-                       "refit_share")
+SIMILARITY_SETTINGS = (
+    "embedding_text",
+    "near_duplicate_threshold",
+    "variant_rule",
+    "variant_keep_max",
+    "low_novelty_min_density",
+    "low_novelty_min_synthetic_share",
+    "low_novelty_far_distance",
+    "refit_share",
+)
 REGROUP_ON = ("near_duplicate_threshold", "variant_rule")
 LOW_NOVELTY = ("low_novelty_min_density", "low_novelty_min_synthetic_share", "low_novelty_far_distance")
 
@@ -81,8 +91,9 @@ def _validated(changes: dict[str, Any]) -> dict[str, Any]:
         if isinstance(keep, int) and not isinstance(keep, bool) and 1 <= keep <= MAX_VARIANT_KEEP:
             clean["variant_keep_max"] = keep
         else:
-            errors["variant_keep_max"] = [f"The variants kept per family is a whole number from 1 to "
-                                          f"{MAX_VARIANT_KEEP}."]
+            errors["variant_keep_max"] = [
+                f"The variants kept per family is a whole number from 1 to {MAX_VARIANT_KEEP}."
+            ]
     for name, (low, high, message) in _NUMBERS.items():
         if name in changes:
             value = changes[name]
@@ -98,20 +109,27 @@ def _validated(changes: dict[str, Any]) -> dict[str, Any]:
 def _clusters_reflag(project: Project) -> int:
     """Flag the project's clusters again under its low-novelty thresholds (at most a few
     hundred rows: k is capped at 500); returns how many are low-novelty now."""
-    clusters = list(Cluster.objects.filter(project=project).only(
-        "id", "density", "synthetic_share", "real_anchor_distance", "is_low_novelty", "low_novelty_reason"))
+    clusters = list(
+        Cluster.objects.filter(project=project).only(
+            "id", "density", "synthetic_share", "real_anchor_distance", "is_low_novelty", "low_novelty_reason"
+        )
+    )
     for cluster in clusters:
         cluster.is_low_novelty, cluster.low_novelty_reason = is_low_novelty(
-            density=cluster.density, synthetic_share=cluster.synthetic_share,
-            real_distance=cluster.real_anchor_distance, min_density=project.low_novelty_min_density,
+            density=cluster.density,
+            synthetic_share=cluster.synthetic_share,
+            real_distance=cluster.real_anchor_distance,
+            min_density=project.low_novelty_min_density,
             min_synthetic_share=project.low_novelty_min_synthetic_share,
-            far_distance=project.low_novelty_far_distance)
+            far_distance=project.low_novelty_far_distance,
+        )
     Cluster.objects.bulk_update(clusters, ["is_low_novelty", "low_novelty_reason"], batch_size=500)
     return sum(cluster.is_low_novelty for cluster in clusters)
 
 
-def project_similarity_settings_set(*, access: ProjectAccess, actor: object, **changes: Any
-                                    ) -> SimilaritySettingsChange:
+def project_similarity_settings_set(
+    *, access: ProjectAccess, actor: object, **changes: Any
+) -> SimilaritySettingsChange:
     """Validate and save the settings; record one "similarity_settings.set" entry with
     {field: {"from", "to"}} for the fields that moved (none when nothing did)."""
     if not access.can("similarity_settings"):
@@ -119,8 +137,11 @@ def project_similarity_settings_set(*, access: ProjectAccess, actor: object, **c
     clean = _validated(changes)
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=access.project.pk)
-        moved = {name: {"from": getattr(locked, name), "to": value} for name, value in clean.items()
-                 if getattr(locked, name) != value}
+        moved = {
+            name: {"from": getattr(locked, name), "to": value}
+            for name, value in clean.items()
+            if getattr(locked, name) != value
+        }
         if not moved:
             return SimilaritySettingsChange(project=locked)
         for name, change in moved.items():
@@ -136,5 +157,6 @@ def project_similarity_settings_set(*, access: ProjectAccess, actor: object, **c
             # Nothing new to embed: the build regroups from the stored neighbours alone.
             similarity_job_request(project_id=locked.pk, kind=SimilarityJobKind.BUILD, requested_by=actor)
         low = _clusters_reflag(locked) if any(name in moved for name in LOW_NOVELTY) else None
-    return SimilaritySettingsChange(project=locked, moved=moved, regroup=regroup, reembed=reembed,
-                                    low_novelty_clusters=low)
+    return SimilaritySettingsChange(
+        project=locked, moved=moved, regroup=regroup, reembed=reembed, low_novelty_clusters=low
+    )

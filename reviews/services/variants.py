@@ -29,16 +29,21 @@ class FamilyDecided(Exception):
         self.family = family
 
 
-def variant_family_trim(*, access: ProjectAccess, actor: object, group_id: int, members: str,
-                        keep_ids: list[int], page_size: int) -> tuple[DuplicateGroup, list[int]]:
+def variant_family_trim(
+    *, access: ProjectAccess, actor: object, group_id: int, members: str, keep_ids: list[int], page_size: int
+) -> tuple[DuplicateGroup, list[int]]:
     """Keep exactly the members the reviewer checked and reject the others.
 
     `members` is the token of the members the card showed (reviews.similarity.membership):
     if the family's membership changed since, nothing is written. Returns the family and
     the rejected ids."""
     with transaction.atomic():
-        family = (DuplicateGroup.objects.select_for_update(of=("self",)).select_related("resolved_by")
-                  .filter(project=access.project, pk=group_id, kind=DuplicateKind.VARIANT).first())
+        family = (
+            DuplicateGroup.objects.select_for_update(of=("self",))
+            .select_related("resolved_by")
+            .filter(project=access.project, pk=group_id, kind=DuplicateKind.VARIANT)
+            .first()
+        )
         if family is None:
             raise ValidationError("That is not a templated-variant family of this project.")
         if family.status != DuplicateGroupStatus.OPEN:
@@ -54,19 +59,24 @@ def variant_family_trim(*, access: ProjectAccess, actor: object, group_id: int, 
         rejected = sorted(set(member_ids) - keep)
         if len(rejected) > page_size and not access.can("bulk"):
             raise PermissionDenied(f"Only leads and admins may reject more than {page_size} samples at once.")
-        changed = samples_status_set(project_id=access.project.pk, sample_ids=rejected,
-                                     status=SampleStatus.REJECTED)
-        suggested = sorted(DuplicateGroupMember.objects.filter(
-            group=family, diversity_rank__lt=access.project.variant_keep_max).values_list("sample_id", flat=True))
+        changed = samples_status_set(project_id=access.project.pk, sample_ids=rejected, status=SampleStatus.REJECTED)
+        suggested = sorted(
+            DuplicateGroupMember.objects.filter(
+                group=family, diversity_rank__lt=access.project.variant_keep_max
+            ).values_list("sample_id", flat=True)
+        )
         if family.representative_id not in keep:
             family.representative_id = min(keep)
             family.representative_reason = f"kept by {getattr(actor, 'username', 'a reviewer')}"
         family.status = DuplicateGroupStatus.TRIMMED
         family.resolved_by = actor
         family.resolved_at = timezone.now()
-        family.save(update_fields=["status", "resolved_by", "resolved_at", "representative",
-                                   "representative_reason"])
-        audit_log_record(project=access.project, actor=actor, action="variant_family.trim", obj=family,
-                         details={"kept": sorted(keep), "suggested": suggested, "rejected": rejected,
-                                  "sample_ids": changed})
+        family.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
+        audit_log_record(
+            project=access.project,
+            actor=actor,
+            action="variant_family.trim",
+            obj=family,
+            details={"kept": sorted(keep), "suggested": suggested, "rejected": rejected, "sample_ids": changed},
+        )
     return family, rejected

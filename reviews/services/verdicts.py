@@ -12,14 +12,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from synthreview.projects.models import Project
 from generation.models import Sample, SampleStatus
-from synthreview.projects.models import AuditLog
 from reviews.models import ErrorCategory, Verdict, VerdictValue
 from reviews.selectors.blinding import HELD_ITEM_REFUSAL, held_for_reader, held_items_refuse
 from reviews.selectors.browser import sample_history
-from synthreview.projects.services import audit_log_record
 from reviews.services.bulk import samples_status_set
+from synthreview.projects.models import AuditLog, Project
+from synthreview.projects.services import audit_log_record
 
 STATUS_FOR_VERDICT = {
     VerdictValue.CORRECT: SampleStatus.ACCEPTED,
@@ -70,16 +69,29 @@ def validated_verdict(value: str, error_category: str) -> tuple[str, str]:
     return value, "" if value == VerdictValue.CORRECT else error_category
 
 
-def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUser, value: str,
-                   error_category: str = "", note: str = "", seen_revision: int,
-                   time_spent_ms: int | None = None) -> Verdict:
+def verdict_record(
+    *,
+    project: Project,
+    sample_id: int,
+    reviewer: AbstractBaseUser,
+    value: str,
+    error_category: str = "",
+    note: str = "",
+    seen_revision: int,
+    time_spent_ms: int | None = None,
+) -> Verdict:
     value, error_category = validated_verdict(value, error_category)
     held_items_refuse(reader=reviewer, project=project, sample_ids=[sample_id])
     with transaction.atomic():
         sample = Sample.objects.select_for_update().get(project=project, pk=sample_id)
         if sample.revision != seen_revision:
-            latest_verdict = (Verdict.objects.filter(sample=sample).exclude(reviewer=reviewer)
-                              .select_related("reviewer").order_by("-updated_at").first())
+            latest_verdict = (
+                Verdict.objects.filter(sample=sample)
+                .exclude(reviewer=reviewer)
+                .select_related("reviewer")
+                .order_by("-updated_at")
+                .first()
+            )
             history = sample_history(sample, limit=1)
             latest_entry = history[0] if history else None
             raise VerdictConflict(sample, latest_verdict, latest_entry)
@@ -98,9 +110,17 @@ def verdict_record(*, project: Project, sample_id: int, reviewer: AbstractBaseUs
         verdict.previous_status = previous_status
         verdict.sample_revision = sample.revision + 1
         verdict.save()
-        audit_log_record(project=project, actor=reviewer, action="verdict.record", obj=sample,
-                         details={"value": value, "error_category": error_category,
-                                  "status": {"from": previous_status, "to": new_status}})
+        audit_log_record(
+            project=project,
+            actor=reviewer,
+            action="verdict.record",
+            obj=sample,
+            details={
+                "value": value,
+                "error_category": error_category,
+                "status": {"from": previous_status, "to": new_status},
+            },
+        )
     return verdict
 
 
@@ -108,11 +128,14 @@ def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | No
     """Take back the reviewer's latest verdict in this project and restore the
     sample as it was; refused if someone changed the sample since."""
     with transaction.atomic():
-        verdict = (Verdict.objects.select_for_update()
-                   .filter(reviewer=reviewer, audit__isnull=True, sample__project=project)
-                   # A verdict an earlier undo restored has no older status left to restore.
-                   .exclude(previous_status="")
-                   .order_by("-updated_at", "-id").first())
+        verdict = (
+            Verdict.objects.select_for_update()
+            .filter(reviewer=reviewer, audit__isnull=True, sample__project=project)
+            # A verdict an earlier undo restored has no older status left to restore.
+            .exclude(previous_status="")
+            .order_by("-updated_at", "-id")
+            .first()
+        )
         if verdict is None:
             return None
         restored_status = verdict.previous_status
@@ -123,7 +146,8 @@ def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | No
         if sample.revision != verdict.sample_revision:
             raise UndoRefused(
                 f"Sample {sample.pk} changed after your verdict (it is now {sample.get_status_display().lower()}); "
-                "open it to review it again.")
+                "open it to review it again."
+            )
         if not samples_status_set(project_id=project.pk, sample_ids=[sample.pk], status=restored_status):
             Sample.objects.filter(pk=sample.pk).update(revision=sample.revision + 1)
         undone = {"value": verdict.value, "error_category": verdict.error_category}
@@ -134,7 +158,12 @@ def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | No
             verdict.save()
         else:
             verdict.delete()
-        audit_log_record(project=project, actor=reviewer, action="verdict.undo", obj=sample,
-                         details={"undone": undone, "status": {"from": sample.status, "to": restored_status}})
+        audit_log_record(
+            project=project,
+            actor=reviewer,
+            action="verdict.undo",
+            obj=sample,
+            details={"undone": undone, "status": {"from": sample.status, "to": restored_status}},
+        )
         sample.refresh_from_db()
     return sample

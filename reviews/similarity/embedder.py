@@ -39,8 +39,9 @@ def load_model(name: str, device: str):  # type: ignore[no-untyped-def]
     return SentenceTransformer(model_path(name), device=device)
 
 
-def encode(texts: list[str], *, model_name: str | None = None, batch_size: int | None = None,
-           threads: int | None = None) -> np.ndarray:
+def encode(
+    texts: list[str], *, model_name: str | None = None, batch_size: int | None = None, threads: int | None = None
+) -> np.ndarray:
     """L2-normalised float32 vectors, so inner product is cosine similarity. `threads` caps
     torch's CPU threads for this call: one short query on one thread took 23 ms (p50) on a
     busy 2-core machine, and 200 ms on two, whose threads wait for each other behind other

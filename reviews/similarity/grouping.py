@@ -56,8 +56,9 @@ class TightGroup:
     joined_through: dict[int, tuple[int, float]] = field(default_factory=dict)
 
 
-def tight_groups(edges: Iterable[tuple[int, int, float]], vectors: Mapping[int, np.ndarray],
-                 threshold: float) -> list[TightGroup]:
+def tight_groups(
+    edges: Iterable[tuple[int, int, float]], vectors: Mapping[int, np.ndarray], threshold: float
+) -> list[TightGroup]:
     """Split linked pairs into tight groups instead of chaining them: average-link
     agglomeration, merging only clusters joined by an above-threshold pair, while the
     mean similarity over all their cross pairs stays at or above the threshold.
@@ -126,8 +127,9 @@ def tight_groups(edges: Iterable[tuple[int, int, float]], vectors: Mapping[int, 
         joined.setdefault(target, {})[sample] = (partner, similarity)
         del members[cluster]
         group_of[sample] = target
-    result = [TightGroup(sorted(group), joined.get(cluster, {})) for cluster, group in members.items()
-              if len(group) > 1]
+    result = [
+        TightGroup(sorted(group), joined.get(cluster, {})) for cluster, group in members.items() if len(group) > 1
+    ]
     return sorted(result, key=lambda group: (-len(group.members), group.members[0]))
 
 
@@ -194,8 +196,9 @@ def words(text: str) -> list[str]:
     return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP]
 
 
-def distinctive_terms(cluster_texts: Sequence[str], document_frequency: Counter[str], documents: int,
-                      count: int = 4) -> list[str]:
+def distinctive_terms(
+    cluster_texts: Sequence[str], document_frequency: Counter[str], documents: int, count: int = 4
+) -> list[str]:
     """The cluster's most distinctive words: frequent in it, rare in the project (tf·idf)."""
     term_counts: Counter[str] = Counter()
     for text in cluster_texts:
@@ -208,8 +211,15 @@ def distinctive_terms(cluster_texts: Sequence[str], document_frequency: Counter[
     return [term for _, term in sorted(scored, key=lambda item: (-item[0], item[1]))[:count]]
 
 
-def is_low_novelty(*, density: float, synthetic_share: float, real_distance: float | None,
-                   min_density: float, min_synthetic_share: float, far_distance: float) -> tuple[bool, str]:
+def is_low_novelty(
+    *,
+    density: float,
+    synthetic_share: float,
+    real_distance: float | None,
+    min_density: float,
+    min_synthetic_share: float,
+    far_distance: float,
+) -> tuple[bool, str]:
     if density >= min_density and synthetic_share >= min_synthetic_share:
         return True, f"dense ({density:.2f}) and {synthetic_share:.0%} synthetic"
     if real_distance is not None and real_distance >= far_distance:

@@ -68,16 +68,17 @@ class VectorIndex:
             all_sims.fill(-1.0)
             return all_sims, all_ids
         for start in range(0, len(vectors), SEARCH_BATCH):
-            sims, rows = self.index.search(vectors[start:start + SEARCH_BATCH], k)
+            sims, rows = self.index.search(vectors[start : start + SEARCH_BATCH], k)
             found = rows >= 0
-            all_sims[start:start + SEARCH_BATCH] = np.where(found, sims, -1.0)
-            all_ids[start:start + SEARCH_BATCH] = np.where(found, self.ids[np.clip(rows, 0, None)], -1)
+            all_sims[start : start + SEARCH_BATCH] = np.where(found, sims, -1.0)
+            all_ids[start : start + SEARCH_BATCH] = np.where(found, self.ids[np.clip(rows, 0, None)], -1)
         return all_sims, all_ids
 
 
 def _searches_list_by_list(index: faiss.Index, queries: int) -> bool:
-    return (type(index) is faiss.IndexIVFFlat
-            and queries * index.nprobe >= QUERIES_PER_LIST_FOR_LIST_SEARCH * index.nlist)
+    return (
+        type(index) is faiss.IndexIVFFlat and queries * index.nprobe >= QUERIES_PER_LIST_FOR_LIST_SEARCH * index.nlist
+    )
 
 
 def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +86,7 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
     count, probes = len(vectors), index.nprobe
     probed = np.empty((count, probes), dtype=np.int64)
     for start in range(0, count, SEARCH_BATCH):
-        _, probed[start:start + SEARCH_BATCH] = index.quantizer.search(vectors[start:start + SEARCH_BATCH], probes)
+        _, probed[start : start + SEARCH_BATCH] = index.quantizer.search(vectors[start : start + SEARCH_BATCH], probes)
     pairs = probed.ravel()
     del probed
     by_list = np.argsort(pairs, kind="stable")
@@ -95,13 +96,14 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
     del by_list
 
     def search_list(list_no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        queries = queries_by_list[bounds[list_no]:bounds[list_no + 1]]
+        queries = queries_by_list[bounds[list_no] : bounds[list_no + 1]]
         if not len(queries) or not index.invlists.list_size(list_no):
             return None
         rows, codes = get_invlist(index.invlists, list_no)
         list_vectors = codes.view(np.float32).reshape(len(rows), index.d)
-        sims, positions = faiss.knn(vectors[queries], list_vectors, min(k, len(rows)),
-                                    metric=faiss.METRIC_INNER_PRODUCT)
+        sims, positions = faiss.knn(
+            vectors[queries], list_vectors, min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT
+        )
         return queries, sims, rows[positions]
 
     heap = faiss.ResultHeap(count, k, keep_max=True)
@@ -110,8 +112,10 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
     # OpenMP inside each, its threads meeting after every one cost more than the
     # product whenever another process holds a core (at 100k vectors, 20,000
     # queries took 15 s that way on a busy 2-core machine, 1.3 s this way).
-    with single_threaded_faiss(), ThreadPoolExecutor(threads, initializer=faiss.omp_set_num_threads,
-                                                     initargs=(1,)) as pool:
+    with (
+        single_threaded_faiss(),
+        ThreadPoolExecutor(threads, initializer=faiss.omp_set_num_threads, initargs=(1,)) as pool,
+    ):
         # A few lists per thread at a time, so finished results never pile up unmerged.
         for first in range(0, index.nlist, 8 * threads):
             for found in pool.map(search_list, range(first, min(first + 8 * threads, index.nlist))):
@@ -136,8 +140,9 @@ def ivf_lists_for(count: int) -> int:
     return max(1, min(int(4 * math.sqrt(count)), count // 39))
 
 
-def build_index(ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None = None,
-                probes: int | None = None, seed: int = 1234) -> VectorIndex:
+def build_index(
+    ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None = None, probes: int | None = None, seed: int = 1234
+) -> VectorIndex:
     dimension = vectors.shape[1]
     exact_max = settings.SIMILARITY_EXACT_MAX if exact_max is None else exact_max
     if len(vectors) <= exact_max:
@@ -148,8 +153,9 @@ def build_index(ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None =
         index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = TRAINING_ROUNDS
         rng = np.random.default_rng(seed)
-        training = vectors[rng.choice(len(vectors), size=min(len(vectors), lists * TRAINING_POINTS_PER_LIST),
-                                      replace=False)]
+        training = vectors[
+            rng.choice(len(vectors), size=min(len(vectors), lists * TRAINING_POINTS_PER_LIST), replace=False)
+        ]
         index.train(training)
         index.nprobe = probes or settings.SIMILARITY_IVF_PROBES
     index.add(vectors)

@@ -47,8 +47,9 @@ EMPTY = MemberSet(0, 0, 0)
 
 def member_sets(rows: QuerySet, *, by: str, member: str) -> dict[int, MemberSet]:
     """{`by` value: its members' MemberSet} in one grouped query over `rows`."""
-    aggregated = (rows.order_by().values(by)
-                  .annotate(n=Count(member), total=Sum(member), squares=Sum(F(member) * F(member))))
+    aggregated = (
+        rows.order_by().values(by).annotate(n=Count(member), total=Sum(member), squares=Sum(F(member) * F(member)))
+    )
     return {row[by]: MemberSet(row["n"], int(row["total"] or 0), int(row["squares"] or 0)) for row in aggregated}
 
 

@@ -47,7 +47,7 @@ class Boilerplate:
 
     def strip(self, text: str) -> str:
         if self.prefix and text.startswith(self.prefix):
-            text = text[len(self.prefix):]
+            text = text[len(self.prefix) :]
         if self.suffix and text.endswith(self.suffix):
             text = text[: len(text) - len(self.suffix)]
         for segment in self.segments:
@@ -91,9 +91,9 @@ def boilerplate_from_samples(inputs: Iterable[str]) -> Boilerplate:
         line for line, count in line_counts.items() if count >= least and len(line) >= _MIN_SEGMENT_CHARS
     )
     pieces = sorted(
-        (piece for piece, count in piece_counts.items()
-         if count >= least and len(piece) >= _MIN_SEGMENT_CHARS),
-        key=len, reverse=True,
+        (piece for piece, count in piece_counts.items() if count >= least and len(piece) >= _MIN_SEGMENT_CHARS),
+        key=len,
+        reverse=True,
     )
     # "pupils with word problems." is shared, and so is every shorter tail of it.
     segments: list[str] = []
@@ -119,7 +119,7 @@ def _sentence_pieces(text: str) -> set[str]:
         words = list(_WORD.finditer(sentence))
         for count in range(_MIN_PHRASE_WORDS, len(words)):
             pieces.add(sentence[: words[count - 1].end()])
-            pieces.add(sentence[words[len(words) - count].start():])
+            pieces.add(sentence[words[len(words) - count].start() :])
     return pieces
 
 

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 
 from reviews.forms.audit_log import AuditLogFilterForm
 from reviews.selectors.audit_log import CSV_COLUMNS, PAGE_SIZE, audit_log_csv_rows, audit_log_filtered, audit_log_page
-from synthreview.projects.access import get_project_for_user
 from synthreview.csv_safety import csv_safe_cell
+from synthreview.projects.access import get_project_for_user
 
 # Query parameters that move the page rather than filter it.
 _CURSORS = ("before", "after")
@@ -38,14 +38,21 @@ def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
     project = access.project
     params = QueryDict(_filter_query(request.GET))
     form = AuditLogFilterForm(params or None, project=project)
-    context: dict = {"project": project, "access": access, "form": form, "page_size": PAGE_SIZE,
-                     "filter_query": params.urlencode(), "filtered": bool(params)}
+    context: dict = {
+        "project": project,
+        "access": access,
+        "form": form,
+        "page_size": PAGE_SIZE,
+        "filter_query": params.urlencode(),
+        "filtered": bool(params),
+    }
     if form.is_bound and not form.is_valid():
         context["invalid"] = True
     else:
         queryset = audit_log_filtered(project, form.filters())
-        context["page"] = audit_log_page(project, queryset, before=_cursor(request.GET.get("before")),
-                                         after=_cursor(request.GET.get("after")))
+        context["page"] = audit_log_page(
+            project, queryset, before=_cursor(request.GET.get("before")), after=_cursor(request.GET.get("after"))
+        )
         context["paged"] = bool(request.GET.get("before") or request.GET.get("after"))
     template = "reviews/audit_log.html#results" if request.htmx else "reviews/audit_log.html"
     return render(request, template, context, status=400 if context.get("invalid") else 200)

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from reviews import selectors
+from reviews.access import get_audit_for_user
 from reviews.forms.samples import VerdictForm
 from reviews.models import Audit, AuditItem, Verdict
 from reviews.selectors import SampleView
@@ -28,25 +29,46 @@ from reviews.services.audits import (
 )
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.projects.access import ProjectAccess
-from reviews.access import get_audit_for_user
 
 
 def _position(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
 
-def _card(request: HttpRequest, access: ProjectAccess, audit: Audit, item: AuditItem | None, *, status: int = 200,
-          saved: str = "", problem: str = "", form: VerdictForm | None = None) -> HttpResponse:
+def _card(
+    request: HttpRequest,
+    access: ProjectAccess,
+    audit: Audit,
+    item: AuditItem | None,
+    *,
+    status: int = 200,
+    saved: str = "",
+    problem: str = "",
+    form: VerdictForm | None = None,
+) -> HttpResponse:
     # The blind card shows the texts and label only, so neighbours, flags and verdicts are never read.
     view = SampleView(sample=item.sample, similarity=None) if item is not None else None
-    my_verdict = (Verdict.objects.filter(audit=audit, sample_id=item.sample_id, reviewer=request.user).first()
-                  if item is not None else None)
+    my_verdict = (
+        Verdict.objects.filter(audit=audit, sample_id=item.sample_id, reviewer=request.user).first()
+        if item is not None
+        else None
+    )
     audit.refresh_from_db(fields=["status"])
     context = {
-        "project": access.project, "access": access, "order": "audit", "orders": selectors.QUEUE_ORDERS,
-        "audit": audit, "item": item, "view": view, "cursor": item.position if item else "",
-        "saved": saved, "problem": problem, "form": form, "my_verdict": my_verdict,
-        "category_keys": CATEGORY_KEYS, "progress": audit_progress(audit, request.user),
+        "project": access.project,
+        "access": access,
+        "order": "audit",
+        "orders": selectors.QUEUE_ORDERS,
+        "audit": audit,
+        "item": item,
+        "view": view,
+        "cursor": item.position if item else "",
+        "saved": saved,
+        "problem": problem,
+        "form": form,
+        "my_verdict": my_verdict,
+        "category_keys": CATEGORY_KEYS,
+        "progress": audit_progress(audit, request.user),
         "can_bulk": access.can("bulk"),
     }
     template = "reviews/queue.html#card" if request.htmx else "reviews/queue.html"
@@ -80,14 +102,27 @@ def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) 
         raise Http404("That sample is not part of this audit.")
     form = VerdictForm(request.POST)
     if not form.is_valid():
-        return _card(request, access, audit, item, status=400, form=form,
-                     problem="The verdict was not saved: " + "; ".join(
-                         f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        return _card(
+            request,
+            access,
+            audit,
+            item,
+            status=400,
+            form=form,
+            problem="The verdict was not saved: "
+            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+        )
     data = form.cleaned_data
     try:
-        verdict = audit_verdict_record(audit=audit, sample_id=pk, reviewer=request.user, value=data["value"],
-                                       error_category=data["error_category"] or "", note=data["note"] or "",
-                                       time_spent_ms=data.get("time_spent_ms"))
+        verdict = audit_verdict_record(
+            audit=audit,
+            sample_id=pk,
+            reviewer=request.user,
+            value=data["value"],
+            error_category=data["error_category"] or "",
+            note=data["note"] or "",
+            time_spent_ms=data.get("time_spent_ms"),
+        )
     except (AuditClosed, AuditItemFull) as refused:
         following = audit_queue_next(audit, request.user, after_position=item.position)
         return _card(request, access, audit, following, status=409, problem=str(refused))
@@ -96,8 +131,9 @@ def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) 
     if not request.htmx:
         return redirect(queue_url(slug, "audit", audit=audit.pk, after=item.position))
     following = audit_queue_next(audit, request.user, after_position=item.position)
-    return _card(request, access, audit, following,
-                 saved=f"Saved {verdict.get_value_display().lower()} on item {item.position}.")
+    return _card(
+        request, access, audit, following, saved=f"Saved {verdict.get_value_display().lower()} on item {item.position}."
+    )
 
 
 def audit_verdict_undo_last(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
@@ -107,9 +143,15 @@ def audit_verdict_undo_last(request: HttpRequest, slug: str, audit_id: int) -> H
     except AuditClosed as refused:
         return _card(request, access, audit, None, status=409, problem=str(refused))
     if sample_id is None:
-        return _card(request, access, audit, audit_queue_next(audit, request.user),
-                     problem="You have no verdict to undo in this audit.")
+        return _card(
+            request,
+            access,
+            audit,
+            audit_queue_next(audit, request.user),
+            problem="You have no verdict to undo in this audit.",
+        )
     if not request.htmx:
         return redirect(queue_url(slug, "audit", audit=audit.pk, sample=sample_id))
-    return _card(request, access, audit, audit_item_for(audit, sample_id),
-                 saved="Undid your last verdict in this audit.")
+    return _card(
+        request, access, audit, audit_item_for(audit, sample_id), saved="Undid your last verdict in this audit."
+    )

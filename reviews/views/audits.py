@@ -12,8 +12,10 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reviews.forms.audits import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
+from generation.access import get_sample_with_access
+from reviews.access import get_audit_for_user
 from reviews.charts import interval_bars, trend_lines
+from reviews.forms.audits import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
 from reviews.metrics import planned_interval_width, wilson_interval
 from reviews.models import Audit, AuditStatus, GoldSample
 from reviews.selectors.audit_queue import audit_progress, audits_progress
@@ -35,20 +37,31 @@ from reviews.services.audits import (
     gold_sample_set,
 )
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from reviews.access import get_audit_for_user
-from generation.access import get_sample_with_access
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
 
 
-def noise_floor_chart(rows: list[dict], *, title: str, limit: float, empty_message: str = "Nothing to show yet"
-                      ) -> SafeString:
+def noise_floor_chart(
+    rows: list[dict], *, title: str, limit: float, empty_message: str = "Nothing to show yet"
+) -> SafeString:
     """Rows of noise-floor figures (rate, low, high, wrong, judged) as interval bars against the project's limit."""
     return interval_bars(
-        [{"label": row["label"], "value": row["rate"], "low": row["low"], "high": row["high"],
-          "note": f"{row['wrong']} wrong of {row['judged']}"
-                  + (f" in {row['audits']} audits" if row.get("audits", 1) > 1 else "")} for row in rows],
-        title=title, axis_label="Share marked wrong", limit=limit, empty_message=empty_message)
+        [
+            {
+                "label": row["label"],
+                "value": row["rate"],
+                "low": row["low"],
+                "high": row["high"],
+                "note": f"{row['wrong']} wrong of {row['judged']}"
+                + (f" in {row['audits']} audits" if row.get("audits", 1) > 1 else ""),
+            }
+            for row in rows
+        ],
+        title=title,
+        axis_label="Share marked wrong",
+        limit=limit,
+        empty_message=empty_message,
+    )
 
 
 def _refusal(error: Exception) -> str:
@@ -60,8 +73,13 @@ def _plan(sample_size: int, expected_percent: int) -> dict:
     expected_wrong = round(sample_size * rate)
     low, high = wilson_interval(expected_wrong, sample_size)
     return {
-        "n": sample_size, "rate": rate, "width": planned_interval_width(sample_size, rate), "half": planned_interval_width(sample_size, rate) / 2, "low": low,
-        "high": high, "expected_wrong": expected_wrong,
+        "n": sample_size,
+        "rate": rate,
+        "width": planned_interval_width(sample_size, rate),
+        "half": planned_interval_width(sample_size, rate) / 2,
+        "low": low,
+        "high": high,
+        "expected_wrong": expected_wrong,
         "table": [{"n": n, "width": planned_interval_width(n, rate)} for n in PLANNER_SIZES],
     }
 
@@ -77,28 +95,48 @@ def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                audit = audit_create(project=project, actor=request.user, scope=data["scope"],
-                                     object_id=form.scope_object_id(), sample_size=data["sample_size"],
-                                     overlap=data["overlap"], gold_items=data["gold_items"],
-                                     expected_error_rate=data["expected_error_rate"] / 100, name=data["name"],
-                                     seed=data["seed"])
+                audit = audit_create(
+                    project=project,
+                    actor=request.user,
+                    scope=data["scope"],
+                    object_id=form.scope_object_id(),
+                    sample_size=data["sample_size"],
+                    overlap=data["overlap"],
+                    gold_items=data["gold_items"],
+                    expected_error_rate=data["expected_error_rate"] / 100,
+                    name=data["name"],
+                    seed=data["seed"],
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                gold = f" and {audit.gold_items} gold item{'s' if audit.gold_items != 1 else ''}" if audit.gold_items else ""
-                messages.success(request, f"Drew {audit.sample_size} item{'s' if audit.sample_size != 1 else ''}{gold}.")
+                gold = (
+                    f" and {audit.gold_items} gold item{'s' if audit.gold_items != 1 else ''}"
+                    if audit.gold_items
+                    else ""
+                )
+                messages.success(
+                    request, f"Drew {audit.sample_size} item{'s' if audit.sample_size != 1 else ''}{gold}."
+                )
                 return redirect("audit_detail", slug, audit.pk)
     elif request.method == "POST":
         get_project_for_user(request.user, slug, "audit")
     audits = list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:100])
     progress = audits_progress(audits)
-    rows = [{"audit": audit, "progress": progress[audit.pk],
-             "floor": (audit.frozen_figures or {}).get("noise_floor")} for audit in audits]
+    rows = [
+        {"audit": audit, "progress": progress[audit.pk], "floor": (audit.frozen_figures or {}).get("noise_floor")}
+        for audit in audits
+    ]
     planned = form["sample_size"].value() if form else None
     rate = form["expected_error_rate"].value() if form else None
-    context = {"project": project, "access": access, "form": form, "rows": rows,
-               "gold_count": GoldSample.objects.filter(project=project).count(),
-               "plan": _plan(int(planned or 60), int(rate or 10)) if form else None}
+    context = {
+        "project": project,
+        "access": access,
+        "form": form,
+        "rows": rows,
+        "gold_count": GoldSample.objects.filter(project=project).count(),
+        "plan": _plan(int(planned or 60), int(rate or 10)) if form else None,
+    }
     return render(request, "reviews/audits.html", context, status=400 if form is not None and form.errors else 200)
 
 
@@ -112,8 +150,11 @@ def audit_plan(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         sample_size = form.cleaned_data["sample_size"] or sample_size
         rate = form.cleaned_data["expected_error_rate"] or rate
-    return render(request, "reviews/audits.html#plan", {"project": access.project, "plan": _plan(sample_size, rate),
-                                                        "plan_error": form.errors.as_text()})
+    return render(
+        request,
+        "reviews/audits.html#plan",
+        {"project": access.project, "plan": _plan(sample_size, rate), "plan_error": form.errors.as_text()},
+    )
 
 
 @login_required
@@ -123,8 +164,14 @@ def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return _audit_detail_page(request, access, audit)
 
 
-def _audit_detail_page(request: HttpRequest, access: ProjectAccess, audit: Audit, *,
-                       close_form: AuditCloseForm | None = None, status: int = 200) -> HttpResponse:
+def _audit_detail_page(
+    request: HttpRequest,
+    access: ProjectAccess,
+    audit: Audit,
+    *,
+    close_form: AuditCloseForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     figures = audit_figures(audit)
     if (blinding := blinding_for(request.user, access)).held:
         figures = {**figures, "disagreements": blinding.left_out(figures.get("disagreements") or [])}
@@ -133,13 +180,23 @@ def _audit_detail_page(request: HttpRequest, access: ProjectAccess, audit: Audit
     charts = {}
     if show_figures:
         for key, title in BREAKDOWNS.items():
-            charts[key] = noise_floor_chart(figures["breakdowns"][key], title=f"Noise floor by {title.lower()}",
-                                            limit=access.project.noise_floor_limit)
-    context = {"project": access.project, "access": access, "audit": audit, "figures": figures,
-               "show_figures": show_figures, "chart_list": list(charts.values()),
-               "progress": audit_progress(audit, request.user), "close_form": close_form or AuditCloseForm(),
-               "verdict_choices": AdjudicationForm.base_fields["value"].choices,
-               "category_choices": AdjudicationForm.base_fields["error_category"].choices}
+            charts[key] = noise_floor_chart(
+                figures["breakdowns"][key],
+                title=f"Noise floor by {title.lower()}",
+                limit=access.project.noise_floor_limit,
+            )
+    context = {
+        "project": access.project,
+        "access": access,
+        "audit": audit,
+        "figures": figures,
+        "show_figures": show_figures,
+        "chart_list": list(charts.values()),
+        "progress": audit_progress(audit, request.user),
+        "close_form": close_form or AuditCloseForm(),
+        "verdict_choices": AdjudicationForm.base_fields["value"].choices,
+        "category_choices": AdjudicationForm.base_fields["error_category"].choices,
+    }
     return render(request, "reviews/audit_detail.html", context, status=status)
 
 
@@ -168,14 +225,23 @@ def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpRespo
     access, audit = get_audit_for_user(request.user, slug, pk, "audit")
     form = AdjudicationForm(request.POST)
     if not form.is_valid():
-        problems = " ".join(f"{form.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-                            for name, errors in form.errors.items() if name in form.fields)
+        problems = " ".join(
+            f"{form.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+            if name in form.fields
+        )
         messages.error(request, "The decision was not saved. " + problems)
     else:
         data = form.cleaned_data
         try:
-            audit_adjudicate(audit=audit, sample_id=data["sample"], actor=request.user, value=data["value"],
-                             error_category=data["error_category"] or "", note=data["note"] or "")
+            audit_adjudicate(
+                audit=audit,
+                sample_id=data["sample"],
+                actor=request.user,
+                value=data["value"],
+                error_category=data["error_category"] or "",
+                note=data["note"] or "",
+            )
             messages.success(request, f"Decided: {data['value']}.")
         except (ValidationError, AuditClosed) as error:
             messages.error(request, _refusal(error))
@@ -194,10 +260,14 @@ def gold_set_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         messages.success(request, "Removed from the gold set.")
     else:
         try:
-            gold_sample_set(project=access.project, sample_id=sample.pk, actor=request.user,
-                            expected_value=form.cleaned_data["expected_value"],
-                            expected_error_category=form.cleaned_data["expected_error_category"] or "",
-                            note=form.cleaned_data["note"] or "")
+            gold_sample_set(
+                project=access.project,
+                sample_id=sample.pk,
+                actor=request.user,
+                expected_value=form.cleaned_data["expected_value"],
+                expected_error_category=form.cleaned_data["expected_error_category"] or "",
+                note=form.cleaned_data["note"] or "",
+            )
             messages.success(request, "Added to the gold set.")
         except ValidationError as error:
             messages.error(request, _refusal(error))
@@ -215,8 +285,9 @@ def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
     for key, title in BREAKDOWNS.items():
         rows = [entry.as_row() for entry in noise_floor_by(project, key, audits)]
         tables[key] = rows
-        charts[key] = noise_floor_chart(rows, title=f"Noise floor by {title.lower()}", limit=limit,
-                                        empty_message="No closed audits yet")
+        charts[key] = noise_floor_chart(
+            rows, title=f"Noise floor by {title.lower()}", limit=limit, empty_message="No closed audits yet"
+        )
     compare_key = request.GET.get("compare", "generator")
     compare_key = compare_key if compare_key in ("generator", "template_version") else "generator"
     comparison = None
@@ -224,13 +295,25 @@ def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
     if first.isdigit() and second.isdigit():
         comparison = noise_floor_compare(project, compare_key, int(first), int(second))
     context = {
-        "project": project, "access": access, "audits": audits, "limit": limit,
+        "project": project,
+        "access": access,
+        "audits": audits,
+        "limit": limit,
         "split_left_out": sum(a.frozen_figures["noise_floor"].get("split", 0) for a in audits),
-        "sections": [{"key": key, "title": title, "rows": tables[key], "chart": charts[key]}
-                     for key, title in BREAKDOWNS.items()],
-        "trend": trend_lines(noise_floor_trend(project, "generator", audits), title="Noise floor over time",
-                             y_label="Share marked wrong", limit=limit),
-        "categories": error_categories_pooled(project, audits), "comparison": comparison,
-        "compare_key": compare_key, "compare_options": tables[compare_key], "first": first, "second": second,
+        "sections": [
+            {"key": key, "title": title, "rows": tables[key], "chart": charts[key]} for key, title in BREAKDOWNS.items()
+        ],
+        "trend": trend_lines(
+            noise_floor_trend(project, "generator", audits),
+            title="Noise floor over time",
+            y_label="Share marked wrong",
+            limit=limit,
+        ),
+        "categories": error_categories_pooled(project, audits),
+        "comparison": comparison,
+        "compare_key": compare_key,
+        "compare_options": tables[compare_key],
+        "first": first,
+        "second": second,
     }
     return render(request, "reviews/noise_floor.html", context)

@@ -16,10 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from reviews.access import get_alert_for_user
 from reviews.charts import histogram, stacked_share, trend_lines
 from reviews.models import Alert, AlertChannel, SnapshotScope
 from reviews.quality.drift import MIN_WINDOW
-from reviews.services.quality_snapshots import SUBSET_ROWS
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
 from reviews.selectors.dashboard import (
     FIGURES,
@@ -35,11 +35,10 @@ from reviews.selectors.dashboard import (
 )
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
 from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
+from reviews.services.quality_snapshots import SUBSET_ROWS
 from reviews.views.audits import noise_floor_chart
-from reviews.access import get_alert_for_user
-from synthreview.projects.access import get_project_for_user
 from synthreview.csv_safety import csv_safe_cell
-
+from synthreview.projects.access import get_project_for_user
 
 SCHEDULE_WORDS = {"minute": "every minute", "daily": "daily", "weekly": "weekly", "monthly": "monthly"}
 
@@ -60,42 +59,93 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     copy_limit = thresholds["copy_share"]
     drift = drift_history(project, history)
     charts = {
-        "noise_floor": noise_floor_chart(generators, title="Noise floor per generator (95% Wilson interval)",
-                                         limit=limit, empty_message="No closed audits yet"),
-        "trend": trend_lines(noise_floor_trend(project, "generator", audits), title="Noise floor over time",
-                             y_label="Share marked wrong", limit=limit),
+        "noise_floor": noise_floor_chart(
+            generators,
+            title="Noise floor per generator (95% Wilson interval)",
+            limit=limit,
+            empty_message="No closed audits yet",
+        ),
+        "trend": trend_lines(
+            noise_floor_trend(project, "generator", audits),
+            title="Noise floor over time",
+            y_label="Share marked wrong",
+            limit=limit,
+        ),
         "duplicates": trend_lines(
-            [{"name": name, "points": [(s.computed_at, s.metrics.get(metric), None, None) for s in history
-                                       if s.metrics.get(metric) is not None]}
-             for name, metric in (("In duplicate groups", "duplicate_share"), ("Copy share", "copy_share"),
-                                  ("Low-novelty share", "low_novelty_share"))],
-            title="Duplication and copies over time", y_label="Share of synthetic samples",
-            empty_message="No quality snapshot yet"),
-        "drift": trend_lines(drift["previous"], title="Drift from the previous window",
-                             y_label="Fréchet distance", percent=False, limit=thresholds["drift_previous"].limit,
-                             empty_message="No drift measured yet: it needs two windows of new samples"),
-        "drift_to_real": trend_lines(drift["to_real"], title="Each window's distance to the real anchors",
-                                     y_label="Fréchet distance", percent=False,
-                                     empty_message="No window compared with real anchors yet"),
-        "novelty": histogram(novelty_bins(overall), title="Novelty of synthetic samples",
-                             x_label="1 − similarity to the nearest real or accepted sample",
-                             empty_message="No novelty scores yet"),
-        "nearest_real": histogram(nearest_real_bins(overall), title="Similarity to the nearest real sample",
-                                  x_label="cosine similarity", highlight_from=COPY_SIMILARITY,
-                                  highlight_label=f"copies (≥ {COPY_SIMILARITY})",
-                                  empty_message="No real anchors to compare with yet"),
-        "mix": stacked_share([("Real", mix.get("real", 0)), ("Synthetic", mix.get("synthetic", 0))],
-                             title="Real and synthetic samples"),
+            [
+                {
+                    "name": name,
+                    "points": [
+                        (s.computed_at, s.metrics.get(metric), None, None)
+                        for s in history
+                        if s.metrics.get(metric) is not None
+                    ],
+                }
+                for name, metric in (
+                    ("In duplicate groups", "duplicate_share"),
+                    ("Copy share", "copy_share"),
+                    ("Low-novelty share", "low_novelty_share"),
+                )
+            ],
+            title="Duplication and copies over time",
+            y_label="Share of synthetic samples",
+            empty_message="No quality snapshot yet",
+        ),
+        "drift": trend_lines(
+            drift["previous"],
+            title="Drift from the previous window",
+            y_label="Fréchet distance",
+            percent=False,
+            limit=thresholds["drift_previous"].limit,
+            empty_message="No drift measured yet: it needs two windows of new samples",
+        ),
+        "drift_to_real": trend_lines(
+            drift["to_real"],
+            title="Each window's distance to the real anchors",
+            y_label="Fréchet distance",
+            percent=False,
+            empty_message="No window compared with real anchors yet",
+        ),
+        "novelty": histogram(
+            novelty_bins(overall),
+            title="Novelty of synthetic samples",
+            x_label="1 − similarity to the nearest real or accepted sample",
+            empty_message="No novelty scores yet",
+        ),
+        "nearest_real": histogram(
+            nearest_real_bins(overall),
+            title="Similarity to the nearest real sample",
+            x_label="cosine similarity",
+            highlight_from=COPY_SIMILARITY,
+            highlight_label=f"copies (≥ {COPY_SIMILARITY})",
+            empty_message="No real anchors to compare with yet",
+        ),
+        "mix": stacked_share(
+            [("Real", mix.get("real", 0)), ("Synthetic", mix.get("synthetic", 0))], title="Real and synthetic samples"
+        ),
     }
-    alerts = list(Alert.objects.filter(project=project).select_related("acknowledged_by")
-                  .order_by("acknowledged_at", "-created_at")[:20])
+    alerts = list(
+        Alert.objects.filter(project=project)
+        .select_related("acknowledged_by")
+        .order_by("acknowledged_at", "-created_at")[:20]
+    )
     context = {
-        "project": project, "access": access, "charts": charts, "generators": generators, "audits": audits,
-        "snapshot": overall, "table": metrics_table(snapshots, thresholds),
+        "project": project,
+        "access": access,
+        "charts": charts,
+        "generators": generators,
+        "audits": audits,
+        "snapshot": overall,
+        "table": metrics_table(snapshots, thresholds),
         "columns": [label for _, label, _ in METRIC_COLUMNS],
-        "thresholds": thresholds, "copy_limit": copy_limit, "copy_similarity": COPY_SIMILARITY, "alerts": alerts, "figures": FIGURES,
+        "thresholds": thresholds,
+        "copy_limit": copy_limit,
+        "copy_similarity": COPY_SIMILARITY,
+        "alerts": alerts,
+        "figures": FIGURES,
         "class_balance": (overall.metrics.get("class_balance") or []) if overall else [],
-        "min_window": MIN_WINDOW, "subset_rows": SUBSET_ROWS,
+        "min_window": MIN_WINDOW,
+        "subset_rows": SUBSET_ROWS,
         "schedule": SCHEDULE_WORDS.get(project.quality_check_schedule, ""),
     }
     return render(request, "reviews/dashboard.html", context)
@@ -173,21 +223,31 @@ def alert_settings(request: HttpRequest, slug: str) -> HttpResponse:
                         raise ValidationError(f"{spec.label}: “{raw}” is not a number.") from None
                     enabled = request.POST.get(f"enabled_{metric}") == "on"
                     # An untouched default stays a default, so it follows later changes to the default.
-                    if (not current[metric].custom and enabled and math.isclose(limit, current[metric].limit)):
+                    if not current[metric].custom and enabled and math.isclose(limit, current[metric].limit):
                         continue
                     threshold_set(project=project, actor=request.user, metric=metric, limit=limit, enabled=enabled)
                 webhook = request.POST.get("webhook_url")
                 if webhook is not None and not access.can("generators"):
                     raise PermissionDenied("Only admins set the webhook URL.")
                 if webhook is not None or "email_recipients" in request.POST:
-                    alert_channel_set(project=project, actor=request.user, webhook_url=webhook,
-                                      email_recipients=request.POST.get("email_recipients"))
+                    alert_channel_set(
+                        project=project,
+                        actor=request.user,
+                        webhook_url=webhook,
+                        email_recipients=request.POST.get("email_recipients"),
+                    )
         except ValidationError as error:
             errors = error.messages
         else:
             messages.success(request, "Alert settings saved.")
             return redirect("alert_settings", slug)
     thresholds = project_thresholds(project)
-    context = {"project": project, "access": access, "thresholds": thresholds, "channel": channel,
-               "errors": errors, "can_set_webhook": access.can("generators")}
+    context = {
+        "project": project,
+        "access": access,
+        "thresholds": thresholds,
+        "channel": channel,
+        "errors": errors,
+        "can_set_webhook": access.can("generators"),
+    }
     return render(request, "reviews/alert_settings.html", context, status=400 if errors else 200)

@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from reviews.forms.governance import EvalDrawForm, EvalFreezeForm, EvalIdsForm
+from reviews.selectors.governance import eval_set_overview
 from reviews.services.eval_sets import (
     EvalSetError,
     eval_set_version_create,
@@ -16,8 +18,6 @@ from reviews.services.eval_sets import (
     eval_split_draw,
     eval_split_remove,
 )
-from reviews.forms.governance import EvalDrawForm, EvalFreezeForm, EvalIdsForm
-from reviews.selectors.governance import eval_set_overview
 from synthreview.projects.access import get_project_for_user
 
 ACTIONS = ("add", "remove", "draw", "freeze")
@@ -49,11 +49,17 @@ def eval_set_view(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, f"{moved:,} real samples drawn into the eval split.")
             else:
                 version = eval_set_version_create(access=access, actor=request.user, note=data["note"])
-                messages.success(request, f"Eval set v{version.version} frozen: {version.member_count:,} samples, "
-                                          f"hash {version.content_hash[:12]}…. Checking the train side for leaks.")
+                messages.success(
+                    request,
+                    f"Eval set v{version.version} frozen: {version.member_count:,} samples, "
+                    f"hash {version.content_hash[:12]}…. Checking the train side for leaks.",
+                )
         except EvalSetError as error:
             forms[action].add_error(None, str(error))
         else:
             return redirect("eval_set", slug=project.slug)
-    return render(request, "reviews/eval_set.html", {
-        "project": project, "access": access, "forms": forms, "overview": eval_set_overview(project)})
+    return render(
+        request,
+        "reviews/eval_set.html",
+        {"project": project, "access": access, "forms": forms, "overview": eval_set_overview(project)},
+    )

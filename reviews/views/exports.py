@@ -12,22 +12,22 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from reviews.access import get_export_for_user
 from reviews.charts import share_scatter
-from reviews.governance.downstream import DownstreamError, downstream_result_record
-from reviews.services.exports import ExportError, export_dir, export_request
-from reviews.governance.mix_policy import minimum_real_share
 from reviews.forms.governance import DownstreamResultForm, ExportForm
+from reviews.governance.downstream import DownstreamError, downstream_result_record
+from reviews.governance.mix_policy import minimum_real_share
 from reviews.models import ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
-from reviews.access import get_export_for_user
-from synthreview.projects.access import get_project_for_user
+from reviews.services.exports import ExportError, export_dir, export_request
 from synthreview.progress import progress_get, progress_key
+from synthreview.projects.access import get_project_for_user
 
 # What a lead can do about each refusal, shown beside it.
 REMEDIES = {
     "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out below.",
     "recursion": "Leave the refused generators out below, or declare the model being trained, with its lineage, "
-                 "on the Policy page.",
+    "on the Policy page.",
     "eval_real_only": "Freeze a new eval-set version from real samples only.",
 }
 
@@ -42,11 +42,16 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             export = export_request(
-                access=access, actor=request.user, format=data["format"], split=data["split"],
-                target_model=data["target_model"], max_generation_depth=data["max_generation_depth"],
+                access=access,
+                actor=request.user,
+                format=data["format"],
+                split=data["split"],
+                target_model=data["target_model"],
+                max_generation_depth=data["max_generation_depth"],
                 eval_set_version=data["eval_set_version"],
                 excluded_generator_ids=[g.pk for g in data["excluded_generators"]],
-                audit_override_reason=data["audit_override_reason"])
+                audit_override_reason=data["audit_override_reason"],
+            )
         except ExportError as error:
             form.add_error(None, str(error))
         else:
@@ -54,13 +59,32 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
     before = request.GET.get("before")
     exports, older = exports_page(project, before=int(before) if before and before.isdigit() else None)
     parity = performance_parity(project)
-    charts = [(metric, share_scatter(parity_series(rows), title=f"{metric} against the export's real share",
-                                     x_label="Real share of the training export", y_label=metric))
-              for metric, rows in parity.items()]
-    return render(request, "reviews/exports.html", {
-        "project": project, "access": access, "form": form, "exports": exports, "older": older,
-        "minimum": float(minimum_real_share(project.phase, project.min_real_share)), "parity": parity,
-        "parity_charts": charts})
+    charts = [
+        (
+            metric,
+            share_scatter(
+                parity_series(rows),
+                title=f"{metric} against the export's real share",
+                x_label="Real share of the training export",
+                y_label=metric,
+            ),
+        )
+        for metric, rows in parity.items()
+    ]
+    return render(
+        request,
+        "reviews/exports.html",
+        {
+            "project": project,
+            "access": access,
+            "form": form,
+            "exports": exports,
+            "older": older,
+            "minimum": float(minimum_real_share(project.phase, project.min_real_share)),
+            "parity": parity,
+            "parity_charts": charts,
+        },
+    )
 
 
 @login_required
@@ -68,9 +92,16 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
 def export_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, export = get_export_for_user(request.user, slug, pk)
     progress = progress_get(progress_key("export", export.pk)) if not export.finished else None
-    context = {"project": access.project, "access": access, "export": export, "progress": progress,
-               "remedies": REMEDIES, "result_form": DownstreamResultForm(), "leak_kinds": dict(LeakKind.choices),
-               "results": list(export.downstream_results.select_related("recorded_by").order_by("metric", "id"))}
+    context = {
+        "project": access.project,
+        "access": access,
+        "export": export,
+        "progress": progress,
+        "remedies": REMEDIES,
+        "result_form": DownstreamResultForm(),
+        "leak_kinds": dict(LeakKind.choices),
+        "results": list(export.downstream_results.select_related("recorded_by").order_by("metric", "id")),
+    }
     if request.htmx and request.GET.get("part") == "status":
         return render(request, "reviews/export_detail.html#export-status", context)
     return render(request, "reviews/export_detail.html", context)
@@ -103,8 +134,9 @@ def export_manifest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     _, export = get_export_for_user(request.user, slug, pk)
     if not export.finished or export.manifest is None:
         raise Http404("The manifest is written when the export finishes.")
-    response = HttpResponse(json.dumps(export.manifest, indent=2, ensure_ascii=False) + "\n",
-                            content_type="application/json; charset=utf-8")
+    response = HttpResponse(
+        json.dumps(export.manifest, indent=2, ensure_ascii=False) + "\n", content_type="application/json; charset=utf-8"
+    )
     name = f"{export.project.slug}-export-{export.pk}.manifest.json"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"

@@ -19,9 +19,11 @@ def similarity_status(request: HttpRequest, slug: str) -> HttpResponse:
     if not request.htmx:
         return redirect("project_detail", slug=slug)
     overview = selectors.similarity_overview(access.project)
-    response = render(request, "reviews/_similarity_status.html",
-                      {"project": access.project, "access": access, "similarity": overview,
-                       "can_rerun": access.can("bulk")})
+    response = render(
+        request,
+        "reviews/_similarity_status.html",
+        {"project": access.project, "access": access, "similarity": overview, "can_rerun": access.can("bulk")},
+    )
     if not overview.busy:
         return HttpResponseStopPolling(response.content)
     return response
@@ -34,8 +36,11 @@ def similarity_rerun(request: HttpRequest, slug: str) -> HttpResponse:
     similarity_refresh(project_id=access.project.pk, requested_by=request.user)
     if request.htmx:
         overview = selectors.similarity_overview(access.project)
-        return render(request, "reviews/_similarity_status.html",
-                      {"project": access.project, "access": access, "similarity": overview, "can_rerun": True})
+        return render(
+            request,
+            "reviews/_similarity_status.html",
+            {"project": access.project, "access": access, "similarity": overview, "can_rerun": True},
+        )
     return redirect("project_detail", slug=slug)
 
 
@@ -47,7 +52,10 @@ def similarity_refit_view(request: HttpRequest, slug: str) -> HttpResponse:
     similarity_refit(project_id=access.project.pk, requested_by=request.user)
     if request.htmx:
         overview = selectors.similarity_overview(access.project)
-        return render(request, "reviews/_similarity_status.html",
-                      {"project": access.project, "access": access, "similarity": overview, "can_rerun": True})
+        return render(
+            request,
+            "reviews/_similarity_status.html",
+            {"project": access.project, "access": access, "similarity": overview, "can_rerun": True},
+        )
     messages.success(request, "A full refit of the clusters is queued; its progress shows above.")
     return redirect(f"{reverse('similarity_view', args=[slug])}?tab=clusters")

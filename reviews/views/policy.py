@@ -12,12 +12,12 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from generation.models import Generator
-from synthreview.projects.models import Phase
-from reviews.governance.mix_policy import PHASE_MIN_REAL_SHARE, minimum_real_share
 from reviews.forms.policy import PolicyForm
+from reviews.governance.mix_policy import PHASE_MIN_REAL_SHARE, minimum_real_share
 from reviews.selectors.audit_log import policy_history
 from reviews.services.policy import project_policy_set
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.models import Phase
 
 
 @login_required
@@ -43,10 +43,21 @@ def policy_settings(request: HttpRequest, slug: str) -> HttpResponse:
         form.disable()
     minimum = minimum_real_share(project.phase, project.min_real_share)
     context = {
-        "project": project, "access": access, "form": form, "can_change": access.can("policy"),
-        "minimum": float(minimum), "custom": project.min_real_share is not None,
-        "phases": [{"value": value, "label": label, "minimum": float(PHASE_MIN_REAL_SHARE[value]),
-                    "current": value == project.phase} for value, label in Phase.choices],
+        "project": project,
+        "access": access,
+        "form": form,
+        "can_change": access.can("policy"),
+        "minimum": float(minimum),
+        "custom": project.min_real_share is not None,
+        "phases": [
+            {
+                "value": value,
+                "label": label,
+                "minimum": float(PHASE_MIN_REAL_SHARE[value]),
+                "current": value == project.phase,
+            }
+            for value, label in Phase.choices
+        ],
         "history": policy_history(project),
     }
     template = "reviews/policy.html#policy-form" if request.htmx else "reviews/policy.html"

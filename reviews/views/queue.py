@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from generation.access import get_sample_with_access
 from generation.models import Sample
 from reviews import selectors
 from reviews.forms.samples import VerdictForm
@@ -18,7 +19,6 @@ from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdi
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from generation.access import get_sample_with_access
 
 
 def _order(request: HttpRequest) -> str:
@@ -26,22 +26,46 @@ def _order(request: HttpRequest) -> str:
     return order if order in QUEUE_ORDERS else "oldest"
 
 
-def _card(request: HttpRequest, access: ProjectAccess, order: str, sample: Sample | None, *,
-          status: int = 200, conflict: VerdictConflict | None = None, saved: str = "", problem: str = "",
-          form: VerdictForm | None = None) -> HttpResponse:
+def _card(
+    request: HttpRequest,
+    access: ProjectAccess,
+    order: str,
+    sample: Sample | None,
+    *,
+    status: int = 200,
+    conflict: VerdictConflict | None = None,
+    saved: str = "",
+    problem: str = "",
+    form: VerdictForm | None = None,
+) -> HttpResponse:
     # A held audit item shows blind here too: no lineage, signals or others' verdicts.
     blinding = blinding_for(request.user, access)
     view = selectors.sample_view(sample, blinding=blinding) if sample is not None else None
     # A held item's place in "flagged first" or "lowest novelty" is what the audit hides: its card links
     # to the start of the queue instead.
-    cursor = (selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
-              if view is not None and not blinding.hides(view.sample.pk) else None)
-    my_verdict = next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None),
-                      None) if view else None
+    cursor = (
+        selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
+        if view is not None and not blinding.hides(view.sample.pk)
+        else None
+    )
+    my_verdict = (
+        next((v for v in view.verdicts if v.reviewer_id == request.user.pk and v.audit_id is None), None)
+        if view
+        else None
+    )
     context = {
-        "project": access.project, "access": access, "order": order, "orders": QUEUE_ORDERS,
-        "view": view, "cursor": cursor, "conflict": conflict, "saved": saved, "problem": problem, "form": form,
-        "my_verdict": my_verdict, "category_keys": CATEGORY_KEYS,
+        "project": access.project,
+        "access": access,
+        "order": order,
+        "orders": QUEUE_ORDERS,
+        "view": view,
+        "cursor": cursor,
+        "conflict": conflict,
+        "saved": saved,
+        "problem": problem,
+        "form": form,
+        "my_verdict": my_verdict,
+        "category_keys": CATEGORY_KEYS,
         "pending": selectors.queue_pending_estimate(access.project),
         "can_bulk": access.can("bulk"),
         # Only the full page shows them: a swapped card never re-reads the list.
@@ -66,15 +90,30 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
     if (wanted := request.GET.get("sample", "")).isdigit():
         sample = get_sample_with_access(request.user, slug, int(wanted), "review")[1]
     elif before := QueueCursor.parse(request.GET.get("before")):
-        sample = selectors.queue_previous(project=access.project, reviewer=request.user, order=order, before=before,
-                                          blinding=blinding_for(request.user, access))
+        sample = selectors.queue_previous(
+            project=access.project,
+            reviewer=request.user,
+            order=order,
+            before=before,
+            blinding=blinding_for(request.user, access),
+        )
         if sample is None:
-            return _card(request, access, order, _sample_at(access, request.GET.get("current")),
-                         problem="This is the first sample in the queue.")
+            return _card(
+                request,
+                access,
+                order,
+                _sample_at(access, request.GET.get("current")),
+                problem="This is the first sample in the queue.",
+            )
     else:
         after = QueueCursor.parse(request.GET.get("after"))
-        sample = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after,
-                                        blinding=blinding_for(request.user, access))
+        sample = selectors.queue_next(
+            project=access.project,
+            reviewer=request.user,
+            order=order,
+            after=after,
+            blinding=blinding_for(request.user, access),
+        )
     return _card(request, access, order, sample)
 
 
@@ -93,15 +132,28 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request)
     form = VerdictForm(request.POST)
     if not form.is_valid():
-        return _card(request, access, order, sample, status=400, form=form,
-                     problem="The verdict was not saved: " + "; ".join(
-                         f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        return _card(
+            request,
+            access,
+            order,
+            sample,
+            status=400,
+            form=form,
+            problem="The verdict was not saved: "
+            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+        )
     data = form.cleaned_data
     try:
-        verdict = verdict_record(project=access.project, sample_id=sample.pk, reviewer=request.user,
-                                 value=data["value"], error_category=data["error_category"] or "",
-                                 note=data["note"] or "", seen_revision=data["revision"],
-                                 time_spent_ms=data.get("time_spent_ms"))
+        verdict = verdict_record(
+            project=access.project,
+            sample_id=sample.pk,
+            reviewer=request.user,
+            value=data["value"],
+            error_category=data["error_category"] or "",
+            note=data["note"] or "",
+            seen_revision=data["revision"],
+            time_spent_ms=data.get("time_spent_ms"),
+        )
     except VerdictConflict as conflict:
         return _card(request, access, order, conflict.sample, status=409, conflict=conflict)
     except ValidationError as error:
@@ -109,8 +161,13 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     after = selectors.queue_cursor_of(sample, order)
     if not request.htmx:
         return redirect(queue_url(slug, order, after=str(after)))
-    following = selectors.queue_next(project=access.project, reviewer=request.user, order=order, after=after,
-                                        blinding=blinding_for(request.user, access))
+    following = selectors.queue_next(
+        project=access.project,
+        reviewer=request.user,
+        order=order,
+        after=after,
+        blinding=blinding_for(request.user, access),
+    )
     label = verdict.get_value_display().lower()
     if verdict.error_category:
         label += f" ({verdict.get_error_category_display().lower()})"
@@ -127,11 +184,17 @@ def verdict_undo_last(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         sample = verdict_undo(project=access.project, reviewer=request.user)
     except UndoRefused as refused:
-        return _card(request, access, order, _sample_at(access, request.POST.get("current")), status=409,
-                     problem=str(refused))
+        return _card(
+            request, access, order, _sample_at(access, request.POST.get("current")), status=409, problem=str(refused)
+        )
     if sample is None:
-        return _card(request, access, order, _sample_at(access, request.POST.get("current")),
-                     problem="You have no verdict to undo in this project.")
+        return _card(
+            request,
+            access,
+            order,
+            _sample_at(access, request.POST.get("current")),
+            problem="You have no verdict to undo in this project.",
+        )
     if not request.htmx:
         return redirect(queue_url(slug, order, sample=sample.pk))
     return _card(request, access, order, sample, saved=f"Undid your last verdict: sample {sample.pk} is back.")

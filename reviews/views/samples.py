@@ -10,13 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from generation.access import get_sample_with_access
 from generation.models import SampleStatus
 from reviews import selectors
+from reviews.access import get_cluster_for_user
 from reviews.forms.samples import BulkForm, SampleFilterForm, parse_ids
-from reviews.models import ErrorCategory, GoldSample
+from reviews.models import Cluster, ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import Blinding, blinding_for
-from reviews.models import Cluster
 from reviews.services import (
     BulkCountChanged,
     MembershipChanged,
@@ -25,8 +26,6 @@ from reviews.services import (
 )
 from reviews.similarity.membership import MemberSet, membership_change
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from reviews.access import get_cluster_for_user
-from generation.access import get_sample_with_access
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
 _NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}
@@ -53,8 +52,14 @@ def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = access.project
     form = SampleFilterForm(request.GET or None, project=project)
     blinding = blinding_for(request.user, access)
-    context: dict = {"project": project, "access": access, "form": form, "can_bulk": access.can("bulk"),
-                     "page_size": PAGE_SIZE, "filter_query": _filter_query(request.GET)}
+    context: dict = {
+        "project": project,
+        "access": access,
+        "form": form,
+        "can_bulk": access.can("bulk"),
+        "page_size": PAGE_SIZE,
+        "filter_query": _filter_query(request.GET),
+    }
     similar_to = _int(request.GET.get("similar_to"))
     if similar_to is not None:
         anchor = get_sample_with_access(request.user, slug, similar_to, "view")[1]
@@ -67,8 +72,9 @@ def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
         if ids := parse_ids(",".join(request.GET.getlist("ids"))):
             filters["ids"] = ids[:PAGE_SIZE]
         queryset = selectors.samples_filtered(project, filters, blinding=blinding)
-        context["page"] = selectors.sample_page(queryset, after=_int(request.GET.get("after")),
-                                                before=_int(request.GET.get("before")))
+        context["page"] = selectors.sample_page(
+            queryset, after=_int(request.GET.get("after")), before=_int(request.GET.get("before"))
+        )
         blinding.mark(context["page"].rows)
         context["count"] = selectors.samples_count(project, filters, queryset, blinding=blinding)
         context["filtered"] = any(value not in (None, "", []) for value in filters.values())
@@ -88,8 +94,11 @@ def _bulk_selection(access: ProjectAccess, params: QueryDict, blinding: Blinding
     if ids:
         filters["ids"] = ids
     description = form.description() | ({"ids": filters["ids"]} if ids else {})
-    return form, blinding.actionable(selectors.samples_filtered(access.project, filters, blinding=blinding)), \
-        description
+    return (
+        form,
+        blinding.actionable(selectors.samples_filtered(access.project, filters, blinding=blinding)),
+        description,
+    )
 
 
 @login_required
@@ -100,28 +109,52 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     action = params.get("action")
     if action not in ("accept", "reject"):
-        return render(request, "reviews/bulk_confirm.html",
-                      {"project": access.project, "access": access, "problem": "Choose accept or reject."},
-                      status=400)
+        return render(
+            request,
+            "reviews/bulk_confirm.html",
+            {"project": access.project, "access": access, "problem": "Choose accept or reject."},
+            status=400,
+        )
     blinding = blinding_for(request.user, access)
     form, queryset, description = _bulk_selection(access, params, blinding)
     cluster_id = form.cleaned_data.get("cluster") if queryset is not None else None
     if cluster_id and not Cluster.objects.filter(project=access.project, pk=cluster_id).exists():
         # A refit replaces every cluster: the page that linked here showed one that is gone.
-        return render(request, "reviews/bulk_confirm.html", {
-            "project": access.project, "access": access, "action": action,
-            "problem": "This cluster no longer exists: the clusters were refitted since you opened the page; "
-                       "look again."}, status=404)
+        return render(
+            request,
+            "reviews/bulk_confirm.html",
+            {
+                "project": access.project,
+                "access": access,
+                "action": action,
+                "problem": "This cluster no longer exists: the clusters were refitted since you opened the page; "
+                "look again.",
+            },
+            status=404,
+        )
     cluster = get_cluster_for_user(request.user, slug, cluster_id)[1] if cluster_id else None
-    context = {"project": access.project, "access": access, "action": action, "form": form,
-               "description": description, "filter_query": _filter_query(params), "cluster": cluster,
-               "ids": ",".join(str(pk) for pk in description.get("ids", [])), "page_size": PAGE_SIZE,
-               "filter_pairs": [(key, value) for key, values in QueryDict(_filter_query(params)).lists()
-                                for value in values if key != "ids"]}
+    context = {
+        "project": access.project,
+        "access": access,
+        "action": action,
+        "form": form,
+        "description": description,
+        "filter_query": _filter_query(params),
+        "cluster": cluster,
+        "ids": ",".join(str(pk) for pk in description.get("ids", [])),
+        "page_size": PAGE_SIZE,
+        "filter_pairs": [
+            (key, value) for key, values in QueryDict(_filter_query(params)).lists() for value in values if key != "ids"
+        ],
+    }
     if queryset is None:
         errors = " ".join(" ".join(messages_) for messages_ in form.errors.values())
-        return render(request, "reviews/bulk_confirm.html",
-                      {**context, "problem": f"The filter is not valid: {errors}"}, status=400)
+        return render(
+            request,
+            "reviews/bulk_confirm.html",
+            {**context, "problem": f"The filter is not valid: {errors}"},
+            status=400,
+        )
     status = SampleStatus.ACCEPTED if action == "accept" else SampleStatus.REJECTED
     problem, code = "", 200
     if request.method == "POST":
@@ -135,20 +168,38 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             members = request.POST.get("members") or ("" if only_cluster else None)
             try:
                 if only_cluster:
-                    result = cluster_set_status(access=access, actor=request.user, cluster_id=cluster.pk,
-                                                status=status, queryset=queryset, expected_count=expected,
-                                                members=members, description=description, page_size=PAGE_SIZE)
+                    result = cluster_set_status(
+                        access=access,
+                        actor=request.user,
+                        cluster_id=cluster.pk,
+                        status=status,
+                        queryset=queryset,
+                        expected_count=expected,
+                        members=members,
+                        description=description,
+                        page_size=PAGE_SIZE,
+                    )
                 else:
-                    result = samples_bulk_set_status(access=access, actor=request.user, queryset=queryset,
-                                                     status=status, expected_count=expected, members=members,
-                                                     description=description, page_size=PAGE_SIZE)
+                    result = samples_bulk_set_status(
+                        access=access,
+                        actor=request.user,
+                        queryset=queryset,
+                        status=status,
+                        expected_count=expected,
+                        members=members,
+                        description=description,
+                        page_size=PAGE_SIZE,
+                    )
             except (BulkCountChanged, MembershipChanged) as changed:
                 problem, code = str(changed), 409
             except ValidationError as error:
                 problem, code = " ".join(error.messages), 400
             else:
-                messages.success(request, f"{action.capitalize()}ed {result.changed:,} of {result.matched:,} "
-                                          f"matching samples (audit-log entry {result.log_id}).")
+                messages.success(
+                    request,
+                    f"{action.capitalize()}ed {result.changed:,} of {result.matched:,} "
+                    f"matching samples (audit-log entry {result.log_id}).",
+                )
                 target = reverse("sample_list", args=[slug])
                 query = _filter_query(params)
                 return redirect(f"{target}?{query}" if query else target)
@@ -164,9 +215,12 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied(f"Only leads and admins may act on more than {PAGE_SIZE} samples at once.")
     preview = list(queryset.select_related("generator").order_by("-id")[:BULK_PREVIEW])
     blinding.mark(preview)
-    return render(request, "reviews/bulk_confirm.html",
-                  {**context, "count": count, "members": shown.token, "preview": preview, "problem": problem},
-                  status=code)
+    return render(
+        request,
+        "reviews/bulk_confirm.html",
+        {**context, "count": count, "members": shown.token, "preview": preview, "problem": problem},
+        status=code,
+    )
 
 
 @login_required
@@ -174,12 +228,20 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
 def sample_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, sample = get_sample_with_access(request.user, slug, pk, "view")
     blinding = blinding_for(request.user, access)
-    return render(request, "reviews/sample_detail.html", {
-        "project": access.project, "access": access,
-        "view": selectors.sample_view(sample, neighbour_limit=10, blinding=blinding),
-        "history": selectors.sample_history(sample, blinding=blinding),
-        # Gold-ness is the lead's to know; the card below shows it to them alone.
-        "gold": (GoldSample.objects.filter(project=access.project, sample=sample).first()
-                 if access.can("audit") else None),
-        "category_choices": [("", "—"), *ErrorCategory.choices],
-    })
+    return render(
+        request,
+        "reviews/sample_detail.html",
+        {
+            "project": access.project,
+            "access": access,
+            "view": selectors.sample_view(sample, neighbour_limit=10, blinding=blinding),
+            "history": selectors.sample_history(sample, blinding=blinding),
+            # Gold-ness is the lead's to know; the card below shows it to them alone.
+            "gold": (
+                GoldSample.objects.filter(project=access.project, sample=sample).first()
+                if access.can("audit")
+                else None
+            ),
+            "category_choices": [("", "—"), *ErrorCategory.choices],
+        },
+    )

@@ -10,13 +10,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
+from generation.access import get_sample_with_access
 from reviews import selectors
 from reviews.forms.samples import SampleFilterForm
 from reviews.forms.search import SearchForm
 from reviews.selectors.blinding import blinding_for
 from reviews.services.similarity_search import similarity_search_create
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from generation.access import get_sample_with_access
 
 
 def _results(request: HttpRequest, access: ProjectAccess, search_id: int) -> dict:
@@ -39,20 +39,32 @@ def similarity_search(request: HttpRequest, slug: str) -> HttpResponse:
             if anchor_id is not None:
                 anchor_id = get_sample_with_access(request.user, slug, anchor_id, "view")[1].pk
             try:
-                search = similarity_search_create(access=access, user=request.user,
-                                                  query=form.cleaned_data.get("query") or "", anchor_id=anchor_id,
-                                                  k=form.cleaned_data["k"], filters=filters.filters())
+                search = similarity_search_create(
+                    access=access,
+                    user=request.user,
+                    query=form.cleaned_data.get("query") or "",
+                    anchor_id=anchor_id,
+                    k=form.cleaned_data["k"],
+                    filters=filters.filters(),
+                )
             except ValidationError as error:
                 form.add_error(None, error)
             else:
                 if not request.htmx:
                     return redirect(f"{reverse('similarity_search', args=[slug])}?search={search.pk}")
-                return render(request, "reviews/similarity_search.html#results",
-                              {**context, **_results(request, access, search.pk)})
+                return render(
+                    request,
+                    "reviews/similarity_search.html#results",
+                    {**context, **_results(request, access, search.pk)},
+                )
         status = 400
         if request.htmx:
-            return render(request, "reviews/similarity_search.html#results",
-                          {**context, "form": form, "filters": filters}, status=status)
+            return render(
+                request,
+                "reviews/similarity_search.html#results",
+                {**context, "form": form, "filters": filters},
+                status=status,
+            )
     else:
         search_id = request.GET.get("search", "")
         if search_id.isdigit():

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from reviews import selectors
+from reviews.access import get_duplicate_group_for_user
 from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
@@ -21,7 +22,6 @@ from reviews.services import (
     duplicate_group_resolve,
     duplicate_group_split,
 )
-from reviews.access import get_duplicate_group_for_user
 from synthreview.projects.access import get_project_for_user
 
 TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
@@ -42,34 +42,48 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
     project = access.project
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "groups"
     blinding = blinding_for(request.user, access)
-    context: dict = {"project": project, "access": access, "tab": tab, "tabs": TABS,
-                     "overview": selectors.similarity_overview(project), "can_bulk": access.can("bulk"),
-                     "page_size": PAGE_SIZE}
+    context: dict = {
+        "project": project,
+        "access": access,
+        "tab": tab,
+        "tabs": TABS,
+        "overview": selectors.similarity_overview(project),
+        "can_bulk": access.can("bulk"),
+        "page_size": PAGE_SIZE,
+    }
     if tab == "groups":
         status = request.GET.get("status", "open")
         status = status if status in DuplicateGroupStatus.values or status == "" else "open"
         kind = request.GET.get("kind", "")
         kind = kind if kind in DuplicateKind.values else ""
-        cards, after = selectors.group_cards(project, status=status, kind=kind,
-                                             after=_group_after(request.GET.get("after")), blinding=blinding)
-        context.update(cards=cards, next_after=f"{after[0]}:{after[1]}" if after else None, status=status,
-                       kind=kind, statuses=DuplicateGroupStatus.choices, kinds=DuplicateKind.choices)
+        cards, after = selectors.group_cards(
+            project, status=status, kind=kind, after=_group_after(request.GET.get("after")), blinding=blinding
+        )
+        context.update(
+            cards=cards,
+            next_after=f"{after[0]}:{after[1]}" if after else None,
+            status=status,
+            kind=kind,
+            statuses=DuplicateGroupStatus.choices,
+            kinds=DuplicateKind.choices,
+        )
     elif tab == "clusters":
         low_only = request.GET.get("low") == "1"
         page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
-        clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page,
-                                                 blinding=blinding)
+        clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page, blinding=blinding)
         context.update(clusters=clusters, more=more, page=page, low_only=low_only)
     else:
         colour = request.GET.get("colour") if request.GET.get("colour") in selectors.COLOURINGS else "cluster"
-        context.update(map=selectors.embedding_map_points(project, blinding=blinding), colour=colour,
-                       colours=selectors.COLOURINGS)
+        context.update(
+            map=selectors.embedding_map_points(project, blinding=blinding), colour=colour, colours=selectors.COLOURINGS
+        )
     template = f"reviews/similarity.html#{tab}" if request.htmx else "reviews/similarity.html"
     return render(request, template, context)
 
 
-def _group_response(request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "",
-                    status: int = 200) -> HttpResponse:
+def _group_response(
+    request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "", status: int = 200
+) -> HttpResponse:
     access, group = get_duplicate_group_for_user(request.user, slug, group_id, "view")
     if not request.htmx:
         # Without htmx the outcome travels to the next page as a message.
@@ -79,10 +93,20 @@ def _group_response(request: HttpRequest, slug: str, group_id: int, *, problem: 
             messages.success(request, f"Group #{group_id}: {notice}")
         return redirect(reverse("similarity_view", args=[slug]))
     card = selectors.group_card(group, blinding=blinding_for(request.user, access))
-    return render(request, "reviews/similarity.html#group", {
-        "project": access.project, "access": access, "card": card, "problem": problem, "notice": notice,
-        "page_size": PAGE_SIZE, "can_bulk": access.can("bulk"),
-    }, status=status)
+    return render(
+        request,
+        "reviews/similarity.html#group",
+        {
+            "project": access.project,
+            "access": access,
+            "card": card,
+            "problem": problem,
+            "notice": notice,
+            "page_size": PAGE_SIZE,
+            "can_bulk": access.can("bulk"),
+        },
+        status=status,
+    )
 
 
 def _member_id(request: HttpRequest, field: str) -> int | None:
@@ -96,13 +120,16 @@ def _gone_group(request: HttpRequest, slug: str, pk: int) -> HttpResponse | None
     access = get_project_for_user(request.user, slug, "review")
     if DuplicateGroup.objects.filter(project=access.project, pk=pk).exists():
         return None
-    problem = (f"Group #{pk} no longer exists: a similarity build regrouped its members since you opened it; "
-               "look again.")
+    problem = f"Group #{pk} no longer exists: a similarity build regrouped its members since you opened it; look again."
     if not request.htmx:
         messages.error(request, problem)
         return redirect(reverse("similarity_view", args=[slug]))
-    return render(request, "reviews/similarity.html#gone-group",
-                  {"project": access.project, "pk": pk, "problem": problem}, status=404)
+    return render(
+        request,
+        "reviews/similarity.html#gone-group",
+        {"project": access.project, "pk": pk, "problem": problem},
+        status=404,
+    )
 
 
 @login_required
@@ -113,14 +140,24 @@ def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     keep = _member_id(request, "keep") or group.representative_id
     try:
-        resolved = duplicate_group_resolve(access=access, actor=request.user, group_id=group.pk, keep_id=keep,
-                                           members=request.POST.get("members", ""), page_size=PAGE_SIZE)
+        resolved = duplicate_group_resolve(
+            access=access,
+            actor=request.user,
+            group_id=group.pk,
+            keep_id=keep,
+            members=request.POST.get("members", ""),
+            page_size=PAGE_SIZE,
+        )
     except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
         return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
-    return _group_response(request, slug, pk, notice=f"Kept sample {resolved.representative_id}; "
-                                                       f"rejected the other {resolved.size - 1} as duplicates.")
+    return _group_response(
+        request,
+        slug,
+        pk,
+        notice=f"Kept sample {resolved.representative_id}; rejected the other {resolved.size - 1} as duplicates.",
+    )
 
 
 @login_required
@@ -130,8 +167,9 @@ def group_not_duplicates(request: HttpRequest, slug: str, pk: int) -> HttpRespon
         return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     try:
-        duplicate_group_mark_not_duplicates(access=access, actor=request.user, group_id=group.pk,
-                                            members=request.POST.get("members", ""))
+        duplicate_group_mark_not_duplicates(
+            access=access, actor=request.user, group_id=group.pk, members=request.POST.get("members", "")
+        )
     except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
@@ -149,8 +187,13 @@ def group_split(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     try:
         if member is None:
             raise ValidationError("Choose the member to split off.")
-        duplicate_group_split(access=access, actor=request.user, group_id=group.pk, sample_id=member,
-                              members=request.POST.get("members", ""))
+        duplicate_group_split(
+            access=access,
+            actor=request.user,
+            group_id=group.pk,
+            sample_id=member,
+            members=request.POST.get("members", ""),
+        )
     except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:

@@ -7,9 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from generation.access import get_sample_with_access
 from reviews import selectors
 from reviews.selectors.blinding import blinding_for
-from generation.access import get_sample_with_access
 
 
 @login_required

@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from synthreview.projects.models import Project
 from reviews.charts import histogram
+from reviews.forms.similarity_settings import THRESHOLD_MESSAGE, SimilaritySettingsForm
 from reviews.selectors.similarity_settings import (
     PREVIEW_MAX_SAMPLES,
     grouping_estimate,
@@ -28,8 +28,8 @@ from reviews.services.similarity_settings import (
     SimilaritySettingsChange,
     project_similarity_settings_set,
 )
-from reviews.forms.similarity_settings import THRESHOLD_MESSAGE, SimilaritySettingsForm
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.models import Project
 
 
 def _proposed(raw: str | None) -> tuple[float | None, str]:
@@ -51,14 +51,25 @@ def _preview(project: Project, proposed: float | None, problem: str) -> dict:
     marks = [] if threshold == current else [(current, f"saved {current:.2f}")]
     above, below = pairs_near_threshold(project, threshold)
     return {
-        "threshold": threshold, "proposed": proposed, "problem": problem, "current": current,
-        "chart": histogram(neighbour_similarity_bins(project), title="Each sample's nearest neighbour",
-                           x_label="cosine similarity to the nearest other sample", y_label="samples",
-                           highlight_from=threshold, marks=marks,
-                           empty_message="No neighbours yet: they appear after the first similarity build"),
+        "threshold": threshold,
+        "proposed": proposed,
+        "problem": problem,
+        "current": current,
+        "chart": histogram(
+            neighbour_similarity_bins(project),
+            title="Each sample's nearest neighbour",
+            x_label="cosine similarity to the nearest other sample",
+            y_label="samples",
+            highlight_from=threshold,
+            marks=marks,
+            empty_message="No neighbours yet: they appear after the first similarity build",
+        ),
         "estimate": grouping_estimate(project, threshold),
         "estimate_now": None if threshold == current else grouping_estimate(project, current),
-        "stored": open_groups_now(project), "above": above, "below": below, "limit": PREVIEW_MAX_SAMPLES,
+        "stored": open_groups_now(project),
+        "above": above,
+        "below": below,
+        "limit": PREVIEW_MAX_SAMPLES,
     }
 
 
@@ -67,13 +78,16 @@ def _saved_message(change: SimilaritySettingsChange) -> str:
         return "Nothing changed."
     parts = ["Similarity settings saved."]
     if change.reembed:
-        parts.append("The embedded text changed: every sample is being embedded again, then neighbours, groups "
-                     "and clusters are rebuilt. The similarity view shows the progress.")
+        parts.append(
+            "The embedded text changed: every sample is being embedded again, then neighbours, groups "
+            "and clusters are rebuilt. The similarity view shows the progress."
+        )
     elif change.regroup:
         parts.append("Regrouping from the stored neighbours in a worker (no embedding again).")
     if change.low_novelty_clusters is not None:
-        parts.append(f"{change.low_novelty_clusters:,} cluster{'s' if change.low_novelty_clusters != 1 else ''} "
-                     "now low-novelty.")
+        parts.append(
+            f"{change.low_novelty_clusters:,} cluster{'s' if change.low_novelty_clusters != 1 else ''} now low-novelty."
+        )
     return " ".join(parts)
 
 
@@ -85,12 +99,18 @@ def similarity_settings(request: HttpRequest, slug: str) -> HttpResponse:
     proposed, problem = _proposed(request.GET.get("near_duplicate_threshold"))
     if request.method == "GET" and request.htmx:
         # The threshold field's preview: the chart, the pairs and the estimate for the value typed.
-        return render(request, "reviews/similarity_settings.html#preview",
-                      {"project": project, "access": access, "preview": _preview(project, proposed, problem)},
-                      status=400 if problem else 200)
-    form = SimilaritySettingsForm(request.POST if request.method == "POST" else None, project=project,
-                                  proposed_threshold=proposed,
-                                  preview_url=reverse("similarity_settings", args=[slug]))
+        return render(
+            request,
+            "reviews/similarity_settings.html#preview",
+            {"project": project, "access": access, "preview": _preview(project, proposed, problem)},
+            status=400 if problem else 200,
+        )
+    form = SimilaritySettingsForm(
+        request.POST if request.method == "POST" else None,
+        project=project,
+        proposed_threshold=proposed,
+        preview_url=reverse("similarity_settings", args=[slug]),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             change = project_similarity_settings_set(access=access, actor=request.user, **form.changes())
@@ -103,5 +123,4 @@ def similarity_settings(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and proposed is None and "near_duplicate_threshold" not in form.errors:
         proposed, _ = _proposed(request.POST.get("near_duplicate_threshold"))
     context = {"project": project, "access": access, "form": form, "preview": _preview(project, proposed, problem)}
-    return render(request, "reviews/similarity_settings.html", context,
-                  status=400 if form.errors or problem else 200)
+    return render(request, "reviews/similarity_settings.html", context, status=400 if form.errors or problem else 200)

@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from reviews import selectors
+from reviews.access import get_duplicate_group_for_user
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
 from reviews.services.membership import MembershipChanged
 from reviews.services.variants import FamilyDecided, variant_family_trim
-from reviews.access import get_duplicate_group_for_user
 
 # More ids than any family card can carry is a forged form, not a choice.
 _MAX_KEEP_IDS = 10_000
@@ -28,8 +28,9 @@ def _keep_ids(request: HttpRequest) -> list[int] | None:
     return [int(value) for value in raw]
 
 
-def _family_response(request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "",
-                     status: int = 200) -> HttpResponse:
+def _family_response(
+    request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "", status: int = 200
+) -> HttpResponse:
     access, family = get_duplicate_group_for_user(request.user, slug, group_id, "view")
     if not request.htmx:
         if problem:
@@ -38,10 +39,20 @@ def _family_response(request: HttpRequest, slug: str, group_id: int, *, problem:
             messages.success(request, f"Family #{group_id}: {notice}")
         return redirect(reverse("similarity_view", args=[slug]) + "?tab=groups&kind=variant")
     card = selectors.group_card(family, blinding=blinding_for(request.user, access))
-    return render(request, "reviews/similarity.html#group", {
-        "project": access.project, "access": access, "card": card, "problem": problem, "notice": notice,
-        "page_size": PAGE_SIZE, "can_bulk": access.can("bulk"),
-    }, status=status)
+    return render(
+        request,
+        "reviews/similarity.html#group",
+        {
+            "project": access.project,
+            "access": access,
+            "card": card,
+            "problem": problem,
+            "notice": notice,
+            "page_size": PAGE_SIZE,
+            "can_bulk": access.can("bulk"),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -54,9 +65,14 @@ def variant_family_trim_view(request: HttpRequest, slug: str, pk: int) -> HttpRe
             raise ValidationError("The members to keep must be sample numbers.")
         if request.POST.get("keep_all") == "1":
             keep = list(family.members.values_list("sample_id", flat=True))
-        _, rejected = variant_family_trim(access=access, actor=request.user, group_id=family.pk,
-                                          members=request.POST.get("members", ""), keep_ids=keep,
-                                          page_size=PAGE_SIZE)
+        _, rejected = variant_family_trim(
+            access=access,
+            actor=request.user,
+            group_id=family.pk,
+            members=request.POST.get("members", ""),
+            keep_ids=keep,
+            page_size=PAGE_SIZE,
+        )
     except (FamilyDecided, MembershipChanged) as conflict:
         return _family_response(request, slug, pk, problem=str(conflict), status=409)
     except PermissionDenied as refused:
@@ -64,5 +80,9 @@ def variant_family_trim_view(request: HttpRequest, slug: str, pk: int) -> HttpRe
     except ValidationError as error:
         return _family_response(request, slug, pk, problem=" ".join(error.messages), status=400)
     kept = len(keep)
-    return _family_response(request, slug, pk, notice=f"Kept {kept} sample{'s' if kept != 1 else ''}; "
-                                                       f"rejected the other {len(rejected)} as variants.")
+    return _family_response(
+        request,
+        slug,
+        pk,
+        notice=f"Kept {kept} sample{'s' if kept != 1 else ''}; rejected the other {len(rejected)} as variants.",
+    )

@@ -12,9 +12,8 @@ from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-
 from django.db.models import Model
+from django.http import Http404
 
 from synthreview.projects.models import ROLE_RANK, Membership, Project, Role
 
@@ -92,8 +91,16 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAcc
 M = TypeVar("M", bound=Model)
 
 
-def get_in_project_for_user(model: type[M], what: str, user: AbstractBaseUser | AnonymousUser, slug: str, pk: int,
-                            need: str, *, defer: tuple[str, ...] = ()) -> tuple[ProjectAccess, M]:
+def get_in_project_for_user(
+    model: type[M],
+    what: str,
+    user: AbstractBaseUser | AnonymousUser,
+    slug: str,
+    pk: int,
+    need: str,
+    *,
+    defer: tuple[str, ...] = (),
+) -> tuple[ProjectAccess, M]:
     """One object of `model` (any model with a `project` field) in the user's project."""
     access = get_project_for_user(user, slug, need)
     obj = model._default_manager.filter(project=access.project, pk=pk).defer(*defer).first()

@@ -26,14 +26,20 @@ from playwright.sync_api import (
 
 from generation.hashing import content_hash
 from generation.models import Generator, Sample, SampleStatus
-from synthreview.projects.models import Project
 from generation.services.sample_counts import sample_count_add
+from synthreview.projects.models import Project
 from tests.conftest import PASSWORD
 from tests.integration.conftest import celery_worker_process  # noqa: F401  (browser tests that need a real worker)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 FAILURES = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots" / "failures"
 # Generous for a shared two-core machine; a passing step takes well under a second.
 TIMEOUT_MS = 15_000
@@ -133,8 +139,7 @@ def open_page(browser: Browser, live_server, request: pytest.FixtureRequest) -> 
         return page
 
     yield make
-    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False)
-                 for when in ("setup", "call"))
+    failed = any(getattr(getattr(request.node, f"report_{when}", None), "failed", False) for when in ("setup", "call"))
     if failed:
         FAILURES.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^\w.-]+", "_", request.node.name)
@@ -159,12 +164,26 @@ def generator(project: Project) -> Generator:
     return Generator.objects.create(project=project, name="gpt-x", kind="imported")
 
 
-def make_sample(project: Project, generator: Generator | None, input_text: str, output_text: str, *,
-                label: str | None = None, status: str = SampleStatus.PENDING) -> Sample:
+def make_sample(
+    project: Project,
+    generator: Generator | None,
+    input_text: str,
+    output_text: str,
+    *,
+    label: str | None = None,
+    status: str = SampleStatus.PENDING,
+) -> Sample:
     """A sample as an import would store it, with the project's counters kept in step."""
     origin = "synthetic" if generator is not None else "real"
-    sample = Sample.objects.create(project=project, origin=origin, generator=generator, input=input_text,
-                                   output=output_text, label=label, status=status,
-                                   content_hash=content_hash(input_text, output_text))
+    sample = Sample.objects.create(
+        project=project,
+        origin=origin,
+        generator=generator,
+        input=input_text,
+        output=output_text,
+        label=label,
+        status=status,
+        content_hash=content_hash(input_text, output_text),
+    )
     sample_count_add(project_id=project.pk, origin=origin, status=status, delta=1)
     return sample

@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
-from synthreview.projects.models import Membership, Project, Role
 from reviews.models import Audit, AuditAdjudication, AuditItem, AuditStatus, Verdict
 from reviews.services.audits import gold_sample_set
+from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import add_samples, generator, template_version
 
@@ -42,19 +42,25 @@ def audit_material(project: Project, lead) -> dict:
     version = template_version(project)
     gen_a, gen_b = generator(project, "gen-a"), generator(project, "gen-b")
     texts_a = [(f"What is {n} + {n}?", f"{2 * n}") for n in (1, 2, 3)] + [
-        (f"What is {n} × {n}?", f"{n * n + 1} ({FLAWED}: off by one)") for n in (4, 5, 6)]
+        (f"What is {n} × {n}?", f"{n * n + 1} ({FLAWED}: off by one)") for n in (4, 5, 6)
+    ]
     texts_b = [(f"Spell {word} backwards.", word[::-1]) for word in ("cat", "dog", "owl")] + [
-        ("Spell emu backwards.", f"ume ({FLAWED}: letters swapped)")]
+        ("Spell emu backwards.", f"ume ({FLAWED}: letters swapped)")
+    ]
     synthetic_a = add_samples(project, 6, gen=gen_a, template_version=version, texts=texts_a)
     synthetic_b = add_samples(project, 4, gen=gen_b, template_version=version, texts=texts_b)
-    real = add_samples(project, 2, origin="real",
-                       texts=[("Capital of France?", "Paris"), ("Capital of Italy?", "Rome")])
+    real = add_samples(
+        project, 2, origin="real", texts=[("Capital of France?", "Paris"), ("Capital of Italy?", "Rome")]
+    )
     for sample in real:
         gold_sample_set(project=project, sample_id=sample.pk, actor=lead, expected_value="correct")
     flawed = [s for s in synthetic_a + synthetic_b if FLAWED in s.output]
-    return {"gold_ids": {s.pk for s in real}, "flawed_ids": {s.pk for s in flawed},
-            # The one item on which fay-expert misses the flaw that erin-expert sees.
-            "missed_id": flawed[0].pk}
+    return {
+        "gold_ids": {s.pk for s in real},
+        "flawed_ids": {s.pk for s in flawed},
+        # The one item on which fay-expert misses the flaw that erin-expert sees.
+        "missed_id": flawed[0].pk,
+    }
 
 
 def _shown(page: Page) -> str:
@@ -88,7 +94,8 @@ def _screenshot(page: Page, name: str) -> None:
 
 
 def test_lead_audits_with_two_experts_and_sees_noise_floor_kappa_and_gold_accuracy(
-        open_page, live_server, project, lead, expert, second_expert, audit_material, run_tasks_inline):
+    open_page, live_server, project, lead, expert, second_expert, audit_material, run_tasks_inline
+):
     gold_ids, flawed_ids, missed_id = (audit_material[key] for key in ("gold_ids", "flawed_ids", "missed_id"))
     base = f"{live_server.url}/p/{project.slug}"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from synthreview.projects.models import Project
 from reviews.models import Audit, AuditStatus, Export, ExportStatus
+from synthreview.projects.models import Project
 from tests.reviews.audit_helpers import audit_drawn, review_all
 from tests.reviews.export_helpers import synthetic_run, wilson_upper
 from tests.reviews.review_helpers import generator, template_version
@@ -32,8 +32,11 @@ def pooled_audit(project: Project, lead, expert) -> Audit:
     gen_a, gen_b = generator(project, "gen-a"), generator(project, "gen-b")
     synthetic_run(project, "run-a", GEN_A, gen=gen_a, template_version=version)
     synthetic_run(project, "run-b", GEN_B, gen=gen_b, template_version=version)
-    audit = review_all(audit_drawn(project, lead, scope="template_version", object_id=version.pk, size=100), expert,
-                       lambda index, item: "wrong" if item.sample.generator_id == gen_b.pk else "correct")
+    audit = review_all(
+        audit_drawn(project, lead, scope="template_version", object_id=version.pk, size=100),
+        expert,
+        lambda index, item: "wrong" if item.sample.generator_id == gen_b.pk else "correct",
+    )
     assert audit.status == AuditStatus.CLOSED
     high = audit.frozen_figures["noise_floor"]["high"]
     assert high == pytest.approx(wilson_upper(5, 100), abs=1e-6) and high < 0.15
@@ -51,7 +54,8 @@ def _export(page: Page, base: str) -> None:
 
 
 def test_a_generator_hidden_in_a_passing_pooled_audit_is_refused_until_audited_on_its_own(
-        open_page, live_server, project, lead, pooled_audit, run_tasks_inline):
+    open_page, live_server, project, lead, pooled_audit, run_tasks_inline
+):
     base = f"{live_server.url}/p/{project.slug}"
     page = open_page(lead)
 
@@ -62,7 +66,8 @@ def test_a_generator_hidden_in_a_passing_pooled_audit_is_refused_until_audited_o
     expect(audit_refusal).to_contain_text(f"run run-b (gen-b: {GEN_B} samples): not audited")
     expect(audit_refusal).to_contain_text(f"audit '{pooled_audit.name}' judged only 5 of them, 5 wrong")
     expect(audit_refusal).to_contain_text(
-        "at its observed 100.0% wrong (5 of 5) no audit size brings gen-b's upper bound under the limit of 15%")
+        "at its observed 100.0% wrong (5 of 5) no audit size brings gen-b's upper bound under the limit of 15%"
+    )
     expect(audit_refusal).not_to_contain_text("run-a")
     page.screenshot(path=str(SCREENSHOTS / "audit_gate_refused.png"), full_page=True)
 
@@ -101,8 +106,12 @@ def test_a_generator_hidden_in_a_passing_pooled_audit_is_refused_until_audited_o
     with page.expect_download() as manifest_download:
         page.get_by_test_id("download-manifest").click()
     manifest = json.loads(Path(manifest_download.value.path()).read_text(encoding="utf-8"))
-    cleared = {a["id"]: [(c["generator"], c["samples"], c["sample_ids_through"]) for c in a["cleared"]]
-               for a in manifest["audits"]}
-    assert cleared == {pooled_audit.pk: [("gen-a", GEN_A, pooled_audit.drawn_through_sample_id)],
-                       own.pk: [("gen-b", GEN_B, own.drawn_through_sample_id)]}
+    cleared = {
+        a["id"]: [(c["generator"], c["samples"], c["sample_ids_through"]) for c in a["cleared"]]
+        for a in manifest["audits"]
+    }
+    assert cleared == {
+        pooled_audit.pk: [("gen-a", GEN_A, pooled_audit.drawn_through_sample_id)],
+        own.pk: [("gen-b", GEN_B, own.drawn_through_sample_id)],
+    }
     assert page.errors.unexpected() == []

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from synthreview.projects.models import Membership, Project, Role
 from reviews.models import SampleSimilarity
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
+from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import add_samples, generator, template_version
 
@@ -30,25 +30,42 @@ def fay(project: Project):
 @pytest.fixture
 def blind_audit(project: Project, lead, fay) -> dict:
     gen = generator(project, "gen-blindspot-7")
-    synthetic = add_samples(project, 10, gen=gen, template_version=template_version(project),
-                            texts=[(f"What is {n} + {n}?", f"{2 * n}") for n in range(10)])
-    gold = add_samples(project, 1, origin="real", status="accepted", metadata={"expected_answer": ANSWER_KEY},
-                       texts=[("Capital of France?", "GOLDTEXT-Paris")])[0]
+    synthetic = add_samples(
+        project,
+        10,
+        gen=gen,
+        template_version=template_version(project),
+        texts=[(f"What is {n} + {n}?", f"{2 * n}") for n in range(10)],
+    )
+    gold = add_samples(
+        project,
+        1,
+        origin="real",
+        status="accepted",
+        metadata={"expected_answer": ANSWER_KEY},
+        texts=[("Capital of France?", "GOLDTEXT-Paris")],
+    )[0]
     gold_sample_set(project=project, sample_id=gold.pk, actor=lead, expected_value="correct")
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1,
-                         seed=3)
+    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1, seed=3)
     audit_verdict_record(audit=audit, sample_id=gold.pk, reviewer=fay, value="wrong", note=OTHER_NOTE)
     # Drawn after the audit, so not in it: a synthetic sample whose nearest neighbour is the gold item.
     beside = add_samples(project, 1, gen=generator(project, "gen-beside"), texts=[("Capital?", "BESIDE")])[0]
-    SampleSimilarity.objects.create(sample=beside, project=project, novelty=0.05, top_similarity=0.97,
-                                    neighbours=[[gold.pk, 0.97], [synthetic[0].pk, 0.6]],
-                                    nearest_real=gold, nearest_real_similarity=0.97)
+    SampleSimilarity.objects.create(
+        sample=beside,
+        project=project,
+        novelty=0.05,
+        top_similarity=0.97,
+        neighbours=[[gold.pk, 0.97], [synthetic[0].pk, 0.6]],
+        nearest_real=gold,
+        nearest_real_similarity=0.97,
+    )
     SampleSimilarity.objects.create(sample=gold, project=project, neighbours=[[beside.pk, 0.97]], novelty=0.03)
     return {"audit": audit, "gold": gold, "beside": beside}
 
 
 def test_an_expert_in_a_blind_audit_cannot_learn_what_it_hides_and_a_lead_can(
-        open_page, live_server, project, expert, lead, blind_audit):
+    open_page, live_server, project, expert, lead, blind_audit
+):
     base, slug = live_server.url, project.slug
     gold, audit, beside = blind_audit["gold"], blind_audit["audit"], blind_audit["beside"]
     page = open_page(expert)
@@ -89,7 +106,8 @@ def test_an_expert_in_a_blind_audit_cannot_learn_what_it_hides_and_a_lead_can(
     expect(neighbour).not_to_contain_text("Real")
     # A held nearest real reads as no anchor at all: "withheld" there would mark some held item real.
     expect(page.locator(".signal", has_text="Nearest real sample")).to_contain_text(
-        "No real anchor to compare with yet.")
+        "No real anchor to compare with yet."
+    )
     assert page.errors.unexpected() == []
 
     # The lead sees everything.

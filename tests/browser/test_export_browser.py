@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generation.models import ImportBatch, Origin, Sample, SampleStatus
-from synthreview.projects.models import Project
 from reviews.models import Audit, AuditStatus, Export, ExportStatus, Verdict
+from synthreview.projects.models import Project
 from tests.reviews.export_helpers import synthetic_run
 from tests.reviews.review_helpers import add_samples
 
@@ -53,8 +53,13 @@ def phase_one_project(project: Project):
     project.phase = 1
     project.save(update_fields=["phase"])
     generation_run, _ = synthetic_run(project, "run-june", SYNTHETIC, status="accepted")
-    add_samples(project, REAL_AT_START, origin="real", status="accepted",
-                texts=[(f"Real question {n}: what is {n} squared?", f"{n * n}") for n in range(1, REAL_AT_START + 1)])
+    add_samples(
+        project,
+        REAL_AT_START,
+        origin="real",
+        status="accepted",
+        texts=[(f"Real question {n}: what is {n} squared?", f"{n * n}") for n in range(1, REAL_AT_START + 1)],
+    )
     return generation_run
 
 
@@ -63,8 +68,10 @@ def _real_file(tmp_path: Path) -> Path:
     lines = ["input,output"]
     for n in range(1, REAL_IMPORTED + 1):
         order, part, days = 1000 + n, n % 7, n % 5 + 1
-        lines.append(f'"Ticket {n}: my order #{order} arrived without part {part}. What now?",'
-                     f'"Sorry about that: we have sent part {part} for order #{order}; it arrives in {days} days."')
+        lines.append(
+            f'"Ticket {n}: my order #{order} arrived without part {part}. What now?",'
+            f'"Sorry about that: we have sent part {part} for order #{order}; it arrives in {days} days."'
+        )
     path = tmp_path / "real-tickets.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -100,7 +107,8 @@ def _review_audit_all_correct(page: Page, base: str, audit: Audit) -> int:
 
 
 def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
-        open_page, live_server, project, lead, phase_one_project, tmp_path, run_tasks_inline):
+    open_page, live_server, project, lead, phase_one_project, tmp_path, run_tasks_inline
+):
     generation_run = phase_one_project
     base = f"{live_server.url}/p/{project.slug}"
     page = open_page(lead)
@@ -143,8 +151,9 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     expect(page.locator("#import-status .status")).to_have_text("Completed", timeout=SLOW_MS)
     expect(page.locator("#import-status")).to_contain_text(f"Imported {REAL_IMPORTED}, skipped 0 duplicates")
     assert ImportBatch.objects.get(project=project).rows_imported == REAL_IMPORTED
-    assert Sample.objects.filter(project=project, origin=Origin.REAL, status=SampleStatus.PENDING).count() == \
-        REAL_IMPORTED
+    assert (
+        Sample.objects.filter(project=project, origin=Origin.REAL, status=SampleStatus.PENDING).count() == REAL_IMPORTED
+    )
 
     # b2. Accept them in the sample browser: filter real and pending, accept all matching, confirm.
     page.get_by_role("link", name="← Back to the project").click()
@@ -181,7 +190,7 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     floor = audit.frozen_figures["noise_floor"]
     assert (floor["wrong"], floor["judged"]) == (0, AUDIT_SIZE)
     # Wilson 95% upper bound of 0 of 50: z² / (n + z²) = 3.84146 / 53.84146 = 7.13%, within the 10% limit.
-    z2 = 1.959963984540054 ** 2
+    z2 = 1.959963984540054**2
     assert math.isclose(floor["high"], z2 / (AUDIT_SIZE + z2), rel_tol=1e-6)
     assert floor["high"] <= project.noise_floor_limit == 0.10
 
@@ -219,5 +228,8 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     assert [a["id"] for a in manifest["audits"]] == [audit.pk]
     assert manifest["audits"][0]["judged"] == AUDIT_SIZE and manifest["audits"][0]["wrong"] == 0
     assert {d["gate"]: d["outcome"] for d in manifest["decisions"]} == {
-        "recursion": "passed", "audit": "passed", "mix": "passed"}
+        "recursion": "passed",
+        "audit": "passed",
+        "mix": "passed",
+    }
     assert page.errors.unexpected() == []

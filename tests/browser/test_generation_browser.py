@@ -37,7 +37,8 @@ def slow_server():
 
 
 def test_a_lead_defines_previews_launches_and_watches_a_run(
-        generation_worker_env, celery_worker_process, open_page, live_server, project, lead, slow_server, tmp_path):
+    generation_worker_env, celery_worker_process, open_page, live_server, project, lead, slow_server, tmp_path
+):
     version = topic_template(project, "Write three sentences about {{ topic }}.")
     openai_generator(project, "alpha", slow_server.base_url, model_name="model-alpha", concurrency=1)
     openai_generator(project, "beta", slow_server.base_url, model_name="model-beta", concurrency=1)

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from generation.models import Sample, SampleStatus
-from synthreview.projects.models import AuditLog
 from reviews.models import Verdict
+from synthreview.projects.models import AuditLog
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -59,8 +59,14 @@ def test_expert_reviews_five_samples_with_the_keyboard_alone(open_page, live_ser
         samples[4].pk: ("correct", ""),
     }
     statuses = dict(Sample.objects.filter(project=project).values_list("id", "status"))
-    assert [statuses[s.pk] for s in samples] == [SampleStatus.ACCEPTED, SampleStatus.REJECTED, SampleStatus.PENDING,
-                                                 SampleStatus.ACCEPTED, SampleStatus.ACCEPTED, SampleStatus.PENDING]
+    assert [statuses[s.pk] for s in samples] == [
+        SampleStatus.ACCEPTED,
+        SampleStatus.REJECTED,
+        SampleStatus.PENDING,
+        SampleStatus.ACCEPTED,
+        SampleStatus.ACCEPTED,
+        SampleStatus.PENDING,
+    ]
     assert page.errors.unexpected() == []
 
 
@@ -101,7 +107,11 @@ def test_shortcuts_never_fire_while_the_expert_types_a_note(open_page, live_serv
 
     verdict = Verdict.objects.get()
     assert (verdict.sample_id, verdict.value, verdict.error_category, verdict.note) == (
-        samples[0].pk, "correct", "", note)
+        samples[0].pk,
+        "correct",
+        "",
+        note,
+    )
     assert not AuditLog.objects.filter(action="verdict.undo").exists()
     assert page.errors.unexpected() == []
 

@@ -49,29 +49,55 @@ def hostile(project, expert) -> dict[str, Sample]:
     generator = Generator.objects.create(project=project, name=f"gpt-x {IMG}", kind="imported")
     samples = {
         "a": make_sample(project, generator, f"{SCRIPT} What is 2 + 2?", f"{BREAKOUT}{IMG} 4", label=IMG),
-        "b": make_sample(project, generator, f"{IMG} What is 2 + 3?", f"{MARKDOWN_LINK} {SCRIPT} 5",
-                         label=BREAKOUT),
+        "b": make_sample(project, generator, f"{IMG} What is 2 + 3?", f"{MARKDOWN_LINK} {SCRIPT} 5", label=BREAKOUT),
         "c": make_sample(project, generator, f"{MARKDOWN_LINK} What is 2 + 4?", f"{SCRIPT} 6", label=SCRIPT),
         "real": make_sample(project, None, f"{BREAKOUT} What is 1 + 1?", f"{IMG} 2", label=MARKDOWN_LINK),
     }
     a, b, c, real = samples["a"], samples["b"], samples["c"], samples["real"]
-    cluster = Cluster.objects.create(project=project, number=1, size=3, density=0.95, synthetic_share=1.0,
-                                     real_anchor_distance=0.4, label=f"{SCRIPT} {IMG}",
-                                     generator_mix={generator.name: 3}, template_mix={BREAKOUT: 3},
-                                     is_low_novelty=True, low_novelty_reason=f"dense {MARKDOWN_LINK}")
+    cluster = Cluster.objects.create(
+        project=project,
+        number=1,
+        size=3,
+        density=0.95,
+        synthetic_share=1.0,
+        real_anchor_distance=0.4,
+        label=f"{SCRIPT} {IMG}",
+        generator_mix={generator.name: 3},
+        template_mix={BREAKOUT: 3},
+        is_low_novelty=True,
+        low_novelty_reason=f"dense {MARKDOWN_LINK}",
+    )
     for sample, others in ((a, (b, c)), (b, (a, c)), (c, (a, b))):
-        SampleSimilarity.objects.create(sample=sample, project=project, cluster=cluster, novelty=0.05,
-                                        neighbours=[[other.pk, 0.97] for other in others] + [[real.pk, 0.8]],
-                                        top_similarity=0.97, nearest_real=real, nearest_real_similarity=0.8)
-    group = DuplicateGroup.objects.create(project=project, kind="near", signature="b" * 64, size=3,
-                                          min_similarity=0.96, threshold=0.95, representative=a,
-                                          representative_reason=f"the oldest {SCRIPT}")
+        SampleSimilarity.objects.create(
+            sample=sample,
+            project=project,
+            cluster=cluster,
+            novelty=0.05,
+            neighbours=[[other.pk, 0.97] for other in others] + [[real.pk, 0.8]],
+            top_similarity=0.97,
+            nearest_real=real,
+            nearest_real_similarity=0.8,
+        )
+    group = DuplicateGroup.objects.create(
+        project=project,
+        kind="near",
+        signature="b" * 64,
+        size=3,
+        min_similarity=0.96,
+        threshold=0.95,
+        representative=a,
+        representative_reason=f"the oldest {SCRIPT}",
+    )
     for sample, similarity in ((a, 1.0), (b, 0.97), (c, 0.96)):
         DuplicateGroupMember.objects.create(group=group, sample=sample, similarity=similarity)
-    EmbeddingMap.objects.create(project=project, embedded_total=4, points=[
-        [a.pk, 0.2, 0.3], [b.pk, 0.8, 0.7], [c.pk, 0.5, 0.9], [real.pk, 0.1, 0.9]])
-    verdict_record(project=project, sample_id=b.pk, reviewer=expert, value="unsure", note=f"{SCRIPT} {IMG}",
-                   seen_revision=0)
+    EmbeddingMap.objects.create(
+        project=project,
+        embedded_total=4,
+        points=[[a.pk, 0.2, 0.3], [b.pk, 0.8, 0.7], [c.pk, 0.5, 0.9], [real.pk, 0.1, 0.9]],
+    )
+    verdict_record(
+        project=project, sample_id=b.pk, reviewer=expert, value="unsure", note=f"{SCRIPT} {IMG}", seen_revision=0
+    )
     return samples
 
 
@@ -105,8 +131,14 @@ def test_hostile_sample_text_is_shown_as_text_on_every_page(open_page, live_serv
     expect(page.locator(".verdicts-line")).to_contain_text("erin-expert: unsure")
     _assert_shown_as_text(page, literal=BREAKOUT)
 
-    for path in (f"/samples/{a.pk}/", f"/samples/{b.pk}/", "/samples/", f"/samples/?similar_to={a.pk}",
-                 "/similarity/?tab=groups", "/similarity/?tab=clusters"):
+    for path in (
+        f"/samples/{a.pk}/",
+        f"/samples/{b.pk}/",
+        "/samples/",
+        f"/samples/?similar_to={a.pk}",
+        "/similarity/?tab=groups",
+        "/similarity/?tab=clusters",
+    ):
         page.goto(base + path)
         _assert_shown_as_text(page)
 

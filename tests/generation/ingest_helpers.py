@@ -19,8 +19,10 @@ from generation.models import Generator, PromptTemplate, Sample, SampleCount
 from synthreview.projects.models import Project
 
 # The two sinks as a `use_copy` parameter: COPY is PostgreSQL's, so its case is left out on SQLite.
-SINKS = [pytest.param(True, id="copy", marks=pytest.mark.postgres(reason="the COPY sink is PostgreSQL's")),
-         pytest.param(False, id="orm")]
+SINKS = [
+    pytest.param(True, id="copy", marks=pytest.mark.postgres(reason="the COPY sink is PostgreSQL's")),
+    pytest.param(False, id="orm"),
+]
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -104,9 +106,7 @@ def assert_nothing_imported(project: Project) -> None:
 def stored(project: Project) -> list[dict[str, Any]]:
     """Every sample of the project in insertion order, as plain values."""
     samples = (
-        Sample.objects.filter(project=project)
-        .select_related("generator", "template_version__template")
-        .order_by("pk")
+        Sample.objects.filter(project=project).select_related("generator", "template_version__template").order_by("pk")
     )
     return [
         {
@@ -133,10 +133,31 @@ ALPACA_ROWS = [
 
 def expected_alpaca(generator: str | None, template: str | None, origin: str = "synthetic") -> list[dict[str, Any]]:
     return [
-        {"origin": origin, "generator": generator, "template": template, "input": "Add 2 and 3.", "output": "5",
-         "label": "easy", "metadata": {"source": "hand"}},
-        {"origin": origin, "generator": generator, "template": template, "input": "Translate to French.\n\ncat",
-         "output": "chat", "label": None, "metadata": {"source": "book"}},
-        {"origin": origin, "generator": generator, "template": template, "input": "Name a prime.", "output": "7",
-         "label": "easy", "metadata": {"source": "hand"}},
+        {
+            "origin": origin,
+            "generator": generator,
+            "template": template,
+            "input": "Add 2 and 3.",
+            "output": "5",
+            "label": "easy",
+            "metadata": {"source": "hand"},
+        },
+        {
+            "origin": origin,
+            "generator": generator,
+            "template": template,
+            "input": "Translate to French.\n\ncat",
+            "output": "chat",
+            "label": None,
+            "metadata": {"source": "book"},
+        },
+        {
+            "origin": origin,
+            "generator": generator,
+            "template": template,
+            "input": "Name a prime.",
+            "output": "7",
+            "label": "easy",
+            "metadata": {"source": "hand"},
+        },
     ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from generation.models import Generator, GeneratorKind
-from synthreview.projects.models import Project
 from generation.services.templates import template_version_create
+from synthreview.projects.models import Project
 from tests.llm_server import start_llm_server
 
 
@@ -21,9 +21,13 @@ def llm_server():
 def generation_worker_env(monkeypatch, settings):
     """What worker processes started by a test read: loopback allowed (the test server),
     quick backoff, short leases."""
-    for name, value in {"OUTBOUND_ALLOW_PRIVATE_HOSTS": "true", "GENERATION_BACKOFF_BASE_S": "0.01",
-                        "GENERATION_BACKOFF_CAP_S": "0.05", "GENERATION_MAX_ATTEMPTS": "3",
-                        "GENERATION_LANE_LEASE_S": "2"}.items():
+    for name, value in {
+        "OUTBOUND_ALLOW_PRIVATE_HOSTS": "true",
+        "GENERATION_BACKOFF_BASE_S": "0.01",
+        "GENERATION_BACKOFF_CAP_S": "0.05",
+        "GENERATION_MAX_ATTEMPTS": "3",
+        "GENERATION_LANE_LEASE_S": "2",
+    }.items():
         monkeypatch.setenv(name, value)
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
 
@@ -39,8 +43,14 @@ def fast_retries(settings):
 
 
 def openai_generator(project: Project, name: str, base_url: str, **fields) -> Generator:
-    generator = Generator(project=project, name=name, kind=GeneratorKind.OPENAI_COMPATIBLE,
-                          model_name=fields.pop("model_name", f"model-{name}"), endpoint=base_url, **fields)
+    generator = Generator(
+        project=project,
+        name=name,
+        kind=GeneratorKind.OPENAI_COMPATIBLE,
+        model_name=fields.pop("model_name", f"model-{name}"),
+        endpoint=base_url,
+        **fields,
+    )
     generator.save()
     return generator
 

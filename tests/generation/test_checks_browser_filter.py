@@ -28,8 +28,19 @@ def test_flag_select_lists_every_check_eval_leak_and_any(project, expert, client
     select = re.search(r'<select name="flag"[^>]*>(.*?)</select>', body(response), re.DOTALL)
     assert select, "the flag filter is a select"
     values = re.findall(r'<option value="([^"]*)"', select.group(1))
-    assert values == ["", "any", "empty", "truncated", "refusal", "repetition", "length-outlier", "json",
-                      "math-answer", "code-syntax", "eval-leak"]
+    assert values == [
+        "",
+        "any",
+        "empty",
+        "truncated",
+        "refusal",
+        "repetition",
+        "length-outlier",
+        "json",
+        "math-answer",
+        "code-syntax",
+        "eval-leak",
+    ]
     assert set(REGISTRY) <= set(values)
 
 

@@ -28,8 +28,9 @@ def rows(path: Path) -> list[dict]:
 
 
 def flagged(outputs: list[str], check: str) -> list[int]:
-    return [index for index, output in enumerate(outputs)
-            if run_checks(SampleInput(output=output), [check], CheckContext())]
+    return [
+        index for index, output in enumerate(outputs) if run_checks(SampleInput(output=output), [check], CheckContext())
+    ]
 
 
 def test_exactly_the_empty_t0_responses_are_flagged_empty(shared_data: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from generation.models import PromptTemplate, PromptTemplateVersion, Sample, SampleFlag
 from generation.services.checks import import_checks_run, sample_checks_run
 from generation.services.imports import import_batch_create, import_batch_run
-from generation.models import PromptTemplate, PromptTemplateVersion, Sample, SampleFlag
 from tests.generation.ingest_helpers import write_jsonl
 from tests.reviews.review_helpers import add_sample, add_samples
 
@@ -38,7 +38,9 @@ def test_flags_are_stored_for_the_samples_that_fail(project) -> None:
 
     assert written == 2
     assert stored_flags(project) == {(empty.pk, "empty"), (refusal.pk, "refusal")}
-    assert SampleFlag.objects.get(sample=refusal).reason == "refusal or assistant boilerplate: “As an AI language model”"
+    assert (
+        SampleFlag.objects.get(sample=refusal).reason == "refusal or assistant boilerplate: “As an AI language model”"
+    )
 
 
 def test_running_twice_writes_nothing_new(project) -> None:
@@ -72,7 +74,8 @@ def test_a_json_template_without_a_list_gets_the_json_defaults(project) -> None:
 
     assert stored_flags(project) == {(broken.pk, "json"), (unnamed.pk, "json")}
     assert SampleFlag.objects.get(sample=unnamed).reason == (
-        "does not match the output schema at $: 'name' is a required property")
+        "does not match the output schema at $: 'name' is a required property"
+    )
 
 
 def test_length_outliers_need_twenty_real_anchors(project) -> None:
@@ -90,20 +93,26 @@ def test_length_outliers_need_twenty_real_anchors(project) -> None:
     # Median log 11, MAD floored to 0.1: z = 0.6745 · log(301/11) / 0.1 ≈ 22.3.
     assert stored_flags(project) == {(long.pk, "length-outlier")}
     assert SampleFlag.objects.get(sample=long).reason == (
-        "300 words, far longer than the 20 real anchors (median 10 words; modified z-score +22.3, limit ±3.5)")
+        "300 words, far longer than the 20 real anchors (median 10 words; modified z-score +22.3, limit ±3.5)"
+    )
 
 
-def test_an_import_ends_with_its_samples_checked(project, tmp_path: Path, run_tasks_inline, monkeypatch,
-                                                 django_capture_on_commit_callbacks) -> None:
+def test_an_import_ends_with_its_samples_checked(
+    project, tmp_path: Path, run_tasks_inline, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
     # Embedding is another worker's job; it is not under test here.
     monkeypatch.setattr("reviews.receivers.similarity_refresh", lambda **kwargs: None)
-    path = write_jsonl(tmp_path / "batch.jsonl", [
-        {"input": "q1", "output": ""},
-        {"input": "q2", "output": "I’m sorry, but I cannot help with that."},
-        {"input": "q3", "output": "Paris is the capital of France."},
-    ])
-    batch = import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl",
-                                origin="synthetic", generator_name="gpt-x")
+    path = write_jsonl(
+        tmp_path / "batch.jsonl",
+        [
+            {"input": "q1", "output": ""},
+            {"input": "q2", "output": "I’m sorry, but I cannot help with that."},
+            {"input": "q3", "output": "Paris is the capital of France."},
+        ],
+    )
+    batch = import_batch_create(
+        project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="gpt-x"
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         import_batch_run(batch_id=batch.pk)
@@ -117,8 +126,9 @@ def test_import_checks_cover_every_chunk(project, monkeypatch) -> None:
     monkeypatch.setattr("generation.services.checks.CHECK_CHUNK_SIZE", 2)
     samples = add_samples(project, 5, texts=[(f"q{n}", "") for n in range(5)])
     other = add_sample(project, input="not in the batch", output="")
-    batch = import_batch_create(project=project, path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl",
-                                origin="synthetic")
+    batch = import_batch_create(
+        project=project, path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl", origin="synthetic"
+    )
     Sample.objects.filter(pk__in=[sample.pk for sample in samples]).update(import_batch=batch)
 
     assert import_checks_run(batch_id=batch.pk) == 5
@@ -140,9 +150,17 @@ def test_run_checks_command_prints_counts_and_rechecks(project) -> None:
 
     lines = run_command(project.slug)
 
-    assert lines == ["empty: 1 flagged", "truncated: 0 flagged", "refusal: 2 flagged", "repetition: 0 flagged",
-                     "length-outlier: 0 flagged", "json: 0 flagged", "math-answer: 0 flagged",
-                     "code-syntax: 0 flagged", "3 new flags written"]
+    assert lines == [
+        "empty: 1 flagged",
+        "truncated: 0 flagged",
+        "refusal: 2 flagged",
+        "repetition: 0 flagged",
+        "length-outlier: 0 flagged",
+        "json: 0 flagged",
+        "math-answer: 0 flagged",
+        "code-syntax: 0 flagged",
+        "3 new flags written",
+    ]
 
     Sample.objects.filter(pk=empty.pk).update(output="Now it has an answer.")
     assert run_command(project.slug, "--only", "empty") == ["empty: 0 flagged", "0 new flags written"]

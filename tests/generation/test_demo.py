@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from generation.services.demo import REAL_ANCHORS
 from generation.models import GenerationRun, Generator, Sample, SampleCount
+from generation.services.demo import REAL_ANCHORS
 from synthreview.projects.models import Project
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +77,12 @@ def test_demo_declares_the_model_it_trains_and_none_of_its_generators_is_related
     project = Project.objects.get(slug="demo")
     generators = list(Generator.objects.filter(project=project))
     # Every generator with samples, checked by default against what the demo declares.
-    decision = recursion_gate(target_model="", declared=project.target_models, generators=generators,
-                              counts={generator.pk: 1 for generator in generators})
+    decision = recursion_gate(
+        target_model="",
+        declared=project.target_models,
+        generators=generators,
+        counts={generator.pk: 1 for generator in generators},
+    )
     assert decision.outcome == "passed", decision.reason
     assert decision.details["checked_against"] == ["arithmetic-tutor-1b"]
 

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunLane, Sample
-from generation.services.runs import RunSpec, run_create, run_prepare
 from generation.runs.plan import GridCell
+from generation.services.runs import RunSpec, run_create, run_prepare
 from tests.generation.run_helpers import openai_generator, topic_template
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +21,14 @@ pytestmark = pytest.mark.django_db
 
 def _run(project, base_url, topics, django_capture_on_commit_callbacks):
     generator = openai_generator(project, "a", base_url)
-    spec = RunSpec(project=project, name="cli", template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(0.3, None, None), GridCell(0.8, None, None)],
-                   table_rows=[{"topic": topic} for topic in topics])
+    spec = RunSpec(
+        project=project,
+        name="cli",
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(0.3, None, None), GridCell(0.8, None, None)],
+        table_rows=[{"topic": topic} for topic in topics],
+    )
     with django_capture_on_commit_callbacks(execute=False):
         return run_create(spec)
 
@@ -35,9 +40,11 @@ def _generate(*args: str) -> tuple[str, str]:
 
 
 def test_generate_executes_the_run_and_draws_its_progress(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
-    run = _run(project, llm_server.base_url, ["tea", "milk", "[[status:500x99]] salt"],
-               django_capture_on_commit_callbacks)
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
+    run = _run(
+        project, llm_server.base_url, ["tea", "milk", "[[status:500x99]] salt"], django_capture_on_commit_callbacks
+    )
 
     out, err = _generate(str(run.pk))
 
@@ -48,7 +55,8 @@ def test_generate_executes_the_run_and_draws_its_progress(
 
 
 def test_retry_failed_redoes_only_the_failed_items_here_and_queues_nothing(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks, settings):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks, settings
+):
     run = _run(project, llm_server.base_url, ["tea", "[[status:500x2]] salt"], django_capture_on_commit_callbacks)
     settings.GENERATION_MAX_ATTEMPTS = 2  # two 500s each: the salt items fail the first time, then answer
     _generate(str(run.pk))
@@ -73,7 +81,8 @@ def test_an_unknown_run_is_an_error():
 
 
 def test_generate_takes_over_a_lane_whose_worker_died(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     run = _run(project, llm_server.base_url, ["tea", "milk"], django_capture_on_commit_callbacks)
     run_prepare(run_id=run.pk)
     # A worker took the lane and died: its lease runs out in a second and a half.

@@ -34,26 +34,49 @@ def example_endpoints_resolve(settings, monkeypatch):
 
 @pytest.fixture
 def remote(project):
-    return generator_create(project=project, name="remote", kind="openai-compatible", model_name="tiny-chat",
-                            endpoint="https://llm.example.com/v1", api_key_env="SYNTHREVIEW_KEY_TEST_GENERATOR",
-                            temperature=0.7, derived_from=["tiny-base"])
+    return generator_create(
+        project=project,
+        name="remote",
+        kind="openai-compatible",
+        model_name="tiny-chat",
+        endpoint="https://llm.example.com/v1",
+        api_key_env="SYNTHREVIEW_KEY_TEST_GENERATOR",
+        temperature=0.7,
+        derived_from=["tiny-base"],
+    )
 
 
 def new_form(**overrides) -> dict:
-    return {"name": "fresh", "kind": "openai-compatible", "model_name": "tiny-chat",
-            "endpoint": "https://llm.example.com/v1", "api_key_env": "SYNTHREVIEW_KEY_TEST_GENERATOR", "temperature": "0.5",
-            "top_p": "0.9", "max_tokens": "256", "seed": "7", "derived_from": "tiny-base, tiny-root",
-            "parameters": '{"frequency_penalty": 0.2}', "concurrency": "8", "rate_limit_per_minute": "120",
-            "request_timeout_s": "30", "cost_per_million_input_tokens": "0.15",
-            "cost_per_million_output_tokens": "0.60", **overrides}
+    return {
+        "name": "fresh",
+        "kind": "openai-compatible",
+        "model_name": "tiny-chat",
+        "endpoint": "https://llm.example.com/v1",
+        "api_key_env": "SYNTHREVIEW_KEY_TEST_GENERATOR",
+        "temperature": "0.5",
+        "top_p": "0.9",
+        "max_tokens": "256",
+        "seed": "7",
+        "derived_from": "tiny-base, tiny-root",
+        "parameters": '{"frequency_penalty": 0.2}',
+        "concurrency": "8",
+        "rate_limit_per_minute": "120",
+        "request_timeout_s": "30",
+        "cost_per_million_input_tokens": "0.15",
+        "cost_per_million_output_tokens": "0.60",
+        **overrides,
+    }
 
 
 def test_admin_creates_an_openai_compatible_generator_and_the_log_says_so(project, admin_member, client_for):
     response = client_for(admin_member).post(reverse("generator_new", args=[project.slug]), new_form())
     assert response.status_code == 302
     generator = Generator.objects.get(project=project, name="fresh")
-    assert (generator.kind, generator.endpoint, generator.concurrency) == ("openai-compatible",
-                                                                         "https://llm.example.com/v1", 8)
+    assert (generator.kind, generator.endpoint, generator.concurrency) == (
+        "openai-compatible",
+        "https://llm.example.com/v1",
+        8,
+    )
     assert generator.derived_from == ["tiny-base", "tiny-root"]
     assert generator.parameters == {"frequency_penalty": 0.2}
     assert generator.rate_limit_per_minute == 120 and generator.request_timeout_s == 30.0
@@ -63,16 +86,32 @@ def test_admin_creates_an_openai_compatible_generator_and_the_log_says_so(projec
 
 
 def test_admin_creates_a_programmatic_generator(project, admin_member, client_for):
-    response = client_for(admin_member).post(reverse("generator_new", args=[project.slug]), new_form(
-        name="rules", kind="programmatic", endpoint="", api_key_env="", programmatic_name="arithmetic-word-problems"))
+    response = client_for(admin_member).post(
+        reverse("generator_new", args=[project.slug]),
+        new_form(
+            name="rules", kind="programmatic", endpoint="", api_key_env="", programmatic_name="arithmetic-word-problems"
+        ),
+    )
     assert response.status_code == 302
     assert Generator.objects.get(name="rules").programmatic_name == "arithmetic-word-problems"
 
 
 def test_admin_edit_logs_the_changed_field_names_only(project, admin_member, remote, client_for):
-    data = new_form(name="remote-v2", temperature="1.1", model_name="tiny-chat", derived_from="tiny-base",
-                    concurrency="4", rate_limit_per_minute="", request_timeout_s="60", max_tokens="", seed="",
-                    top_p="", parameters="{}", cost_per_million_input_tokens="", cost_per_million_output_tokens="")
+    data = new_form(
+        name="remote-v2",
+        temperature="1.1",
+        model_name="tiny-chat",
+        derived_from="tiny-base",
+        concurrency="4",
+        rate_limit_per_minute="",
+        request_timeout_s="60",
+        max_tokens="",
+        seed="",
+        top_p="",
+        parameters="{}",
+        cost_per_million_input_tokens="",
+        cost_per_million_output_tokens="",
+    )
     response = client_for(admin_member).post(reverse("generator_edit", args=[project.slug, remote.pk]), data)
     assert response.status_code == 302
     remote.refresh_from_db()
@@ -86,31 +125,35 @@ def test_an_imported_generators_only_model_and_lineage_can_change(project, admin
     client = client_for(admin_member)
     page = client.get(reverse("generator_edit", args=[project.slug, imported.pk])).content.decode()
     assert 'name="model_name"' in page and 'name="temperature"' not in page and 'name="endpoint"' not in page
-    response = client.post(reverse("generator_edit", args=[project.slug, imported.pk]),
-                           {"model_name": "llama-3-8b", "derived_from": "llama-3", "temperature": "1.5",
-                            "kind": "openai-compatible"})
+    response = client.post(
+        reverse("generator_edit", args=[project.slug, imported.pk]),
+        {"model_name": "llama-3-8b", "derived_from": "llama-3", "temperature": "1.5", "kind": "openai-compatible"},
+    )
     assert response.status_code == 302
     imported.refresh_from_db()
     assert (imported.model_name, imported.derived_from, imported.temperature) == ("llama-3-8b", ["llama-3"], None)
     assert imported.kind == GeneratorKind.IMPORTED
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"api_key_env": "lower-case"}, "api_key_env"),
-    ({"api_key_env": "1STARTS_WITH_DIGIT"}, "api_key_env"),
-    # A server secret outside the key prefix: it would be sent to the endpoint as a bearer token.
-    ({"api_key_env": "DATABASE_URL"}, "api_key_env"),
-    ({"api_key_env": "SECRET_KEY"}, "api_key_env"),
-    ({"parameters": "[1, 2]"}, "parameters"),
-    ({"parameters": "{not json"}, "parameters"),
-    ({"endpoint": ""}, "endpoint"),
-    ({"model_name": ""}, "model_name"),
-    ({"concurrency": "0"}, "concurrency"),
-    ({"concurrency": "65"}, "concurrency"),
-    ({"top_p": "1.5"}, "top_p"),
-    ({"kind": "programmatic", "programmatic_name": ""}, "programmatic_name"),
-    ({"kind": "imported"}, "kind"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"api_key_env": "lower-case"}, "api_key_env"),
+        ({"api_key_env": "1STARTS_WITH_DIGIT"}, "api_key_env"),
+        # A server secret outside the key prefix: it would be sent to the endpoint as a bearer token.
+        ({"api_key_env": "DATABASE_URL"}, "api_key_env"),
+        ({"api_key_env": "SECRET_KEY"}, "api_key_env"),
+        ({"parameters": "[1, 2]"}, "parameters"),
+        ({"parameters": "{not json"}, "parameters"),
+        ({"endpoint": ""}, "endpoint"),
+        ({"model_name": ""}, "model_name"),
+        ({"concurrency": "0"}, "concurrency"),
+        ({"concurrency": "65"}, "concurrency"),
+        ({"top_p": "1.5"}, "top_p"),
+        ({"kind": "programmatic", "programmatic_name": ""}, "programmatic_name"),
+        ({"kind": "imported"}, "kind"),
+    ],
+)
 def test_bad_input_is_refused_with_the_field_named(overrides, field, project, admin_member, client_for):
     response = client_for(admin_member).post(reverse("generator_new", args=[project.slug]), new_form(**overrides))
     assert response.status_code == 400
@@ -134,8 +177,10 @@ def test_experts_and_leads_see_the_list_without_forms_and_may_not_write(role, re
     assert reverse("generator_edit", args=[project.slug, remote.pk]) not in page.content.decode()
     assert client.get(reverse("generator_new", args=[project.slug])).status_code == 403
     assert client.post(reverse("generator_new", args=[project.slug]), new_form()).status_code == 403
-    assert client.post(reverse("generator_edit", args=[project.slug, remote.pk]),
-                       new_form(name="hijacked")).status_code == 403
+    assert (
+        client.post(reverse("generator_edit", args=[project.slug, remote.pk]), new_form(name="hijacked")).status_code
+        == 403
+    )
     assert list(Generator.objects.values_list("name", flat=True)) == ["remote"]
     assert not AuditLog.objects.filter(action="generator.update").exists()
 
@@ -158,12 +203,15 @@ def test_anonymous_visitors_are_sent_to_log_in(project, client):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_the_key_never_appears_only_its_variable_and_whether_it_is_set(project, admin_member, remote, client_for,
-                                                                      monkeypatch):
+def test_the_key_never_appears_only_its_variable_and_whether_it_is_set(
+    project, admin_member, remote, client_for, monkeypatch
+):
     client = client_for(admin_member)
     monkeypatch.setenv("SYNTHREVIEW_KEY_TEST_GENERATOR", SECRET)
-    pages = [client.get(reverse("generator_list", args=[project.slug])).content.decode(),
-             client.get(reverse("generator_edit", args=[project.slug, remote.pk])).content.decode()]
+    pages = [
+        client.get(reverse("generator_list", args=[project.slug])).content.decode(),
+        client.get(reverse("generator_edit", args=[project.slug, remote.pk])).content.decode(),
+    ]
     assert all(SECRET not in page for page in pages)
     assert "SYNTHREVIEW_KEY_TEST_GENERATOR" in pages[0]
     assert '<span class="muted" data-testid="key-status">set</span>' in pages[0]
@@ -174,18 +222,25 @@ def test_the_key_never_appears_only_its_variable_and_whether_it_is_set(project, 
 
 
 def test_a_generator_name_with_markup_comes_back_escaped(project, admin_member, client_for):
-    hostile = generator_create(project=project, name="<script>alert(1)</script>", kind=GeneratorKind.IMPORTED,
-                               model_name="<img src=x onerror=alert(2)>")
+    hostile = generator_create(
+        project=project,
+        name="<script>alert(1)</script>",
+        kind=GeneratorKind.IMPORTED,
+        model_name="<img src=x onerror=alert(2)>",
+    )
     client = client_for(admin_member)
-    for url in (reverse("generator_list", args=[project.slug]),
-                reverse("generator_edit", args=[project.slug, hostile.pk])):
+    for url in (
+        reverse("generator_list", args=[project.slug]),
+        reverse("generator_edit", args=[project.slug, hostile.pk]),
+    ):
         page = client.get(url).content.decode()
         assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_the_list_costs_the_same_queries_for_many_generators(project, expert, client_for,
-                                                            django_assert_max_num_queries):
+def test_the_list_costs_the_same_queries_for_many_generators(
+    project, expert, client_for, django_assert_max_num_queries
+):
     for index in range(12):
         generator_create(project=project, name=f"g{index}", kind=GeneratorKind.IMPORTED, derived_from=["base"])
     client = client_for(expert)

@@ -29,15 +29,23 @@ ALWAYS_REFUSED = [
 
 
 def post_generator(client, project, endpoint: str, name: str = "remote"):
-    return client.post(reverse("generator_new", args=[project.slug]), {
-        "name": name, "kind": "openai-compatible", "model_name": "tiny", "endpoint": endpoint,
-        "concurrency": 4, "request_timeout_s": 60,
-    })
+    return client.post(
+        reverse("generator_new", args=[project.slug]),
+        {
+            "name": name,
+            "kind": "openai-compatible",
+            "model_name": "tiny",
+            "endpoint": endpoint,
+            "concurrency": 4,
+            "request_timeout_s": 60,
+        },
+    )
 
 
 @pytest.mark.parametrize("url", ALWAYS_REFUSED)
 def test_admin_form_refuses_forbidden_base_urls_even_with_private_hosts_allowed(
-        url, project, admin_member, client_for, settings):
+    url, project, admin_member, client_for, settings
+):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
     response = post_generator(client_for(admin_member), project, url)
     assert response.status_code == 400
@@ -68,8 +76,13 @@ def test_a_redirect_to_the_metadata_service_is_refused_not_followed(project, set
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
     with start_llm_server() as server:
         # Saved: the URL itself is an allowed loopback address; only its answer redirects.
-        generator = generator_create(project=project, name="redirector", kind="openai-compatible",
-                                     model_name="tiny", endpoint=server.redirect_url)
+        generator = generator_create(
+            project=project,
+            name="redirector",
+            kind="openai-compatible",
+            model_name="tiny",
+            endpoint=server.redirect_url,
+        )
         with client_for_generator(generator) as client, pytest.raises(GeneratorCallError) as caught:
             client.complete(model="tiny", messages=[{"role": "user", "content": "hi"}], params={})
         records = server.requests.records

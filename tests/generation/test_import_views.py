@@ -16,8 +16,9 @@ def _upload(client, project, name: str, body: bytes, **fields):
     return client.post(reverse("import_new", args=[project.slug]), data)
 
 
-def test_lead_imports_a_file_and_sees_the_result(project, lead, client_for, run_tasks_inline,
-                                                 django_capture_on_commit_callbacks):
+def test_lead_imports_a_file_and_sees_the_result(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     client = client_for(lead)
     body = b'{"input": "2+2?", "output": "4"}\n{"input": "3+3?", "output": "6"}\n{"input": "2+2?", "output": "4"}\n'
     with django_capture_on_commit_callbacks(execute=True):
@@ -30,8 +31,9 @@ def test_lead_imports_a_file_and_sees_the_result(project, lead, client_for, run_
     assert "Imported 2, skipped 1 duplicate of 3 rows read." in page
 
 
-def test_bad_row_over_the_web_lists_the_line_and_imports_nothing(project, lead, client_for, run_tasks_inline,
-                                                                 django_capture_on_commit_callbacks):
+def test_bad_row_over_the_web_lists_the_line_and_imports_nothing(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     client = client_for(lead)
     body = b'{"input": "a", "output": "b"}\n{"input": "c"}\nnot json\n'
     with django_capture_on_commit_callbacks(execute=True):
@@ -58,8 +60,9 @@ def test_unknown_extension_and_bad_mapping_are_form_errors(project, lead, client
     assert not ImportBatch.objects.exists()
 
 
-def test_file_name_and_errors_are_escaped(project, lead, client_for, run_tasks_inline,
-                                          django_capture_on_commit_callbacks):
+def test_file_name_and_errors_are_escaped(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     client = client_for(lead)
     # Django keeps only the part after the last slash, so the name holds no "/".
     name = "<b onmouseover=alert(1)>x.jsonl"
@@ -98,7 +101,8 @@ def test_htmx_poll_gets_the_status_partial_and_stops_when_done(project, lead, cl
 
 
 def test_an_unexpected_error_marks_the_import_failed_instead_of_waiting_forever(
-        project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks, monkeypatch):
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks, monkeypatch
+):
     from generation.services import imports as service
 
     def explode(*args, **kwargs):

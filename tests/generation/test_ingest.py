@@ -16,10 +16,9 @@ import pytest
 from django.core.management import call_command
 
 from generation.ingest.mapping import FieldMapping
-from generation.services.imports import import_batch_create, import_batch_run
 from generation.models import Generator, ImportBatch, ImportStatus, PromptTemplate, Sample
-from synthreview.projects.models import Project
-from synthreview.projects.models import AuditLog
+from generation.services.imports import import_batch_create, import_batch_run
+from synthreview.projects.models import AuditLog, Project
 from tests.generation.ingest_helpers import (
     ALPACA_ROWS,
     SINKS,
@@ -89,15 +88,33 @@ def test_progress_bar_does_not_disturb_the_result(project: Project, tmp_path: Pa
 
 TRICKY_ROWS = [
     # Characters that COPY's text format must escape: tab, newline, backslash, "\N".
-    {"input": "a\tb\\c", "output": "line one\nline two\r\nthree", "label": None, "model": "m1", "kind": "synthetic",
-     "extra": {"nested": [1, 2]}},
+    {
+        "input": "a\tb\\c",
+        "output": "line one\nline two\r\nthree",
+        "label": None,
+        "model": "m1",
+        "kind": "synthetic",
+        "extra": {"nested": [1, 2]},
+    },
     {"input": "\\N", "output": "é 漢字 🙂", "label": "ok", "model": "m2", "kind": "synthetic", "extra": None},
     # Same content as the first row, same generator: a duplicate, the first one wins.
-    {"input": "a\tb\\c", "output": "line one\nline two\r\nthree", "label": "later", "model": "m1",
-     "kind": "synthetic", "extra": "second"},
+    {
+        "input": "a\tb\\c",
+        "output": "line one\nline two\r\nthree",
+        "label": "later",
+        "model": "m1",
+        "kind": "synthetic",
+        "extra": "second",
+    },
     # Same content as the first row from another generator: kept.
-    {"input": "a\tb\\c", "output": "line one\nline two\r\nthree", "label": None, "model": "m2", "kind": "synthetic",
-     "extra": None},
+    {
+        "input": "a\tb\\c",
+        "output": "line one\nline two\r\nthree",
+        "label": None,
+        "model": "m2",
+        "kind": "synthetic",
+        "extra": None,
+    },
     {"input": "real question", "output": "real answer", "label": None, "model": "", "kind": "real", "extra": None},
     {"input": "real question", "output": "real answer", "label": None, "model": "", "kind": "real", "extra": None},
 ]
@@ -113,20 +130,54 @@ def run_service(project: Project, path: Path, *, use_copy: bool, **options: Any)
 def test_copy_and_orm_sinks_store_the_same_samples(project: Project, tmp_path: Path, use_copy: bool) -> None:
     path = write_jsonl(tmp_path / "tricky.jsonl", TRICKY_ROWS)
 
-    batch = run_service(project, path, use_copy=use_copy, origin="synthetic", template_name="t1",
-                        mapping=FieldMapping.parse(["origin=kind", "generator=model"]))
+    batch = run_service(
+        project,
+        path,
+        use_copy=use_copy,
+        origin="synthetic",
+        template_name="t1",
+        mapping=FieldMapping.parse(["origin=kind", "generator=model"]),
+    )
 
     assert (batch.status, batch.rows_read, batch.rows_imported, batch.rows_duplicate) == ("completed", 6, 4, 2)
     assert batch.errors == []
     assert stored(project) == [
-        {"origin": "synthetic", "generator": "m1", "template": "t1", "input": "a\tb\\c",
-         "output": "line one\nline two\r\nthree", "label": None, "metadata": {"extra": {"nested": [1, 2]}}},
-        {"origin": "synthetic", "generator": "m2", "template": "t1", "input": "\\N", "output": "é 漢字 🙂",
-         "label": "ok", "metadata": {"extra": None}},
-        {"origin": "synthetic", "generator": "m2", "template": "t1", "input": "a\tb\\c",
-         "output": "line one\nline two\r\nthree", "label": None, "metadata": {"extra": None}},
-        {"origin": "real", "generator": None, "template": None, "input": "real question", "output": "real answer",
-         "label": None, "metadata": {"extra": None}},
+        {
+            "origin": "synthetic",
+            "generator": "m1",
+            "template": "t1",
+            "input": "a\tb\\c",
+            "output": "line one\nline two\r\nthree",
+            "label": None,
+            "metadata": {"extra": {"nested": [1, 2]}},
+        },
+        {
+            "origin": "synthetic",
+            "generator": "m2",
+            "template": "t1",
+            "input": "\\N",
+            "output": "é 漢字 🙂",
+            "label": "ok",
+            "metadata": {"extra": None},
+        },
+        {
+            "origin": "synthetic",
+            "generator": "m2",
+            "template": "t1",
+            "input": "a\tb\\c",
+            "output": "line one\nline two\r\nthree",
+            "label": None,
+            "metadata": {"extra": None},
+        },
+        {
+            "origin": "real",
+            "generator": None,
+            "template": None,
+            "input": "real question",
+            "output": "real answer",
+            "label": None,
+            "metadata": {"extra": None},
+        },
     ]
     assert counters(project) == {("synthetic", "pending"): 3, ("real", "pending"): 1}
     assert sorted(Generator.objects.filter(project=project).values_list("name", flat=True)) == ["m1", "m2"]
@@ -185,8 +236,9 @@ def test_bad_row_in_middle_leaves_project_unchanged(project: Project, tmp_path: 
     before = seed_project(project, tmp_path)
     audit_entries = AuditLog.objects.count()
 
-    batch = run_service(project, path, use_copy=use_copy, origin="synthetic", generator_name="new-gen",
-                        template_name="new-tmpl")
+    batch = run_service(
+        project, path, use_copy=use_copy, origin="synthetic", generator_name="new-gen", template_name="new-tmpl"
+    )
 
     assert batch.status == ImportStatus.FAILED
     assert batch.errors == ["line 5101: missing output"]
@@ -252,9 +304,7 @@ def test_more_than_fifty_bad_lines_stop_the_reading_with_a_note(project: Project
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
-def test_importing_the_same_file_twice_adds_nothing_the_second_time(
-    project: Project, tmp_path: Path, fmt: str
-) -> None:
+def test_importing_the_same_file_twice_adds_nothing_the_second_time(project: Project, tmp_path: Path, fmt: str) -> None:
     path = write_rows(tmp_path, fmt, ALPACA_ROWS)
     assert import_ok(project, path, "--generator", "g") == "imported 3, skipped 0 duplicates"
     before = project_state(project)
@@ -324,9 +374,7 @@ def test_one_file_with_a_generator_column_keeps_each_generators_copy(project: Pr
 
 
 @pytest.mark.django_db
-def test_import_into_one_project_leaves_another_alone(
-    project: Project, other_project: Project, tmp_path: Path
-) -> None:
+def test_import_into_one_project_leaves_another_alone(project: Project, other_project: Project, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "x.jsonl", [{"input": "q", "output": "a"}])
     assert import_ok(other_project, path, "--generator", "g") == "imported 1, skipped 0 duplicates"
 
@@ -339,8 +387,9 @@ def test_import_into_one_project_leaves_another_alone(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("use_copy", SINKS)
-def test_a_hash_prefix_collision_never_drops_a_row(project: Project, tmp_path: Path, use_copy: bool,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hash_prefix_collision_never_drops_a_row(
+    project: Project, tmp_path: Path, use_copy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from generation.ingest import sinks
 
     # Every hash "collides": each row after the first must be checked against the
@@ -350,10 +399,10 @@ def test_a_hash_prefix_collision_never_drops_a_row(project: Project, tmp_path: P
     rows = [{"input": f"q{i % 7}", "output": f"a{i % 7}"} for i in range(20)]
     path = write_jsonl(tmp_path / "collide.jsonl", rows)
     batch = import_batch_run(
-        batch_id=import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl",
-                                     origin="synthetic", generator_name="g").pk,
+        batch_id=import_batch_create(
+            project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="g"
+        ).pk,
         use_copy=use_copy,
     )
     assert (batch.rows_imported, batch.rows_duplicate) == (7, 13)
-    assert sorted(Sample.objects.filter(project=project).values_list("input", flat=True)) == [
-        f"q{i}" for i in range(7)]
+    assert sorted(Sample.objects.filter(project=project).values_list("input", flat=True)) == [f"q{i}" for i in range(7)]

@@ -68,8 +68,11 @@ def test_invalid_utf8_in_json_or_csv_is_a_clear_error(project: Project, tmp_path
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
 def test_utf16_file_is_refused_with_a_clear_error(project: Project, tmp_path: Path, fmt: str, encoding: str) -> None:
-    text = {"jsonl": '{"input": "q", "output": "a"}\n', "json": '[{"input": "q", "output": "a"}]',
-            "csv": "input,output\nq,a\n"}[fmt]
+    text = {
+        "jsonl": '{"input": "q", "output": "a"}\n',
+        "json": '[{"input": "q", "output": "a"}]',
+        "csv": "input,output\nq,a\n",
+    }[fmt]
     path = tmp_path / f"wide.{fmt}"
     data = text.encode(encoding)
     if encoding == "utf-16-be":
@@ -86,8 +89,11 @@ def test_utf16_file_is_refused_with_a_clear_error(project: Project, tmp_path: Pa
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
 def test_utf8_bom_is_accepted_and_not_stored(project: Project, tmp_path: Path, fmt: str) -> None:
     # For CSV the BOM sits on the first column's name, so "input" must still be found.
-    text = {"jsonl": '{"input": "q", "output": "a"}\n', "json": '[{"input": "q", "output": "a"}]',
-            "csv": "input,output\nq,a\n"}[fmt]
+    text = {
+        "jsonl": '{"input": "q", "output": "a"}\n',
+        "json": '[{"input": "q", "output": "a"}]',
+        "csv": "input,output\nq,a\n",
+    }[fmt]
     path = tmp_path / f"bom.{fmt}"
     path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
 
@@ -237,25 +243,34 @@ def test_null_output_is_a_missing_output(project: Project, tmp_path: Path) -> No
 
 @pytest.mark.django_db
 def test_numbers_are_stored_as_text(project: Project, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "numbers.jsonl", [
-        {"input": "6 x 7", "output": 42},
-        {"input": "half", "output": 0.5},
-        {"input": 12, "output": "twelve"},
-    ])
+    path = write_jsonl(
+        tmp_path / "numbers.jsonl",
+        [
+            {"input": "6 x 7", "output": 42},
+            {"input": "half", "output": 0.5},
+            {"input": 12, "output": "twelve"},
+        ],
+    )
 
     import_ok(project, path, "--origin", "real")
 
     assert [(row["input"], row["output"]) for row in stored(project)] == [
-        ("6 x 7", "42"), ("half", "0.5"), ("12", "twelve")]
+        ("6 x 7", "42"),
+        ("half", "0.5"),
+        ("12", "twelve"),
+    ]
 
 
 @pytest.mark.django_db
 def test_parquet_struct_output_and_null_output_are_refused_by_row(project: Project, tmp_path: Path) -> None:
-    path = write_parquet(tmp_path / "types.parquet", [
-        {"input": "q1", "output": {"text": "a"}},
-        {"input": "q2", "output": None},
-        {"input": "q3", "output": {"text": "c"}},
-    ])
+    path = write_parquet(
+        tmp_path / "types.parquet",
+        [
+            {"input": "q1", "output": {"text": "a"}},
+            {"input": "q2", "output": None},
+            {"input": "q3", "output": {"text": "c"}},
+        ],
+    )
 
     _, errors = import_fails(project, path, "--origin", "real")
 
@@ -298,8 +313,9 @@ def test_json_file_that_is_not_a_clean_array_is_refused(
 @pytest.mark.django_db
 def test_json_array_elements_that_are_not_objects_are_each_reported(project: Project, tmp_path: Path) -> None:
     path = tmp_path / "mixed.json"
-    path.write_text('[\n{"input": "q", "output": "a"},\n42,\n["x"],\n{"input": "q2", "output": "a2"}\n]',
-                    encoding="utf-8")
+    path.write_text(
+        '[\n{"input": "q", "output": "a"},\n42,\n["x"],\n{"input": "q2", "output": "a2"}\n]', encoding="utf-8"
+    )
 
     _, errors = import_fails(project, path, "--origin", "real")
 
@@ -346,10 +362,14 @@ def test_csv_header_with_empty_or_repeated_column_is_refused(project: Project, t
 @pytest.mark.django_db
 def test_formula_looking_csv_cells_are_stored_verbatim_as_text(project: Project, tmp_path: Path) -> None:
     cells = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-3", "@SUM(A1:A2)"]
-    path = write_csv(tmp_path / "formulas.csv", ["input", "output", "note"], [
-        [cells[0], cells[1], cells[2]],
-        [cells[3], cells[0], cells[1]],
-    ])
+    path = write_csv(
+        tmp_path / "formulas.csv",
+        ["input", "output", "note"],
+        [
+            [cells[0], cells[1], cells[2]],
+            [cells[3], cells[0], cells[1]],
+        ],
+    )
 
     import_ok(project, path, "--origin", "real")
 
@@ -397,8 +417,14 @@ def test_real_import_with_a_generator_is_refused(project: Project, tmp_path: Pat
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("name", "content"),
-    [("empty.jsonl", b""), ("blank.jsonl", b"\n  \n\n"), ("empty.csv", b""), ("header-only.csv", b"input,output\n"),
-     ("empty-array.json", b"[]"), ("empty.json", b"")],
+    [
+        ("empty.jsonl", b""),
+        ("blank.jsonl", b"\n  \n\n"),
+        ("empty.csv", b""),
+        ("header-only.csv", b"input,output\n"),
+        ("empty-array.json", b"[]"),
+        ("empty.json", b""),
+    ],
 )
 def test_file_without_samples_is_an_error(project: Project, tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
@@ -422,9 +448,7 @@ def test_parquet_file_with_no_rows_is_an_error(project: Project, tmp_path: Path)
 
 
 @pytest.mark.django_db
-def test_missing_file_unknown_project_and_unknown_extension_are_clear_errors(
-    project: Project, tmp_path: Path
-) -> None:
+def test_missing_file_unknown_project_and_unknown_extension_are_clear_errors(project: Project, tmp_path: Path) -> None:
     unknown_extension = write_jsonl(tmp_path / "samples.txt", [GOOD])
     nowhere = Project(slug="no-such-project")
 
@@ -440,14 +464,13 @@ def test_missing_file_unknown_project_and_unknown_extension_are_clear_errors(
 
 @pytest.mark.django_db
 @override_settings(IMPORT_MAX_LINE_BYTES=2048)
-def test_syntax_error_in_a_json_array_is_not_reported_as_an_oversized_element(
-    project: Project, tmp_path: Path
-) -> None:
+def test_syntax_error_in_a_json_array_is_not_reported_as_an_oversized_element(project: Project, tmp_path: Path) -> None:
     # Element 2 is short but broken; more than the limit's worth of good elements follow it.
     good = ",\n".join(json.dumps({"input": f"q{n}", "output": "a" * 100}) for n in range(60))
     path = tmp_path / "typo.json"
-    path.write_text('[\n{"input": "q", "output": "a"},\n{"input": "q2", "output": oops},\n' + good + "\n]",
-                    encoding="utf-8")
+    path.write_text(
+        '[\n{"input": "q", "output": "a"},\n{"input": "q2", "output": oops},\n' + good + "\n]", encoding="utf-8"
+    )
 
     _, errors = import_fails(project, path, "--origin", "real")
 

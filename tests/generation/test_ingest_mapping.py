@@ -25,12 +25,16 @@ from tests.generation.ingest_helpers import (
 
 @pytest.mark.django_db
 def test_map_reads_input_output_and_label_from_named_columns(project: Project, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "qa.jsonl", [
-        {"q": "What is 6 x 7?", "a": "42", "grade": "correct", "output": "ignored", "id": 17},
-    ])
+    path = write_jsonl(
+        tmp_path / "qa.jsonl",
+        [
+            {"q": "What is 6 x 7?", "a": "42", "grade": "correct", "output": "ignored", "id": 17},
+        ],
+    )
 
-    output = import_ok(project, path, "--origin", "real", "--map", "input=q", "--map", "output=a",
-                       "--map", "label=grade")
+    output = import_ok(
+        project, path, "--origin", "real", "--map", "input=q", "--map", "output=a", "--map", "label=grade"
+    )
 
     assert output == "imported 1, skipped 0 duplicates"
     [sample] = stored(project)
@@ -48,8 +52,9 @@ def test_map_works_for_csv_and_parquet_too(project: Project, tmp_path: Path) -> 
     import_ok(project, csv_path, "--generator", "csv-gen", "--map", "output=reply", "--map", "label=topic")
     import_ok(project, parquet_path, "--generator", "pq-gen", "--map", "output=reply", "--map", "label=topic")
 
-    assert [(row["generator"], row["input"], row["output"], row["label"], row["metadata"]) for row in stored(project)] \
-        == [("csv-gen", "Q1", "R1", "math", {}), ("pq-gen", "Q1", "R1", "math", {})]
+    assert [
+        (row["generator"], row["input"], row["output"], row["label"], row["metadata"]) for row in stored(project)
+    ] == [("csv-gen", "Q1", "R1", "math", {}), ("pq-gen", "Q1", "R1", "math", {})]
 
 
 @pytest.mark.django_db
@@ -76,8 +81,13 @@ def test_each_input_alias_is_read_without_a_map(project: Project, tmp_path: Path
 
 @pytest.mark.django_db
 def test_self_instruct_layout_takes_response_over_target_and_keeps_the_rest(project: Project, tmp_path: Path) -> None:
-    row = {"prompt": "Task: sort\nInput: 3 1 2\nOutput:", "instruction": "Sort the numbers.", "input": "3 1 2",
-           "response": "1 2 3", "target": "1, 2, 3"}
+    row = {
+        "prompt": "Task: sort\nInput: 3 1 2\nOutput:",
+        "instruction": "Sort the numbers.",
+        "input": "3 1 2",
+        "response": "1 2 3",
+        "target": "1, 2, 3",
+    }
     path = write_jsonl(tmp_path / "x.jsonl", [row])
 
     import_ok(project, path, "--generator", "davinci", "--template", "self-instruct")
@@ -102,16 +112,30 @@ def test_per_row_origin_generator_and_template_columns_hold_several_generators(
     project: Project, tmp_path: Path
 ) -> None:
     header = ["input", "output", "source", "model", "tmpl"]
-    path = write_csv(tmp_path / "mixed.csv", header, [
-        ["q1", "a1", "synthetic", "gpt-a", "short"],
-        ["q1", "a1", "synthetic", "gpt-b", "long"],
-        ["q2", "a2", "Real", "", ""],
-        ["q3", "a3", "real", "gpt-a", "short"],  # a real row: its lineage columns are ignored
-        ["q4", "a4", "", "gpt-c", ""],  # empty cells fall back to the defaults
-    ])
+    path = write_csv(
+        tmp_path / "mixed.csv",
+        header,
+        [
+            ["q1", "a1", "synthetic", "gpt-a", "short"],
+            ["q1", "a1", "synthetic", "gpt-b", "long"],
+            ["q2", "a2", "Real", "", ""],
+            ["q3", "a3", "real", "gpt-a", "short"],  # a real row: its lineage columns are ignored
+            ["q4", "a4", "", "gpt-c", ""],  # empty cells fall back to the defaults
+        ],
+    )
 
-    output = import_ok(project, path, "--template", "default-tmpl", "--map", "origin=source",
-                       "--map", "generator=model", "--map", "template=tmpl")
+    output = import_ok(
+        project,
+        path,
+        "--template",
+        "default-tmpl",
+        "--map",
+        "origin=source",
+        "--map",
+        "generator=model",
+        "--map",
+        "template=tmpl",
+    )
 
     assert output == "imported 5, skipped 0 duplicates"
     assert [(row["origin"], row["generator"], row["template"], row["metadata"]) for row in stored(project)] == [
@@ -122,9 +146,15 @@ def test_per_row_origin_generator_and_template_columns_hold_several_generators(
         ("synthetic", "gpt-c", "default-tmpl", {}),
     ]
     assert sorted(Generator.objects.filter(project=project).values_list("name", flat=True)) == [
-        "gpt-a", "gpt-b", "gpt-c"]
+        "gpt-a",
+        "gpt-b",
+        "gpt-c",
+    ]
     assert sorted(PromptTemplate.objects.filter(project=project).values_list("name", flat=True)) == [
-        "default-tmpl", "long", "short"]
+        "default-tmpl",
+        "long",
+        "short",
+    ]
     assert counters(project) == {("synthetic", "pending"): 3, ("real", "pending"): 2}
     assert counters(project) == counted_samples(project)
 
@@ -174,10 +204,13 @@ def test_mapping_the_same_field_twice_is_refused(project: Project, tmp_path: Pat
 
 @pytest.mark.django_db
 def test_mapped_column_missing_from_a_row_names_the_line_and_column(project: Project, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "x.jsonl", [
-        {"q": "1", "a": "one"},
-        {"q": "2", "answer_text": "two"},
-    ])
+    path = write_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {"q": "1", "a": "one"},
+            {"q": "2", "answer_text": "two"},
+        ],
+    )
 
     _, errors = import_fails(project, path, "--origin", "real", "--map", "input=q", "--map", "output=a")
 
@@ -188,10 +221,13 @@ def test_mapped_column_missing_from_a_row_names_the_line_and_column(project: Pro
 
 @pytest.mark.django_db
 def test_unknown_origin_in_a_row_is_an_error(project: Project, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "x.jsonl", [
-        {"input": "q", "output": "a", "kind": "real"},
-        {"input": "q2", "output": "a2", "kind": "made-up"},
-    ])
+    path = write_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {"input": "q", "output": "a", "kind": "real"},
+            {"input": "q2", "output": "a2", "kind": "made-up"},
+        ],
+    )
 
     _, errors = import_fails(project, path, "--map", "origin=kind", "--generator", "g")
 
@@ -223,12 +259,24 @@ def test_numeric_label_is_stored_as_text_and_an_overlong_label_is_refused(projec
 
 @pytest.mark.django_db
 def test_metadata_keeps_every_unmapped_field_with_its_json_type(project: Project, tmp_path: Path) -> None:
-    row: dict[str, Any] = {"input": "q", "output": "a", "score": 0.5, "tags": ["x", "y"], "flag": True,
-                           "details": {"depth": 2}, "nothing": None}
+    row: dict[str, Any] = {
+        "input": "q",
+        "output": "a",
+        "score": 0.5,
+        "tags": ["x", "y"],
+        "flag": True,
+        "details": {"depth": 2},
+        "nothing": None,
+    }
     path = write_jsonl(tmp_path / "x.jsonl", [row])
 
     import_ok(project, path, "--origin", "real")
 
     [sample] = stored(project)
-    assert sample["metadata"] == {"score": 0.5, "tags": ["x", "y"], "flag": True, "details": {"depth": 2},
-                                  "nothing": None}
+    assert sample["metadata"] == {
+        "score": 0.5,
+        "tags": ["x", "y"],
+        "flag": True,
+        "details": {"depth": 2},
+        "nothing": None,
+    }

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from generation.models import Sample
 from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.models import Project
-from generation.models import Sample
 from tests.generation.ingest_helpers import SINKS, counted_samples, counters, import_ok
 
 Member = tuple[str, str, str]  # (generator, stored input, stored output)
@@ -63,9 +63,7 @@ def test_real_gsm8k_and_eight_generator_self_instruct_run_import_completely(
         assert output == f"imported {len(predictions[generator])}, skipped 0 duplicates"
 
     real = Sample.objects.filter(project=project, origin="real")
-    assert Counter(real.values_list("input", "output")) == Counter(
-        (alpaca_input(row), row["output"]) for row in gsm8k
-    )
+    assert Counter(real.values_list("input", "output")) == Counter((alpaca_input(row), row["output"]) for row in gsm8k)
     assert not real.filter(generator__isnull=False).exists()
     synthetic = Sample.objects.filter(project=project, origin="synthetic")
     assert Counter(synthetic.values_list("generator__name", "input", "output")) == Counter(
@@ -86,8 +84,15 @@ def test_identical_responses_of_different_generators_are_all_kept(
     assert (len(expected), sum(map(len, expected))) == (109, 308)
 
     for generator, path in files.items():
-        batch = import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl",
-                                    origin="synthetic", generator_name=generator, template_name="self-instruct")
+        batch = import_batch_create(
+            project=project,
+            path=path,
+            file_name=path.name,
+            fmt="jsonl",
+            origin="synthetic",
+            generator_name=generator,
+            template_name="self-instruct",
+        )
         assert import_batch_run(batch_id=batch.pk, use_copy=use_copy).status == "completed"
 
     by_hash: dict[str, set[Member]] = defaultdict(set)

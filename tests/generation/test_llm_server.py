@@ -18,8 +18,11 @@ def server():
 
 
 def chat(client: httpx.Client, server, text: str, **params) -> httpx.Response:
-    body = {"model": "tiny", "messages": [{"role": "system", "content": "You are terse."},
-                                          {"role": "user", "content": text}], **params}
+    body = {
+        "model": "tiny",
+        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": text}],
+        **params,
+    }
     return client.post(f"{server.base_url}/chat/completions", json=body)
 
 

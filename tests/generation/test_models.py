@@ -8,9 +8,8 @@ from django.db import IntegrityError, transaction
 
 from generation.hashing import content_hash
 from generation.models import GenerationRun, Generator, PromptTemplate, PromptTemplateVersion, Sample
-from synthreview.projects.models import Membership
 from reviews.models import Audit, Verdict
-from synthreview.projects.models import AuditLog
+from synthreview.projects.models import AuditLog, Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +26,13 @@ def second_generator(project):
 
 def _sample(project, *, origin="synthetic", generator=None, text="2+2?", answer="4", **extra):
     return Sample.objects.create(
-        project=project, origin=origin, generator=generator, input=text, output=answer,
-        content_hash=content_hash(text, answer), **extra,
+        project=project,
+        origin=origin,
+        generator=generator,
+        input=text,
+        output=answer,
+        content_hash=content_hash(text, answer),
+        **extra,
     )
 
 
@@ -103,8 +107,9 @@ def test_one_verdict_per_reviewer_per_sample_per_audit(project, generator, exper
 
 def test_a_correct_verdict_carries_no_error_category(project, generator, expert):
     sample = _sample(project, generator=generator)
-    _refused(lambda: Verdict.objects.create(sample=sample, reviewer=expert, value="correct",
-                                            error_category="hallucination"))
+    _refused(
+        lambda: Verdict.objects.create(sample=sample, reviewer=expert, value="correct", error_category="hallucination")
+    )
 
 
 def test_audit_scope_must_name_its_object(project):

@@ -53,8 +53,11 @@ def call_error(client: OpenAICompatibleClient, text: str, **params) -> Generator
 
 def test_a_completion_carries_the_servers_text_usage_and_finish_reason(server, client):
     completion = client.complete(model="tiny", messages=MESSAGES, params={"temperature": 0.7, "seed": 1})
-    raw = httpx.post(f"{server.base_url}/chat/completions", headers={"Authorization": "Bearer sk-test"},
-                     json={"model": "tiny", "messages": MESSAGES, "temperature": 0.7, "seed": 1}).json()
+    raw = httpx.post(
+        f"{server.base_url}/chat/completions",
+        headers={"Authorization": "Bearer sk-test"},
+        json={"model": "tiny", "messages": MESSAGES, "temperature": 0.7, "seed": 1},
+    ).json()
     assert completion.text == raw["choices"][0]["message"]["content"]
     assert completion.finish_reason == "stop"
     assert completion.prompt_tokens == 6  # "You are terse." + "Name three primes."
@@ -105,10 +108,13 @@ def test_a_wrong_key_is_not_retryable(server):
     assert "sk-wrong" not in str(error)
 
 
-@pytest.mark.parametrize(("directive", "message"), [
-    ("[[malformed]]", "malformed response: not JSON"),
-    ("[[malformed:nochoices]]", "malformed response: no choices"),
-])
+@pytest.mark.parametrize(
+    ("directive", "message"),
+    [
+        ("[[malformed]]", "malformed response: not JSON"),
+        ("[[malformed:nochoices]]", "malformed response: no choices"),
+    ],
+)
 def test_malformed_answers_are_not_retryable(client, directive, message):
     error = call_error(client, f"Hello {directive}")
     assert str(error) == message and not error.retryable
@@ -169,8 +175,12 @@ def test_generator_params_let_the_named_fields_win_over_free_parameters():
 
 
 def test_a_servers_absurd_token_count_is_capped_at_what_the_counters_hold():
-    raw = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
-                      "usage": {"prompt_tokens": 10**15, "completion_tokens": 3}}).encode()
+    raw = json.dumps(
+        {
+            "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10**15, "completion_tokens": 3},
+        }
+    ).encode()
     completion = openai_compatible._completion(raw, [{"role": "user", "content": "x"}], 0.1)
     assert completion.prompt_tokens == 2**31 - 1
     assert completion.completion_tokens == 3

@@ -81,7 +81,8 @@ def _stated(output: str) -> int:
 @pytest.mark.parametrize("framing", ["story", "direct", "quiz"])
 def test_edge_cases_are_solved_right_and_are_what_they_say(framing):
     generator = get_programmatic("arithmetic-word-problems")(
-        seed=9, parameters={"edge_case_rate": 1.0, "error_rate": 0.2})
+        seed=9, parameters={"edge_case_rate": 1.0, "error_rate": 0.2}
+    )
     seen = set()
     for index in range(300):
         item = generator.generate(index, framing=framing)
@@ -100,8 +101,14 @@ def test_edge_cases_are_solved_right_and_are_what_they_say(framing):
         else:
             assert edge == "large-numbers"
             assert min(numbers) >= 1000 and re.search(r"\d,\d{3}", item.input)
-    assert seen == {"zero-quantity", "subtraction-to-zero", "multiply-by-one", "share-with-one", "large-numbers",
-                    "exact-change"}
+    assert seen == {
+        "zero-quantity",
+        "subtraction-to-zero",
+        "multiply-by-one",
+        "share-with-one",
+        "large-numbers",
+        "exact-change",
+    }
 
 
 def test_edge_case_rate_is_kept_and_ordinary_items_do_not_change():
@@ -123,4 +130,5 @@ def test_edge_case_rate_is_kept_and_ordinary_items_do_not_change():
 def test_edge_case_rate_outside_zero_to_one_is_refused():
     with pytest.raises(ValueError, match="edge_case_rate must be between 0 and 1"):
         get_programmatic("arithmetic-word-problems")(seed=1, parameters={"edge_case_rate": -0.1}).generate(
-            0, framing="quiz")
+            0, framing="quiz"
+        )

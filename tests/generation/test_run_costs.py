@@ -8,11 +8,10 @@ from decimal import Decimal
 import pytest
 
 from generation.models import RunItem
-from generation.services.runs import RunSpec, run_create, run_execute
-from generation.services.run_lanes import backoff_delay
 from generation.runs.plan import GridCell
 from generation.selectors.runs import run_lanes, run_totals
-from generation.services.runs import run_preview
+from generation.services.run_lanes import backoff_delay
+from generation.services.runs import RunSpec, run_create, run_execute, run_preview
 from tests.generation.run_helpers import openai_generator, topic_template
 
 TOPICS = ["tea", "milk", "salt", "rice"]
@@ -20,16 +19,26 @@ TOPICS = ["tea", "milk", "salt", "rice"]
 
 def _spec(project, generator):
     # "Write three sentences about tea." is 32 characters: (32 + 3) // 4 = 8 tokens at four characters a token.
-    return RunSpec(project=project, name="costs", template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(0.2, None, None), GridCell(0.9, None, None)],
-                   table_rows=[{"topic": topic} for topic in TOPICS])
+    return RunSpec(
+        project=project,
+        name="costs",
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(0.2, None, None), GridCell(0.9, None, None)],
+        table_rows=[{"topic": topic} for topic in TOPICS],
+    )
 
 
 @pytest.mark.django_db
 def test_the_preview_prices_every_prompt_and_the_generators_max_tokens(project, llm_server):
-    generator = openai_generator(project, "priced", llm_server.base_url, max_tokens=100,
-                                 cost_per_million_input_tokens=Decimal("0.15"),
-                                 cost_per_million_output_tokens=Decimal("0.60"))
+    generator = openai_generator(
+        project,
+        "priced",
+        llm_server.base_url,
+        max_tokens=100,
+        cost_per_million_input_tokens=Decimal("0.15"),
+        cost_per_million_output_tokens=Decimal("0.60"),
+    )
     free = openai_generator(project, "unpriced", llm_server.base_url)
     spec = _spec(project, generator)
     spec.generators = [generator, free]
@@ -46,9 +55,15 @@ def test_the_preview_prices_every_prompt_and_the_generators_max_tokens(project, 
 
 @pytest.mark.django_db
 def test_a_runs_cost_comes_from_the_servers_token_counts(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
-    generator = openai_generator(project, "priced", llm_server.base_url,
-                                 cost_per_million_input_tokens=Decimal("2"), cost_per_million_output_tokens=Decimal("8"))
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
+    generator = openai_generator(
+        project,
+        "priced",
+        llm_server.base_url,
+        cost_per_million_input_tokens=Decimal("2"),
+        cost_per_million_output_tokens=Decimal("8"),
+    )
     with django_capture_on_commit_callbacks(execute=False):
         run = run_create(_spec(project, generator))
     run_execute(run_id=run.pk)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from generation.models import Sample
-from generation.services.runs import RunSpec, run_create, run_execute
 from generation.runs.plan import GridCell, PlanError
-from generation.services.runs import run_plan_rows
+from generation.services.runs import RunSpec, run_create, run_execute, run_plan_rows
 from tests.generation.run_helpers import openai_generator, topic_template
 from tests.reviews.review_helpers import add_samples
 
@@ -18,28 +17,43 @@ SHOTS_TEMPLATE = "Examples:\n{{ examples }}\nNow write one more."
 
 
 def _spec(project, generator, version, **fields):
-    return RunSpec(project=project, name=fields.pop("name", "shots"), template_version=version,
-                   generators=[generator], cells=[GridCell(0.5, None, None)], **fields)
+    return RunSpec(
+        project=project,
+        name=fields.pop("name", "shots"),
+        template_version=version,
+        generators=[generator],
+        cells=[GridCell(0.5, None, None)],
+        **fields,
+    )
 
 
 def test_seeds_are_real_samples_unless_synthetic_ones_are_allowed(project, llm_server):
     real = {s.pk for s in add_samples(project, 3, origin="real")}
     add_samples(project, 5, origin="synthetic", generation_depth=2)
     generator = openai_generator(project, "a", llm_server.base_url)
-    rows = run_plan_rows(_spec(project, generator, topic_template(project, SHOTS_TEMPLATE),
-                               fewshot_per_item=2, fewshot_items=30, seed=1))
+    rows = run_plan_rows(
+        _spec(project, generator, topic_template(project, SHOTS_TEMPLATE), fewshot_per_item=2, fewshot_items=30, seed=1)
+    )
     assert {seed for row in rows for seed in row["seed_sample_ids"]} <= real
     assert {row["generation_depth"] for row in rows} == {0}
 
 
 def test_a_synthetic_seed_makes_the_item_one_deeper_than_its_deepest_seed(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     add_samples(project, 1, origin="real", texts=[("real question", "real answer")])
     add_samples(project, 1, origin="synthetic", generation_depth=0, texts=[("depth0 question", "d0")])
     add_samples(project, 1, origin="synthetic", generation_depth=2, texts=[("depth2 question", "d2")])
     generator = openai_generator(project, "a", llm_server.base_url)
-    spec = _spec(project, generator, topic_template(project, SHOTS_TEMPLATE), fewshot_per_item=2, fewshot_items=12,
-                 fewshot_allow_synthetic=True, seed=3)
+    spec = _spec(
+        project,
+        generator,
+        topic_template(project, SHOTS_TEMPLATE),
+        fewshot_per_item=2,
+        fewshot_items=12,
+        fewshot_allow_synthetic=True,
+        seed=3,
+    )
     with django_capture_on_commit_callbacks(execute=False):
         run = run_create(spec)
     run_execute(run_id=run.pk)

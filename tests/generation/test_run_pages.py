@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from generation.models import GenerationRun, RunItem, RunLane
-from generation.services.runs import RunSpec, run_create, run_execute, run_prepare
 from generation.runs.plan import ConstraintMix, GridCell
+from generation.services.runs import RunSpec, run_create, run_execute, run_prepare
 from synthreview.projects.models import AuditLog
 from tests.generation.run_helpers import openai_generator, topic_template
 
@@ -19,9 +19,19 @@ pytestmark = pytest.mark.django_db
 
 
 def _form(version, generators, *, name="r1", table=b"topic\ntea\nmilk\n", action="preview", **extra):
-    data = {"name": name, "template_version": version.pk, "generators": [g.pk for g in generators],
-            "temperatures": "0.1, 0.5, 0.9", "top_ps": "", "seeds": "", "seed": "0", "constraints": "",
-            "fewshot_per_item": "0", "fewshot_items": "0", "action": action}
+    data = {
+        "name": name,
+        "template_version": version.pk,
+        "generators": [g.pk for g in generators],
+        "temperatures": "0.1, 0.5, 0.9",
+        "top_ps": "",
+        "seeds": "",
+        "seed": "0",
+        "constraints": "",
+        "fewshot_per_item": "0",
+        "fewshot_items": "0",
+        "action": action,
+    }
     data.update(extra)
     if table is not None:
         data["variables_file"] = SimpleUploadedFile("vars.csv", table, content_type="text/csv")
@@ -30,7 +40,10 @@ def _form(version, generators, *, name="r1", table=b"topic\ntea\nmilk\n", action
 
 def test_a_preview_counts_items_and_renders_escaped_prompts_without_saving(project, lead, client_for, llm_server):
     version = topic_template(project)
-    generators = [openai_generator(project, "a", llm_server.base_url), openai_generator(project, "b", llm_server.base_url)]
+    generators = [
+        openai_generator(project, "a", llm_server.base_url),
+        openai_generator(project, "b", llm_server.base_url),
+    ]
     table = b'topic\n"<script>alert(1)</script>"\nmilk\n'
     response = client_for(lead).post(f"/p/{project.slug}/runs/new/", _form(version, generators, table=table))
     page = response.content.decode()
@@ -45,8 +58,9 @@ def test_a_preview_counts_items_and_renders_escaped_prompts_without_saving(proje
 def test_the_htmx_preview_answers_with_the_preview_partial_only(project, lead, client_for, llm_server):
     version = topic_template(project)
     generator = openai_generator(project, "a", llm_server.base_url)
-    response = client_for(lead).post(f"/p/{project.slug}/runs/new/", _form(version, [generator]),
-                                     headers={"HX-Request": "true"})
+    response = client_for(lead).post(
+        f"/p/{project.slug}/runs/new/", _form(version, [generator]), headers={"HX-Request": "true"}
+    )
     page = response.content.decode()
     assert page.lstrip().startswith('<section id="preview"')
     assert "<html" not in page
@@ -55,14 +69,16 @@ def test_the_htmx_preview_answers_with_the_preview_partial_only(project, lead, c
 def test_a_table_missing_a_variable_is_refused_with_its_row(project, lead, client_for, llm_server):
     version = topic_template(project)
     generator = openai_generator(project, "a", llm_server.base_url)
-    response = client_for(lead).post(f"/p/{project.slug}/runs/new/",
-                                     _form(version, [generator], table=b"subject\ntea\n", action="launch"))
+    response = client_for(lead).post(
+        f"/p/{project.slug}/runs/new/", _form(version, [generator], table=b"subject\ntea\n", action="launch")
+    )
     assert "row 1: no value for topic" in response.content.decode()
     assert GenerationRun.objects.count() == 0
 
 
 def test_a_lead_launches_a_run_and_the_worker_task_is_queued(
-        project, lead, client_for, llm_server, django_capture_on_commit_callbacks):
+    project, lead, client_for, llm_server, django_capture_on_commit_callbacks
+):
     version = topic_template(project)
     generator = openai_generator(project, "a", llm_server.base_url)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -91,16 +107,23 @@ def test_only_leads_define_runs(project, role, request, client_for, llm_server):
 def _finished_run(project, server, django_capture_on_commit_callbacks, rows=("tea", "[[status:500x99]] x")):
     version = topic_template(project)
     generator = openai_generator(project, "a", server.base_url)
-    spec = RunSpec(project=project, name="done", template_version=version, generators=[generator],
-                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": t} for t in rows],
-                   constraints=ConstraintMix())
+    spec = RunSpec(
+        project=project,
+        name="done",
+        template_version=version,
+        generators=[generator],
+        cells=[GridCell(0.5, None, None)],
+        table_rows=[{"topic": t} for t in rows],
+        constraints=ConstraintMix(),
+    )
     with django_capture_on_commit_callbacks(execute=False):
         run = run_create(spec)
     return run_execute(run_id=run.pk)
 
 
 def test_the_run_page_shows_counts_and_failed_items_and_stops_polling_when_finished(
-        project, expert, client_for, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, expert, client_for, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     run = _finished_run(project, llm_server, django_capture_on_commit_callbacks)
     client = client_for(expert)
     page = client.get(f"/p/{project.slug}/runs/{run.pk}/").content.decode()
@@ -114,7 +137,8 @@ def test_the_run_page_shows_counts_and_failed_items_and_stops_polling_when_finis
 
 
 def test_a_lead_retries_the_failed_items(
-        project, lead, client_for, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, lead, client_for, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     run = _finished_run(project, llm_server, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks() as callbacks:
         response = client_for(lead).post(f"/p/{project.slug}/runs/{run.pk}/action/", {"action": "retry-failed"})
@@ -125,18 +149,26 @@ def test_a_lead_retries_the_failed_items(
     assert len(callbacks) == 1
 
 
-def test_a_run_of_another_project_is_not_found(project, other_project, lead, client_for, llm_server,
-                                               fast_retries, django_capture_on_commit_callbacks):
+def test_a_run_of_another_project_is_not_found(
+    project, other_project, lead, client_for, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     run = _finished_run(other_project, llm_server, django_capture_on_commit_callbacks, rows=("tea",))
     assert client_for(lead).get(f"/p/{project.slug}/runs/{run.pk}/").status_code == 404
     assert client_for(lead).post(f"/p/{project.slug}/runs/{run.pk}/action/", {"action": "cancel"}).status_code == 404
 
 
 def test_the_run_page_says_when_no_worker_is_on_a_running_runs_pending_items(
-        project, lead, client_for, llm_server, django_capture_on_commit_callbacks):
+    project, lead, client_for, llm_server, django_capture_on_commit_callbacks
+):
     generator = openai_generator(project, "stranded", llm_server.base_url)
-    spec = RunSpec(project=project, name="stuck", template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": "tea"}, {"topic": "milk"}])
+    spec = RunSpec(
+        project=project,
+        name="stuck",
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(0.5, None, None)],
+        table_rows=[{"topic": "tea"}, {"topic": "milk"}],
+    )
     with django_capture_on_commit_callbacks(execute=False):
         run = run_create(spec)
     run_prepare(run_id=run.pk)
@@ -156,10 +188,17 @@ def test_the_run_page_says_when_no_worker_is_on_a_running_runs_pending_items(
 
 
 def test_a_run_that_just_started_is_not_called_unattended(
-        project, lead, client_for, llm_server, django_capture_on_commit_callbacks):
+    project, lead, client_for, llm_server, django_capture_on_commit_callbacks
+):
     generator = openai_generator(project, "fresh", llm_server.base_url)
-    spec = RunSpec(project=project, name="fresh", template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": "tea"}])
+    spec = RunSpec(
+        project=project,
+        name="fresh",
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(0.5, None, None)],
+        table_rows=[{"topic": "tea"}],
+    )
     with django_capture_on_commit_callbacks(execute=False):
         run = run_create(spec)
     run_prepare(run_id=run.pk)

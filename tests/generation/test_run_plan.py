@@ -62,8 +62,11 @@ def test_a_value_that_looks_like_a_placeholder_is_sent_as_written():
 
 
 def test_the_grid_is_the_product_of_its_axes():
-    cells = grid_cells(parse_number_list("0.2, 0.7 1.0", float, "t"), parse_number_list("", float, "p"),
-                       parse_number_list("1,2", int, "s"))
+    cells = grid_cells(
+        parse_number_list("0.2, 0.7 1.0", float, "t"),
+        parse_number_list("", float, "p"),
+        parse_number_list("1,2", int, "s"),
+    )
     assert len(cells) == 3 * 1 * 2
     assert {(c.temperature, c.seed) for c in cells} == {(t, s) for t in (0.2, 0.7, 1.0) for s in (1, 2)}
     assert all(c.top_p is None for c in cells)
@@ -102,14 +105,19 @@ def test_a_table_over_the_row_limit_or_in_another_format_is_refused():
 
 def test_rows_missing_a_template_variable_are_named():
     with pytest.raises(PlanError) as raised:
-        check_rows_fill_template("{{ topic }} for {{ audience }} {{ examples }}",
-                                 [{"topic": "a", "audience": "b"}, {"topic": "c"}, {}])
+        check_rows_fill_template(
+            "{{ topic }} for {{ audience }} {{ examples }}", [{"topic": "a", "audience": "b"}, {"topic": "c"}, {}]
+        )
     assert raised.value.errors == ["row 2: no value for audience", "row 3: no value for topic, audience"]
 
 
 def test_the_idempotency_key_names_the_work_and_nothing_else():
     key = idempotency_key(5, 3, 9, {"temperature": 0.7, "top_p": None, "seed": 1})
     assert key == idempotency_key(5, 3, 9, {"seed": 1, "top_p": None, "temperature": 0.7})
-    others = {idempotency_key(6, 3, 9, {"temperature": 0.7}), idempotency_key(5, 4, 9, {"temperature": 0.7}),
-              idempotency_key(5, 3, 8, {"temperature": 0.7}), idempotency_key(5, 3, 9, {"temperature": 0.2})}
+    others = {
+        idempotency_key(6, 3, 9, {"temperature": 0.7}),
+        idempotency_key(5, 4, 9, {"temperature": 0.7}),
+        idempotency_key(5, 3, 8, {"temperature": 0.7}),
+        idempotency_key(5, 3, 9, {"temperature": 0.2}),
+    }
     assert len(others) == 4 and key not in others

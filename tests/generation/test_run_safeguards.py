@@ -16,11 +16,10 @@ from django.utils import timezone
 
 from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, generator_api_key
 from generation.models import GenerationRun, Generator, RunItem, RunLane, Sample, Split
-from generation.services.runs import RunSpec, run_create, run_finish_if_done, run_prepare, run_resume
-from generation.services.run_lanes import lane_execute, lane_give_up
 from generation.runs.limits import GeneratorLimits
 from generation.runs.plan import ConstraintMix, GridCell, PlanError
-from generation.services.runs import run_plan_rows
+from generation.services.run_lanes import lane_execute, lane_give_up
+from generation.services.runs import RunSpec, run_create, run_finish_if_done, run_plan_rows, run_prepare, run_resume
 from tests.generation.run_helpers import openai_generator, topic_template
 from tests.llm_server import start_llm_server
 from tests.reviews.review_helpers import add_samples
@@ -31,19 +30,27 @@ pytestmark = pytest.mark.django_db
 # atomic across threads) and gives slots back after each call.
 needs_redis_cache = pytest.mark.skipif(
     "redis" not in settings.CACHES["default"]["BACKEND"].lower(),
-    reason="the limits are exact, and slots kept between calls, only on Redis (CACHE_URL)")
+    reason="the limits are exact, and slots kept between calls, only on Redis (CACHE_URL)",
+)
 
 
 def _run(project, generator, rows, django_capture_on_commit_callbacks, name="r"):
-    spec = RunSpec(project=project, name=name, template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(0.5, None, None)], table_rows=[{"topic": t} for t in rows],
-                   constraints=ConstraintMix())
+    spec = RunSpec(
+        project=project,
+        name=name,
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(0.5, None, None)],
+        table_rows=[{"topic": t} for t in rows],
+        constraints=ConstraintMix(),
+    )
     with django_capture_on_commit_callbacks(execute=False):
         return run_create(spec)
 
 
 def test_a_cancelled_run_stops_calling_and_leaves_the_rest_pending(
-        project, fast_retries, django_capture_on_commit_callbacks):
+    project, fast_retries, django_capture_on_commit_callbacks
+):
     with start_llm_server(latency_ms=100) as server:
         generator = openai_generator(project, "slow", server.base_url, concurrency=1)
         run = _run(project, generator, [f"topic {n}" for n in range(60)], django_capture_on_commit_callbacks)
@@ -65,8 +72,14 @@ def test_a_cancelled_run_stops_calling_and_leaves_the_rest_pending(
 
 @needs_redis_cache
 def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settings):
-    generator = Generator.objects.create(project=project, name="limited", kind="openai-compatible",
-                                         model_name="m", concurrency=8, rate_limit_per_minute=600)
+    generator = Generator.objects.create(
+        project=project,
+        name="limited",
+        kind="openai-compatible",
+        model_name="m",
+        concurrency=8,
+        rate_limit_per_minute=600,
+    )
     limits = GeneratorLimits(generator, lease_s=10)
     starts: list[float] = []
     lock = threading.Lock()
@@ -95,8 +108,9 @@ def test_the_rate_limit_holds_across_threads_past_a_long_backlog(project, settin
 @needs_redis_cache
 def test_two_workers_share_a_generators_concurrency_slots(project):
     # Two limiters for one generator stand for two worker processes.
-    generator = Generator.objects.create(project=project, name="two-slots", kind="openai-compatible",
-                                         model_name="m", concurrency=2)
+    generator = Generator.objects.create(
+        project=project, name="two-slots", kind="openai-compatible", model_name="m", concurrency=2
+    )
     first_worker, second_worker = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
     held = [first_worker.acquire(), second_worker.acquire()]
     assert sorted(held) == [0, 1]
@@ -116,8 +130,9 @@ def test_two_workers_share_a_generators_concurrency_slots(project):
 
 @needs_redis_cache
 def test_a_busy_lane_gives_its_slot_up_to_a_waiting_worker_within_about_a_second(project, monkeypatch):
-    generator = Generator.objects.create(project=project, name="one-slot-shared", kind="openai-compatible",
-                                         model_name="m", concurrency=1)
+    generator = Generator.objects.create(
+        project=project, name="one-slot-shared", kind="openai-compatible", model_name="m", concurrency=1
+    )
     busy, waiting = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
     done = threading.Event()
     waiting_got_it = []
@@ -150,8 +165,9 @@ def test_a_busy_lane_gives_its_slot_up_to_a_waiting_worker_within_about_a_second
 
 
 def test_a_slot_whose_lease_lapsed_is_not_given_back_by_its_old_holder(project):
-    generator = Generator.objects.create(project=project, name="one-slot", kind="openai-compatible",
-                                         model_name="m", concurrency=1)
+    generator = Generator.objects.create(
+        project=project, name="one-slot", kind="openai-compatible", model_name="m", concurrency=1
+    )
     stalled, live = GeneratorLimits(generator, lease_s=1), GeneratorLimits(generator, lease_s=10)
     slot = stalled.acquire()
     time.sleep(3.2)  # the stalled worker's lease (3 s at least) lapses; the live one takes the slot
@@ -168,7 +184,8 @@ def test_a_slot_whose_lease_lapsed_is_not_given_back_by_its_old_holder(project):
 
 
 def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     generator = openai_generator(project, "a", llm_server.base_url)
     run = _run(project, generator, ["tea", "milk"], django_capture_on_commit_callbacks)
     run_prepare(run_id=run.pk)
@@ -183,7 +200,8 @@ def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
 
 
 def test_a_lane_rereads_items_put_back_to_pending_behind_it(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks
+):
     generator = openai_generator(project, "a", llm_server.base_url)
     run = _run(project, generator, ["tea", "milk", "salt"], django_capture_on_commit_callbacks)
     run_prepare(run_id=run.pk)
@@ -212,8 +230,16 @@ def test_few_shot_seeds_never_come_from_the_eval_split(project, llm_server, djan
     train = {s.pk for s in add_samples(project, 3, origin="real", texts=[(f"train q{n}", f"b{n}") for n in range(3)])}
     generator = openai_generator(project, "a", llm_server.base_url)
     version = topic_template(project, "Examples:\n{{ examples }}\nNow write one more.")
-    spec = RunSpec(project=project, name="shots", template_version=version, generators=[generator],
-                   cells=[GridCell(None, None, None)], fewshot_per_item=3, fewshot_items=20, seed=4)
+    spec = RunSpec(
+        project=project,
+        name="shots",
+        template_version=version,
+        generators=[generator],
+        cells=[GridCell(None, None, None)],
+        fewshot_per_item=3,
+        fewshot_items=20,
+        seed=4,
+    )
     rows = run_plan_rows(spec)
     seeds = {sample_id for row in rows for sample_id in row["seed_sample_ids"]}
     assert seeds == train
@@ -223,8 +249,14 @@ def test_few_shot_seeds_never_come_from_the_eval_split(project, llm_server, djan
 def test_a_plan_over_the_size_cap_is_refused(project, llm_server, settings):
     settings.GENERATION_MAX_PLAN_CHARS = 1_000
     generator = openai_generator(project, "a", llm_server.base_url)
-    spec = RunSpec(project=project, name="big", template_version=topic_template(project), generators=[generator],
-                   cells=[GridCell(None, None, None)], table_rows=[{"topic": "x" * 300} for _ in range(4)])
+    spec = RunSpec(
+        project=project,
+        name="big",
+        template_version=topic_template(project),
+        generators=[generator],
+        cells=[GridCell(None, None, None)],
+        table_rows=[{"topic": "x" * 300} for _ in range(4)],
+    )
     with pytest.raises(PlanError, match="1,200 characters of variables; the limit is 1,000"):
         run_plan_rows(spec)
 
@@ -239,8 +271,14 @@ def test_a_base_url_with_a_query_keeps_it_after_the_path(settings):
 
 
 def test_a_call_waiting_for_its_start_time_gives_up_when_the_lane_stops(project):
-    generator = Generator.objects.create(project=project, name="slow-rate", kind="openai-compatible",
-                                         model_name="m", concurrency=4, rate_limit_per_minute=6)
+    generator = Generator.objects.create(
+        project=project,
+        name="slow-rate",
+        kind="openai-compatible",
+        model_name="m",
+        concurrency=4,
+        rate_limit_per_minute=6,
+    )
     limits = GeneratorLimits(generator, lease_s=10)
     # Other workers hold the next two start times, so this call's is 10 to 20 s away.
     next_tick = math.ceil(time.time() / 10)
@@ -254,8 +292,9 @@ def test_a_call_waiting_for_its_start_time_gives_up_when_the_lane_stops(project)
 
 
 def test_a_call_waiting_for_a_slot_gives_up_when_the_lane_stops(project):
-    generator = Generator.objects.create(project=project, name="busy", kind="openai-compatible",
-                                         model_name="m", concurrency=1)
+    generator = Generator.objects.create(
+        project=project, name="busy", kind="openai-compatible", model_name="m", concurrency=1
+    )
     holder, waiter = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
     slot = holder.acquire()
     stop = threading.Event()
@@ -265,7 +304,8 @@ def test_a_call_waiting_for_a_slot_gives_up_when_the_lane_stops(project):
 
 
 def test_a_lane_that_keeps_failing_ends_its_items_failed_with_the_reason_and_the_run_ends(
-        project, llm_server, fast_retries, django_capture_on_commit_callbacks, monkeypatch):
+    project, llm_server, fast_retries, django_capture_on_commit_callbacks, monkeypatch
+):
     from generation import tasks
 
     generator = openai_generator(project, "a", llm_server.base_url)
@@ -290,7 +330,8 @@ def test_a_lane_that_keeps_failing_ends_its_items_failed_with_the_reason_and_the
 
 
 def test_a_lane_is_given_up_only_when_nobody_holds_it_and_the_run_is_live(
-        project, llm_server, django_capture_on_commit_callbacks):
+    project, llm_server, django_capture_on_commit_callbacks
+):
     generator = openai_generator(project, "a", llm_server.base_url)
     run = _run(project, generator, ["tea", "milk"], django_capture_on_commit_callbacks)
     run_prepare(run_id=run.pk)

@@ -15,8 +15,14 @@ STORY = "Read the story.\n\n{{ examples }}\n{{ facts }} {{question}} {{ facts }}
 
 
 def _post(client, project, **fields):
-    data = {"template_name": "story", "text": STORY, "output_format": "math", "output_schema": "",
-            "code_language": "", **fields}
+    data = {
+        "template_name": "story",
+        "text": STORY,
+        "output_format": "math",
+        "output_schema": "",
+        "code_language": "",
+        **fields,
+    }
     return client.post(reverse("template_version_new", args=[project.slug]), data)
 
 
@@ -40,24 +46,38 @@ def test_lead_creates_the_first_and_then_the_next_version(client_for, lead, proj
 
 def test_json_template_keeps_its_schema(client_for, lead, project):
     schema = '{"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}'
-    _post(client_for(lead), project, template_name="records", text="Write a record about {{ topic }}.",
-          output_format="json", output_schema=schema)
+    _post(
+        client_for(lead),
+        project,
+        template_name="records",
+        text="Write a record about {{ topic }}.",
+        output_format="json",
+        output_schema=schema,
+    )
     version = PromptTemplateVersion.objects.get(template__name="records")
     assert version.output_schema["required"] == ["name"]
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"output_format": "json", "output_schema": "{not json"}, "not valid JSON"),
-    ({"output_format": "json", "output_schema": "[1, 2]"}, "must be a JSON object"),
-    ({"output_format": "json", "output_schema": '{"type": "banana"}'}, "not a valid JSON schema"),
-    ({"output_format": "text", "output_schema": '{"type": "object"}'}, "only to the JSON format"),
-    ({"output_format": "text", "code_language": "python"}, "only to the code format"),
-    ({"output_format": "json", "output_schema": '{"$ref": "http://169.254.169.254/latest/meta-data/"}'},
-     "refers outside itself"),
-    ({"output_format": "json", "output_schema": '{"items": {"$ref": "file:///etc/passwd"}}'}, "refers outside itself"),
-    ({"checks": ["no-such-check"]}, "Select a valid choice"),
-    ({"template_name": "   "}, "This field is required"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"output_format": "json", "output_schema": "{not json"}, "not valid JSON"),
+        ({"output_format": "json", "output_schema": "[1, 2]"}, "must be a JSON object"),
+        ({"output_format": "json", "output_schema": '{"type": "banana"}'}, "not a valid JSON schema"),
+        ({"output_format": "text", "output_schema": '{"type": "object"}'}, "only to the JSON format"),
+        ({"output_format": "text", "code_language": "python"}, "only to the code format"),
+        (
+            {"output_format": "json", "output_schema": '{"$ref": "http://169.254.169.254/latest/meta-data/"}'},
+            "refers outside itself",
+        ),
+        (
+            {"output_format": "json", "output_schema": '{"items": {"$ref": "file:///etc/passwd"}}'},
+            "refers outside itself",
+        ),
+        ({"checks": ["no-such-check"]}, "Select a valid choice"),
+        ({"template_name": "   "}, "This field is required"),
+    ],
+)
 def test_bad_input_is_refused_with_a_message_and_nothing_is_saved(client_for, lead, project, fields, message):
     response = _post(client_for(lead), project, **fields)
     assert response.status_code == 200
@@ -89,27 +109,40 @@ def test_anonymous_visitor_is_sent_to_log_in(client, project):
 
 
 def test_template_text_is_escaped(client_for, lead, project):
-    template_version_create(project=project, template_name="<b>evil</b>",
-                            text="<script>alert(1)</script> {{ facts }}", variables=["facts"])
+    template_version_create(
+        project=project, template_name="<b>evil</b>", text="<script>alert(1)</script> {{ facts }}", variables=["facts"]
+    )
     body = client_for(lead).get(reverse("template_list", args=[project.slug])).content.decode()
     assert "<script>alert(1)</script>" not in body and "<b>evil</b>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and "&lt;b&gt;evil&lt;/b&gt;" in body
 
 
-def test_page_lists_versions_with_their_settings_and_empty_checks_as_format_defaults(
-        client_for, expert, lead, project):
-    template_version_create(project=project, template_name="story", text="{{ facts }}", variables=["facts"],
-                            output_format="math", actor=lead)
-    template_version_create(project=project, template_name="story", text="{{ facts }} v2", variables=["facts"],
-                            output_format="code", code_language="python", checks=["code-syntax"], actor=lead)
+def test_page_lists_versions_with_their_settings_and_empty_checks_as_format_defaults(client_for, expert, lead, project):
+    template_version_create(
+        project=project,
+        template_name="story",
+        text="{{ facts }}",
+        variables=["facts"],
+        output_format="math",
+        actor=lead,
+    )
+    template_version_create(
+        project=project,
+        template_name="story",
+        text="{{ facts }} v2",
+        variables=["facts"],
+        output_format="code",
+        code_language="python",
+        checks=["code-syntax"],
+        actor=lead,
+    )
     body = client_for(expert).get(reverse("template_list", args=[project.slug])).content.decode()
     assert body.index("v2") < body.index("v1")
     assert "format defaults:</span> Empty, Truncated, Refusal, Repetition, Math answer" in body
     assert "Code syntax" in body and "python" in body and "lee-lead" in body
 
 
-def test_list_page_query_count_does_not_grow_with_templates(client_for, expert, project,
-                                                            django_assert_max_num_queries):
+def test_list_page_query_count_does_not_grow_with_templates(client_for, expert, project, django_assert_max_num_queries):
     for n in range(6):
         for _ in range(2):
             template_version_create(project=project, template_name=f"t{n}", text="{{ x }}", variables=["x"])
@@ -120,8 +153,14 @@ def test_list_page_query_count_does_not_grow_with_templates(client_for, expert, 
 
 def test_new_version_form_is_prefilled_from_the_latest_version(client_for, lead, project):
     template_version_create(project=project, template_name="records", text="old {{ topic }}", output_format="json")
-    template_version_create(project=project, template_name="records", text="newest {{ topic }}",
-                            output_format="json", output_schema={"type": "object"}, checks=["json"])
+    template_version_create(
+        project=project,
+        template_name="records",
+        text="newest {{ topic }}",
+        output_format="json",
+        output_schema={"type": "object"},
+        checks=["json"],
+    )
     response = client_for(lead).get(reverse("template_version_new", args=[project.slug]) + "?template=records")
     form = response.context["form"]
     assert form.initial["text"] == "newest {{ topic }}"

@@ -30,8 +30,9 @@ def celery_worker_process(transactional_db, tmp_path):
     stop_worker(worker)
 
 
-def start_worker(log_path: Path, *, beat_schedule: Path | None = None,
-                 env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_worker(
+    log_path: Path, *, beat_schedule: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """A `celery worker` process on the test database, once it says it is ready. With
     `beat_schedule`, Celery beat runs embedded in it (`-B`), keeping its state in that file."""
     db = connection.settings_dict
@@ -40,9 +41,26 @@ def start_worker(log_path: Path, *, beat_schedule: Path | None = None,
     beat = ["-B", "-s", str(beat_schedule)] if beat_schedule is not None else []
     log = open(log_path, "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "synthreview", "worker", "--pool=solo", "--loglevel=INFO", *beat,
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "synthreview",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            *beat,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     log.close()  # the child has its own handle
     deadline = time.monotonic() + 60

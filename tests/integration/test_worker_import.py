@@ -12,8 +12,7 @@ from tests.integration.conftest import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_uploaded_file_is_imported_by_the_worker(celery_worker_process, project, lead, client_for, settings,
-                                                 tmp_path):
+def test_uploaded_file_is_imported_by_the_worker(celery_worker_process, project, lead, client_for, settings, tmp_path):
     settings.DATA_DIR = tmp_path  # the worker reads the upload from the path the web tier stored
     rows = "".join(f'{{"instruction": "Add {i} and {i}.", "response": "{2 * i}"}}\n' for i in range(300))
     client = client_for(lead)
@@ -37,15 +36,19 @@ def test_uploaded_file_is_imported_by_the_worker(celery_worker_process, project,
 
 def test_a_queued_run_of_the_demo_generator_is_executed_by_the_worker(celery_worker_process, project):
     from generation.models import GenerationRun
-    from generation.services.runs import run_create_programmatic
     from generation.services.generators import generator_create
+    from generation.services.runs import run_create_programmatic
     from generation.services.templates import template_version_create
 
     version = template_version_create(project=project, template_name="story", text="{facts} {question}")
-    generator = generator_create(project=project, name="careful", kind="programmatic",
-                                 programmatic_name="arithmetic-word-problems", seed=3)
-    run = run_create_programmatic(project=project, name="r1", template_version=version, generators=[generator],
-                                  items=50, seed=9, framing="story")
-    run = wait_for(lambda: GenerationRun.objects.filter(pk=run.pk, status="completed").first(),
-                   what="the worker to execute the run")
+    generator = generator_create(
+        project=project, name="careful", kind="programmatic", programmatic_name="arithmetic-word-problems", seed=3
+    )
+    run = run_create_programmatic(
+        project=project, name="r1", template_version=version, generators=[generator], items=50, seed=9, framing="story"
+    )
+    run = wait_for(
+        lambda: GenerationRun.objects.filter(pk=run.pk, status="completed").first(),
+        what="the worker to execute the run",
+    )
     assert run.samples_created == Sample.objects.filter(run=run).count() > 40

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from synthreview.projects.models import Project
 from reviews.models import Alert, QualitySnapshot
-from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.embeddings import embedding_key, embeddings_store
+from reviews.services.quality_snapshots import quality_snapshots_compute
+from synthreview.projects.models import Project
 from tests.integration.conftest import _require_redis_broker, start_worker, stop_worker, wait_for
 from tests.reviews.review_helpers import add_samples, generator
 
@@ -33,16 +33,23 @@ def _along(axis: int, count: int) -> np.ndarray:
 
 
 def _imported(project: Project, count: int, axis: int, origin: str = "synthetic") -> None:
-    samples = add_samples(project, count, origin=origin, gen=generator(project, "importer")
-                          if origin == "synthetic" else None)
+    samples = add_samples(
+        project, count, origin=origin, gen=generator(project, "importer") if origin == "synthetic" else None
+    )
     model_name, text_kind = embedding_key(project)
-    embeddings_store(project_id=project.pk, sample_ids=[s.pk for s in samples], vectors=_along(axis, count),
-                     model_name=model_name, text_kind=text_kind)
+    embeddings_store(
+        project_id=project.pk,
+        sample_ids=[s.pk for s in samples],
+        vectors=_along(axis, count),
+        model_name=model_name,
+        text_kind=text_kind,
+    )
 
 
 def _dispatches(log) -> int:
-    return sum(1 for line in log.read_text().splitlines()
-               if "quality_checks_dispatch_task" in line and "succeeded" in line)
+    return sum(
+        1 for line in log.read_text().splitlines() if "quality_checks_dispatch_task" in line and "succeeded" in line
+    )
 
 
 def test_a_scheduled_check_raises_a_drift_alert_with_nobody_pressing_a_button(project, other_project, tmp_path):
@@ -60,12 +67,15 @@ def test_a_scheduled_check_raises_a_drift_alert_with_nobody_pressing_a_button(pr
     assert not Alert.objects.filter(metric="drift_previous").exists()
 
     log = tmp_path / "worker.log"
-    worker = start_worker(log, beat_schedule=tmp_path / "celerybeat-schedule",
-                          env={"QUALITY_CHECK_TICK_SECONDS": "5"})
+    worker = start_worker(log, beat_schedule=tmp_path / "celerybeat-schedule", env={"QUALITY_CHECK_TICK_SECONDS": "5"})
     try:
-        alert = wait_for(lambda: Alert.objects.filter(project=project, metric="drift_previous",
-                                                      scope_key__startswith="generator:").first(),
-                         timeout=90, what="the scheduled check's drift alert")
+        alert = wait_for(
+            lambda: Alert.objects.filter(
+                project=project, metric="drift_previous", scope_key__startswith="generator:"
+            ).first(),
+            timeout=90,
+            what="the scheduled check's drift alert",
+        )
         # Let beat tick twice more: the project was claimed for this minute, so nothing runs again.
         ticks = _dispatches(log)
         wait_for(lambda: _dispatches(log) >= ticks + 2, timeout=30, what="two more beat ticks")

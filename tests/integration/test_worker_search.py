@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import SampleSimilarity, SimilaritySearch
-from reviews.services.similarity_build import similarity_build
 from reviews.services.embeddings import embeddings_compute
+from reviews.services.similarity_build import similarity_build
 from tests.integration.conftest import start_worker, stop_worker
 from tests.reviews.review_helpers import HTMX, add_samples
 
@@ -27,7 +27,10 @@ TOPICS = [
     ("Write a Python function that reverses a list.", "def reverse(items): return items[::-1]"),
     ("What causes the tides in the ocean?", "The Moon's gravity pulls the oceans, raising tides twice a day."),
     ("Suggest a name for a friendly golden retriever.", "Sunny would suit a cheerful golden retriever."),
-    ("How do vaccines train the immune system?", "They show it a harmless piece of a pathogen so it learns to respond."),
+    (
+        "How do vaccines train the immune system?",
+        "They show it a harmless piece of a pathogen so it learns to respond.",
+    ),
     ("Translate 'good morning' into Spanish.", "Buenos días."),
     ("What is the derivative of x squared?", "The derivative of x squared is 2x."),
     ("Give me tips for a job interview.", "Research the company, practise answers and arrive early."),
@@ -75,8 +78,9 @@ def _search(client, project, **data) -> tuple[SimilaritySearch, float]:
     return search, (time.perf_counter() - started) * 1000
 
 
-def test_a_query_is_answered_by_the_worker_with_the_nearest_sample(search_worker, indexed, project, expert,
-                                                                   client_for, capsys):
+def test_a_query_is_answered_by_the_worker_with_the_nearest_sample(
+    search_worker, indexed, project, expert, client_for, capsys
+):
     client = client_for(expert)
     cold, cold_ms = _search(client, project, query="why does the sky look blue")
     assert cold.status == "completed", cold.error
@@ -85,9 +89,11 @@ def test_a_query_is_answered_by_the_worker_with_the_nearest_sample(search_worker
     assert warm.status == "completed", warm.error
     assert warm.results[0][0] == indexed[12].pk
     with capsys.disabled():
-        print(f"\nsearch POST → results stored, through a real worker ({len(TOPICS)} samples): "
-              f"cold {cold_ms:.0f} ms (worker timings {cold.timings}), warm {warm_ms:.0f} ms "
-              f"(worker timings {warm.timings})")
+        print(
+            f"\nsearch POST → results stored, through a real worker ({len(TOPICS)} samples): "
+            f"cold {cold_ms:.0f} ms (worker timings {cold.timings}), warm {warm_ms:.0f} ms "
+            f"(worker timings {warm.timings})"
+        )
     # What the reviewer sees: the poll of the results, stopped, with the bicycle answer first.
     page = client.get(reverse("similarity_search_results", args=[project.slug, warm.pk]), headers=HTMX)
     assert page.status_code == 286
@@ -95,8 +101,9 @@ def test_a_query_is_answered_by_the_worker_with_the_nearest_sample(search_worker
     assert int(rows[0]) == indexed[12].pk and len(rows) == 10
 
 
-def test_find_similar_goes_beyond_the_stored_ten_through_the_worker(search_worker, indexed, project, expert,
-                                                                    client_for):
+def test_find_similar_goes_beyond_the_stored_ten_through_the_worker(
+    search_worker, indexed, project, expert, client_for
+):
     anchor = indexed[0]
     assert len(SampleSimilarity.objects.get(sample=anchor).neighbours) == 10
     search, _ = _search(client_for(expert), project, anchor=anchor.pk, k=50)

@@ -23,9 +23,14 @@ from tests.integration.conftest import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 QUESTIONS = [
-    "How many legs does a spider have?", "What is the capital of Kenya?", "Name a prime number above 90.",
-    "Which planet is known as the red planet?", "What gas do plants absorb from the air?",
-    "How many minutes are in three hours?", "Who wrote the play Hamlet?", "What is the boiling point of water?",
+    "How many legs does a spider have?",
+    "What is the capital of Kenya?",
+    "Name a prime number above 90.",
+    "Which planet is known as the red planet?",
+    "What gas do plants absorb from the air?",
+    "How many minutes are in three hours?",
+    "Who wrote the play Hamlet?",
+    "What is the boiling point of water?",
 ]
 
 
@@ -35,18 +40,23 @@ def _file() -> bytes:
     rows = [{"instruction": q, "response": f"The answer to '{q}' is worth a careful thought."} for q in QUESTIONS]
     # Two near-copies of the first answer, worded a little differently.
     rows.append({"instruction": QUESTIONS[0], "response": f"The answer to '{QUESTIONS[0]}' is worth careful thought."})
-    rows.append({"instruction": QUESTIONS[0], "response": f"The answer to '{QUESTIONS[0]}' is worth a careful thought!"})
+    rows.append(
+        {"instruction": QUESTIONS[0], "response": f"The answer to '{QUESTIONS[0]}' is worth a careful thought!"}
+    )
     return "".join(json.dumps(row) + "\n" for row in rows).encode()
 
 
 def test_import_is_embedded_indexed_and_grouped_by_the_worker(celery_worker_process, project, lead, client_for):
     client = client_for(lead)
-    response = client.post(reverse("import_new", args=[project.slug]), {
-        "file": SimpleUploadedFile("qa.jsonl", _file()), "origin": "synthetic", "generator": "quizzer"})
+    response = client.post(
+        reverse("import_new", args=[project.slug]),
+        {"file": SimpleUploadedFile("qa.jsonl", _file()), "origin": "synthetic", "generator": "quizzer"},
+    )
     assert response.status_code == 302
     build = wait_for(
         lambda: SimilarityJob.objects.filter(project=project, kind="build", status__in=["completed", "failed"]).first(),
-        timeout=180, what="the worker to embed and build",
+        timeout=180,
+        what="the worker to embed and build",
     )
     assert build.status == "completed", build.error
     samples = Sample.objects.filter(project=project).count()
@@ -72,14 +82,25 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(celery_work
     from reviews.services import similarity_refresh
 
     generator = Generator.objects.create(project=project, name="g", kind="imported")
-    Sample.objects.bulk_create([
-        Sample(project=project, origin="synthetic", generator=generator, input=f"Question {i}: what is {i} + {i}?",
-               output=f"{i} + {i} = {2 * i}. " * 8, content_hash=f"{i:064x}")
-        for i in range(1500)
-    ])
+    Sample.objects.bulk_create(
+        [
+            Sample(
+                project=project,
+                origin="synthetic",
+                generator=generator,
+                input=f"Question {i}: what is {i} + {i}?",
+                output=f"{i} + {i} = {2 * i}. " * 8,
+                content_hash=f"{i:064x}",
+            )
+            for i in range(1500)
+        ]
+    )
     similarity_refresh(project_id=project.pk)  # on commit (autocommit here): the worker starts embedding
-    wait_for(lambda: SampleEmbedding.objects.filter(project=project).count() >= 300, timeout=180,
-             what="the worker to write a few batches")
+    wait_for(
+        lambda: SampleEmbedding.objects.filter(project=project).count() >= 300,
+        timeout=180,
+        what="the worker to write a few batches",
+    )
     os.kill(celery_worker_process.pid, signal.SIGKILL)
     celery_worker_process.wait(timeout=10)
     written_before = SampleEmbedding.objects.filter(project=project).count()

@@ -38,12 +38,20 @@ def filled_before_the_move() -> Iterator[dict[str, int]]:
     project = old.get_model("generation", "Project").objects.create(slug="old-house", name="Old house")
     membership = old.get_model("generation", "Membership").objects.create(user=user, project=project, role="lead")
     entry = old.get_model("reviews", "AuditLog").objects.create(
-        project=project, actor=user, action="policy.set", object_type="generation.project", object_id=str(project.pk))
+        project=project, actor=user, action="policy.set", object_type="generation.project", object_id=str(project.pk)
+    )
     sample = old.get_model("generation", "Sample").objects.create(
-        project=project, origin="real", input="2+2?", output="4", content_hash="h" * 64)
+        project=project, origin="real", input="2+2?", output="4", content_hash="h" * 64
+    )
     content_type = ContentType.objects.get_or_create(app_label="generation", model="project")[0]
-    yield {"user": user.pk, "project": project.pk, "membership": membership.pk, "entry": entry.pk,
-           "sample": sample.pk, "content_type": content_type.pk}
+    yield {
+        "user": user.pk,
+        "project": project.pk,
+        "membership": membership.pk,
+        "entry": entry.pk,
+        "sample": sample.pk,
+        "content_type": content_type.pk,
+    }
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
@@ -76,4 +84,3 @@ def test_the_audit_log_stays_append_only_after_the_move(filled_before_the_move):
         with transaction.atomic():
             AuditLog.objects.filter(pk=filled_before_the_move["entry"]).update(action="rewritten")
     assert AuditLog.objects.get(pk=filled_before_the_move["entry"]).action == "policy.set"
-

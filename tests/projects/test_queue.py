@@ -19,8 +19,9 @@ def test_a_misspelt_task_name_fails_where_it_is_enqueued():
 @pytest.mark.django_db(transaction=True)
 def test_the_named_task_runs_only_once_the_transaction_commits(project, run_tasks_inline):
     # The import task marks a batch whose file is gone as failed: a visible effect of the task having run.
-    batch = ImportBatch.objects.create(project=project, file_name="gone.jsonl", format="jsonl",
-                                       stored_path="/nonexistent/gone.jsonl")
+    batch = ImportBatch.objects.create(
+        project=project, file_name="gone.jsonl", format="jsonl", stored_path="/nonexistent/gone.jsonl"
+    )
     with transaction.atomic():
         enqueue_on_commit("generation.tasks.import_batch_task", batch.pk)
         batch.refresh_from_db()

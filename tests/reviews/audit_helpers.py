@@ -12,10 +12,12 @@ from reviews.services.audits import audit_create, audit_verdict_record
 Outcome = Callable[[int, AuditItem], str]
 
 
-def audit_drawn(project, lead, *, scope: str = "project", object_id: int | None = None, size: int, overlap: int = 1,
-                seed: int = 1) -> Audit:
-    return audit_create(project=project, actor=lead, scope=scope, object_id=object_id, sample_size=size,
-                        overlap=overlap, seed=seed)
+def audit_drawn(
+    project, lead, *, scope: str = "project", object_id: int | None = None, size: int, overlap: int = 1, seed: int = 1
+) -> Audit:
+    return audit_create(
+        project=project, actor=lead, scope=scope, object_id=object_id, sample_size=size, overlap=overlap, seed=seed
+    )
 
 
 def scored_items(audit: Audit) -> list[AuditItem]:
@@ -26,8 +28,13 @@ def review_all(audit: Audit, reviewer, outcome: Outcome) -> Audit:
     """The reviewer's verdict on every item, as `outcome(index, item)` says."""
     for index, item in enumerate(scored_items(audit)):
         value = outcome(index, item)
-        audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=reviewer, value=value,
-                             error_category="hallucination" if value == "wrong" else "")
+        audit_verdict_record(
+            audit=audit,
+            sample_id=item.sample_id,
+            reviewer=reviewer,
+            value=value,
+            error_category="hallucination" if value == "wrong" else "",
+        )
     audit.refresh_from_db()
     return audit
 

@@ -9,16 +9,31 @@ import math
 from pathlib import Path
 
 from generation.models import GenerationRun, Generator, Sample
-from synthreview.projects.models import Project, Role
-from reviews.services.exports import export_request, export_run
 from reviews.models import Audit, Export
+from reviews.services.exports import export_request, export_run
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import Project, Role
 from tests.reviews.audit_helpers import audit_drawn, first_wrong, review_all
 from tests.reviews.review_helpers import add_samples, generator, run, template_version
 
 # The columns a training job reads, written out here rather than imported from the writer.
-EXPORT_COLUMNS = ["id", "input", "output", "label", "origin", "synthetic", "generator", "generator_model",
-                  "template", "template_version", "run", "generation_depth", "split", "content_hash", "metadata"]
+EXPORT_COLUMNS = [
+    "id",
+    "input",
+    "output",
+    "label",
+    "origin",
+    "synthetic",
+    "generator",
+    "generator_model",
+    "template",
+    "template_version",
+    "run",
+    "generation_depth",
+    "split",
+    "content_hash",
+    "metadata",
+]
 
 
 def lead_access(project: Project) -> ProjectAccess:
@@ -39,16 +54,18 @@ def refusal_reasons(export: Export) -> dict[str, str]:
     return {r["gate"]: r["reason"] for r in export.refusals}
 
 
-def synthetic_run(project: Project, name: str, count: int, *, gen: Generator | None = None,
-                  status: str = "accepted", **fields) -> tuple[GenerationRun, list[Sample]]:  # type: ignore[no-untyped-def]
+def synthetic_run(
+    project: Project, name: str, count: int, *, gen: Generator | None = None, status: str = "accepted", **fields
+) -> tuple[GenerationRun, list[Sample]]:  # type: ignore[no-untyped-def]
     gen = gen or generator(project)
     version = fields.pop("template_version", None) or template_version(project)
     made = run(project, name, version, gen)
     return made, add_samples(project, count, gen=gen, run=made, template_version=version, status=status, **fields)
 
 
-def closed_run_audit(project: Project, lead, reviewer, generation_run: GenerationRun, *, size: int = 50,
-                     wrong: int = 0) -> Audit:
+def closed_run_audit(
+    project: Project, lead, reviewer, generation_run: GenerationRun, *, size: int = 50, wrong: int = 0
+) -> Audit:
     """An audit of the run drawn and reviewed through the services; the last verdict closes it."""
     audit = audit_drawn(project, lead, scope="run", object_id=generation_run.pk, size=size)
     audit = review_all(audit, reviewer, first_wrong(wrong))

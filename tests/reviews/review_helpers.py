@@ -20,7 +20,6 @@ from generation.models import (
     Sample,
     SampleFlag,
 )
-from synthreview.projects.models import Project
 from generation.services.sample_counts import sample_count_add
 from reviews.models import (
     Cluster,
@@ -29,6 +28,7 @@ from reviews.models import (
     SampleSimilarity,
 )
 from reviews.similarity.membership import MemberSet
+from synthreview.projects.models import Project
 
 HTMX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"
@@ -39,8 +39,9 @@ _unique = itertools.count(1)
 
 def generator(project: Project, name: str = "gen-a") -> Generator:
     # As an import makes it: the generator's name is the model the file says made its samples.
-    return Generator.objects.get_or_create(project=project, name=name,
-                                           defaults={"kind": "imported", "model_name": name})[0]
+    return Generator.objects.get_or_create(
+        project=project, name=name, defaults={"kind": "imported", "model_name": name}
+    )[0]
 
 
 def template_version(project: Project, name: str = "tpl-a") -> PromptTemplateVersion:
@@ -54,9 +55,16 @@ def run(project: Project, name: str, version: PromptTemplateVersion, *generators
     return created
 
 
-def add_samples(project: Project, count: int = 1, *, origin: str = "synthetic", status: str = "pending",
-                gen: Generator | None = None, texts: list[tuple[str, str]] | None = None,
-                **fields: Any) -> list[Sample]:
+def add_samples(
+    project: Project,
+    count: int = 1,
+    *,
+    origin: str = "synthetic",
+    status: str = "pending",
+    gen: Generator | None = None,
+    texts: list[tuple[str, str]] | None = None,
+    **fields: Any,
+) -> list[Sample]:
     """Samples in id order, counted in SampleCount as the import would count them."""
     if origin == "synthetic" and gen is None:
         gen = generator(project)
@@ -64,8 +72,18 @@ def add_samples(project: Project, count: int = 1, *, origin: str = "synthetic", 
     for index in range(count):
         number = next(_unique)
         text_in, text_out = texts[index] if texts else (f"question {number}", f"answer {number}")
-        rows.append(Sample(project=project, origin=origin, generator=gen if origin == "synthetic" else None,
-                           input=text_in, output=text_out, content_hash=f"{number:064x}", status=status, **fields))
+        rows.append(
+            Sample(
+                project=project,
+                origin=origin,
+                generator=gen if origin == "synthetic" else None,
+                input=text_in,
+                output=text_out,
+                content_hash=f"{number:064x}",
+                status=status,
+                **fields,
+            )
+        )
     created = Sample.objects.bulk_create(rows)
     sample_count_add(project_id=project.pk, origin=origin, status=status, delta=count)
     return sorted(created, key=lambda s: s.pk)
@@ -82,18 +100,43 @@ def flag(sample: Sample, check_name: str = "length", reason: str = "too long") -
     return SampleFlag.objects.create(sample=sample, project_id=sample.project_id, check_name=check_name, reason=reason)
 
 
-def score(sample: Sample, novelty: float | None, *, neighbours: list[list[float]] | None = None,
-          cluster: Cluster | None = None) -> SampleSimilarity:
-    return SampleSimilarity.objects.create(sample=sample, project_id=sample.project_id, novelty=novelty,
-                                           neighbours=neighbours or [], cluster=cluster,
-                                           top_similarity=neighbours[0][1] if neighbours else None)
+def score(
+    sample: Sample,
+    novelty: float | None,
+    *,
+    neighbours: list[list[float]] | None = None,
+    cluster: Cluster | None = None,
+) -> SampleSimilarity:
+    return SampleSimilarity.objects.create(
+        sample=sample,
+        project_id=sample.project_id,
+        novelty=novelty,
+        neighbours=neighbours or [],
+        cluster=cluster,
+        top_similarity=neighbours[0][1] if neighbours else None,
+    )
 
 
-def cluster(project: Project, number: int, members: Sequence[Sample] = (), *, density: float = 0.5,
-            low: bool = False, label: str = "") -> Cluster:
-    created = Cluster.objects.create(project=project, number=number, size=max(len(members), 1), density=density,
-                                     synthetic_share=1.0, label=label, is_low_novelty=low,
-                                     generator_mix={"gen-a": len(members)}, template_mix={})
+def cluster(
+    project: Project,
+    number: int,
+    members: Sequence[Sample] = (),
+    *,
+    density: float = 0.5,
+    low: bool = False,
+    label: str = "",
+) -> Cluster:
+    created = Cluster.objects.create(
+        project=project,
+        number=number,
+        size=max(len(members), 1),
+        density=density,
+        synthetic_share=1.0,
+        label=label,
+        is_low_novelty=low,
+        generator_mix={"gen-a": len(members)},
+        template_mix={},
+    )
     for sample in members:
         SampleSimilarity.objects.update_or_create(sample=sample, defaults={"project": project, "cluster": created})
     if members:
@@ -111,19 +154,28 @@ def members_token(target: DuplicateGroup | Cluster) -> str:
     return MemberSet.of(ids).token
 
 
-def group(project: Project, members: list[Sample], *, kind: str = "near",
-          similarities: list[float] | None = None) -> DuplicateGroup:
+def group(
+    project: Project, members: list[Sample], *, kind: str = "near", similarities: list[float] | None = None
+) -> DuplicateGroup:
     """A group with the first member as its representative; the others get
     descending similarities unless given."""
     similarities = similarities or [1.0] + [round(0.99 - 0.001 * i, 3) for i in range(len(members) - 1)]
     created = DuplicateGroup.objects.create(
-        project=project, kind=kind, signature=f"{next(_unique):064x}", size=len(members),
-        min_similarity=min(similarities), threshold=0.9, representative=members[0],
-        representative_reason="earliest sample")
-    DuplicateGroupMember.objects.bulk_create([
-        DuplicateGroupMember(group=created, sample=sample, similarity=similarity)
-        for sample, similarity in zip(members, similarities)
-    ])
+        project=project,
+        kind=kind,
+        signature=f"{next(_unique):064x}",
+        size=len(members),
+        min_similarity=min(similarities),
+        threshold=0.9,
+        representative=members[0],
+        representative_reason="earliest sample",
+    )
+    DuplicateGroupMember.objects.bulk_create(
+        [
+            DuplicateGroupMember(group=created, sample=sample, similarity=similarity)
+            for sample, similarity in zip(members, similarities)
+        ]
+    )
     return created
 
 
@@ -157,7 +209,7 @@ def map_points(html: str) -> list[dict]:
     data = json.loads(match.group(1))
 
     def column(packed: str, width: int) -> list[int]:
-        return [int(packed[at:at + width], 36) for at in range(0, len(packed), width)]
+        return [int(packed[at : at + width], 36) for at in range(0, len(packed), width)]
 
     gaps = [int(gap) for gap in data["id_gaps"].split(",")] if data["id_gaps"] else []
     xs, ys, novelty = column(data["x"], 2), column(data["y"], 2), column(data["novelty"], 2)
@@ -165,8 +217,12 @@ def map_points(html: str) -> list[dict]:
     points, pk = [], 0
     for n, gap in enumerate(gaps):
         pk += gap
-        point = {"id": pk, "x": xs[n] / data["grid"], "y": ys[n] / data["grid"],
-                 "novelty": None if novelty[n] == data["no_novelty"] else novelty[n] / 100}
+        point = {
+            "id": pk,
+            "x": xs[n] / data["grid"],
+            "y": ys[n] / data["grid"],
+            "novelty": None if novelty[n] == data["no_novelty"] else novelty[n] / 100,
+        }
         point.update({key: data[key]["names"][codes[key][n]] for key in MAP_COLUMNS})
         points.append(point)
     return points

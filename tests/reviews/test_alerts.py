@@ -14,10 +14,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from synthreview.projects.models import Project
 from reviews.models import Alert, AlertChannel, Audit, AuditItem, AuditStatus
 from reviews.services.alerts import alerts_evaluate_audit
 from reviews.services.audits import audit_create, audit_verdict_record
+from synthreview.projects.models import Project
 from tests.reviews.review_helpers import add_samples, generator
 
 pytestmark = pytest.mark.django_db
@@ -51,8 +51,7 @@ def receiver() -> Iterator[WebhookReceiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            holder[0].posts.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
-                                    "body": body})
+            holder[0].posts.append({"path": self.path, "content_type": self.headers.get("Content-Type"), "body": body})
             self.send_response(holder[0].answer)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -93,8 +92,7 @@ def _set_webhook(client, project: Project, url: str):  # type: ignore[no-untyped
     return client.post(_settings_url(project), {"webhook_url": url})
 
 
-def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: int,
-                         capture) -> Audit:  # type: ignore[no-untyped-def]
+def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: int, capture) -> Audit:  # type: ignore[no-untyped-def]
     """An audit of `items` synthetic samples, one reviewer each, `wrong` of them
     marked wrong; the last verdict closes it, and the on-commit callbacks (the
     alert's task) run as the transaction would commit."""
@@ -102,16 +100,21 @@ def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: i
     audit = audit_create(project=project, actor=lead, scope="project", sample_size=items, overlap=1, seed=11)
     with capture(execute=True):
         for index, item in enumerate(AuditItem.objects.filter(audit=audit).order_by("position")):
-            audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=expert,
-                                 value="wrong" if index < wrong else "correct",
-                                 error_category="hallucination" if index < wrong else "")
+            audit_verdict_record(
+                audit=audit,
+                sample_id=item.sample_id,
+                reviewer=expert,
+                value="wrong" if index < wrong else "correct",
+                error_category="hallucination" if index < wrong else "",
+            )
     audit.refresh_from_db()
     assert audit.status == AuditStatus.CLOSED
     return audit
 
 
-def test_admin_sets_the_webhook_url_through_the_settings_page(project, admin_member, client_for, receiver,
-                                                              loopback_allowed):
+def test_admin_sets_the_webhook_url_through_the_settings_page(
+    project, admin_member, client_for, receiver, loopback_allowed
+):
     response = _set_webhook(client_for(admin_member), project, receiver.url)
 
     assert response.status_code == 302
@@ -127,8 +130,9 @@ def test_lead_may_not_set_the_webhook_url(project, lead, admin_member, client_fo
     assert AlertChannel.objects.get(project=project).webhook_url == receiver.url
 
 
-def test_cloud_metadata_webhook_url_is_refused_with_the_reason_on_the_page(project, admin_member, client_for,
-                                                                          receiver, loopback_allowed):
+def test_cloud_metadata_webhook_url_is_refused_with_the_reason_on_the_page(
+    project, admin_member, client_for, receiver, loopback_allowed
+):
     admin = client_for(admin_member)
     _set_webhook(admin, project, receiver.url)
 
@@ -142,8 +146,9 @@ def test_cloud_metadata_webhook_url_is_refused_with_the_reason_on_the_page(proje
     assert AlertChannel.objects.get(project=project).webhook_url == receiver.url
 
 
-def test_loopback_webhook_url_is_refused_unless_private_hosts_are_allowed(project, admin_member, client_for,
-                                                                         receiver, settings):
+def test_loopback_webhook_url_is_refused_unless_private_hosts_are_allowed(
+    project, admin_member, client_for, receiver, settings
+):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
 
     response = _set_webhook(client_for(admin_member), project, receiver.url)
@@ -154,12 +159,20 @@ def test_loopback_webhook_url_is_refused_unless_private_hosts_are_allowed(projec
 
 
 def test_audit_over_the_limit_alerts_by_banner_email_and_webhook_once(
-        project, lead, expert, admin_member, emails, client_for, receiver, loopback_allowed, run_tasks_inline,
-        django_capture_on_commit_callbacks):
+    project,
+    lead,
+    expert,
+    admin_member,
+    emails,
+    client_for,
+    receiver,
+    loopback_allowed,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
+):
     assert _set_webhook(client_for(admin_member), project, receiver.url).status_code == 302
 
-    audit = _audit_with_verdicts(project, lead, expert, items=10, wrong=1,
-                                 capture=django_capture_on_commit_callbacks)
+    audit = _audit_with_verdicts(project, lead, expert, items=10, wrong=1, capture=django_capture_on_commit_callbacks)
 
     alert = Alert.objects.get(project=project)
     assert (alert.metric, alert.scope_key) == ("noise_floor_upper", f"audit:{audit.pk}")
@@ -202,19 +215,27 @@ def test_audit_over_the_limit_alerts_by_banner_email_and_webhook_once(
 
 
 def test_each_audit_over_the_limit_gets_an_alert_of_its_own(
-        project, lead, expert, admin_member, client_for, receiver, loopback_allowed, run_tasks_inline,
-        django_capture_on_commit_callbacks):
+    project,
+    lead,
+    expert,
+    admin_member,
+    client_for,
+    receiver,
+    loopback_allowed,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
+):
     _set_webhook(client_for(admin_member), project, receiver.url)
 
-    first = _audit_with_verdicts(project, lead, expert, items=10, wrong=1,
-                                 capture=django_capture_on_commit_callbacks)
-    second = _audit_with_verdicts(project, lead, expert, items=10, wrong=1,
-                                  capture=django_capture_on_commit_callbacks)
+    first = _audit_with_verdicts(project, lead, expert, items=10, wrong=1, capture=django_capture_on_commit_callbacks)
+    second = _audit_with_verdicts(project, lead, expert, items=10, wrong=1, capture=django_capture_on_commit_callbacks)
 
     assert sorted(Alert.objects.values_list("scope_key", flat=True)) == sorted(
-        [f"audit:{first.pk}", f"audit:{second.pk}"])
+        [f"audit:{first.pk}", f"audit:{second.pk}"]
+    )
     assert sorted(json.loads(post["body"])["alert_id"] for post in receiver.posts) == sorted(
-        Alert.objects.values_list("pk", flat=True))
+        Alert.objects.values_list("pk", flat=True)
+    )
 
 
 # With no wrong verdict of n, the Wilson 95% upper bound is z²/(n + z²) = 3.841459/(n + 3.841459):
@@ -222,12 +243,24 @@ def test_each_audit_over_the_limit_gets_an_alert_of_its_own(
 #   n = 35 → 3.841459/38.841459 = 0.09890, under it.
 @pytest.mark.parametrize(("items", "alerts"), [(34, 1), (35, 0)])
 def test_an_audit_alerts_only_when_its_upper_bound_is_over_the_limit(
-        items, alerts, project, lead, expert, emails, admin_member, client_for, receiver, loopback_allowed,
-        run_tasks_inline, django_capture_on_commit_callbacks):
+    items,
+    alerts,
+    project,
+    lead,
+    expert,
+    emails,
+    admin_member,
+    client_for,
+    receiver,
+    loopback_allowed,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
+):
     _set_webhook(client_for(admin_member), project, receiver.url)
 
-    audit = _audit_with_verdicts(project, lead, expert, items=items, wrong=0,
-                                 capture=django_capture_on_commit_callbacks)
+    audit = _audit_with_verdicts(
+        project, lead, expert, items=items, wrong=0, capture=django_capture_on_commit_callbacks
+    )
 
     assert audit.frozen_figures["noise_floor"]["judged"] == items
     assert Alert.objects.filter(project=project).count() == alerts
@@ -238,8 +271,17 @@ def test_an_audit_alerts_only_when_its_upper_bound_is_over_the_limit(
 
 
 def test_a_webhook_answering_500_is_recorded_as_failed_and_the_email_still_goes(
-        project, lead, expert, admin_member, emails, client_for, receiver, loopback_allowed, run_tasks_inline,
-        django_capture_on_commit_callbacks):
+    project,
+    lead,
+    expert,
+    admin_member,
+    emails,
+    client_for,
+    receiver,
+    loopback_allowed,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
+):
     receiver.answer = 500
     _set_webhook(client_for(admin_member), project, receiver.url)
 
@@ -255,13 +297,17 @@ def test_a_webhook_answering_500_is_recorded_as_failed_and_the_email_still_goes(
 
 
 def test_a_figure_that_stays_over_alerts_once_even_after_acknowledging_and_again_after_recovering(
-        project, lead, run_tasks_inline, django_capture_on_commit_callbacks):
+    project, lead, run_tasks_inline, django_capture_on_commit_callbacks
+):
     from reviews.services.alerts import alert_acknowledge, alerts_evaluate_figures
 
     def evaluate(share: float) -> int:
         with django_capture_on_commit_callbacks(execute=True):
-            return len(alerts_evaluate_figures(project=project, scope_key="run:1", scope_label="run “r”",
-                                               figures={"duplicate_share": share}))
+            return len(
+                alerts_evaluate_figures(
+                    project=project, scope_key="run:1", scope_label="run “r”", figures={"duplicate_share": share}
+                )
+            )
 
     # The default duplicate-share limit is 10%.
     assert evaluate(0.30) == 1

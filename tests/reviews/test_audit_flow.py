@@ -42,8 +42,9 @@ def test_draw_is_stratified_reproducible_and_blind_to_gold(project, lead):
     assert sum(item.is_gold for item in items) == 2
     assert {item.sample.origin for item in items if item.is_gold} == {"real"}
     again = audit_create(project=project, actor=lead, scope="project", sample_size=20, gold_items=2, seed=7)
-    assert ([(i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=again).order_by("position")]
-            == [(i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=audit).order_by("position")])
+    assert [(i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=again).order_by("position")] == [
+        (i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=audit).order_by("position")
+    ]
 
 
 def test_overlap_two_gives_kappa_and_freezes_when_complete(project, lead, expert, django_user_model):
@@ -55,9 +56,13 @@ def test_overlap_two_gives_kappa_and_freezes_when_complete(project, lead, expert
     # Both say wrong on the first 2, correct on the rest: complete agreement.
     for reviewer in (expert, second_expert):
         for index, item in enumerate(items):
-            audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=reviewer,
-                                 value="wrong" if index < 2 else "correct",
-                                 error_category="wrong_label" if index < 2 else "")
+            audit_verdict_record(
+                audit=audit,
+                sample_id=item.sample_id,
+                reviewer=reviewer,
+                value="wrong" if index < 2 else "correct",
+                error_category="wrong_label" if index < 2 else "",
+            )
     audit.refresh_from_db()
     assert audit.status == "closed"
     figures = audit.frozen_figures
@@ -95,17 +100,24 @@ def test_pages_render(project, lead, expert, client_for):
     _project_with_two_generators(project)
     audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, seed=1)
     lead_client, expert_client = client_for(lead), client_for(expert)
-    for name, args in (("audit_list", []), ("audit_detail", [audit.pk]), ("noise_floor", []), ("dashboard", []),
-                       ("alert_settings", [])):
+    for name, args in (
+        ("audit_list", []),
+        ("audit_detail", [audit.pk]),
+        ("noise_floor", []),
+        ("dashboard", []),
+        ("alert_settings", []),
+    ):
         response = lead_client.get(reverse(name, args=[project.slug, *args]))
         assert response.status_code == 200, (name, response.content[:500])
     response = expert_client.get(reverse("review_queue", args=[project.slug]) + f"?audit={audit.pk}")
     assert response.status_code == 200
     assert b"Item 1 of 10" in response.content
     item = AuditItem.objects.get(audit=audit, position=1)
-    response = expert_client.post(reverse("verdict_save", args=[project.slug, item.sample_id]),
-                                  {"value": "wrong", "error_category": "hallucination", "revision": 0,
-                                   "audit": audit.pk, "order": "audit"}, HTTP_HX_REQUEST="true")
+    response = expert_client.post(
+        reverse("verdict_save", args=[project.slug, item.sample_id]),
+        {"value": "wrong", "error_category": "hallucination", "revision": 0, "audit": audit.pk, "order": "audit"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200
     assert b"Item 2 of 10" in response.content
     assert Verdict.objects.get(audit=audit, sample_id=item.sample_id).value == "wrong"

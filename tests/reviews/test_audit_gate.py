@@ -38,30 +38,49 @@ pytestmark = pytest.mark.django_db
 def _cli_export(project, tmp_path) -> str:  # type: ignore[no-untyped-def]
     """The CLI's answer: its output when the export completes, the refusal text when it is refused."""
     try:
-        return call_command("export_samples", project.slug, format="jsonl", out=tmp_path / "out.jsonl",
-                            no_progress=True, stdout=StringIO(), stderr=StringIO()) or "completed"
+        return (
+            call_command(
+                "export_samples",
+                project.slug,
+                format="jsonl",
+                out=tmp_path / "out.jsonl",
+                no_progress=True,
+                stdout=StringIO(),
+                stderr=StringIO(),
+            )
+            or "completed"
+        )
     except CommandError as error:
         return str(error)
 
 
 def _page_export(project, lead, client_for, capture) -> Export:  # type: ignore[no-untyped-def]
     with capture(execute=True):
-        response = client_for(lead).post(reverse("export_list", args=[project.slug]),
-                                          {"format": "jsonl", "split": "train", "max_generation_depth": 1})
+        response = client_for(lead).post(
+            reverse("export_list", args=[project.slug]),
+            {"format": "jsonl", "split": "train", "max_generation_depth": 1},
+        )
     assert response.status_code == 302
     return Export.objects.filter(project=project).latest("id")
 
 
-def _pooled_template_audit(project, lead, expert, *, gen_a_samples: int,  # type: ignore[no-untyped-def]
-                           gen_b_samples: int):
+def _pooled_template_audit(
+    project,
+    lead,
+    expert,
+    *,
+    gen_a_samples: int,  # type: ignore[no-untyped-def]
+    gen_b_samples: int,
+):
     """One template version, two generators; a 100-item template audit in which every gen-b item is wrong."""
     version = template_version(project)
     gen_a, gen_b = generator(project, "gen-a"), generator(project, "gen-b")
     synthetic_run(project, "run-a", gen_a_samples, gen=gen_a, template_version=version)
     synthetic_run(project, "run-b", gen_b_samples, gen=gen_b, template_version=version)
     audit = audit_drawn(project, lead, scope="template_version", object_id=version.pk, size=100)
-    audit = review_all(audit, expert, lambda index, item: "wrong" if item.sample.generator_id == gen_b.pk
-                       else "correct")
+    audit = review_all(
+        audit, expert, lambda index, item: "wrong" if item.sample.generator_id == gen_b.pk else "correct"
+    )
     assert audit.status == "closed"
     floor = audit.frozen_figures["noise_floor"]
     assert (floor["wrong"], floor["judged"]) == (5, 100)
@@ -80,10 +99,14 @@ def test_a_pooled_template_audit_does_not_clear_a_generator_with_five_of_five_wr
     audit, _, _ = _pooled_template_audit(project, lead, expert, gen_a_samples=95, gen_b_samples=5)
     answer = _cli_export(project, tmp_path)
     assert "refused" in answer
-    assert ("run run-b (gen-b: 5 samples): not audited: no closed audit of at least 50 verdicts on gen-b's own "
-            f"items (audit {audit.name!r} judged only 5 of them, 5 wrong)") in answer
-    assert ("at its observed 100.0% wrong (5 of 5) no audit size brings gen-b's upper bound under the limit of 15%"
-            in answer)
+    assert (
+        "run run-b (gen-b: 5 samples): not audited: no closed audit of at least 50 verdicts on gen-b's own "
+        f"items (audit {audit.name!r} judged only 5 of them, 5 wrong)"
+    ) in answer
+    assert (
+        "at its observed 100.0% wrong (5 of 5) no audit size brings gen-b's upper bound under the limit of 15%"
+        in answer
+    )
     # gen-a had 95 of its own items judged, none wrong (upper bound 3.84 / 98.84 = 3.9%): cleared, not named.
     assert "run-a" not in answer
 
@@ -96,7 +119,11 @@ def test_the_manifest_lists_only_the_generator_the_pooled_audit_cleared(project,
     assert used["id"] == audit.pk and used["samples_cleared"] == 95
     [cleared] = used["cleared"]
     assert (cleared["generator"], cleared["samples"], cleared["generator_judged"], cleared["generator_wrong"]) == (
-        "gen-a", 95, 95, 0)
+        "gen-a",
+        95,
+        95,
+        0,
+    )
     assert cleared["generator_upper_bound"] == pytest.approx(wilson_upper(0, 95), abs=1e-6)
     assert [f["generator"] for f in decision(export, "audit")["details"]["failing"]] == ["gen-b"]
 
@@ -107,15 +134,18 @@ def test_the_manifest_lists_only_the_generator_the_pooled_audit_cleared(project,
 def test_an_old_generator_audit_does_not_clear_samples_imported_after_it(project, lead, expert, tmp_path):
     gen = generator(project, "gen-a")
     _, drawn_from = synthetic_run(project, "run-june", 50, gen=gen)
-    audit = review_all(audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert,
-                       lambda index, item: "correct")
+    audit = review_all(
+        audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert, lambda index, item: "correct"
+    )
     assert audit.status == "closed"
     refusals = [("Why is the sky blue?", "I'm sorry, but I can't help with that request.")] * 60
     add_samples(project, 60, gen=gen, status="accepted", texts=refusals)
 
     answer = _cli_export(project, tmp_path)
-    assert (f"samples imported without a run (gen-a: 60 samples): not audited: these samples arrived after audit "
-            f"{audit.name!r} was drawn (it saw samples up to #{drawn_from[-1].pk})") in answer
+    assert (
+        f"samples imported without a run (gen-a: 60 samples): not audited: these samples arrived after audit "
+        f"{audit.name!r} was drawn (it saw samples up to #{drawn_from[-1].pk})"
+    ) in answer
     assert "run-june" not in answer
     assert audit.drawn_through_sample_id == drawn_from[-1].pk
     export = exported(project, lead)
@@ -127,12 +157,16 @@ def test_an_old_generator_audit_does_not_clear_samples_imported_after_it(project
 def test_a_new_audit_of_the_generator_clears_the_samples_imported_later(project, lead, expert):
     gen = generator(project, "gen-a")
     synthetic_run(project, "run-june", 50, gen=gen)
-    review_all(audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert,
-               lambda index, item: "correct")
+    review_all(
+        audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert, lambda index, item: "correct"
+    )
     add_samples(project, 60, gen=gen, status="accepted")
     assert exported(project, lead).status == "refused"
-    again = review_all(audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50, seed=2), expert,
-                       lambda index, item: "correct")
+    again = review_all(
+        audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50, seed=2),
+        expert,
+        lambda index, item: "correct",
+    )
     export = exported(project, lead)
     assert export.status == "completed", export.refusals
     assert {a["id"]: a["samples_cleared"] for a in export.manifest["audits"]} == {again.pk: 110}
@@ -149,10 +183,13 @@ def test_an_audit_closed_before_per_generator_figures_and_marks_is_judged_from_i
     [used] = export.manifest["audits"]
     assert used["drawn_through_sample_id"] == samples[-1].pk
     assert [(c["generator"], c["generator_judged"], c["generator_wrong"]) for c in used["cleared"]] == [
-        ("gen-a", 50, 0)]
+        ("gen-a", 50, 0)
+    ]
     add_samples(project, 10, status="accepted", run=generation_run, template_version=generation_run.template_version)
-    assert (f"run run-a (gen-a: 10 samples): not audited: these samples arrived after audit {audit.name!r} was "
-            f"drawn (it saw samples up to #{samples[-1].pk})") in refusal_reasons(exported(project, lead))["audit"]
+    assert (
+        f"run run-a (gen-a: 10 samples): not audited: these samples arrived after audit {audit.name!r} was "
+        f"drawn (it saw samples up to #{samples[-1].pk})"
+    ) in refusal_reasons(exported(project, lead))["audit"]
 
 
 # --- advice ----------------------------------------------------------------------------------------------------
@@ -185,7 +222,8 @@ def test_audit_size_to_clear_by_hand():
 
 
 def test_a_sixty_item_audit_at_six_point_seven_percent_is_told_about_362_items(
-        project, lead, expert, client_for, django_capture_on_commit_callbacks, run_tasks_inline):
+    project, lead, expert, client_for, django_capture_on_commit_callbacks, run_tasks_inline
+):
     generation_run, _ = synthetic_run(project, "run-a", 60)
     closed_run_audit(project, lead, expert, generation_run, size=60, wrong=4)
     export = _page_export(project, lead, client_for, django_capture_on_commit_callbacks)
@@ -202,16 +240,17 @@ def test_a_rate_above_the_limit_is_told_that_no_size_will_pass(project, lead, ex
     generation_run, _ = synthetic_run(project, "run-a", 50)
     closed_run_audit(project, lead, expert, generation_run, size=50, wrong=6)
     answer = _cli_export(project, tmp_path)
-    assert ("at its observed 12.0% wrong (6 of 50) no audit size brings gen-a's upper bound under the limit of 10%"
-            in answer)
+    assert (
+        "at its observed 12.0% wrong (6 of 50) no audit size brings gen-a's upper bound under the limit of 10%"
+        in answer
+    )
     assert re.search(r"at least \d+ items", answer) is None
 
 
 # --- charts agree with the gate ---------------------------------------------------------------------------------
 
 
-def test_the_noise_floor_chart_marks_a_generator_whose_upper_bound_is_over_the_limit(project, lead, expert,
-                                                                                    client_for):
+def test_the_noise_floor_chart_marks_a_generator_whose_upper_bound_is_over_the_limit(project, lead, expert, client_for):
     over_run, _ = synthetic_run(project, "run-a", 60, gen=generator(project, "gen-a"))
     closed_run_audit(project, lead, expert, over_run, size=60, wrong=4)
     page = client_for(lead).get(reverse("noise_floor", args=[project.slug])).content.decode()
@@ -277,10 +316,15 @@ def test_adjudication_has_no_default_and_asks_for_a_choice(project, lead, client
     assert "required" in select.split(">")[0]
     item = split_audit.items.order_by("position").last()
     client = client_for(lead)
-    response = client.post(reverse("audit_adjudicate", args=[project.slug, split_audit.pk]),
-                           {"sample": item.sample_id, "value": "", "note": ""}, follow=True)
-    assert "The decision was not saved. Decision: Choose a decision: correct, wrong or unsure." in \
-        response.content.decode()
+    response = client.post(
+        reverse("audit_adjudicate", args=[project.slug, split_audit.pk]),
+        {"sample": item.sample_id, "value": "", "note": ""},
+        follow=True,
+    )
+    assert (
+        "The decision was not saved. Decision: Choose a decision: correct, wrong or unsure."
+        in response.content.decode()
+    )
     assert not AuditAdjudication.objects.filter(audit=split_audit).exists()
 
 
@@ -288,7 +332,8 @@ def test_adjudication_has_no_default_and_asks_for_a_choice(project, lead, client
 
 
 def test_a_failing_generator_inside_a_passing_pooled_audit_is_refused_until_audited_on_its_own(
-        project, lead, expert, client_for, django_capture_on_commit_callbacks, run_tasks_inline):
+    project, lead, expert, client_for, django_capture_on_commit_callbacks, run_tasks_inline
+):
     template_audit, _, gen_b = _pooled_template_audit(project, lead, expert, gen_a_samples=950, gen_b_samples=50)
     refused = _page_export(project, lead, client_for, django_capture_on_commit_callbacks)
     assert refused.status == "refused"
@@ -297,8 +342,11 @@ def test_a_failing_generator_inside_a_passing_pooled_audit_is_refused_until_audi
     assert "no audit size brings gen-b's upper bound under the limit of 15%" in reason
     assert "run-a" not in reason
 
-    own = review_all(audit_drawn(project, lead, scope="generator", object_id=gen_b.pk, size=50), expert,
-                     lambda index, item: "wrong" if index == 0 else "correct")
+    own = review_all(
+        audit_drawn(project, lead, scope="generator", object_id=gen_b.pk, size=50),
+        expert,
+        lambda index, item: "wrong" if index == 0 else "correct",
+    )
     # 1 of 50: upper bound (0.02 + 0.03842 + 0.0546) / 1.07683 = 10.5%, within 15%.
     high = own.frozen_figures["noise_floor"]["high"]
     assert high == pytest.approx(wilson_upper(1, 50), abs=1e-6) and high < 0.15

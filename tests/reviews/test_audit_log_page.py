@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from synthreview.projects.models import AuditLog
 from reviews.selectors.audit_log import PAGE_SIZE, audit_log_csv_rows, audit_log_filtered
+from synthreview.projects.models import AuditLog
 from synthreview.projects.services import audit_log_record
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_sample, body
 
@@ -40,8 +40,9 @@ def csv_rows(response) -> list[list[str]]:
 # --- Who sees it --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "expected"), [("expert", 403), ("lead", 200), ("admin_member", 200),
-                                               ("outsider", 404)])
+@pytest.mark.parametrize(
+    ("who", "expected"), [("expert", 403), ("lead", 200), ("admin_member", 200), ("outsider", 404)]
+)
 def test_audit_log_is_for_leads_and_admins_of_the_project(who, expected, request, project, client_for):
     user = request.getfixturevalue(who)
     assert client_for(user).get(url(project)).status_code == expected
@@ -117,7 +118,8 @@ def test_object_filter_by_type_and_id(project, lead, client_for):
     record(project, "audit.close", object_type="reviews.audit", object_id=str(sample.pk))
     client = client_for(lead)
     assert entry_ids(client.get(url(project, object_type="generation.sample", object_id=sample.pk))) == [
-        about_sample.pk]
+        about_sample.pk
+    ]
     # "sample 123" typed in the id box picks the type too.
     assert entry_ids(client.get(url(project, object_id=f"sample+{sample.pk}"))) == [about_sample.pk]
 
@@ -150,11 +152,19 @@ def test_backwards_date_range_is_a_form_error(project, lead, client_for):
 # --- Pages --------------------------------------------------------------------------------------------------
 
 
-def test_keyset_pages_walk_the_log_newest_first_without_counting_it(project, lead, client_for,
-                                                                    django_assert_max_num_queries):
-    AuditLog.objects.bulk_create(AuditLog(project=project, action="verdict.record", object_type="generation.sample",
-                                          object_id=str(n), details={"value": "correct"})
-                                 for n in range(PAGE_SIZE * 2 + 7))
+def test_keyset_pages_walk_the_log_newest_first_without_counting_it(
+    project, lead, client_for, django_assert_max_num_queries
+):
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            project=project,
+            action="verdict.record",
+            object_type="generation.sample",
+            object_id=str(n),
+            details={"value": "correct"},
+        )
+        for n in range(PAGE_SIZE * 2 + 7)
+    )
     ids = list(AuditLog.objects.filter(project=project).order_by("-id").values_list("pk", flat=True))
     client = client_for(lead)
     with django_assert_max_num_queries(10) as captured:
@@ -164,24 +174,26 @@ def test_keyset_pages_walk_the_log_newest_first_without_counting_it(project, lea
     older = re.search(r'href="\?before=(\d+)"', body(first))
     assert older and int(older.group(1)) == ids[PAGE_SIZE - 1]
     second = client.get(url(project, before=older.group(1)))
-    assert entry_ids(second) == ids[PAGE_SIZE:PAGE_SIZE * 2]
+    assert entry_ids(second) == ids[PAGE_SIZE : PAGE_SIZE * 2]
     third = client.get(url(project, before=ids[PAGE_SIZE * 2 - 1]))
-    assert entry_ids(third) == ids[PAGE_SIZE * 2:]
+    assert entry_ids(third) == ids[PAGE_SIZE * 2 :]
     assert 'data-testid="older"' not in body(third)
     newer = re.search(r'href="\?after=(\d+)"', body(third))
-    assert newer and entry_ids(client.get(url(project, after=newer.group(1)))) == ids[PAGE_SIZE:PAGE_SIZE * 2]
+    assert newer and entry_ids(client.get(url(project, after=newer.group(1)))) == ids[PAGE_SIZE : PAGE_SIZE * 2]
 
 
 def test_pages_keep_the_filter(project, lead, client_for):
-    AuditLog.objects.bulk_create(AuditLog(project=project, action=action, object_type="bulk")
-                                 for _ in range(PAGE_SIZE + 5) for action in ("export.request", "verdict.record"))
+    AuditLog.objects.bulk_create(
+        AuditLog(project=project, action=action, object_type="bulk")
+        for _ in range(PAGE_SIZE + 5)
+        for action in ("export.request", "verdict.record")
+    )
     first = client_for(lead).get(url(project, action="export."))
     older = re.search(r'href="\?action=export.&amp;before=(\d+)"', body(first))
     assert older
     second = client_for(lead).get(url(project, action="export.", before=older.group(1)))
     assert len(entry_ids(second)) == 5
-    assert set(AuditLog.objects.filter(pk__in=entry_ids(second)).values_list("action", flat=True)) == {
-        "export.request"}
+    assert set(AuditLog.objects.filter(pk__in=entry_ids(second)).values_list("action", flat=True)) == {"export.request"}
 
 
 def test_htmx_request_gets_the_results_partial(project, lead, client_for):
@@ -197,9 +209,13 @@ def test_htmx_request_gets_the_results_partial(project, lead, client_for):
 
 def test_row_shows_label_actor_and_a_link_to_its_object(project, lead, client_for):
     sample = add_sample(project)
-    record(project, "verdict.record", actor=lead, obj=sample, details={"value": "wrong",
-                                                                        "status": {"from": "pending",
-                                                                                   "to": "rejected"}})
+    record(
+        project,
+        "verdict.record",
+        actor=lead,
+        obj=sample,
+        details={"value": "wrong", "status": {"from": "pending", "to": "rejected"}},
+    )
     html = body(client_for(lead).get(url(project)))
     assert "Verdict recorded" in html and lead.username in html
     assert f'href="{reverse("sample_detail", args=[project.slug, sample.pk])}"' in html
@@ -214,8 +230,13 @@ def test_long_id_lists_are_cut_to_twenty(project, lead, client_for):
 
 
 def test_details_and_object_ids_are_escaped(project, lead, client_for):
-    record(project, "samples.bulk_accept", object_type="bulk", object_id=XSS[:60],
-           details={"filter": {"q": XSS}, XSS: "key too"})
+    record(
+        project,
+        "samples.bulk_accept",
+        object_type="bulk",
+        object_id=XSS[:60],
+        details={"filter": {"q": XSS}, XSS: "key too"},
+    )
     html = body(client_for(lead).get(url(project)))
     assert XSS not in html and "<script>alert" not in html
     assert XSS_ESCAPED in html
@@ -225,8 +246,13 @@ def test_details_and_object_ids_are_escaped(project, lead, client_for):
 
 
 def test_csv_download_streams_the_filtered_log_with_formula_cells_escaped(project, lead, client_for):
-    record(project, "export.request", object_type="reviews.export", object_id='=HYPERLINK("http://x")',
-           details={"note": "=1+1"})
+    record(
+        project,
+        "export.request",
+        object_type="reviews.export",
+        object_id='=HYPERLINK("http://x")',
+        details={"note": "=1+1"},
+    )
     record(project, "verdict.record", object_type="generation.sample", object_id="-2+3")
     response = client_for(lead).get(reverse("audit_log_csv", args=[project.slug]) + "?action=export.")
     assert response.status_code == 200 and response.streaming
@@ -236,7 +262,7 @@ def test_csv_download_streams_the_filtered_log_with_formula_cells_escaped(projec
     assert rows[0] == ["id", "time", "actor", "action", "object_type", "object_id", "details"]
     assert len(rows) == 2
     assert rows[1][3] == "export.request"
-    assert rows[1][5] == "'=HYPERLINK(\"http://x\")"
+    assert rows[1][5] == '\'=HYPERLINK("http://x")'
     assert rows[1][6] == '{"note": "=1+1"}'  # JSON starts with "{": never a formula
 
 
@@ -246,8 +272,9 @@ def test_csv_link_carries_the_filter(project, lead, client_for):
 
 
 def test_csv_rows_cover_every_entry_across_chunks(project):
-    AuditLog.objects.bulk_create(AuditLog(project=project, action="verdict.record", object_type="bulk")
-                                 for _ in range(23))
+    AuditLog.objects.bulk_create(
+        AuditLog(project=project, action="verdict.record", object_type="bulk") for _ in range(23)
+    )
     ids = [row[0] for row in audit_log_csv_rows(audit_log_filtered(project, {}), chunk=7)]
     assert ids == list(AuditLog.objects.filter(project=project).order_by("-id").values_list("pk", flat=True))
 

@@ -31,12 +31,14 @@ def shown_position(response) -> int:
 
 
 def save_verdict(client, project, audit, item: AuditItem, value: str):
-    return client.post(reverse("verdict_save", args=[project.slug, item.sample_id]),
-                       {"value": value, "revision": 0, "audit": audit.pk, "order": "audit"}, headers=HTMX)
+    return client.post(
+        reverse("verdict_save", args=[project.slug, item.sample_id]),
+        {"value": value, "revision": 0, "audit": audit.pk, "order": "audit"},
+        headers=HTMX,
+    )
 
 
-def test_previous_goes_back_to_the_item_just_judged_so_the_reviewer_can_revise_it(
-        project, lead, expert, client_for):
+def test_previous_goes_back_to_the_item_just_judged_so_the_reviewer_can_revise_it(project, lead, expert, client_for):
     audit = audit_of(project, lead, size=10)
     client = client_for(expert)
     first = client.get(reverse("review_queue", args=[project.slug]) + f"?audit={audit.pk}")
@@ -57,11 +59,17 @@ def test_previous_skips_items_another_reviewer_has_filled(project, lead, expert,
     audit = audit_of(project, lead, size=10, overlap=1)
     other = django_user_model.objects.create_user("olga-expert", password="x")
     project.memberships.create(user=other, role="expert")
-    audit_verdict_record(audit=audit, sample_id=item_at(audit, 2).sample_id, reviewer=other, value="wrong",
-                         error_category="hallucination")
+    audit_verdict_record(
+        audit=audit,
+        sample_id=item_at(audit, 2).sample_id,
+        reviewer=other,
+        value="wrong",
+        error_category="hallucination",
+    )
     client = client_for(expert)
-    third = client.get(reverse("review_queue", args=[project.slug])
-                       + f"?audit={audit.pk}&sample={item_at(audit, 3).sample_id}")
+    third = client.get(
+        reverse("review_queue", args=[project.slug]) + f"?audit={audit.pk}&sample={item_at(audit, 3).sample_id}"
+    )
     assert shown_position(third) == 3
     # Item 2 is full (overlap 1) and not this reviewer's: k goes past it to item 1, still open.
     back = client.get(link(third, "prev-link"), headers=HTMX)

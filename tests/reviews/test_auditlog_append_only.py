@@ -23,8 +23,10 @@ def test_the_model_refuses_to_change_or_delete_an_entry(project, lead):
 
 
 @pytest.mark.postgres(reason="the trigger exists on PostgreSQL only")
-@pytest.mark.parametrize("statement", ["UPDATE reviews_auditlog SET action = 'rewritten' WHERE id = %s",
-                                       "DELETE FROM reviews_auditlog WHERE id = %s"])
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE reviews_auditlog SET action = 'rewritten' WHERE id = %s", "DELETE FROM reviews_auditlog WHERE id = %s"],
+)
 def test_postgresql_refuses_update_and_delete_below_the_orm(project, lead, statement):
     entry = audit_log_record(project=project, actor=lead, action="test.append", object_type="t", object_id="1")
     with pytest.raises(DatabaseError, match="append-only"):

@@ -15,10 +15,10 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from generation.models import GenerationRun, ImportBatch, Sample
-from synthreview.projects.models import Membership, Project, Role
 from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity, SimilaritySearch, Verdict
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from reviews.services.verdicts import verdict_record
+from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import (
     HTMX,
@@ -44,8 +44,20 @@ GOLD_IMPORT = "gold-real-4242.jsonl"
 # Always hidden from the expert, on every page.
 NEVER = (OTHER_NOTE, PLAIN_NOTE, GOLD_NOTE, ANSWER_KEY, DELIBERATE, "gold.set", "is a gold item", "fay-expert")
 # Hidden where a held item is shown: its lineage, origin and status.
-LINEAGE = (GENERATOR, TEMPLATE, RUN, GOLD_IMPORT, "origin-real", "origin-synthetic", ">Real<", ">Synthetic<",
-           '"origin": "real"', '"origin": "synthetic"', "status status-", "generation depth")
+LINEAGE = (
+    GENERATOR,
+    TEMPLATE,
+    RUN,
+    GOLD_IMPORT,
+    "origin-real",
+    "origin-synthetic",
+    ">Real<",
+    ">Synthetic<",
+    '"origin": "real"',
+    '"origin": "synthetic"',
+    "status status-",
+    "generation depth",
+)
 
 
 @pytest.fixture
@@ -65,49 +77,107 @@ def blind_audit(project, lead, fay, expert) -> dict:
     gen = generator(project, GENERATOR)
     run = GenerationRun.objects.create(project=project, name=RUN, template_version=version, status="completed")
     secret = {"expected_answer": ANSWER_KEY, "deliberately_wrong": DELIBERATE, "topic": "TOPIC-visible"}
-    synthetic = add_samples(project, 10, gen=gen, template_version=version, run=run, generation_depth=1,
-                            metadata=secret, texts=[(f"What is {n} + {n}?", f"HELDTEXT-{n}") for n in range(10)])
+    synthetic = add_samples(
+        project,
+        10,
+        gen=gen,
+        template_version=version,
+        run=run,
+        generation_depth=1,
+        metadata=secret,
+        texts=[(f"What is {n} + {n}?", f"HELDTEXT-{n}") for n in range(10)],
+    )
     batch = ImportBatch.objects.create(project=project, file_name=GOLD_IMPORT, format="jsonl", status="completed")
-    gold = add_samples(project, 1, origin="real", status="accepted", import_batch=batch, metadata=secret,
-                       texts=[("Capital of France?", "GOLDTEXT-Paris")])[0]
+    gold = add_samples(
+        project,
+        1,
+        origin="real",
+        status="accepted",
+        import_batch=batch,
+        metadata=secret,
+        texts=[("Capital of France?", "GOLDTEXT-Paris")],
+    )[0]
     gold_sample_set(project=project, sample_id=gold.pk, actor=lead, expected_value="correct", note=GOLD_NOTE)
     # Judged in the ordinary queue before the audit was drawn: once held, it takes no verdict outside the audit.
-    verdict_record(project=project, sample_id=gold.pk, reviewer=fay, value="correct", note=PLAIN_NOTE,
-                   seen_revision=Sample.objects.get(pk=gold.pk).revision)
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1,
-                         seed=7)
+    verdict_record(
+        project=project,
+        sample_id=gold.pk,
+        reviewer=fay,
+        value="correct",
+        note=PLAIN_NOTE,
+        seen_revision=Sample.objects.get(pk=gold.pk).revision,
+    )
+    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1, seed=7)
     assert AuditItem.objects.filter(audit=audit).count() == 11
-    audit_verdict_record(audit=audit, sample_id=gold.pk, reviewer=fay, value="wrong",
-                         error_category="hallucination", note=OTHER_NOTE)
-    audit_verdict_record(audit=audit, sample_id=synthetic[0].pk, reviewer=fay, value="wrong",
-                         error_category="hallucination", note=OTHER_NOTE)
+    audit_verdict_record(
+        audit=audit, sample_id=gold.pk, reviewer=fay, value="wrong", error_category="hallucination", note=OTHER_NOTE
+    )
+    audit_verdict_record(
+        audit=audit,
+        sample_id=synthetic[0].pk,
+        reviewer=fay,
+        value="wrong",
+        error_category="hallucination",
+        note=OTHER_NOTE,
+    )
     # Drawn after the audit: not held.
     anchor = add_samples(project, 1, origin="real", status="accepted", texts=[("Capital?", "ANCHOR-real")])[0]
     beside = add_samples(project, 1, gen=generator(project, "gen-beside"), texts=[("Near?", "BESIDE-syn")])[0]
     neighbours = [[gold.pk, 0.97], [synthetic[1].pk, 0.95], [anchor.pk, 0.9]]
     for sample in (beside, anchor):
-        SampleSimilarity.objects.create(sample=sample, project=project, neighbours=neighbours, novelty=0.1,
-                                        top_similarity=0.97, nearest_real=gold, nearest_real_similarity=0.97)
+        SampleSimilarity.objects.create(
+            sample=sample,
+            project=project,
+            neighbours=neighbours,
+            novelty=0.1,
+            top_similarity=0.97,
+            nearest_real=gold,
+            nearest_real_similarity=0.97,
+        )
     for sample in (gold, synthetic[1]):
-        SampleSimilarity.objects.create(sample=sample, project=project, novelty=0.2, top_similarity=0.97,
-                                        neighbours=[[beside.pk, 0.97], [anchor.pk, 0.9]], nearest_real=anchor,
-                                        nearest_real_similarity=0.9)
+        SampleSimilarity.objects.create(
+            sample=sample,
+            project=project,
+            novelty=0.2,
+            top_similarity=0.97,
+            neighbours=[[beside.pk, 0.97], [anchor.pk, 0.9]],
+            nearest_real=anchor,
+            nearest_real_similarity=0.9,
+        )
     near = group(project, [gold, beside, synthetic[1]])
     near.representative_reason = "real sample"
     near.save()
     found = cluster(project, 1, [gold, synthetic[2], beside], label="capitals")
     everything = Sample.objects.filter(project=project).order_by("pk")
-    EmbeddingMap.objects.create(project=project, points=[[s.pk, i / 20, i / 20] for i, s in enumerate(everything)],
-                                embedded_total=everything.count())
+    EmbeddingMap.objects.create(
+        project=project,
+        points=[[s.pk, i / 20, i / 20] for i, s in enumerate(everything)],
+        embedded_total=everything.count(),
+    )
     # The expert's searches, answered: by text, by text with a filter on lineage, and from a held anchor.
     answered = [[gold.pk, 0.9], [synthetic[1].pk, 0.8], [beside.pk, 0.7]]
-    searches = [SimilaritySearch.objects.create(project=project, user=expert, status="completed", results=answered,
-                                                **fields)
-                for fields in ({"query": "capitals"}, {"query": "capitals", "filters": {"status": "accepted"}},
-                               {"anchor": synthetic[1]})]
-    return {"audit": audit, "gold": gold, "synthetic": synthetic, "held": [gold, *synthetic], "anchor": anchor,
-            "beside": beside, "group": near, "cluster": found, "run": run, "generator": gen, "batch": batch,
-            "searches": searches}
+    searches = [
+        SimilaritySearch.objects.create(project=project, user=expert, status="completed", results=answered, **fields)
+        for fields in (
+            {"query": "capitals"},
+            {"query": "capitals", "filters": {"status": "accepted"}},
+            {"anchor": synthetic[1]},
+        )
+    ]
+    return {
+        "audit": audit,
+        "gold": gold,
+        "synthetic": synthetic,
+        "held": [gold, *synthetic],
+        "anchor": anchor,
+        "beside": beside,
+        "group": near,
+        "cluster": found,
+        "run": run,
+        "generator": gen,
+        "batch": batch,
+        "searches": searches,
+    }
 
 
 # --- the routes -------------------------------------------------------------------------
@@ -135,11 +205,17 @@ def _route_names(patterns=None, prefix: str = "") -> set[str]:
 def _filter_values(project, material) -> dict[str, list[str]]:
     """Every value of every browser filter on what an audit hides."""
     return {
-        "origin": ["real", "synthetic"], "status": ["pending", "accepted", "rejected"], "split": ["train", "eval"],
-        "generator": [str(material["generator"].pk)], "run": [str(material["run"].pk)],
+        "origin": ["real", "synthetic"],
+        "status": ["pending", "accepted", "rejected"],
+        "split": ["train", "eval"],
+        "generator": [str(material["generator"].pk)],
+        "run": [str(material["run"].pk)],
         "template": [str(material["synthetic"][0].template_version.template_id)],
-        "verdict": ["correct", "wrong", "unsure", "none"], "flag": ["any"],
-        "novelty_min": ["0"], "novelty_max": ["1"], "cluster": [str(material["cluster"].pk)],
+        "verdict": ["correct", "wrong", "unsure", "none"],
+        "flag": ["any"],
+        "novelty_min": ["0"],
+        "novelty_max": ["1"],
+        "cluster": [str(material["cluster"].pk)],
         "group": [str(material["group"].pk)],
     }
 
@@ -153,10 +229,14 @@ def _walk(project, material) -> dict[str, list[str]]:
     queue = reverse("review_queue", args=[slug])
     similarity = reverse("similarity_view", args=[slug])
     detail_ids = [gold.pk, held[1].pk, held[2].pk, material["anchor"].pk, material["beside"].pk]
-    filters = [f"{samples}?{key}={value}&ids={ids}" for key, values in _filter_values(project, material).items()
-               for value in values]
-    filters += [f"{samples}?{key}={value}" for key, values in _filter_values(project, material).items()
-                for value in values]
+    filters = [
+        f"{samples}?{key}={value}&ids={ids}"
+        for key, values in _filter_values(project, material).items()
+        for value in values
+    ]
+    filters += [
+        f"{samples}?{key}={value}" for key, values in _filter_values(project, material).items() for value in values
+    ]
     pk = {"sample": gold.pk, "group": material["group"].pk, "audit": audit.pk}
     return {
         "login": [reverse("login")],
@@ -173,32 +253,54 @@ def _walk(project, material) -> dict[str, list[str]]:
         "generator_list": [reverse("generator_list", args=[slug])],
         "generator_new": [reverse("generator_new", args=[slug])],
         "generator_edit": [reverse("generator_edit", args=[slug, material["generator"].pk])],
-        "review_queue": [queue, f"{queue}?order=flagged", f"{queue}?order=novelty",
-                         *(f"{queue}?sample={s.pk}" for s in held[:3]), f"{queue}?audit={audit.pk}",
-                         f"{queue}?audit={audit.pk}&sample={gold.pk}", f"{queue}?audit={audit.pk}&sample={held[1].pk}"],
+        "review_queue": [
+            queue,
+            f"{queue}?order=flagged",
+            f"{queue}?order=novelty",
+            *(f"{queue}?sample={s.pk}" for s in held[:3]),
+            f"{queue}?audit={audit.pk}",
+            f"{queue}?audit={audit.pk}&sample={gold.pk}",
+            f"{queue}?audit={audit.pk}&sample={held[1].pk}",
+        ],
         "verdict_save": [reverse("verdict_save", args=[slug, gold.pk])],
         "verdict_undo": [reverse("verdict_undo", args=[slug])],
-        "sample_list": [samples, f"{samples}?ids={ids}", f"{samples}?q=HELDTEXT", f"{samples}?q=GOLDTEXT",
-                        *(f"{samples}?similar_to={i}" for i in detail_ids), *filters],
-        "samples_bulk": [f"{reverse('samples_bulk', args=[slug])}?ids={ids}&action={action}{extra}"
-                         for action in ("accept", "reject") for extra in ("", "&origin=real", "&status=accepted")],
+        "sample_list": [
+            samples,
+            f"{samples}?ids={ids}",
+            f"{samples}?q=HELDTEXT",
+            f"{samples}?q=GOLDTEXT",
+            *(f"{samples}?similar_to={i}" for i in detail_ids),
+            *filters,
+        ],
+        "samples_bulk": [
+            f"{reverse('samples_bulk', args=[slug])}?ids={ids}&action={action}{extra}"
+            for action in ("accept", "reject")
+            for extra in ("", "&origin=real", "&status=accepted")
+        ],
         "sample_detail": [reverse("sample_detail", args=[slug, i]) for i in detail_ids],
-        "similarity_view": [f"{similarity}?tab={tab}{extra}" for tab in ("groups", "clusters", "map")
-                            for extra in ("", "&status=", "&low=1")],
+        "similarity_view": [
+            f"{similarity}?tab={tab}{extra}"
+            for tab in ("groups", "clusters", "map")
+            for extra in ("", "&status=", "&low=1")
+        ],
         "group_resolve": [reverse("group_resolve", args=[slug, pk["group"]])],
         "group_not_duplicates": [reverse("group_not_duplicates", args=[slug, pk["group"]])],
         "group_split": [reverse("group_split", args=[slug, pk["group"]])],
         "map_point": [reverse("map_point", args=[slug, i]) for i in detail_ids],
-        "similarity_search": [reverse("similarity_search", args=[slug]),
-                              *(f"{reverse('similarity_search', args=[slug])}?search={s.pk}"
-                                for s in material["searches"])],
-        "similarity_search_results": [reverse("similarity_search_results", args=[slug, s.pk])
-                                      for s in material["searches"]],
+        "similarity_search": [
+            reverse("similarity_search", args=[slug]),
+            *(f"{reverse('similarity_search', args=[slug])}?search={s.pk}" for s in material["searches"]),
+        ],
+        "similarity_search_results": [
+            reverse("similarity_search_results", args=[slug, s.pk]) for s in material["searches"]
+        ],
         "similarity_status": [reverse("similarity_status", args=[slug])],
         "similarity_rerun": [reverse("similarity_rerun", args=[slug])],
         "similarity_refit": [reverse("similarity_refit", args=[slug])],
-        "similarity_settings": [reverse("similarity_settings", args=[slug]),
-                                f"{reverse('similarity_settings', args=[slug])}?preview=0.5"],
+        "similarity_settings": [
+            reverse("similarity_settings", args=[slug]),
+            f"{reverse('similarity_settings', args=[slug])}?preview=0.5",
+        ],
         "variant_family_trim": [reverse("variant_family_trim", args=[slug, pk["group"]])],
         "audit_list": [reverse("audit_list", args=[slug])],
         "audit_plan": [reverse("audit_plan", args=[slug])],
@@ -208,8 +310,10 @@ def _walk(project, material) -> dict[str, list[str]]:
         "gold_set": [reverse("gold_set", args=[slug, gold.pk])],
         "noise_floor": [reverse("noise_floor", args=[slug])],
         "dashboard": [reverse("dashboard", args=[slug])],
-        "dashboard_figure": [reverse("dashboard_figure", args=[slug, "noise-floor", "csv"]),
-                             reverse("dashboard_figure", args=[slug, "noise-floor", "json"])],
+        "dashboard_figure": [
+            reverse("dashboard_figure", args=[slug, "noise-floor", "csv"]),
+            reverse("dashboard_figure", args=[slug, "noise-floor", "json"]),
+        ],
         "quality_recompute": [reverse("quality_recompute", args=[slug])],
         "alert_settings": [reverse("alert_settings", args=[slug])],
         "alert_acknowledge": [reverse("alert_acknowledge", args=[slug, 1])],
@@ -230,7 +334,7 @@ def _windows(text: str, project, sample_id: int) -> list[str]:
     and its point on the map."""
     found = []
     for match in re.finditer(rf'/p/{project.slug}/samples/{sample_id}/"', text):
-        rest = text[match.end():]
+        rest = text[match.end() :]
         ends = [rest.find(tag) for tag in ("</tr>", "</li>", "</article>", "</h2>") if rest.find(tag) >= 0]
         found.append(rest[: min(ends)] if ends else rest[:600])
     found += [json.dumps(point) for point in map_points(text) if point["id"] == sample_id]
@@ -242,8 +346,9 @@ def _leaks(text: str, project, material, url: str) -> list[str]:
     problems = [f"{url}: shows {secret!r}" for secret in NEVER if secret in text]
     for sample in material["held"]:
         for window in _windows(text, project, sample.pk):
-            problems += [f"{url}: shows {secret!r} beside held sample {sample.pk}"
-                         for secret in LINEAGE if secret in window]
+            problems += [
+                f"{url}: shows {secret!r} beside held sample {sample.pk}" for secret in LINEAGE if secret in window
+            ]
     # The held item's own pages show nothing of its lineage anywhere.
     own = re.search(r"/(?:samples|map/points)/(\d+)/$|[?&]sample=(\d+)", url)
     if own and int(own.group(1) or own.group(2)) in {s.pk for s in material["held"]}:
@@ -252,8 +357,11 @@ def _leaks(text: str, project, material, url: str) -> list[str]:
     query = url.partition("?")[2]
     hidden_filter = any(f"{key}=" in query for key in _filter_values(project, material))
     if "/samples/" in url and hidden_filter and "similar_to" not in query:
-        problems += [f"{url}: a filter on what the audit hides returns held sample {s.pk}"
-                     for s in material["held"] if f'/p/{project.slug}/samples/{s.pk}/"' in text]
+        problems += [
+            f"{url}: a filter on what the audit hides returns held sample {s.pk}"
+            for s in material["held"]
+            if f'/p/{project.slug}/samples/{s.pk}/"' in text
+        ]
     return problems
 
 
@@ -278,8 +386,7 @@ def test_an_expert_holding_audit_items_learns_nothing_the_audit_hides(project, e
     assert not problems, "\n".join(sorted(set(problems)))
 
 
-def test_the_expert_still_sees_the_held_items_texts_and_their_own_verdict(project, expert, blind_audit,
-                                                                           client_for):
+def test_the_expert_still_sees_the_held_items_texts_and_their_own_verdict(project, expert, blind_audit, client_for):
     gold, audit = blind_audit["gold"], blind_audit["audit"]
     audit_verdict_record(audit=audit, sample_id=gold.pk, reviewer=expert, value="correct", note="MYNOTE-1")
     page = client_for(expert).get(reverse("sample_detail", args=[project.slug, gold.pk])).content.decode()
@@ -293,10 +400,10 @@ def test_the_expert_still_sees_the_held_items_texts_and_their_own_verdict(projec
     assert f'/p/{project.slug}/samples/{gold.pk}/"' in listed.content.decode()
 
 
-def test_hidden_metadata_keys_are_hidden_from_experts_on_samples_outside_audits(project, expert, lead,
-                                                                                 client_for):
-    sample = add_samples(project, 1, metadata={"expected_answer": ANSWER_KEY, "gold_verdict": "GV-99",
-                                               "source": "SOURCE-ok"})[0]
+def test_hidden_metadata_keys_are_hidden_from_experts_on_samples_outside_audits(project, expert, lead, client_for):
+    sample = add_samples(
+        project, 1, metadata={"expected_answer": ANSWER_KEY, "gold_verdict": "GV-99", "source": "SOURCE-ok"}
+    )[0]
     url = reverse("sample_detail", args=[project.slug, sample.pk])
     page = client_for(expert).get(url).content.decode()
     assert ANSWER_KEY not in page and "GV-99" not in page
@@ -308,8 +415,17 @@ def test_the_lead_sees_everything_the_expert_may_not(project, lead, blind_audit,
     client = client_for(lead)
     gold, slug = blind_audit["gold"], project.slug
     page = unescape(client.get(reverse("sample_detail", args=[slug, gold.pk])).content.decode())
-    for shown in (OTHER_NOTE, PLAIN_NOTE, ANSWER_KEY, DELIBERATE, "gold.set", "is a gold item", "origin-real",
-                  GOLD_IMPORT, "fay-expert"):
+    for shown in (
+        OTHER_NOTE,
+        PLAIN_NOTE,
+        ANSWER_KEY,
+        DELIBERATE,
+        "gold.set",
+        "is a gold item",
+        "origin-real",
+        GOLD_IMPORT,
+        "fay-expert",
+    ):
         assert shown in page, f"the lead does not see {shown!r}"
     held = blind_audit["synthetic"][1]
     page = unescape(client.get(reverse("sample_detail", args=[slug, held.pk])).content.decode())
@@ -319,8 +435,9 @@ def test_the_lead_sees_everything_the_expert_may_not(project, lead, blind_audit,
     assert f'/p/{slug}/samples/{gold.pk}/"' in real
     wrong = client.get(f"{reverse('sample_list', args=[slug])}?verdict=wrong&ids={gold.pk}").content.decode()
     assert f'/p/{slug}/samples/{gold.pk}/"' in wrong
-    similar = unescape(client.get(f"{reverse('sample_list', args=[slug])}?similar_to={blind_audit['beside'].pk}")
-                       .content.decode())
+    similar = unescape(
+        client.get(f"{reverse('sample_list', args=[slug])}?similar_to={blind_audit['beside'].pk}").content.decode()
+    )
     assert "origin-real" in _windows(similar, project, gold.pk)[0]
     points = map_points(client.get(f"{reverse('similarity_view', args=[slug])}?tab=map").content.decode())
     assert next(p for p in points if p["id"] == gold.pk)["origin"] == "real"
@@ -345,8 +462,9 @@ def test_an_expert_cannot_accept_or_reject_held_items_by_id(project, expert, bli
     confirm = client.get(reverse("samples_bulk", args=[project.slug]), {"action": "reject", "ids": ids})
     assert confirm.status_code == 200
     assert confirm.context["count"] == 0
-    response = client.post(reverse("samples_bulk", args=[project.slug]),
-                           {"action": "reject", "ids": ids, "expected_count": 0}, follow=True)
+    response = client.post(
+        reverse("samples_bulk", args=[project.slug]), {"action": "reject", "ids": ids, "expected_count": 0}, follow=True
+    )
     assert response.status_code == 200
     assert "Rejected 0 of 0" in response.content.decode()
     assert Sample.objects.get(pk=gold.pk).status == "accepted"
@@ -355,7 +473,8 @@ def test_an_expert_cannot_accept_or_reject_held_items_by_id(project, expert, bli
 
 def test_a_lead_can_still_act_on_held_items_by_id(project, lead, blind_audit, client_for):
     held = blind_audit["synthetic"][3]
-    response = client_for(lead).post(reverse("samples_bulk", args=[project.slug]),
-                                     {"action": "reject", "ids": str(held.pk), "expected_count": 1})
+    response = client_for(lead).post(
+        reverse("samples_bulk", args=[project.slug]), {"action": "reject", "ids": str(held.pk), "expected_count": 1}
+    )
     assert response.status_code == 302
     assert Sample.objects.get(pk=held.pk).status == "rejected"

@@ -9,11 +9,11 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import DuplicateGroup, Verdict
 from reviews.services.verdicts import verdict_record
 from reviews.similarity.membership import MemberSet
+from synthreview.projects.models import Project
 from tests.reviews.review_helpers import HTMX
 from tests.reviews.test_blind_audit import PLAIN_NOTE, blind_audit, fay  # noqa: F401 (fixtures)
 
@@ -27,8 +27,7 @@ def _status(sample: Sample) -> str:
 
 
 @pytest.mark.parametrize("order", ["novelty", "flagged"])
-def test_an_expert_cannot_judge_a_held_item_in_the_ordinary_queue(order, project, expert, blind_audit,
-                                                                   client_for):
+def test_an_expert_cannot_judge_a_held_item_in_the_ordinary_queue(order, project, expert, blind_audit, client_for):
     """Opened by id in a "lowest novelty" or "flagged first" order, a gold item took a normal verdict:
     the redirect's cursor told its place in the order, and the gold (real) sample was rejected."""
     gold, client = blind_audit["gold"], client_for(expert)
@@ -36,9 +35,10 @@ def test_an_expert_cannot_judge_a_held_item_in_the_ordinary_queue(order, project
     card = client.get(f"{queue}?sample={gold.pk}&order={order}").content.decode()
     assert "GOLDTEXT-Paris" in card
     assert "after=0:" not in card and "after=1:" not in card and "before=1:" not in card
-    response = client.post(reverse("verdict_save", args=[project.slug, gold.pk]),
-                           {"value": "wrong", "error_category": "hallucination", "revision": gold.revision,
-                            "order": order})
+    response = client.post(
+        reverse("verdict_save", args=[project.slug, gold.pk]),
+        {"value": "wrong", "error_category": "hallucination", "revision": gold.revision, "order": order},
+    )
     assert response.status_code == 400
     assert HELD in unescape(response.content.decode())
     assert _status(gold) == "accepted"
@@ -47,22 +47,22 @@ def test_an_expert_cannot_judge_a_held_item_in_the_ordinary_queue(order, project
 
 def test_an_expert_cannot_judge_a_held_synthetic_item_by_htmx_either(project, expert, blind_audit, client_for):
     held = blind_audit["synthetic"][1]
-    response = client_for(expert).post(reverse("verdict_save", args=[project.slug, held.pk]),
-                                       {"value": "correct", "revision": held.revision, "order": "novelty"},
-                                       headers=HTMX)
+    response = client_for(expert).post(
+        reverse("verdict_save", args=[project.slug, held.pk]),
+        {"value": "correct", "revision": held.revision, "order": "novelty"},
+        headers=HTMX,
+    )
     assert response.status_code == 400
     assert HELD in unescape(response.content.decode())
     assert "HX-Push-Url" in response  # the card shows the same item, with the refusal
     assert _status(held) == "pending"
 
 
-def test_an_expert_cannot_undo_a_verdict_on_an_item_drawn_into_an_audit_since(project, fay, blind_audit,
-                                                                                client_for):
+def test_an_expert_cannot_undo_a_verdict_on_an_item_drawn_into_an_audit_since(project, fay, blind_audit, client_for):
     """fay judged the gold item in the ordinary queue before the audit drew it; undoing it now would
     change a held item outside the audit."""
     gold = blind_audit["gold"]
-    response = client_for(fay).post(reverse("verdict_undo", args=[project.slug]), {"order": "oldest"},
-                                    headers=HTMX)
+    response = client_for(fay).post(reverse("verdict_undo", args=[project.slug]), {"order": "oldest"}, headers=HTMX)
     assert response.status_code == 409
     assert HELD in unescape(response.content.decode())
     assert Verdict.objects.filter(sample=gold, reviewer=fay, audit__isnull=True, note=PLAIN_NOTE).exists()
@@ -72,8 +72,13 @@ def test_a_refused_undo_on_a_held_item_does_not_tell_its_status(project, fay, le
     gold = blind_audit["gold"]
     # A lead's verdict since changes the item's revision: the undo would have been refused as stale,
     # saying "it is now accepted", which tells a held item's status (and that it is real).
-    verdict_record(project=project, sample_id=gold.pk, reviewer=lead, value="correct",
-                   seen_revision=Sample.objects.get(pk=gold.pk).revision)
+    verdict_record(
+        project=project,
+        sample_id=gold.pk,
+        reviewer=lead,
+        value="correct",
+        seen_revision=Sample.objects.get(pk=gold.pk).revision,
+    )
     response = client_for(fay).post(reverse("verdict_undo", args=[project.slug]), {"order": "oldest"})
     page = unescape(response.content.decode())
     assert response.status_code == 409
@@ -83,22 +88,28 @@ def test_a_refused_undo_on_a_held_item_does_not_tell_its_status(project, fay, le
 
 def test_a_lead_may_still_judge_a_held_item_in_the_ordinary_queue(project, lead, blind_audit, client_for):
     held = blind_audit["synthetic"][4]
-    response = client_for(lead).post(reverse("verdict_save", args=[project.slug, held.pk]),
-                                     {"value": "wrong", "revision": held.revision, "order": "novelty"})
+    response = client_for(lead).post(
+        reverse("verdict_save", args=[project.slug, held.pk]),
+        {"value": "wrong", "revision": held.revision, "order": "novelty"},
+    )
     assert response.status_code == 302
     assert _status(held) == "rejected"
 
 
 @pytest.mark.parametrize("action", ["group_resolve", "group_not_duplicates", "group_split"])
-def test_an_expert_cannot_decide_a_near_duplicate_group_holding_an_audit_item(action, project, expert,
-                                                                              blind_audit, client_for):
+def test_an_expert_cannot_decide_a_near_duplicate_group_holding_an_audit_item(
+    action, project, expert, blind_audit, client_for
+):
     """The group [gold, beside, synthetic 1] was shown before the audit was drawn; keeping `beside`
     would reject the gold item, and any decision on it would settle held items outside the audit."""
     near, beside = blind_audit["group"], blind_audit["beside"]
     members = [blind_audit["gold"], beside, blind_audit["synthetic"][1]]
     token = MemberSet.of([m.pk for m in members]).token
-    response = client_for(expert).post(reverse(action, args=[project.slug, near.pk]),
-                                       {"keep": beside.pk, "sample": beside.pk, "members": token}, headers=HTMX)
+    response = client_for(expert).post(
+        reverse(action, args=[project.slug, near.pk]),
+        {"keep": beside.pk, "sample": beside.pk, "members": token},
+        headers=HTMX,
+    )
     assert response.status_code == 400
     assert HELD in unescape(response.content.decode())
     assert [_status(m) for m in members] == ["accepted", "pending", "pending"]
@@ -107,16 +118,21 @@ def test_an_expert_cannot_decide_a_near_duplicate_group_holding_an_audit_item(ac
 
 
 def test_a_held_items_metadata_is_withheld_whole_so_its_keys_cannot_tell_a_run_sample_from_gold(
-        project, expert, lead, blind_audit, client_for):
+    project, expert, lead, blind_audit, client_for
+):
     """A run's samples carry run_item_id, params, finish_reason; a gold item from a real import carries
     none. Hiding listed keys left the rest to say "synthetic, from this run"."""
     held = blind_audit["synthetic"][2]
-    Sample.objects.filter(pk=held.pk).update(metadata={"run_item_id": "RUNITEM-77", "finish_reason": "stop",
-                                                       "params": {"temperature": 0.7}})
+    Sample.objects.filter(pk=held.pk).update(
+        metadata={"run_item_id": "RUNITEM-77", "finish_reason": "stop", "params": {"temperature": 0.7}}
+    )
     url = reverse("sample_detail", args=[project.slug, held.pk])
-    pages = {sample: unescape(client_for(expert).get(reverse("sample_detail", args=[project.slug, sample.pk]))
-                              .content.decode())
-             for sample in (held, blind_audit["gold"])}
+    pages = {
+        sample: unescape(
+            client_for(expert).get(reverse("sample_detail", args=[project.slug, sample.pk])).content.decode()
+        )
+        for sample in (held, blind_audit["gold"])
+    }
     for page in pages.values():
         assert "RUNITEM-77" not in page and "finish_reason" not in page and "TOPIC-visible" not in page
         assert "Not shown while this sample is an item of an open audit" in page
@@ -130,8 +146,9 @@ def test_answer_and_reference_answer_are_hidden_from_experts_by_default(project,
     assert {"answer", "reference_answer"} <= set(fresh.hidden_metadata_keys)
     project.hidden_metadata_keys = fresh.hidden_metadata_keys
     project.save(update_fields=["hidden_metadata_keys"])
-    sample = add_samples(project, 1, metadata={"reference_answer": "REF-1234", "answer": "ANS-5678",
-                                               "source": "SOURCE-ok"})[0]
+    sample = add_samples(
+        project, 1, metadata={"reference_answer": "REF-1234", "answer": "ANS-5678", "source": "SOURCE-ok"}
+    )[0]
     page = client_for(expert).get(reverse("sample_detail", args=[project.slug, sample.pk])).content.decode()
     assert "REF-1234" not in page and "ANS-5678" not in page
     assert "SOURCE-ok" in page
@@ -139,7 +156,7 @@ def test_answer_and_reference_answer_are_hidden_from_experts_by_default(project,
 
 def _nearest_real_block(page: str) -> str:
     start = page.index("<h3>Nearest real sample</h3>")
-    return page[start:page.index("</div>", start)]
+    return page[start : page.index("</div>", start)]
 
 
 def test_a_held_nearest_real_reads_exactly_like_no_anchor(project, expert, blind_audit, client_for):
@@ -149,8 +166,7 @@ def test_a_held_nearest_real_reads_exactly_like_no_anchor(project, expert, blind
     from tests.reviews.review_helpers import add_samples
 
     lonely = add_samples(project, 1, texts=[("Alone?", "LONELY-syn")])[0]
-    SampleSimilarity.objects.create(sample=lonely, project=project, neighbours=[], novelty=0.4,
-                                    top_similarity=0.6)
+    SampleSimilarity.objects.create(sample=lonely, project=project, neighbours=[], novelty=0.4, top_similarity=0.6)
     client = client_for(expert)
     beside = client.get(reverse("sample_detail", args=[project.slug, blind_audit["beside"].pk])).content.decode()
     alone = client.get(reverse("sample_detail", args=[project.slug, lonely.pk])).content.decode()
@@ -161,16 +177,17 @@ def test_a_held_nearest_real_reads_exactly_like_no_anchor(project, expert, blind
 def test_a_leak_flag_does_not_name_a_held_eval_sample_to_an_expert(project, expert, lead, blind_audit, client_for):
     """Eval sets hold only real samples: "Same prompt as eval sample <gold>" on another sample's page told
     the expert that the gold item is real."""
-    from reviews.services.eval_sets import eval_set_version_create, eval_split_add
     from reviews.services.eval_leaks import eval_leak_check
+    from reviews.services.eval_sets import eval_set_version_create, eval_split_add
     from tests.reviews.export_helpers import lead_access
     from tests.reviews.review_helpers import add_samples
 
     gold = blind_audit["gold"]
     eval_split_add(access=lead_access(project), actor=lead, sample_ids=[gold.pk])
     version = eval_set_version_create(access=lead_access(project), actor=lead)
-    reused = add_samples(project, 1, gen=blind_audit["generator"], status="accepted",
-                         texts=[("Capital of France?", "Lyon, surely.")])[0]
+    reused = add_samples(
+        project, 1, gen=blind_audit["generator"], status="accepted", texts=[("Capital of France?", "Lyon, surely.")]
+    )[0]
     eval_leak_check(version_id=version.pk)
     url = reverse("sample_detail", args=[project.slug, reused.pk])
     page = unescape(client_for(expert).get(url).content.decode())
@@ -179,22 +196,30 @@ def test_a_leak_flag_does_not_name_a_held_eval_sample_to_an_expert(project, expe
     assert f"Same prompt as eval sample {gold.pk}" in unescape(client_for(lead).get(url).content.decode())
 
 
-def test_a_closed_audit_does_not_show_others_verdicts_on_items_an_open_audit_holds(project, expert, lead, fay,
-                                                                                   blind_audit, client_for):
+def test_a_closed_audit_does_not_show_others_verdicts_on_items_an_open_audit_holds(
+    project, expert, lead, fay, blind_audit, client_for
+):
     """A sample can sit in a closed audit and an open one: the closed audit's disagreements listed fay's
     and the lead's verdicts and notes on it for every expert to read."""
     from reviews.models import Audit, AuditItem
     from reviews.services.audits import audit_close, audit_create, audit_verdict_record
 
     held_ids = {s.pk for s in blind_audit["held"]}
-    earlier = audit_create(project=project, actor=lead, scope="project", sample_size=12, overlap=2, seed=3,
-                           name="Earlier audit")
+    earlier = audit_create(
+        project=project, actor=lead, scope="project", sample_size=12, overlap=2, seed=3, name="Earlier audit"
+    )
     items = list(AuditItem.objects.filter(audit=earlier).order_by("position"))
     held = next(i for i in items if i.sample_id in held_ids)
     free = next(i for i in items if i.sample_id not in held_ids)
     for item, note in ((held, "HELDSPLIT-1"), (free, "FREESPLIT-2")):
-        audit_verdict_record(audit=earlier, sample_id=item.sample_id, reviewer=fay, value="wrong",
-                             error_category="hallucination", note=note)
+        audit_verdict_record(
+            audit=earlier,
+            sample_id=item.sample_id,
+            reviewer=fay,
+            value="wrong",
+            error_category="hallucination",
+            note=note,
+        )
         audit_verdict_record(audit=earlier, sample_id=item.sample_id, reviewer=lead, value="correct")
     audit_close(audit=earlier, actor=lead, reason="two split items; enough for this check")
     assert Audit.objects.get(pk=earlier.pk).status == "closed"

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from synthreview.projects.models import AuditLog
 from reviews.models import Cluster
+from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     XSS,
@@ -150,8 +150,12 @@ def test_a_cluster_filter_alone_also_marks_the_cluster(project, lead, client_for
     client = client_for(lead)
     confirm = client.get(bulk_url(project, cluster=dense.pk, action="reject"))
     assert confirmed_count(confirm) == 3 and "cluster #4" in body(confirm)
-    assert post_bulk(client, project, cluster=dense.pk, action="reject", expected_count=3,
-                     members=confirmed_members(confirm)).status_code == 302
+    assert (
+        post_bulk(
+            client, project, cluster=dense.pk, action="reject", expected_count=3, members=confirmed_members(confirm)
+        ).status_code
+        == 302
+    )
     assert statuses(members) == ["rejected"] * 3 and statuses([outside]) == ["pending"]
     assert Cluster.objects.get(pk=dense.pk).status == "rejected"
     assert AuditLog.objects.get().details["filter"] == {"cluster": dense.pk}
@@ -173,14 +177,19 @@ def test_another_projects_cluster_is_404(project, other_project, lead, client_fo
     assert Cluster.objects.get(pk=theirs.pk).status == "open"
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"action": "delete", "expected_count": "2"}, "Choose accept or reject."),
-    ({"expected_count": "2"}, "Choose accept or reject."),
-    ({"action": "reject"}, "The confirmation was incomplete"),
-    ({"action": "reject", "expected_count": "two"}, "The confirmation was incomplete"),
-    ({"action": "reject", "expected_count": "2", "novelty_min": "0.9", "novelty_max": "0.1"},
-     "The filter is not valid: The novelty range is empty"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"action": "delete", "expected_count": "2"}, "Choose accept or reject."),
+        ({"expected_count": "2"}, "Choose accept or reject."),
+        ({"action": "reject"}, "The confirmation was incomplete"),
+        ({"action": "reject", "expected_count": "two"}, "The confirmation was incomplete"),
+        (
+            {"action": "reject", "expected_count": "2", "novelty_min": "0.9", "novelty_max": "0.1"},
+            "The filter is not valid: The novelty range is empty",
+        ),
+    ],
+)
 def test_bad_bulk_input_is_400_and_changes_nothing(data, message, project, lead, client_for):
     samples = add_samples(project, 2)
     response = post_bulk(client_for(lead), project, **data)

@@ -166,9 +166,7 @@ def test_a_long_label_is_cut_with_an_ellipsis_and_kept_whole_in_the_tooltip():
         (trend_lines([], title="Trend", y_label="y"), "No closed audits yet"),
         (trend_lines([{"name": "gen-a", "points": []}], title="Trend", y_label="y"), "No closed audits yet"),
         (
-            trend_lines(
-                [{"name": "a", "points": [(date(2025, 1, 1), None, None, None)]}], title="T", y_label="y"
-            ),
+            trend_lines([{"name": "a", "points": [(date(2025, 1, 1), None, None, None)]}], title="T", y_label="y"),
             "No closed audits yet",
         ),
         (histogram([], title="Similarity", x_label="cosine"), "Nothing measured yet"),

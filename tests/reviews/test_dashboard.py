@@ -26,8 +26,8 @@ from reviews.models import (
     QualityThreshold,
     SnapshotScope,
 )
-from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.selectors.dashboard import FIGURES
+from reviews.services.quality_snapshots import quality_snapshots_compute
 from tests.reviews.audit_helpers import audit_drawn, csv_rows, first_wrong, review_all
 from tests.reviews.review_helpers import (
     add_samples,
@@ -56,25 +56,65 @@ def dashboard_data(project, lead, expert):
     add_samples(project, 2, origin="real", label="no")
     review_all(audit_drawn(project, lead, size=10), expert, first_wrong(1))
     now = timezone.now()
-    metrics = {"duplicate_share": 0.2, "distinct_2": 0.5, "vendi_score": 3.0, "copy_share": 0.0, "drift_previous": 0.1,
-               "novelty_histogram": {"edges": [0.0, 0.5, 1.0], "counts": [4, 6]},
-               "nearest_real": {"edges": [0.0, 0.5, 1.0], "counts": [7, 3], "copy_share": 0.0},
-               "class_balance": [{"label": "no", "real": 2, "synthetic": 0, "synthetic_share": 0.0},
-                                 {"label": "yes", "real": 0, "synthetic": 10, "synthetic_share": 1.0}],
-               "mix": {"real": 2, "synthetic": 10}}
-    QualitySnapshot.objects.create(project=project, scope=SnapshotScope.PROJECT, scope_label="All synthetic samples",
-                                   computed_at=now, sample_count=10, metrics=metrics)
-    QualitySnapshot.objects.create(project=project, scope=SnapshotScope.GENERATOR, scope_id=formula.pk,
-                                   scope_label=FORMULA_NAME, computed_at=now, sample_count=10, metrics=metrics)
-    Alert.objects.create(project=project, metric="duplicate_share", scope_key="project:0",
-                         scope_label="all synthetic samples", value=0.2, limit=0.1, message="Duplicates: 20%.")
+    metrics = {
+        "duplicate_share": 0.2,
+        "distinct_2": 0.5,
+        "vendi_score": 3.0,
+        "copy_share": 0.0,
+        "drift_previous": 0.1,
+        "novelty_histogram": {"edges": [0.0, 0.5, 1.0], "counts": [4, 6]},
+        "nearest_real": {"edges": [0.0, 0.5, 1.0], "counts": [7, 3], "copy_share": 0.0},
+        "class_balance": [
+            {"label": "no", "real": 2, "synthetic": 0, "synthetic_share": 0.0},
+            {"label": "yes", "real": 0, "synthetic": 10, "synthetic_share": 1.0},
+        ],
+        "mix": {"real": 2, "synthetic": 10},
+    }
+    QualitySnapshot.objects.create(
+        project=project,
+        scope=SnapshotScope.PROJECT,
+        scope_label="All synthetic samples",
+        computed_at=now,
+        sample_count=10,
+        metrics=metrics,
+    )
+    QualitySnapshot.objects.create(
+        project=project,
+        scope=SnapshotScope.GENERATOR,
+        scope_id=formula.pk,
+        scope_label=FORMULA_NAME,
+        computed_at=now,
+        sample_count=10,
+        metrics=metrics,
+    )
+    Alert.objects.create(
+        project=project,
+        metric="duplicate_share",
+        scope_key="project:0",
+        scope_label="all synthetic samples",
+        value=0.2,
+        limit=0.1,
+        message="Duplicates: 20%.",
+    )
     return formula
 
 
 # The columns of the downloads a lead opens most, written out: each row's fields in reading order.
 EXPECTED_HEADERS = {
-    "noise-floor-by-generator": ["generator", "label", "id", "audits", "correct", "wrong", "unsure", "split",
-                                 "judged", "rate", "low", "high"],
+    "noise-floor-by-generator": [
+        "generator",
+        "label",
+        "id",
+        "audits",
+        "correct",
+        "wrong",
+        "unsure",
+        "split",
+        "judged",
+        "rate",
+        "low",
+        "high",
+    ],
     "noise-floor-trend": ["generator", "closed_at", "rate", "low", "high"],
     "novelty-histogram": ["low", "high", "count"],
     "nearest-real-histogram": ["low", "high", "count"],
@@ -84,8 +124,9 @@ EXPECTED_HEADERS = {
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
-def test_every_figure_downloads_for_a_lead_and_is_refused_to_an_expert(fmt, project, lead, expert, dashboard_data,
-                                                                       client_for):
+def test_every_figure_downloads_for_a_lead_and_is_refused_to_an_expert(
+    fmt, project, lead, expert, dashboard_data, client_for
+):
     lead_client, expert_client = client_for(lead), client_for(expert)
     for name in FIGURES:
         url = reverse("dashboard_figure", args=[project.slug, name, fmt])
@@ -122,8 +163,9 @@ def test_a_formula_name_is_escaped_in_csv_and_intact_in_json(project, lead, dash
         assert cells[header.index("generator")] == "'" + FORMULA_NAME, name
         rows = json.loads(client.get(reverse("dashboard_figure", args=[project.slug, name, "json"])).content)
         assert rows[0]["generator"] == FORMULA_NAME, name
-    by_generator = csv_rows(client.get(reverse("dashboard_figure", args=[project.slug, "noise-floor-by-generator",
-                                                                          "csv"])))
+    by_generator = csv_rows(
+        client.get(reverse("dashboard_figure", args=[project.slug, "noise-floor-by-generator", "csv"]))
+    )
     cells = dict(zip(by_generator[0], by_generator[1]))
     assert cells["label"] == "'" + FORMULA_NAME
     # Numbers stay numbers: 1 wrong of 10.
@@ -157,21 +199,43 @@ def _snapshot_pass(project, runs, generators) -> None:
     rows = [(SnapshotScope.PROJECT, None, "All synthetic samples")]
     rows += [(SnapshotScope.RUN, r.pk, r.name) for r in runs]
     rows += [(SnapshotScope.GENERATOR, g.pk, g.name) for g in generators]
-    QualitySnapshot.objects.bulk_create([
-        QualitySnapshot(project=project, scope=scope, scope_id=scope_id, scope_label=label, computed_at=now,
-                        sample_count=10, metrics={"duplicate_share": 0.01, "distinct_2": 0.6,
-                                                  "novelty_histogram": {"edges": [0, 0.5, 1], "counts": [1, 2]}})
-        for scope, scope_id, label in rows])
+    QualitySnapshot.objects.bulk_create(
+        [
+            QualitySnapshot(
+                project=project,
+                scope=scope,
+                scope_id=scope_id,
+                scope_label=label,
+                computed_at=now,
+                sample_count=10,
+                metrics={
+                    "duplicate_share": 0.01,
+                    "distinct_2": 0.6,
+                    "novelty_histogram": {"edges": [0, 0.5, 1], "counts": [1, 2]},
+                },
+            )
+            for scope, scope_id, label in rows
+        ]
+    )
 
 
 def _acknowledged_alert(project, lead, metric: str) -> None:
-    Alert.objects.create(project=project, metric=metric, scope_key="project:0", scope_label="all synthetic samples",
-                         value=0.5, limit=0.1, message=f"{metric} slipped", acknowledged_at=timezone.now(),
-                         acknowledged_by=lead)
+    Alert.objects.create(
+        project=project,
+        metric=metric,
+        scope_key="project:0",
+        scope_label="all synthetic samples",
+        value=0.5,
+        limit=0.1,
+        message=f"{metric} slipped",
+        acknowledged_at=timezone.now(),
+        acknowledged_by=lead,
+    )
 
 
-def test_dashboard_and_noise_floor_queries_do_not_grow_with_samples_or_audits(project, lead, expert, client_for,
-                                                                              django_assert_max_num_queries):
+def test_dashboard_and_noise_floor_queries_do_not_grow_with_samples_or_audits(
+    project, lead, expert, client_for, django_assert_max_num_queries
+):
     version = template_version(project)
     gens = [generator(project, "gen-a"), generator(project, "gen-b")]
     runs = [run(project, "run-1", version, *gens)]
@@ -182,9 +246,12 @@ def test_dashboard_and_noise_floor_queries_do_not_grow_with_samples_or_audits(pr
     _acknowledged_alert(project, lead, "duplicate_share")
     client = client_for(lead)
     first_audit = Audit.objects.get(project=project)
-    pages = [reverse("dashboard", args=[project.slug]), reverse("noise_floor", args=[project.slug]),
-             f"{reverse('noise_floor', args=[project.slug])}?compare=generator&first={gens[0].pk}&second={gens[1].pk}",
-             reverse("audit_detail", args=[project.slug, first_audit.pk])]
+    pages = [
+        reverse("dashboard", args=[project.slug]),
+        reverse("noise_floor", args=[project.slug]),
+        f"{reverse('noise_floor', args=[project.slug])}?compare=generator&first={gens[0].pk}&second={gens[1].pk}",
+        reverse("audit_detail", args=[project.slug, first_audit.pk]),
+    ]
     small = {url: _queries(client, url) for url in pages}
 
     for gen in gens:
@@ -212,8 +279,15 @@ def _thresholds(project) -> dict[str, tuple[float, bool]]:
 
 def test_a_lead_sets_a_percent_threshold(project, lead, client_for):
     url = reverse("alert_settings", args=[project.slug])
-    response = client_for(lead).post(url, {"limit_duplicate_share": "15", "enabled_duplicate_share": "on",
-                                           "limit_length_distance": "0.4", "enabled_length_distance": "on"})
+    response = client_for(lead).post(
+        url,
+        {
+            "limit_duplicate_share": "15",
+            "enabled_duplicate_share": "on",
+            "limit_length_distance": "0.4",
+            "enabled_length_distance": "on",
+        },
+    )
     assert response.status_code == 302
     stored = _thresholds(project)
     assert stored["duplicate_share"][0] == pytest.approx(0.15) and stored["duplicate_share"][1] is True
@@ -230,27 +304,38 @@ def test_the_form_shows_a_fractional_percent_as_typed_so_a_save_keeps_it(project
     assert 'name="limit_copy_share" aria-label="Share of synthetic samples copying a real record" value="1.5"' in page
 
 
-@pytest.mark.parametrize(("field", "raw"), [
-    ("limit_copy_share", "abc"),
-    ("limit_copy_share", "150"),  # a share over 100%
-    ("limit_copy_share", "-5"),
-    ("limit_length_distance", "nan"),  # would never slip: NaN compares false with everything
-    ("limit_drift", "inf"),
-])
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("limit_copy_share", "abc"),
+        ("limit_copy_share", "150"),  # a share over 100%
+        ("limit_copy_share", "-5"),
+        ("limit_length_distance", "nan"),  # would never slip: NaN compares false with everything
+        ("limit_drift", "inf"),
+    ],
+)
 def test_a_bad_number_shows_an_error_and_changes_nothing(field, raw, project, lead, client_for):
     before = _thresholds(project)
     # duplicate_share is read before the bad field, so an all-or-nothing save must take it back.
-    response = client_for(lead).post(reverse("alert_settings", args=[project.slug]),
-                                     {"limit_duplicate_share": "15", "enabled_duplicate_share": "on", field: raw})
+    response = client_for(lead).post(
+        reverse("alert_settings", args=[project.slug]),
+        {"limit_duplicate_share": "15", "enabled_duplicate_share": "on", field: raw},
+    )
     assert response.status_code == 400
     assert 'data-testid="settings-errors"' in body(response)
     assert _thresholds(project) == before == {}
 
 
 def test_a_lead_posting_a_webhook_url_is_refused_and_nothing_changes(project, lead, client_for):
-    response = client_for(lead).post(reverse("alert_settings", args=[project.slug]), {
-        "limit_duplicate_share": "15", "enabled_duplicate_share": "on", "email_recipients": "ops@example.org",
-        "webhook_url": "https://hooks.example.org/alerts"})
+    response = client_for(lead).post(
+        reverse("alert_settings", args=[project.slug]),
+        {
+            "limit_duplicate_share": "15",
+            "enabled_duplicate_share": "on",
+            "email_recipients": "ops@example.org",
+            "webhook_url": "https://hooks.example.org/alerts",
+        },
+    )
     assert response.status_code == 403
     assert _thresholds(project) == {}
     assert not AlertChannel.objects.filter(project=project).exists()
@@ -278,11 +363,11 @@ VARIED_TEXTS = [
 
 
 def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
-    from reviews.services.groups import duplicate_group_mark_not_duplicates
-    from tests.reviews.review_helpers import members_token
-    from reviews.services.similarity_build import similarity_build
     from reviews.services.embeddings import embeddings_compute
+    from reviews.services.groups import duplicate_group_mark_not_duplicates
+    from reviews.services.similarity_build import similarity_build
     from synthreview.projects.access import get_project_for_user
+    from tests.reviews.review_helpers import members_token
 
     version = template_version(project)
     looper, varied = generator(project, "looper"), generator(project, "varied")
@@ -294,24 +379,38 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     assert embeddings_compute(project_id=project.pk) == 15
     similarity_build(project_id=project.pk, full=True)
     spiders = {spread[4].pk, spread[5].pk}
-    spider_group = next(g for g in DuplicateGroup.objects.filter(project=project)
-                        if set(g.members.values_list("sample_id", flat=True)) == spiders)
+    spider_group = next(
+        g
+        for g in DuplicateGroup.objects.filter(project=project)
+        if set(g.members.values_list("sample_id", flat=True)) == spiders
+    )
     loop_group = DuplicateGroup.objects.get(project=project, members__sample=loop[0])
     assert set(loop_group.members.values_list("sample_id", flat=True)) == {s.pk for s in loop}
-    duplicate_group_mark_not_duplicates(access=get_project_for_user(lead, project.slug, "review"), actor=lead,
-                                        group_id=spider_group.pk, members=members_token(spider_group))
+    duplicate_group_mark_not_duplicates(
+        access=get_project_for_user(lead, project.slug, "review"),
+        actor=lead,
+        group_id=spider_group.pk,
+        members=members_token(spider_group),
+    )
 
     snapshots = quality_snapshots_compute(project_id=project.pk)
     by_scope = {(s.scope, s.scope_id): s for s in snapshots}
     assert {key: s.sample_count for key, s in by_scope.items()} == {
-        ("project", None): 10, ("run", loop_run.pk): 4, ("run", varied_run.pk): 6,
-        ("generator", looper.pk): 4, ("generator", varied.pk): 6}
+        ("project", None): 10,
+        ("run", loop_run.pk): 4,
+        ("run", varied_run.pk): 6,
+        ("generator", looper.pk): 4,
+        ("generator", varied.pk): 6,
+    }
     assert QualitySnapshot.objects.filter(project=project).count() == 5
 
     synthetic = Sample.objects.filter(project=project, origin=Origin.SYNTHETIC)
-    duplicated = (DuplicateGroupMember.objects.filter(group__project=project, sample__origin=Origin.SYNTHETIC)
-                  .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES)
-                  .values_list("sample_id", flat=True).distinct())
+    duplicated = (
+        DuplicateGroupMember.objects.filter(group__project=project, sample__origin=Origin.SYNTHETIC)
+        .exclude(group__status=DuplicateGroupStatus.NOT_DUPLICATES)
+        .values_list("sample_id", flat=True)
+        .distinct()
+    )
     project_snapshot = by_scope[("project", None)]
     assert project_snapshot.metrics["duplicate_share"] == pytest.approx(duplicated.count() / synthetic.count())
     # By hand: the 4 looped samples of 10; the spider pair is marked no duplicates, so not 6 of 10.
@@ -330,10 +429,16 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     assert by_scope[("run", varied_run.pk)].metrics["vendi_score"] > 3
 
     real_count = Sample.objects.filter(project=project, origin=Origin.REAL).count()
-    assert project_snapshot.metrics["mix"] == {"real": real_count, "synthetic": synthetic.count()} == {
-        "real": 5, "synthetic": 10}
+    assert (
+        project_snapshot.metrics["mix"]
+        == {"real": real_count, "synthetic": synthetic.count()}
+        == {"real": 5, "synthetic": 10}
+    )
 
     # Over the default 10% limit: the project (40%), the looping run and its generator (100% each).
     raised = Alert.objects.filter(project=project, metric="duplicate_share")
-    assert set(raised.values_list("scope_key", flat=True)) == {"project:0", f"run:{loop_run.pk}",
-                                                                f"generator:{looper.pk}"}
+    assert set(raised.values_list("scope_key", flat=True)) == {
+        "project:0",
+        f"run:{loop_run.pk}",
+        f"generator:{looper.pk}",
+    }

@@ -17,8 +17,7 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import SimilarityJob, SimilarityJobKind
-from reviews.services import similarity_refresh
-from reviews.services import embeddings
+from reviews.services import embeddings, similarity_refresh
 from tests.reviews.review_helpers import HTMX, add_samples
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +27,12 @@ pytestmark = pytest.mark.django_db
 def expert_tasks(project, shared_data: Path) -> int:
     path = shared_data / "self_instruct_user_oriented" / "user_oriented_instructions.jsonl"
     tasks = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    add_samples(project, len(tasks), origin="real",
-                texts=[(task["instruction"], task["instances"][0]["output"]) for task in tasks])
+    add_samples(
+        project,
+        len(tasks),
+        origin="real",
+        texts=[(task["instruction"], task["instances"][0]["output"]) for task in tasks],
+    )
     return len(tasks)
 
 
@@ -51,6 +54,7 @@ def _stand_in_model(pause: float, calls: list[int], on_call=lambda: None):  # ty
         rng = np.random.default_rng(len(calls))
         vectors = rng.standard_normal((len(texts), 8)).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
     return encode
 
 
@@ -67,7 +71,8 @@ def _embed_job(project, queued: list[int], django_capture_on_commit_callbacks) -
 
 
 def test_a_slow_model_shows_progress_every_32_texts_on_the_status_partial(
-        project, lead, client_for, expert_tasks, queued, monkeypatch, django_capture_on_commit_callbacks):
+    project, lead, client_for, expert_tasks, queued, monkeypatch, django_capture_on_commit_callbacks
+):
     client = client_for(lead)
     shown: list[str] = []
 
@@ -85,14 +90,14 @@ def test_a_slow_model_shows_progress_every_32_texts_on_the_status_partial(
 
     assert expert_tasks == 252
     # What the polling partial read while the model was working: 32 more each time.
-    assert shown == ["0 / 252", "32 / 252", "64 / 252", "96 / 252", "128 / 252", "160 / 252", "192 / 252",
-                     "224 / 252"]
+    assert shown == ["0 / 252", "32 / 252", "64 / 252", "96 / 252", "128 / 252", "160 / 252", "192 / 252", "224 / 252"]
     assert calls == [32] * 7 + [28]
     assert (job.status, job.done, job.total, job.summary) == ("completed", 252, 252, {"embedded": 252})
 
 
 def test_a_fast_model_takes_longer_steps_so_the_job_row_is_written_less(
-        project, expert_tasks, queued, monkeypatch, django_capture_on_commit_callbacks):
+    project, expert_tasks, queued, monkeypatch, django_capture_on_commit_callbacks
+):
     import reviews.tasks
 
     written: list[tuple[int, int]] = []

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from generation.models import Origin, SampleFlag
-from reviews.services.eval_sets import eval_set_version_create, eval_split_add
 from reviews.models import EvalLeak, Export, SampleEmbedding
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add
 from reviews.similarity.embedder import encode
 from tests.reviews.export_helpers import jsonl_rows, lead_access
 from tests.reviews.review_helpers import XSS, XSS_ESCAPED, add_samples, body, generator
@@ -24,8 +24,10 @@ pytestmark = pytest.mark.django_db
 
 OVERRIDE = "Leak-check test: the generator's audit is not what is tested here."
 # Weng (GSM8K train #1), said again in other words.
-WENG_PARAPHRASE = ("For babysitting, Weng is paid $12 per hour. She babysat for just 50 minutes yesterday. "
-                   "How much money did she make?")
+WENG_PARAPHRASE = (
+    "For babysitting, Weng is paid $12 per hour. She babysat for just 50 minutes yesterday. "
+    "How much money did she make?"
+)
 XSS_PROMPT = f"{XSS} A baker makes 7 trays of 8 rolls each. How many rolls does he make?"
 
 
@@ -34,8 +36,9 @@ def _gsm8k(shared_data) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def _vectors(samples, text_kind: str) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
-    rows = SampleEmbedding.objects.filter(sample__in=samples, model_name=settings.EMBEDDING_MODEL,
-                                          text_kind=text_kind).values_list("sample_id", "vector")
+    rows = SampleEmbedding.objects.filter(
+        sample__in=samples, model_name=settings.EMBEDDING_MODEL, text_kind=text_kind
+    ).values_list("sample_id", "vector")
     return {pk: np.frombuffer(bytes(vector), dtype=np.float32) for pk, vector in rows}
 
 
@@ -57,36 +60,68 @@ def reused(project, lead, shared_data):  # type: ignore[no-untyped-def]
     prompts answered otherwise, a paraphrase, unrelated GSM8K questions, and another empty prompt."""
     gsm8k = _gsm8k(shared_data)
     natalia, weng, james = (gsm8k[i] for i in (0, 1, 4))
-    members = add_samples(project, 5, origin=Origin.REAL, status="accepted", texts=[
-        (natalia["instruction"], natalia["output"]), (weng["instruction"], weng["output"]),
-        (james["instruction"], james["output"]), (XSS_PROMPT, "7 x 8 = 56 rolls."),
-        ("", "Paris is the capital of France.")])
+    members = add_samples(
+        project,
+        5,
+        origin=Origin.REAL,
+        status="accepted",
+        texts=[
+            (natalia["instruction"], natalia["output"]),
+            (weng["instruction"], weng["output"]),
+            (james["instruction"], james["output"]),
+            (XSS_PROMPT, "7 x 8 = 56 rolls."),
+            ("", "Paris is the capital of France."),
+        ],
+    )
     gen = generator(project, "gen-a")
     # Natalia's question word for word (but for the spaces and line end around it), answered with another problem's
     # worked answer: prompt and answer together are far from the eval item.
-    verbatim = add_samples(project, 1, gen=gen, status="accepted", texts=[
-        ("  " + natalia["instruction"] + "\r\n", gsm8k[5]["output"])])[0]
+    verbatim = add_samples(
+        project, 1, gen=gen, status="accepted", texts=[("  " + natalia["instruction"] + "\r\n", gsm8k[5]["output"])]
+    )[0]
     verbatim_short = add_samples(project, 1, gen=gen, status="accepted", texts=[(james["instruction"], "52 pages.")])[0]
     paraphrase = add_samples(project, 1, gen=gen, status="accepted", texts=[(WENG_PARAPHRASE, "$10.")])[0]
     markup = add_samples(project, 1, gen=gen, status="accepted", texts=[(XSS_PROMPT, "54 rolls.")])[0]
-    unrelated = add_samples(project, 3, gen=gen, status="accepted",
-                            texts=[(gsm8k[i]["instruction"], gsm8k[i]["output"]) for i in (2, 3, 6)])
-    empty = add_samples(project, 1, origin=Origin.REAL, status="accepted",
-                        texts=[("  ", "The mitochondria is the powerhouse of the cell.")])[0]
+    unrelated = add_samples(
+        project, 3, gen=gen, status="accepted", texts=[(gsm8k[i]["instruction"], gsm8k[i]["output"]) for i in (2, 3, 6)]
+    )
+    empty = add_samples(
+        project,
+        1,
+        origin=Origin.REAL,
+        status="accepted",
+        texts=[("  ", "The mitochondria is the powerhouse of the cell.")],
+    )[0]
     eval_split_add(access=lead_access(project), actor=lead, sample_ids=[m.pk for m in members])
     version = eval_set_version_create(access=lead_access(project), actor=lead)
-    return {"members": members, "verbatim": verbatim, "verbatim_short": verbatim_short, "paraphrase": paraphrase,
-            "markup": markup, "unrelated": unrelated, "empty": empty, "version": version}
+    return {
+        "members": members,
+        "verbatim": verbatim,
+        "verbatim_short": verbatim_short,
+        "paraphrase": paraphrase,
+        "markup": markup,
+        "unrelated": unrelated,
+        "empty": empty,
+        "version": version,
+    }
 
 
 def test_reused_and_paraphrased_eval_prompts_are_held_back_and_named_with_their_eval_item(
-        project, lead, client_for, reused, run_tasks_inline, django_capture_on_commit_callbacks):
+    project, lead, client_for, reused, run_tasks_inline, django_capture_on_commit_callbacks
+):
     members = reused["members"]
     natalia, weng, james, baker, no_prompt = members
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(lead).post(reverse("export_list", args=[project.slug]), {
-            "format": "jsonl", "split": "train", "max_generation_depth": 1, "eval_set_version": reused["version"].pk,
-            "audit_override_reason": OVERRIDE})
+        response = client_for(lead).post(
+            reverse("export_list", args=[project.slug]),
+            {
+                "format": "jsonl",
+                "split": "train",
+                "max_generation_depth": 1,
+                "eval_set_version": reused["version"].pk,
+                "audit_override_reason": OVERRIDE,
+            },
+        )
     assert response.status_code == 302
     export = Export.objects.get(project=project)
     assert export.status == "completed", export.refusals
@@ -101,17 +136,26 @@ def test_reused_and_paraphrased_eval_prompts_are_held_back_and_named_with_their_
     for sample in reused["unrelated"]:
         assert max(max(_cosine(sample, member), _prompt_cosine(sample, member)) for member in members[:4]) < threshold
 
-    expected = {reused["verbatim"].pk: (natalia.pk, "prompt"), reused["verbatim_short"].pk: (james.pk, "prompt"),
-                reused["markup"].pk: (baker.pk, "prompt"), reused["paraphrase"].pk: (weng.pk, "prompt_near")}
-    leaks = {leak.sample_id: (leak.eval_sample_id, leak.kind) for leak in EvalLeak.objects.filter(
-        version=reused["version"])}
+    expected = {
+        reused["verbatim"].pk: (natalia.pk, "prompt"),
+        reused["verbatim_short"].pk: (james.pk, "prompt"),
+        reused["markup"].pk: (baker.pk, "prompt"),
+        reused["paraphrase"].pk: (weng.pk, "prompt_near"),
+    }
+    leaks = {
+        leak.sample_id: (leak.eval_sample_id, leak.kind) for leak in EvalLeak.objects.filter(version=reused["version"])
+    }
     assert leaks == expected
     # Held back, and the rest (the unrelated questions and the sample with no prompt) exported.
     assert export.manifest["held_back"]["eval_leak"] == 4
     assert {row["id"] for row in jsonl_rows(export.stored_path)} == {
-        *(s.pk for s in reused["unrelated"]), reused["empty"].pk}
-    listed = {row["sample_id"]: (row["eval_sample_id"], row["kind"])
-              for row in export.manifest["eval_leaks_held_back"]["listed"]}
+        *(s.pk for s in reused["unrelated"]),
+        reused["empty"].pk,
+    }
+    listed = {
+        row["sample_id"]: (row["eval_sample_id"], row["kind"])
+        for row in export.manifest["eval_leaks_held_back"]["listed"]
+    }
     assert listed == expected and export.manifest["eval_leaks_held_back"]["total"] == 4
     snippets = {row["eval_sample_id"]: row["eval_input"] for row in export.manifest["eval_leaks_held_back"]["listed"]}
     # Weng's question (113 characters) whole; Natalia's (155) cut at 120.

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 
 from generation.models import Sample, SampleFlag
-from reviews.services.eval_sets import eval_set_version_create, eval_split_add, eval_split_remove
 from reviews.models import EvalLeak, SampleEmbedding
+from reviews.services.eval_sets import eval_set_version_create, eval_split_add, eval_split_remove
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples, generator
 
@@ -25,13 +25,16 @@ EVAL_TEXTS = [
 ]
 NEAR_SYNTHETIC = ("A train covers 60 miles in 1.5 hours. What is its average speed?", "40 miles per hour.")
 NEAR_REAL = ("Name the biggest planet in the solar system.", "Jupiter.")
-UNRELATED = [("Translate 'good morning' into Spanish.", "Buenos días."),
-             ("How many legs does a spider have?", "Eight.")]
+UNRELATED = [
+    ("Translate 'good morning' into Spanish.", "Buenos días."),
+    ("How many legs does a spider have?", "Eight."),
+]
 
 
 def _vectors(project, samples) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
-    rows = SampleEmbedding.objects.filter(sample__in=samples, model_name=settings.EMBEDDING_MODEL,
-                                          text_kind=project.embedding_text).values_list("sample_id", "vector")
+    rows = SampleEmbedding.objects.filter(
+        sample__in=samples, model_name=settings.EMBEDDING_MODEL, text_kind=project.embedding_text
+    ).values_list("sample_id", "vector")
     return {pk: np.frombuffer(bytes(vector), dtype=np.float32) for pk, vector in rows}
 
 
@@ -52,12 +55,19 @@ def leak_setup(project, lead):
     Sample.objects.filter(pk=exact.pk).update(content_hash=members[0].content_hash)
     near_synthetic = add_samples(project, 1, gen=gen, status="accepted", texts=[NEAR_SYNTHETIC])[0]
     near_real = add_samples(project, 1, origin="real", status="accepted", texts=[NEAR_REAL])[0]
-    unrelated = [add_samples(project, 1, gen=gen, status="accepted", texts=[UNRELATED[0]])[0],
-                 add_samples(project, 1, origin="real", status="accepted", texts=[UNRELATED[1]])[0]]
+    unrelated = [
+        add_samples(project, 1, gen=gen, status="accepted", texts=[UNRELATED[0]])[0],
+        add_samples(project, 1, origin="real", status="accepted", texts=[UNRELATED[1]])[0],
+    ]
     eval_split_add(access=lead_access(project), actor=lead, sample_ids=[m.pk for m in members])
     version = eval_set_version_create(access=lead_access(project), actor=lead)
-    return {"members": members, "exact": exact, "near": [near_synthetic, near_real], "unrelated": unrelated,
-            "version": version}
+    return {
+        "members": members,
+        "exact": exact,
+        "near": [near_synthetic, near_real],
+        "unrelated": unrelated,
+        "version": version,
+    }
 
 
 def test_exact_and_near_duplicates_of_eval_samples_are_held_back_and_flagged(project, lead, leak_setup):
@@ -76,11 +86,14 @@ def test_exact_and_near_duplicates_of_eval_samples_are_held_back_and_flagged(pro
 
     assert export.manifest["held_back"]["eval_leak"] == len(expected_leaks)
     assert set(EvalLeak.objects.filter(version=leak_setup["version"]).values_list("sample_id", flat=True)) == (
-        expected_leaks)
+        expected_leaks
+    )
     assert EvalLeak.objects.get(sample=exact).kind == "exact"
     assert {leak.kind for leak in EvalLeak.objects.filter(sample__in=near)} == {"near"}
-    assert set(SampleFlag.objects.filter(project=project, check_name="eval-leak")
-               .values_list("sample_id", flat=True)) == expected_leaks
+    assert (
+        set(SampleFlag.objects.filter(project=project, check_name="eval-leak").values_list("sample_id", flat=True))
+        == expected_leaks
+    )
     assert f"eval sample {members[0].pk}" in SampleFlag.objects.get(sample=exact, check_name="eval-leak").reason
 
     exported_ids = {row["id"] for row in jsonl_rows(export.stored_path)}
@@ -107,9 +120,13 @@ def test_the_threshold_is_the_projects_setting(project, lead, leak_setup):
 
 def test_a_near_duplicate_arriving_after_a_check_is_caught_by_the_next_export(project, lead, leak_setup):
     first = exported(project, lead, audit_override_reason=OVERRIDE)
-    late = add_samples(project, 1, gen=generator(project, "gen-a"), status="accepted",
-                       texts=[("What is the boiling point of water at sea level, in degrees Celsius?",
-                               "100 degrees Celsius.")])[0]
+    late = add_samples(
+        project,
+        1,
+        gen=generator(project, "gen-a"),
+        status="accepted",
+        texts=[("What is the boiling point of water at sea level, in degrees Celsius?", "100 degrees Celsius.")],
+    )[0]
     second = exported(project, lead, audit_override_reason=OVERRIDE)
     similarity = _nearest_eval_similarity(project, [late], leak_setup["members"])[late.pk]
     assert similarity >= project.eval_leak_threshold
@@ -128,8 +145,13 @@ def test_a_member_moved_out_of_the_eval_split_stays_out_of_training(project, lea
 
 def test_a_sample_without_a_vector_yet_is_held_back_unchecked_until_checked(project, lead, leak_setup, monkeypatch):
     exported(project, lead, audit_override_reason=OVERRIDE)
-    late = add_samples(project, 1, origin="real", status="accepted",
-                       texts=[("Which gas do plants absorb from the air?", "Carbon dioxide.")])[0]
+    late = add_samples(
+        project,
+        1,
+        origin="real",
+        status="accepted",
+        texts=[("Which gas do plants absorb from the air?", "Carbon dioxide.")],
+    )[0]
     # The encoder is busy elsewhere: the late sample has no vector when this export checks for leaks.
     monkeypatch.setattr("reviews.services.embeddings.embeddings_compute", lambda **kwargs: 0)
     unchecked = exported(project, lead, audit_override_reason=OVERRIDE)

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import DatabaseError
 
 from generation.models import Sample
+from reviews.models import EvalSetMember, EvalSetVersion
 from reviews.services.eval_sets import (
     EvalSetError,
     eval_set_version_create,
@@ -20,7 +21,6 @@ from reviews.services.eval_sets import (
     eval_split_remove,
 )
 from synthreview.projects.models import AuditLog
-from reviews.models import EvalSetMember, EvalSetVersion
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples
 
@@ -77,8 +77,11 @@ def test_postgresql_refuses_a_synthetic_eval_member_inserted_below_the_orm(proje
     # The copied origin says "real", so only the trigger, which reads the sample itself, can catch it.
     with pytest.raises(DatabaseError, match="real samples only"):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO reviews_evalsetmember (version_id, sample_id, content_hash, origin) "
-                           "VALUES (%s, %s, %s, 'real')", [version.pk, synthetic.pk, synthetic.content_hash])
+            cursor.execute(
+                "INSERT INTO reviews_evalsetmember (version_id, sample_id, content_hash, origin) "
+                "VALUES (%s, %s, %s, 'real')",
+                [version.pk, synthetic.pk, synthetic.content_hash],
+            )
     assert EvalSetMember.objects.filter(version=version).count() == 2
 
 
@@ -125,12 +128,15 @@ def test_the_model_refuses_to_save_a_changed_version(project, lead):
 
 
 @on_postgresql
-@pytest.mark.parametrize("statement", [
-    "UPDATE reviews_evalsetmember SET content_hash = 'x' WHERE version_id = %s",
-    "DELETE FROM reviews_evalsetmember WHERE version_id = %s",
-    "UPDATE reviews_evalsetversion SET content_hash = 'x' WHERE id = %s",
-    "DELETE FROM reviews_evalsetversion WHERE id = %s",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE reviews_evalsetmember SET content_hash = 'x' WHERE version_id = %s",
+        "DELETE FROM reviews_evalsetmember WHERE version_id = %s",
+        "UPDATE reviews_evalsetversion SET content_hash = 'x' WHERE id = %s",
+        "DELETE FROM reviews_evalsetversion WHERE id = %s",
+    ],
+)
 def test_postgresql_refuses_to_change_a_frozen_version_below_the_orm(project, lead, statement):
     version = _frozen(project, lead, add_samples(project, 2, origin="real"))
     with pytest.raises(DatabaseError, match="frozen"):

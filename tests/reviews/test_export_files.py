@@ -36,12 +36,10 @@ def _lineage_project(project) -> dict:  # type: ignore[no-untyped-def]
         *add_samples(project, 2, origin="real", status="pending"),
         *add_samples(project, 1, origin="real", status="rejected"),
         *add_samples(project, 6, gen=gen_a, run=run_1, template_version=tpl_a, status="accepted"),
-        *add_samples(project, 2, gen=gen_a, run=run_1, template_version=tpl_a, status="accepted",
-                     generation_depth=1),
+        *add_samples(project, 2, gen=gen_a, run=run_1, template_version=tpl_a, status="accepted", generation_depth=1),
         *add_samples(project, 3, gen=gen_a, run=run_1, template_version=tpl_a, status="pending"),
         *add_samples(project, 4, gen=gen_b, run=run_2, template_version=tpl_b, status="accepted"),
-        *add_samples(project, 3, gen=gen_b, run=run_2, template_version=tpl_b, status="accepted",
-                     generation_depth=2),
+        *add_samples(project, 3, gen=gen_b, run=run_2, template_version=tpl_b, status="accepted", generation_depth=2),
         *add_samples(project, 2, gen=gen_c, status="accepted"),
         *add_samples(project, 1, gen=gen_c, status="accepted", generation_depth=3),
     ]
@@ -51,7 +49,8 @@ def _lineage_project(project) -> dict:  # type: ignore[no-untyped-def]
 def test_manifest_figures_match_counts_made_from_the_samples(project, lead):
     made = _lineage_project(project)
     samples = Sample.objects.filter(pk__in=[s.pk for s in made["samples"]]).select_related(
-        "generator", "run", "template_version__template")
+        "generator", "run", "template_version__template"
+    )
     accepted = [s for s in samples if s.status == "accepted"]
     excluded = [s for s in accepted if s.generator_id == made["excluded"].pk]
     too_deep = [s for s in accepted if s not in excluded and s.generation_depth > 1]
@@ -67,17 +66,24 @@ def test_manifest_figures_match_counts_made_from_the_samples(project, lead):
 
     assert counts["total"] == len(included) == 17
     assert counts["by_origin"] == dict(Counter(s.origin for s in included)) == {"real": 5, "synthetic": 12}
-    assert table(counts["by_generator"]) == dict(Counter(s.generator.name if s.generator else None
-                                                         for s in included))
-    assert table(counts["by_template_version"]) == dict(Counter(
-        f"{s.template_version.template.name} v{s.template_version.version}" if s.template_version else None
-        for s in included))
+    assert table(counts["by_generator"]) == dict(Counter(s.generator.name if s.generator else None for s in included))
+    assert table(counts["by_template_version"]) == dict(
+        Counter(
+            f"{s.template_version.template.name} v{s.template_version.version}" if s.template_version else None
+            for s in included
+        )
+    )
     assert table(counts["by_run"]) == dict(Counter(s.run.name if s.run else None for s in included))
     assert manifest["real_share"] == pytest.approx(5 / 17)
     assert manifest["synthetic_share"] == pytest.approx(12 / 17)
     # A too-deep sample of an excluded generator is held back once, under the generator.
-    assert manifest["held_back"] == {"eval_member": 0, "eval_leak": 0, "leak_unchecked": 0,
-                                     "excluded_generator": len(excluded), "too_deep": len(too_deep)}
+    assert manifest["held_back"] == {
+        "eval_member": 0,
+        "eval_leak": 0,
+        "leak_unchecked": 0,
+        "excluded_generator": len(excluded),
+        "too_deep": len(too_deep),
+    }
     assert (len(excluded), len(too_deep)) == (3, 3)
     assert manifest["selection"]["excluded_generators"] == ["gen-c"]
     assert manifest["selection"]["max_generation_depth"] == 1
@@ -98,8 +104,13 @@ def test_manifest_figures_match_counts_made_from_the_samples(project, lead):
 
 def test_a_deeper_cap_takes_the_deeper_samples(project, lead):
     made = _lineage_project(project)
-    export = exported(project, lead, excluded_generator_ids=[made["excluded"].pk], max_generation_depth=2,
-                      audit_override_reason=OVERRIDE)
+    export = exported(
+        project,
+        lead,
+        excluded_generator_ids=[made["excluded"].pk],
+        max_generation_depth=2,
+        audit_override_reason=OVERRIDE,
+    )
     assert export.manifest["held_back"]["too_deep"] == 0
     assert export.manifest["counts"]["total"] == 20
 
@@ -135,8 +146,9 @@ def _csv_by_id(path: str) -> tuple[list[str], dict[int, dict[str, str]]]:
 def test_csv_cells_that_start_like_formulas_are_escaped(project, lead):
     texts = [(formula, f"plain answer {i}") for i, formula in enumerate(FORMULAS)]
     samples = add_samples(project, len(texts), origin="real", status="accepted", texts=texts)
-    innocent = add_samples(project, 1, origin="real", status="accepted", label="=HYPERLINK(\"x\")",
-                           texts=[("What is 2 = 2?", "-")])[0]
+    innocent = add_samples(
+        project, 1, origin="real", status="accepted", label='=HYPERLINK("x")', texts=[("What is 2 = 2?", "-")]
+    )[0]
     export = exported(project, lead, format="csv")
     assert export.status == "completed", export.refusals
     header, by_id = _csv_by_id(export.stored_path)
@@ -146,9 +158,10 @@ def test_csv_cells_that_start_like_formulas_are_escaped(project, lead):
         assert by_id[sample.pk]["output"] == sample.output  # not a formula: unchanged
     assert by_id[innocent.pk]["input"] == "What is 2 = 2?"
     assert by_id[innocent.pk]["output"] == "'-"
-    assert by_id[innocent.pk]["label"] == "'=HYPERLINK(\"x\")"
-    assert all(not value.startswith(("=", "+", "-", "@", "\t", "\r")) for row in by_id.values()
-               for value in row.values())
+    assert by_id[innocent.pk]["label"] == '\'=HYPERLINK("x")'
+    assert all(
+        not value.startswith(("=", "+", "-", "@", "\t", "\r")) for row in by_id.values() for value in row.values()
+    )
 
 
 def test_csv_cells_with_a_carriage_return_are_escaped_and_stay_in_their_row(project, lead):
@@ -163,8 +176,14 @@ def test_csv_cells_with_a_carriage_return_are_escaped_and_stay_in_their_row(proj
 def test_sample_text_that_looks_like_a_path_changes_no_file_path(project, lead, settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
     probe = f"/tmp/sr-export-probe-{uuid.uuid4().hex}"
-    add_samples(project, 3, origin="real", status="accepted", label="../../label",
-                texts=[("../../etc/passwd", probe), (probe, "..\\..\\windows\\system32"), ("/etc/cron.d/x", "~/x")])
+    add_samples(
+        project,
+        3,
+        origin="real",
+        status="accepted",
+        label="../../label",
+        texts=[("../../etc/passwd", probe), (probe, "..\\..\\windows\\system32"), ("/etc/cron.d/x", "~/x")],
+    )
     made = []
     for format in FORMATS:
         export = exported(project, lead, format=format)
@@ -184,15 +203,16 @@ def test_each_format_loads_with_datasets(project, lead, monkeypatch, tmp_path, f
     import datasets
 
     real = add_samples(project, 5, origin="real", status="accepted", label="easy")
-    synthetic = add_samples(project, 4, gen=generator(project, "gen-a"), status="accepted",
-                            metadata={"source": "hand"})
+    synthetic = add_samples(project, 4, gen=generator(project, "gen-a"), status="accepted", metadata={"source": "hand"})
     export = exported(project, lead, format=format, audit_override_reason=OVERRIDE)
     assert export.status == "completed", export.refusals
-    loaded = datasets.load_dataset(builder, data_files=export.stored_path, split="train",
-                                   cache_dir=str(tmp_path / "hf-cache"))
+    loaded = datasets.load_dataset(
+        builder, data_files=export.stored_path, split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     assert loaded.num_rows == len(real) + len(synthetic)
     assert loaded.column_names == EXPORT_COLUMNS
     assert loaded["id"] == sorted(s.pk for s in [*real, *synthetic])
     assert Counter(loaded["origin"]) == {"real": 5, "synthetic": 4}
-    assert [bool(v) for v in loaded["synthetic"]] == [s.origin == "synthetic" for s in sorted(
-        [*real, *synthetic], key=lambda s: s.pk)]
+    assert [bool(v) for v in loaded["synthetic"]] == [
+        s.origin == "synthetic" for s in sorted([*real, *synthetic], key=lambda s: s.pk)
+    ]

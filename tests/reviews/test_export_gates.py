@@ -34,8 +34,9 @@ def _least_real_to_add(real: int, synthetic: int, minimum: Fraction) -> int:
 
 
 def _least_synthetic_to_drop(real: int, synthetic: int, minimum: Fraction) -> int:
-    return next(d for d in range(synthetic + 1) if real + synthetic - d == 0
-                or Fraction(real, real + synthetic - d) >= minimum)
+    return next(
+        d for d in range(synthetic + 1) if real + synthetic - d == 0 or Fraction(real, real + synthetic - d) >= minimum
+    )
 
 
 # --- mix-in ---------------------------------------------------------------------------------------------------
@@ -56,8 +57,10 @@ def test_mix_refusal_says_how_many_real_to_add_and_synthetic_to_drop_by_generato
     assert not export.stored_path and not export.sha256
 
 
-@pytest.mark.parametrize(("phase", "minimum", "boundary_real"), [(1, Fraction(1, 2), 12), (2, Fraction(4, 5), 48),
-                                                                 (3, Fraction(19, 20), 228)])
+@pytest.mark.parametrize(
+    ("phase", "minimum", "boundary_real"),
+    [(1, Fraction(1, 2), 12), (2, Fraction(4, 5), 48), (3, Fraction(19, 20), 228)],
+)
 def test_each_phase_refuses_one_real_short_of_its_minimum(project, lead, phase, minimum, boundary_real):
     project.phase = phase
     project.save()
@@ -183,8 +186,7 @@ def test_a_generator_audit_clears_the_generators_runs(project, lead, expert):
     gen = generator(project, "gen-a")
     synthetic_run(project, "run-1", 30, gen=gen)
     synthetic_run(project, "run-2", 30, gen=gen)
-    audit = review_all(audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert,
-                       first_wrong(0))
+    audit = review_all(audit_drawn(project, lead, scope="generator", object_id=gen.pk, size=50), expert, first_wrong(0))
     export = exported(project, lead)
     assert decision(export, "audit")["outcome"] == "passed"
     assert [a["id"] for a in export.manifest["audits"]] == [audit.pk]
@@ -279,5 +281,8 @@ def test_every_gate_holds_and_the_export_completes(project, lead, expert):
     export = exported(project, lead, target_model="base-ft-b")
     assert export.status == "completed" and export.refusals == []
     assert {d["gate"]: d["outcome"] for d in export.manifest["decisions"]} == {
-        "recursion": "passed", "audit": "passed", "mix": "passed"}
+        "recursion": "passed",
+        "audit": "passed",
+        "mix": "passed",
+    }
     assert export.rows_written == 100

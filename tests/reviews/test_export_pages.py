@@ -37,15 +37,17 @@ def test_governance_pages_are_for_leads_and_admins(name, project, expert, lead, 
     assert client_for(outsider).get(url).status_code == 404
 
 
-def test_downloads_are_for_leads_only_and_scoped_to_the_project(completed, project, other_project, expert, lead,
-                                                                 outsider, client_for):
+def test_downloads_are_for_leads_only_and_scoped_to_the_project(
+    completed, project, other_project, expert, lead, outsider, client_for
+):
     download = reverse("export_download", args=[project.slug, completed.pk])
     manifest = reverse("export_manifest", args=[project.slug, completed.pk])
     assert client_for(expert).get(download).status_code == 403
     assert client_for(outsider).get(download).status_code == 404
     # The export's id under another project's slug is not found, even for a member of that project.
-    assert client_for(outsider).get(reverse("export_download", args=[other_project.slug, completed.pk])
-                                    ).status_code == 404
+    assert (
+        client_for(outsider).get(reverse("export_download", args=[other_project.slug, completed.pk])).status_code == 404
+    )
     response = client_for(lead).get(download)
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{project.slug}-train-export-{completed.pk}.jsonl"'
@@ -64,7 +66,9 @@ def test_a_path_outside_the_export_folder_is_never_served(completed, tmp_path):
     # The record cannot be changed (the trigger refuses it), so a copy in memory stands in for a tampered row.
     tampered = Export.objects.get(pk=completed.pk)
     # Another project's folder, reached by climbing out of this one's.
-    elsewhere = Path(completed.stored_path).parent / ".." / str(completed.project_id + 1) / f"export-{completed.pk}.jsonl"
+    elsewhere = (
+        Path(completed.stored_path).parent / ".." / str(completed.project_id + 1) / f"export-{completed.pk}.jsonl"
+    )
     elsewhere.parent.mkdir(parents=True, exist_ok=True)
     elsewhere.write_text("{}\n")
     for path in (str(outside), str(elsewhere)):
@@ -75,15 +79,17 @@ def test_a_path_outside_the_export_folder_is_never_served(completed, tmp_path):
     assert _stored_file(tampered) == Path(completed.stored_path).resolve()
 
 
-def test_the_form_asks_for_an_export_and_the_page_shows_the_refusal(project, lead, client_for, run_tasks_inline,
-                                                                      django_capture_on_commit_callbacks):
+def test_the_form_asks_for_an_export_and_the_page_shows_the_refusal(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     add_samples(project, 2, origin=Origin.REAL, status="accepted")
     synthetic_run(project, "only-run", 8)
     project.phase = 1
     project.save()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(lead).post(reverse("export_list", args=[project.slug]),
-                                          {"format": "csv", "split": "train", "max_generation_depth": 1})
+        response = client_for(lead).post(
+            reverse("export_list", args=[project.slug]), {"format": "csv", "split": "train", "max_generation_depth": 1}
+        )
     export = Export.objects.get(project=project)
     assert response.status_code == 302 and response["Location"].endswith(f"/exports/{export.pk}/")
     page = client_for(lead).get(response["Location"]).content.decode()
@@ -104,8 +110,9 @@ def test_status_partial_for_htmx_polling(completed, project, lead, client_for):
 
 def test_recorded_results_appear_in_the_parity_comparison(completed, project, lead, client_for):
     url = reverse("downstream_result_add", args=[project.slug, completed.pk])
-    client_for(lead).post(url, {"model_name": "tiny-<b>bert</b>", "metric": "accuracy", "value": "0.8125",
-                                "higher_is_better": "on"})
+    client_for(lead).post(
+        url, {"model_name": "tiny-<b>bert</b>", "metric": "accuracy", "value": "0.8125", "higher_is_better": "on"}
+    )
     result = DownstreamResult.objects.get(export=completed)
     assert (result.metric, result.value) == ("accuracy", 0.8125)
     page = client_for(lead).get(reverse("export_list", args=[project.slug])).content.decode()

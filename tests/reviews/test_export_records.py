@@ -14,12 +14,11 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
 
-from synthreview.projects.models import Role
+from reviews.models import Export
 from reviews.services.eval_sets import eval_set_version_create, eval_split_add
 from reviews.services.exports import export_request
-from synthreview.projects.models import AuditLog
-from reviews.models import Export
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import AuditLog, Role
 from tests.reviews.export_helpers import exported, jsonl_rows, lead_access
 from tests.reviews.review_helpers import add_samples, generator
 
@@ -29,8 +28,9 @@ on_postgresql = pytest.mark.postgres(reason="the trigger exists on PostgreSQL on
 
 def _export_samples(project, path, *args: str, **options):  # type: ignore[no-untyped-def]
     out = StringIO()
-    call_command("export_samples", project.slug, *args, out=path, no_progress=True, stdout=out, stderr=StringIO(),
-                 **options)
+    call_command(
+        "export_samples", project.slug, *args, out=path, no_progress=True, stdout=out, stderr=StringIO(), **options
+    )
     return out.getvalue()
 
 
@@ -47,9 +47,13 @@ def finished(project, lead) -> dict[str, Export]:
 
 @on_postgresql
 @pytest.mark.parametrize("which", ["completed", "refused"])
-@pytest.mark.parametrize("statement", ["UPDATE reviews_export SET sha256 = 'rewritten', status = 'queued' "
-                                       "WHERE id = %s",
-                                       "DELETE FROM reviews_export WHERE id = %s"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE reviews_export SET sha256 = 'rewritten', status = 'queued' WHERE id = %s",
+        "DELETE FROM reviews_export WHERE id = %s",
+    ],
+)
 def test_postgresql_refuses_to_rewrite_or_delete_a_finished_export(finished, which, statement):
     export = finished[which]
     with pytest.raises(DatabaseError, match="finished|permanent record"):
@@ -78,7 +82,10 @@ def test_a_finished_export_is_not_run_again(project, lead, finished):
     add_samples(project, 2, origin="real", status="accepted")
     again = export_run(export_id=completed.pk)
     assert (again.sha256, again.rows_written, again.finished_at) == (
-        completed.sha256, completed.rows_written, completed.finished_at)
+        completed.sha256,
+        completed.rows_written,
+        completed.finished_at,
+    )
     assert AuditLog.objects.filter(action="export.completed", object_id=str(completed.pk)).count() == 1
 
 
@@ -127,8 +134,9 @@ def test_command_target_model_refusal_names_the_generator(project, tmp_path):
     project.target_models = [{"name": "acme-7b", "derived_from": []}]
     project.save(update_fields=["target_models"])
     with pytest.raises(CommandError, match=r"recursion: .*tuned \(2 samples\)"):
-        _export_samples(project, tmp_path / "out.jsonl", format="jsonl", target_model="acme-7b",
-                        override_audit="recursion test")
+        _export_samples(
+            project, tmp_path / "out.jsonl", format="jsonl", target_model="acme-7b", override_audit="recursion test"
+        )
 
 
 def test_command_eval_split_writes_the_frozen_members(project, lead, tmp_path):
@@ -151,6 +159,12 @@ def test_command_refuses_an_unknown_project(tmp_path, db):
 
 def test_command_takes_out_as_a_string_from_call_command(project, tmp_path):
     add_samples(project, 2, origin="real", status="accepted")
-    call_command("export_samples", project.slug, format="jsonl", out=str(tmp_path / "o.jsonl"), no_progress=True,
-                 stdout=StringIO())
+    call_command(
+        "export_samples",
+        project.slug,
+        format="jsonl",
+        out=str(tmp_path / "o.jsonl"),
+        no_progress=True,
+        stdout=StringIO(),
+    )
     assert (tmp_path / "o.jsonl.manifest.json").is_file()

@@ -53,8 +53,9 @@ def test_rounding_is_up_for_additions_and_drops():
 
 def test_a_generator_over_its_cap_is_refused_with_its_excess():
     # 500 real, a 300, b 200: a is 30% of 1,000. Cap a at 20%: k / (700 + k) ≤ 0.2 → k ≤ 175 → drop 125.
-    decision = mix_decide(real=500, synthetic_by_generator={"a": 300, "b": 200}, minimum=Fraction(1, 2),
-                          caps={"a": 0.2})
+    decision = mix_decide(
+        real=500, synthetic_by_generator={"a": 300, "b": 200}, minimum=Fraction(1, 2), caps={"a": 0.2}
+    )
     assert decision.synthetic_to_drop == 0
     assert decision.over_cap == {"a": 125}
     assert not decision.allowed and "drop 125 of its samples" in decision.reason()

@@ -46,8 +46,9 @@ def test_generator_row_pools_two_runs_audits_into_one_wilson_interval(project, l
     add_samples(project, 30, gen=x, run=first_run, template_version=version)
     add_samples(project, 30, gen=x, run=second_run, template_version=version)
     first = review_all(audit_drawn(project, lead, scope="run", object_id=first_run.pk, size=30), expert, first_wrong(2))
-    second = review_all(audit_drawn(project, lead, scope="run", object_id=second_run.pk, size=30, seed=2), expert,
-                     first_wrong(3))
+    second = review_all(
+        audit_drawn(project, lead, scope="run", object_id=second_run.pk, size=30, seed=2), expert, first_wrong(3)
+    )
     assert first.status == second.status == "closed"
 
     row = next(entry for entry in noise_floor_by(project, "generator") if entry.ident == x.pk).as_row()
@@ -65,8 +66,9 @@ def test_generator_row_pools_two_runs_audits_into_one_wilson_interval(project, l
 
     page = body(client_for(lead).get(reverse("noise_floor", args=[project.slug])))
     assert "3.6%–18.1%" in page  # the pooled interval, as the table prints it
-    download = client_for(lead).get(reverse("dashboard_figure", args=[project.slug, "noise-floor-by-generator",
-                                                                      "json"]))
+    download = client_for(lead).get(
+        reverse("dashboard_figure", args=[project.slug, "noise-floor-by-generator", "json"])
+    )
     pooled = next(r for r in json.loads(download.content) if r["id"] == x.pk)
     assert (pooled["wrong"], pooled["judged"]) == (5, 60)
 
@@ -109,7 +111,8 @@ def test_1_of_60_against_12_of_60_is_significant_and_names_the_noisier(project, 
     assert comparison.sentence.startswith("noisy is noisier than steady")
     # The same, asked the other way round, still names the noisier one first.
     assert noise_floor_compare(project, "generator", noisy.pk, steady.pk).sentence.startswith(
-        "noisy is noisier than steady")
+        "noisy is noisier than steady"
+    )
     url = f"{reverse('noise_floor', args=[project.slug])}?compare=generator&first={steady.pk}&second={noisy.pk}"
     page = body(client_for(lead).get(url))
     assert "noisy is noisier than steady" in page and "p = 0.002" in page
@@ -155,8 +158,9 @@ def test_unsure_is_shown_beside_the_noise_floor_not_in_it(project, lead, expert,
     assert (pooled.wrong, pooled.floor.judged, pooled.unsure) == (2, 8, 2)
 
 
-def test_a_split_item_counts_beside_the_noise_floor_until_a_lead_decides(project, lead, expert, django_user_model,
-                                                                        client_for):
+def test_a_split_item_counts_beside_the_noise_floor_until_a_lead_decides(
+    project, lead, expert, django_user_model, client_for
+):
     add_samples(project, 10)
     second = django_user_model.objects.create_user("second-expert", password="x")
     project.memberships.create(user=second, role="expert")

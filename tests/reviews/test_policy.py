@@ -7,10 +7,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from synthreview.projects.models import Phase, Project
-from synthreview.projects.models import AuditLog
 from reviews.services.policy import project_policy_set
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.models import AuditLog, Phase, Project
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, body, generator
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +21,16 @@ def url(project: Project) -> str:
 
 def form_data(project: Project, **changes: object) -> dict:
     """The form as the page fills it in, with some fields changed."""
-    data = {"phase": project.phase, "min_real_share": "", "noise_floor_limit": project.noise_floor_limit * 100,
-            "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth,
-            "target_models": "\n".join(" <- ".join([m["name"], *m["derived_from"]]) for m in project.target_models),
-            "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys),
-            "quality_check_schedule": project.quality_check_schedule}
+    data = {
+        "phase": project.phase,
+        "min_real_share": "",
+        "noise_floor_limit": project.noise_floor_limit * 100,
+        "eval_leak_threshold": project.eval_leak_threshold,
+        "max_generation_depth": project.max_generation_depth,
+        "target_models": "\n".join(" <- ".join([m["name"], *m["derived_from"]]) for m in project.target_models),
+        "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys),
+        "quality_check_schedule": project.quality_check_schedule,
+    }
     data.update(changes)
     return data
 
@@ -38,8 +42,9 @@ def policy_entries(project: Project) -> list[AuditLog]:
 # --- Who may do what ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("who", "expected"), [("expert", 403), ("lead", 200), ("admin_member", 200),
-                                               ("outsider", 404)])
+@pytest.mark.parametrize(
+    ("who", "expected"), [("expert", 403), ("lead", 200), ("admin_member", 200), ("outsider", 404)]
+)
 def test_policy_page_is_read_by_leads_and_admins(who, expected, request, project, client_for):
     assert client_for(request.getfixturevalue(who)).get(url(project)).status_code == expected
 
@@ -83,14 +88,22 @@ def test_admin_changes_the_phase_and_the_log_records_old_and_new(project, admin_
 
 def test_several_changes_are_one_entry(project, admin_member, client_for):
     gen = generator(project, "gen-a")
-    client_for(admin_member).post(url(project), form_data(project, min_real_share="90", noise_floor_limit="5",
-                                                          max_generation_depth=0, **{f"cap_{gen.pk}": "30"}))
+    client_for(admin_member).post(
+        url(project),
+        form_data(
+            project, min_real_share="90", noise_floor_limit="5", max_generation_depth=0, **{f"cap_{gen.pk}": "30"}
+        ),
+    )
     project.refresh_from_db()
     assert (project.min_real_share, project.noise_floor_limit, project.max_generation_depth) == (0.9, 0.05, 0)
     assert project.generator_caps == {"gen-a": 0.3}
     [entry] = policy_entries(project)
-    assert entry.details == {"min_real_share": [None, 0.9], "noise_floor_limit": [0.1, 0.05],
-                             "max_generation_depth": [1, 0], "generator_caps": [{}, {"gen-a": 0.3}]}
+    assert entry.details == {
+        "min_real_share": [None, 0.9],
+        "noise_floor_limit": [0.1, 0.05],
+        "max_generation_depth": [1, 0],
+        "generator_caps": [{}, {"gen-a": 0.3}],
+    }
 
 
 def test_saving_an_unchanged_policy_logs_nothing(project, admin_member, client_for):
@@ -117,9 +130,16 @@ def test_htmx_save_redirects_the_client(project, admin_member, client_for):
 # --- Bad input ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value"), [("min_real_share", "150"), ("min_real_share", "-1"),
-                                              ("noise_floor_limit", "abc"), ("eval_leak_threshold", "1.5"),
-                                              ("max_generation_depth", "-1")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("min_real_share", "150"),
+        ("min_real_share", "-1"),
+        ("noise_floor_limit", "abc"),
+        ("eval_leak_threshold", "1.5"),
+        ("max_generation_depth", "-1"),
+    ],
+)
 def test_invalid_value_is_a_clear_form_error_and_nothing_is_saved(field, value, project, admin_member, client_for):
     response = client_for(admin_member).post(url(project), form_data(project, phase=Phase.TWO, **{field: value}))
     assert response.status_code == 400
@@ -141,9 +161,17 @@ def test_htmx_post_with_bad_input_gets_the_form_back(project, admin_member, clie
     assert html.lstrip().startswith('<form method="post"') and "Enter a percentage" in html
 
 
-@pytest.mark.parametrize("changes", [{"min_real_share": 1.5}, {"noise_floor_limit": -0.1},
-                                     {"eval_leak_threshold": float("nan")}, {"phase": 7},
-                                     {"max_generation_depth": 99}, {"not_a_setting": 1}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"min_real_share": 1.5},
+        {"noise_floor_limit": -0.1},
+        {"eval_leak_threshold": float("nan")},
+        {"phase": 7},
+        {"max_generation_depth": 99},
+        {"not_a_setting": 1},
+    ],
+)
 def test_service_refuses_values_out_of_range(changes, project, admin_member):
     access = get_project_for_user(admin_member, project.slug, "policy")
     with pytest.raises(ValidationError):
@@ -156,8 +184,9 @@ def test_cap_for_an_unknown_generator_is_refused(project, other_project, admin_m
     generator(other_project, "gen-elsewhere")
     access = get_project_for_user(admin_member, project.slug, "policy")
     with pytest.raises(ValidationError) as refused:
-        project_policy_set(access=access, actor=admin_member, phase=Phase.ONE,
-                           generator_caps={"gen-a": 0.5, "gen-elsewhere": 0.2})
+        project_policy_set(
+            access=access, actor=admin_member, phase=Phase.ONE, generator_caps={"gen-a": 0.5, "gen-elsewhere": 0.2}
+        )
     assert "No generator named gen-elsewhere in this project" in str(refused.value)
     project.refresh_from_db()
     assert (project.phase, project.generator_caps) == (Phase.PROTOTYPE, {})
@@ -174,8 +203,10 @@ def test_cap_field_for_another_projects_generator_is_ignored(project, other_proj
 # --- What the page says -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("phase", "custom", "shown"), [(Phase.PROTOTYPE, None, "0%"), (Phase.TWO, None, "80%"),
-                                                        (Phase.THREE, None, "95%"), (Phase.ONE, 0.9, "90%")])
+@pytest.mark.parametrize(
+    ("phase", "custom", "shown"),
+    [(Phase.PROTOTYPE, None, "0%"), (Phase.TWO, None, "80%"), (Phase.THREE, None, "95%"), (Phase.ONE, 0.9, "90%")],
+)
 def test_page_shows_the_minimum_real_share_in_force(phase, custom, shown, project, lead, client_for):
     Project.objects.filter(pk=project.pk).update(phase=phase, min_real_share=custom)
     html = body(client_for(lead).get(url(project)))

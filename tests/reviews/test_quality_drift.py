@@ -17,13 +17,13 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import Alert, QualitySnapshot, SnapshotScope
 from reviews.services import quality_snapshots as snapshots_module
-from reviews.services.quality_snapshots import quality_snapshots_compute
-from reviews.services.quality_checks import quality_check_run, quality_checks_claim_due, quality_checks_dispatch
 from reviews.services.embeddings import embedding_key, embeddings_store
+from reviews.services.quality_checks import quality_check_run, quality_checks_claim_due, quality_checks_dispatch
+from reviews.services.quality_snapshots import quality_snapshots_compute
+from synthreview.projects.models import Project
 from tests.reviews.review_helpers import add_samples, body, generator, group
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +39,13 @@ def _unit(axis: int) -> np.ndarray:
 
 def _embed(project: Project, samples: list[Sample], vectors: np.ndarray) -> None:
     model_name, text_kind = embedding_key(project)
-    embeddings_store(project_id=project.pk, sample_ids=[s.pk for s in samples],
-                     vectors=np.asarray(vectors, dtype=np.float32), model_name=model_name, text_kind=text_kind)
+    embeddings_store(
+        project_id=project.pk,
+        sample_ids=[s.pk for s in samples],
+        vectors=np.asarray(vectors, dtype=np.float32),
+        model_name=model_name,
+        text_kind=text_kind,
+    )
 
 
 def _recompute(client, project: Project, capture) -> None:
@@ -51,14 +56,19 @@ def _recompute(client, project: Project, capture) -> None:
 
 
 def _latest(project: Project, scope: str, scope_id: int | None) -> QualitySnapshot:
-    return QualitySnapshot.objects.filter(project=project, scope=scope, scope_id=scope_id).order_by(
-        "-computed_at", "-id").first()
+    return (
+        QualitySnapshot.objects.filter(project=project, scope=scope, scope_id=scope_id)
+        .order_by("-computed_at", "-id")
+        .first()
+    )
 
 
 # --- Generator scope ------------------------------------------------------------------------------------------------
 
-def test_an_imported_generator_over_a_limit_raises_its_own_alert(project, lead, client_for, run_tasks_inline,
-                                                                 django_capture_on_commit_callbacks):
+
+def test_an_imported_generator_over_a_limit_raises_its_own_alert(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     """Imports have no run. Real anchors answer in 3 words; "steady" (40 samples) does too,
     "rambler" (5 samples) writes 50. Length KS: rambler 1.0 (every length above every real one);
     all synthetic 5/45 = 0.111, under the 0.30 limit. Only the generator's own figure shows it."""
@@ -79,6 +89,7 @@ def test_an_imported_generator_over_a_limit_raises_its_own_alert(project, lead, 
 
 
 # --- Honest names ---------------------------------------------------------------------------------------------------
+
 
 def test_the_duplicate_share_says_what_it_counts_and_is_split_by_what_is_repeated(project, lead, client_for):
     """Ten samples of "alpha" and ten of "beta". Group 1: alpha[0], alpha[1] (alpha repeating itself).
@@ -111,8 +122,10 @@ def test_the_duplicate_share_says_what_it_counts_and_is_split_by_what_is_repeate
 
 # --- Drift over time ------------------------------------------------------------------------------------------------
 
+
 def test_each_snapshot_is_compared_with_the_previous_window_and_the_real_anchors(
-        project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks):
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     importer = generator(project, "importer")
     real = add_samples(project, 5, origin="real")
     _embed(project, real, [_unit(0)] * 5)
@@ -134,16 +147,21 @@ def test_each_snapshot_is_compared_with_the_previous_window_and_the_real_anchors
     _recompute(client, project, django_capture_on_commit_callbacks)
     after = _latest(project, SnapshotScope.GENERATOR, importer.pk).metrics
     assert after["drift_window"] == {
-        "from_id": first[-1].pk, "through_id": second[-1].pk, "samples": 30,
-        "previous": {"from_id": 0, "through_id": first[-1].pk, "samples": 30}}
+        "from_id": first[-1].pk,
+        "through_id": second[-1].pk,
+        "samples": 30,
+        "previous": {"from_id": 0, "through_id": first[-1].pk, "samples": 30},
+    }
     assert after["drift_previous"] == pytest.approx(2.0, abs=1e-6)
     assert after["window_to_real"] == pytest.approx(2.0, abs=1e-6)
     assert after["drift_to_real_rise"] == pytest.approx(2.0, abs=1e-6)
     assert _latest(project, SnapshotScope.PROJECT, None).metrics["drift_previous"] == pytest.approx(2.0, abs=1e-6)
     # No runs at all, so the per-run figure has nothing to say; the window figures alert for every scope.
     assert _latest(project, SnapshotScope.PROJECT, None).metrics["drift"] is None
-    assert set(Alert.objects.filter(project=project, metric="drift_previous").values_list("scope_key", flat=True)) \
-        == {"project:0", f"generator:{importer.pk}"}
+    assert set(Alert.objects.filter(project=project, metric="drift_previous").values_list("scope_key", flat=True)) == {
+        "project:0",
+        f"generator:{importer.pk}",
+    }
     assert Alert.objects.filter(project=project, metric="drift_to_real_rise").count() == 2
 
     # Five more are too few to measure: the window stays open and keeps its comparison.
@@ -163,6 +181,7 @@ def test_each_snapshot_is_compared_with_the_previous_window_and_the_real_anchors
 
 # --- Repeatable figures ---------------------------------------------------------------------------------------------
 
+
 def test_one_state_of_the_data_gives_one_set_of_figures(project, monkeypatch):
     """Flipping many samples' status and back moves their rows (PostgreSQL writes a new row
     version after the others), so an unordered query returns them in another order."""
@@ -175,8 +194,9 @@ def test_one_state_of_the_data_gives_one_set_of_figures(project, monkeypatch):
 
     real = add_samples(project, 60, origin="real")
     _embed(project, real, spread(60))
-    synthetic = add_samples(project, 200, gen=generator(project, "wide"),
-                            texts=[("q", " ".join(["w"] * (1 + i % 17))) for i in range(200)])
+    synthetic = add_samples(
+        project, 200, gen=generator(project, "wide"), texts=[("q", " ".join(["w"] * (1 + i % 17))) for i in range(200)]
+    )
     _embed(project, synthetic, spread(200))
 
     if connection.vendor == "postgresql":
@@ -195,6 +215,7 @@ def test_one_state_of_the_data_gives_one_set_of_figures(project, monkeypatch):
 
 # --- Scheduled checks -----------------------------------------------------------------------------------------------
 
+
 def test_a_due_project_is_claimed_once_however_many_dispatchers_run(project, other_project):
     now = timezone.now()
     Project.objects.filter(pk=project.pk).update(quality_check_schedule="minute", quality_check_last_at=None)
@@ -209,11 +230,17 @@ def test_a_due_project_is_claimed_once_however_many_dispatchers_run(project, oth
     assert Project.objects.get(pk=other_project.pk).quality_check_last_at is None, "off is never checked"
 
 
-@pytest.mark.parametrize(("schedule", "age", "due"), [
-    ("daily", timedelta(hours=23), False), ("daily", timedelta(hours=25), True),
-    ("weekly", timedelta(days=6), False), ("weekly", timedelta(days=7, minutes=1), True),
-    ("monthly", timedelta(days=29), False), ("monthly", timedelta(days=31), True),
-])
+@pytest.mark.parametrize(
+    ("schedule", "age", "due"),
+    [
+        ("daily", timedelta(hours=23), False),
+        ("daily", timedelta(hours=25), True),
+        ("weekly", timedelta(days=6), False),
+        ("weekly", timedelta(days=7, minutes=1), True),
+        ("monthly", timedelta(days=29), False),
+        ("monthly", timedelta(days=31), True),
+    ],
+)
 def test_each_schedule_is_due_after_its_interval(project, schedule, age, due):
     now = timezone.now()
     Project.objects.filter(pk=project.pk).update(quality_check_schedule=schedule, quality_check_last_at=now - age)
@@ -221,7 +248,8 @@ def test_each_schedule_is_due_after_its_interval(project, schedule, age, due):
 
 
 def test_the_dispatcher_runs_the_check_and_a_redelivered_check_measures_nothing(
-        project, run_tasks_inline, django_capture_on_commit_callbacks):
+    project, run_tasks_inline, django_capture_on_commit_callbacks
+):
     Project.objects.filter(pk=project.pk).update(quality_check_schedule="minute", quality_check_last_at=None)
     add_samples(project, 3, origin="real", texts=[("q", "one two three")] * 3)
     add_samples(project, 3, gen=generator(project, "rambler"), texts=[("q", " ".join(["word"] * 40))] * 3)

@@ -91,7 +91,7 @@ def self_instruct() -> SelfInstruct:
     vectors = encode(real + [text for texts in synthetic.values() for text in texts])
     size = len(real)
     generators = {
-        name: Answers(texts, vectors[size * (i + 1): size * (i + 2)])
+        name: Answers(texts, vectors[size * (i + 1) : size * (i + 2)])
         for i, (name, texts) in enumerate(synthetic.items())
     }
     return SelfInstruct(real=Answers(real, vectors[:size]), generators=generators)
@@ -134,8 +134,9 @@ def test_raw_davinci_repeats_itself(self_instruct):
         return [" ".join(words(text)[:50]) for text in texts]
 
     assert distinct_n(opening(raw.texts), 2) < 0.7 * distinct_n(opening(best.texts), 2)
-    assert distinct_n(opening(raw.texts), 2) < min(distinct_n(opening(a.texts), 2)
-                                                   for a in self_instruct.others(RAW).values())
+    assert distinct_n(opening(raw.texts), 2) < min(
+        distinct_n(opening(a.texts), 2) for a in self_instruct.others(RAW).values()
+    )
 
 
 def test_t0_finetuned_davinci_often_answers_nothing(self_instruct):
@@ -161,7 +162,8 @@ def test_t0_finetuned_davinci_is_further_from_the_experts_than_text_davinci_003(
     assert ks_distance(t0.lengths, real.lengths) > ks_distance(best.lengths, real.lengths) + 0.25
     assert frechet_distance(real.vectors, t0.vectors) > 1.5 * frechet_distance(real.vectors, best.vectors)
     assert precision_recall_knn(real.vectors, t0.vectors).recall < (
-        precision_recall_knn(real.vectors, best.vectors).recall - 0.03)
+        precision_recall_knn(real.vectors, best.vectors).recall - 0.03
+    )
 
 
 def test_the_two_degenerate_generators_have_the_largest_frechet_distance(self_instruct):

@@ -16,8 +16,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from generation.models import Origin
-from synthreview.projects.models import AuditLog
 from reviews.models import Export
+from synthreview.projects.models import AuditLog
 from tests.reviews.review_helpers import XSS, XSS_ESCAPED, add_samples, body, generator
 
 pytestmark = pytest.mark.django_db
@@ -27,25 +27,42 @@ OVERRIDE = "Recursion test: the audit gate is not what is tested here."
 
 def _policy_form(project, **changes: object) -> dict:  # type: ignore[no-untyped-def]
     """The policy form as the page fills it in, with some fields changed."""
-    data = {"phase": project.phase, "min_real_share": "", "noise_floor_limit": project.noise_floor_limit * 100,
-            "eval_leak_threshold": project.eval_leak_threshold, "max_generation_depth": project.max_generation_depth,
-            "target_models": "", "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys),
-            "quality_check_schedule": project.quality_check_schedule}
+    data = {
+        "phase": project.phase,
+        "min_real_share": "",
+        "noise_floor_limit": project.noise_floor_limit * 100,
+        "eval_leak_threshold": project.eval_leak_threshold,
+        "max_generation_depth": project.max_generation_depth,
+        "target_models": "",
+        "hidden_metadata_keys": ", ".join(project.hidden_metadata_keys),
+        "quality_check_schedule": project.quality_check_schedule,
+    }
     data.update(changes)
     return data
 
 
 def _declare_on_the_policy_page(project, admin, client_for, text: str):  # type: ignore[no-untyped-def]
-    response = client_for(admin).post(reverse("policy_settings", args=[project.slug]),
-                                      _policy_form(project, target_models=text))
+    response = client_for(admin).post(
+        reverse("policy_settings", args=[project.slug]), _policy_form(project, target_models=text)
+    )
     assert response.status_code == 302, body(response)
     project.refresh_from_db()
 
 
-def _export_through_the_page(project, lead, client_for, capture_on_commit,  # type: ignore[no-untyped-def]
-                             **fields: object) -> tuple[Export, str]:
-    data = {"format": "jsonl", "split": "train", "max_generation_depth": 1, "target_model": "",
-            "audit_override_reason": OVERRIDE} | fields
+def _export_through_the_page(
+    project,
+    lead,
+    client_for,
+    capture_on_commit,  # type: ignore[no-untyped-def]
+    **fields: object,
+) -> tuple[Export, str]:
+    data = {
+        "format": "jsonl",
+        "split": "train",
+        "max_generation_depth": 1,
+        "target_model": "",
+        "audit_override_reason": OVERRIDE,
+    } | fields
     with capture_on_commit(execute=True):
         response = client_for(lead).post(reverse("export_list", args=[project.slug]), data)
     assert response.status_code == 302, body(response)
@@ -71,25 +88,34 @@ def samples(project):  # type: ignore[no-untyped-def]
     return {"tuned": tuned, "sibling": sibling}
 
 
-def test_an_export_naming_an_undeclared_target_model_is_refused(project, lead, client_for, samples,
-                                                                 run_tasks_inline, django_capture_on_commit_callbacks):
+def test_an_export_naming_an_undeclared_target_model_is_refused(
+    project, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks
+):
     # The policy declares another model; acme-7b, whose fine-tune made samples here, is not declared.
     assert [m["name"] for m in project.target_models] == ["math-tutor-under-test"]
-    export, page = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks,
-                                            target_model="acme-7b", excluded_generators=[samples["tuned"].pk])
+    export, page = _export_through_the_page(
+        project,
+        lead,
+        client_for,
+        django_capture_on_commit_callbacks,
+        target_model="acme-7b",
+        excluded_generators=[samples["tuned"].pk],
+    )
     assert export.status == "refused"
     [refusal] = export.refusals
     assert refusal["gate"] == "recursion"
-    assert "The target model acme-7b is not declared on the Policy page (declared: math-tutor-under-test)" in (
-        refusal["reason"])
+    assert (
+        "The target model acme-7b is not declared on the Policy page (declared: math-tutor-under-test)"
+        in (refusal["reason"])
+    )
     assert "is not declared on the Policy page" in page and "declare the model being trained" in page
     assert not export.stored_path
 
 
 def test_an_export_naming_no_target_is_checked_against_every_declared_model(
-        project, admin_member, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks):
-    _declare_on_the_policy_page(project, admin_member, client_for,
-                                "math-tutor-under-test\nacme-7b <- llama-3-8b")
+    project, admin_member, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    _declare_on_the_policy_page(project, admin_member, client_for, "math-tutor-under-test\nacme-7b <- llama-3-8b")
     teacher = _lineage(project, "teacher", "llama-3-8b")
     add_samples(project, 1, gen=teacher, status="accepted")
     export, page = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks)
@@ -105,60 +131,93 @@ def test_an_export_naming_no_target_is_checked_against_every_declared_model(
     assert "tuned (3 samples)" in page
 
     # Left out, the relatives no longer stop it.
-    passed, _ = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks,
-                                         excluded_generators=[samples["tuned"].pk, teacher.pk])
+    passed, _ = _export_through_the_page(
+        project,
+        lead,
+        client_for,
+        django_capture_on_commit_callbacks,
+        excluded_generators=[samples["tuned"].pk, teacher.pk],
+    )
     assert passed.status == "completed", passed.refusals
     assert passed.rows_written == 4 + 2
 
 
-def test_a_project_that_declares_no_model_refuses_training_exports(project, lead, client_for, samples,
-                                                                   run_tasks_inline,
-                                                                   django_capture_on_commit_callbacks):
+def test_a_project_that_declares_no_model_refuses_training_exports(
+    project, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks
+):
     project.target_models = []
     project.save(update_fields=["target_models"])
     export_page = body(client_for(lead).get(reverse("export_list", args=[project.slug])))
     assert "none yet" in export_page
-    export, page = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks,
-                                            excluded_generators=[samples["tuned"].pk])
+    export, page = _export_through_the_page(
+        project, lead, client_for, django_capture_on_commit_callbacks, excluded_generators=[samples["tuned"].pk]
+    )
     assert export.status == "refused"
     assert [r["gate"] for r in export.refusals] == ["recursion"]
     assert "has not declared the model it trains" in page and "on the Policy page" in page
 
 
-def test_an_all_real_export_needs_no_declared_model(project, lead, client_for, samples, run_tasks_inline,
-                                                    django_capture_on_commit_callbacks):
+def test_an_all_real_export_needs_no_declared_model(
+    project, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks
+):
     """Real data cannot carry any model's output back to it, so there is nothing to check."""
     project.target_models = []
     project.save(update_fields=["target_models"])
-    export, _ = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks,
-                                         excluded_generators=[samples["tuned"].pk, samples["sibling"].pk])
+    export, _ = _export_through_the_page(
+        project,
+        lead,
+        client_for,
+        django_capture_on_commit_callbacks,
+        excluded_generators=[samples["tuned"].pk, samples["sibling"].pk],
+    )
     assert export.status == "completed", export.refusals
     assert export.rows_written == 4
 
 
-def test_the_manifest_carries_each_generators_lineage(project, admin_member, lead, client_for, samples,
-                                                      run_tasks_inline, django_capture_on_commit_callbacks):
+def test_the_manifest_carries_each_generators_lineage(
+    project, admin_member, lead, client_for, samples, run_tasks_inline, django_capture_on_commit_callbacks
+):
     _declare_on_the_policy_page(project, admin_member, client_for, "math-tutor-under-test <- qwen-2-1.5b")
     _lineage(project, "mid", "mistral-7b", "mistral-base")  # declares mistral-7b ← mistral-base
-    export, page = _export_through_the_page(project, lead, client_for, django_capture_on_commit_callbacks,
-                                            excluded_generators=[samples["tuned"].pk])
+    export, page = _export_through_the_page(
+        project, lead, client_for, django_capture_on_commit_callbacks, excluded_generators=[samples["tuned"].pk]
+    )
     assert export.status == "completed", export.refusals
     manifest = json.loads(client_for(lead).get(reverse("export_manifest", args=[project.slug, export.pk])).content)
     lineage = manifest["lineage"]
     assert lineage["target_models"] == [{"name": "math-tutor-under-test", "derived_from": ["qwen-2-1.5b"]}]
     assert lineage["checked_against"] == ["math-tutor-under-test"]
     # Only the generators whose samples are in the file; tuned was left out, mid made none.
-    assert lineage["generators"] == [{"name": "sibling", "model": "mistral-7b-instruct",
-                                      "derived_from": ["mistral-7b"], "lineage": ["mistral-7b-instruct", "mistral-7b"],
-                                      "all_ancestors": ["mistral-7b", "mistral-base"]}]
+    assert lineage["generators"] == [
+        {
+            "name": "sibling",
+            "model": "mistral-7b-instruct",
+            "derived_from": ["mistral-7b"],
+            "lineage": ["mistral-7b-instruct", "mistral-7b"],
+            "all_ancestors": ["mistral-7b", "mistral-base"],
+        }
+    ]
     assert 'data-testid="lineage"' in page and "mistral-7b-instruct" in page
 
 
 def test_the_command_follows_the_same_rules(project, samples, tmp_path):
     def export_samples(*args: str) -> None:
-        call_command("export_samples", project.slug, "--format", "jsonl", "--out", str(tmp_path / "out.jsonl"),
-                     "--override-audit", OVERRIDE, "--exclude-generator", "tuned", "--no-progress", *args,
-                     stdout=StringIO(), stderr=StringIO())
+        call_command(
+            "export_samples",
+            project.slug,
+            "--format",
+            "jsonl",
+            "--out",
+            str(tmp_path / "out.jsonl"),
+            "--override-audit",
+            OVERRIDE,
+            "--exclude-generator",
+            "tuned",
+            "--no-progress",
+            *args,
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
 
     with pytest.raises(CommandError, match=r"recursion: The target model acme-7b is not declared"):
         export_samples("--target-model", "acme-7b")
@@ -178,22 +237,33 @@ def test_the_command_follows_the_same_rules(project, samples, tmp_path):
 # --- The policy page ----------------------------------------------------------------------------------------
 
 
-def test_admin_declares_target_models_hidden_keys_and_schedule_and_the_log_records_them(project, admin_member,
-                                                                                          client_for):
+def test_admin_declares_target_models_hidden_keys_and_schedule_and_the_log_records_them(
+    project, admin_member, client_for
+):
     url = reverse("policy_settings", args=[project.slug])
-    response = client_for(admin_member).post(url, _policy_form(
-        project, target_models="acme-7b <- llama-3-8b-instruct <- llama-3-8b\n\n  beta-1b  \n",
-        hidden_metadata_keys="expected_answer, rubric\nsecret_key,, rubric", quality_check_schedule="weekly"))
+    response = client_for(admin_member).post(
+        url,
+        _policy_form(
+            project,
+            target_models="acme-7b <- llama-3-8b-instruct <- llama-3-8b\n\n  beta-1b  \n",
+            hidden_metadata_keys="expected_answer, rubric\nsecret_key,, rubric",
+            quality_check_schedule="weekly",
+        ),
+    )
     assert response.status_code == 302
     project.refresh_from_db()
-    assert project.target_models == [{"name": "acme-7b", "derived_from": ["llama-3-8b-instruct", "llama-3-8b"]},
-                                     {"name": "beta-1b", "derived_from": []}]
+    assert project.target_models == [
+        {"name": "acme-7b", "derived_from": ["llama-3-8b-instruct", "llama-3-8b"]},
+        {"name": "beta-1b", "derived_from": []},
+    ]
     assert project.hidden_metadata_keys == ["expected_answer", "rubric", "secret_key"]
     assert project.quality_check_schedule == "weekly"
     entry = AuditLog.objects.get(project=project, action="policy.set")
     assert entry.actor == admin_member
-    assert entry.details["target_models"] == [[{"name": "math-tutor-under-test", "derived_from": []}],
-                                              project.target_models]
+    assert entry.details["target_models"] == [
+        [{"name": "math-tutor-under-test", "derived_from": []}],
+        project.target_models,
+    ]
     assert entry.details["quality_check_schedule"] == ["monthly", "weekly"]
     assert entry.details["hidden_metadata_keys"][1] == ["expected_answer", "rubric", "secret_key"]
     # The page shows the declaration as it is typed.
@@ -201,22 +271,34 @@ def test_admin_declares_target_models_hidden_keys_and_schedule_and_the_log_recor
     assert "acme-7b &lt;- llama-3-8b-instruct &lt;- llama-3-8b\nbeta-1b</textarea>" in page
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("target_models", "acme-7b\nbeta-1b <- ", "Line 2 (beta-1b &lt;-): a model name is missing"),
-    ("target_models", "acme-7b: llama-3-8b, mistral-7b",
-     "Line 1 (acme-7b: llama-3-8b, mistral-7b): write a lineage as a chain"),
-    ("target_models", "acme-7b\n# a comment\nACME-7B <- base",
-     "Line 3 (ACME-7B &lt;- base): ACME-7B is already declared on line 1"),
-    ("target_models", "acme-7b <- base <- acme-7b",
-     "Line 1 (acme-7b &lt;- base &lt;- acme-7b): a model cannot be derived from itself"),
-    ("target_models", "x" * 201, "at most 200 characters"),
-    ("hidden_metadata_keys", "k" * 101, "A metadata key is at most 100 characters"),
-    ("quality_check_schedule", "hourly", "Select a valid choice"),
-])
-def test_a_bad_declaration_is_a_form_error_naming_the_line(field, value, message, project, admin_member,
-                                                            client_for):
-    response = client_for(admin_member).post(reverse("policy_settings", args=[project.slug]),
-                                             _policy_form(project, phase=2, **{field: value}))
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("target_models", "acme-7b\nbeta-1b <- ", "Line 2 (beta-1b &lt;-): a model name is missing"),
+        (
+            "target_models",
+            "acme-7b: llama-3-8b, mistral-7b",
+            "Line 1 (acme-7b: llama-3-8b, mistral-7b): write a lineage as a chain",
+        ),
+        (
+            "target_models",
+            "acme-7b\n# a comment\nACME-7B <- base",
+            "Line 3 (ACME-7B &lt;- base): ACME-7B is already declared on line 1",
+        ),
+        (
+            "target_models",
+            "acme-7b <- base <- acme-7b",
+            "Line 1 (acme-7b &lt;- base &lt;- acme-7b): a model cannot be derived from itself",
+        ),
+        ("target_models", "x" * 201, "at most 200 characters"),
+        ("hidden_metadata_keys", "k" * 101, "A metadata key is at most 100 characters"),
+        ("quality_check_schedule", "hourly", "Select a valid choice"),
+    ],
+)
+def test_a_bad_declaration_is_a_form_error_naming_the_line(field, value, message, project, admin_member, client_for):
+    response = client_for(admin_member).post(
+        reverse("policy_settings", args=[project.slug]), _policy_form(project, phase=2, **{field: value})
+    )
     assert response.status_code == 400
     assert f'data-testid="error-{field}"' in body(response) and message in body(response)
     project.refresh_from_db()

@@ -20,7 +20,8 @@ def _generator(project, name: str, kind: str, model_name: str = "") -> Generator
 
 @pytest.mark.parametrize("kind", [GeneratorKind.OPENAI_COMPATIBLE, GeneratorKind.IMPORTED])
 def test_an_export_holding_samples_of_a_generator_with_no_model_is_refused(
-        kind, project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks):
+    kind, project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     add_samples(project, 3, origin=Origin.REAL, status="accepted")
     nameless = _generator(project, "endpoint-without-model", kind)
     add_samples(project, 4, gen=nameless, status="accepted")
@@ -38,8 +39,9 @@ def test_an_export_holding_samples_of_a_generator_with_no_model_is_refused(
     assert export.rows_written == 7
 
 
-def test_a_programmatic_generator_runs_no_model_and_passes(project, lead, client_for, run_tasks_inline,
-                                                           django_capture_on_commit_callbacks):
+def test_a_programmatic_generator_runs_no_model_and_passes(
+    project, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     rules = _generator(project, "arithmetic-rules", GeneratorKind.PROGRAMMATIC)
     add_samples(project, 2, origin=Origin.REAL, status="accepted")
     add_samples(project, 3, gen=rules, status="accepted")
@@ -48,9 +50,9 @@ def test_a_programmatic_generator_runs_no_model_and_passes(project, lead, client
     assert export.rows_written == 5
 
 
-def test_an_ollama_style_model_name_can_be_declared_and_is_checked(project, admin_member, lead, client_for,
-                                                                   run_tasks_inline,
-                                                                   django_capture_on_commit_callbacks):
+def test_an_ollama_style_model_name_can_be_declared_and_is_checked(
+    project, admin_member, lead, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     _declare_on_the_policy_page(project, admin_member, client_for, "tutor-1.5b <- qwen2.5:1.5b")
     assert project.target_models == [{"name": "tutor-1.5b", "derived_from": ["qwen2.5:1.5b"]}]
     base = _lineage(project, "local-qwen", "qwen2.5:1.5b")

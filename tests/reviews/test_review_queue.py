@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from synthreview.projects.models import AuditLog
 from reviews.models import Verdict
+from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     HTMX,
@@ -75,6 +75,7 @@ def live_counts(project) -> dict[tuple[str, str], int]:
 
 # --- orders -----------------------------------------------------------------
 
+
 def test_oldest_order_starts_at_the_lowest_id_pending_sample(project, expert, client_for):
     done, first, second = add_samples(project, 3)
     Sample.objects.filter(pk=done.pk).update(status="accepted")
@@ -127,7 +128,8 @@ def test_previous_at_the_first_sample_stays_there_and_says_so(project, expert, c
 
 
 def test_a_reviewers_verdicted_samples_leave_their_queue_but_unsure_ones_stay_for_others(
-        project, expert, lead, client_for):
+    project, expert, lead, client_for
+):
     s1, s2, s3 = add_samples(project, 3)
     erin, lee = client_for(expert), client_for(lead)
     assert post_verdict(erin, project, s1, "unsure").status_code == 200
@@ -151,6 +153,7 @@ def test_a_sample_of_another_project_cannot_be_opened_in_the_queue(project, othe
 
 # --- verdicts ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("value", "status"), [("correct", "accepted"), ("wrong", "rejected"), ("unsure", "pending")])
 def test_an_htmx_verdict_is_saved_and_the_next_card_comes_back(value, status, project, expert, client_for):
     s1, s2 = add_samples(project, 2)
@@ -164,11 +167,14 @@ def test_an_htmx_verdict_is_saved_and_the_next_card_comes_back(value, status, pr
     assert Verdict.objects.get(sample=s1, reviewer=expert).value == value
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("correct", {("synthetic", "pending"): 1, ("synthetic", "accepted"): 1, ("real", "pending"): 1}),
-    ("wrong", {("synthetic", "pending"): 1, ("synthetic", "rejected"): 1, ("real", "pending"): 1}),
-    ("unsure", {("synthetic", "pending"): 2, ("real", "pending"): 1}),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("correct", {("synthetic", "pending"): 1, ("synthetic", "accepted"): 1, ("real", "pending"): 1}),
+        ("wrong", {("synthetic", "pending"): 1, ("synthetic", "rejected"): 1, ("real", "pending"): 1}),
+        ("unsure", {("synthetic", "pending"): 2, ("real", "pending"): 1}),
+    ],
+)
 def test_the_counters_follow_each_verdict(value, expected, project, expert, client_for):
     s1, _ = add_samples(project, 2)
     add_sample(project, origin="real")
@@ -192,15 +198,25 @@ def test_a_verdict_with_a_note_keeps_the_note(project, expert, client_for):
     assert Verdict.objects.get(sample=s1).note == "stops early"
 
 
-@pytest.mark.parametrize("data", [
-    {"value": "maybe", "revision": "0"},
-    {"value": "correct"},
-    {"value": "correct", "revision": "old"},
-    {"value": "correct", "revision": "-1"},
-    {"value": "wrong", "revision": "0", "error_category": "typo"},
-    {"revision": "0"},
-], ids=["unknown-value", "missing-revision", "non-numeric-revision", "negative-revision", "unknown-category",
-        "missing-value"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"value": "maybe", "revision": "0"},
+        {"value": "correct"},
+        {"value": "correct", "revision": "old"},
+        {"value": "correct", "revision": "-1"},
+        {"value": "wrong", "revision": "0", "error_category": "typo"},
+        {"revision": "0"},
+    ],
+    ids=[
+        "unknown-value",
+        "missing-revision",
+        "non-numeric-revision",
+        "negative-revision",
+        "unknown-category",
+        "missing-value",
+    ],
+)
 def test_bad_verdict_input_is_refused_with_400_and_nothing_is_saved(data, project, expert, client_for):
     s1 = add_sample(project)
     response = client_for(expert).post(verdict_url(project, s1), data, headers=HTMX)
@@ -220,6 +236,7 @@ def test_a_verdict_on_another_projects_sample_is_404_and_saves_nothing(project, 
 
 
 # --- conflicts --------------------------------------------------------------
+
 
 def test_a_verdict_on_a_stale_revision_is_refused_and_names_the_other_reviewer(project, expert, lead, client_for):
     s1 = add_sample(project)
@@ -261,11 +278,14 @@ def test_saving_again_with_the_fresh_revision_overwrites_deliberately(project, e
     s1.refresh_from_db()
     assert s1.status == "accepted"
     assert dict(Verdict.objects.values_list("reviewer__username", "value")) == {
-        "lee-lead": "wrong", "erin-expert": "correct"}
+        "lee-lead": "wrong",
+        "erin-expert": "correct",
+    }
     assert live_counts(project) == {("synthetic", "accepted"): 1}
 
 
 # --- undo -------------------------------------------------------------------
+
 
 def test_undo_restores_the_status_and_removes_the_verdict(project, expert, client_for):
     s1, s2 = add_samples(project, 2)
@@ -295,8 +315,7 @@ def test_undo_restores_the_verdict_it_replaced(project, expert, client_for):
     assert live_counts(project) == {("synthetic", "rejected"): 1}
 
 
-def test_a_second_undo_after_restoring_a_replaced_verdict_leaves_the_sample_consistent(project, expert,
-                                                                                         client_for):
+def test_a_second_undo_after_restoring_a_replaced_verdict_leaves_the_sample_consistent(project, expert, client_for):
     s1 = add_sample(project)
     client = client_for(expert)
     post_verdict(client, project, s1, "wrong")
@@ -322,7 +341,9 @@ def test_undo_is_refused_when_someone_changed_the_sample_since(project, expert, 
     s1.refresh_from_db()
     assert s1.status == "accepted"
     assert dict(Verdict.objects.values_list("reviewer__username", "value")) == {
-        "erin-expert": "wrong", "lee-lead": "correct"}
+        "erin-expert": "wrong",
+        "lee-lead": "correct",
+    }
     assert not AuditLog.objects.filter(action="verdict.undo").exists()
 
 
@@ -350,6 +371,7 @@ def test_verdicts_and_undos_are_written_to_the_audit_log(project, expert, client
 
 # --- without htmx -----------------------------------------------------------
 
+
 def test_a_plain_verdict_post_redirects_to_the_next_sample(project, expert, client_for):
     s1, s2 = add_samples(project, 2)
     client = client_for(expert)
@@ -376,11 +398,13 @@ def test_the_verdict_endpoint_refuses_get(project, expert, client_for):
 
 # --- cost and safety --------------------------------------------------------
 
+
 @pytest.mark.parametrize("count", [5, 50])
-def test_the_queue_page_costs_a_fixed_number_of_queries(count, project, expert, lead, admin_member, client_for,
-                                                        django_assert_max_num_queries):
+def test_the_queue_page_costs_a_fixed_number_of_queries(
+    count, project, expert, lead, admin_member, client_for, django_assert_max_num_queries
+):
     samples = add_samples(project, count)
-    for sample in samples[:: 3]:
+    for sample in samples[::3]:
         flag(sample)
         score(sample, 0.4, neighbours=[[other.pk, 0.9] for other in samples[:5] if other != sample])
     for reviewer in (lead, admin_member):
@@ -395,8 +419,10 @@ def test_the_queue_page_costs_a_fixed_number_of_queries(count, project, expert, 
 def test_sample_text_on_the_queue_card_is_escaped(project, expert, client_for):
     sample = add_sample(project, input=XSS, output=XSS)
     Sample.objects.filter(pk=sample.pk).update(label=XSS)
-    for response in (client_for(expert).get(queue(project)),
-                     client_for(expert).get(queue(project, sample=sample.pk), headers=HTMX)):
+    for response in (
+        client_for(expert).get(queue(project)),
+        client_for(expert).get(queue(project, sample=sample.pk), headers=HTMX),
+    ):
         text = body(response)
         assert text.count(XSS_ESCAPED) >= 3
         assert "<script>alert(1)" not in text

@@ -61,17 +61,32 @@ def catalogue(project, expert, lead):
     tpl_a, tpl_b = template_version(project, "tpl-a"), template_version(project, "tpl-b")
     run_a = run(project, "run-a", tpl_a, gen_a)
     samples = {
-        "real_eval": add_sample(project, origin="real", status="accepted", split="eval",
-                                input="Which fruit is red?", output="An apple is red."),
-        "real_train": add_sample(project, origin="real", split="train",
-                                 input="How many legs has a spider?", output="Eight legs."),
-        "a_run": add_sample(project, gen=gen_a, run=run_a, template_version=tpl_a,
-                            input="Count the apples in the basket.", output="There are three apples."),
-        "a_free": add_sample(project, gen=gen_a, template_version=tpl_a, status="rejected",
-                             input="Name a planet.", output="Mars."),
+        "real_eval": add_sample(
+            project,
+            origin="real",
+            status="accepted",
+            split="eval",
+            input="Which fruit is red?",
+            output="An apple is red.",
+        ),
+        "real_train": add_sample(
+            project, origin="real", split="train", input="How many legs has a spider?", output="Eight legs."
+        ),
+        "a_run": add_sample(
+            project,
+            gen=gen_a,
+            run=run_a,
+            template_version=tpl_a,
+            input="Count the apples in the basket.",
+            output="There are three apples.",
+        ),
+        "a_free": add_sample(
+            project, gen=gen_a, template_version=tpl_a, status="rejected", input="Name a planet.", output="Mars."
+        ),
         "b_one": add_sample(project, gen=gen_b, template_version=tpl_b, input="What is 2+2?", output="4"),
-        "b_two": add_sample(project, gen=gen_b, template_version=tpl_b, status="accepted",
-                            input="What is 3+3?", output="6"),
+        "b_two": add_sample(
+            project, gen=gen_b, template_version=tpl_b, status="accepted", input="What is 3+3?", output="6"
+        ),
     }
     Verdict.objects.create(sample=samples["real_eval"], reviewer=expert, value="correct")
     Verdict.objects.create(sample=samples["a_free"], reviewer=lead, value="wrong", error_category="other")
@@ -83,8 +98,14 @@ def catalogue(project, expert, lead):
     score(samples["b_two"], 0.6)
     dense = cluster(project, 1, [samples["b_one"], samples["b_two"]])
     pair = group(project, [samples["a_run"], samples["b_two"]])
-    ids = {"gen_a": gen_a.pk, "gen_b": gen_b.pk, "tpl_a": tpl_a.template_id, "run_a": run_a.pk,
-           "cluster": dense.pk, "group": pair.pk}
+    ids = {
+        "gen_a": gen_a.pk,
+        "gen_b": gen_b.pk,
+        "tpl_a": tpl_a.template_id,
+        "run_a": run_a.pk,
+        "cluster": dense.pk,
+        "group": pair.pk,
+    }
     return samples, ids
 
 
@@ -123,8 +144,7 @@ def test_each_filter_lists_exactly_the_matching_samples(params, expected, catalo
     assert match_count(response) == str(len(expected))
 
 
-def test_text_search_stems_words_on_postgres_and_matches_substrings_elsewhere(catalogue, project, expert,
-                                                                               client_for):
+def test_text_search_stems_words_on_postgres_and_matches_substrings_elsewhere(catalogue, project, expert, client_for):
     samples, _ = catalogue
     response = client_for(expert).get(samples_url(project, q="apples"))
     if ON_POSTGRES:
@@ -148,6 +168,7 @@ def test_htmx_filter_returns_only_the_results_partial(catalogue, project, expert
 
 
 # --- keyset pages -------------------------------------------------------------
+
 
 def test_older_and_newer_pages_cover_every_sample_once(project, expert, client_for):
     ids = sorted((s.pk for s in add_samples(project, 120)), reverse=True)
@@ -186,6 +207,7 @@ def test_pages_keep_the_filter(project, expert, client_for):
 
 # --- counts -------------------------------------------------------------------
 
+
 def test_the_unfiltered_count_comes_from_the_counters(project, expert, client_for):
     add_samples(project, 3)
     add_samples(project, 2, origin="real", status="accepted")
@@ -220,14 +242,18 @@ def test_a_filtered_count_past_the_cap_is_an_estimate(by, project, expert, clien
 
 # --- bad filters ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"novelty_min": "0.8", "novelty_max": "0.2"}, "The novelty range is empty"),
-    ({"novelty_min": "high"}, "novelty_min: Enter a number."),
-    ({"novelty_max": "1.5"}, "novelty_max: Ensure this value is less than or equal to 1.0."),
-    ({"status": "maybe"}, "status: Select a valid choice."),
-    ({"generator": "999999"}, "generator: Select a valid choice."),
-    ({"cluster": "x"}, "cluster: Enter a whole number."),
-])
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"novelty_min": "0.8", "novelty_max": "0.2"}, "The novelty range is empty"),
+        ({"novelty_min": "high"}, "novelty_min: Enter a number."),
+        ({"novelty_max": "1.5"}, "novelty_max: Ensure this value is less than or equal to 1.0."),
+        ({"status": "maybe"}, "status: Select a valid choice."),
+        ({"generator": "999999"}, "generator: Select a valid choice."),
+        ({"cluster": "x"}, "cluster: Enter a whole number."),
+    ],
+)
 def test_an_invalid_filter_is_400_with_a_clear_message(params, message, project, expert, client_for):
     add_samples(project, 2)
     response = client_for(expert).get(samples_url(project, **params))
@@ -246,6 +272,7 @@ def test_another_projects_generator_is_not_a_valid_filter(project, other_project
 
 
 # --- find similar ---------------------------------------------------------------
+
 
 def test_find_similar_lists_the_stored_neighbours_nearest_first(project, other_project, expert, client_for):
     anchor, near, middle, far, _unrelated = add_samples(project, 5)
@@ -270,9 +297,11 @@ def test_find_similar_for_another_projects_sample_is_404(project, other_project,
 
 # --- cost ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("count", [5, 60])
-def test_the_list_page_costs_the_same_queries_at_any_page_size(count, project, expert, client_for,
-                                                               django_assert_max_num_queries):
+def test_the_list_page_costs_the_same_queries_at_any_page_size(
+    count, project, expert, client_for, django_assert_max_num_queries
+):
     tpl = template_version(project)
     gen = generator(project)
     samples = add_samples(project, count, gen=gen, template_version=tpl, run=run(project, "r", tpl, gen))
@@ -289,21 +318,26 @@ def test_the_list_page_costs_the_same_queries_at_any_page_size(count, project, e
 
 # --- detail -------------------------------------------------------------------
 
+
 def test_the_detail_page_shows_lineage_verdicts_and_history(project, expert, lead, client_for):
     gen = generator(project, "llama-gen")
     tpl = template_version(project, "word-problems")
-    sample, other = add_samples(project, 2, gen=gen, template_version=tpl,
-                                run=run(project, "nightly-7", tpl, gen))
+    sample, other = add_samples(project, 2, gen=gen, template_version=tpl, run=run(project, "nightly-7", tpl, gen))
     erin, lee = client_for(expert), client_for(lead)
-    erin.post(reverse("verdict_save", args=[project.slug, sample.pk]),
-              {"value": "unsure", "revision": 0, "note": "check the units"}, headers=HTMX)
-    lee.post(reverse("samples_bulk", args=[project.slug]),
-             {"action": "reject", "ids": f"{sample.pk},{other.pk}", "expected_count": 2})
+    erin.post(
+        reverse("verdict_save", args=[project.slug, sample.pk]),
+        {"value": "unsure", "revision": 0, "note": "check the units"},
+        headers=HTMX,
+    )
+    lee.post(
+        reverse("samples_bulk", args=[project.slug]),
+        {"action": "reject", "ids": f"{sample.pk},{other.pk}", "expected_count": 2},
+    )
     lee.post(reverse("samples_bulk", args=[project.slug]), {"action": "accept", "ids": other.pk, "expected_count": 1})
     text = body(erin.get(reverse("sample_detail", args=[project.slug, sample.pk])))
     assert "llama-gen" in text and "word-problems v1" in text and "nightly-7" in text
     assert "erin-expert" in text and "Unsure" in text and "check the units" in text
-    history = text[text.index("<h2>History</h2>"):]
+    history = text[text.index("<h2>History</h2>") :]
     assert "verdict.record" in history
     assert "samples.bulk_reject" in history
     # The bulk accept listed only the other sample.
@@ -313,10 +347,12 @@ def test_the_detail_page_shows_lineage_verdicts_and_history(project, expert, lea
 def test_the_history_says_how_many_samples_a_bulk_action_changed(project, lead, client_for):
     sample, other, third = add_samples(project, 3)
     client = client_for(lead)
-    client.post(reverse("samples_bulk", args=[project.slug]),
-                {"action": "reject", "ids": f"{sample.pk},{other.pk},{third.pk}", "expected_count": 3})
+    client.post(
+        reverse("samples_bulk", args=[project.slug]),
+        {"action": "reject", "ids": f"{sample.pk},{other.pk},{third.pk}", "expected_count": 3},
+    )
     text = body(client.get(reverse("sample_detail", args=[project.slug, sample.pk])))
-    history = text[text.index("<h2>History</h2>"):]
+    history = text[text.index("<h2>History</h2>") :]
     # Three changed: this sample and two others.
     assert "with 3 others" not in history
     assert "one of 3 changed by filter" in history
@@ -326,10 +362,13 @@ def test_the_history_shows_the_group_decision_that_rejected_the_sample(project, 
     keeper, duplicate = add_samples(project, 2)
     pair = group(project, [keeper, duplicate])
     client = client_for(lead)
-    client.post(reverse("group_resolve", args=[project.slug, pair.pk]),
-                {"keep": keeper.pk, "members": members_token(pair)}, headers=HTMX)
+    client.post(
+        reverse("group_resolve", args=[project.slug, pair.pk]),
+        {"keep": keeper.pk, "members": members_token(pair)},
+        headers=HTMX,
+    )
     text = body(client.get(reverse("sample_detail", args=[project.slug, duplicate.pk])))
-    history = text[text.index("<h2>History</h2>"):]
+    history = text[text.index("<h2>History</h2>") :]
     assert "duplicate_group.resolve" in history
     assert "lee-lead" in history
 
@@ -341,13 +380,17 @@ def test_the_detail_page_of_another_projects_sample_is_404(project, other_projec
 
 # --- escaping -----------------------------------------------------------------
 
+
 def test_sample_text_is_escaped_in_the_browser_find_similar_and_detail(project, expert, client_for):
     evil, neighbour = add_samples(project, 2, texts=[(XSS, XSS), (XSS, XSS)], label=XSS)
     score(neighbour, 0.1, neighbours=[[evil.pk, 0.99]])
     score(evil, 0.1, neighbours=[[neighbour.pk, 0.99]])
     client = client_for(expert)
-    for url in (samples_url(project), samples_url(project, similar_to=neighbour.pk),
-                reverse("sample_detail", args=[project.slug, evil.pk])):
+    for url in (
+        samples_url(project),
+        samples_url(project, similar_to=neighbour.pk),
+        reverse("sample_detail", args=[project.slug, evil.pk]),
+    ):
         text = body(client.get(url))
         assert XSS_ESCAPED in text, url
         assert "<script>alert(1)" not in text, url

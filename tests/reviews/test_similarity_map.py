@@ -39,6 +39,7 @@ def point_url(project, pk: int) -> str:
 
 # --- a light page -------------------------------------------------------------
 
+
 def test_the_map_page_at_3000_points_stays_under_150_kb(project, expert, client_for, capsys):
     """Samples of the size the demo has (a question and a worked answer), in 40 clusters of
     5 generators and 6 templates, with novelty and groups: every colouring is on the page."""
@@ -47,20 +48,36 @@ def test_the_map_page_at_3000_points_stays_under_150_kb(project, expert, client_
     samples = []
     for batch in range(30):
         numbers = range(batch * 100, batch * 100 + 100)
-        samples += add_samples(project, 100, gen=generators[batch % 5], template_version=versions[batch % 6], texts=[(
-            f"Question {n}: a shop sells {n % 17 + 2} boxes of {n % 9 + 3} pens each. How many pens are there?",
-            f"Each box holds {n % 9 + 3} pens and there are {n % 17 + 2} boxes, so multiply: "
-            f"{n % 17 + 2} × {n % 9 + 3} = {(n % 17 + 2) * (n % 9 + 3)}. The shop has that many pens. " * 2)
-            for n in numbers])
+        samples += add_samples(
+            project,
+            100,
+            gen=generators[batch % 5],
+            template_version=versions[batch % 6],
+            texts=[
+                (
+                    f"Question {n}: a shop sells {n % 17 + 2} boxes of {n % 9 + 3} pens each. How many pens are there?",
+                    f"Each box holds {n % 9 + 3} pens and there are {n % 17 + 2} boxes, so multiply: "
+                    f"{n % 17 + 2} × {n % 9 + 3} = {(n % 17 + 2) * (n % 9 + 3)}. The shop has that many pens. " * 2,
+                )
+                for n in numbers
+            ],
+        )
     clusters = [cluster(project, c + 1) for c in range(40)]
-    SampleSimilarity.objects.bulk_create([
-        SampleSimilarity(sample=s, project=project, cluster=clusters[n % 40], novelty=round(n / 3000, 3))
-        for n, s in enumerate(samples)])
+    SampleSimilarity.objects.bulk_create(
+        [
+            SampleSimilarity(sample=s, project=project, cluster=clusters[n % 40], novelty=round(n / 3000, 3))
+            for n, s in enumerate(samples)
+        ]
+    )
     for start in range(0, 300, 3):
-        group(project, samples[start:start + 3])
+        group(project, samples[start : start + 3])
     rng = np.random.default_rng(5)
-    EmbeddingMap.objects.create(project=project, method="umap", embedded_total=1_000_000,
-                                points=[[s.pk, float(x), float(y)] for s, (x, y) in zip(samples, rng.random((3000, 2)))])
+    EmbeddingMap.objects.create(
+        project=project,
+        method="umap",
+        embedded_total=1_000_000,
+        points=[[s.pk, float(x), float(y)] for s, (x, y) in zip(samples, rng.random((3000, 2)))],
+    )
 
     response = client_for(expert).get(map_url(project))
     size = len(response.content)
@@ -83,17 +100,26 @@ def test_each_point_carries_its_colourings_and_none_its_text(project, lead, clie
     SampleSimilarity.objects.filter(sample=first).update(novelty=0.04)
     family = group(project, [first, second], kind="variant")
     group(project, [first, real], kind="near")
-    EmbeddingMap.objects.create(project=project, embedded_total=3, points=[
-        [second.pk, 0.25, 0.75], [first.pk, 0.5, 0.125], [real.pk, 1.0, 0.0]])
+    EmbeddingMap.objects.create(
+        project=project, embedded_total=3, points=[[second.pk, 0.25, 0.75], [first.pk, 0.5, 0.125], [real.pk, 1.0, 0.0]]
+    )
 
     points = {p["id"]: p for p in map_points(body(client_for(lead).get(map_url(project))))}
 
     assert (points[first.pk]["x"], points[first.pk]["y"]) == (0.5, 0.125)
     assert points[first.pk] | {} == {
-        "id": first.pk, "x": 0.5, "y": 0.125, "novelty": 0.04, "origin": "synthetic", "status": "accepted",
-        "generator": "gen-a", "template": "tpl-a", "cluster": f"cluster {found.number}",
+        "id": first.pk,
+        "x": 0.5,
+        "y": 0.125,
+        "novelty": 0.04,
+        "origin": "synthetic",
+        "status": "accepted",
+        "generator": "gen-a",
+        "template": "tpl-a",
+        "cluster": f"cluster {found.number}",
         # In a variant family and a near-duplicate group: the family says more about its structure.
-        "group": f"variant family #{family.pk}"}
+        "group": f"variant family #{family.pk}",
+    }
     assert points[real.pk]["generator"] == "real" and points[real.pk]["template"] == "none"
     assert points[real.pk]["cluster"] == "none" and points[real.pk]["novelty"] is None
     assert points[real.pk]["group"].startswith("near-duplicates #")
@@ -125,8 +151,9 @@ def test_an_expert_holding_an_audit_item_sees_only_where_it_lies(project, expert
     audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
     assert AuditItem.objects.count() == 10
     later = add_samples(project, 1, gen=gen)[0]
-    EmbeddingMap.objects.create(project=project, embedded_total=11,
-                                points=[[s.pk, 0.1, 0.2] for s in [*held_samples, later]])
+    EmbeddingMap.objects.create(
+        project=project, embedded_total=11, points=[[s.pk, 0.1, 0.2] for s in [*held_samples, later]]
+    )
 
     seen = {p["id"]: p for p in map_points(body(client_for(expert).get(map_url(project))))}
     held = seen[held_samples[0].pk]
@@ -141,8 +168,8 @@ def test_an_expert_holding_an_audit_item_sees_only_where_it_lies(project, expert
 
 # --- the hovered point --------------------------------------------------------
 
-@pytest.mark.parametrize("role, status", [("expert", 200), ("lead", 200), ("admin_member", 200),
-                                          ("outsider", 404)])
+
+@pytest.mark.parametrize("role, status", [("expert", 200), ("lead", 200), ("admin_member", 200), ("outsider", 404)])
 def test_a_points_text_is_for_the_projects_members_only(role, status, request, project, client_for):
     sample = add_samples(project, 1, texts=[("What is 2 + 2?", "Four.")])[0]
     response = client_for(request.getfixturevalue(role)).get(point_url(project, sample.pk), headers=HTMX)
@@ -178,8 +205,9 @@ def test_a_points_text_is_escaped(project, expert, client_for):
 
 
 def test_a_points_head_tells_lineage_cluster_and_novelty(project, expert, client_for):
-    sample = add_samples(project, 1, gen=generator(project, "gen-a"),
-                         template_version=template_version(project, "tpl-a"))[0]
+    sample = add_samples(
+        project, 1, gen=generator(project, "gen-a"), template_version=template_version(project, "tpl-a")
+    )[0]
     cluster(project, 4, [sample])
     SampleSimilarity.objects.filter(sample=sample).update(novelty=0.25)
     text = body(client_for(expert).get(point_url(project, sample.pk), headers=HTMX))
@@ -199,6 +227,7 @@ def test_a_held_points_head_hides_its_lineage_from_the_expert_not_the_lead(proje
 
 
 # --- the layout ---------------------------------------------------------------
+
 
 def _blobs(count: int, seed: int) -> np.ndarray:
     """Two tight blobs far apart in 32 dimensions, alternating by row."""

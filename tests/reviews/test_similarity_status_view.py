@@ -29,8 +29,9 @@ def test_plain_get_of_the_status_goes_to_the_project_page(project, expert, clien
     assert response.status_code == 302 and response["Location"] == reverse("project_detail", args=[project.slug])
 
 
-@pytest.mark.parametrize(("who", "expected"), [("expert", 403), ("lead", 302), ("admin_member", 302),
-                                                ("outsider", 404), (None, 302)])
+@pytest.mark.parametrize(
+    ("who", "expected"), [("expert", 403), ("lead", 302), ("admin_member", 302), ("outsider", 404), (None, 302)]
+)
 def test_rerun_is_for_leads_and_admins(who, expected, request, project, client_for):
     user = request.getfixturevalue(who) if who else None
     response = client_for(user).post(reverse("similarity_rerun", args=[project.slug]))

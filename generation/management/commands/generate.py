@@ -13,9 +13,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from generation.models import GenerationRun, RunStatus
-from generation.services.runs import run_execute, run_finish_if_done, run_resume
-from generation.services.run_lanes import LaneProgress, lane_execute
 from generation.selectors.runs import lanes_unheld, run_lanes, run_totals
+from generation.services.run_lanes import LaneProgress, lane_execute
+from generation.services.runs import run_execute, run_finish_if_done, run_resume
 
 BAR_WIDTH = 40
 
@@ -51,8 +51,11 @@ class Command(BaseCommand):
         totals = run_totals(run, run_lanes(run))
         finished = totals.done + totals.failed
         filled = int(BAR_WIDTH * totals.finished_share)
-        self.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished:,}/{totals.items_total:,} "
-                          f"items · {totals.failed:,} failed · {totals.samples:,} samples", ending="")
+        self.stderr.write(
+            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished:,}/{totals.items_total:,} "
+            f"items · {totals.failed:,} failed · {totals.samples:,} samples",
+            ending="",
+        )
         self.stderr.flush()
 
     def _watch(self, run: GenerationRun, *, take_over: bool) -> None:
@@ -70,8 +73,10 @@ class Command(BaseCommand):
     def _summary(self, run: GenerationRun) -> None:
         self._bar(run.pk)
         self.stderr.write("")
-        self.stdout.write(f"run {run.pk} {run.name}: {run.status}; {run.items_done:,} done, {run.items_failed:,} "
-                          f"failed of {run.items_total:,}; {run.samples_created:,} samples; "
-                          f"tokens {run.prompt_tokens:,} in, {run.completion_tokens:,} out")
+        self.stdout.write(
+            f"run {run.pk} {run.name}: {run.status}; {run.items_done:,} done, {run.items_failed:,} "
+            f"failed of {run.items_total:,}; {run.samples_created:,} samples; "
+            f"tokens {run.prompt_tokens:,} in, {run.completion_tokens:,} out"
+        )
         if run.items_failed:
             self.stdout.write("failed items are listed on the run's page; retry them with --retry-failed")

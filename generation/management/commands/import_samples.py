@@ -7,12 +7,12 @@ from tqdm import tqdm
 
 from generation.ingest.mapping import FieldMapping, MappingError
 from generation.ingest.readers import detect_format
+from generation.models import ImportFormat, ImportStatus, Origin
 from generation.services.imports import (
     ImportProgress,
     import_batch_create,
     import_batch_run,
 )
-from generation.models import ImportFormat, ImportStatus, Origin
 from synthreview.projects.models import Project
 
 
@@ -25,8 +25,13 @@ class Command(BaseCommand):
         parser.add_argument("--origin", choices=Origin.values, default=Origin.SYNTHETIC)
         parser.add_argument("--generator", default="", help="Generator of every synthetic row.")
         parser.add_argument("--template", default="", help="Prompt template of every synthetic row.")
-        parser.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
-                            help="Read FIELD (input, output, label, origin, generator, template) from COLUMN.")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help="Read FIELD (input, output, label, origin, generator, template) from COLUMN.",
+        )
         parser.add_argument("--format", choices=ImportFormat.values, default=None)
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
 
@@ -56,8 +61,13 @@ class Command(BaseCommand):
 
         show_bar = not options["no_progress"] and options.get("verbosity", 1) > 0
         is_parquet = fmt == ImportFormat.PARQUET
-        bar = tqdm(total=None if is_parquet else path.stat().st_size, unit=" rows" if is_parquet else "B",
-                   unit_scale=True, disable=not show_bar, file=self.stderr._out)
+        bar = tqdm(
+            total=None if is_parquet else path.stat().st_size,
+            unit=" rows" if is_parquet else "B",
+            unit_scale=True,
+            disable=not show_bar,
+            file=self.stderr._out,
+        )
 
         def report(step: ImportProgress) -> None:
             if step.total_units and bar.total != step.total_units:

@@ -12,8 +12,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--only", action="append", choices=sorted(REGISTRY), metavar="NAME",
-                            help=f"run only this check (repeatable): {', '.join(REGISTRY)}")
+        parser.add_argument(
+            "--only",
+            action="append",
+            choices=sorted(REGISTRY),
+            metavar="NAME",
+            help=f"run only this check (repeatable): {', '.join(REGISTRY)}",
+        )
 
     def handle(self, *args: object, slug: str, only: list[str] | None, **options: object) -> None:
         project = Project.objects.filter(slug=slug).first()

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from synthreview.projects.models import Project
 from reviews.services.similarity_build import similarity_build
+from synthreview.projects.models import Project
 
 
 class Command(BaseCommand):
@@ -19,8 +19,7 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"no project with slug {slug!r}")
-        bar = tqdm(unit=" samples", disable=no_progress or options.get("verbosity", 1) == 0,
-                   file=self.stderr._out)
+        bar = tqdm(unit=" samples", disable=no_progress or options.get("verbosity", 1) == 0, file=self.stderr._out)
 
         def report(done: int, total: int, stage: str) -> None:
             bar.set_description(stage)

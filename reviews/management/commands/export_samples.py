@@ -9,29 +9,43 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from generation.models import Generator
-from synthreview.projects.models import Project, Role
-from reviews.services.exports import ExportError, export_request, export_run
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit, ExportStatus
+from reviews.services.exports import ExportError, export_request, export_run
 from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import Project, Role
 
 
 class Command(BaseCommand):
-    help = ("Export a project's approved samples through the governance gates. Writes the file to --out and its "
-            "manifest to OUT.manifest.json; exits non-zero with the reason when a gate refuses.")
+    help = (
+        "Export a project's approved samples through the governance gates. Writes the file to --out and its "
+        "manifest to OUT.manifest.json; exits non-zero with the reason when a gate refuses."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug")
         parser.add_argument("--format", required=True, choices=ExportFormat.values)
         parser.add_argument("--out", required=True, type=Path)
         parser.add_argument("--split", default=ExportSplit.TRAIN, choices=ExportSplit.values)
-        parser.add_argument("--target-model", default="", help="The model this data will train (recursion guard); it must be declared in the "
-                                 "project's policy. Default: every model the policy declares.")
-        parser.add_argument("--max-depth", type=int, default=None,
-                            help="Largest generation depth to take (default: the project's setting).")
+        parser.add_argument(
+            "--target-model",
+            default="",
+            help="The model this data will train (recursion guard); it must be declared in the "
+            "project's policy. Default: every model the policy declares.",
+        )
+        parser.add_argument(
+            "--max-depth",
+            type=int,
+            default=None,
+            help="Largest generation depth to take (default: the project's setting).",
+        )
         parser.add_argument("--eval-version", type=int, default=None, help="Eval-set version (default: latest).")
         parser.add_argument("--exclude-generator", action="append", default=[], metavar="NAME")
-        parser.add_argument("--override-audit", default="", metavar="REASON",
-                            help="Export synthetic samples without a passing audit; the reason goes in the manifest.")
+        parser.add_argument(
+            "--override-audit",
+            default="",
+            metavar="REASON",
+            help="Export synthetic samples without a passing audit; the reason goes in the manifest.",
+        )
         parser.add_argument("--as-user", default="", metavar="USERNAME", help="Recorded as the export's author.")
         parser.add_argument("--no-progress", action="store_true")
 
@@ -55,14 +69,24 @@ class Command(BaseCommand):
             raise CommandError(f"unknown generator among {names}")
         try:
             export = export_request(
-                access=ProjectAccess(project, Role.ADMIN), actor=actor, format=options["format"],
-                split=options["split"], target_model=options["target_model"],
-                max_generation_depth=options["max_depth"], eval_set_version=version, excluded_generator_ids=excluded,
-                audit_override_reason=options["override_audit"], enqueue=False)
+                access=ProjectAccess(project, Role.ADMIN),
+                actor=actor,
+                format=options["format"],
+                split=options["split"],
+                target_model=options["target_model"],
+                max_generation_depth=options["max_depth"],
+                eval_set_version=version,
+                excluded_generator_ids=excluded,
+                audit_override_reason=options["override_audit"],
+                enqueue=False,
+            )
         except ExportError as error:
             raise CommandError(str(error)) from error
-        bar = tqdm(unit=" rows", disable=bool(options["no_progress"]) or options.get("verbosity", 1) == 0,
-                   file=self.stderr._out)
+        bar = tqdm(
+            unit=" rows",
+            disable=bool(options["no_progress"]) or options.get("verbosity", 1) == 0,
+            file=self.stderr._out,
+        )
 
         def report(done: int, total: int, stage: str) -> None:
             bar.set_description(stage)
@@ -81,6 +105,8 @@ class Command(BaseCommand):
             raise CommandError(f"export {export.pk} {export.status}:\n{reasons}")
         shutil.copyfile(export.stored_path, out)
         manifest_path.write_text(json.dumps(export.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        self.stdout.write(f"export {export.pk}: {export.rows_written:,} rows, real share "
-                          f"{export.manifest['real_share']:.1%}, sha256 {export.sha256}\n"
-                          f"wrote {out} and {manifest_path}")
+        self.stdout.write(
+            f"export {export.pk}: {export.rows_written:,} rows, real share "
+            f"{export.manifest['real_share']:.1%}, sha256 {export.sha256}\n"
+            f"wrote {out} and {manifest_path}"
+        )

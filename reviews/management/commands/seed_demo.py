@@ -12,8 +12,11 @@ class Command(BaseCommand):
     help = "Fill the demo project and queue its audits (offline, deterministic). Does nothing if it exists."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--inline", action="store_true",
-                            help="Execute the generation runs here instead of queueing them for a worker.")
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="Execute the generation runs here instead of queueing them for a worker.",
+        )
 
     def handle(self, *args: object, inline: bool, **options: object) -> None:
         if Project.objects.filter(slug=DEMO_SLUG).exists():

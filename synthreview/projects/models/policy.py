@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from django.db import models
 
-DEFAULT_HIDDEN_METADATA_KEYS = ("expected_answer", "deliberately_wrong", "truth_values", "gold_verdict",
-                                "reference_answer", "answer")
+DEFAULT_HIDDEN_METADATA_KEYS = (
+    "expected_answer",
+    "deliberately_wrong",
+    "truth_values",
+    "gold_verdict",
+    "reference_answer",
+    "answer",
+)
 
 
 def default_hidden_metadata_keys() -> list[str]:

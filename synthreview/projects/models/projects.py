@@ -67,44 +67,50 @@ class Project(models.Model):
     # Generator name → the largest share of a training export its samples may take.
     generator_caps = models.JSONField(default=dict, blank=True)
     eval_leak_threshold = models.FloatField(
-        default=0.90, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.90,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Cosine similarity to an eval sample from which a train-side sample counts as a leak.",
     )
-    embedding_text = models.CharField(
-        max_length=16, choices=EmbeddingText.choices, default=EmbeddingText.INPUT_OUTPUT
-    )
+    embedding_text = models.CharField(max_length=16, choices=EmbeddingText.choices, default=EmbeddingText.INPUT_OUTPUT)
     similarity_top_k = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
     # A cluster is low-novelty when it is dense and mostly synthetic, or far from any real data.
     low_novelty_min_density = models.FloatField(
-        default=0.85, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        default=0.85,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Mean similarity to the centroid from which a mostly synthetic cluster counts as repetitive.",
     )
     low_novelty_min_synthetic_share = models.FloatField(
         default=0.9, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
     low_novelty_far_distance = models.FloatField(
-        default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
         help_text="Distance (1 − cosine) from the nearest real sample beyond which a cluster is off the real data.",
     )
     # Two samples whose slot values (numbers, names, code literals) or final answers differ are
     # templated variants of one skeleton, never near-duplicates of each other.
     variant_rule = models.CharField(
-        max_length=8, choices=VariantRule.choices, default=VariantRule.SLOTS,
+        max_length=8,
+        choices=VariantRule.choices,
+        default=VariantRule.SLOTS,
         help_text="How near-duplicates are told apart from templated variants.",
     )
     variant_keep_max = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
         help_text="How many members of a variant family the keep action suggests keeping, the most diverse first.",
     )
     refit_share = models.FloatField(
-        default=0.20, validators=[MinValueValidator(0.01), MaxValueValidator(10.0)],
+        default=0.20,
+        validators=[MinValueValidator(0.01), MaxValueValidator(10.0)],
         help_text="Clusters are refitted once the samples added since the last fit pass this share of that fit.",
     )
     # Metadata keys a reviewer never sees while auditing: they hold the answer key.
     hidden_metadata_keys = models.JSONField(
-        default=default_hidden_metadata_keys, blank=True,
+        default=default_hidden_metadata_keys,
+        blank=True,
         help_text="Metadata keys shown to leads only (answer keys). Reviewers never see them.",
     )
     # The model(s) this project trains, each with the models it is derived from
@@ -112,7 +118,9 @@ class Project(models.Model):
     # check their generators against these by default.
     target_models = models.JSONField(default=list, blank=True)
     quality_check_schedule = models.CharField(
-        max_length=8, choices=QualityCheckSchedule.choices, default=QualityCheckSchedule.MONTHLY,
+        max_length=8,
+        choices=QualityCheckSchedule.choices,
+        default=QualityCheckSchedule.MONTHLY,
         help_text="How often a worker recomputes quality figures and drift, and raises alerts, with nobody asking.",
     )
     quality_check_last_at = models.DateTimeField(null=True, blank=True)
@@ -123,8 +131,7 @@ class Project(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(min_real_share__isnull=True)
-                | Q(min_real_share__gte=0.0, min_real_share__lte=1.0),
+                condition=Q(min_real_share__isnull=True) | Q(min_real_share__gte=0.0, min_real_share__lte=1.0),
                 name="project_min_real_share_is_a_share",
             ),
         ]

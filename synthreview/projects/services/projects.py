@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -43,7 +42,10 @@ def membership_set(
             user.save(update_fields=["password"])
         membership, _ = Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
         audit_log_record(
-            project=project, actor=actor, action="membership.set", obj=membership,
+            project=project,
+            actor=actor,
+            action="membership.set",
+            obj=membership,
             details={"user": username, "role": role, "user_created": created},
         )
     return membership
