@@ -39,7 +39,7 @@ def status_kib(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def lineage_create(project, generator_names, template_versions, *, created_by=None):  # type: ignore[no-untyped-def]
+def lineage_create(project, generator_names, template_versions, *, created_by=None):
     """Imported generators, template versions [(name, number)] and one completed run per version,
     each run over every generator: the lineage a bench's samples point at."""
     from generation.models import (

@@ -180,7 +180,7 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
     lead, experts = users[fixture.lead_id], [users[pk] for pk in fixture.reviewer_ids if pk != fixture.lead_id]
     categories = list(ErrorCategory.values)
 
-    def review(audit, count: int, wrong_rate: float) -> None:  # type: ignore[no-untyped-def]
+    def review(audit, count: int, wrong_rate: float) -> None:
         for number, item in enumerate(audit.items.order_by("position")[:count]):
             draw = rng.random()
             value = "wrong" if draw < wrong_rate else "unsure" if draw < wrong_rate + 0.03 else "correct"
@@ -227,8 +227,9 @@ def _snapshots_create(fixture: Fixture, rng: random.Random) -> int:
 
     from django.utils import timezone
 
-    from generation.models import Origin, SampleCount
+    from generation.models import Origin
     from reviews.models import Alert, QualitySnapshot, SnapshotScope
+    from synthreview.projects.models import SampleCount
 
     by_pair = _counts_by_run_and_generator(fixture.project_id)
     scopes: list[tuple[str, int | None, str, _ScopeCounts]] = []

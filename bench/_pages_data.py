@@ -508,9 +508,9 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
 
 def _print_contents(fixture: Fixture) -> None:
     from generation.hashing import content_hash
-    from generation.models import Sample, SampleCount, SampleFlag
+    from generation.models import Sample, SampleFlag
     from reviews.models import Cluster, DuplicateGroup, DuplicateGroupMember, SampleSimilarity, Verdict
-    from synthreview.projects.models import AuditLog
+    from synthreview.projects.models import AuditLog, SampleCount
 
     by_status: dict[str, int] = {}
     real = 0

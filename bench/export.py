@@ -402,15 +402,16 @@ def _child_export(payload: dict[str, Any]) -> int:
     django.setup()
     from reviews.services.exports import export_request, export_run
     from synthreview.progress import progress_key, progress_set
-    from synthreview.projects.access import ProjectAccess
-    from synthreview.projects.models import Project, Role
+    from synthreview.projects.access import ProjectAccess, SystemActor
+    from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     rss_before_kib = status_kib("VmRSS")
     started = time.perf_counter()
+    bench = SystemActor("bench:export")
     export = export_request(
-        access=ProjectAccess(project, Role.ADMIN),
-        actor=None,
+        access=ProjectAccess.for_system(project, bench),
+        actor=bench,
         format=payload["format"],
         target_model=TARGET_MODEL,
         audit_override_reason=OVERRIDE_REASON,

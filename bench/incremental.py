@@ -314,7 +314,6 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     from generation.hashing import content_hash
     from generation.models import GeneratorKind, Origin, PromptTemplate, PromptTemplateVersion, SampleStatus
     from generation.services.generators import generator_create
-    from generation.services.sample_counts import sample_count_add
     from reviews.services.clusters import clusters_build
     from reviews.services.duplicate_groups import duplicate_groups_rebuild
     from reviews.services.embeddings import embedding_key
@@ -328,6 +327,7 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     from reviews.similarity.embedder import encode
     from reviews.similarity.index import build_index, index_dir, save_index
     from synthreview.projects.models import Project
+    from synthreview.projects.services.counters import sample_count_add
 
     project = Project.objects.get(pk=project_id)
     model_name, text_kind = embedding_key(project)

@@ -1,16 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from generation.models import (
-    GenerationRun,
-    Generator,
-    ImportBatch,
-    PromptTemplate,
-    PromptTemplateVersion,
-    Sample,
-    SampleCount,
-)
+from generation.models import GenerationRun, Generator, ImportBatch, PromptTemplate, PromptTemplateVersion, Sample
 
 
 class PromptTemplateVersionInline(admin.TabularInline):
@@ -33,7 +26,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 class PromptTemplateVersionAdmin(admin.ModelAdmin):
     list_display = ["template", "version", "output_format", "created_at"]
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request: HttpRequest, obj: PromptTemplateVersion | None = None) -> list[str]:
         # Versions are immutable once saved: a change is a new version.
         if obj is not None:
             return [field.name for field in self.model._meta.fields]
@@ -69,8 +62,3 @@ class SampleAdmin(admin.ModelAdmin):
     # A million rows: no full count for the changelist's paginator.
     show_full_result_count = False
     list_select_related = ["project", "generator"]
-
-
-@admin.register(SampleCount)
-class SampleCountAdmin(admin.ModelAdmin):
-    list_display = ["project", "origin", "status", "count"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import IntegrityError, OperationalError
 
 from generation.selectors.runs import runs_orphaned
@@ -15,13 +15,14 @@ from generation.services.runs import run_finish_if_done, run_prepare
 from synthreview.progress import progress_key, progress_set
 
 IMPORT_MAX_RETRIES = 3
+LANE_MAX_RETRIES = 5
 LANE_UNAVAILABLE_RETRY_S = 30
 LANE_ERROR_RETRIES = 2
 LANE_ERROR_RETRY_S = 30
 
 
 @shared_task(bind=True, acks_late=True, max_retries=IMPORT_MAX_RETRIES, default_retry_delay=30)
-def import_batch_task(self, batch_id: int) -> None:  # type: ignore[no-untyped-def]
+def import_batch_task(self: Task, batch_id: int) -> None:
     key = progress_key("import", batch_id)
 
     def report(step: ImportProgress) -> None:
@@ -58,12 +59,12 @@ def run_execute_task(run_id: int) -> None:
         run_lane_task.delay(run_id, generator_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=5)
-def run_lane_task(self, run_id: int, generator_id: int, errors: int = 0) -> None:  # type: ignore[no-untyped-def]
+@shared_task(bind=True, acks_late=True, max_retries=LANE_MAX_RETRIES)
+def run_lane_task(self: Task, run_id: int, generator_id: int, errors: int = 0) -> None:
     try:
         outcome = lane_execute(run_id=run_id, generator_id=generator_id)
     except LaneUnavailable as error:
-        if self.request.retries < self.max_retries:
+        if self.request.retries < LANE_MAX_RETRIES:
             raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2**self.request.retries) from error
         lane_give_up(run_id=run_id, generator_id=generator_id, reason=f"{error} (gave up after retrying)")
         outcome = "finished"

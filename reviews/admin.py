@@ -9,6 +9,7 @@ from reviews.models import (
     DuplicateGroup,
     SampleEmbedding,
     SampleSimilarity,
+    SimilarityJob,
     Verdict,
 )
 
@@ -32,6 +33,7 @@ class VerdictAdmin(admin.ModelAdmin):
     raw_id_fields = ["sample"]
 
 
+@admin.register(SimilarityJob)
 class SimilarityJobAdmin(admin.ModelAdmin):
     list_display = ["project", "kind", "status", "done", "total", "created_at", "finished_at"]
     list_filter = ["kind", "status", "project"]

@@ -7,9 +7,10 @@ No database here, so each formula is tested against published examples.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
 
 def _z(confidence: float) -> float:
@@ -103,6 +104,97 @@ class NoiseFloor:
     def unsure_share(self) -> float | None:
         total = self.judged + self.unsure
         return self.unsure / total if total else None
+
+
+@dataclass(frozen=True)
+class NoiseFloorFigures:
+    """An audit's noise floor as it is shown and frozen: the JSON under `Audit.frozen_figures["noise_floor"]`.
+
+    Counts as well as the figures computed from them, so a closed audit shows the numbers it closed
+    with even if a formula changes later. `unsure` counts unsure verdicts only; `split` counts items
+    reviewers disagreed on with no majority and no lead's decision. Both stay out of the rate and
+    both count in `unsure_share`. `low` and `high` (95% Wilson) are None while nothing is judged.
+    """
+
+    correct: int
+    wrong: int
+    unsure: int
+    split: int
+    judged: int
+    rate: float | None
+    low: float | None
+    high: float | None
+    unsure_share: float | None
+
+    @classmethod
+    def from_counts(
+        cls, *, correct: int, wrong: int, unsure: int, split: int, confidence: float = 0.95
+    ) -> NoiseFloorFigures:
+        floor = NoiseFloor(correct=correct, wrong=wrong, unsure=unsure + split, confidence=confidence)
+        low, high = floor.interval
+        return cls(
+            correct=floor.correct,
+            wrong=floor.wrong,
+            unsure=unsure,
+            split=split,
+            judged=floor.judged,
+            rate=floor.rate,
+            low=low if floor.judged else None,
+            high=high if floor.judged else None,
+            unsure_share=floor.unsure_share,
+        )
+
+    def to_json(self) -> dict[str, int | float | None]:
+        """The stored shape; its keys and their order are what closed audits hold."""
+        return {
+            "correct": self.correct,
+            "wrong": self.wrong,
+            "unsure": self.unsure,
+            "split": self.split,
+            "judged": self.judged,
+            "rate": self.rate,
+            "low": self.low,
+            "high": self.high,
+            "unsure_share": self.unsure_share,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> NoiseFloorFigures:
+        """Read a stored noise floor (or a breakdown row, which holds the same keys and more) as it was
+        frozen: the stored figures are kept, never recomputed. A row without `split` or `unsure_share`
+        reads them as 0 and None, as the pages always have."""
+        return cls(
+            correct=data["correct"],
+            wrong=data["wrong"],
+            unsure=data["unsure"],
+            split=data.get("split", 0),
+            judged=data["judged"],
+            rate=data["rate"],
+            low=data["low"],
+            high=data["high"],
+            unsure_share=data.get("unsure_share"),
+        )
+
+
+@dataclass(frozen=True)
+class BreakdownFloor:
+    """One generator's, template version's or run's own noise floor inside an audit: a row of
+    `Audit.frozen_figures["breakdowns"][key]`, stored flat as its id, label and items beside the
+    noise floor's keys."""
+
+    id: int | None
+    label: str
+    items: int
+    floor: NoiseFloorFigures
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "items": self.items, **self.floor.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BreakdownFloor:
+        return cls(
+            id=data["id"], label=data["label"], items=data.get("items", 0), floor=NoiseFloorFigures.from_json(data)
+        )
 
 
 def planned_interval_width(n: int, expected_rate: float, confidence: float = 0.95) -> float:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from reviews.models import SimilarityJob, SimilarityJobKind
 from reviews.services.alerts import alert_notify
+from reviews.services.demo_audits import RunsNotFinished, demo_audits_create
 from reviews.services.embeddings import embeddings_compute
+from reviews.services.eval_leaks import eval_leak_check, eval_leaks_after_build
+from reviews.services.exports import export_run
+from reviews.services.quality_checks import quality_check_run, quality_checks_dispatch
 from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.similarity_build import similarity_build
 from reviews.services.similarity_jobs import (
@@ -13,6 +17,8 @@ from reviews.services.similarity_jobs import (
     similarity_job_progress,
     similarity_job_request,
 )
+from reviews.services.similarity_search_run import similarity_search_run
+from synthreview.progress import progress_key, progress_set
 
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
@@ -59,8 +65,6 @@ def quality_snapshot_task(project_id: int) -> None:
 def quality_checks_dispatch_task() -> int:
     """Beat's entry, every tick: claim the projects whose scheduled check is due and enqueue each.
     Claims are conditional UPDATEs, so a second beat or a redelivery claims nothing twice."""
-    from reviews.services.quality_checks import quality_checks_dispatch
-
     return quality_checks_dispatch()
 
 
@@ -70,8 +74,6 @@ def quality_check_task(project_id: int, claimed_at: str) -> None:
     was taken since the claim, so a redelivered task measures nothing twice."""
     from datetime import datetime
 
-    from reviews.services.quality_checks import quality_check_run
-
     quality_check_run(project_id=project_id, claimed_at=datetime.fromisoformat(claimed_at))
 
 
@@ -79,8 +81,6 @@ def quality_check_task(project_id: int, claimed_at: str) -> None:
 def similarity_search_task(search_id: int) -> None:
     """Answer one semantic search; claimed once, so a redelivery answers nothing twice. A reader
     waits on it: no retries, a failure is shown on the page instead."""
-    from reviews.services.similarity_search_run import similarity_search_run
-
     similarity_search_run(search_id=search_id)
 
 
@@ -91,10 +91,8 @@ def alert_notify_task(alert_id: int) -> None:
 
 
 @shared_task(bind=True, max_retries=60, default_retry_delay=5)
-def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-def]
+def demo_audits_task(self: Task, project_id: int) -> None:
     """The demo's audits, once its runs are done; skipped if the project has audits already."""
-    from reviews.services.demo_audits import RunsNotFinished, demo_audits_create
-
     try:
         demo_audits_create(project_id=project_id)
     except RunsNotFinished as waiting:
@@ -104,24 +102,17 @@ def demo_audits_task(self, project_id: int) -> None:  # type: ignore[no-untyped-
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def eval_leak_check_task(version_id: int) -> None:
     """Compare the train side with a new eval-set version; incremental, so a rerun only finishes the rest."""
-    from reviews.services.eval_leaks import eval_leak_check
-
     eval_leak_check(version_id=version_id)
 
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def eval_leaks_after_build_task(project_id: int) -> None:
-    from reviews.services.eval_leaks import eval_leaks_after_build
-
     eval_leaks_after_build(project_id=project_id)
 
 
 @shared_task(acks_late=True, max_retries=2, default_retry_delay=30)
 def export_task(export_id: int) -> None:
     """Decide the gates and stream the file; a redelivered task finds the export finished and stops."""
-    from reviews.services.exports import export_run
-    from synthreview.progress import progress_key, progress_set
-
     key = progress_key("export", export_id)
 
     def report(done: int, total: int, stage: str) -> None:

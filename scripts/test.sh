@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh "[test]"
-# The layers (pyproject.toml [tool.importlinter]) hold before any test runs.
-.venv/bin/lint-imports --no-cache
+# The layers, the linters and the types hold before any test runs.
+bash scripts/lint.sh
 lanes="${TEST_LANES:-postgres sqlite}"
 
 sqlite_lane() {

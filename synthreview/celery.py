@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from celery.signals import worker_ready
+
+if TYPE_CHECKING:
+    from celery.worker.consumer import Consumer
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthreview.settings")
 
@@ -22,7 +26,7 @@ def _ensure_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
 
 
 @worker_ready.connect
-def _resume_orphaned_runs(sender: object, **kwargs: object) -> None:
+def _resume_orphaned_runs(sender: Consumer, **kwargs: object) -> None:
     # A worker killed mid-run leaves its lanes pending (and its broker message
     # unacknowledged for up to the visibility timeout); the next worker to start
     # picks them up once their leases lapse.

@@ -1,5 +1,5 @@
-"""Outbound HTTP to URLs that admins type in: alert webhooks now, the base URLs
-of OpenAI-compatible generators later.
+"""Outbound HTTP to URLs that admins type in: alert webhooks and the base URLs
+of OpenAI-compatible generators.
 
 Such a URL is a server-side request forgery risk: pointed at 169.254.169.254 it
 would hand the cloud's instance credentials to whoever can read the response,

@@ -207,11 +207,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(env_path("CELERY_BEAT_SCHEDULE_FILENAME", DATA_DIR / "celerybeat-schedule"))
 
-# --- Email (alerts, later) -------------------------------------------------
+# --- Email (alerts) ---------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "synthreview@localhost")
 
-# --- Outbound HTTP (alert webhooks; generator base URLs later) ---------------
+# --- Outbound HTTP (alert webhooks, generator base URLs) --------------------
 # Admins type these URLs into the app, so by default they may only reach public
 # addresses: otherwise an admin account could probe the internal network. Turn
 # this on for a webhook or a self-hosted generator on the LAN (and in tests that

@@ -74,13 +74,13 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
     # the network or from disk (a schema saved before external refs were refused).
     validator = validator_class(schema, registry=Registry())
     try:
-        error = best_match(validator.iter_errors(document))
+        mismatch = best_match(validator.iter_errors(document))
     except Unresolvable as unresolved:
         return Flag(
             "json",
             f"the template's output schema refers to {unresolved.ref}, which is not resolved: "
             f"only references inside the schema (#…) are followed",
         )
-    if error is None:
+    if mismatch is None:
         return None
-    return Flag("json", f"does not match the output schema at {json_path(error.absolute_path)}: {error.message}")
+    return Flag("json", f"does not match the output schema at {json_path(mismatch.absolute_path)}: {mismatch.message}")

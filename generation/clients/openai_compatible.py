@@ -241,7 +241,9 @@ def _completion(raw: bytes, messages: list[dict], latency: float) -> Completion:
     if not isinstance(text, str):
         raise GeneratorCallError("malformed response: content is not text", retryable=False)
     finish_reason = choices[0].get("finish_reason")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage = data.get("usage")
+    if not isinstance(usage, dict):
+        usage = {}
     prompt_text = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     return Completion(
         text=text,

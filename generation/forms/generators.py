@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import RegexValidator
@@ -98,7 +98,7 @@ class GeneratorForm(forms.Form):
         if generator is not None:
             # The kind is fixed once made: samples and runs already point at it.
             self.fields["kind"].disabled = True
-            self.fields["kind"].choices = GeneratorKind.choices
+            cast(forms.ChoiceField, self.fields["kind"]).choices = GeneratorKind.choices
             editable = IMPORTED_EDITABLE if generator.kind == GeneratorKind.IMPORTED else GENERATOR_EDITABLE
             for name in list(self.fields):
                 if name != "kind" and name not in editable:
@@ -117,7 +117,8 @@ class GeneratorForm(forms.Form):
         return value
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("kind")
         if kind == GeneratorKind.OPENAI_COMPATIBLE:
             if "endpoint" in self.fields and not cleaned.get("endpoint") and "endpoint" not in self.errors:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from generation.ingest.mapping import FieldMapping, MappingError
 from generation.ingest.readers import detect_format
@@ -22,7 +25,7 @@ class ImportForm(forms.Form):
         help_text="One FIELD=COLUMN per line; fields: input, output, label, origin, generator, template.",
     )
 
-    def clean_file(self):  # type: ignore[no-untyped-def]
+    def clean_file(self) -> UploadedFile:
         upload = self.cleaned_data["file"]
         if upload.size > settings.IMPORT_MAX_UPLOAD_BYTES:
             raise forms.ValidationError(
@@ -37,8 +40,9 @@ class ImportForm(forms.Form):
         except MappingError as error:
             raise forms.ValidationError(str(error)) from None
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         upload = cleaned.get("file")
         if upload is not None and not cleaned.get("format"):
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
 
@@ -13,10 +15,22 @@ from synthreview.projects.models import Project
 MAX_TABLE_BYTES = 50 * 1024 * 1024
 
 
+class TemplateVersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: PromptTemplateVersion) -> str:
+        return f"{obj.template.name} v{obj.version} ({obj.output_format})"
+
+
+class GeneratorChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Generator) -> str:
+        return f"{obj.name} — {obj.model_name or obj.programmatic_name} ({obj.get_kind_display()})"
+
+
 class RunForm(forms.Form):
     name = forms.CharField(max_length=200)
-    template_version = forms.ModelChoiceField(queryset=PromptTemplateVersion.objects.none(), label="Template version")
-    generators = forms.ModelMultipleChoiceField(
+    template_version = TemplateVersionChoiceField(
+        queryset=PromptTemplateVersion.objects.none(), label="Template version"
+    )
+    generators = GeneratorChoiceField(
         queryset=Generator.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         help_text="Mix generators: different models or sampling strategies.",
@@ -60,24 +74,18 @@ class RunForm(forms.Form):
     )
     seed = forms.IntegerField(initial=0, help_text="Fixes the few-shot draws and the constraint order.")
 
-    def __init__(self, *args, project: Project, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
-        self.fields["template_version"].queryset = (
+        cast(TemplateVersionChoiceField, self.fields["template_version"]).queryset = (
             PromptTemplateVersion.objects.filter(template__project=project)
             .exclude(text="")
             .select_related("template")
             .order_by("template__name", "-version")
         )
-        self.fields["generators"].queryset = Generator.objects.filter(
+        cast(GeneratorChoiceField, self.fields["generators"]).queryset = Generator.objects.filter(
             project=project, kind__in=(GeneratorKind.OPENAI_COMPATIBLE, GeneratorKind.PROGRAMMATIC)
         ).order_by("name")
-        self.fields["template_version"].label_from_instance = lambda v: (
-            f"{v.template.name} v{v.version} ({v.output_format})"
-        )
-        self.fields["generators"].label_from_instance = lambda g: (
-            f"{g.name} — {g.model_name or g.programmatic_name} ({g.get_kind_display()})"
-        )
 
     SECTIONS = [
         ("What to generate", ["name", "template_version", "generators"]),
@@ -92,8 +100,9 @@ class RunForm(forms.Form):
     def sections(self) -> list[tuple[str, list]]:
         return [(title, [self[name] for name in names]) for title, names in self.SECTIONS]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         errors: list[str] = []
         try:
             cleaned["cells"] = grid_cells(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from jsonschema import SchemaError
@@ -17,7 +18,8 @@ CODE_LANGUAGES = [("", "—"), ("python", "Python"), ("javascript", "JavaScript"
 
 
 class TemplateVersionForm(forms.Form):
-    template_name = forms.CharField(
+    # The form's metaclass takes declared fields off the class, so BaseForm's own `template_name` is untouched.
+    template_name = forms.CharField(  # type: ignore[assignment]  # a field, not BaseForm's template name (see above)
         max_length=200,
         label="Template",
         widget=forms.TextInput(attrs={"list": "template-names"}),
@@ -76,8 +78,9 @@ class TemplateVersionForm(forms.Form):
             )
         return schema
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         output_format = cleaned.get("output_format")
         if cleaned.get("output_schema") is not None and output_format != OutputFormat.JSON:
             self.add_error("output_schema", "An output schema applies only to the JSON format.")

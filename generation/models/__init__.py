@@ -13,7 +13,6 @@ from generation.models.core import (  # noqa: F401
     PromptTemplateVersion,
     RunStatus,
     Sample,
-    SampleCount,
     SampleFlag,
     SampleStatus,
     Split,

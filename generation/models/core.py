@@ -6,6 +6,8 @@ run through a versioned prompt template. Integrity rules live in the database.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -13,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from synthreview.outbound import OutboundURLValidator
-from synthreview.projects.models import Project
+from synthreview.projects.models import Origin, Project, SampleStatus
 
 
 class OutputFormat(models.TextChoices):
@@ -65,7 +67,7 @@ class PromptTemplateVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.template.name} v{self.version}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise ValidationError("A template version cannot change; create a new version instead.")
         super().save(*args, **kwargs)
@@ -220,21 +222,10 @@ class ImportBatch(models.Model):
         return f"{self.file_name} ({self.status})"
 
 
-class Origin(models.TextChoices):
-    REAL = "real", "Real"
-    SYNTHETIC = "synthetic", "Synthetic"
-
-
 class Split(models.TextChoices):
     NONE = "", "None"
     TRAIN = "train", "Train"
     EVAL = "eval", "Eval"
-
-
-class SampleStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ACCEPTED = "accepted", "Accepted"
-    REJECTED = "rejected", "Rejected"
 
 
 class Sample(models.Model):
@@ -251,7 +242,7 @@ class Sample(models.Model):
     import_batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     input = models.TextField(blank=True)
     output = models.TextField(blank=True)
-    label = models.CharField(max_length=200, null=True, blank=True)
+    label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 NULL: unlabelled; "" would be a class
     metadata = models.JSONField(default=dict, blank=True)
     # sha256 hex of the normalised input and output (see generation.hashing).
     content_hash = models.CharField(max_length=64)
@@ -312,21 +303,6 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"sample {self.pk}"
-
-
-class SampleCount(models.Model):
-    """Per-project sample counts by origin and status, kept by the services that
-    write samples, so pages never COUNT(*) a million rows."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sample_counts")
-    origin = models.CharField(max_length=9, choices=Origin.choices)
-    status = models.CharField(max_length=8, choices=SampleStatus.choices)
-    count = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "origin", "status"], name="sample_count_unique"),
-        ]
 
 
 class SampleFlag(models.Model):

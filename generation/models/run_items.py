@@ -89,6 +89,9 @@ class RunLane(models.Model):
         ordering = ["run_id", "generator_id"]
         constraints = [models.UniqueConstraint(fields=["run", "generator"], name="run_lane_unique")]
 
+    def __str__(self) -> str:
+        return f"lane of generator {self.generator_id} in run {self.run_id}"
+
     @property
     def items_pending(self) -> int:
         return self.items_total - self.items_done - self.items_failed

@@ -13,14 +13,15 @@ Parameters:
 from __future__ import annotations
 
 import random
-from typing import Union
+from typing import Literal, TypeAlias
 
 from generation.programmatic.arithmetic import NAMES
 from generation.programmatic.base import GeneratedItem, ProgrammaticGenerator
 
 FRAMINGS = ("story", "direct", "quiz")
 LETTERS = ("P", "Q", "R", "S")
-BINARY = ("and", "or", "implies", "iff")
+Connective = Literal["and", "or", "implies", "iff"]
+BINARY: tuple[Connective, ...] = ("and", "or", "implies", "iff")
 # The traps of propositional logic: answers fixed by form alone, a "not" that cancels,
 # and an implication that holds because its premise fails.
 EDGE_CASES = ("tautology", "contradiction", "double-negation", "vacuous-implication")
@@ -37,15 +38,15 @@ STATEMENTS = [
 ]
 
 # ("var", "P") | ("not", node) | (connective, left, right)
-Node = Union[tuple[str, str], tuple[str, "Node"], tuple[str, "Node", "Node"]]
+Node: TypeAlias = tuple[Literal["var"], str] | tuple[Literal["not"], "Node"] | tuple[Connective, "Node", "Node"]
 
 
 def evaluate(node: Node, values: dict[str, bool]) -> bool:
-    kind = node[0]
-    if kind == "var":
+    if node[0] == "var":
         return values[node[1]]
-    if kind == "not":
+    if node[0] == "not":
         return not evaluate(node[1], values)
+    kind = node[0]
     left, right = evaluate(node[1], values), evaluate(node[2], values)
     if kind == "and":
         return left and right
@@ -57,12 +58,11 @@ def evaluate(node: Node, values: dict[str, bool]) -> bool:
 
 
 def render(node: Node, *, top: bool = True) -> str:
-    kind = node[0]
-    if kind == "var":
+    if node[0] == "var":
         return node[1]
-    if kind == "not":
+    if node[0] == "not":
         return f"not {render(node[1], top=False)}"
-    text = f"{render(node[1], top=False)} {kind} {render(node[2], top=False)}"
+    text = f"{render(node[1], top=False)} {node[0]} {render(node[2], top=False)}"
     return text if top else f"({text})"
 
 
@@ -155,16 +155,18 @@ def _small_formula(rng: random.Random, letters: list[str]) -> Node:
 def _edge_formula(rng: random.Random, edge: str, letters: list[str], values: dict[str, bool]) -> Node:
     x, y = _small_formula(rng, letters), _small_formula(rng, letters)
     if edge == "tautology":
-        return rng.choice([("or", x, ("not", x)), ("implies", ("and", x, y), x), ("implies", x, ("or", x, y))])
+        tautologies: list[Node] = [("or", x, ("not", x)), ("implies", ("and", x, y), x), ("implies", x, ("or", x, y))]
+        return rng.choice(tautologies)
     if edge == "contradiction":
-        return rng.choice([("and", x, ("not", x)), ("iff", x, ("not", x)), ("not", ("implies", x, x))])
+        contradictions: list[Node] = [("and", x, ("not", x)), ("iff", x, ("not", x)), ("not", ("implies", x, x))]
+        return rng.choice(contradictions)
     if edge == "double-negation":
         return ("not", ("not", x))
     if edge != "vacuous-implication":
         raise ValueError(f"unknown edge case {edge!r}")
     # A false premise and a false conclusion: the trap is answering "false".
-    premise = x if not evaluate(x, values) else ("not", x)
-    conclusion = y if not evaluate(y, values) else ("not", y)
+    premise: Node = x if not evaluate(x, values) else ("not", x)
+    conclusion: Node = y if not evaluate(y, values) else ("not", y)
     return ("implies", premise, conclusion)
 
 

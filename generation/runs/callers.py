@@ -85,7 +85,7 @@ class ProgrammaticCaller:
         self.default_framing = run.parameters.get("framing", "story")
 
     def call(self, work: ItemWork) -> CallOutput:
-        seed = _first_set(work.params.get("seed"), self.generator.seed, self.run_seed)
+        seed = _first_set(work.params.get("seed"), self.generator.seed, default=self.run_seed)
         builder = self.builder_class(seed=seed, parameters=self.generator.parameters)
         framing = work.constraint.get("framing") or work.variables.get("framing") or self.default_framing
         try:
@@ -106,5 +106,5 @@ def caller_for(generator: Generator, run: GenerationRun) -> OpenAICaller | Progr
     raise GeneratorCallError(f"{generator.name} is an imported generator; it cannot generate", retryable=False)
 
 
-def _first_set(*values):  # type: ignore[no-untyped-def]
-    return next((value for value in values if value is not None), None)
+def _first_set(*values: int | None, default: int) -> int:
+    return next((value for value in values if value is not None), default)

@@ -121,17 +121,18 @@ class GeneratorLimits:
         (`park`); otherwise it is given back, if it is still ours: after a lease lapsed
         it may be another worker's now. A cache that fails here is only logged; the
         slot lapses with its lease."""
-        token = getattr(self._local, "token", None)
+        token: str | None = getattr(self._local, "token", None)
+        if token is None:
+            return  # this thread never took a slot, so none is ours to give back
         if self._redis is not None:
             with self._lock:
                 hold = self._held.get(slot)
-                ours = hold is not None and hold.token == token
-                # A rate-limited thread's next call waits for its start time first: no
-                # slot is kept idle through that wait.
-                if ours and park and not self.interval_s:
-                    hold.parked_at = time.monotonic()
-                    return
-                if ours:
+                if hold is not None and hold.token == token:
+                    # A rate-limited thread's next call waits for its start time first: no
+                    # slot is kept idle through that wait.
+                    if park and not self.interval_s:
+                        hold.parked_at = time.monotonic()
+                        return
                     del self._held[slot]
         self._give_back(slot, token)
 
@@ -189,7 +190,7 @@ class GeneratorLimits:
             if self._held.get(slot) is hold:
                 del self._held[slot]
 
-    def _give_back(self, slot: int, token: str | None) -> None:
+    def _give_back(self, slot: int, token: str) -> None:
         try:
             if self._redis is not None:
                 self._release_script(keys=[self._slot_keys[slot]], args=[token])

@@ -63,19 +63,6 @@ class GridCell:
         return {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
 
 
-@dataclass(frozen=True)
-class PlannedItem:
-    row_index: int
-    generator_id: int
-    params: dict
-    variables: dict
-    constraint: dict
-    prompt: str
-    idempotency_key: str
-    generation_depth: int = 0
-    seed_sample_ids: tuple[int, ...] = ()
-
-
 @dataclass
 class ConstraintMix:
     """Per dimension, the values and their weights, e.g. {"length": {"short": 2, "long": 1}}."""

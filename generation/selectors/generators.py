@@ -1,4 +1,4 @@
-"""Reads of the generation app."""
+"""Reads of a project's generators."""
 
 from __future__ import annotations
 

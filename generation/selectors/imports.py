@@ -1,4 +1,4 @@
-"""Reads of the generation app."""
+"""Reads of a project's import batches and the rows they repeated."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reads of the generation app."""
+"""Reads of a project's prompt templates and their versions."""
 
 from __future__ import annotations
 

@@ -111,24 +111,6 @@ def _samples_with_templates(sample_ids: list[int]) -> list[Sample]:
     )
 
 
-def sample_checks_run(
-    *,
-    sample_ids: list[int],
-    only: list[str] | None = None,
-    replace: bool = False,
-    contexts: dict[int, CheckContext] | None = None,
-) -> int:
-    """Run the checks that apply to each sample (its template's, or the text defaults) and
-    store what they raise. Returns the number of flags newly written; a rerun writes none.
-
-    `contexts` (project id -> CheckContext) lets a caller looping over chunks compute
-    each project's anchor statistics once; missing projects are computed here.
-    `replace` also deletes this run's checks' flags that no longer fire (a recheck).
-    """
-    samples = _samples_with_templates(sample_ids)
-    return _checks_write(samples, only=only, replace=replace, contexts={} if contexts is None else contexts).written
-
-
 def _keyset_checks_run(
     queryset: QuerySet[Sample], *, project_id: int, only: list[str] | None, replace: bool
 ) -> ChecksResult:

@@ -16,10 +16,13 @@ from generation.services.generators import generator_create
 from generation.services.imports import import_batch_create, import_batch_run
 from generation.services.runs import run_create_programmatic, run_execute
 from generation.services.templates import template_version_create
+from synthreview.projects.access import SystemActor
 from synthreview.projects.models import Project, Role
 from synthreview.projects.services.projects import membership_set, project_create
 
 DEMO_SLUG = "demo"
+# The demo's seeding acts as itself: the audit log names it, and no demo login is said to have done it.
+DEMO = SystemActor("demo")
 REAL_ANCHORS = Path(__file__).resolve().parent.parent / "demo_data" / "real_anchors.jsonl"
 
 FRAMINGS = {
@@ -72,7 +75,7 @@ DEMO_LOGINS = [
 def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
     """Create the demo project; runs are queued for the worker unless told otherwise."""
     with transaction.atomic():
-        project = project_create(slug=DEMO_SLUG, name="Arithmetic word problems (demo)")
+        project = project_create(slug=DEMO_SLUG, name="Arithmetic word problems (demo)", actor=DEMO)
         project.description = (
             "Rule-based generators write word problems in three framings; some get answers wrong on purpose. "
             "32 hand-written problems are the real anchors."
@@ -82,7 +85,9 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         project.target_models = DEMO_TARGET_MODELS
         project.save(update_fields=["description", "target_models"])
         for login in DEMO_LOGINS:
-            membership_set(project=project, username=login.username, role=login.role, password=login.password)
+            membership_set(
+                project=project, username=login.username, role=login.role, password=login.password, actor=DEMO
+            )
         versions = {
             name: template_version_create(
                 project=project, template_name=name, text=text, variables=["facts", "question"], output_format="math"

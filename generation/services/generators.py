@@ -1,4 +1,4 @@
-"""Writes of the generation app: projects, members, templates, generators, counts."""
+"""Writes of generators: created and edited by leads, endpoints by admins only, checked on save."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -15,6 +15,7 @@ from generation.models import (
     Generator,
     GeneratorKind,
 )
+from generation.programmatic import REGISTRY
 from synthreview.outbound import validate_outbound_url
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
@@ -41,7 +42,7 @@ def generator_create(
     request_timeout_s: float = 60.0,
     cost_per_million_input_tokens: Decimal | None = None,
     cost_per_million_output_tokens: Decimal | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> Generator:
     if kind not in GeneratorKind.values:
         raise ValidationError(f"unknown generator kind {kind!r}")
@@ -104,7 +105,9 @@ IMPORTED_EDITABLE = ("model_name", "derived_from")
 API_KEY_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
-def generator_update(*, generator: Generator, actor: AbstractBaseUser | None, **fields: Any) -> Generator:
+def generator_update(
+    *, generator: Generator, actor: AbstractBaseUser | AnonymousUser | None, **fields: Any
+) -> Generator:
     """Change the given fields; the audit log names the fields that changed, never their values."""
     allowed = IMPORTED_EDITABLE if generator.kind == GeneratorKind.IMPORTED else GENERATOR_EDITABLE
     refused = sorted(set(fields) - set(allowed))
@@ -136,8 +139,6 @@ def generator_check(generator: Generator, *, check_endpoint: bool) -> None:
     """Model validation plus what each kind needs. The endpoint is looked up only
     when it is new: an unchanged one that stopped resolving should not block an
     edit of the temperature (the client checks it again at call time)."""
-    from generation.programmatic import REGISTRY
-
     errors: dict[str, list[str]] = {}
     try:
         # The model field's own validator would look the endpoint up too.

@@ -25,11 +25,12 @@ from generation.models import (
     PromptTemplateVersion,
     SampleStatus,
 )
-from generation.services.sample_counts import sample_count_add
 from generation.signals import samples_arrived
+from synthreview.projects.access import signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
+from synthreview.projects.services.counters import sample_count_add
 
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50
@@ -113,7 +114,7 @@ def import_batch_create(
         default_origin=origin,
         default_generator=generator_name,
         default_template=template_name,
-        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        created_by=signed_in_account(created_by),
     )
 
 

@@ -39,10 +39,10 @@ from generation.models import (
     Sample,
     SampleStatus,
 )
-from generation.runs.callers import CallOutput, ItemWork, caller_for
+from generation.runs.callers import CallOutput, ItemWork, OpenAICaller, ProgrammaticCaller, caller_for
 from generation.runs.limits import GeneratorLimits
 from generation.services.checks import new_samples_check
-from generation.services.sample_counts import sample_count_add
+from synthreview.projects.services.counters import sample_count_add
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def lane_execute(*, run_id: int, generator_id: int, on_progress: Callable[[LaneP
         RunLane.objects.filter(run_id=run_id, generator_id=generator_id, owner=owner).update(owner="", lease_until=None)
 
 
-def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress) -> str:  # type: ignore[no-untyped-def]
+def _lane_loop(run_id: int, generator_id: int, owner: str, on_progress: Callable[[LaneProgress], None] | None) -> str:
     run = GenerationRun.objects.defer("variable_rows").select_related("template_version").get(pk=run_id)
     if run.status not in ACTIVE:
         return "stopped"
@@ -178,9 +178,9 @@ def _finished_futures(finished: queue.SimpleQueue, *, timeout: float) -> list[Fu
 
 
 def _call_with_retries(
-    caller,
+    caller: OpenAICaller | ProgrammaticCaller,
     limits: GeneratorLimits,
-    work: ItemWork,  # type: ignore[no-untyped-def]
+    work: ItemWork,
     stop: threading.Event,
 ) -> ItemOutcome | None:
     """One item's call, retried while it may still succeed. None: the lane stopped
@@ -356,7 +356,13 @@ class _LaneWriter:
             },
         )
 
-    def _items(self, outcomes, digests, known, new_samples):  # type: ignore[no-untyped-def]
+    def _items(
+        self,
+        outcomes: list[ItemOutcome],
+        digests: dict[int, str],
+        known: dict[str, int],
+        new_samples: dict[str, Sample],
+    ) -> list[RunItem]:
         now = timezone.now()
         items = []
         claimed: set[str] = set()

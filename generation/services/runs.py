@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -36,7 +37,9 @@ from generation.runs.plan import (
     idempotency_key,
     item_prompt,
 )
+from generation.services.run_lanes import lane_execute
 from generation.signals import samples_arrived
+from synthreview.projects.access import SystemActor, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
@@ -121,7 +124,7 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
             errors.append("upload a variable table, or give a number of items to make without one")
     if errors:
         raise PlanError(errors)
-    plan = [{"variables": row, "seed_sample_ids": [], "generation_depth": 0} for row in rows]
+    plan: list[dict[str, Any]] = [{"variables": row, "seed_sample_ids": [], "generation_depth": 0} for row in rows]
     if spec.fewshot_per_item:
         try:
             drawn = fewshot_rows(
@@ -171,7 +174,7 @@ def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
     # Token estimate over every row (rendering is cheap next to the calls it stands for).
     row_tokens = sum(estimate_tokens(item_prompt(text, e["variables"], e["constraint"])) for e in plan)
     cells = len(spec.cells)
-    costs = []
+    costs: list[tuple[str, float | None]] = []
     for generator in spec.generators:
         if generator.kind != GeneratorKind.OPENAI_COMPATIBLE or (
             generator.cost_per_million_input_tokens is None and generator.cost_per_million_output_tokens is None
@@ -193,7 +196,7 @@ def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
     )
 
 
-def run_create(spec: RunSpec, *, actor: AbstractBaseUser | None = None) -> GenerationRun:
+def run_create(spec: RunSpec, *, actor: AbstractBaseUser | AnonymousUser | None = None) -> GenerationRun:
     """Save the run and queue it; a worker makes its items and executes them."""
     plan = run_plan_rows(spec)
     with transaction.atomic():
@@ -207,7 +210,7 @@ def run_create(spec: RunSpec, *, actor: AbstractBaseUser | None = None) -> Gener
             variable_rows=plan,
             status=RunStatus.QUEUED,
             items_total=len(plan) * len(spec.generators) * len(spec.cells),
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=signed_in_account(actor),
         )
         run.generators.set(spec.generators)
         audit_log_record(
@@ -235,7 +238,7 @@ def run_create_programmatic(
     items: int,
     seed: int,
     framing: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> GenerationRun:
     """A run of rule-based generators: `items` items each, in one framing."""
     if items < 1:
@@ -336,7 +339,11 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
 
 
 def run_resume(
-    *, run: GenerationRun, actor: AbstractBaseUser | None = None, retry_failed: bool = False, enqueue: bool = True
+    *,
+    run: GenerationRun,
+    actor: AbstractBaseUser | AnonymousUser | SystemActor | None = None,
+    retry_failed: bool = False,
+    enqueue: bool = True,
 ) -> GenerationRun:
     """Queue the run's pending items again (and its failed ones, when asked). Items
     already done are never redone: their keys are taken. `enqueue=False` leaves the
@@ -363,7 +370,7 @@ def run_resume(
     return run
 
 
-def run_cancel(*, run: GenerationRun, actor: AbstractBaseUser | None = None) -> GenerationRun:
+def run_cancel(*, run: GenerationRun, actor: AbstractBaseUser | AnonymousUser | None = None) -> GenerationRun:
     """Stop the run: lanes finish the calls in flight and stop; pending items stay pending."""
     with transaction.atomic():
         changed = GenerationRun.objects.filter(pk=run.pk, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).update(
@@ -377,8 +384,6 @@ def run_cancel(*, run: GenerationRun, actor: AbstractBaseUser | None = None) -> 
 
 def run_execute(*, run_id: int, on_progress: Callable | None = None) -> GenerationRun:
     """Prepare the run and execute every lane in this process (the CLI, the demo, tests)."""
-    from generation.services.run_lanes import lane_execute
-
     for generator_id in run_prepare(run_id=run_id):
         lane_execute(run_id=run_id, generator_id=generator_id, on_progress=on_progress)
     GenerationRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(

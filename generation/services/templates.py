@@ -1,8 +1,8 @@
-"""Writes of the generation app: projects, members, templates, generators, counts."""
+"""Writes of prompt templates: each save is a new, immutable version."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -13,6 +13,7 @@ from generation.models import (
     PromptTemplateVersion,
 )
 from generation.prompts import template_variables
+from synthreview.projects.access import signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
 
@@ -27,7 +28,7 @@ def template_version_create(
     output_schema: dict | None = None,
     code_language: str = "",
     checks: list[str] | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> PromptTemplateVersion:
     """Versions are immutable; each change of text makes the next version.
     An empty `checks` means the output format's defaults (generation.checks)."""
@@ -52,7 +53,7 @@ def template_version_create(
             output_schema=output_schema,
             code_language=code_language,
             checks=checks or [],
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=signed_in_account(actor),
         )
         audit_log_record(
             project=project,

@@ -12,11 +12,14 @@ from django_htmx.http import HttpResponseStopPolling
 
 from generation.access import get_import_for_user
 from generation.forms.imports import ImportForm
-from generation.models import ImportFormat, ImportStatus
+from generation.models import ImportBatch, ImportFormat, ImportStatus
 from generation.selectors.imports import import_repeated_rows
 from generation.services.imports import import_batch_create
+from generation.tasks import import_batch_task
+from synthreview.http import HtmxHttpRequest
 from synthreview.progress import progress_get, progress_key
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.models import Project
 
 
 @login_required
@@ -30,9 +33,7 @@ def import_new(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "generation/import_new.html", {"access": access, "project": access.project, "form": form})
 
 
-def _start_import(request: HttpRequest, project, form: ImportForm):  # type: ignore[no-untyped-def]
-    from generation.tasks import import_batch_task
-
+def _start_import(request: HttpRequest, project: Project, form: ImportForm) -> ImportBatch:
     data = form.cleaned_data
     # The stored name is ours alone; the user's file name is only ever displayed.
     folder = settings.DATA_DIR / "imports" / str(project.pk)
@@ -58,12 +59,11 @@ def _start_import(request: HttpRequest, project, form: ImportForm):  # type: ign
 
 
 @login_required
-def import_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    batch = get_import_for_user(request.user, slug, pk)
+def import_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    access, batch = get_import_for_user(request.user, slug, pk)
     context = {
-        "project": batch.project,
-        # The access the helper just checked, for the page's project navigation.
-        "access": get_project_for_user(request.user, slug, "import"),
+        "project": access.project,
+        "access": access,
         "batch": batch,
         "progress": progress_get(progress_key("import", batch.pk)),
         "finished": batch.status in (ImportStatus.COMPLETED, ImportStatus.FAILED),
@@ -72,8 +72,5 @@ def import_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     }
     if request.htmx:
         response = render(request, "generation/import_detail.html#status", context)
-        if context["finished"]:
-            # The final partial replaces the poller; tell htmx to stop asking.
-            response = HttpResponseStopPolling(response.content)
-        return response
+        return HttpResponseStopPolling(response.content) if context["finished"] else response
     return render(request, "generation/import_detail.html", context)

@@ -23,6 +23,7 @@ from generation.selectors.runs import (
     run_unattended_lanes,
 )
 from generation.services.runs import run_cancel, run_create, run_preview, run_resume
+from synthreview.http import HtmxHttpRequest
 from synthreview.projects.access import get_project_for_user
 
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
@@ -37,7 +38,7 @@ def run_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def run_new(request: HttpRequest, slug: str) -> HttpResponse:
+def run_new(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "generate")
     form = RunForm(request.POST or None, request.FILES or None, project=access.project)
     context = {"access": access, "project": access.project, "form": form, "preview": None, "plan_errors": []}
@@ -56,7 +57,7 @@ def run_new(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def run_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, run = get_run_for_user(request.user, slug, pk, "view")
     lanes = run_lanes(run)
     finished = run.status in FINISHED

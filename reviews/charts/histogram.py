@@ -6,17 +6,14 @@ from collections.abc import Sequence
 
 from django.utils.safestring import SafeString
 
+from .axes import baseline, beside, limit_label, limit_line, x_axis_label, x_ticks, y_grid
 from .scales import (
     Scale,
     nice_ticks,
     number_tick,
 )
 from .svg import (
-    AXIS,
     BLUE,
-    GRID,
-    LIMIT,
-    MUTED,
     VERMILLION,
     chart,
     el,
@@ -55,27 +52,7 @@ def histogram(
     y = Scale(0, y_ticks[-1], HISTOGRAM_BOTTOM, HISTOGRAM_TOP)
     middle = (HISTOGRAM_TOP + HISTOGRAM_BOTTOM) / 2
     children = [title_text(title, WIDTH)]
-    for tick in y_ticks:
-        children += [
-            el(
-                "line",
-                x1=HISTOGRAM_LEFT,
-                y1=y(tick),
-                x2=HISTOGRAM_RIGHT,
-                y2=y(tick),
-                stroke=GRID,
-                class_="chart-grid",
-            ),
-            el(
-                "text",
-                number_tick(tick),
-                x=HISTOGRAM_LEFT - 6,
-                y=y(tick) + 4,
-                text_anchor="end",
-                font_size=12,
-                fill=MUTED,
-            ),
-        ]
+    children += y_grid(y_ticks, y, left=HISTOGRAM_LEFT, right=HISTOGRAM_RIGHT, label=number_tick, gap=6)
     highlighted = 0
     for low, high, count in ordered:
         lit = highlight_from is not None and low >= highlight_from - 1e-9
@@ -93,40 +70,11 @@ def histogram(
                     class_="chart-bar" + (" chart-highlight" if lit else ""),
                 )
             )
-    children.append(
-        el(
-            "line",
-            x1=HISTOGRAM_LEFT,
-            y1=HISTOGRAM_BOTTOM,
-            x2=HISTOGRAM_RIGHT,
-            y2=HISTOGRAM_BOTTOM,
-            stroke=AXIS,
-            class_="chart-axis",
-        )
-    )
-    for tick in nice_ticks(ordered[0][0], ordered[-1][1], 6):
-        if x.lo - 1e-9 <= tick <= x.hi + 1e-9:
-            children.append(
-                el(
-                    "text",
-                    number_tick(tick),
-                    x=x(tick),
-                    y=HISTOGRAM_BOTTOM + 15,
-                    text_anchor="middle",
-                    font_size=12,
-                    fill=MUTED,
-                )
-            )
+    children.append(baseline(left=HISTOGRAM_LEFT, right=HISTOGRAM_RIGHT, y=HISTOGRAM_BOTTOM))
+    x_tick_values = [t for t in nice_ticks(ordered[0][0], ordered[-1][1], 6) if x.lo - 1e-9 <= t <= x.hi + 1e-9]
+    children += x_ticks(x_tick_values, x, label=number_tick, label_y=HISTOGRAM_BOTTOM + 15)
     children += [
-        el(
-            "text",
-            x_label,
-            x=(HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2,
-            y=HISTOGRAM_BOTTOM + 33,
-            text_anchor="middle",
-            fill=MUTED,
-            class_="chart-axis-label",
-        ),
+        x_axis_label(x_label, left=HISTOGRAM_LEFT, right=HISTOGRAM_RIGHT, y=HISTOGRAM_BOTTOM + 33),
         y_axis_label(y_label, middle),
     ]
     total = sum(count for _, _, count in ordered)
@@ -134,60 +82,21 @@ def histogram(
     if highlight_from is not None:
         label = highlight_label or f"≥ {number_tick(highlight_from)}: {highlighted:,}"
         at = x(highlight_from)
-        anchor = "end" if at > (HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2 else "start"
+        label_x, anchor = beside(at, left=HISTOGRAM_LEFT, right=HISTOGRAM_RIGHT)
         children += [
-            el(
-                "line",
-                x1=at,
-                y1=HISTOGRAM_TOP - 4,
-                x2=at,
-                y2=HISTOGRAM_BOTTOM,
-                stroke=VERMILLION,
-                stroke_width=1.5,
-                stroke_dasharray="4 3",
-                class_="chart-limit",
-            ),
-            el(
-                "text",
-                label,
-                x=at + (-4 if anchor == "end" else 4),
-                y=HISTOGRAM_TOP - 8,
-                text_anchor=anchor,
-                font_size=12,
-                font_weight=600,
-                fill=VERMILLION,
-                class_="chart-limit-label",
-            ),
+            limit_line((at, HISTOGRAM_TOP - 4), (at, HISTOGRAM_BOTTOM), colour=VERMILLION),
+            limit_label(label, x=label_x, y=HISTOGRAM_TOP - 8, anchor=anchor, colour=VERMILLION, bold=True),
         ]
         description += f"; {highlighted:,} at or above {number_tick(highlight_from)}"
     for row, (value, label) in enumerate(marks):
         if not x.lo - 1e-9 <= value <= x.hi + 1e-9:
             continue
         at = x(value)
-        anchor = "end" if at > (HISTOGRAM_LEFT + HISTOGRAM_RIGHT) / 2 else "start"
+        label_x, anchor = beside(at, left=HISTOGRAM_LEFT, right=HISTOGRAM_RIGHT)
         children += [
-            el(
-                "line",
-                x1=at,
-                y1=HISTOGRAM_TOP,
-                x2=at,
-                y2=HISTOGRAM_BOTTOM,
-                stroke=LIMIT,
-                stroke_width=1.5,
-                stroke_dasharray="2 2",
-                class_="chart-mark",
-            ),
+            limit_line((at, HISTOGRAM_TOP), (at, HISTOGRAM_BOTTOM), dashes="2 2", kind="chart-mark"),
             # Below the highlight's label, one row each, so labels of close values never overlap.
-            el(
-                "text",
-                label,
-                x=at + (-4 if anchor == "end" else 4),
-                y=HISTOGRAM_TOP + 12 + 14 * row,
-                text_anchor=anchor,
-                font_size=12,
-                fill=LIMIT,
-                class_="chart-mark-label",
-            ),
+            limit_label(label, x=label_x, y=HISTOGRAM_TOP + 12 + 14 * row, anchor=anchor, kind="chart-mark-label"),
         ]
         description += f"; {label}"
     return chart(

@@ -8,6 +8,7 @@ from typing import TypedDict
 
 from django.utils.safestring import SafeString
 
+from .axes import baseline, limit_label, limit_line, x_axis_label, x_ticks
 from .scales import (
     Scale,
     as_percent,
@@ -16,12 +17,10 @@ from .scales import (
     proportion_axis_max,
 )
 from .svg import (
-    AXIS,
     BACKGROUND,
     BLUE,
     GRID,
     INK,
-    LIMIT,
     MUTED,
     ROW_BAND,
     VERMILLION,
@@ -169,60 +168,30 @@ def interval_bars(
     estimate with its interval as an error bar, on a 0..0.05/0.1/0.25/0.5/1 axis."""
     if not rows:
         return empty_chart(kind="intervals", title=title, message=empty_message, width=WIDTH)
-    top = proportion_axis_max([limit, *(row.get(key) for row in rows for key in ("value", "low", "high"))])
+    top = proportion_axis_max(
+        [limit, *(value for row in rows for value in (row.get("value"), row.get("low"), row.get("high")))]
+    )
     x = Scale(0.0, top, PLOT_LEFT, PLOT_RIGHT)
     axis_y = ROWS_TOP + len(rows) * ROW_HEIGHT
     children = [title_text(title, WIDTH)]
     for index in range(1, len(rows), 2):
         y = ROWS_TOP + index * ROW_HEIGHT
         children.append(el("rect", x=0, y=y, width=WIDTH, height=ROW_HEIGHT, fill=ROW_BAND, class_="chart-band"))
-    for tick in (t for t in nice_ticks(0.0, top) if t <= top + 1e-12):
-        children += [
-            el("line", x1=x(tick), y1=ROWS_TOP, x2=x(tick), y2=axis_y, stroke=GRID, class_="chart-grid"),
-            el(
-                "text",
-                percent_tick(tick),
-                x=x(tick),
-                y=axis_y + 15,
-                text_anchor="middle",
-                font_size=12,
-                fill=MUTED,
-            ),
-        ]
+    ticks = [t for t in nice_ticks(0.0, top) if t <= top + 1e-12]
+    children += x_ticks(ticks, x, label=percent_tick, label_y=axis_y + 15, grid=(ROWS_TOP, axis_y))
     children += [
-        el("line", x1=PLOT_LEFT, y1=axis_y, x2=PLOT_RIGHT, y2=axis_y, stroke=AXIS, class_="chart-axis"),
-        el(
-            "text",
-            axis_label,
-            x=(PLOT_LEFT + PLOT_RIGHT) / 2,
-            y=axis_y + 33,
-            text_anchor="middle",
-            fill=MUTED,
-            class_="chart-axis-label",
-        ),
+        baseline(left=PLOT_LEFT, right=PLOT_RIGHT, y=axis_y),
+        x_axis_label(axis_label, left=PLOT_LEFT, right=PLOT_RIGHT, y=axis_y + 33),
     ]
     if limit is not None:
+        at = x(limit)
         children += [
-            el(
-                "line",
-                x1=x(limit),
-                y1=ROWS_TOP - 4,
-                x2=x(limit),
-                y2=axis_y,
-                stroke=LIMIT,
-                stroke_width=1.5,
-                stroke_dasharray="4 3",
-                class_="chart-limit",
-            ),
-            el(
-                "text",
+            limit_line((at, ROWS_TOP - 4), (at, axis_y)),
+            limit_label(
                 f"limit {percent_tick(limit)}",
-                x=x(limit),
+                x=at,
                 y=ROWS_TOP - 8,
-                font_size=12,
-                fill=LIMIT,
-                text_anchor=_limit_label_anchor(x(limit), PLOT_LEFT, PLOT_RIGHT),
-                class_="chart-limit-label",
+                anchor=_limit_label_anchor(at, PLOT_LEFT, PLOT_RIGHT),
             ),
         ]
     children += [_interval_row(row, index, x, limit) for index, row in enumerate(rows)]
@@ -275,18 +244,7 @@ def sparkbar(
                 el("line", x1=x(high), y1=middle - 4, x2=x(high), y2=middle + 4, stroke=INK),
             ]
     if limit is not None:
-        children.append(
-            el(
-                "line",
-                x1=x(limit),
-                y1=0,
-                x2=x(limit),
-                y2=SPARK_HEIGHT,
-                stroke=LIMIT,
-                stroke_width=1.5,
-                stroke_dasharray="2 2",
-            )
-        )
+        children.append(limit_line((x(limit), 0), (x(limit), SPARK_HEIGHT), dashes="2 2", kind=None))
     row: IntervalRow = {"label": label, "value": value, "low": low, "high": high}
     description = _interval_text(row) + (f", limit {percent_tick(limit)}" if limit is not None else "")
     return chart(

@@ -7,11 +7,10 @@ from typing import TypedDict
 
 from django.utils.safestring import SafeString
 
+from .axes import baseline, x_axis_label, x_ticks, y_grid
 from .scales import Scale, nice_ticks, number_tick, percent_tick
 from .svg import (
-    AXIS,
     BACKGROUND,
-    GRID,
     MUTED,
     PALETTE,
     chart,
@@ -61,34 +60,11 @@ def share_scatter(
     y = Scale(y_ticks[0], y_ticks[-1], PLOT_BOTTOM, PLOT_TOP)
     x = Scale(0.0, 1.0, PLOT_LEFT + 8, PLOT_RIGHT - 8)
     children = [title_text(title, WIDTH)]
-    for tick in y_ticks:
-        children += [
-            el("line", x1=PLOT_LEFT, y1=y(tick), x2=PLOT_RIGHT, y2=y(tick), stroke=GRID, class_="chart-grid"),
-            el("text", number_tick(tick), x=PLOT_LEFT - 8, y=y(tick) + 4, text_anchor="end", font_size=12, fill=MUTED),
-        ]
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        children.append(
-            el(
-                "text",
-                percent_tick(tick),
-                x=x(tick),
-                y=PLOT_BOTTOM + 18,
-                text_anchor="middle",
-                font_size=12,
-                fill=MUTED,
-            )
-        )
+    children += y_grid(y_ticks, y, left=PLOT_LEFT, right=PLOT_RIGHT, label=number_tick, gap=8)
+    children += x_ticks((0.0, 0.25, 0.5, 0.75, 1.0), x, label=percent_tick, label_y=PLOT_BOTTOM + 18)
     children += [
-        el("line", x1=PLOT_LEFT, y1=PLOT_BOTTOM, x2=PLOT_RIGHT, y2=PLOT_BOTTOM, stroke=AXIS, class_="chart-axis"),
-        el(
-            "text",
-            x_label,
-            x=(PLOT_LEFT + PLOT_RIGHT) / 2,
-            y=PLOT_BOTTOM + 36,
-            text_anchor="middle",
-            fill=MUTED,
-            class_="chart-axis-label",
-        ),
+        baseline(left=PLOT_LEFT, right=PLOT_RIGHT, y=PLOT_BOTTOM),
+        x_axis_label(x_label, left=PLOT_LEFT, right=PLOT_RIGHT, y=PLOT_BOTTOM + 36),
         y_axis_label(y_label, (PLOT_TOP + PLOT_BOTTOM) / 2),
     ]
     markers = el("g", class_="chart-points")

@@ -8,6 +8,7 @@ from typing import TypedDict
 
 from django.utils.safestring import SafeString
 
+from .axes import baseline, limit_label, limit_line, y_grid
 from .scales import (
     Scale,
     as_percent,
@@ -21,8 +22,6 @@ from .scales import (
 from .svg import (
     AXIS,
     BACKGROUND,
-    GRID,
-    LIMIT,
     MUTED,
     PALETTE,
     Node,
@@ -30,7 +29,6 @@ from .svg import (
     clean_text,
     el,
     empty_chart,
-    halo,
     legend,
     num,
     text_width,
@@ -125,57 +123,17 @@ def trend_lines(
     y = Scale(y_ticks[0], y_ticks[-1], PLOT_BOTTOM, PLOT_TOP)
     middle = (PLOT_TOP + PLOT_BOTTOM) / 2
 
+    value_tick = percent_tick if percent else number_tick
     children: list[Node] = [title_text(title, WIDTH)]
-    for tick in y_ticks:
-        children += [
-            el("line", x1=PLOT_LEFT, y1=y(tick), x2=PLOT_RIGHT, y2=y(tick), stroke=GRID, class_="chart-grid"),
-            el(
-                "text",
-                percent_tick(tick) if percent else number_tick(tick),
-                x=PLOT_LEFT - 8,
-                y=y(tick) + 4,
-                text_anchor="end",
-                font_size=12,
-                fill=MUTED,
-            ),
-        ]
-    children += [
-        el(
-            "line",
-            x1=PLOT_LEFT,
-            y1=PLOT_BOTTOM,
-            x2=PLOT_RIGHT,
-            y2=PLOT_BOTTOM,
-            stroke=AXIS,
-            class_="chart-axis",
-        ),
-        y_axis_label(y_label, middle),
-    ]
+    children += y_grid(y_ticks, y, left=PLOT_LEFT, right=PLOT_RIGHT, label=value_tick, gap=8)
+    children += [baseline(left=PLOT_LEFT, right=PLOT_RIGHT, y=PLOT_BOTTOM), y_axis_label(y_label, middle)]
     for moment, label in ticks:
         children += _x_tick(moment, label, x)
     if limit is not None:
         children += [
-            el(
-                "line",
-                x1=PLOT_LEFT,
-                y1=y(limit),
-                x2=PLOT_RIGHT,
-                y2=y(limit),
-                stroke=LIMIT,
-                stroke_width=1.5,
-                stroke_dasharray="4 3",
-                class_="chart-limit",
-            ),
-            el(
-                "text",
-                f"limit {percent_tick(limit) if percent else number_tick(limit)}",
-                x=PLOT_RIGHT - 2,
-                y=y(limit) - 5,
-                text_anchor="end",
-                font_size=12,
-                fill=LIMIT,
-                class_="chart-limit-label",
-                **halo(BACKGROUND),
+            limit_line((PLOT_LEFT, y(limit)), (PLOT_RIGHT, y(limit))),
+            limit_label(
+                f"limit {value_tick(limit)}", x=PLOT_RIGHT - 2, y=y(limit) - 5, anchor="end", halo_on=BACKGROUND
             ),
         ]
 
@@ -249,5 +207,5 @@ def trend_lines(
     children.append(key)
     description = "; ".join(summaries)
     if limit is not None:
-        description += f". Limit {percent_tick(limit) if percent else number_tick(limit)}."
+        description += f". Limit {value_tick(limit)}."
     return chart(kind="trend", title=title, description=description, width=WIDTH, height=bottom + 4, children=children)

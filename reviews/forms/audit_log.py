@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -30,15 +30,16 @@ class AuditLogFilterForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = action_choices(project)
-        self.fields["actor"].choices = actor_choices(project)
-        self.fields["object_type"].choices = [
+        cast(forms.ChoiceField, self.fields["action"]).choices = action_choices(project)
+        cast(forms.ChoiceField, self.fields["actor"]).choices = actor_choices(project)
+        cast(forms.ChoiceField, self.fields["object_type"]).choices = [
             ("", "Any type"),
             *((key, label) for key, (label, _, _) in OBJECT_TYPES.items()),
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         object_id = (data.get("object_id") or "").strip().lstrip("#")
         typed = _TYPED_ID.match(object_id)
         if typed and typed.group(1).lower() in _TYPE_BY_WORD:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -13,12 +13,17 @@ from reviews.services.audits import MAX_OVERLAP, audit_close_refusal
 from synthreview.projects.models import Project
 
 
+class TemplateVersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: PromptTemplateVersion) -> str:
+        return f"{obj.template.name} v{obj.version}"
+
+
 class AuditForm(forms.Form):
     name = forms.CharField(required=False, max_length=200, help_text="Leave empty for a name from the scope and date.")
     scope = forms.ChoiceField(choices=AuditScope.choices, initial=AuditScope.PROJECT)
     run = forms.ModelChoiceField(queryset=GenerationRun.objects.none(), required=False)
     generator = forms.ModelChoiceField(queryset=Generator.objects.none(), required=False)
-    template_version = forms.ModelChoiceField(queryset=PromptTemplateVersion.objects.none(), required=False)
+    template_version = TemplateVersionChoiceField(queryset=PromptTemplateVersion.objects.none(), required=False)
     sample_size = forms.IntegerField(
         min_value=MIN_AUDIT_SIZE,
         max_value=MAX_AUDIT_SIZE,
@@ -56,17 +61,21 @@ class AuditForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["run"].queryset = GenerationRun.objects.filter(project=project).order_by("-created_at")
-        self.fields["generator"].queryset = Generator.objects.filter(project=project).order_by("name")
-        self.fields["template_version"].queryset = (
+        cast(forms.ModelChoiceField, self.fields["run"]).queryset = GenerationRun.objects.filter(
+            project=project
+        ).order_by("-created_at")
+        cast(forms.ModelChoiceField, self.fields["generator"]).queryset = Generator.objects.filter(
+            project=project
+        ).order_by("name")
+        cast(TemplateVersionChoiceField, self.fields["template_version"]).queryset = (
             PromptTemplateVersion.objects.filter(template__project=project)
             .select_related("template")
             .order_by("template__name", "version")
         )
-        self.fields["template_version"].label_from_instance = lambda v: f"{v.template.name} v{v.version}"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         scope = data.get("scope")
         if scope in ("run", "generator", "template_version") and not data.get(scope):
             self.add_error(scope, "Pick what to audit.")

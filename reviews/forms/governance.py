@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from generation.models import Generator
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit
 from synthreview.projects.models import Project
+from synthreview.projects.params import sample_ids_parse
 
 MAX_IDS = 5000
+
+
+class EvalSetVersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: EvalSetVersion) -> str:
+        return f"v{obj.version} · {obj.member_count:,} samples"
 
 
 class ExportForm(forms.Form):
@@ -31,7 +36,7 @@ class ExportForm(forms.Form):
         label="Largest generation depth",
         help_text="0 takes only samples generated from real seeds.",
     )
-    eval_set_version = forms.ModelChoiceField(
+    eval_set_version = EvalSetVersionChoiceField(
         queryset=EvalSetVersion.objects.none(),
         required=False,
         empty_label="None",
@@ -56,10 +61,12 @@ class ExportForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         versions = EvalSetVersion.objects.filter(project=project).order_by("-version")
-        self.fields["eval_set_version"].queryset = versions
-        self.fields["eval_set_version"].label_from_instance = lambda v: f"v{v.version} · {v.member_count:,} samples"
-        self.fields["eval_set_version"].initial = versions.first()
-        self.fields["excluded_generators"].queryset = Generator.objects.filter(project=project).order_by("name")
+        eval_set_version = cast(EvalSetVersionChoiceField, self.fields["eval_set_version"])
+        eval_set_version.queryset = versions
+        eval_set_version.initial = versions.first()
+        cast(forms.ModelMultipleChoiceField, self.fields["excluded_generators"]).queryset = Generator.objects.filter(
+            project=project
+        ).order_by("name")
         self.fields["max_generation_depth"].initial = project.max_generation_depth
 
 
@@ -71,17 +78,6 @@ class DownstreamResultForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000)
 
 
-def parse_ids(text: str) -> list[int]:
-    """Sample ids separated by commas, spaces or lines."""
-    tokens = [token for token in re.split(r"[\s,;]+", text.strip()) if token]
-    bad = [token for token in tokens if not token.isdigit()]
-    if bad:
-        raise forms.ValidationError(f"Not a sample id: {', '.join(bad[:5])}")
-    if len(tokens) > MAX_IDS:
-        raise forms.ValidationError(f"At most {MAX_IDS:,} ids at once.")
-    return [int(token) for token in tokens]
-
-
 class EvalIdsForm(forms.Form):
     sample_ids = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -90,7 +86,7 @@ class EvalIdsForm(forms.Form):
     )
 
     def clean_sample_ids(self) -> list[int]:
-        ids = parse_ids(self.cleaned_data["sample_ids"])
+        ids = sample_ids_parse(self.cleaned_data["sample_ids"], invalid="refuse", limit=MAX_IDS)
         if not ids:
             raise forms.ValidationError("Name at least one sample.")
         return ids

@@ -4,6 +4,7 @@ settings page, and handed to the service as shares of 1."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -109,7 +110,9 @@ class PolicyForm(forms.Form):
         ("Blind audits and scheduled checks", ("hidden_metadata_keys", "quality_check_schedule")),
     )
 
-    def __init__(self, *args: Any, project: Project, generators: list[Generator], **kwargs: Any) -> None:
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, project: Project, generators: list[Generator], **kwargs: Any
+    ) -> None:
         caps = project.generator_caps or {}
         initial = {
             "phase": project.phase,
@@ -124,7 +127,7 @@ class PolicyForm(forms.Form):
         self.generators = generators
         for generator in generators:
             initial[self.cap_field(generator)] = _percent(caps.get(generator.name))
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial, **kwargs)
         for generator in generators:
             # Named by id: a generator's name is free text and never becomes a field name.
             self.fields[self.cap_field(generator)] = forms.FloatField(

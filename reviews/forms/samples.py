@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -8,6 +8,7 @@ from generation.checks import REGISTRY as CHECKS
 from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
 from reviews.models import ErrorCategory, VerdictValue
 from synthreview.projects.models import Project
+from synthreview.projects.params import sample_ids_parse
 
 
 class VerdictForm(forms.Form):
@@ -51,13 +52,23 @@ class SampleFilterForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["generator"].queryset = Generator.objects.filter(project=project).order_by("name")
-        self.fields["template"].queryset = PromptTemplate.objects.filter(project=project).order_by("name")
-        self.fields["run"].queryset = GenerationRun.objects.filter(project=project).order_by("-created_at")
-        self.fields["split"].choices = [("", "Any"), *((v, l) for v, l in Split.choices if v)]
+        cast(forms.ModelChoiceField, self.fields["generator"]).queryset = Generator.objects.filter(
+            project=project
+        ).order_by("name")
+        cast(forms.ModelChoiceField, self.fields["template"]).queryset = PromptTemplate.objects.filter(
+            project=project
+        ).order_by("name")
+        cast(forms.ModelChoiceField, self.fields["run"]).queryset = GenerationRun.objects.filter(
+            project=project
+        ).order_by("-created_at")
+        cast(forms.ChoiceField, self.fields["split"]).choices = [
+            ("", "Any"),
+            *((value, label) for value, label in Split.choices if value),
+        ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("novelty_min"), data.get("novelty_max")
         if low is not None and high is not None and low > high:
             raise forms.ValidationError("The novelty range is empty: “from” is above “to”.")
@@ -81,18 +92,4 @@ class BulkForm(forms.Form):
     ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_ids(self) -> list[int]:
-        raw = self.cleaned_data.get("ids") or ""
-        try:
-            return [int(part) for part in raw.split(",") if part.strip()]
-        except ValueError as error:
-            raise forms.ValidationError("The selected samples are not a list of ids.") from error
-
-
-def parse_ids(raw: str | list[str]) -> list[int]:
-    parts = raw if isinstance(raw, list) else raw.split(",")
-    ids = []
-    for part in parts:
-        part = str(part).strip()
-        if part.isdigit():
-            ids.append(int(part))
-    return ids
+        return sample_ids_parse(self.cleaned_data.get("ids") or "", invalid="refuse")

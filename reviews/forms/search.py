@@ -24,7 +24,8 @@ class SearchForm(forms.Form):
         return min(max(int(value), 1), K_MAX)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not (data.get("query") or "").strip() and not data.get("anchor"):
             raise forms.ValidationError("Type what to search for.")
         return data

@@ -3,6 +3,7 @@ and handed to the service as shares of 1; similarities and distances as they are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -116,7 +117,8 @@ class SimilaritySettingsForm(forms.Form):
 
     def __init__(
         self,
-        *args: Any,
+        data: Mapping[str, Any] | None = None,
+        *,
         project: Project,
         proposed_threshold: float | None = None,
         preview_url: str = "",
@@ -134,7 +136,7 @@ class SimilaritySettingsForm(forms.Form):
             "low_novelty_far_distance": project.low_novelty_far_distance,
             "refit_share": _percent(project.refit_share),
         }
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(data, initial=initial, **kwargs)
         if preview_url:
             # Typing a threshold previews it (the page's "Preview" button does the same without JavaScript).
             self.fields["near_duplicate_threshold"].widget.attrs.update(

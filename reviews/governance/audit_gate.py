@@ -26,7 +26,7 @@ from django.db.models import Max
 
 from generation.models import Origin
 from reviews.governance.gates import GateDecision, GroupCount, Outcome
-from reviews.metrics import audit_size_to_clear
+from reviews.metrics import BreakdownFloor, audit_size_to_clear
 from reviews.models import Audit, AuditItem, AuditScope, AuditStatus
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE
 from reviews.selectors.audits import audit_figures_compute
@@ -52,20 +52,25 @@ class _Source:
 class _ClosedAudit:
     audit: Audit
     drawn_through: int
-    by_generator: dict[int | None, dict]
+    by_generator: dict[int | None, BreakdownFloor]
 
     def in_scope(self, source: _Source) -> bool:
         attribute = dict(SCOPE_ORDER)[AuditScope(self.audit.scope)]
         return attribute is None or getattr(self.audit, attribute) == getattr(source, attribute)
 
+    def judged(self, generator_id: int) -> int:
+        """The generator's own judged items in this audit; 0 when none of its items were drawn."""
+        row = self.by_generator.get(generator_id)
+        return row.floor.judged if row is not None else 0
 
-def _generator_rows(audit: Audit) -> list[dict]:
+
+def _generator_rows(audit: Audit) -> list[BreakdownFloor]:
     """Each generator's own figures in the audit, as frozen on closing. An audit frozen without them is
     recomputed from its verdicts and adjudications, which a closed audit no longer accepts, so the
     figures are the ones it closed with."""
-    rows = (audit.frozen_figures or {}).get("breakdowns", {}).get("generator")
+    rows = audit.frozen_breakdown("generator")
     if rows is None:
-        rows = audit_figures_compute(audit)["breakdowns"]["generator"]
+        rows = [BreakdownFloor.from_json(row) for row in audit_figures_compute(audit)["breakdowns"]["generator"]]
     return rows
 
 
@@ -76,7 +81,7 @@ def _closed_with_marks(project: Project) -> list[tuple[Audit, int]]:
         for a in Audit.objects.filter(
             project=project, status=AuditStatus.CLOSED, frozen_figures__isnull=False
         ).order_by("-closed_at", "-id")
-        if a.frozen_figures.get("noise_floor")
+        if a.frozen_noise_floor is not None
     ]
     # An audit with no mark saw at least the samples it drew: ids grow, so every lower id existed too.
     unmarked = [a.pk for a in audits if a.drawn_through_sample_id is None]
@@ -99,7 +104,7 @@ def _closed_with_marks(project: Project) -> list[tuple[Audit, int]]:
 def closed_audits_for_gate(project: Project) -> list[_ClosedAudit]:
     """The closed audits, newest first, with the last sample id each saw and its figures per generator."""
     return [
-        _ClosedAudit(audit, mark, {row["id"]: row for row in _generator_rows(audit)})
+        _ClosedAudit(audit, mark, {row.id: row for row in _generator_rows(audit)})
         for audit, mark in _closed_with_marks(project)
     ]
 
@@ -109,10 +114,10 @@ def audit_marks(project: Project) -> list[int]:
     return sorted({mark for _, mark in _closed_with_marks(project)})
 
 
-def _advice(generator: str, row: dict | None, limit: float) -> str:
-    if not row or not row.get("judged"):
+def _advice(generator: str, row: BreakdownFloor | None, limit: float) -> str:
+    if row is None or not row.floor.judged:
         return f"audit {generator} with at least {MIN_AUDIT_VERDICTS} items"
-    wrong, judged = row["wrong"], row["judged"]
+    wrong, judged = row.floor.wrong, row.floor.judged
     rate = wrong / judged
     seen = f"{rate:.1%} wrong ({wrong} of {judged})"
     needed = audit_size_to_clear(rate, limit)
@@ -140,26 +145,24 @@ def _decide(
     # Newest first, as closed_audits_for_gate returns them.
     in_scope = [closed for closed in audits if closed.in_scope(source)]
     fresh = [closed for closed in in_scope if mark is not None and closed.drawn_through >= mark]
-    deciding = next(
-        (closed for closed in fresh if (closed.by_generator.get(source.generator_id) or {}).get("judged")), None
-    )
+    deciding = next((closed for closed in fresh if closed.judged(source.generator_id)), None)
     if deciding is not None:
         row = deciding.by_generator[source.generator_id]
-        if row["judged"] < MIN_AUDIT_VERDICTS:
+        if row.floor.judged < MIN_AUDIT_VERDICTS:
             return None, (
                 f"not audited: no closed audit of at least {MIN_AUDIT_VERDICTS} verdicts on {generator}'s "
-                f"own items (audit {deciding.audit.name!r} judged only {row['judged']} of them, "
-                f"{row['wrong']} wrong), and the newest audit that saw these samples decides; "
+                f"own items (audit {deciding.audit.name!r} judged only {row.floor.judged} of them, "
+                f"{row.floor.wrong} wrong), and the newest audit that saw these samples decides; "
                 f"advice: {_advice(generator, row, limit)}"
             )
-        high = row["high"]
+        high = row.floor.high
         if high is not None and high <= limit:
             return deciding, ""
         return deciding, (
             f"audit {deciding.audit.name!r} puts {generator}'s noise floor's upper bound at "
             f"{high:.1%}, above the limit of {limit:.0%}; advice: {_advice(generator, row, limit)}"
         )
-    stale = next((closed for closed in in_scope if closed.by_generator.get(source.generator_id)), None)
+    stale = next((closed for closed in in_scope if source.generator_id in closed.by_generator), None)
     if stale is not None:
         row = stale.by_generator[source.generator_id]
         return None, (
@@ -173,16 +176,17 @@ def _decide(
 
 def _audit_row(closed: _ClosedAudit) -> dict:
     audit = closed.audit
-    floor = audit.frozen_figures["noise_floor"]
+    floor = audit.frozen_noise_floor
+    assert floor is not None, "closed_audits_for_gate keeps only audits that froze a noise floor"
     return {
         "id": audit.pk,
         "name": audit.name,
         "scope": audit.scope,
-        "closed_at": audit.closed_at.isoformat(),
-        "judged": floor["judged"],
-        "wrong": floor["wrong"],
-        "noise_floor": floor["rate"],
-        "interval": [floor["low"], floor["high"]],
+        "closed_at": audit.closed_at.isoformat() if audit.closed_at is not None else None,
+        "judged": floor.judged,
+        "wrong": floor.wrong,
+        "noise_floor": floor.rate,
+        "interval": [floor.low, floor.high],
         "drawn_through_sample_id": closed.drawn_through,
         "covers": [],
         "cleared": [],
@@ -196,7 +200,8 @@ def audit_gate(
     """Every synthetic sample needs a closed audit that saw it and cleared its generator on its own items."""
     sources: dict[_Source, Counter] = defaultdict(Counter)
     for group in groups:
-        if group.origin == Origin.SYNTHETIC and group.count:
+        # A synthetic sample always names its generator (a check constraint).
+        if group.origin == Origin.SYNTHETIC and group.count and group.generator_id is not None:
             sources[_Source(group.run_id, group.generator_id, group.template_version_id)][group.audit_mark] += (
                 group.count
             )
@@ -217,7 +222,7 @@ def audit_gate(
                 covered = f"{label} × {generator}"
                 if covered not in row["covers"]:
                     row["covers"].append(covered)
-            if problem:
+            if problem or closed is None:  # _decide names the deciding audit whenever it clears the samples
                 missing.append(
                     {
                         "source": label,
@@ -238,9 +243,9 @@ def audit_gate(
                     "template_version": names["template_version"].get(source.template_version_id),
                     "samples": count,
                     "sample_ids_through": closed.drawn_through,
-                    "generator_judged": own["judged"],
-                    "generator_wrong": own["wrong"],
-                    "generator_upper_bound": own["high"],
+                    "generator_judged": own.floor.judged,
+                    "generator_wrong": own.floor.wrong,
+                    "generator_upper_bound": own.floor.high,
                 }
             )
             row["samples_cleared"] += count

@@ -8,7 +8,7 @@ import math
 from django.db import transaction
 
 from reviews.models import DownstreamResult, Export, ExportSplit, ExportStatus
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.services import audit_log_record
 
 
@@ -43,7 +43,7 @@ def downstream_result_record(
             value=value,
             higher_is_better=higher_is_better,
             note=note.strip(),
-            recorded_by=actor,
+            recorded_by=signed_in_account(actor),
         )
         audit_log_record(
             project=access.project,

@@ -214,7 +214,7 @@ def mix_gate(*, project: Project, groups: list[GroupCount], names: dict) -> Gate
         "over_cap": decision.over_cap,
         "caps": project.generator_caps or {},
     }
-    if decision.total == 0:
+    if decision.real_share is None:  # no sample at all, so no share
         return GateDecision(
             "mix", Outcome.REFUSED, "Nothing to export: no accepted sample is left in the selection.", details
         )

@@ -10,7 +10,7 @@ real) is never refused by floating-point dust.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -38,8 +38,8 @@ class MixDecision:
     minimum: Fraction
     real_to_add: int | None
     synthetic_to_drop: int
-    drop_by_generator: dict[Hashable, int] = field(default_factory=dict)
-    over_cap: dict[Hashable, int] = field(default_factory=dict)
+    drop_by_generator: dict[str, int] = field(default_factory=dict)
+    over_cap: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -90,9 +90,7 @@ def _synthetic_to_drop(real: int, synthetic: int, minimum: Fraction) -> int:
     return max(0, synthetic - allowed)
 
 
-def _cap_excess(
-    synthetic_by_generator: Mapping[Hashable, int], total: int, caps: Mapping[Hashable, float]
-) -> dict[Hashable, int]:
+def _cap_excess(synthetic_by_generator: Mapping[str, int], total: int, caps: Mapping[str, float]) -> dict[str, int]:
     """Samples to drop from each capped generator so its share of the export is at most its cap."""
     excess = {}
     for generator, cap in caps.items():
@@ -110,9 +108,9 @@ def _cap_excess(
 def mix_decide(
     *,
     real: int,
-    synthetic_by_generator: Mapping[Hashable, int],
+    synthetic_by_generator: Mapping[str, int],
     minimum: Fraction,
-    caps: Mapping[Hashable, float] | None = None,
+    caps: Mapping[str, float] | None = None,
 ) -> MixDecision:
     synthetic = sum(synthetic_by_generator.values())
     drop = _synthetic_to_drop(real, synthetic, minimum)

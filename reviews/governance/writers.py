@@ -18,9 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice, repeat
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, TYPE_CHECKING, Self
 
 from synthreview.csv_safety import FORMULA_STARTS, csv_safe_cell
+
+if TYPE_CHECKING:
+    from _csv import Writer as CsvWriter
+
+    import pyarrow as pa
 
 COLUMNS = (
     "id",
@@ -44,10 +49,10 @@ BATCH_ROWS = 10_000
 
 Row = tuple  # in COLUMNS order
 
-_encode = json.encoder.encode_basestring  # type: ignore[attr-defined]  # the C encoder, ensure_ascii=False
+_encode = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False
 
 
-def _json_value(value: object) -> str:
+def _json_value(value: str | int | None) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -163,7 +168,9 @@ def _write_chunks(
     return out.digest.hexdigest(), out.size, written
 
 
-def write_jsonl(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+def write_jsonl(
+    rows: Iterable[Row], path: Path, on_batch: Callable[[int], object] | None = None
+) -> tuple[str, int, int]:
     return _write_chunks(rows, path, on_batch, jsonl_lines)
 
 
@@ -188,7 +195,7 @@ def _csv_column(column: tuple) -> Sequence[object]:
     return [_csv_cell(value) for value in column]
 
 
-def _csv_writer(buffer: io.StringIO):  # type: ignore[no-untyped-def]
+def _csv_writer(buffer: io.StringIO) -> CsvWriter:
     # RFC 4180's "\r\n", fixed so the bytes do not depend on the platform; with it as the terminator the
     # writer also quotes any cell holding a lone "\r", which a reader would otherwise split the row at.
     return csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
@@ -201,13 +208,13 @@ def csv_lines(rows: list[Row]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def write_csv(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+def write_csv(rows: Iterable[Row], path: Path, on_batch: Callable[[int], object] | None = None) -> tuple[str, int, int]:
     header = io.StringIO()
     _csv_writer(header).writerow(COLUMNS)
     return _write_chunks(rows, path, on_batch, csv_lines, header=header.getvalue().encode("utf-8"))
 
 
-def parquet_schema():  # type: ignore[no-untyped-def]
+def parquet_schema() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema(
@@ -231,7 +238,9 @@ def parquet_schema():  # type: ignore[no-untyped-def]
     )
 
 
-def write_parquet(rows: Iterable[Row], path: Path, on_batch=None) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+def write_parquet(
+    rows: Iterable[Row], path: Path, on_batch: Callable[[int], object] | None = None
+) -> tuple[str, int, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -3,7 +3,9 @@ so no code path, shell or bulk query can rewrite history. TRUNCATE (used by test
 flushes and by an operator wiping a whole database on purpose) is not a row change
 and stays possible."""
 
+from django.apps.registry import Apps
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 CREATE = """
 CREATE OR REPLACE FUNCTION reviews_auditlog_append_only() RETURNS trigger AS $$
@@ -22,12 +24,12 @@ DROP FUNCTION IF EXISTS reviews_auditlog_append_only();
 """
 
 
-def create(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE)
 
 
-def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
+def drop(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP)
 

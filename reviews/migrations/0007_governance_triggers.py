@@ -11,7 +11,9 @@ TRUNCATE (test flushes, an operator wiping a database on purpose) is not a row
 change and stays possible, as for the audit log.
 """
 
+from django.apps.registry import Apps
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 CREATE = """
 CREATE OR REPLACE FUNCTION reviews_evalsetmember_is_real() RETURNS trigger AS $$
@@ -70,12 +72,12 @@ DROP FUNCTION IF EXISTS reviews_evalsetmember_is_real();
 """
 
 
-def create(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(CREATE)
 
 
-def drop(apps, schema_editor):  # type: ignore[no-untyped-def]
+def drop(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP)
 

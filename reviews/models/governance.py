@@ -7,6 +7,8 @@ on PostgreSQL triggers (migration 0007) refuse to rewrite them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -38,7 +40,7 @@ class EvalSetVersion(models.Model):
     def __str__(self) -> str:
         return f"eval set v{self.version}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise ValidationError("An eval-set version cannot change; create a new version instead.")
         super().save(*args, **kwargs)
@@ -58,6 +60,9 @@ class EvalSetMember(models.Model):
             models.UniqueConstraint(fields=["version", "sample"], name="eval_set_member_once"),
             models.CheckConstraint(condition=Q(origin="real"), name="eval_set_member_is_real"),
         ]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_id} in eval set #{self.version_id}"
 
 
 class LeakCheckStatus(models.TextChoices):
@@ -81,6 +86,9 @@ class EvalLeakCheck(models.Model):
     error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"leak check of eval set #{self.version_id} ({self.status})"
+
 
 class LeakKind(models.TextChoices):
     EXACT = "exact", "Same content"
@@ -100,6 +108,9 @@ class EvalLeak(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "sample"], name="eval_leak_once_per_version")]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_id} leaks eval sample {self.eval_sample_id} ({self.kind})"
 
 
 class ExportFormat(models.TextChoices):
@@ -189,3 +200,6 @@ class DownstreamResult(models.Model):
 
     class Meta:
         ordering = ["metric", "export_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} {self.metric} {self.value:g} on export {self.export_id}"

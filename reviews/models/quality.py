@@ -30,6 +30,9 @@ class GoldSample(models.Model):
             models.CheckConstraint(condition=Q(expected_value__in=["correct", "wrong"]), name="gold_value_known"),
         ]
 
+    def __str__(self) -> str:
+        return f"gold sample {self.sample_id}: {self.expected_value}"
+
 
 class AuditAdjudication(models.Model):
     """A lead's decision on an audit item its reviewers disagreed on."""
@@ -44,6 +47,9 @@ class AuditAdjudication(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["audit", "sample"], name="adjudication_once_per_item")]
+
+    def __str__(self) -> str:
+        return f"{self.value} on sample {self.sample_id} in audit {self.audit_id}"
 
 
 class SnapshotScope(models.TextChoices):
@@ -69,6 +75,9 @@ class QualitySnapshot(models.Model):
         ordering = ["-computed_at", "-id"]
         indexes = [models.Index(fields=["project", "scope", "scope_id", "-computed_at"], name="snapshot_scope_recent")]
 
+    def __str__(self) -> str:
+        return f"quality of {self.scope_label} at {self.computed_at}"
+
 
 class QualityThreshold(models.Model):
     """A project's own limit for one metric; metrics without a row use the defaults in reviews.quality.thresholds."""
@@ -83,6 +92,9 @@ class QualityThreshold(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "metric"], name="threshold_once_per_metric")]
 
+    def __str__(self) -> str:
+        return f"{self.metric} limit {self.limit:g}" + ("" if self.enabled else " (off)")
+
 
 class AlertChannel(models.Model):
     """Where a project's alerts go. Only admins set the webhook URL."""
@@ -92,6 +104,9 @@ class AlertChannel(models.Model):
     email_recipients = models.TextField(blank=True, help_text="Addresses separated by commas or new lines.")
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alert channel of project {self.project_id}"
 
     def recipients(self) -> list[str]:
         return [part.strip() for part in self.email_recipients.replace("\n", ",").split(",") if part.strip()]
@@ -128,3 +143,6 @@ class Alert(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["project", "acknowledged_at", "-created_at"], name="alert_project_open")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} alert on {self.scope_label}"

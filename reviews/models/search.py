@@ -54,3 +54,6 @@ class SimilaritySearch(models.Model):
             models.CheckConstraint(condition=~Q(query="") | Q(anchor__isnull=False), name="search_query_or_anchor"),
         ]
         indexes = [models.Index(fields=["project", "user", "-created_at"], name="search_recent")]
+
+    def __str__(self) -> str:
+        return f"search {self.pk} ({self.status})"

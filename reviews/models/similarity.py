@@ -31,6 +31,9 @@ class SampleEmbedding(models.Model):
         ]
         indexes = [models.Index(fields=["project", "model_name", "text_kind", "sample"], name="embedding_project_key")]
 
+    def __str__(self) -> str:
+        return f"{self.text_kind} embedding of sample {self.sample_id} by {self.model_name}"
+
 
 class SimilarityJobKind(models.TextChoices):
     EMBED = "embed", "Embed samples"
@@ -75,6 +78,9 @@ class SimilarityJob(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} similarity job {self.pk} ({self.status})"
+
 
 class Cluster(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="clusters")
@@ -100,6 +106,9 @@ class Cluster(models.Model):
         ordering = ["project_id", "number"]
         constraints = [models.UniqueConstraint(fields=["project", "number"], name="cluster_number_unique")]
 
+    def __str__(self) -> str:
+        return f"cluster {self.number}: {self.label}" if self.label else f"cluster {self.number}"
+
 
 class SampleSimilarity(models.Model):
     """Per-sample results of the latest similarity build: one narrow row per
@@ -124,6 +133,9 @@ class SampleSimilarity(models.Model):
             models.Index(fields=["project", "cluster", "sample"], name="similarity_project_cluster"),
             models.Index(fields=["project", "top_similarity"], name="similarity_project_top"),
         ]
+
+    def __str__(self) -> str:
+        return f"similarity of sample {self.sample_id}"
 
 
 class DuplicateKind(models.TextChoices):
@@ -168,6 +180,9 @@ class DuplicateGroup(models.Model):
         ]
         indexes = [models.Index(fields=["project", "status", "-size"], name="duplicate_group_queue")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} group {self.pk} of {self.size} ({self.status})"
+
 
 class DuplicateGroupMember(models.Model):
     group = models.ForeignKey(DuplicateGroup, on_delete=models.CASCADE, related_name="members")
@@ -182,6 +197,9 @@ class DuplicateGroupMember(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "sample"], name="duplicate_member_once")]
 
+    def __str__(self) -> str:
+        return f"sample {self.sample_id} in group {self.group_id}"
+
 
 class EmbeddingMap(models.Model):
     """A 2D projection of (a random subset of) the project's embeddings, made
@@ -194,3 +212,6 @@ class EmbeddingMap(models.Model):
     embedded_total = models.PositiveIntegerField(default=0)
     explained_variance = models.JSONField(default=list)
     built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.method} map of project {self.project_id}"

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from generation.models import GenerationRun, Generator, PromptTemplateVersion, Sample
+from reviews.metrics import BreakdownFloor, NoiseFloorFigures
 from synthreview.projects.models import Project
 
 
@@ -70,6 +71,18 @@ class Audit(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def frozen_noise_floor(self) -> NoiseFloorFigures | None:
+        """The noise floor frozen on closing; None while the audit is open."""
+        stored = (self.frozen_figures or {}).get("noise_floor")
+        return NoiseFloorFigures.from_json(stored) if stored else None
+
+    def frozen_breakdown(self, key: str) -> list[BreakdownFloor] | None:
+        """The frozen noise floor per generator / template_version / run; None when the audit is open or
+        froze its figures before breakdowns were kept."""
+        rows = (self.frozen_figures or {}).get("breakdowns", {}).get(key)
+        return None if rows is None else [BreakdownFloor.from_json(row) for row in rows]
+
 
 class AuditItem(models.Model):
     """One sample drawn into an audit; gold items are real samples with a known verdict."""
@@ -87,6 +100,9 @@ class AuditItem(models.Model):
             models.UniqueConstraint(fields=["audit", "sample"], name="audit_item_sample_once"),
             models.UniqueConstraint(fields=["audit", "position"], name="audit_item_position_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"item {self.position} of audit {self.audit_id}"
 
 
 class VerdictValue(models.TextChoices):

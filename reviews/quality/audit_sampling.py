@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 # How many items one audit may draw: fewer says nothing, more than a day's work is not an audit.
 MIN_AUDIT_SIZE, MAX_AUDIT_SIZE = 10, 500
 
+Stratum = TypeVar("Stratum", bound=Hashable)
 
-def stratified_allocation(stratum_sizes: Mapping[Hashable, int], n: int) -> dict[Hashable, int]:
+
+def stratified_allocation(stratum_sizes: Mapping[Stratum, int], n: int) -> dict[Stratum, int]:
     """Items per stratum: proportional to the stratum's size (the floors of the
     quotas, then one more to the strata furthest below their quota, ties to the
     larger stratum), at least one per stratum while n allows, and never more
@@ -42,7 +45,7 @@ def stratified_allocation(stratum_sizes: Mapping[Hashable, int], n: int) -> dict
     return {key: allocation.get(key, 0) for key in stratum_sizes}
 
 
-def stratified_draw(strata: Mapping[Hashable, Sequence[int]], n: int, seed: int) -> list[int]:
+def stratified_draw(strata: Mapping[Stratum, Sequence[int]], n: int, seed: int) -> list[int]:
     """n sample ids drawn without replacement, stratum by stratum, then shuffled
     into the order reviewers see them. The same strata and seed give the same audit."""
     rng = random.Random(seed)

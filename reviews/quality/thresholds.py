@@ -6,7 +6,9 @@ A "max" figure alerts when it rises above its limit, a "min" figure when it fall
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
+from reviews.models import QualityThreshold
 from synthreview.projects.models import Project
 
 
@@ -115,15 +117,14 @@ class Threshold:
     enabled: bool
     custom: bool
 
-    def slipped(self, value: float | None) -> bool:
+    def slipped(self, value: float | None) -> TypeGuard[float]:
+        """Whether a measured value is past the limit; a value not measured (None) never is."""
         if value is None or not self.enabled:
             return False
         return value > self.limit if self.spec.direction == "max" else value < self.limit
 
 
 def project_thresholds(project: Project) -> dict[str, Threshold]:
-    from reviews.models import QualityThreshold
-
     rows = {row.metric: row for row in QualityThreshold.objects.filter(project=project)}
     thresholds = {}
     for metric, spec in THRESHOLD_SPECS.items():

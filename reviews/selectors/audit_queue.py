@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from reviews.models import Audit, AuditItem, AuditStatus, Verdict
@@ -16,7 +16,7 @@ def audits_open_for_review(project: Project) -> QuerySet[Audit]:
     return Audit.objects.filter(project=project, status=AuditStatus.OPEN).order_by("created_at", "id")
 
 
-def _open_items(audit: Audit, reviewer: AbstractBaseUser) -> QuerySet[AuditItem]:
+def _open_items(audit: Audit, reviewer: User) -> QuerySet[AuditItem]:
     mine = Verdict.objects.filter(audit=audit, sample=OuterRef("sample"), reviewer=reviewer)
     return (
         AuditItem.objects.filter(audit=audit)
@@ -25,9 +25,7 @@ def _open_items(audit: Audit, reviewer: AbstractBaseUser) -> QuerySet[AuditItem]
     )
 
 
-def audit_queue_next(
-    audit: Audit, reviewer: AbstractBaseUser, *, after_position: int | None = None
-) -> AuditItem | None:
+def audit_queue_next(audit: Audit, reviewer: User, *, after_position: int | None = None) -> AuditItem | None:
     """The next item for this reviewer after `after_position`; past the end, back to the start."""
     if audit.status == AuditStatus.CLOSED:
         return None
@@ -39,7 +37,7 @@ def audit_queue_next(
     return items.first()
 
 
-def audit_queue_previous(audit: Audit, reviewer: AbstractBaseUser, *, before_position: int) -> AuditItem | None:
+def audit_queue_previous(audit: Audit, reviewer: User, *, before_position: int) -> AuditItem | None:
     """The item before, open to this reviewer or already judged by them (to revise their verdict)."""
     # One query with OR, not a UNION: SQLite refuses the ORDER BY that the model's
     # default ordering puts inside each part of a compound statement.
@@ -69,7 +67,7 @@ class AuditProgress:
         return self.given / self.needed if self.needed else 0.0
 
 
-def audit_progress(audit: Audit, reviewer: AbstractBaseUser) -> AuditProgress:
+def audit_progress(audit: Audit, reviewer: User) -> AuditProgress:
     items = AuditItem.objects.filter(audit=audit).count()
     verdicts = Verdict.objects.filter(audit=audit)
     per_item = verdicts.values("sample_id").annotate(n=Count("id")).values_list("n", flat=True)

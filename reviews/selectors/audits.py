@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from reviews.metrics import NoiseFloor, cohen_kappa, fleiss_kappa
+from generation.models import Sample
+from reviews.metrics import BreakdownFloor, NoiseFloorFigures, cohen_kappa, fleiss_kappa
 from reviews.models import (
     Audit,
     AuditAdjudication,
@@ -65,7 +66,7 @@ def _resolve(outcome: ItemOutcome) -> None:
         outcome.outcome = "split"
 
 
-def _labels(sample) -> dict[str, tuple[int | None, str]]:  # type: ignore[no-untyped-def]
+def _labels(sample: Sample) -> dict[str, tuple[int | None, str]]:
     version = sample.template_version
     return {
         "generator": (sample.generator_id, sample.generator.name if sample.generator else "(none)"),
@@ -100,20 +101,10 @@ def audit_item_outcomes(audit: Audit) -> list[ItemOutcome]:
     return outcomes
 
 
-def _floor_dict(counts: Counter) -> dict:
-    floor = NoiseFloor(correct=counts["correct"], wrong=counts["wrong"], unsure=counts["unsure"] + counts["split"])
-    low, high = floor.interval
-    return {
-        "correct": floor.correct,
-        "wrong": floor.wrong,
-        "unsure": counts["unsure"],
-        "split": counts["split"],
-        "judged": floor.judged,
-        "rate": floor.rate,
-        "low": low if floor.judged else None,
-        "high": high if floor.judged else None,
-        "unsure_share": floor.unsure_share,
-    }
+def _floor(counts: Counter) -> NoiseFloorFigures:
+    return NoiseFloorFigures.from_counts(
+        correct=counts["correct"], wrong=counts["wrong"], unsure=counts["unsure"], split=counts["split"]
+    )
 
 
 def _agreement(outcomes: list[ItemOutcome], overlap: int) -> dict:
@@ -195,13 +186,16 @@ def audit_figures_compute(audit: Audit) -> dict:
             counts["items"] += 1
             if outcome.outcome:
                 counts[outcome.outcome] += 1
-        breakdowns[key] = sorted(
-            (
-                {"id": ident, "label": label, "items": counts["items"], **_floor_dict(counts)}
-                for (ident, label), counts in groups.items()
-            ),
-            key=lambda row: row["label"],
-        )
+        breakdowns[key] = [
+            row.to_json()
+            for row in sorted(
+                (
+                    BreakdownFloor(id=ident, label=label, items=counts["items"], floor=_floor(counts))
+                    for (ident, label), counts in groups.items()
+                ),
+                key=lambda row: row.label,
+            )
+        ]
     categories = Counter(o.error_category or "uncategorised" for o in scored if o.outcome == VerdictValue.WRONG)
     wrong = sum(categories.values())
     category_labels = dict(ErrorCategory.choices) | {"uncategorised": "No category given"}
@@ -235,7 +229,7 @@ def audit_figures_compute(audit: Audit) -> dict:
         "verdicts_needed": needed,
         "verdicts_given": given,
         "complete": needed > 0 and given >= needed,
-        "noise_floor": _floor_dict(overall),
+        "noise_floor": _floor(overall).to_json(),
         "breakdowns": breakdowns,
         "error_categories": [
             {"category": name, "label": str(category_labels.get(name, name)), "count": count, "share": count / wrong}

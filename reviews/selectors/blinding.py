@@ -49,17 +49,13 @@ class Blinding:
     held: frozenset[int]
     hidden_metadata_keys: frozenset[str]
 
-    @property
-    def sees_all(self) -> bool:
-        return not self.held and not self.hidden_metadata_keys
-
     def hides(self, sample_id: int | None) -> bool:
         return sample_id is not None and sample_id in self.held
 
     def mark(self, samples: Iterable[Sample]) -> None:
         """Sets `blinded` on each sample object, so a template can write `{% if sample.blinded %}`."""
         for sample in samples:
-            sample.blinded = self.hides(sample.pk)  # type: ignore[attr-defined]
+            sample.blinded = self.hides(sample.pk)  # type: ignore[attr-defined]  # a flag for templates, not a field
 
     def filtered(self, queryset: QuerySet[Sample], filters: Mapping[str, Any]) -> QuerySet[Sample]:
         """A filter on anything but text and ids leaves held items out, whichever value it asks

@@ -9,13 +9,13 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 
-from generation.models import Sample, SampleCount, SampleFlag
+from generation.models import Sample, SampleFlag
 from generation.selectors.text_search import samples_matching_text
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import MemberSet
-from synthreview.projects.models import AuditLog, Project
+from synthreview.projects.models import AuditLog, Project, SampleCount
 
 PAGE_SIZE = 50
 # Counting matches stops here; past it the page shows the planner's estimate.

@@ -8,12 +8,14 @@ Every figure is also a table of plain rows, downloadable as CSV and JSON.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
-from generation.models import Origin, SampleCount
+from generation.models import Origin
+from reviews.charts.trend import TrendSeries
 from reviews.models import Alert, Audit, QualitySnapshot, SnapshotScope
 from reviews.quality.thresholds import Threshold, project_thresholds
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
-from synthreview.projects.models import Project
+from synthreview.projects.models import Project, SampleCount
 
 # The scalar figures of a snapshot, in the metrics table's column order.
 METRIC_COLUMNS: list[tuple[str, str, bool]] = [
@@ -48,7 +50,7 @@ def latest_snapshots(project: Project) -> list[QualitySnapshot]:
     )
     if latest is None:
         return []
-    order = {SnapshotScope.PROJECT: 0, SnapshotScope.RUN: 1, SnapshotScope.GENERATOR: 2}
+    order: dict[str, int] = {SnapshotScope.PROJECT: 0, SnapshotScope.RUN: 1, SnapshotScope.GENERATOR: 2}
     rows = QualitySnapshot.objects.filter(project=project, computed_at=latest)
     return sorted(rows, key=lambda s: (order.get(s.scope, 9), s.scope_label))
 
@@ -58,12 +60,12 @@ def project_snapshot_history(project: Project) -> list[QualitySnapshot]:
     return list(reversed(rows[:SNAPSHOT_HISTORY]))
 
 
-def drift_history(project: Project, history: list[QualitySnapshot]) -> dict[str, list[dict]]:
+def drift_history(project: Project, history: list[QualitySnapshot]) -> dict[str, list[TrendSeries]]:
     """Drift over the project's recent passes, as chart series: each window against the previous
     one (all synthetic samples, and each generator, imports included) with the run drift beside
     it; and each window's distance to the real anchors."""
 
-    def series(name: str, points: list) -> dict:
+    def series(name: str, points: list[tuple[datetime, float | None]]) -> TrendSeries:
         return {"name": name, "points": [(when, value, None, None) for when, value in points if value is not None]}
 
     previous = [
@@ -219,8 +221,7 @@ def _class_balance_rows(project: Project) -> list[dict]:
 def _audit_rows(project: Project) -> list[dict]:
     rows = []
     for audit in Audit.objects.filter(project=project).order_by("created_at", "id"):
-        figures = audit.frozen_figures or {}
-        floor, agreement = figures.get("noise_floor", {}), figures.get("agreement", {})
+        floor, agreement = audit.frozen_noise_floor, (audit.frozen_figures or {}).get("agreement", {})
         rows.append(
             {
                 "audit": audit.name,
@@ -231,12 +232,12 @@ def _audit_rows(project: Project) -> list[dict]:
                 "items": audit.sample_size,
                 "overlap": audit.overlap,
                 "gold_items": audit.gold_items,
-                "wrong": floor.get("wrong"),
-                "judged": floor.get("judged"),
-                "unsure": floor.get("unsure"),
-                "rate": floor.get("rate"),
-                "low": floor.get("low"),
-                "high": floor.get("high"),
+                "wrong": floor.wrong if floor else None,
+                "judged": floor.judged if floor else None,
+                "unsure": floor.unsure if floor else None,
+                "rate": floor.rate if floor else None,
+                "low": floor.low if floor else None,
+                "high": floor.high if floor else None,
                 "agreement_method": agreement.get("method"),
                 "agreement": agreement.get("value"),
             }
@@ -247,7 +248,7 @@ def _audit_rows(project: Project) -> list[dict]:
 def _reviewer_rows(project: Project) -> list[dict]:
     rows = []
     for audit in closed_audits(project):
-        for reviewer in audit.frozen_figures.get("reviewers", []):
+        for reviewer in (audit.frozen_figures or {}).get("reviewers", []):
             rows.append(
                 {
                     "audit": audit.name,

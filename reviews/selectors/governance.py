@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from generation.models import Sample, SampleFlag, Split
+from reviews.charts.scatter import ScatterPoint, ScatterSeries
 from reviews.models import DownstreamResult, EvalLeak, EvalSetVersion, Export, ExportSplit, ExportStatus
 from reviews.models.governance import EvalLeakCheck
 from synthreview.projects.models import Project
@@ -80,7 +81,7 @@ def performance_parity(project: Project) -> dict[str, list[dict]]:
         by_metric[result.metric].append(
             {
                 "export_id": result.export_id,
-                "real_share": result.export.manifest.get("real_share"),
+                "real_share": (result.export.manifest or {}).get("real_share"),
                 "rows": result.export.rows_written,
                 "model": result.model_name,
                 "value": result.value,
@@ -92,9 +93,9 @@ def performance_parity(project: Project) -> dict[str, list[dict]]:
     return dict(by_metric)
 
 
-def parity_series(rows: list[dict]) -> list[dict]:
+def parity_series(rows: list[dict]) -> list[ScatterSeries]:
     """Chart series for one metric: one series per model, a point per export."""
-    by_model: dict[str, list[dict]] = defaultdict(list)
+    by_model: dict[str, list[ScatterPoint]] = defaultdict(list)
     for row in rows:
         if row["real_share"] is not None:
             by_model[row["model"]].append(

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from reviews.charts.trend import Point, TrendSeries
 from reviews.metrics import NoiseFloor, fisher_exact
 from reviews.models import Audit, AuditStatus
 from synthreview.projects.models import Project
@@ -67,24 +68,30 @@ def noise_floor_by(project: Project, key: str, audits: list[Audit] | None = None
     """Pooled counts per generator / template_version / run over the closed audits."""
     pooled: dict[int | None, PooledFloor] = {}
     for audit in audits if audits is not None else closed_audits(project):
-        for row in audit.frozen_figures.get("breakdowns", {}).get(key, []):
-            entry = pooled.setdefault(row["id"], PooledFloor(key=key, ident=row["id"], label=row["label"]))
+        for row in audit.frozen_breakdown(key) or []:
+            entry = pooled.setdefault(row.id, PooledFloor(key=key, ident=row.id, label=row.label))
             entry.audits += 1
-            for name in ("correct", "wrong", "unsure", "split"):
-                setattr(entry, name, getattr(entry, name) + row.get(name, 0))
+            entry.correct += row.floor.correct
+            entry.wrong += row.floor.wrong
+            entry.unsure += row.floor.unsure
+            entry.split += row.floor.split
     return sorted(pooled.values(), key=lambda entry: entry.label)
 
 
-def noise_floor_trend(project: Project, key: str = "generator", audits: list[Audit] | None = None) -> list[dict]:
+def noise_floor_trend(project: Project, key: str = "generator", audits: list[Audit] | None = None) -> list[TrendSeries]:
     """One series per generator (or other breakdown): its noise floor in each closed audit, in time order."""
-    series: dict[int | None, dict] = {}
+    names: dict[int | None, str] = {}
+    points: dict[int | None, list[Point]] = {}
     for audit in audits if audits is not None else closed_audits(project):
-        for row in audit.frozen_figures.get("breakdowns", {}).get(key, []):
-            if not row.get("judged"):
+        if audit.closed_at is None:
+            continue  # closing sets it with the frozen figures: an audit without it has nothing to plot
+        for row in audit.frozen_breakdown(key) or []:
+            if not row.floor.judged:
                 continue
-            entry = series.setdefault(row["id"], {"name": row["label"], "points": []})
-            entry["points"].append((audit.closed_at, row["rate"], row["low"], row["high"]))
-    return sorted(series.values(), key=lambda entry: entry["name"])
+            names.setdefault(row.id, row.label)
+            points.setdefault(row.id, []).append((audit.closed_at, row.floor.rate, row.floor.low, row.floor.high))
+    series: list[TrendSeries] = [{"name": name, "points": points[ident]} for ident, name in names.items()]
+    return sorted(series, key=lambda entry: entry["name"])
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ def noise_floor_compare(project: Project, key: str, first_id: int, second_id: in
 def error_categories_pooled(project: Project, audits: list[Audit] | None = None) -> list[dict]:
     counts: dict[str, dict] = defaultdict(lambda: {"count": 0, "label": ""})
     for audit in audits if audits is not None else closed_audits(project):
-        for row in audit.frozen_figures.get("error_categories", []):
+        for row in (audit.frozen_figures or {}).get("error_categories", []):
             counts[row["category"]]["count"] += row["count"]
             counts[row["category"]]["label"] = row["label"]
     total = sum(entry["count"] for entry in counts.values())

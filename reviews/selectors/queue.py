@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from generation.models import Origin, Sample, SampleCount, SampleFlag, SampleStatus
+from generation.models import Origin, Sample, SampleFlag, SampleStatus
 from reviews.models import Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
-from synthreview.projects.models import Project
+from synthreview.projects.models import Project, SampleCount
 
 QUEUE_ORDERS: dict[str, str] = {
     "oldest": "Oldest pending first",
@@ -61,7 +61,7 @@ def _segments(order: str, project: Project) -> list[_Segment]:
 
 
 def _pending_for(
-    project: Project, reviewer: AbstractBaseUser, *, verdicts: Q | None = None, blinding: Blinding = SEES_ALL
+    project: Project, reviewer: User, *, verdicts: Q | None = None, blinding: Blinding = SEES_ALL
 ) -> QuerySet[Sample]:
     mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
     if verdicts is not None:
@@ -88,7 +88,7 @@ def _beyond(fields: tuple[str, ...], values: tuple, *, forward: bool) -> Q:
 def _find(
     order: str,
     project: Project,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     cursor: QueueCursor | None,
     *,
     forward: bool,
@@ -103,18 +103,23 @@ def _find(
         indexes = range(min(cursor.segment, len(segments) - 1), -1, -1)
     for index in indexes:
         segment = segments[index]
-        bounded = cursor is not None and index == cursor.segment and len(cursor.values) == len(segment.fields)
+        # The cursor bounds only its own segment, and only when it names a value for each of its fields.
+        bound = (
+            cursor
+            if cursor is not None and index == cursor.segment and len(cursor.values) == len(segment.fields)
+            else None
+        )
         # An id cursor bounds the reviewer's verdicts too: PostgreSQL carries no range across the
         # anti-join, which otherwise reads all of their verdicts below the cursor (a merge join from
         # the start of the index), a cost that grows with the project (~10 ms at 1M samples).
         verdicts = (
-            Q(**{f"sample_id__{'gt' if forward else 'lt'}": cursor.values[0]})
-            if bounded and segment.fields == ("id",)
+            Q(**{f"sample_id__{'gt' if forward else 'lt'}": bound.values[0]})
+            if bound is not None and segment.fields == ("id",)
             else None
         )
         queryset = _pending_for(project, reviewer, verdicts=verdicts, blinding=blinding).filter(*segment.filters)
-        if bounded:
-            queryset = queryset.filter(_beyond(segment.fields, cursor.values, forward=forward))
+        if bound is not None:
+            queryset = queryset.filter(_beyond(segment.fields, bound.values, forward=forward))
         ordering = segment.fields if forward else tuple(f"-{f}" for f in segment.fields)
         sample = queryset.order_by(*ordering).first()
         if sample is not None:
@@ -125,7 +130,7 @@ def _find(
 def queue_next(
     *,
     project: Project,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     order: str,
     after: QueueCursor | None = None,
     wrap: bool = True,
@@ -140,7 +145,7 @@ def queue_next(
 
 
 def queue_previous(
-    *, project: Project, reviewer: AbstractBaseUser, order: str, before: QueueCursor, blinding: Blinding = SEES_ALL
+    *, project: Project, reviewer: User, order: str, before: QueueCursor, blinding: Blinding = SEES_ALL
 ) -> Sample | None:
     return _find(order, project, reviewer, before, forward=False, blinding=blinding)
 

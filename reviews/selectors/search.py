@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.http import Http404
 
 from generation.models import Sample
@@ -35,7 +36,7 @@ class SearchView:
         )
 
 
-def search_for_user(project: Project, user: object, search_id: int) -> SimilaritySearch:
+def search_for_user(project: Project, user: User, search_id: int) -> SimilaritySearch:
     """A reader's own search in this project; anyone else's is a 404."""
     search = SimilaritySearch.objects.select_related("anchor").filter(project=project, user=user, pk=search_id).first()
     if search is None:

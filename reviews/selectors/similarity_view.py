@@ -114,8 +114,8 @@ def _with_members(groups: list[DuplicateGroup], blinding: Blinding = SEES_ALL) -
         .select_related(*(f"sample__{r}" for r in LINEAGE_RELATED))
     )
     by_group: dict[int, list[DuplicateGroupMember]] = {}
-    for member in members:
-        by_group.setdefault(member.group_id, []).append(member)
+    for ranked_member in members:
+        by_group.setdefault(ranked_member.group_id, []).append(ranked_member)
     blinding.mark(member.sample for rows in by_group.values() for member in rows)
     tokens = member_sets(DuplicateGroupMember.objects.filter(group__in=groups), by="group_id", member="sample_id")
     suggested = _suggested_keep([group for group in groups if group.kind == DuplicateKind.VARIANT])
@@ -210,20 +210,20 @@ def cluster_cards(
     more = len(rows) > CLUSTERS_PER_PAGE
     rows = rows[:CLUSTERS_PER_PAGE]
     previews: dict[int, list[Sample]] = {}
-    for sample in _first_members(project, rows):
+    for cluster_id, sample in _first_members(project, rows):
         # A cluster's mix says how synthetic it is, so a held item is never shown as a member.
         if blinding.hides(sample.pk):
             continue
-        previews.setdefault(sample.preview_of, []).append(sample)
+        previews.setdefault(cluster_id, []).append(sample)
     return [
         ClusterCard(cluster=cluster, preview=sorted(previews.get(cluster.pk, []), key=lambda s: s.pk))
         for cluster in rows
     ], more
 
 
-def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
+def _first_members(project: Project, clusters: list[Cluster]) -> list[tuple[int, Sample]]:
     """The first CLUSTER_PREVIEW samples of each cluster, in one query (no query per card), each
-    with preview_of, its cluster's id."""
+    beside its cluster's id."""
     if not clusters:
         return []
     if connection.features.supports_slicing_ordering_in_compound:
@@ -237,7 +237,7 @@ def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
             .order_by("id")[:CLUSTER_PREVIEW]
             for cluster in clusters
         ]
-        return list(parts[0].union(*parts[1:], all=True))
+        return [(sample.preview_of, sample) for sample in parts[0].union(*parts[1:], all=True)]
     # SQLite (the demo) allows no LIMIT inside a UNION; its projects are small enough for a window.
     ranked = (
         SampleSimilarity.objects.filter(project=project, cluster__in=clusters)
@@ -245,8 +245,4 @@ def _first_members(project: Project, clusters: list[Cluster]) -> list[Sample]:
         .filter(rank__lte=CLUSTER_PREVIEW)
         .select_related("sample__generator")
     )
-    members = []
-    for row in ranked:
-        row.sample.preview_of = row.cluster_id
-        members.append(row.sample)
-    return members
+    return [(row.cluster_id, row.sample) for row in ranked if row.cluster_id is not None]  # never None: cluster__in

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -15,6 +15,7 @@ from django.utils import timezone
 from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
 from reviews.quality.thresholds import THRESHOLD_SPECS, project_thresholds
 from synthreview.outbound import post_json, validate_outbound_url
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
@@ -59,7 +60,8 @@ def alert_raise(
 def alerts_evaluate_audit(audit: Audit) -> Alert | None:
     """A closed audit whose noise floor's upper bound is over the limit raises an alert."""
     threshold = project_thresholds(audit.project)["noise_floor_upper"]
-    high = (audit.frozen_figures or {}).get("noise_floor", {}).get("high")
+    floor = audit.frozen_noise_floor
+    high = floor.high if floor is not None else None
     if not threshold.slipped(high):
         return None
     return alert_raise(
@@ -144,7 +146,8 @@ def alert_notify(*, alert_id: int) -> None:
             Alert.objects.filter(pk=alert.pk).update(webhook_status=status)
 
 
-def alert_acknowledge(*, project: Project, alert_id: int, actor: AbstractBaseUser) -> bool:
+def alert_acknowledge(*, access: ProjectAccess, actor: User, alert_id: int) -> bool:
+    project = access.project
     changed = Alert.objects.filter(project=project, pk=alert_id, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=actor
     )
@@ -160,9 +163,14 @@ def alert_acknowledge(*, project: Project, alert_id: int, actor: AbstractBaseUse
 
 
 def alert_channel_set(
-    *, project: Project, actor: AbstractBaseUser, webhook_url: str | None = None, email_recipients: str | None = None
+    *,
+    access: ProjectAccess,
+    actor: User,
+    webhook_url: str | None = None,
+    email_recipients: str | None = None,
 ) -> AlertChannel:
     """Leads set who is emailed; only admins set the webhook (the caller checks the role)."""
+    project = access.project
     channel, _ = AlertChannel.objects.get_or_create(project=project)
     changes = {}
     if webhook_url is not None:
@@ -186,9 +194,8 @@ def alert_channel_set(
     return channel
 
 
-def threshold_set(
-    *, project: Project, actor: AbstractBaseUser, metric: str, limit: float, enabled: bool
-) -> QualityThreshold:
+def threshold_set(*, access: ProjectAccess, actor: User, metric: str, limit: float, enabled: bool) -> QualityThreshold:
+    project = access.project
     spec = THRESHOLD_SPECS.get(metric)
     if spec is None:
         raise ValidationError(f"Unknown metric {metric!r}.")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import random
 import secrets
 from collections import defaultdict
+from typing import cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from generation.models import GenerationRun, Generator, Origin, PromptTemplateVersion, Sample
+from reviews.metrics import NoiseFloorFigures
 from reviews.models import (
     Audit,
     AuditAdjudication,
@@ -31,11 +33,16 @@ from reviews.models import (
 )
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE, stratified_draw
 from reviews.selectors.audits import audit_figures_compute
+from reviews.services.alerts import alerts_evaluate_audit
 from reviews.services.verdicts import validated_verdict
+from synthreview.projects.access import ProjectAccess, SystemActor, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
 
 MAX_OVERLAP = 5
+
+# What an audit of one run, generator or template version names; an audit of the project names none.
+AuditScopeObject = GenerationRun | Generator | PromptTemplateVersion
 
 
 class AuditClosed(Exception):
@@ -46,23 +53,26 @@ class AuditItemFull(Exception):
     """The item already has the verdicts the overlap asks for."""
 
 
-def audit_scope_samples(project: Project, scope: str, scope_object: object | None) -> QuerySet[Sample]:
+def audit_scope_samples(project: Project, scope: str, scope_object: AuditScopeObject | None) -> QuerySet[Sample]:
+    """The synthetic samples of the scope; `scope_object` is the scope's own kind of object (_scope_object)."""
     samples = Sample.objects.filter(project=project, origin=Origin.SYNTHETIC)
     if scope == AuditScope.RUN:
-        return samples.filter(run=scope_object)
+        return samples.filter(run=cast(GenerationRun, scope_object))
     if scope == AuditScope.GENERATOR:
-        return samples.filter(generator=scope_object)
+        return samples.filter(generator=cast(Generator, scope_object))
     if scope == AuditScope.TEMPLATE_VERSION:
-        return samples.filter(template_version=scope_object)
+        return samples.filter(template_version=cast(PromptTemplateVersion, scope_object))
     return samples
 
 
-def _scope_object(project: Project, scope: str, object_id: int | None):  # type: ignore[no-untyped-def]
-    model = {
+def _scope_object(project: Project, scope: str, object_id: int | None) -> AuditScopeObject | None:
+    """The run, generator or template version the scope names (None for the project), in the project."""
+    scope_models: dict[AuditScope, type[AuditScopeObject]] = {
         AuditScope.RUN: GenerationRun,
         AuditScope.GENERATOR: Generator,
         AuditScope.TEMPLATE_VERSION: PromptTemplateVersion,
-    }.get(AuditScope(scope))
+    }
+    model = scope_models.get(AuditScope(scope))
     if model is None:
         return None
     lookup = {"template__project": project} if model is PromptTemplateVersion else {"project": project}
@@ -72,7 +82,7 @@ def _scope_object(project: Project, scope: str, object_id: int | None):  # type:
     return found
 
 
-def _default_name(scope: str, scope_object: object | None) -> str:
+def _default_name(scope: str, scope_object: AuditScopeObject | None) -> str:
     stamp = timezone.localdate().isoformat()
     if scope_object is None:
         return f"All synthetic samples, {stamp}"
@@ -84,7 +94,7 @@ def _default_name(scope: str, scope_object: object | None) -> str:
 def audit_create(
     *,
     project: Project,
-    actor: AbstractBaseUser,
+    actor: User | SystemActor,
     scope: str,
     object_id: int | None = None,
     sample_size: int = 60,
@@ -133,16 +143,18 @@ def audit_create(
             project=project,
             name=(name.strip() or _default_name(scope, scope_object))[:200],
             scope=scope,
-            run=scope_object if scope == AuditScope.RUN else None,
-            generator=scope_object if scope == AuditScope.GENERATOR else None,
-            template_version=scope_object if scope == AuditScope.TEMPLATE_VERSION else None,
+            run=cast(GenerationRun, scope_object) if scope == AuditScope.RUN else None,
+            generator=cast(Generator, scope_object) if scope == AuditScope.GENERATOR else None,
+            template_version=cast(PromptTemplateVersion, scope_object)
+            if scope == AuditScope.TEMPLATE_VERSION
+            else None,
             sample_size=len(drawn),
             overlap=overlap,
             gold_items=len(gold),
             expected_error_rate=expected_error_rate,
             seed=seed,
             drawn_through_sample_id=drawn_through,
-            created_by=actor,
+            created_by=signed_in_account(actor),
         )
         AuditItem.objects.bulk_create(
             [
@@ -181,7 +193,7 @@ def audit_verdict_record(
     *,
     audit: Audit,
     sample_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     value: str,
     error_category: str = "",
     note: str = "",
@@ -231,14 +243,14 @@ def _close_if_complete(audit: Audit) -> None:
         _freeze(audit, figures, actor=None, reason="")
 
 
-def _freeze(audit: Audit, figures: dict, *, actor: AbstractBaseUser | None, reason: str) -> None:
+def _freeze(audit: Audit, figures: dict, *, actor: User | None, reason: str) -> None:
     audit.status = AuditStatus.CLOSED
     audit.frozen_figures = figures
     audit.closed_reason = reason
     audit.closed_at = timezone.now()
     audit.closed_by = actor
     audit.save(update_fields=["status", "frozen_figures", "closed_reason", "closed_at", "closed_by"])
-    floor = figures["noise_floor"]
+    floor = NoiseFloorFigures.from_json(figures["noise_floor"])
     audit_log_record(
         project=audit.project,
         actor=actor,
@@ -246,13 +258,11 @@ def _freeze(audit: Audit, figures: dict, *, actor: AbstractBaseUser | None, reas
         obj=audit,
         details={
             "reason": reason or "complete",
-            "wrong": floor["wrong"],
-            "judged": floor["judged"],
-            "high": floor["high"],
+            "wrong": floor.wrong,
+            "judged": floor.judged,
+            "high": floor.high,
         },
     )
-    # Imported here: the alert service reads audits' figures through the selectors that import this module's models.
-    from reviews.services.alerts import alerts_evaluate_audit
 
     alerts_evaluate_audit(audit)
 
@@ -277,7 +287,7 @@ def audit_close_refusal(figures: dict, reason: str) -> str:
     return ""
 
 
-def audit_close(*, audit: Audit, actor: AbstractBaseUser, reason: str = "") -> Audit:
+def audit_close(*, audit: Audit, actor: User, reason: str = "") -> Audit:
     """Close the audit and freeze its figures; closing early or with undecided disagreements needs a reason."""
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
@@ -293,7 +303,7 @@ def audit_close(*, audit: Audit, actor: AbstractBaseUser, reason: str = "") -> A
 
 
 def audit_adjudicate(
-    *, audit: Audit, sample_id: int, actor: AbstractBaseUser, value: str, error_category: str = "", note: str = ""
+    *, audit: Audit, sample_id: int, actor: User, value: str, error_category: str = "", note: str = ""
 ) -> AuditAdjudication:
     value, error_category = validated_verdict(value, error_category)
     with transaction.atomic():
@@ -323,7 +333,7 @@ def gold_sample_set(
     *,
     project: Project,
     sample_id: int,
-    actor: AbstractBaseUser,
+    actor: User | SystemActor,
     expected_value: str,
     expected_error_category: str = "",
     note: str = "",
@@ -344,7 +354,7 @@ def gold_sample_set(
             "expected_value": expected_value,
             "expected_error_category": expected_error_category,
             "note": note.strip(),
-            "created_by": actor,
+            "created_by": signed_in_account(actor),
         },
     )
     audit_log_record(
@@ -357,7 +367,8 @@ def gold_sample_set(
     return gold
 
 
-def gold_sample_remove(*, project: Project, sample_id: int, actor: AbstractBaseUser) -> bool:
+def gold_sample_remove(*, access: ProjectAccess, actor: User, sample_id: int) -> bool:
+    project = access.project
     deleted, _ = GoldSample.objects.filter(project=project, sample_id=sample_id).delete()
     if deleted:
         audit_log_record(
@@ -370,7 +381,7 @@ def gold_sample_remove(*, project: Project, sample_id: int, actor: AbstractBaseU
     return bool(deleted)
 
 
-def audit_verdict_undo(*, audit: Audit, reviewer: AbstractBaseUser) -> int | None:
+def audit_verdict_undo(*, audit: Audit, reviewer: User) -> int | None:
     """Take back the reviewer's latest verdict in an open audit; returns its sample id."""
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)

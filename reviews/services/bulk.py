@@ -14,6 +14,7 @@ from generation.models import Sample, SampleStatus
 from reviews.services.membership import membership_confirmed
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.services import audit_log_record
+from synthreview.projects.services.counters import sample_count_add
 
 # Rows per UPDATE: big enough to be quick, small enough to keep each statement's locks short.
 CHUNK = 5000
@@ -42,10 +43,6 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
     """Set the status of these samples (call inside a transaction); bumps each
     changed sample's revision so a reviewer holding an older copy is told, and
     keeps the counters in step. Returns the ids that changed."""
-    # Imported here: generation's services record to this app's audit log, so a
-    # module-level import would be circular.
-    from generation.services.sample_counts import sample_count_add
-
     changed: list[int] = []
     moves: Counter[tuple[str, str]] = Counter()
     now = timezone.now()

@@ -38,6 +38,8 @@ JOIN_SLACK = 2.0
 def kmeans_centroids(vectors: np.ndarray, k: int, *, seed: int = 1234) -> np.ndarray:
     kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False)
     kmeans.train(vectors)
+    if kmeans.centroids is None:
+        raise RuntimeError("k-means finished training without centroids.")
     return kmeans.centroids.astype(np.float32)
 
 

@@ -3,8 +3,10 @@
 The closed audits' verdicts come from the rule-based generator's answer key
 (each demo sample records whether its answer was made wrong on purpose), given
 by a reviewer named "answer-key" and saying so in every note: nothing here
-pretends a person reviewed them. One more audit, open, waits for the demo's
-own expert and lead to review it in the browser.
+pretends a person reviewed them. The demo itself draws the audits, marks the
+gold items and freezes the eval set, as the system actor DEMO, which the audit
+log names: no lead is said to have done it. One more audit, open, waits for the
+demo's own expert and lead to review it in the browser.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from generation.models import GenerationRun, Origin, RunStatus, Sample
+from generation.services.demo import DEMO
 from reviews.models import Audit, AuditItem
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
+from reviews.services.eval_sets import eval_set_version_create, eval_split_draw
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Project, Role
 
 ANSWER_KEY_USER = "answer-key"
@@ -38,19 +43,17 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
         answer_key.set_unusable_password()
         answer_key.save(update_fields=["password"])
     project.memberships.get_or_create(user=answer_key, defaults={"role": Role.EXPERT})
-    lead = project.memberships.filter(role=Role.LEAD).select_related("user").first()
-    actor = lead.user if lead else answer_key
     audits = []
     with transaction.atomic():
         # The hand-written anchors are right: the first four serve as gold items.
         for sample_id in (
             Sample.objects.filter(project=project, origin=Origin.REAL).order_by("id")[:4].values_list("pk", flat=True)
         ):
-            gold_sample_set(project=project, sample_id=sample_id, actor=actor, expected_value="correct")
+            gold_sample_set(project=project, sample_id=sample_id, actor=DEMO, expected_value="correct")
         for index, run in enumerate(runs):
             audit = audit_create(
                 project=project,
-                actor=actor,
+                actor=DEMO,
                 scope="run",
                 object_id=run.pk,
                 sample_size=60,
@@ -72,7 +75,7 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
         audits.append(
             audit_create(
                 project=project,
-                actor=actor,
+                actor=DEMO,
                 scope="project",
                 sample_size=50,
                 overlap=2,
@@ -82,10 +85,8 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
             )
         )
         # A frozen eval set, so the export page has one to check leaks against.
-        from reviews.services.eval_sets import eval_set_version_create, eval_split_draw
-        from synthreview.projects.access import ProjectAccess
 
-        lead_access = ProjectAccess(project, Role.LEAD)
-        eval_split_draw(access=lead_access, actor=actor, count=8, seed=2026)
-        eval_set_version_create(access=lead_access, actor=actor, note="Eight hand-written anchors, drawn at random.")
+        access = ProjectAccess.for_system(project, DEMO)
+        eval_split_draw(access=access, actor=DEMO, count=8, seed=2026)
+        eval_set_version_create(access=access, actor=DEMO, note="Eight hand-written anchors, drawn at random.")
     return audits

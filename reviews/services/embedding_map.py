@@ -83,6 +83,7 @@ def embedding_map_build(*, project_id: int, ids: np.ndarray, vectors: np.ndarray
         chosen_ids, chosen_vectors = embeddings_load(
             project_id=project.pk, model_name=model_name, text_kind=text_kind, sample_ids=ids[chosen].tolist()
         )
+    explained: list[float]
     if len(chosen_ids) >= UMAP_MIN_POINTS:
         method, coords, explained = "umap", umap_2d(np.asarray(chosen_vectors), seed=project.pk), []
     else:

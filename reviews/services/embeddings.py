@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from generation.models import PromptTemplateVersion, Sample
@@ -48,7 +48,7 @@ def embedding_key(project: Project) -> tuple[str, str]:
     return settings.EMBEDDING_MODEL, project.embedding_text
 
 
-def missing_embeddings(project: Project, *, text_kind: str | None = None):  # type: ignore[no-untyped-def]
+def missing_embeddings(project: Project, *, text_kind: str | None = None) -> QuerySet[Sample]:
     """The project's samples without a vector under the current model and `text_kind` (default: the
     project's choice of embedded text; the leak check also embeds inputs alone)."""
     model_name, project_kind = embedding_key(project)

@@ -37,7 +37,7 @@ from reviews.models import (
     LeakKind,
     SampleEmbedding,
 )
-from reviews.services.embeddings import embedding_key, missing_embeddings
+from reviews.services.embeddings import embedding_key, embeddings_compute, missing_embeddings
 from reviews.services.eval_sets import eval_set_latest
 from synthreview.projects.models import EmbeddingText, Project
 
@@ -48,7 +48,7 @@ SEARCH_CHUNK = 20000
 READ_CHUNK = 5000
 # Prompts alone are embedded under this text kind, beside the project's own choice.
 PROMPT_TEXT = EmbeddingText.INPUT
-FLAG_WORDING = {
+FLAG_WORDING: dict[str, str] = {
     LeakKind.EXACT: "Same content as",
     LeakKind.PROMPT: "Same prompt as",
     LeakKind.NEAR: "Near-duplicate of",
@@ -73,7 +73,6 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
     model_name, text_kind = embedding_key(project)
     if embed_missing:
         # Imported lazily: the encoder loads torch, which only this step needs.
-        from reviews.services.embeddings import embeddings_compute
 
         for kind in _text_kinds(text_kind):
             embeddings_compute(project_id=project.pk, text_kind=kind)

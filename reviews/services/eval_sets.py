@@ -15,7 +15,7 @@ from django.db.models import Max
 
 from generation.models import Origin, Sample, SampleStatus, Split
 from reviews.models import EvalSetMember, EvalSetVersion
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
@@ -141,7 +141,12 @@ def eval_set_version_create(*, access: ProjectAccess, actor: object, note: str =
             )
         number = (EvalSetVersion.objects.filter(project=project).aggregate(top=Max("version"))["top"] or 0) + 1
         version = EvalSetVersion.objects.create(
-            project=project, version=number, content_hash=digest, member_count=len(members), note=note, created_by=actor
+            project=project,
+            version=number,
+            content_hash=digest,
+            member_count=len(members),
+            note=note,
+            created_by=signed_in_account(actor),
         )
         for start in range(0, len(members), INSERT_CHUNK):
             EvalSetMember.objects.bulk_create(

@@ -11,10 +11,24 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, CharField, Count, Exists, OuterRef, Q, TextField, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
@@ -45,7 +59,7 @@ from reviews.models import (
     ExportStatus,
 )
 from reviews.services.eval_sets import eval_set_latest
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
@@ -117,7 +131,7 @@ def export_request(
             max_generation_depth=depth,
             eval_set_version=eval_set_version,
             audit_override_reason=audit_override_reason.strip(),
-            created_by=actor,
+            created_by=signed_in_account(actor),
         )
         export.excluded_generators.set(excluded)
         audit_log_record(
@@ -197,11 +211,13 @@ class _snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
-    def __exit__(self, *exc: object) -> None:
-        self.atomic.__exit__(*exc)
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.atomic.__exit__(kind, error, traceback)
 
 
-def _train_selection(export: Export):  # type: ignore[no-untyped-def]
+def _train_selection(export: Export) -> tuple[QuerySet[Sample], dict[str, Q]]:
     """Accepted samples outside the eval split, each marked with why it is held back, if it is."""
     samples = Sample.objects.filter(project_id=export.project_id, status=SampleStatus.ACCEPTED).exclude(
         split=Split.EVAL
@@ -273,7 +289,7 @@ def _selection_counts(export: Export, marks: list[int] | None = None) -> tuple[l
     return groups, held_back
 
 
-def _included_rows(export: Export):  # type: ignore[no-untyped-def]
+def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
     if export.split == ExportSplit.EVAL:
         query = Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
     else:
@@ -381,15 +397,16 @@ def _gates(
     if export.split == ExportSplit.EVAL:
         synthetic = sum(g.count for g in groups if g.origin != Origin.REAL)
         outcome = Outcome.REFUSED if synthetic else Outcome.PASSED
-        reason = (
-            f"The eval set holds {synthetic} synthetic samples; it must be real only."
-            if synthetic
-            else f"Eval set v{export.eval_set_version.version}: real only, version-locked."
-        )
+        if synthetic:
+            reason = f"The eval set holds {synthetic} synthetic samples; it must be real only."
+        elif export.eval_set_version is None:  # export_request refuses an eval export without one
+            raise ExportError("An eval-set export names the eval-set version it exports.")
+        else:
+            reason = f"Eval set v{export.eval_set_version.version}: real only, version-locked."
         return [GateDecision("eval_real_only", outcome, reason, {"synthetic": synthetic})], []
     synthetic_by_generator: dict[int, int] = defaultdict(int)
     for group in groups:
-        if group.origin == Origin.SYNTHETIC:
+        if group.origin == Origin.SYNTHETIC and group.generator_id is not None:  # always, by a check constraint
             synthetic_by_generator[group.generator_id] += group.count
     decisions = [
         recursion_gate(
@@ -482,7 +499,7 @@ def _manifest(
     names: dict,
 ) -> dict:
     project = export.project
-    by_origin = Counter()
+    by_origin: Counter[str] = Counter()
     for group in groups:
         by_origin[group.origin] += group.count
     total = sum(by_origin.values())

@@ -21,7 +21,7 @@ from reviews.services.bulk import (
     samples_status_set,
 )
 from reviews.services.membership import MembershipChanged, membership_confirmed
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.services import audit_log_record
 
 # Re-exported: the one check every group, cluster or variant-family action makes.
@@ -68,7 +68,7 @@ def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
 
 def _decide(group: DuplicateGroup, actor: object, status: str) -> None:
     group.status = status
-    group.resolved_by = actor
+    group.resolved_by = signed_in_account(actor)
     group.resolved_at = timezone.now()
     group.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
 
@@ -143,7 +143,7 @@ def duplicate_group_split(
         if len(remaining) < 2:
             # One member is no group: nothing is left to compare.
             group.status = DuplicateGroupStatus.NOT_DUPLICATES
-            group.resolved_by, group.resolved_at = actor, timezone.now()
+            group.resolved_by, group.resolved_at = signed_in_account(actor), timezone.now()
             fields += ["status", "resolved_by", "resolved_at"]
         group.save(update_fields=fields)
         audit_log_record(

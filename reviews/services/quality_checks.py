@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reviews.models import QualitySnapshot
+from reviews.services.quality_snapshots import quality_snapshots_compute
 from synthreview.projects.models import Project, QualityCheckSchedule
 from synthreview.projects.queue import enqueue_on_commit
 
@@ -64,8 +65,6 @@ def quality_checks_dispatch() -> int:
 def quality_check_run(*, project_id: int, claimed_at: datetime) -> bool:
     """Snapshot, drift and alerts for the project, unless a snapshot was already taken
     since the claim (a redelivered task). Returns whether it measured."""
-    from reviews.services.quality_snapshots import quality_snapshots_compute
-
     if QualitySnapshot.objects.filter(project_id=project_id, computed_at__gte=claimed_at).exists():
         return False
     if not Project.objects.filter(pk=project_id).exists():

@@ -51,6 +51,7 @@ from reviews.quality.text_measures import (
     word_counts,
 )
 from reviews.quality.thresholds import COPY_SIMILARITY
+from reviews.services.alerts import alerts_evaluate_figures
 from reviews.services.embeddings import embedding_key, embeddings_load
 from synthreview.projects.models import Project
 
@@ -286,7 +287,7 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     real_labels, scoped_labels = _labels_by_scope(project)
     snapshots = []
     for index, (scope, scope_id, label, ids) in enumerate(scopes):
-        if not len(ids):
+        if (scope_windows := windows[index]) is None:  # the scope has no samples
             continue
         figures = _figures(
             ids,
@@ -299,7 +300,7 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
             real_labels,
             scoped_labels.get((scope, scope_id or 0)),
         )
-        figures["drift_window"] = window_record(windows[index], ids)
+        figures["drift_window"] = window_record(scope_windows, ids)
         figures.update(_window_drift(*window_subsets[index], vectors, real_vectors))
         if scope == SnapshotScope.PROJECT:
             figures["mix"] = {"real": int(len(real_ids)), "synthetic": int(len(synthetic.ids))}
@@ -321,11 +322,12 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
             )
         )
     run_subsets = {
-        scope_id: wanted[index] for index, (scope, scope_id, _, _) in enumerate(scopes) if scope == SnapshotScope.RUN
+        scope_id: wanted[index]
+        for index, (scope, scope_id, _, _) in enumerate(scopes)
+        if scope == SnapshotScope.RUN and scope_id is not None
     }
     _drift(snapshots, runs, run_subsets, vectors)
     QualitySnapshot.objects.bulk_create(snapshots)
-    from reviews.services.alerts import alerts_evaluate_figures
 
     # Every scope alerts on its own figures: generators too, since imported samples belong to no run.
     for snapshot in snapshots:
@@ -351,9 +353,9 @@ def _window_drift(
     and how far the distance to the real anchors moved since the previous window."""
     now = vectors.of(current) if current is not None else None
     before = vectors.of(previous) if previous is not None else None
-    has_real = real_vectors is not None and len(real_vectors) >= 2
-    to_real = frechet_distance(now, real_vectors) if now is not None and has_real else None
-    before_to_real = frechet_distance(before, real_vectors) if before is not None and has_real else None
+    real = real_vectors if real_vectors is not None and len(real_vectors) >= 2 else None
+    to_real = frechet_distance(now, real) if now is not None and real is not None else None
+    before_to_real = frechet_distance(before, real) if before is not None and real is not None else None
     return {
         "drift_previous": frechet_distance(now, before) if now is not None and before is not None else None,
         "window_to_real": to_real,

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 
 from generation.models import Origin, Sample, SampleStatus
-from reviews.models import SampleEmbedding, SampleSimilarity
+from reviews.models import Cluster, SampleEmbedding, SampleSimilarity
 from reviews.services.clusters import clusters_build, clusters_describe_members, nearest_cluster_ids
 from reviews.services.duplicate_groups import duplicate_groups_rebuild
 from reviews.services.embedding_map import embedding_map_build
@@ -261,8 +261,6 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
 
 
 def _incremental(project: Project, index: VectorIndex, key: str, progress: ProgressCallback | None) -> BuildSummary:
-    from reviews.models import Cluster
-
     model_name, text_kind = embedding_key(project)
     newest = int(index.ids.max()) if index.size else 0
     new_ids, new_vectors = embeddings_load(
@@ -299,15 +297,15 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         clusters_describe_members(project=project, cluster_ids={c for c in clusters if c is not None})
         embedding_map_build(project_id=project.pk, ids=index.ids)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
-    clusters = Cluster.objects.filter(project=project)
+    project_clusters = Cluster.objects.filter(project=project)
     return BuildSummary(
         "incremental",
         index.size,
         len(new_ids),
         near,
         exact,
-        clusters.count(),
-        clusters.filter(is_low_novelty=True).count(),
+        project_clusters.count(),
+        project_clusters.filter(is_low_novelty=True).count(),
         unclustered,
     )
 

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reviews.models import SimilarityJob, SimilarityJobKind, SimilarityJobStatus
+from synthreview.projects.access import signed_in_account
 from synthreview.projects.queue import enqueue_on_commit
 
 # A running job whose heartbeat is older than this lost its worker.
@@ -30,7 +31,7 @@ def similarity_job_request(
                         project_id=project_id,
                         kind=kind,
                         full=full,
-                        requested_by=requested_by if getattr(requested_by, "is_authenticated", False) else None,
+                        requested_by=signed_in_account(requested_by),
                     )
             except IntegrityError:  # another request queued it a moment ago
                 job = SimilarityJob.objects.get(project_id=project_id, kind=kind, status=SimilarityJobStatus.QUEUED)

@@ -19,11 +19,15 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
+from generation.selectors.text_search import rows_matching_text
 from reviews.models import SearchStatus, SimilaritySearch
 from reviews.models.search import SEARCH_TIME_LIMIT
+from reviews.selectors.blinding import blinding_for
+from reviews.selectors.browser import samples_filtered
 from reviews.services.embeddings import embedding_key, embeddings_load
 from reviews.similarity.embedder import encode
 from reviews.similarity.index import VectorIndex, index_dir, load_index, single_threaded_faiss
+from synthreview.projects.access import get_project_for_user
 from synthreview.projects.models import Project
 
 if TYPE_CHECKING:
@@ -97,9 +101,6 @@ def nearest_passing(
 
 
 def _passing(project: Project, filters: dict, blinding: Blinding) -> Callable[[list[int]], set[int]]:
-    from generation.selectors.text_search import rows_matching_text
-    from reviews.selectors.browser import samples_filtered
-
     chunk = min(connection.features.max_query_params or 20_000, 20_000)
     # The text filter is tested on the candidates' rows: the browser's way reads every match
     # from the index first, all 100k of a common word's. Text is blind-safe, so leaving it out
@@ -140,9 +141,6 @@ def similarity_search_claim(*, search_id: int) -> bool:
 
 def similarity_search_run(*, search_id: int) -> SimilaritySearch | None:
     """Answer one search; a search already answered (or being answered) is left alone."""
-    from reviews.selectors.blinding import blinding_for
-    from synthreview.projects.access import get_project_for_user
-
     if not similarity_search_claim(search_id=search_id):
         return None
     search = SimilaritySearch.objects.select_related("project", "user").get(pk=search_id)

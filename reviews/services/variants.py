@@ -16,7 +16,7 @@ from reviews.models import (
 from reviews.selectors.blinding import held_items_refuse
 from reviews.services.bulk import samples_status_set
 from reviews.services.membership import membership_confirmed
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.services import audit_log_record
 
 
@@ -69,7 +69,7 @@ def variant_family_trim(
             family.representative_id = min(keep)
             family.representative_reason = f"kept by {getattr(actor, 'username', 'a reviewer')}"
         family.status = DuplicateGroupStatus.TRIMMED
-        family.resolved_by = actor
+        family.resolved_by = signed_in_account(actor)
         family.resolved_at = timezone.now()
         family.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
         audit_log_record(

@@ -8,7 +8,7 @@ reviewers never overwrite each other without being told.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -73,7 +73,7 @@ def verdict_record(
     *,
     project: Project,
     sample_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     value: str,
     error_category: str = "",
     note: str = "",
@@ -124,7 +124,7 @@ def verdict_record(
     return verdict
 
 
-def verdict_undo(*, project: Project, reviewer: AbstractBaseUser) -> Sample | None:
+def verdict_undo(*, project: Project, reviewer: User) -> Sample | None:
     """Take back the reviewer's latest verdict in this project and restore the
     sample as it was; refused if someone changed the sample since."""
     with transaction.atomic():

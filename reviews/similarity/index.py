@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 import faiss
 import numpy as np
@@ -75,7 +76,8 @@ class VectorIndex:
         return all_sims, all_ids
 
 
-def _searches_list_by_list(index: faiss.Index, queries: int) -> bool:
+def _searches_list_by_list(index: faiss.Index, queries: int) -> TypeGuard[faiss.IndexIVFFlat]:
+    """True for an IVF flat index given enough queries that searching list by list is faster."""
     return (
         type(index) is faiss.IndexIVFFlat and queries * index.nprobe >= QUERIES_PER_LIST_FOR_LIST_SEARCH * index.nlist
     )
@@ -83,6 +85,9 @@ def _searches_list_by_list(index: faiss.Index, queries: int) -> bool:
 
 def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Inner products and row numbers of the k nearest among the probed lists, nearest first; row -1 where fewer."""
+    invlists = index.invlists
+    if invlists is None:
+        raise ValueError("This IVF index has no inverted lists to search.")
     count, probes = len(vectors), index.nprobe
     probed = np.empty((count, probes), dtype=np.int64)
     for start in range(0, count, SEARCH_BATCH):
@@ -97,9 +102,9 @@ def _search_list_by_list(index: faiss.IndexIVFFlat, vectors: np.ndarray, k: int)
 
     def search_list(list_no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         queries = queries_by_list[bounds[list_no] : bounds[list_no + 1]]
-        if not len(queries) or not index.invlists.list_size(list_no):
+        if not len(queries) or not invlists.list_size(list_no):
             return None
-        rows, codes = get_invlist(index.invlists, list_no)
+        rows, codes = get_invlist(invlists, list_no)
         list_vectors = codes.view(np.float32).reshape(len(rows), index.d)
         sims, positions = faiss.knn(
             vectors[queries], list_vectors, min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT

@@ -6,14 +6,17 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from reviews.forms.audit_log import AuditLogFilterForm
 from reviews.selectors.audit_log import CSV_COLUMNS, PAGE_SIZE, audit_log_csv_rows, audit_log_filtered, audit_log_page
 from synthreview.csv_safety import csv_safe_cell
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none
 
 # Query parameters that move the page rather than filter it.
 _CURSORS = ("before", "after")
@@ -27,13 +30,9 @@ def _filter_query(params: QueryDict) -> str:
     return query.urlencode()
 
 
-def _cursor(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
-
-
 @login_required
 @require_GET
-def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
+def audit_log(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "audit_log")
     project = access.project
     params = QueryDict(_filter_query(request.GET))
@@ -51,7 +50,10 @@ def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         queryset = audit_log_filtered(project, form.filters())
         context["page"] = audit_log_page(
-            project, queryset, before=_cursor(request.GET.get("before")), after=_cursor(request.GET.get("after"))
+            project,
+            queryset,
+            before=non_negative_int_or_none(request.GET.get("before")),
+            after=non_negative_int_or_none(request.GET.get("after")),
         )
         context["paged"] = bool(request.GET.get("before") or request.GET.get("after"))
     template = "reviews/audit_log.html#results" if request.htmx else "reviews/audit_log.html"
@@ -67,14 +69,15 @@ class _Echo:
 
 @login_required
 @require_GET
-def audit_log_csv(request: HttpRequest, slug: str) -> HttpResponse:
+def audit_log_csv(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     access = get_project_for_user(request.user, slug, "audit_log")
     project = access.project
     params = QueryDict(_filter_query(request.GET))
     form = AuditLogFilterForm(params or None, project=project)
     if form.is_bound and not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
-        return HttpResponse(f"The filter is not valid: {errors}", status=400, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            f"The filter is not valid: {form_errors_text(form)}", status=400, content_type="text/plain; charset=utf-8"
+        )
     queryset = audit_log_filtered(project, form.filters())
     writer = csv.writer(_Echo())
 

@@ -7,7 +7,7 @@ verdicts, so each verdict is the reviewer's own and gold items look like the res
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from reviews import selectors
@@ -28,15 +28,14 @@ from reviews.services.audits import (
     audit_verdict_undo,
 )
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess
-
-
-def _position(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none
 
 
 def _card(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     audit: Audit,
     item: AuditItem | None,
@@ -78,24 +77,25 @@ def _card(
     return response
 
 
-def audit_queue(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+def audit_queue(request: AuthenticatedHttpRequest, slug: str, audit_id: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
-    if (wanted := _position(request.GET.get("sample"))) is not None:
+    if (wanted := non_negative_int_or_none(request.GET.get("sample"))) is not None:
         item = audit_item_for(audit, wanted)
         if item is None:
             raise Http404("That sample is not part of this audit.")
         return _card(request, access, audit, item)
-    if (before := _position(request.GET.get("before"))) is not None:
+    if (before := non_negative_int_or_none(request.GET.get("before"))) is not None:
         item = audit_queue_previous(audit, request.user, before_position=before)
         if item is None:
-            current = audit_item_for(audit, _position(request.GET.get("current")) or 0)
+            current = audit_item_for(audit, non_negative_int_or_none(request.GET.get("current")) or 0)
             return _card(request, access, audit, current, problem="This is the first item open to you in this audit.")
         return _card(request, access, audit, item)
-    item = audit_queue_next(audit, request.user, after_position=_position(request.GET.get("after")))
+    after = non_negative_int_or_none(request.GET.get("after"))
+    item = audit_queue_next(audit, request.user, after_position=after)
     return _card(request, access, audit, item)
 
 
-def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) -> HttpResponse:
+def audit_verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int, audit_id: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
     item = audit_item_for(audit, pk)
     if item is None:
@@ -109,8 +109,7 @@ def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) 
             item,
             status=400,
             form=form,
-            problem="The verdict was not saved: "
-            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+            problem=f"The verdict was not saved: {form_errors_text(form)}",
         )
     data = form.cleaned_data
     try:
@@ -136,7 +135,7 @@ def audit_verdict_save(request: HttpRequest, slug: str, pk: int, audit_id: int) 
     )
 
 
-def audit_verdict_undo_last(request: HttpRequest, slug: str, audit_id: int) -> HttpResponse:
+def audit_verdict_undo_last(request: AuthenticatedHttpRequest, slug: str, audit_id: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
     try:
         sample_id = audit_verdict_undo(audit=audit, reviewer=request.user)

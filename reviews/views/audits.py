@@ -3,10 +3,13 @@ adjudicating disagreements, gold samples, and the project's noise floor."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString
@@ -36,7 +39,10 @@ from reviews.services.audits import (
     gold_sample_remove,
     gold_sample_set,
 )
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)
 
@@ -86,7 +92,7 @@ def _plan(sample_size: int, expected_percent: int) -> dict:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
+def audit_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "review")
     project = access.project
     form = None
@@ -123,26 +129,24 @@ def audit_list(request: HttpRequest, slug: str) -> HttpResponse:
         get_project_for_user(request.user, slug, "audit")
     audits = list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:100])
     progress = audits_progress(audits)
-    rows = [
-        {"audit": audit, "progress": progress[audit.pk], "floor": (audit.frozen_figures or {}).get("noise_floor")}
-        for audit in audits
-    ]
-    planned = form["sample_size"].value() if form else None
-    rate = form["expected_error_rate"].value() if form else None
+    rows = [{"audit": audit, "progress": progress[audit.pk], "floor": audit.frozen_noise_floor} for audit in audits]
+    # What the lead typed, even when the form refuses it, so the planner shows that audit; a rate is a percent.
+    planned = non_negative_int_or_none(str(form["sample_size"].value())) if form else None
+    rate = non_negative_int_or_none(str(form["expected_error_rate"].value()), maximum=100) if form else None
     context = {
         "project": project,
         "access": access,
         "form": form,
         "rows": rows,
         "gold_count": GoldSample.objects.filter(project=project).count(),
-        "plan": _plan(int(planned or 60), int(rate or 10)) if form else None,
+        "plan": _plan(60 if planned is None else planned, 10 if rate is None else rate) if form else None,
     }
     return render(request, "reviews/audits.html", context, status=400 if form is not None and form.errors else 200)
 
 
 @login_required
 @require_GET
-def audit_plan(request: HttpRequest, slug: str) -> HttpResponse:
+def audit_plan(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The planner, redrawn by htmx as the lead changes n or the expected error rate."""
     access = get_project_for_user(request.user, slug, "audit")
     form = AuditPlanForm(request.GET)
@@ -153,19 +157,19 @@ def audit_plan(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "reviews/audits.html#plan",
-        {"project": access.project, "plan": _plan(sample_size, rate), "plan_error": form.errors.as_text()},
+        {"project": access.project, "plan": _plan(sample_size, rate), "plan_error": form_errors_text(form)},
     )
 
 
 @login_required
 @require_GET
-def audit_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def audit_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, pk, "review")
     return _audit_detail_page(request, access, audit)
 
 
 def _audit_detail_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     audit: Audit,
     *,
@@ -194,15 +198,15 @@ def _audit_detail_page(
         "chart_list": list(charts.values()),
         "progress": audit_progress(audit, request.user),
         "close_form": close_form or AuditCloseForm(),
-        "verdict_choices": AdjudicationForm.base_fields["value"].choices,
-        "category_choices": AdjudicationForm.base_fields["error_category"].choices,
+        "verdict_choices": cast(forms.ChoiceField, AdjudicationForm.base_fields["value"]).choices,
+        "category_choices": cast(forms.ChoiceField, AdjudicationForm.base_fields["error_category"]).choices,
     }
     return render(request, "reviews/audit_detail.html", context, status=status)
 
 
 @login_required
 @require_POST
-def audit_close_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def audit_close_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, pk, "audit")
     form = AuditCloseForm(request.POST, figures=audit_figures(audit) if audit.status == AuditStatus.OPEN else None)
     if not form.is_valid():
@@ -221,16 +225,11 @@ def audit_close_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def audit_adjudicate_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, pk, "audit")
     form = AdjudicationForm(request.POST)
     if not form.is_valid():
-        problems = " ".join(
-            f"{form.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-            for name, errors in form.errors.items()
-            if name in form.fields
-        )
-        messages.error(request, "The decision was not saved. " + problems)
+        messages.error(request, f"The decision was not saved. {form_errors_text(form)}")
     else:
         data = form.cleaned_data
         try:
@@ -250,13 +249,13 @@ def audit_adjudicate_view(request: HttpRequest, slug: str, pk: int) -> HttpRespo
 
 @login_required
 @require_POST
-def gold_set_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def gold_set_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, sample = get_sample_with_access(request.user, slug, pk, "audit")
     form = GoldForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Not saved: " + form.errors.as_text())
+        messages.error(request, f"Not saved: {form_errors_text(form)}")
     elif form.cleaned_data["expected_value"] == "remove":
-        gold_sample_remove(project=access.project, sample_id=sample.pk, actor=request.user)
+        gold_sample_remove(access=access, actor=request.user, sample_id=sample.pk)
         messages.success(request, "Removed from the gold set.")
     else:
         try:
@@ -276,7 +275,7 @@ def gold_set_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
+def noise_floor_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
     project = access.project
     audits = closed_audits(project)
@@ -291,15 +290,18 @@ def noise_floor_view(request: HttpRequest, slug: str) -> HttpResponse:
     compare_key = request.GET.get("compare", "generator")
     compare_key = compare_key if compare_key in ("generator", "template_version") else "generator"
     comparison = None
-    first, second = request.GET.get("first", ""), request.GET.get("second", "")
-    if first.isdigit() and second.isdigit():
-        comparison = noise_floor_compare(project, compare_key, int(first), int(second))
+    first, second = (
+        non_negative_int_or_none(request.GET.get("first")),
+        non_negative_int_or_none(request.GET.get("second")),
+    )
+    if first is not None and second is not None:
+        comparison = noise_floor_compare(project, compare_key, first, second)
     context = {
         "project": project,
         "access": access,
         "audits": audits,
         "limit": limit,
-        "split_left_out": sum(a.frozen_figures["noise_floor"].get("split", 0) for a in audits),
+        "split_left_out": sum(floor.split for a in audits if (floor := a.frozen_noise_floor) is not None),
         "sections": [
             {"key": key, "title": title, "rows": tables[key], "chart": charts[key]} for key, title in BREAKDOWNS.items()
         ],

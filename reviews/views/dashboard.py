@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,8 +36,10 @@ from reviews.selectors.dashboard import (
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
 from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
 from reviews.services.quality_snapshots import SUBSET_ROWS
+from reviews.tasks import quality_snapshot_task
 from reviews.views.audits import noise_floor_chart
 from synthreview.csv_safety import csv_safe_cell
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
 
 SCHEDULE_WORDS = {"minute": "every minute", "daily": "daily", "weekly": "weekly", "monthly": "monthly"}
@@ -45,7 +47,7 @@ SCHEDULE_WORDS = {"minute": "every minute", "daily": "daily", "weekly": "weekly"
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
     project = access.project
     audits = closed_audits(project)
@@ -153,7 +155,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def dashboard_figure(request: HttpRequest, slug: str, figure: str, fmt: str) -> HttpResponse:
+def dashboard_figure(request: AuthenticatedHttpRequest, slug: str, figure: str, fmt: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
     if fmt not in ("csv", "json"):
         raise Http404("Figures come as CSV or JSON.")
@@ -184,9 +186,8 @@ def _csv_value(value: object) -> object:
 
 @login_required
 @require_POST
-def quality_recompute(request: HttpRequest, slug: str) -> HttpResponse:
+def quality_recompute(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
-    from reviews.tasks import quality_snapshot_task
 
     transaction.on_commit(lambda: quality_snapshot_task.delay(access.project.pk))
     messages.success(request, "Quality figures are being recomputed by a worker; reload in a minute.")
@@ -195,15 +196,15 @@ def quality_recompute(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def alert_acknowledge_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def alert_acknowledge_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, alert = get_alert_for_user(request.user, slug, pk, "dashboard")
-    alert_acknowledge(project=access.project, alert_id=alert.pk, actor=request.user)
+    alert_acknowledge(access=access, actor=request.user, alert_id=alert.pk)
     return redirect(f"/p/{slug}/dashboard/#alerts")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def alert_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def alert_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Leads set thresholds and who is emailed; only admins set the webhook URL."""
     access = get_project_for_user(request.user, slug, "dashboard")
     project = access.project
@@ -225,13 +226,13 @@ def alert_settings(request: HttpRequest, slug: str) -> HttpResponse:
                     # An untouched default stays a default, so it follows later changes to the default.
                     if not current[metric].custom and enabled and math.isclose(limit, current[metric].limit):
                         continue
-                    threshold_set(project=project, actor=request.user, metric=metric, limit=limit, enabled=enabled)
+                    threshold_set(access=access, actor=request.user, metric=metric, limit=limit, enabled=enabled)
                 webhook = request.POST.get("webhook_url")
                 if webhook is not None and not access.can("generators"):
                     raise PermissionDenied("Only admins set the webhook URL.")
                 if webhook is not None or "email_recipients" in request.POST:
                     alert_channel_set(
-                        project=project,
+                        access=access,
                         actor=request.user,
                         webhook_url=webhook,
                         email_recipients=request.POST.get("email_recipients"),

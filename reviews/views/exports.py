@@ -8,20 +8,24 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from reviews.access import get_export_for_user
 from reviews.charts import share_scatter
 from reviews.forms.governance import DownstreamResultForm, ExportForm
 from reviews.governance.downstream import DownstreamError, downstream_result_record
 from reviews.governance.mix_policy import minimum_real_share
-from reviews.models import ExportStatus, LeakKind
+from reviews.models import Export, ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
 from reviews.services.exports import ExportError, export_dir, export_request
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.progress import progress_get, progress_key
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none
 
 # What a lead can do about each refusal, shown beside it.
 REMEDIES = {
@@ -34,7 +38,7 @@ REMEDIES = {
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def export_list(request: HttpRequest, slug: str) -> HttpResponse:
+def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "export")
     project = access.project
     form = ExportForm(request.POST or None, project=project)
@@ -56,8 +60,7 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return redirect("export_detail", slug=project.slug, pk=export.pk)
-    before = request.GET.get("before")
-    exports, older = exports_page(project, before=int(before) if before and before.isdigit() else None)
+    exports, older = exports_page(project, before=non_negative_int_or_none(request.GET.get("before")))
     parity = performance_parity(project)
     charts = [
         (
@@ -89,7 +92,7 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def export_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, export = get_export_for_user(request.user, slug, pk)
     progress = progress_get(progress_key("export", export.pk)) if not export.finished else None
     context = {
@@ -103,11 +106,12 @@ def export_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         "results": list(export.downstream_results.select_related("recorded_by").order_by("metric", "id")),
     }
     if request.htmx and request.GET.get("part") == "status":
-        return render(request, "reviews/export_detail.html#export-status", context)
+        response = render(request, "reviews/export_detail.html#export-status", context)
+        return HttpResponseStopPolling(response.content) if export.finished else response
     return render(request, "reviews/export_detail.html", context)
 
 
-def _stored_file(export) -> Path:  # type: ignore[no-untyped-def]
+def _stored_file(export: Export) -> Path:
     """The export's file, only if it lies where the server put it."""
     if export.status != ExportStatus.COMPLETED or not export.stored_path:
         raise Http404("This export has no file.")
@@ -119,7 +123,7 @@ def _stored_file(export) -> Path:  # type: ignore[no-untyped-def]
 
 @login_required
 @require_GET
-def export_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+def export_download(request: AuthenticatedHttpRequest, slug: str, pk: int) -> FileResponse:
     _, export = get_export_for_user(request.user, slug, pk)
     path = _stored_file(export)
     # FileResponse writes Content-Disposition itself, quoting and encoding the name; the name is ours anyway.
@@ -130,7 +134,7 @@ def export_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
 
 @login_required
 @require_GET
-def export_manifest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def export_manifest(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     _, export = get_export_for_user(request.user, slug, pk)
     if not export.finished or export.manifest is None:
         raise Http404("The manifest is written when the export finishes.")
@@ -145,7 +149,7 @@ def export_manifest(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def downstream_result_add(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def downstream_result_add(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, export = get_export_for_user(request.user, slug, pk)
     form = DownstreamResultForm(request.POST)
     if form.is_valid():
@@ -156,5 +160,5 @@ def downstream_result_add(request: HttpRequest, slug: str, pk: int) -> HttpRespo
         else:
             messages.success(request, "Result recorded.")
     else:
-        messages.error(request, "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()))
+        messages.error(request, form_errors_text(form))
     return redirect("export_detail", slug=access.project.slug, pk=export.pk)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -10,11 +10,12 @@ from django_htmx.http import HttpResponseStopPolling
 
 from reviews import selectors
 from reviews.services import similarity_refit, similarity_refresh
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
 
 
 @login_required
-def similarity_status(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_status(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     if not request.htmx:
         return redirect("project_detail", slug=slug)
@@ -24,14 +25,12 @@ def similarity_status(request: HttpRequest, slug: str) -> HttpResponse:
         "reviews/_similarity_status.html",
         {"project": access.project, "access": access, "similarity": overview, "can_rerun": access.can("bulk")},
     )
-    if not overview.busy:
-        return HttpResponseStopPolling(response.content)
-    return response
+    return HttpResponseStopPolling(response.content) if not overview.busy else response
 
 
 @login_required
 @require_POST
-def similarity_rerun(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_rerun(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "bulk")
     similarity_refresh(project_id=access.project.pk, requested_by=request.user)
     if request.htmx:
@@ -46,7 +45,7 @@ def similarity_rerun(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def similarity_refit_view(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_refit_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """A lead fits the clusters again now, instead of waiting for the share of new samples."""
     access = get_project_for_user(request.user, slug, "bulk")
     similarity_refit(project_id=access.project.pk, requested_by=request.user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -16,13 +16,14 @@ from reviews.forms.policy import PolicyForm
 from reviews.governance.mix_policy import PHASE_MIN_REAL_SHARE, minimum_real_share
 from reviews.selectors.audit_log import policy_history
 from reviews.services.policy import project_policy_set
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
 from synthreview.projects.models import Phase
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def policy_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def policy_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
     if request.method == "POST" and not access.can("policy"):
         raise PermissionDenied("Only the project's admins change its policy.")

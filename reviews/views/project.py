@@ -7,12 +7,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from generation.selectors.counts import sample_counts
 from generation.selectors.generators import project_generators
 from generation.selectors.imports import project_imports
 from generation.selectors.runs import project_runs
 from reviews.selectors import similarity_overview
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.selectors.counters import sample_counts
 
 
 @login_required

@@ -18,7 +18,10 @@ from reviews.selectors.blinding import blinding_for
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none
 
 
 def _order(request: HttpRequest) -> str:
@@ -27,7 +30,7 @@ def _order(request: HttpRequest) -> str:
 
 
 def _card(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     order: str,
     sample: Sample | None,
@@ -44,7 +47,7 @@ def _card(
     # A held item's place in "flagged first" or "lowest novelty" is what the audit hides: its card links
     # to the start of the queue instead.
     cursor = (
-        selectors.queue_cursor_of(sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
+        selectors.queue_cursor_of(view.sample, order, flagged=bool(view.flags), novelty=view.novelty, scored=True)
         if view is not None and not blinding.hides(view.sample.pk)
         else None
     )
@@ -81,14 +84,14 @@ def _card(
 
 @login_required
 @require_GET
-def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
-    if (audit_id := request.GET.get("audit", "")).isdigit():
-        return audit_queue(request, slug, int(audit_id))
+def review_queue(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    if (audit_id := non_negative_int_or_none(request.GET.get("audit"))) is not None:
+        return audit_queue(request, slug, audit_id)
     access = get_project_for_user(request.user, slug, "review")
     order = _order(request)
     sample = None
-    if (wanted := request.GET.get("sample", "")).isdigit():
-        sample = get_sample_with_access(request.user, slug, int(wanted), "review")[1]
+    if (wanted := non_negative_int_or_none(request.GET.get("sample"))) is not None:
+        sample = get_sample_with_access(request.user, slug, wanted, "review")[1]
     elif before := QueueCursor.parse(request.GET.get("before")):
         sample = selectors.queue_previous(
             project=access.project,
@@ -118,16 +121,16 @@ def review_queue(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _sample_at(access: ProjectAccess, raw: str | None) -> Sample | None:
-    if raw and raw.isdigit():
-        return Sample.objects.filter(project=access.project, pk=int(raw)).first()
+    if (pk := non_negative_int_or_none(raw)) is not None:
+        return Sample.objects.filter(project=access.project, pk=pk).first()
     return None
 
 
 @login_required
 @require_POST
-def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    if (audit_id := request.POST.get("audit", "")).isdigit():
-        return audit_verdict_save(request, slug, pk, int(audit_id))
+def verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
+    if (audit_id := non_negative_int_or_none(request.POST.get("audit"))) is not None:
+        return audit_verdict_save(request, slug, pk, audit_id)
     access, sample = get_sample_with_access(request.user, slug, pk, "review")
     order = _order(request)
     form = VerdictForm(request.POST)
@@ -139,8 +142,7 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             sample,
             status=400,
             form=form,
-            problem="The verdict was not saved: "
-            + "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+            problem=f"The verdict was not saved: {form_errors_text(form)}",
         )
     data = form.cleaned_data
     try:
@@ -176,9 +178,9 @@ def verdict_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def verdict_undo_last(request: HttpRequest, slug: str) -> HttpResponse:
-    if (audit_id := request.POST.get("audit", "")).isdigit():
-        return audit_verdict_undo_last(request, slug, int(audit_id))
+def verdict_undo_last(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    if (audit_id := non_negative_int_or_none(request.POST.get("audit"))) is not None:
+        return audit_verdict_undo_last(request, slug, audit_id)
     access = get_project_for_user(request.user, slug, "review")
     order = _order(request)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -14,7 +14,7 @@ from generation.access import get_sample_with_access
 from generation.models import SampleStatus
 from reviews import selectors
 from reviews.access import get_cluster_for_user
-from reviews.forms.samples import BulkForm, SampleFilterForm, parse_ids
+from reviews.forms.samples import BulkForm, SampleFilterForm
 from reviews.models import Cluster, ErrorCategory, GoldSample
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import Blinding, blinding_for
@@ -25,7 +25,10 @@ from reviews.services import (
     samples_bulk_set_status,
 )
 from reviews.similarity.membership import MemberSet, membership_change
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
+from synthreview.projects.forms import form_errors_text
+from synthreview.projects.params import non_negative_int_or_none, sample_ids_parse
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
 _NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}
@@ -41,13 +44,14 @@ def _filter_query(params: QueryDict) -> str:
     return query.urlencode()
 
 
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+def _listed_ids(params: QueryDict) -> list[int]:
+    # Ids ride in links and checkboxes; one that is not an id is dropped, not an error page.
+    return sample_ids_parse(",".join(params.getlist("ids")), invalid="skip")
 
 
 @login_required
 @require_GET
-def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
+def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     form = SampleFilterForm(request.GET or None, project=project)
@@ -60,7 +64,7 @@ def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
         "page_size": PAGE_SIZE,
         "filter_query": _filter_query(request.GET),
     }
-    similar_to = _int(request.GET.get("similar_to"))
+    similar_to = non_negative_int_or_none(request.GET.get("similar_to"))
     if similar_to is not None:
         anchor = get_sample_with_access(request.user, slug, similar_to, "view")[1]
         blinding.mark([anchor])
@@ -69,11 +73,13 @@ def sample_list(request: HttpRequest, slug: str) -> HttpResponse:
         context["invalid"] = True
     else:
         filters = form.filters() if form.is_bound else {}
-        if ids := parse_ids(",".join(request.GET.getlist("ids"))):
+        if ids := _listed_ids(request.GET):
             filters["ids"] = ids[:PAGE_SIZE]
         queryset = selectors.samples_filtered(project, filters, blinding=blinding)
         context["page"] = selectors.sample_page(
-            queryset, after=_int(request.GET.get("after")), before=_int(request.GET.get("before"))
+            queryset,
+            after=non_negative_int_or_none(request.GET.get("after")),
+            before=non_negative_int_or_none(request.GET.get("before")),
         )
         blinding.mark(context["page"].rows)
         context["count"] = selectors.samples_count(project, filters, queryset, blinding=blinding)
@@ -87,7 +93,7 @@ def _bulk_selection(access: ProjectAccess, params: QueryDict, blinding: Blinding
     if not form.is_valid():
         return form, None, {}
     filters = form.filters()
-    ids = parse_ids(",".join(params.getlist("ids")))
+    ids = _listed_ids(params)
     if len(ids) > PAGE_SIZE:
         form.add_error(None, f"Select at most {PAGE_SIZE} samples; to act on more, use a filter.")
         return form, None, {}
@@ -103,7 +109,7 @@ def _bulk_selection(access: ProjectAccess, params: QueryDict, blinding: Blinding
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
+def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """GET shows what the filter will change and how many; POST does it, once confirmed."""
     access = get_project_for_user(request.user, slug, "review")
     params = request.POST if request.method == "POST" else request.GET
@@ -148,11 +154,10 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
         ],
     }
     if queryset is None:
-        errors = " ".join(" ".join(messages_) for messages_ in form.errors.values())
         return render(
             request,
             "reviews/bulk_confirm.html",
-            {**context, "problem": f"The filter is not valid: {errors}"},
+            {**context, "problem": f"The filter is not valid: {form_errors_text(form)}"},
             status=400,
         )
     status = SampleStatus.ACCEPTED if action == "accept" else SampleStatus.REJECTED
@@ -163,19 +168,19 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
             problem, code = "The confirmation was incomplete; confirm again.", 400
         else:
             expected = bulk_form.cleaned_data["expected_count"]
-            only_cluster = cluster is not None and set(description) == {"cluster"}
+            only_cluster = cluster if cluster is not None and set(description) == {"cluster"} else None
             # The members the confirmation showed; a cluster's action always needs them.
-            members = request.POST.get("members") or ("" if only_cluster else None)
+            members = request.POST.get("members")
             try:
-                if only_cluster:
+                if only_cluster is not None:
                     result = cluster_set_status(
                         access=access,
                         actor=request.user,
-                        cluster_id=cluster.pk,
+                        cluster_id=only_cluster.pk,
                         status=status,
                         queryset=queryset,
                         expected_count=expected,
-                        members=members,
+                        members=members or "",
                         description=description,
                         page_size=PAGE_SIZE,
                     )
@@ -186,7 +191,7 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
                         queryset=queryset,
                         status=status,
                         expected_count=expected,
-                        members=members,
+                        members=members or None,
                         description=description,
                         page_size=PAGE_SIZE,
                     )
@@ -225,7 +230,7 @@ def samples_bulk(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def sample_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def sample_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, sample = get_sample_with_access(request.user, slug, pk, "view")
     blinding = blinding_for(request.user, access)
     return render(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -16,17 +16,19 @@ from reviews.forms.samples import SampleFilterForm
 from reviews.forms.search import SearchForm
 from reviews.selectors.blinding import blinding_for
 from reviews.services.similarity_search import similarity_search_create
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
+from synthreview.projects.params import non_negative_int_or_none
 
 
-def _results(request: HttpRequest, access: ProjectAccess, search_id: int) -> dict:
+def _results(request: AuthenticatedHttpRequest, access: ProjectAccess, search_id: int) -> dict:
     search = selectors.search_for_user(access.project, request.user, search_id)
     return {"found": selectors.search_view(search, blinding=blinding_for(request.user, access))}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def similarity_search(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_search(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     context: dict = {"project": project, "access": access}
@@ -66,9 +68,9 @@ def similarity_search(request: HttpRequest, slug: str) -> HttpResponse:
                 status=status,
             )
     else:
-        search_id = request.GET.get("search", "")
-        if search_id.isdigit():
-            found = _results(request, access, int(search_id))
+        search_id = non_negative_int_or_none(request.GET.get("search"))
+        if search_id is not None:
+            found = _results(request, access, search_id)
             context.update(found)
             search = found["found"].search
             form = SearchForm(initial={"query": search.query, "anchor": search.anchor_id, "k": search.k})
@@ -81,7 +83,7 @@ def similarity_search(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def similarity_search_results(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def similarity_search_results(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     if not request.htmx:
         return redirect(f"{reverse('similarity_search', args=[slug])}?search={pk}")

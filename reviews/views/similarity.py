@@ -15,6 +15,7 @@ from reviews.access import get_duplicate_group_for_user
 from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
+from reviews.selectors.similarity_view import CLUSTERS_PER_PAGE
 from reviews.services import (
     DecisionConflict,
     MembershipChanged,
@@ -22,7 +23,9 @@ from reviews.services import (
     duplicate_group_resolve,
     duplicate_group_split,
 )
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.params import LARGEST_ID, non_negative_int_or_none
 
 TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
 
@@ -37,7 +40,7 @@ def _group_after(raw: str | None) -> tuple[int, int] | None:
 
 @login_required
 @require_GET
-def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     tab = request.GET.get("tab") if request.GET.get("tab") in TABS else "groups"
@@ -69,7 +72,9 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
         )
     elif tab == "clusters":
         low_only = request.GET.get("low") == "1"
-        page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+        # Past this page the offset would be more rows than a database can count.
+        page = non_negative_int_or_none(request.GET.get("page"), maximum=LARGEST_ID // CLUSTERS_PER_PAGE)
+        page = 1 if page is None else page
         clusters, more = selectors.cluster_cards(project, low_novelty_only=low_only, page=page, blinding=blinding)
         context.update(clusters=clusters, more=more, page=page, low_only=low_only)
     else:
@@ -82,7 +87,13 @@ def similarity_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _group_response(
-    request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "", status: int = 200
+    request: AuthenticatedHttpRequest,
+    slug: str,
+    group_id: int,
+    *,
+    problem: str = "",
+    notice: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     access, group = get_duplicate_group_for_user(request.user, slug, group_id, "view")
     if not request.htmx:
@@ -110,11 +121,10 @@ def _group_response(
 
 
 def _member_id(request: HttpRequest, field: str) -> int | None:
-    raw = request.POST.get(field, "")
-    return int(raw) if raw.isdigit() else None
+    return non_negative_int_or_none(request.POST.get(field))
 
 
-def _gone_group(request: HttpRequest, slug: str, pk: int) -> HttpResponse | None:
+def _gone_group(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse | None:
     """A rebuild drops an open group whose members it regroups: say so, instead of a bare 404
     (still a 404: another project's group looks the same, so nothing is revealed)."""
     access = get_project_for_user(request.user, slug, "review")
@@ -134,7 +144,7 @@ def _gone_group(request: HttpRequest, slug: str, pk: int) -> HttpResponse | None
 
 @login_required
 @require_POST
-def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def group_resolve(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     if gone := _gone_group(request, slug, pk):
         return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
@@ -162,7 +172,7 @@ def group_resolve(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def group_not_duplicates(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def group_not_duplicates(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     if gone := _gone_group(request, slug, pk):
         return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
@@ -179,7 +189,7 @@ def group_not_duplicates(request: HttpRequest, slug: str, pk: int) -> HttpRespon
 
 @login_required
 @require_POST
-def group_split(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def group_split(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     if gone := _gone_group(request, slug, pk):
         return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from generation.access import get_sample_with_access
 from reviews import selectors
 from reviews.selectors.blinding import blinding_for
+from synthreview.http import AuthenticatedHttpRequest
 
 
 @login_required
 @require_GET
-def map_point(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def map_point(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, sample = get_sample_with_access(request.user, slug, pk, "view")
     if not request.htmx:
         return redirect("sample_detail", slug=slug, pk=pk)

@@ -9,7 +9,7 @@ import math
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -28,6 +28,7 @@ from reviews.services.similarity_settings import (
     SimilaritySettingsChange,
     project_similarity_settings_set,
 )
+from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
 from synthreview.projects.models import Project
 
@@ -93,7 +94,7 @@ def _saved_message(change: SimilaritySettingsChange) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def similarity_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def similarity_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "similarity_settings")
     project = access.project
     proposed, problem = _proposed(request.GET.get("near_duplicate_threshold"))

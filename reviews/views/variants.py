@@ -16,20 +16,31 @@ from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
 from reviews.services.membership import MembershipChanged
 from reviews.services.variants import FamilyDecided, variant_family_trim
+from synthreview.http import AuthenticatedHttpRequest
+from synthreview.projects.params import non_negative_int_or_none
 
 # More ids than any family card can carry is a forged form, not a choice.
 _MAX_KEEP_IDS = 10_000
+# Eighteen digits, well inside a BIGINT: a longer "id" is no sample number.
+_LARGEST_KEEP_ID = 10**18 - 1
 
 
 def _keep_ids(request: HttpRequest) -> list[int] | None:
     raw = request.POST.getlist("keep")
-    if len(raw) > _MAX_KEEP_IDS or not all(value.isdigit() and len(value) <= 18 for value in raw):
+    if len(raw) > _MAX_KEEP_IDS:
         return None
-    return [int(value) for value in raw]
+    ids = [non_negative_int_or_none(value, maximum=_LARGEST_KEEP_ID) for value in raw]
+    return None if None in ids else [pk for pk in ids if pk is not None]
 
 
 def _family_response(
-    request: HttpRequest, slug: str, group_id: int, *, problem: str = "", notice: str = "", status: int = 200
+    request: AuthenticatedHttpRequest,
+    slug: str,
+    group_id: int,
+    *,
+    problem: str = "",
+    notice: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     access, family = get_duplicate_group_for_user(request.user, slug, group_id, "view")
     if not request.htmx:
@@ -57,7 +68,7 @@ def _family_response(
 
 @login_required
 @require_POST
-def variant_family_trim_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def variant_family_trim_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, family = get_duplicate_group_for_user(request.user, slug, pk, "review")
     keep = _keep_ids(request)
     try:

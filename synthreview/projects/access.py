@@ -8,9 +8,9 @@ revealed); a member whose role may not act gets 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import Http404
@@ -37,12 +37,50 @@ NEEDS: dict[str, Role] = {
 
 
 @dataclass(frozen=True)
+class SystemActor:
+    """Work that no person started in the app: a management command, the demo's seeding, a bench
+    script, a scheduled task. Named by where it runs ("cli:export_samples", "demo", "task:quality_check")
+    so the audit log says which program acted instead of leaving the actor blank.
+
+    It is not a user and holds no membership: it may do everything a lead's or an admin's service
+    needs in the project it is given, because whoever can run a management command or start the
+    workers already holds the database. Deciding whether a person may act stays with the views, which
+    build a ProjectAccess from the user's role; a system actor is only ever built in code.
+    """
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("A system actor needs a name that says what program acts.")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class ProjectAccess:
+    """Who acts in a project and what they may do: a member (or a superuser) with their role, or a
+    SystemActor with no role, built by ProjectAccess.for_system."""
+
     project: Project
-    role: Role
+    role: Role | None
+    system_actor: SystemActor | None = None
+
+    def __post_init__(self) -> None:
+        if (self.role is None) == (self.system_actor is None):
+            raise ValueError("A ProjectAccess holds either a member's role or a system actor, not both or neither.")
+
+    @classmethod
+    def for_system(cls, project: Project, actor: SystemActor) -> ProjectAccess:
+        """Access for work with no person behind it; it may do everything (see SystemActor)."""
+        return cls(project=project, role=None, system_actor=actor)
 
     def can(self, need: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[NEEDS[need]]
+        needed = NEEDS[need]
+        if self.role is None:
+            return True  # a system actor: see SystemActor for why it may do everything
+        return ROLE_RANK[self.role] >= ROLE_RANK[needed]
 
     @property
     def may(self) -> dict[str, bool]:
@@ -50,13 +88,22 @@ class ProjectAccess:
         return {need: self.can(need) for need in NEEDS}
 
 
-def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role | None:
-    if not user.is_authenticated:
+def signed_in_account(user: object) -> User | None:
+    """The account behind a request's user or a service's actor; None for an anonymous visitor or no one."""
+    if not getattr(user, "is_authenticated", False):
         return None
-    if user.is_superuser:
+    # Anyone signed in is an instance of AUTH_USER_MODEL, which is Django's User here.
+    return cast(User, user)
+
+
+def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role | None:
+    account = signed_in_account(user)
+    if account is None:
+        return None
+    if account.is_superuser:
         # Site operators administer every project.
         return Role.ADMIN
-    role = Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    role = Membership.objects.filter(user=account, project=project).values_list("role", flat=True).first()
     return Role(role) if role else None
 
 
@@ -80,11 +127,12 @@ def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need
 
 
 def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAccess]:
-    if not user.is_authenticated:
+    account = signed_in_account(user)
+    if account is None:
         return []
-    if user.is_superuser:
+    if account.is_superuser:
         return [ProjectAccess(project=p, role=Role.ADMIN) for p in Project.objects.order_by("name")]
-    memberships = Membership.objects.filter(user=user).select_related("project").order_by("project__name")
+    memberships = Membership.objects.filter(user=account).select_related("project").order_by("project__name")
     return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]
 
 
@@ -100,10 +148,41 @@ def get_in_project_for_user(
     need: str,
     *,
     defer: tuple[str, ...] = (),
+    select_related: tuple[str, ...] = (),
 ) -> tuple[ProjectAccess, M]:
-    """One object of `model` (any model with a `project` field) in the user's project."""
+    """One object of `model` (any model with a `project` field) in the user's project: 404 for an
+    outsider or another project's object, 403 for a role that may not `need`."""
     access = get_project_for_user(user, slug, need)
-    obj = model._default_manager.filter(project=access.project, pk=pk).defer(*defer).first()
+    found = model._default_manager.filter(project=access.project, pk=pk)
+    if select_related:
+        found = found.select_related(*select_related)
+    obj = found.defer(*defer).first()
     if obj is None:
         raise Http404(f"No such {what} in this project.")
     return access, obj
+
+
+@dataclass(frozen=True)
+class InProjectGetter(Generic[M]):
+    """An app's access helper for one model: get_in_project_for_user with the model bound,
+    called as (user, slug, pk) or (user, slug, pk, need)."""
+
+    model: type[M]
+    what: str
+    need: str
+    defer: tuple[str, ...] = ()
+    select_related: tuple[str, ...] = ()
+
+    def __call__(
+        self, user: AbstractBaseUser | AnonymousUser, slug: str, pk: int, need: str | None = None
+    ) -> tuple[ProjectAccess, M]:
+        return get_in_project_for_user(
+            self.model,
+            self.what,
+            user,
+            slug,
+            pk,
+            self.need if need is None else need,
+            defer=self.defer,
+            select_related=self.select_related,
+        )

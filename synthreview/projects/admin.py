@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from synthreview.projects.models import AuditLog, Membership, Project
+from synthreview.projects.models import AuditLog, Membership, Project, SampleCount
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,3 +40,8 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(SampleCount)
+class SampleCountAdmin(admin.ModelAdmin):
+    list_display = ["project", "origin", "status", "count"]

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from synthreview.projects import views
+from synthreview.projects.views import projects
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", projects.home, name="home"),
 ]

@@ -26,8 +26,8 @@ from playwright.sync_api import (
 
 from generation.hashing import content_hash
 from generation.models import Generator, Sample, SampleStatus
-from generation.services.sample_counts import sample_count_add
 from synthreview.projects.models import Project
+from synthreview.projects.services.counters import sample_count_add
 from tests.conftest import PASSWORD
 from tests.integration.conftest import celery_worker_process  # noqa: F401  (browser tests that need a real worker)
 
@@ -132,7 +132,7 @@ def open_page(browser: Browser, live_server, request: pytest.FixtureRequest) -> 
         context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
         contexts.append(context)
         page = context.new_page()
-        page.errors = _watch(page)  # type: ignore[attr-defined]
+        page.errors = _watch(page)  # type: ignore[attr-defined]  # a test-only attribute on the Playwright page, read by the fixtures that follow
         opened.append((user.username if user else "anonymous", page))
         if user is not None:
             log_in(page, live_server.url, user.username)

@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from generation.models import Generator, PromptTemplate, Sample, SampleCount
-from synthreview.projects.models import Project
+from generation.models import Generator, PromptTemplate, Sample
+from synthreview.projects.models import Project, SampleCount
 
 # The two sinks as a `use_copy` parameter: COPY is PostgreSQL's, so its case is left out on SQLite.
 SINKS = [

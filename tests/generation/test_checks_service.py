@@ -1,5 +1,6 @@
-"""The checks service: stored samples get SampleFlag rows once; templates pick
-the checks; an import ends with its samples checked; the run_checks command."""
+"""The checks service: new samples get SampleFlag rows once (through the path a run
+takes for the samples it just wrote); templates pick the checks; an import ends with
+its samples checked; the run_checks command."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from generation.models import PromptTemplate, PromptTemplateVersion, Sample, SampleFlag
-from generation.services.checks import import_checks_run, sample_checks_run
+from generation.services.checks import import_checks_run, new_samples_check
 from generation.services.imports import import_batch_create, import_batch_run
 from tests.generation.ingest_helpers import write_jsonl
 from tests.reviews.review_helpers import add_sample, add_samples
@@ -24,6 +25,11 @@ def stored_flags(project) -> set[tuple[int, str]]:
     return set(SampleFlag.objects.filter(project=project).values_list("sample_id", "check_name"))
 
 
+def check_new(*samples: Sample) -> int:
+    """Check samples as a run does once it has written them; each call reads the real anchors afresh."""
+    return new_samples_check(samples=list(samples), contexts={})
+
+
 def version(project, *, name: str = "tpl", **fields: object) -> PromptTemplateVersion:
     template = PromptTemplate.objects.create(project=project, name=name)
     return PromptTemplateVersion.objects.create(template=template, version=1, **fields)
@@ -34,7 +40,7 @@ def test_flags_are_stored_for_the_samples_that_fail(project) -> None:
     refusal = add_sample(project, input="q2", output=REFUSAL)
     fine = add_sample(project, input="q3", output="Paris is the capital of France.")
 
-    written = sample_checks_run(sample_ids=[empty.pk, refusal.pk, fine.pk])
+    written = check_new(empty, refusal, fine)
 
     assert written == 2
     assert stored_flags(project) == {(empty.pk, "empty"), (refusal.pk, "refusal")}
@@ -45,11 +51,10 @@ def test_flags_are_stored_for_the_samples_that_fail(project) -> None:
 
 def test_running_twice_writes_nothing_new(project) -> None:
     samples = [add_sample(project, input=f"q{n}", output="") for n in range(3)]
-    ids = [sample.pk for sample in samples]
-    assert sample_checks_run(sample_ids=ids) == 3
+    assert check_new(*samples) == 3
     first = list(SampleFlag.objects.order_by("pk").values_list("pk", "sample_id", "check_name", "reason"))
 
-    assert sample_checks_run(sample_ids=ids) == 0
+    assert check_new(*samples) == 0
 
     assert list(SampleFlag.objects.order_by("pk").values_list("pk", "sample_id", "check_name", "reason")) == first
 
@@ -59,7 +64,7 @@ def test_the_templates_checks_setting_is_respected(project) -> None:
     # Empty and numberless: the empty check would fire, but the template names math-answer only.
     sample = add_sample(project, input="q", output="", template_version=only_math)
 
-    sample_checks_run(sample_ids=[sample.pk])
+    check_new(sample)
 
     assert stored_flags(project) == {(sample.pk, "math-answer")}
 
@@ -70,7 +75,7 @@ def test_a_json_template_without_a_list_gets_the_json_defaults(project) -> None:
     unnamed = add_sample(project, input="q2", output='{"title": "x"}', template_version=json_version)
     fine = add_sample(project, input="q3", output='```json\n{"name": "x"}\n```', template_version=json_version)
 
-    sample_checks_run(sample_ids=[broken.pk, unnamed.pk, fine.pk])
+    check_new(broken, unnamed, fine)
 
     assert stored_flags(project) == {(broken.pk, "json"), (unnamed.pk, "json")}
     assert SampleFlag.objects.get(sample=unnamed).reason == (
@@ -85,11 +90,11 @@ def test_length_outliers_need_twenty_real_anchors(project) -> None:
     length_only = version(project, checks=["length-outlier"])
     long = add_sample(project, input="long", output=" ".join(["word"] * 300), template_version=length_only)
 
-    sample_checks_run(sample_ids=[long.pk])
+    check_new(long)
     assert stored_flags(project) == set()
 
     add_sample(project, origin="real", input="q19", output=ten_words)
-    sample_checks_run(sample_ids=[long.pk])
+    check_new(long)
     # Median log 11, MAD floored to 0.1: z = 0.6745 · log(301/11) / 0.1 ≈ 22.3.
     assert stored_flags(project) == {(long.pk, "length-outlier")}
     assert SampleFlag.objects.get(sample=long).reason == (

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.urls import reverse
 
-from generation.models import GenerationRun, Generator, Sample, SampleCount
+from generation.models import GenerationRun, Generator, Sample
 from generation.services.demo import REAL_ANCHORS
-from synthreview.projects.models import Project
+from synthreview.projects.models import Project, SampleCount
 
 pytestmark = pytest.mark.django_db
 

@@ -153,7 +153,7 @@ def test_a_busy_lane_gives_its_slot_up_to_a_waiting_worker_within_about_a_second
     lane.start()
     time.sleep(0.2)
     started = time.monotonic()
-    slot = waiting.acquire()
+    waiting.acquire()
     waiting_got_it.append(time.monotonic() - started)
     done.set()
     lane.join(2)
@@ -296,7 +296,7 @@ def test_a_call_waiting_for_a_slot_gives_up_when_the_lane_stops(project):
         project=project, name="busy", kind="openai-compatible", model_name="m", concurrency=1
     )
     holder, waiter = GeneratorLimits(generator, lease_s=10), GeneratorLimits(generator, lease_s=10)
-    slot = holder.acquire()
+    holder.acquire()
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
     assert waiter.acquire(stop) is None

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from generation.models import ImportBatch, Sample, SampleCount
+from generation.models import ImportBatch, Sample
+from synthreview.projects.models import SampleCount
 from tests.integration.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

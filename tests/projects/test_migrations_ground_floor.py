@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import DatabaseError
 
 from generation.models import Sample
-from synthreview.projects.models import AuditLog, Membership, Project, Role
+from synthreview.projects.models import AuditLog, Membership, Project, Role, SampleCount
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,8 +43,14 @@ def filled_before_the_move() -> Iterator[dict[str, int]]:
     sample = old.get_model("generation", "Sample").objects.create(
         project=project, origin="real", input="2+2?", output="4", content_hash="h" * 64
     )
+    counter = old.get_model("generation", "SampleCount").objects.create(
+        project=project, origin="real", status="pending", count=1
+    )
     content_type = ContentType.objects.get_or_create(app_label="generation", model="project")[0]
+    counter_type = ContentType.objects.get_or_create(app_label="generation", model="samplecount")[0]
     yield {
+        "counter": counter.pk,
+        "counter_type": counter_type.pk,
         "user": user.pk,
         "project": project.pk,
         "membership": membership.pk,
@@ -53,6 +59,17 @@ def filled_before_the_move() -> Iterator[dict[str, int]]:
         "content_type": content_type.pk,
     }
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_the_sample_counters_move_to_the_ground_floor_with_their_rows(filled_before_the_move):
+    ids = filled_before_the_move
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    counter = SampleCount.objects.get(pk=ids["counter"])
+    assert (counter.project_id, counter.origin, counter.status, counter.count) == (ids["project"], "real", "pending", 1)
+    assert list(Project.objects.get(pk=ids["project"]).sample_counts.all()) == [counter]
+    moved_type = ContentType.objects.get(pk=ids["counter_type"])
+    assert (moved_type.app_label, moved_type.model) == ("projects", "samplecount")
 
 
 def test_rows_made_before_the_move_are_reachable_through_the_ground_floor(filled_before_the_move):

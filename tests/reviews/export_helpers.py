@@ -40,7 +40,7 @@ def lead_access(project: Project) -> ProjectAccess:
     return ProjectAccess(project, Role.LEAD)
 
 
-def exported(project: Project, actor, *, format: str = "jsonl", **options) -> Export:  # type: ignore[no-untyped-def]
+def exported(project: Project, actor, *, format: str = "jsonl", **options) -> Export:
     """Ask for an export as a lead would, then run it here as the worker would."""
     export = export_request(access=lead_access(project), actor=actor, format=format, enqueue=False, **options)
     return export_run(export_id=export.pk)
@@ -56,7 +56,7 @@ def refusal_reasons(export: Export) -> dict[str, str]:
 
 def synthetic_run(
     project: Project, name: str, count: int, *, gen: Generator | None = None, status: str = "accepted", **fields
-) -> tuple[GenerationRun, list[Sample]]:  # type: ignore[no-untyped-def]
+) -> tuple[GenerationRun, list[Sample]]:
     gen = gen or generator(project)
     version = fields.pop("template_version", None) or template_version(project)
     made = run(project, name, version, gen)

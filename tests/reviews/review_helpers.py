@@ -20,7 +20,6 @@ from generation.models import (
     Sample,
     SampleFlag,
 )
-from generation.services.sample_counts import sample_count_add
 from reviews.models import (
     Cluster,
     DuplicateGroup,
@@ -29,6 +28,7 @@ from reviews.models import (
 )
 from reviews.similarity.membership import MemberSet
 from synthreview.projects.models import Project
+from synthreview.projects.services.counters import sample_count_add
 
 HTMX = {"HX-Request": "true"}
 XSS = "<script>alert(1)</script>"

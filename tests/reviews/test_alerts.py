@@ -88,11 +88,11 @@ def _settings_url(project: Project) -> str:
     return reverse("alert_settings", args=[project.slug])
 
 
-def _set_webhook(client, project: Project, url: str):  # type: ignore[no-untyped-def]
+def _set_webhook(client, project: Project, url: str):
     return client.post(_settings_url(project), {"webhook_url": url})
 
 
-def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: int, capture) -> Audit:  # type: ignore[no-untyped-def]
+def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: int, capture) -> Audit:
     """An audit of `items` synthetic samples, one reviewer each, `wrong` of them
     marked wrong; the last verdict closes it, and the on-commit callbacks (the
     alert's task) run as the transaction would commit."""
@@ -300,6 +300,7 @@ def test_a_figure_that_stays_over_alerts_once_even_after_acknowledging_and_again
     project, lead, run_tasks_inline, django_capture_on_commit_callbacks
 ):
     from reviews.services.alerts import alert_acknowledge, alerts_evaluate_figures
+    from synthreview.projects.access import project_access
 
     def evaluate(share: float) -> int:
         with django_capture_on_commit_callbacks(execute=True):
@@ -312,7 +313,7 @@ def test_a_figure_that_stays_over_alerts_once_even_after_acknowledging_and_again
     # The default duplicate-share limit is 10%.
     assert evaluate(0.30) == 1
     alert = Alert.objects.get(project=project, metric="duplicate_share")
-    alert_acknowledge(project=project, alert_id=alert.pk, actor=lead)
+    alert_acknowledge(access=project_access(lead, project), actor=lead, alert_id=alert.pk)
     assert evaluate(0.35) == 0, "still over and already known: no second mail"
     assert evaluate(0.05) == 0
     assert Alert.objects.get(pk=alert.pk).recovered_at is not None

@@ -35,7 +35,7 @@ from tests.reviews.review_helpers import add_samples, generator, template_versio
 pytestmark = pytest.mark.django_db
 
 
-def _cli_export(project, tmp_path) -> str:  # type: ignore[no-untyped-def]
+def _cli_export(project, tmp_path) -> str:
     """The CLI's answer: its output when the export completes, the refusal text when it is refused."""
     try:
         return (
@@ -54,7 +54,7 @@ def _cli_export(project, tmp_path) -> str:  # type: ignore[no-untyped-def]
         return str(error)
 
 
-def _page_export(project, lead, client_for, capture) -> Export:  # type: ignore[no-untyped-def]
+def _page_export(project, lead, client_for, capture) -> Export:
     with capture(execute=True):
         response = client_for(lead).post(
             reverse("export_list", args=[project.slug]),
@@ -69,7 +69,7 @@ def _pooled_template_audit(
     lead,
     expert,
     *,
-    gen_a_samples: int,  # type: ignore[no-untyped-def]
+    gen_a_samples: int,
     gen_b_samples: int,
 ):
     """One template version, two generators; a 100-item template audit in which every gen-b item is wrong."""
@@ -272,7 +272,7 @@ def test_the_noise_floor_chart_leaves_a_generator_the_gate_clears_unmarked(proje
 
 
 @pytest.fixture
-def split_audit(project, lead, expert, django_user_model):  # type: ignore[no-untyped-def]
+def split_audit(project, lead, expert, django_user_model):
     """Ten items, two reviewers each; they disagree on the last one and nobody decides."""
     add_samples(project, 10)
     second = django_user_model.objects.create_user("second-expert", password="x")

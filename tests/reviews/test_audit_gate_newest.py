@@ -17,7 +17,7 @@ from tests.reviews.export_helpers import refusal_reasons, synthetic_run, wilson_
 pytestmark = pytest.mark.django_db
 
 
-def _page_export(project, lead, client_for, capture) -> Export:  # type: ignore[no-untyped-def]
+def _page_export(project, lead, client_for, capture) -> Export:
     with capture(execute=True):
         response = client_for(lead).post(
             reverse("export_list", args=[project.slug]),

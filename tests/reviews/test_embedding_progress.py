@@ -46,7 +46,7 @@ def queued(monkeypatch) -> list[int]:
     return ids
 
 
-def _stand_in_model(pause: float, calls: list[int], on_call=lambda: None):  # type: ignore[no-untyped-def]
+def _stand_in_model(pause: float, calls: list[int], on_call=lambda: None):
     def encode(texts: list[str], *, model_name: str | None = None, batch_size: int | None = None) -> np.ndarray:
         on_call()
         calls.append(len(texts))

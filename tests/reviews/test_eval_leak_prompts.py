@@ -31,31 +31,31 @@ WENG_PARAPHRASE = (
 XSS_PROMPT = f"{XSS} A baker makes 7 trays of 8 rolls each. How many rolls does he make?"
 
 
-def _gsm8k(shared_data) -> list[dict]:  # type: ignore[no-untyped-def]
+def _gsm8k(shared_data) -> list[dict]:
     return json.loads((shared_data / "gsm8k" / "gsm8k_train.json").read_text(encoding="utf-8"))
 
 
-def _vectors(samples, text_kind: str) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
+def _vectors(samples, text_kind: str) -> dict[int, np.ndarray]:
     rows = SampleEmbedding.objects.filter(
         sample__in=samples, model_name=settings.EMBEDDING_MODEL, text_kind=text_kind
     ).values_list("sample_id", "vector")
     return {pk: np.frombuffer(bytes(vector), dtype=np.float32) for pk, vector in rows}
 
 
-def _cosine(a, b) -> float:  # type: ignore[no-untyped-def]
+def _cosine(a, b) -> float:
     """Prompt and answer together, as the check has always embedded them (the stored vectors)."""
     vectors = _vectors([a, b], "input_output")
     return float(vectors[a.pk] @ vectors[b.pk])
 
 
-def _prompt_cosine(a, b) -> float:  # type: ignore[no-untyped-def]
+def _prompt_cosine(a, b) -> float:
     """The prompts alone, encoded here by the same model (no template, so the whole prompt)."""
     vectors = encode([a.input.strip(), b.input.strip()])
     return float(vectors[0] @ vectors[1])
 
 
 @pytest.fixture
-def reused(project, lead, shared_data):  # type: ignore[no-untyped-def]
+def reused(project, lead, shared_data):
     """Eval items: three GSM8K questions, one with markup, one with no prompt. Training side: the same
     prompts answered otherwise, a paraphrase, unrelated GSM8K questions, and another empty prompt."""
     gsm8k = _gsm8k(shared_data)

@@ -31,14 +31,14 @@ UNRELATED = [
 ]
 
 
-def _vectors(project, samples) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
+def _vectors(project, samples) -> dict[int, np.ndarray]:
     rows = SampleEmbedding.objects.filter(
         sample__in=samples, model_name=settings.EMBEDDING_MODEL, text_kind=project.embedding_text
     ).values_list("sample_id", "vector")
     return {pk: np.frombuffer(bytes(vector), dtype=np.float32) for pk, vector in rows}
 
 
-def _nearest_eval_similarity(project, train_side, members) -> dict[int, float]:  # type: ignore[no-untyped-def]
+def _nearest_eval_similarity(project, train_side, members) -> dict[int, float]:
     """Cosine of each train-side sample to its nearest eval member, from the stored vectors, by plain numpy."""
     vectors = _vectors(project, [*train_side, *members])
     assert len(vectors) == len(train_side) + len(members), "every sample should have been embedded"

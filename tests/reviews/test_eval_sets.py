@@ -28,12 +28,12 @@ pytestmark = pytest.mark.django_db
 on_postgresql = pytest.mark.postgres(reason="the triggers exist on PostgreSQL only")
 
 
-def _splits(samples) -> list[str]:  # type: ignore[no-untyped-def]
+def _splits(samples) -> list[str]:
     by_id = dict(Sample.objects.filter(pk__in=[s.pk for s in samples]).values_list("pk", "split"))
     return [by_id[s.pk] for s in samples]
 
 
-def _frozen(project, lead, samples) -> EvalSetVersion:  # type: ignore[no-untyped-def]
+def _frozen(project, lead, samples) -> EvalSetVersion:
     eval_split_add(access=lead_access(project), actor=lead, sample_ids=[s.pk for s in samples])
     return eval_set_version_create(access=lead_access(project), actor=lead)
 

@@ -26,7 +26,7 @@ def _file_sha256(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _lineage_project(project) -> dict:  # type: ignore[no-untyped-def]
+def _lineage_project(project) -> dict:
     """Samples across origins, generators, template versions, runs, depths and statuses."""
     tpl_a, tpl_b = template_version(project, "tpl-a"), template_version(project, "tpl-b")
     gen_a, gen_b, gen_c = (generator(project, name) for name in ("gen-a", "gen-b", "gen-c"))

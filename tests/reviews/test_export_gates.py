@@ -215,13 +215,13 @@ def test_an_override_is_not_recorded_when_the_audit_gate_passes(project, lead):
 # --- recursion ------------------------------------------------------------------------------------------------
 
 
-def _declare(project, name: str) -> None:  # type: ignore[no-untyped-def]
+def _declare(project, name: str) -> None:
     """The policy declares the model being trained: an export may only name a declared one."""
     project.target_models = [*project.target_models, {"name": name, "derived_from": []}]
     project.save(update_fields=["target_models"])
 
 
-def _lineage(project, name: str, model: str, *derived_from: str):  # type: ignore[no-untyped-def]
+def _lineage(project, name: str, model: str, *derived_from: str):
     gen = generator(project, name)
     gen.model_name, gen.derived_from = model, list(derived_from)
     gen.save()

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 on_postgresql = pytest.mark.postgres(reason="the trigger exists on PostgreSQL only")
 
 
-def _export_samples(project, path, *args: str, **options):  # type: ignore[no-untyped-def]
+def _export_samples(project, path, *args: str, **options):
     out = StringIO()
     call_command(
         "export_samples", project.slug, *args, out=path, no_progress=True, stdout=out, stderr=StringIO(), **options

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 OVERRIDE = "Recursion test: the audit gate is not what is tested here."
 
 
-def _policy_form(project, **changes: object) -> dict:  # type: ignore[no-untyped-def]
+def _policy_form(project, **changes: object) -> dict:
     """The policy form as the page fills it in, with some fields changed."""
     data = {
         "phase": project.phase,
@@ -41,7 +41,7 @@ def _policy_form(project, **changes: object) -> dict:  # type: ignore[no-untyped
     return data
 
 
-def _declare_on_the_policy_page(project, admin, client_for, text: str):  # type: ignore[no-untyped-def]
+def _declare_on_the_policy_page(project, admin, client_for, text: str):
     response = client_for(admin).post(
         reverse("policy_settings", args=[project.slug]), _policy_form(project, target_models=text)
     )
@@ -53,7 +53,7 @@ def _export_through_the_page(
     project,
     lead,
     client_for,
-    capture_on_commit,  # type: ignore[no-untyped-def]
+    capture_on_commit,
     **fields: object,
 ) -> tuple[Export, str]:
     data = {
@@ -70,7 +70,7 @@ def _export_through_the_page(
     return export, body(client_for(lead).get(response["Location"]))
 
 
-def _lineage(project, name: str, model: str, *derived_from: str):  # type: ignore[no-untyped-def]
+def _lineage(project, name: str, model: str, *derived_from: str):
     gen = generator(project, name)
     gen.model_name, gen.derived_from = model, list(derived_from)
     gen.save()
@@ -78,7 +78,7 @@ def _lineage(project, name: str, model: str, *derived_from: str):  # type: ignor
 
 
 @pytest.fixture
-def samples(project):  # type: ignore[no-untyped-def]
+def samples(project):
     """Real samples, and synthetic ones from a fine-tune of acme-7b and from a sibling of its base."""
     add_samples(project, 4, origin=Origin.REAL, status="accepted")
     tuned = _lineage(project, "tuned", "acme-7b-instruct", "acme-7b")

@@ -14,7 +14,7 @@ from tests.reviews.test_recursion_declared import _declare_on_the_policy_page, _
 pytestmark = pytest.mark.django_db
 
 
-def _generator(project, name: str, kind: str, model_name: str = "") -> Generator:  # type: ignore[no-untyped-def]
+def _generator(project, name: str, kind: str, model_name: str = "") -> Generator:
     return Generator.objects.create(project=project, name=name, kind=kind, model_name=model_name)
 
 

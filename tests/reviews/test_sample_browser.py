@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from generation.models import SampleCount
 from reviews.models import Verdict
+from synthreview.projects.models import SampleCount
 from tests.reviews.review_helpers import (
     HTMX,
     XSS,

@@ -179,7 +179,7 @@ def member_texts(response, sample: Sample) -> tuple[str, str]:
     card = body(response)[body(response).index(f'data-sample="{sample.pk}"') :]
     card = card[: card.index("</article>")]
     texts = re.findall(r'<div class="text diff[^"]*">(.*?)</div>', card, re.S)
-    return tuple(unescape(re.sub(r"<[^>]+>", "", text)) for text in texts)  # type: ignore[return-value]
+    return tuple(unescape(re.sub(r"<[^>]+>", "", text)) for text in texts)  # type: ignore[return-value]  # a tuple of any length, compared against literals in the tests
 
 
 def test_a_member_card_shows_the_members_own_text_with_no_keeper_words_woven_in(project, expert, client_for):
@@ -323,7 +323,7 @@ def test_a_cluster_card_after_an_increment_describes_its_members_now(project, fi
     response = client_for(expert).get(similarity_url(project, "clusters"))
     assert card_size(response, target) == before + 4
     card = body(response)[body(response).index(f'id="cluster-{target.pk}"') :]
-    assert "<title>gen-a: %d</title>" % before in card and "<title>gen-b: 4</title>" in card
+    assert f"<title>gen-a: {before}</title>" in card and "<title>gen-b: 4</title>" in card
     # The link the card gives confirms these members: following it at once is no refusal.
     confirm = client_for(expert).get(reject_link(response, target))
     assert confirm.status_code == 200 and shown_count(confirm) == before + 4

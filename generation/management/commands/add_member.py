@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from synthreview.projects.access import SystemActor
 from synthreview.projects.models import Project, Role
 from synthreview.projects.services.projects import membership_set
 
@@ -23,7 +24,13 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"no project with slug {slug!r}")
         try:
-            membership_set(project=project, username=username, role=role, password=password)
+            membership_set(
+                project=project,
+                username=username,
+                role=role,
+                password=password,
+                actor=SystemActor("cli:add_member"),
+            )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
         self.stdout.write(f"{username} is now {role} in {slug}")

@@ -9,13 +9,15 @@ the run to the workers instead and watches it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from generation.models import GenerationRun, RunStatus
 from generation.selectors.runs import lanes_unheld, run_lanes, run_totals
 from generation.services.run_lanes import LaneProgress, lane_execute
 from generation.services.runs import run_execute, run_finish_if_done, run_resume
+from synthreview.projects.access import SystemActor
 
 BAR_WIDTH = 40
 
@@ -23,12 +25,12 @@ BAR_WIDTH = 40
 class Command(BaseCommand):
     help = "Execute or resume a generation run, showing a progress bar."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("run_id", type=int)
         parser.add_argument("--enqueue", action="store_true", help="Queue it for the workers and watch.")
         parser.add_argument("--retry-failed", action="store_true", help="Try the failed items again too.")
 
-    def handle(self, *args, run_id: int, enqueue: bool, retry_failed: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, run_id: int, enqueue: bool, retry_failed: bool, **options: Any) -> None:
         self.stderr.style_func = None  # the bar goes to stderr, but it is no error: not red
         run = GenerationRun.objects.filter(pk=run_id).first()
         if run is None:
@@ -38,9 +40,9 @@ class Command(BaseCommand):
         if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or retry_failed:
             # Executed here, the run is not queued for the workers too: they would race
             # this process for its lanes.
-            run = run_resume(run=run, retry_failed=retry_failed, enqueue=enqueue)
+            run = run_resume(run=run, actor=SystemActor("cli:generate"), retry_failed=retry_failed, enqueue=enqueue)
         if not enqueue:
-            run = run_execute(run_id=run.pk, on_progress=lambda p: self._bar(run.pk, p))
+            run = run_execute(run_id=run_id, on_progress=lambda p: self._bar(run_id, p))
         # Lanes that a worker holds ("busy" here) finish there: watch them to the end,
         # and (unless the workers were asked to) take over any whose holder died.
         self._watch(run, take_over=not enqueue)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -35,9 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=ImportFormat.values, default=None)
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
 
-    def handle(self, *args: object, **options: object) -> None:
-        slug: str = options["slug"]  # type: ignore[assignment]
-        path: Path = options["file"]  # type: ignore[assignment]
+    def handle(self, *args: Any, **options: Any) -> None:
+        slug: str = options["slug"]
+        path: Path = options["file"]
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"no project with slug {slug!r}")
@@ -45,15 +46,15 @@ class Command(BaseCommand):
             raise CommandError(f"no such file: {path}")
         try:
             fmt = options["format"] or detect_format(path.name)
-            mapping = FieldMapping.parse(options["map"])  # type: ignore[arg-type]
+            mapping = FieldMapping.parse(options["map"])
             batch = import_batch_create(
                 project=project,
                 path=path.resolve(),
                 file_name=path.name,
-                fmt=fmt,  # type: ignore[arg-type]
-                origin=options["origin"],  # type: ignore[arg-type]
-                generator_name=options["generator"],  # type: ignore[arg-type]
-                template_name=options["template"],  # type: ignore[arg-type]
+                fmt=fmt,
+                origin=options["origin"],
+                generator_name=options["generator"],
+                template_name=options["template"],
                 mapping=mapping,
             )
         except (MappingError, ValueError) as error:
@@ -81,7 +82,7 @@ class Command(BaseCommand):
         finally:
             bar.close()
         if batch.status != ImportStatus.COMPLETED:
-            for error in batch.errors:
-                self.stderr.write(error)
+            for problem in batch.errors:
+                self.stderr.write(problem)
             raise CommandError(f"nothing imported: {len(batch.errors)} problem(s) in {path.name}")
         self.stdout.write(f"imported {batch.rows_imported}, skipped {batch.rows_duplicate} duplicates")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,8 +12,11 @@ from tqdm import tqdm
 from generation.models import Generator
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit, ExportStatus
 from reviews.services.exports import ExportError, export_request, export_run
-from synthreview.projects.access import ProjectAccess
-from synthreview.projects.models import Project, Role
+from synthreview.projects.access import ProjectAccess, SystemActor
+from synthreview.projects.models import Project
+
+# The command acts as itself: no member's role is borrowed, and the audit log names it.
+EXPORT_COMMAND = SystemActor("cli:export_samples")
 
 
 class Command(BaseCommand):
@@ -46,14 +50,19 @@ class Command(BaseCommand):
             metavar="REASON",
             help="Export synthetic samples without a passing audit; the reason goes in the manifest.",
         )
-        parser.add_argument("--as-user", default="", metavar="USERNAME", help="Recorded as the export's author.")
+        parser.add_argument(
+            "--as-user",
+            default="",
+            metavar="USERNAME",
+            help="Recorded as the export's author (default: the command itself, named in the audit log).",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(slug=options["slug"]).first()
         if project is None:
             raise CommandError(f"no project with slug {options['slug']!r}")
-        actor = None
+        actor: object = EXPORT_COMMAND
         if options["as_user"]:
             actor = get_user_model().objects.filter(username=options["as_user"]).first()
             if actor is None:
@@ -69,7 +78,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown generator among {names}")
         try:
             export = export_request(
-                access=ProjectAccess(project, Role.ADMIN),
+                access=ProjectAccess.for_system(project, EXPORT_COMMAND),
                 actor=actor,
                 format=options["format"],
                 split=options["split"],
@@ -103,6 +112,8 @@ class Command(BaseCommand):
         if export.status != ExportStatus.COMPLETED:
             reasons = "\n".join(f"- {r['gate']}: {r['reason']}" for r in export.refusals) or export.error
             raise CommandError(f"export {export.pk} {export.status}:\n{reasons}")
+        if export.manifest is None:  # a completed export always has one
+            raise CommandError(f"export {export.pk} completed without a manifest")
         shutil.copyfile(export.stored_path, out)
         manifest_path.write_text(json.dumps(export.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         self.stdout.write(

@@ -1,6 +1,7 @@
-"""The ground floor's models: projects and memberships, their policy choices, the audit log."""
+"""The ground floor's models: projects and memberships, their policy choices, the audit log, the sample counters."""
 
 from synthreview.projects.models.audit_log import AuditLog  # noqa: F401
+from synthreview.projects.models.counters import Origin, SampleCount, SampleStatus  # noqa: F401
 from synthreview.projects.models.policy import (  # noqa: F401
     DEFAULT_HIDDEN_METADATA_KEYS,
     QualityCheckSchedule,

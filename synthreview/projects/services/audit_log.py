@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from synthreview.projects.access import SystemActor, signed_in_account
 from synthreview.projects.models import AuditLog, Project
 
 # Objects are named by their model's label. The log is append-only and rows written
@@ -26,15 +27,21 @@ def audit_log_record(
     object_id: str = "",
     details: dict | None = None,
 ) -> AuditLog:
+    """One row of the log. `actor` is the user who acted, a SystemActor, or None; the actor column
+    holds users only, so a system actor is named in `details["system_actor"]` (no migration needed,
+    and rows written before system actors existed read the same)."""
+    details = dict(details or {})
+    if isinstance(actor, SystemActor):
+        details["system_actor"] = actor.name
     if obj is not None:
         label = obj._meta.label_lower
         object_type = object_type or STABLE_OBJECT_TYPES.get(label, label)
         object_id = object_id or str(obj.pk)
     return AuditLog.objects.create(
         project=project,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=signed_in_account(actor),
         action=action,
         object_type=object_type,
         object_id=object_id,
-        details=details or {},
+        details=details,
     )

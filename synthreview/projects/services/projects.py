@@ -1,4 +1,4 @@
-"""Writes of the generation app: projects, members, templates, generators, counts."""
+"""Writes of the ground floor: projects and their members."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from synthreview.projects.access import SystemActor
 from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.services import audit_log_record
 
 
-def project_create(*, slug: str, name: str = "", actor: AbstractBaseUser | None = None) -> Project:
+def project_create(*, slug: str, name: str = "", actor: AbstractBaseUser | SystemActor | None = None) -> Project:
     with transaction.atomic():
         project = Project(slug=slug, name=name or slug)
         project.full_clean()
@@ -26,7 +27,7 @@ def membership_set(
     username: str,
     role: str,
     password: str | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | SystemActor | None = None,
 ) -> Membership:
     """Give a user a role in a project, creating the user if needed."""
     if role not in Role.values:

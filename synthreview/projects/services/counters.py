@@ -1,12 +1,10 @@
-"""Writes of the generation app: projects, members, templates, generators, counts."""
+"""The per-project sample counters, kept in step by every write of samples."""
 
 from __future__ import annotations
 
 from django.db.models import F
 
-from generation.models import (
-    SampleCount,
-)
+from synthreview.projects.models import SampleCount
 
 
 def sample_count_add(*, project_id: int, origin: str, status: str, delta: int) -> None:

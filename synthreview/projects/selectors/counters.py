@@ -1,15 +1,10 @@
-"""Reads of the generation app."""
+"""The per-project sample counters as pages read them: by origin and status, with totals and shares."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generation.models import (
-    Origin,
-    SampleCount,
-    SampleStatus,
-)
-from synthreview.projects.models import Project
+from synthreview.projects.models import Origin, Project, SampleCount, SampleStatus
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,47 @@
+"""Numbers and ids typed into URLs and forms, read without ever raising on what a user sends."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from django import forms
+
+# The largest value a database integer column holds (a BIGINT, as every id is).
+# A larger one can match no row, and some drivers raise OverflowError on it.
+LARGEST_ID = 2**63 - 1
+
+_ID_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def non_negative_int_or_none(raw: str | None, *, maximum: int = LARGEST_ID) -> int | None:
+    """The whole number that `raw` spells in ASCII digits, or None for anything else:
+    missing, empty, signed, decimal, non-ASCII digits ("²" passes str.isdigit but not int())
+    or above `maximum`."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    # Lengths first: int() refuses a string of more than 4,300 digits with ValueError.
+    if len(raw.lstrip("0")) > len(str(maximum)):
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
+def sample_ids_parse(text: str, *, invalid: Literal["refuse", "skip"], limit: int | None = None) -> list[int]:
+    """Sample ids separated by commas, semicolons, spaces or new lines.
+
+    An entry that is not an id either refuses the whole list (`invalid="refuse"`: a
+    ValidationError naming the first five such entries, for a box a person typed into),
+    or is dropped (`invalid="skip"`: for ids carried in a URL, where a stray entry should
+    not cost the page). More than `limit` ids are refused.
+    """
+    tokens = [token for token in _ID_SEPARATORS.split(text.strip()) if token]
+    parsed = [(token, non_negative_int_or_none(token)) for token in tokens]
+    if invalid == "refuse":
+        bad = [token for token, value in parsed if value is None]
+        if bad:
+            raise forms.ValidationError(f"Not a sample id: {', '.join(bad[:5])}")
+    ids = [value for _, value in parsed if value is not None]
+    if limit is not None and len(ids) > limit:
+        raise forms.ValidationError(f"At most {limit:,} ids at once.")
+    return ids

@@ -1,0 +1,108 @@
+"""Work no person started (the export command, the demo) acts as a named system actor: it borrows
+no member's role, and the audit log names it."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from reviews.models import Audit, EvalSetVersion, Export
+from synthreview.projects.access import NEEDS, ProjectAccess, SystemActor
+from synthreview.projects.models import AuditLog, Role
+from synthreview.projects.services import audit_log_record
+from tests.reviews.review_helpers import add_samples
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_system_actor_holds_no_role_and_may_do_what_a_lead_or_admin_service_needs(project):
+    access = ProjectAccess.for_system(project, SystemActor("cli:test"))
+    assert access.role is None and access.system_actor == SystemActor("cli:test")
+    assert all(access.can(need) for need in NEEDS)
+    with pytest.raises(KeyError):
+        access.can("no such action")
+
+
+def test_an_access_is_a_members_role_or_a_system_actor_never_both_nor_neither(project):
+    with pytest.raises(ValueError):
+        ProjectAccess(project, None)
+    with pytest.raises(ValueError):
+        ProjectAccess(project, Role.ADMIN, SystemActor("cli:test"))
+    with pytest.raises(ValueError):
+        SystemActor(" ")
+
+
+def test_the_log_names_a_system_actor_beside_the_details_it_was_given(project):
+    given = {"note": "kept"}
+    entry = audit_log_record(project=project, actor=SystemActor("task:quality_check"), action="test.act", details=given)
+    entry.refresh_from_db()
+    assert entry.actor is None
+    assert entry.details == {"note": "kept", "system_actor": "task:quality_check"}
+    assert given == {"note": "kept"}, "the caller's dict is not changed"
+
+
+def test_export_command_records_itself_in_the_audit_log_by_name(project, tmp_path):
+    add_samples(project, 3, origin="real", status="accepted")
+    call_command(
+        "export_samples",
+        project.slug,
+        format="jsonl",
+        out=tmp_path / "out.jsonl",
+        no_progress=True,
+        stdout=StringIO(),
+        stderr=StringIO(),
+    )
+    export = Export.objects.get(project=project)
+    assert export.status == "completed" and export.created_by is None
+    requested = AuditLog.objects.get(project=project, action="export.request")
+    assert requested.actor is None
+    assert requested.details["system_actor"] == "cli:export_samples"
+
+
+def test_export_command_as_a_user_records_that_user(project, lead, tmp_path):
+    add_samples(project, 3, origin="real", status="accepted")
+    call_command(
+        "export_samples",
+        project.slug,
+        format="jsonl",
+        out=tmp_path / "out.jsonl",
+        as_user=lead.username,
+        no_progress=True,
+        stdout=StringIO(),
+        stderr=StringIO(),
+    )
+    requested = AuditLog.objects.get(project=project, action="export.request")
+    assert requested.actor == lead and "system_actor" not in requested.details
+    assert Export.objects.get(project=project).created_by == lead
+
+
+@pytest.fixture
+def similarity_requests(monkeypatch):
+    """Similarity jobs the demo queues, recorded instead of embedded (that is tested elsewhere)."""
+    from reviews.tasks import similarity_job_task
+
+    queued: list[int] = []
+    monkeypatch.setattr(similarity_job_task, "delay", queued.append)
+    return queued
+
+
+def test_the_demo_records_itself_in_the_audit_log_by_name_and_no_lead_is_said_to_act(
+    run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    audits = Audit.objects.filter(project__slug="demo")
+    assert audits.exists() and not audits.filter(created_by__isnull=False).exists()
+    assert EvalSetVersion.objects.get(project__slug="demo").created_by is None
+    by_demo = AuditLog.objects.filter(project__slug="demo", details__system_actor="demo")
+    assert {
+        "project.create",
+        "membership.set",
+        "gold.set",
+        "audit.create",
+        "eval_split.draw",
+        "eval_set.version_create",
+    } <= set(by_demo.values_list("action", flat=True))
+    assert not by_demo.filter(actor__isnull=False).exists()
