@@ -173,11 +173,14 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
 
     from reviews.models import AuditStatus, ErrorCategory
     from reviews.services.audits import audit_create, audit_verdict_record
+    from synthreview.projects.access import project_access
     from synthreview.projects.models import Project
 
     project = Project.objects.get(pk=fixture.project_id)
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=fixture.reviewer_ids)}
     lead, experts = users[fixture.lead_id], [users[pk] for pk in fixture.reviewer_ids if pk != fixture.lead_id]
+    lead_access = project_access(lead, project)
+    expert_accesses = [project_access(expert, project) for expert in experts]
     categories = list(ErrorCategory.values)
 
     def review(audit, count: int, wrong_rate: float) -> None:
@@ -185,9 +188,9 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
             draw = rng.random()
             value = "wrong" if draw < wrong_rate else "unsure" if draw < wrong_rate + 0.03 else "correct"
             audit_verdict_record(
+                expert_accesses[number % len(expert_accesses)],
                 audit=audit,
                 sample_id=item.sample_id,
-                reviewer=experts[number % len(experts)],
                 value=value,
                 error_category=rng.choice(categories) if value == "wrong" else "",
                 time_spent_ms=rng.randint(4000, 40000),
@@ -197,8 +200,7 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
     for number, (scope, index) in enumerate(CLOSED_AUDITS):
         object_id = None if index is None else (fixture.run_ids if scope == "run" else fixture.generator_ids)[index]
         audit = audit_create(
-            project=project,
-            actor=lead,
+            lead_access,
             scope=scope,
             object_id=object_id,
             sample_size=AUDIT_ITEMS,
@@ -211,8 +213,7 @@ def _audits_create(fixture: Fixture, rng: random.Random) -> tuple[list[int], int
             raise AssertionError(f"audit {audit.pk} did not close after its {AUDIT_ITEMS} verdicts")
         closed.append(audit.pk)
     open_audit = audit_create(
-        project=project,
-        actor=lead,
+        lead_access,
         scope="project",
         sample_size=AUDIT_ITEMS,
         seed=rng.randrange(2**62),

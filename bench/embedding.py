@@ -321,6 +321,7 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
         missing_embeddings,
     )
     from reviews.similarity.text import embedding_text
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
 
     project = Project.objects.create(slug=f"bench-embedding-{number}", name=f"Embedding benchmark {number}")
@@ -337,7 +338,7 @@ def _round_prepare(number: int, records: list[Record], work_dir: Path) -> Round:
             }
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     batch = import_batch_create(
-        project=project,
+        ProjectAccess.for_system(project, SystemActor("bench:embedding")),
         path=path,
         file_name=path.name,
         fmt="jsonl",

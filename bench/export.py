@@ -408,10 +408,8 @@ def _child_export(payload: dict[str, Any]) -> int:
     project = Project.objects.get(slug=PROJECT_SLUG)
     rss_before_kib = status_kib("VmRSS")
     started = time.perf_counter()
-    bench = SystemActor("bench:export")
     export = export_request(
-        access=ProjectAccess.for_system(project, bench),
-        actor=bench,
+        ProjectAccess.for_system(project, SystemActor("bench:export")),
         format=payload["format"],
         target_model=TARGET_MODEL,
         audit_override_reason=OVERRIDE_REASON,

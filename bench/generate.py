@@ -176,10 +176,12 @@ def _ours(base_url: str, instructions: list[str], concurrency: int) -> float:
     from generation.runs.plan import GridCell
     from generation.services.runs import RunSpec, run_create, run_execute
     from generation.services.templates import template_version_create
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
 
     project = Project.objects.create(slug=f"bench-{concurrency}-{time.monotonic_ns()}", name="bench")
-    version = template_version_create(project=project, template_name="instruction", text=TEMPLATE)
+    access = ProjectAccess.for_system(project, SystemActor("bench:generate"))
+    version = template_version_create(access, template_name="instruction", text=TEMPLATE)
     generator = Generator.objects.create(
         project=project,
         name="bench",
@@ -197,7 +199,7 @@ def _ours(base_url: str, instructions: list[str], concurrency: int) -> float:
         table_rows=[{"instruction": text} for text in instructions],
     )
     started = time.perf_counter()
-    run = run_create(spec)  # its worker task is queued in memory and never taken: the run executes here
+    run = run_create(access, spec=spec)  # its worker task is queued in memory and never taken: the run executes here
     run = run_execute(run_id=run.pk)
     elapsed = time.perf_counter() - started
     done = RunItem.objects.filter(run=run, status="done").count()

@@ -326,6 +326,7 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
     )
     from reviews.similarity.embedder import encode
     from reviews.similarity.index import build_index, index_dir, save_index
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
     from synthreview.projects.services.counters import sample_count_add
 
@@ -356,9 +357,8 @@ def _existing_project(project_id: int, *, existing: int, anchor_texts: list[str]
         f"near-duplicates, {len(copy_of):,} exact copies, in {time.perf_counter() - started:.1f} s"
     )
 
-    generator_ids = [
-        generator_create(project=project, name=name, kind=GeneratorKind.IMPORTED).pk for name in OLD_GENERATORS
-    ]
+    access = ProjectAccess.for_system(project, SystemActor("bench:incremental"))
+    generator_ids = [generator_create(access, name=name, kind=GeneratorKind.IMPORTED).pk for name in OLD_GENERATORS]
     template = PromptTemplate.objects.create(project=project, name=OLD_TEMPLATE)
     template_version_id = PromptTemplateVersion.objects.create(template=template, version=1, text="").pk
     ids = np.arange(1, existing + 1, dtype=np.int64)
@@ -526,6 +526,7 @@ def _child_measure(jsonl_path: Path) -> int:
     from reviews.services import similarity_build as build
     from reviews.similarity import index
     from reviews.similarity.embedder import encode
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
@@ -534,7 +535,7 @@ def _child_measure(jsonl_path: Path) -> int:
 
     started = time.perf_counter()
     batch = import_batch_create(
-        project=project,
+        ProjectAccess.for_system(project, SystemActor("bench:incremental")),
         path=jsonl_path,
         file_name=jsonl_path.name,
         fmt="jsonl",

@@ -286,13 +286,14 @@ def _child_import(jsonl_path: Path) -> int:
     from generation.ingest.mapping import FieldMapping
     from generation.models import ImportStatus
     from generation.services.imports import import_batch_create, import_batch_run
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
 
     project = Project.objects.get(slug=PROJECT_SLUG)
     rss_before_kib = status_kib("VmRSS")
     started = time.perf_counter()
     batch = import_batch_create(
-        project=project,
+        ProjectAccess.for_system(project, SystemActor("bench:ingest")),
         path=jsonl_path,
         file_name=jsonl_path.name,
         fmt="jsonl",

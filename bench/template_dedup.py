@@ -406,16 +406,18 @@ def _ours(
     from reviews.services.duplicate_groups import duplicate_groups_rebuild
     from reviews.services.embeddings import embeddings_compute
     from reviews.services.similarity_build import similarity_build
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.services.projects import project_create
 
     started = time.perf_counter()
     project = project_create(slug=f"{variant}-{'text' if template_text_known else 'inferred'}")
+    access = ProjectAccess.for_system(project, SystemActor("bench:template_dedup"))
     if template_text_known:
         for template in TEMPLATES:
-            template_version_create(project=project, template_name=template.name, text=template.text)
+            template_version_create(access, template_name=template.name, text=template.text)
     for template in TEMPLATES:
         batch = import_batch_create(
-            project=project,
+            access,
             path=paths[template.name],
             file_name=paths[template.name].name,
             fmt="jsonl",

@@ -112,6 +112,7 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
     from reviews.models import DuplicateGroupMember
     from reviews.services.embeddings import embedding_key, embeddings_compute, embeddings_load
     from reviews.services.similarity_build import similarity_build
+    from synthreview.projects.access import ProjectAccess, SystemActor
     from synthreview.projects.models import Project
     from synthreview.projects.services.projects import project_create
 
@@ -149,12 +150,13 @@ def _run(problem_count: int, seed: int, work_dir: Path) -> int:
         )
     project = project_create(slug="variants")
     Project.objects.filter(pk=project.pk).update(embedding_text="input")
+    access = ProjectAccess.for_system(project, SystemActor("bench:variants"))
     for name, template_rows in rows.items():
         rng.shuffle(template_rows)
         path = work_dir / f"{name}.jsonl"
         path.write_text("".join(json.dumps(row) + "\n" for row in template_rows), encoding="utf-8")
         batch = import_batch_create(
-            project=project,
+            access,
             path=path,
             file_name=path.name,
             fmt="jsonl",

@@ -282,11 +282,12 @@ def test_another_projects_objects_are_404_under_own_slug(
 def audit_objects(project, lead):
     from reviews.models import Alert
     from reviews.services.audits import audit_create
+    from synthreview.projects.access import project_access
     from tests.reviews.review_helpers import add_samples
 
     add_samples(project, 12)
     real = add_samples(project, 1, origin="real")[0]
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, seed=1)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=10, seed=1)
     alert = Alert.objects.create(
         project=project,
         metric="duplicate_share",
@@ -409,11 +410,12 @@ def test_anonymous_is_sent_to_login_from_audit_and_dashboard_pages(page, project
 def other_audit_objects(other_project, outsider):
     from reviews.models import Alert
     from reviews.services.audits import audit_create
+    from synthreview.projects.access import project_access
     from tests.reviews.review_helpers import add_samples
 
     add_samples(other_project, 12)
     real = add_samples(other_project, 1, origin="real")[0]
-    audit = audit_create(project=other_project, actor=outsider, scope="project", sample_size=10, seed=1)
+    audit = audit_create(project_access(outsider, other_project), scope="project", sample_size=10, seed=1)
     alert = Alert.objects.create(
         project=other_project,
         metric="duplicate_share",

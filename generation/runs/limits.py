@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
@@ -221,3 +223,15 @@ class GeneratorLimits:
             tick += 1
         delay = tick * self.interval_s - time.time()
         return not (delay > 0 and stop.wait(delay))
+
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Exponential from GENERATION_BACKOFF_BASE_S, capped at GENERATION_BACKOFF_CAP_S,
+    with jitter so a burst of 429s does not come back in step. A server's
+    Retry-After is honoured up to the cap."""
+    cap = settings.GENERATION_BACKOFF_CAP_S
+    delay = min(cap, settings.GENERATION_BACKOFF_BASE_S * 2 ** (attempt - 1))
+    delay *= random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return min(delay, cap)

@@ -16,7 +16,7 @@ from generation.services.generators import generator_create
 from generation.services.imports import import_batch_create, import_batch_run
 from generation.services.runs import run_create_programmatic, run_execute
 from generation.services.templates import template_version_create
-from synthreview.projects.access import SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.models import Project, Role
 from synthreview.projects.services.projects import membership_set, project_create
 
@@ -84,19 +84,18 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         # against it (a project that declares none has its training exports refused).
         project.target_models = DEMO_TARGET_MODELS
         project.save(update_fields=["description", "target_models"])
+        access = ProjectAccess.for_system(project, DEMO)
         for login in DEMO_LOGINS:
-            membership_set(
-                project=project, username=login.username, role=login.role, password=login.password, actor=DEMO
-            )
+            membership_set(access, username=login.username, role=login.role, password=login.password)
         versions = {
             name: template_version_create(
-                project=project, template_name=name, text=text, variables=["facts", "question"], output_format="math"
+                access, template_name=name, text=text, variables=["facts", "question"], output_format="math"
             )
             for name, text in FRAMINGS.items()
         }
         generators = {
             name: generator_create(
-                project=project,
+                access,
                 name=name,
                 kind=GeneratorKind.PROGRAMMATIC,
                 model_name=f"rules/{name}",
@@ -110,11 +109,11 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
             for name, (error_rate, variety, temperature, seed) in GENERATORS.items()
         }
         versions[LOGIC_TEMPLATE[0]] = template_version_create(
-            project=project, template_name=LOGIC_TEMPLATE[0], text=LOGIC_TEMPLATE[1], output_format="text"
+            access, template_name=LOGIC_TEMPLATE[0], text=LOGIC_TEMPLATE[1], output_format="text"
         )
         name, parameters, seed = LOGIC_GENERATOR
         generators[name] = generator_create(
-            project=project,
+            access,
             name=name,
             kind=GeneratorKind.PROGRAMMATIC,
             model_name=f"rules/{name}",
@@ -126,11 +125,9 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         )
         llm_base_url = os.environ.get("DEMO_LLM_BASE_URL", "")
         if llm_base_url:
-            template_version_create(
-                project=project, template_name=LLM_TEMPLATE[0], text=LLM_TEMPLATE[1], output_format="text"
-            )
+            template_version_create(access, template_name=LLM_TEMPLATE[0], text=LLM_TEMPLATE[1], output_format="text")
             generator_create(
-                project=project,
+                access,
                 name="stub-llm",
                 kind=GeneratorKind.OPENAI_COMPATIBLE,
                 model_name="stub-model",
@@ -143,14 +140,14 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
                 sampling_strategy="nucleus",
             )
         batch = import_batch_create(
-            project=project, path=REAL_ANCHORS, file_name=REAL_ANCHORS.name, fmt="jsonl", origin=Origin.REAL
+            access, path=REAL_ANCHORS, file_name=REAL_ANCHORS.name, fmt="jsonl", origin=Origin.REAL
         )
     import_batch_run(batch_id=batch.pk)
     runs: list[GenerationRun] = []
     for index, (name, template, generator_names, items) in enumerate(RUNS):
         runs.append(
             run_create_programmatic(
-                project=project,
+                access,
                 name=name,
                 template_version=versions[template],
                 generators=[generators[g] for g in generator_names],

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -17,13 +16,14 @@ from generation.models import (
 )
 from generation.programmatic import REGISTRY
 from synthreview.outbound import validate_outbound_url
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
 
 
 def generator_create(
+    access: ProjectAccess,
     *,
-    project: Project,
     name: str,
     kind: str,
     model_name: str = "",
@@ -42,13 +42,12 @@ def generator_create(
     request_timeout_s: float = 60.0,
     cost_per_million_input_tokens: Decimal | None = None,
     cost_per_million_output_tokens: Decimal | None = None,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> Generator:
     if kind not in GeneratorKind.values:
         raise ValidationError(f"unknown generator kind {kind!r}")
     with transaction.atomic():
         generator = Generator(
-            project=project,
+            project=access.project,
             name=name,
             kind=kind,
             model_name=model_name or name,
@@ -71,8 +70,8 @@ def generator_create(
         generator_check(generator, check_endpoint=True)
         generator.save()
         audit_log_record(
-            project=project,
-            actor=actor,
+            project=access.project,
+            actor=access.actor,
             action="generator.create",
             obj=generator,
             details={"name": name, "kind": kind, "model": generator.model_name},
@@ -105,10 +104,10 @@ IMPORTED_EDITABLE = ("model_name", "derived_from")
 API_KEY_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
-def generator_update(
-    *, generator: Generator, actor: AbstractBaseUser | AnonymousUser | None, **fields: Any
-) -> Generator:
+def generator_update(access: ProjectAccess, *, generator: Generator, **fields: Any) -> Generator:
     """Change the given fields; the audit log names the fields that changed, never their values."""
+    if generator.project_id != access.project.pk:
+        raise ValueError(f"{generator.name} is not a generator of this project")
     allowed = IMPORTED_EDITABLE if generator.kind == GeneratorKind.IMPORTED else GENERATOR_EDITABLE
     refused = sorted(set(fields) - set(allowed))
     if refused:
@@ -126,8 +125,8 @@ def generator_update(
         if "name" in changed:
             _rename_generator_cap(generator.project_id, old_name, generator.name)
         audit_log_record(
-            project=generator.project,
-            actor=actor,
+            project=access.project,
+            actor=access.actor,
             action="generator.update",
             obj=generator,
             details={"name": generator.name, "changed": changed},

@@ -26,7 +26,7 @@ from generation.models import (
     SampleStatus,
 )
 from generation.signals import samples_arrived
-from synthreview.projects.access import signed_in_account
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
@@ -88,8 +88,8 @@ class _LineageCache:
 
 
 def import_batch_create(
+    access: ProjectAccess,
     *,
-    project: Project,
     path: Path,
     file_name: str,
     fmt: str,
@@ -97,7 +97,6 @@ def import_batch_create(
     generator_name: str = "",
     template_name: str = "",
     mapping: FieldMapping | None = None,
-    created_by: object | None = None,
 ) -> ImportBatch:
     if fmt not in ImportFormat.values:
         raise ValueError(f"unknown format {fmt!r}")
@@ -106,7 +105,7 @@ def import_batch_create(
     if origin == Origin.REAL and (generator_name or template_name):
         raise ValueError("real samples have no generator or template; drop --generator/--template")
     return ImportBatch.objects.create(
-        project=project,
+        project=access.project,
         file_name=file_name[:255],
         stored_path=str(path),
         format=fmt,
@@ -114,7 +113,7 @@ def import_batch_create(
         default_origin=origin,
         default_generator=generator_name,
         default_template=template_name,
-        created_by=signed_in_account(created_by),
+        created_by=signed_in_account(access.actor),
     )
 
 

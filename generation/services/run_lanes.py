@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 import uuid
@@ -40,7 +39,7 @@ from generation.models import (
     SampleStatus,
 )
 from generation.runs.callers import CallOutput, ItemWork, OpenAICaller, ProgrammaticCaller, caller_for
-from generation.runs.limits import GeneratorLimits
+from generation.runs.limits import GeneratorLimits, backoff_delay
 from generation.services.checks import new_samples_check
 from synthreview.projects.services.counters import sample_count_add
 
@@ -223,18 +222,6 @@ def _call_with_retries(
             limits.release(slot, park=park)
         if stop.wait(delay):
             return None
-
-
-def backoff_delay(attempt: int, retry_after: float | None) -> float:
-    """Exponential from GENERATION_BACKOFF_BASE_S, capped at GENERATION_BACKOFF_CAP_S,
-    with jitter so a burst of 429s does not come back in step. A server's
-    Retry-After is honoured up to the cap."""
-    cap = settings.GENERATION_BACKOFF_CAP_S
-    delay = min(cap, settings.GENERATION_BACKOFF_BASE_S * 2 ** (attempt - 1))
-    delay *= random.uniform(0.75, 1.25)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return min(delay, cap)
 
 
 class _LaneWriter:

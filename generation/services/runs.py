@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -39,7 +38,7 @@ from generation.runs.plan import (
 )
 from generation.services.run_lanes import lane_execute
 from generation.signals import samples_arrived
-from synthreview.projects.access import SystemActor, signed_in_account
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
@@ -196,8 +195,10 @@ def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:
     )
 
 
-def run_create(spec: RunSpec, *, actor: AbstractBaseUser | AnonymousUser | None = None) -> GenerationRun:
+def run_create(access: ProjectAccess, *, spec: RunSpec) -> GenerationRun:
     """Save the run and queue it; a worker makes its items and executes them."""
+    if spec.project.pk != access.project.pk:
+        raise ValueError("the run is planned for another project than the one acted in")
     plan = run_plan_rows(spec)
     with transaction.atomic():
         if GenerationRun.objects.filter(project=spec.project, name=spec.name).exists():
@@ -210,12 +211,12 @@ def run_create(spec: RunSpec, *, actor: AbstractBaseUser | AnonymousUser | None 
             variable_rows=plan,
             status=RunStatus.QUEUED,
             items_total=len(plan) * len(spec.generators) * len(spec.cells),
-            created_by=signed_in_account(actor),
+            created_by=signed_in_account(access.actor),
         )
         run.generators.set(spec.generators)
         audit_log_record(
-            project=spec.project,
-            actor=actor,
+            project=access.project,
+            actor=access.actor,
             action="run.create",
             obj=run,
             details={
@@ -230,24 +231,23 @@ def run_create(spec: RunSpec, *, actor: AbstractBaseUser | AnonymousUser | None 
 
 
 def run_create_programmatic(
+    access: ProjectAccess,
     *,
-    project: Project,
     name: str,
     template_version: PromptTemplateVersion,
     generators: list[Generator],
     items: int,
     seed: int,
     framing: str,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> GenerationRun:
     """A run of rule-based generators: `items` items each, in one framing."""
     if items < 1:
         raise ValueError("a run needs at least one item")
     for generator in generators:
-        if generator.kind != GeneratorKind.PROGRAMMATIC or generator.project_id != project.pk:
+        if generator.kind != GeneratorKind.PROGRAMMATIC or generator.project_id != access.project.pk:
             raise ValueError(f"{generator.name} is not a programmatic generator of this project")
     spec = RunSpec(
-        project=project,
+        project=access.project,
         name=name,
         template_version=template_version,
         generators=generators,
@@ -255,7 +255,7 @@ def run_create_programmatic(
         seed=seed,
         table_rows=[{"framing": framing} for _ in range(items)],
     )
-    run = run_create(spec, actor=actor)
+    run = run_create(access, spec=spec)
     GenerationRun.objects.filter(pk=run.pk).update(parameters={**run.parameters, "framing": framing})
     run.parameters["framing"] = framing
     return run
@@ -339,15 +339,17 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
 
 
 def run_resume(
+    access: ProjectAccess,
     *,
     run: GenerationRun,
-    actor: AbstractBaseUser | AnonymousUser | SystemActor | None = None,
     retry_failed: bool = False,
     enqueue: bool = True,
 ) -> GenerationRun:
     """Queue the run's pending items again (and its failed ones, when asked). Items
     already done are never redone: their keys are taken. `enqueue=False` leaves the
     execution to the caller (the CLI runs it in its own process)."""
+    if run.project_id != access.project.pk:
+        raise ValueError(f"run {run.name} is not a run of this project")
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().defer("variable_rows").get(pk=run.pk)
         if retry_failed:
@@ -362,7 +364,11 @@ def run_resume(
         if run.status != RunStatus.RUNNING:  # a running run stays so: its live lanes finish it
             GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED, finished_at=None)
         audit_log_record(
-            project=run.project, actor=actor, action="run.resume", obj=run, details={"retry_failed": retry_failed}
+            project=access.project,
+            actor=access.actor,
+            action="run.resume",
+            obj=run,
+            details={"retry_failed": retry_failed},
         )
         if enqueue:
             enqueue_on_commit("generation.tasks.run_execute_task", run.pk)
@@ -370,14 +376,16 @@ def run_resume(
     return run
 
 
-def run_cancel(*, run: GenerationRun, actor: AbstractBaseUser | AnonymousUser | None = None) -> GenerationRun:
+def run_cancel(access: ProjectAccess, *, run: GenerationRun) -> GenerationRun:
     """Stop the run: lanes finish the calls in flight and stop; pending items stay pending."""
+    if run.project_id != access.project.pk:
+        raise ValueError(f"run {run.name} is not a run of this project")
     with transaction.atomic():
         changed = GenerationRun.objects.filter(pk=run.pk, status__in=(RunStatus.QUEUED, RunStatus.RUNNING)).update(
             status=RunStatus.CANCELLED, finished_at=timezone.now()
         )
         if changed:
-            audit_log_record(project=run.project, actor=actor, action="run.cancel", obj=run)
+            audit_log_record(project=access.project, actor=access.actor, action="run.cancel", obj=run)
     run.refresh_from_db()
     return run
 

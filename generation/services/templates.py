@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -13,14 +12,13 @@ from generation.models import (
     PromptTemplateVersion,
 )
 from generation.prompts import template_variables
-from synthreview.projects.access import signed_in_account
-from synthreview.projects.models import Project
+from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.services import audit_log_record
 
 
 def template_version_create(
+    access: ProjectAccess,
     *,
-    project: Project,
     template_name: str,
     text: str,
     variables: list[str] | None = None,
@@ -28,7 +26,6 @@ def template_version_create(
     output_schema: dict | None = None,
     code_language: str = "",
     checks: list[str] | None = None,
-    actor: AbstractBaseUser | AnonymousUser | None = None,
 ) -> PromptTemplateVersion:
     """Versions are immutable; each change of text makes the next version.
     An empty `checks` means the output format's defaults (generation.checks)."""
@@ -40,7 +37,7 @@ def template_version_create(
             f"inside it (#…) are allowed"
         )
     with transaction.atomic():
-        template, _ = PromptTemplate.objects.get_or_create(project=project, name=template_name)
+        template, _ = PromptTemplate.objects.get_or_create(project=access.project, name=template_name)
         latest = (
             PromptTemplateVersion.objects.select_for_update().filter(template=template).order_by("-version").first()
         )
@@ -53,11 +50,11 @@ def template_version_create(
             output_schema=output_schema,
             code_language=code_language,
             checks=checks or [],
-            created_by=signed_in_account(actor),
+            created_by=signed_in_account(access.actor),
         )
         audit_log_record(
-            project=project,
-            actor=actor,
+            project=access.project,
+            actor=access.actor,
             action="template.version",
             obj=version,
             details={"template": template.name, "version": version.version, "output_format": output_format},

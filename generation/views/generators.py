@@ -58,7 +58,7 @@ def generator_new(request: HttpRequest, slug: str) -> HttpResponse:
     form = GeneratorForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            generator = generator_create(project=access.project, actor=request.user, **form.values())
+            generator = generator_create(access, **form.values())
         except ValidationError as error:
             _add_errors(form, error)
         else:
@@ -74,7 +74,7 @@ def generator_edit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     form = GeneratorForm(request.POST if request.method == "POST" else None, generator=generator)
     if request.method == "POST" and form.is_valid():
         try:
-            generator = generator_update(generator=generator, actor=request.user, **form.values())
+            generator = generator_update(access, generator=generator, **form.values())
         except ValidationError as error:
             _add_errors(form, error)
         else:

@@ -18,8 +18,7 @@ from generation.services.imports import import_batch_create
 from generation.tasks import import_batch_task
 from synthreview.http import HtmxHttpRequest
 from synthreview.progress import progress_get, progress_key
-from synthreview.projects.access import get_project_for_user
-from synthreview.projects.models import Project
+from synthreview.projects.access import ProjectAccess, get_project_for_user
 
 
 @login_required
@@ -28,15 +27,15 @@ def import_new(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "import")
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        batch = _start_import(request, access.project, form)
+        batch = _start_import(access, form)
         return redirect("import_detail", slug=slug, pk=batch.pk)
     return render(request, "generation/import_new.html", {"access": access, "project": access.project, "form": form})
 
 
-def _start_import(request: HttpRequest, project: Project, form: ImportForm) -> ImportBatch:
+def _start_import(access: ProjectAccess, form: ImportForm) -> ImportBatch:
     data = form.cleaned_data
     # The stored name is ours alone; the user's file name is only ever displayed.
-    folder = settings.DATA_DIR / "imports" / str(project.pk)
+    folder = settings.DATA_DIR / "imports" / str(access.project.pk)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}.{data['format']}"
     with open(path, "wb") as out:
@@ -44,7 +43,7 @@ def _start_import(request: HttpRequest, project: Project, form: ImportForm) -> I
             out.write(chunk)
     with transaction.atomic():
         batch = import_batch_create(
-            project=project,
+            access,
             path=path,
             file_name=data["file"].name,
             fmt=data["format"],
@@ -52,7 +51,6 @@ def _start_import(request: HttpRequest, project: Project, form: ImportForm) -> I
             generator_name=data["generator"].strip(),
             template_name=data["template"].strip(),
             mapping=data["mapping"],
-            created_by=request.user,
         )
         transaction.on_commit(lambda: import_batch_task.delay(batch.pk))
     return batch

@@ -45,7 +45,7 @@ def run_new(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if request.POST.get("action") == "launch":
-                run = run_create(form.spec(), actor=request.user)
+                run = run_create(access, spec=form.spec())
                 messages.success(request, f"Run {run.name} is queued: {run.items_total:,} items.")
                 return redirect("run_detail", slug=slug, pk=run.pk)
             context["preview"] = run_preview(form.spec())
@@ -86,10 +86,10 @@ def run_action(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     access, run = get_run_for_user(request.user, slug, pk, "generate")
     action = request.POST.get("action")
     if action == "cancel":
-        run_cancel(run=run, actor=request.user)
+        run_cancel(access, run=run)
         messages.info(request, "The run is cancelled; its pending items stay pending until you resume it.")
     elif action in ("resume", "retry-failed"):
-        run_resume(run=run, actor=request.user, retry_failed=action == "retry-failed")
+        run_resume(access, run=run, retry_failed=action == "retry-failed")
         messages.info(request, "The run is queued again; items already done are not redone.")
     else:
         messages.error(request, "Unknown action.")

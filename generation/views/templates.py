@@ -74,7 +74,7 @@ def template_version_new(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         version = template_version_create(
-            project=project,
+            access,
             template_name=data["template_name"],
             text=data["text"],
             variables=data["variables"],
@@ -82,7 +82,6 @@ def template_version_new(request: HttpRequest, slug: str) -> HttpResponse:
             output_schema=data["output_schema"],
             code_language=data["code_language"],
             checks=data["checks"],
-            actor=request.user,
         )
         messages.success(request, f"Saved {version.template.name} version {version.version}.")
         return redirect(f"{reverse('template_list', args=[slug])}#template-{version.template.pk}")

@@ -1,15 +1,13 @@
 """Writes of the reviews app, split by feature.
 
-A service that acts for someone takes `access: ProjectAccess` first, keyword-only, then `actor`:
-the user recorded as doing it, or, for work no person started (a management command, the demo, a
-bench script), the `SystemActor` that `ProjectAccess.for_system(project, actor)` was built with, so
-the audit log names the program (`details["system_actor"]`) instead of borrowing a member's role.
-The view has already checked `access.can(need)`; the service reads the project from `access`.
-Services that act on a project with no one behind them (workers: embedding, builds, snapshots, the
-export's file) take ids (`project_id=`, `export_id=`) and load the rows themselves; their log rows
-have no actor. Older services that take `project=` and `actor=` (audits and verdicts, generators,
-imports, runs) keep that shape for now; those that the CLI and the demo call (audit_create,
-gold_sample_set, run_resume, project_create, membership_set) accept a `SystemActor` as `actor`.
+A service that acts for someone takes `access: ProjectAccess` first, then keyword-only arguments:
+the project is `access.project`, and who acted is `access.actor` (the signed-in member, or the
+`SystemActor` of `ProjectAccess.for_system` for a management command, the demo or a bench script,
+which the audit log names in `details["system_actor"]`); `access.user` is the member where a row
+needs a person. The view has already checked `access.can(need)`.
+Two kinds take no access: services a worker runs with no one behind it (embedding, builds,
+snapshots, the export's file) take ids (`project_id=`, `export_id=`) and load the rows themselves,
+and their log rows have no actor; pure helpers take plain values.
 """
 
 from __future__ import annotations
@@ -37,6 +35,7 @@ from reviews.services.verdicts import (
     verdict_record,
     verdict_undo,
 )
+from synthreview.projects.access import ProjectAccess
 
 __all__ = [
     "BulkCountChanged",
@@ -60,10 +59,13 @@ __all__ = [
 
 
 def similarity_refresh(*, project_id: int, requested_by: object | None = None) -> None:
-    """New or changed samples: embed them, then rebuild neighbours and groups, in a worker after commit."""
+    """New or changed samples: embed them, then rebuild neighbours and groups, in a worker after commit.
+    It takes ids: generation's samples-arrived signal calls it with no ProjectAccess to hand."""
     similarity_job_request(project_id=project_id, requested_by=requested_by)
 
 
-def similarity_refit(*, project_id: int, requested_by: object | None = None) -> None:
+def similarity_refit(access: ProjectAccess) -> None:
     """A lead's request: a full build that fits the clusters again, in a worker after commit."""
-    similarity_job_request(project_id=project_id, kind=SimilarityJobKind.BUILD, requested_by=requested_by, full=True)
+    similarity_job_request(
+        project_id=access.project.pk, kind=SimilarityJobKind.BUILD, requested_by=access.actor, full=True
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -146,15 +145,15 @@ def alert_notify(*, alert_id: int) -> None:
             Alert.objects.filter(pk=alert.pk).update(webhook_status=status)
 
 
-def alert_acknowledge(*, access: ProjectAccess, actor: User, alert_id: int) -> bool:
+def alert_acknowledge(access: ProjectAccess, *, alert_id: int) -> bool:
     project = access.project
     changed = Alert.objects.filter(project=project, pk=alert_id, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=actor
+        acknowledged_at=timezone.now(), acknowledged_by=access.user
     )
     if changed:
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="alert.acknowledge",
             object_type="reviews.alert",
             object_id=str(alert_id),
@@ -163,9 +162,8 @@ def alert_acknowledge(*, access: ProjectAccess, actor: User, alert_id: int) -> b
 
 
 def alert_channel_set(
-    *,
     access: ProjectAccess,
-    actor: User,
+    *,
     webhook_url: str | None = None,
     email_recipients: str | None = None,
 ) -> AlertChannel:
@@ -182,11 +180,11 @@ def alert_channel_set(
         changes["email_recipients"] = email_recipients.strip()
     for name, value in changes.items():
         setattr(channel, name, value)
-    channel.updated_by = actor
+    channel.updated_by = access.user
     channel.save()
     audit_log_record(
         project=project,
-        actor=actor,
+        actor=access.actor,
         action="alerts.channel",
         obj=channel,
         details={"webhook_set": bool(channel.webhook_url), "fields": sorted(changes)},
@@ -194,7 +192,7 @@ def alert_channel_set(
     return channel
 
 
-def threshold_set(*, access: ProjectAccess, actor: User, metric: str, limit: float, enabled: bool) -> QualityThreshold:
+def threshold_set(access: ProjectAccess, *, metric: str, limit: float, enabled: bool) -> QualityThreshold:
     project = access.project
     spec = THRESHOLD_SPECS.get(metric)
     if spec is None:
@@ -206,11 +204,11 @@ def threshold_set(*, access: ProjectAccess, actor: User, metric: str, limit: flo
     if limit < 0:
         raise ValidationError(f"{spec.label}: the limit cannot be negative.")
     row, _ = QualityThreshold.objects.update_or_create(
-        project=project, metric=metric, defaults={"limit": limit, "enabled": enabled, "updated_by": actor}
+        project=project, metric=metric, defaults={"limit": limit, "enabled": enabled, "updated_by": access.user}
     )
     audit_log_record(
         project=project,
-        actor=actor,
+        actor=access.actor,
         action="threshold.set",
         obj=row,
         details={"metric": metric, "limit": limit, "enabled": enabled},

@@ -34,7 +34,7 @@ from reviews.models import (
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE, stratified_draw
 from reviews.selectors.audits import audit_figures_compute
 from reviews.services.alerts import alerts_evaluate_audit
-from reviews.services.verdicts import validated_verdict
+from reviews.services.verdicts import signed_in_reviewer, validated_verdict
 from synthreview.projects.access import ProjectAccess, SystemActor, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.services import audit_log_record
@@ -92,9 +92,8 @@ def _default_name(scope: str, scope_object: AuditScopeObject | None) -> str:
 
 
 def audit_create(
+    access: ProjectAccess,
     *,
-    project: Project,
-    actor: User | SystemActor,
     scope: str,
     object_id: int | None = None,
     sample_size: int = 60,
@@ -107,6 +106,7 @@ def audit_create(
     """Draw the audit: n synthetic samples stratified across the generators and
     template versions in scope, plus gold items shuffled in blind. The seed is
     stored, so the same scope and seed draw the same audit again."""
+    project = access.project
     if scope not in AuditScope.values:
         raise ValidationError(f"Unknown audit scope {scope!r}.")
     if not MIN_AUDIT_SIZE <= sample_size <= MAX_AUDIT_SIZE:
@@ -154,7 +154,7 @@ def audit_create(
             expected_error_rate=expected_error_rate,
             seed=seed,
             drawn_through_sample_id=drawn_through,
-            created_by=signed_in_account(actor),
+            created_by=signed_in_account(access.actor),
         )
         AuditItem.objects.bulk_create(
             [
@@ -171,7 +171,7 @@ def audit_create(
         )
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="audit.create",
             obj=audit,
             details={
@@ -190,10 +190,10 @@ def audit_create(
 
 
 def audit_verdict_record(
+    access: ProjectAccess,
     *,
     audit: Audit,
     sample_id: int,
-    reviewer: User,
     value: str,
     error_category: str = "",
     note: str = "",
@@ -202,6 +202,8 @@ def audit_verdict_record(
     """A reviewer's verdict on one audit item. A reviewer may revise their own
     verdict while the audit is open; a new reviewer is turned away once the item
     has as many verdicts as the overlap asks for."""
+    reviewer = signed_in_reviewer(access, "An audit verdict")
+    _require_in_project(access, audit)
     value, error_category = validated_verdict(value, error_category)
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
@@ -236,6 +238,12 @@ def audit_verdict_record(
     return verdict
 
 
+def _require_in_project(access: ProjectAccess, audit: Audit) -> None:
+    # Views fetch the audit through get_audit_for_user; this only stops a caller mixing projects.
+    if audit.project_id != access.project.pk:
+        raise ValueError(f"Audit {audit.pk} belongs to another project than {access.project.slug!r}.")
+
+
 def _close_if_complete(audit: Audit) -> None:
     """A complete audit with nothing left to adjudicate closes itself, freezing its figures."""
     figures = audit_figures_compute(audit)
@@ -243,12 +251,12 @@ def _close_if_complete(audit: Audit) -> None:
         _freeze(audit, figures, actor=None, reason="")
 
 
-def _freeze(audit: Audit, figures: dict, *, actor: User | None, reason: str) -> None:
+def _freeze(audit: Audit, figures: dict, *, actor: User | SystemActor | None, reason: str) -> None:
     audit.status = AuditStatus.CLOSED
     audit.frozen_figures = figures
     audit.closed_reason = reason
     audit.closed_at = timezone.now()
-    audit.closed_by = actor
+    audit.closed_by = signed_in_account(actor)
     audit.save(update_fields=["status", "frozen_figures", "closed_reason", "closed_at", "closed_by"])
     floor = NoiseFloorFigures.from_json(figures["noise_floor"])
     audit_log_record(
@@ -287,8 +295,9 @@ def audit_close_refusal(figures: dict, reason: str) -> str:
     return ""
 
 
-def audit_close(*, audit: Audit, actor: User, reason: str = "") -> Audit:
+def audit_close(access: ProjectAccess, *, audit: Audit, reason: str = "") -> Audit:
     """Close the audit and freeze its figures; closing early or with undecided disagreements needs a reason."""
+    _require_in_project(access, audit)
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
         if locked.status == AuditStatus.CLOSED:
@@ -298,13 +307,15 @@ def audit_close(*, audit: Audit, actor: User, reason: str = "") -> Audit:
         refusal = audit_close_refusal(figures, reason)
         if refusal:
             raise ValidationError({"reason": [refusal]})
-        _freeze(locked, figures, actor=actor, reason=reason)
+        _freeze(locked, figures, actor=access.actor, reason=reason)
     return locked
 
 
 def audit_adjudicate(
-    *, audit: Audit, sample_id: int, actor: User, value: str, error_category: str = "", note: str = ""
+    access: ProjectAccess, *, audit: Audit, sample_id: int, value: str, error_category: str = "", note: str = ""
 ) -> AuditAdjudication:
+    deciding = signed_in_reviewer(access, "Deciding a split item")
+    _require_in_project(access, audit)
     value, error_category = validated_verdict(value, error_category)
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
@@ -315,11 +326,11 @@ def audit_adjudicate(
         adjudication, _ = AuditAdjudication.objects.update_or_create(
             audit=locked,
             sample_id=sample_id,
-            defaults={"value": value, "error_category": error_category, "note": note.strip(), "decided_by": actor},
+            defaults={"value": value, "error_category": error_category, "note": note.strip(), "decided_by": deciding},
         )
         audit_log_record(
             project=locked.project,
-            actor=actor,
+            actor=deciding,
             action="audit.adjudicate",
             object_type="generation.sample",
             object_id=str(sample_id),
@@ -330,15 +341,15 @@ def audit_adjudicate(
 
 
 def gold_sample_set(
+    access: ProjectAccess,
     *,
-    project: Project,
     sample_id: int,
-    actor: User | SystemActor,
     expected_value: str,
     expected_error_category: str = "",
     note: str = "",
 ) -> GoldSample:
     """Add a real sample to the gold set with the verdict the lead knows it deserves."""
+    project = access.project
     if expected_value not in (VerdictValue.CORRECT, VerdictValue.WRONG):
         raise ValidationError("A gold sample's verdict is correct or wrong.")
     expected_value, expected_error_category = validated_verdict(expected_value, expected_error_category)
@@ -354,12 +365,12 @@ def gold_sample_set(
             "expected_value": expected_value,
             "expected_error_category": expected_error_category,
             "note": note.strip(),
-            "created_by": signed_in_account(actor),
+            "created_by": signed_in_account(access.actor),
         },
     )
     audit_log_record(
         project=project,
-        actor=actor,
+        actor=access.actor,
         action="gold.set",
         obj=sample,
         details={"expected_value": expected_value, "error_category": expected_error_category},
@@ -367,13 +378,13 @@ def gold_sample_set(
     return gold
 
 
-def gold_sample_remove(*, access: ProjectAccess, actor: User, sample_id: int) -> bool:
+def gold_sample_remove(access: ProjectAccess, *, sample_id: int) -> bool:
     project = access.project
     deleted, _ = GoldSample.objects.filter(project=project, sample_id=sample_id).delete()
     if deleted:
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="gold.remove",
             object_type="generation.sample",
             object_id=str(sample_id),
@@ -381,8 +392,10 @@ def gold_sample_remove(*, access: ProjectAccess, actor: User, sample_id: int) ->
     return bool(deleted)
 
 
-def audit_verdict_undo(*, audit: Audit, reviewer: User) -> int | None:
+def audit_verdict_undo(access: ProjectAccess, *, audit: Audit) -> int | None:
     """Take back the reviewer's latest verdict in an open audit; returns its sample id."""
+    reviewer = signed_in_reviewer(access, "Undoing an audit verdict")
+    _require_in_project(access, audit)
     with transaction.atomic():
         locked = Audit.objects.select_for_update().get(pk=audit.pk)
         if locked.status == AuditStatus.CLOSED:

@@ -67,9 +67,8 @@ def samples_status_set(*, project_id: int, sample_ids: list[int], status: str) -
 
 
 def samples_bulk_set_status(
-    *,
     access: ProjectAccess,
-    actor: object,
+    *,
     queryset: QuerySet[Sample],
     status: str,
     expected_count: int,
@@ -98,7 +97,7 @@ def samples_bulk_set_status(
         changed = samples_status_set(project_id=access.project.pk, sample_ids=ids, status=status)
         entry = audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action=f"samples.bulk_{'accept' if status == 'accepted' else 'reject'}",
             object_type="bulk",
             object_id="",

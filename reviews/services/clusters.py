@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import faiss
 import numpy as np
 from django.db import transaction
 from django.db.models import Count
@@ -20,6 +19,7 @@ from reviews.similarity.grouping import (
     words,
 )
 from reviews.similarity.index import VectorIndex
+from reviews.similarity.kmeans import assign, kmeans_centroids
 from reviews.similarity.membership import EMPTY, MemberSet, member_sets
 from synthreview.projects.models import Project
 
@@ -33,22 +33,6 @@ LABEL_BACKGROUND_TEXTS = 5000
 # topic, far from every centre, waits unclustered for the next refit.
 JOIN_PERCENTILE = 5.0
 JOIN_SLACK = 2.0
-
-
-def kmeans_centroids(vectors: np.ndarray, k: int, *, seed: int = 1234) -> np.ndarray:
-    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=20, seed=seed, spherical=True, verbose=False)
-    kmeans.train(vectors)
-    if kmeans.centroids is None:
-        raise RuntimeError("k-means finished training without centroids.")
-    return kmeans.centroids.astype(np.float32)
-
-
-def assign(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid of each vector, and the cosine similarity to it."""
-    index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(centroids)
-    sims, rows = index.search(vectors, 1)
-    return rows[:, 0], sims[:, 0]
 
 
 def clusters_build(

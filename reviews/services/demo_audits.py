@@ -19,7 +19,7 @@ from generation.services.demo import DEMO
 from reviews.models import Audit, AuditItem
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from reviews.services.eval_sets import eval_set_version_create, eval_split_draw
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, project_access
 from synthreview.projects.models import Project, Role
 
 ANSWER_KEY_USER = "answer-key"
@@ -43,17 +43,20 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
         answer_key.set_unusable_password()
         answer_key.save(update_fields=["password"])
     project.memberships.get_or_create(user=answer_key, defaults={"role": Role.EXPERT})
+    answer_key_access = project_access(answer_key, project)
+    if answer_key_access is None:
+        raise RuntimeError(f"{ANSWER_KEY_USER} is not a member of {project.slug}, so it cannot record verdicts.")
+    access = ProjectAccess.for_system(project, DEMO)
     audits = []
     with transaction.atomic():
         # The hand-written anchors are right: the first four serve as gold items.
         for sample_id in (
             Sample.objects.filter(project=project, origin=Origin.REAL).order_by("id")[:4].values_list("pk", flat=True)
         ):
-            gold_sample_set(project=project, sample_id=sample_id, actor=DEMO, expected_value="correct")
+            gold_sample_set(access, sample_id=sample_id, expected_value="correct")
         for index, run in enumerate(runs):
             audit = audit_create(
-                project=project,
-                actor=DEMO,
+                access,
                 scope="run",
                 object_id=run.pk,
                 sample_size=60,
@@ -64,9 +67,9 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
             for item in AuditItem.objects.filter(audit=audit).select_related("sample").order_by("position"):
                 wrong = bool(item.sample.metadata.get("deliberately_wrong"))
                 audit_verdict_record(
+                    answer_key_access,
                     audit=audit,
                     sample_id=item.sample_id,
-                    reviewer=answer_key,
                     value="wrong" if wrong else "correct",
                     error_category="wrong_label" if wrong else "",
                     note=NOTE,
@@ -74,8 +77,7 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
             audits.append(audit)
         audits.append(
             audit_create(
-                project=project,
-                actor=DEMO,
+                access,
                 scope="project",
                 sample_size=50,
                 overlap=2,
@@ -85,8 +87,6 @@ def demo_audits_create(*, project_id: int) -> list[Audit]:
             )
         )
         # A frozen eval set, so the export page has one to check leaks against.
-
-        access = ProjectAccess.for_system(project, DEMO)
-        eval_split_draw(access=access, actor=DEMO, count=8, seed=2026)
-        eval_set_version_create(access=access, actor=DEMO, note="Eight hand-written anchors, drawn at random.")
+        eval_split_draw(access, count=8, seed=2026)
+        eval_set_version_create(access, note="Eight hand-written anchors, drawn at random.")
     return audits

@@ -15,7 +15,7 @@ from django.db.models import Max
 
 from generation.models import Origin, Sample, SampleStatus, Split
 from reviews.models import EvalSetMember, EvalSetVersion
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
@@ -42,7 +42,7 @@ def _listed(ids: list[int]) -> str:
     return shown + (f" and {len(ids) - LISTED_IDS:,} more" if len(ids) > LISTED_IDS else "")
 
 
-def eval_split_add(*, access: ProjectAccess, actor: object, sample_ids: list[int]) -> int:
+def eval_split_add(access: ProjectAccess, *, sample_ids: list[int]) -> int:
     """Put these real samples in the eval split; all or nothing. Returns how many moved."""
     project = access.project
     wanted = sorted(set(sample_ids))
@@ -63,7 +63,7 @@ def eval_split_add(*, access: ProjectAccess, actor: object, sample_ids: list[int
         moved = Sample.objects.filter(pk__in=wanted).exclude(split=Split.EVAL).update(split=Split.EVAL)
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="eval_split.add",
             object_type="generation.sample",
             details={"sample_ids": wanted, "moved": moved},
@@ -71,7 +71,7 @@ def eval_split_add(*, access: ProjectAccess, actor: object, sample_ids: list[int
     return moved
 
 
-def eval_split_remove(*, access: ProjectAccess, actor: object, sample_ids: list[int]) -> int:
+def eval_split_remove(access: ProjectAccess, *, sample_ids: list[int]) -> int:
     """Take samples out of the eval split (frozen versions keep them)."""
     project = access.project
     wanted = sorted(set(sample_ids))
@@ -79,7 +79,7 @@ def eval_split_remove(*, access: ProjectAccess, actor: object, sample_ids: list[
         moved = Sample.objects.filter(project=project, pk__in=wanted, split=Split.EVAL).update(split=Split.NONE)
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="eval_split.remove",
             object_type="generation.sample",
             details={"sample_ids": wanted, "moved": moved},
@@ -87,7 +87,7 @@ def eval_split_remove(*, access: ProjectAccess, actor: object, sample_ids: list[
     return moved
 
 
-def eval_split_draw(*, access: ProjectAccess, actor: object, count: int, seed: int | None = None) -> int:
+def eval_split_draw(access: ProjectAccess, *, count: int, seed: int | None = None) -> int:
     """Draw `count` real samples at random (seeded) from those in no split and not rejected."""
     if count < 1:
         raise EvalSetError("Draw at least one sample.")
@@ -108,7 +108,7 @@ def eval_split_draw(*, access: ProjectAccess, actor: object, count: int, seed: i
         moved = Sample.objects.filter(pk__in=chosen, split=Split.NONE).update(split=Split.EVAL)
         audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action="eval_split.draw",
             object_type="generation.sample",
             details={"seed": seed, "count": count, "moved": moved, "sample_ids": chosen},
@@ -116,7 +116,7 @@ def eval_split_draw(*, access: ProjectAccess, actor: object, count: int, seed: i
     return moved
 
 
-def eval_set_version_create(*, access: ProjectAccess, actor: object, note: str = "") -> EvalSetVersion:
+def eval_set_version_create(access: ProjectAccess, *, note: str = "") -> EvalSetVersion:
     """Freeze the eval split's members into a new version."""
     project = access.project
     with transaction.atomic():
@@ -146,7 +146,7 @@ def eval_set_version_create(*, access: ProjectAccess, actor: object, note: str =
             content_hash=digest,
             member_count=len(members),
             note=note,
-            created_by=signed_in_account(actor),
+            created_by=access.user,
         )
         for start in range(0, len(members), INSERT_CHUNK):
             EvalSetMember.objects.bulk_create(
@@ -155,7 +155,7 @@ def eval_set_version_create(*, access: ProjectAccess, actor: object, note: str =
             )
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="eval_set.version_create",
             obj=version,
             details={"version": number, "hash": digest, "members": len(members), "note": note},

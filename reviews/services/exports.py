@@ -59,7 +59,7 @@ from reviews.models import (
     ExportStatus,
 )
 from reviews.services.eval_sets import eval_set_latest
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
@@ -95,9 +95,8 @@ def export_dir(project_id: int) -> Path:
 
 
 def export_request(
-    *,
     access: ProjectAccess,
-    actor: object,
+    *,
     format: str,
     split: str = ExportSplit.TRAIN,
     target_model: str = "",
@@ -131,12 +130,12 @@ def export_request(
             max_generation_depth=depth,
             eval_set_version=eval_set_version,
             audit_override_reason=audit_override_reason.strip(),
-            created_by=signed_in_account(actor),
+            created_by=access.user,
         )
         export.excluded_generators.set(excluded)
         audit_log_record(
             project=project,
-            actor=actor,
+            actor=access.actor,
             action="export.request",
             obj=export,
             details={

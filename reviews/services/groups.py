@@ -21,7 +21,7 @@ from reviews.services.bulk import (
     samples_status_set,
 )
 from reviews.services.membership import MembershipChanged, membership_confirmed
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.services import audit_log_record
 
 # Re-exported: the one check every group, cluster or variant-family action makes.
@@ -66,9 +66,9 @@ def _open_group(access: ProjectAccess, group_id: int) -> DuplicateGroup:
     return group
 
 
-def _decide(group: DuplicateGroup, actor: object, status: str) -> None:
+def _decide(group: DuplicateGroup, access: ProjectAccess, status: str) -> None:
     group.status = status
-    group.resolved_by = signed_in_account(actor)
+    group.resolved_by = access.user
     group.resolved_at = timezone.now()
     group.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
 
@@ -78,14 +78,14 @@ def _member_ids(group: DuplicateGroup) -> list[int]:
 
 
 def duplicate_group_resolve(
-    *, access: ProjectAccess, actor: object, group_id: int, keep_id: int, members: str, page_size: int
+    access: ProjectAccess, *, group_id: int, keep_id: int, members: str, page_size: int
 ) -> DuplicateGroup:
     """Keep one member and reject the rest as duplicates of it; `members` is the
     token of the members the reviewer was shown."""
     with transaction.atomic():
         group = _open_group(access, group_id)
         member_ids = _member_ids(group)
-        held_items_refuse(reader=actor, project=access.project, sample_ids=member_ids)
+        held_items_refuse(reader=access.actor, project=access.project, sample_ids=member_ids)
         membership_confirmed(noun="group", member_ids=member_ids, confirmed=members)
         if keep_id not in member_ids:
             raise ValidationError("The sample to keep must be a member of the group.")
@@ -97,11 +97,11 @@ def duplicate_group_resolve(
         group.representative_id = keep_id
         if keep_id != suggested:
             # The suggestion's reason ("earliest sample") is not why this one was kept.
-            group.representative_reason = f"chosen by {getattr(actor, 'username', 'a reviewer')}"
-        _decide(group, actor, DuplicateGroupStatus.RESOLVED)
+            group.representative_reason = f"chosen by {getattr(access.actor, 'username', 'a reviewer')}"
+        _decide(group, access, DuplicateGroupStatus.RESOLVED)
         audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action="duplicate_group.resolve",
             obj=group,
             details={"kept": keep_id, "suggested": suggested, "sample_ids": changed, "rejected": rejected},
@@ -109,26 +109,22 @@ def duplicate_group_resolve(
     return group
 
 
-def duplicate_group_mark_not_duplicates(
-    *, access: ProjectAccess, actor: object, group_id: int, members: str
-) -> DuplicateGroup:
+def duplicate_group_mark_not_duplicates(access: ProjectAccess, *, group_id: int, members: str) -> DuplicateGroup:
     with transaction.atomic():
         group = _open_group(access, group_id)
-        held_items_refuse(reader=actor, project=access.project, sample_ids=_member_ids(group))
+        held_items_refuse(reader=access.actor, project=access.project, sample_ids=_member_ids(group))
         membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
-        _decide(group, actor, DuplicateGroupStatus.NOT_DUPLICATES)
-        audit_log_record(project=access.project, actor=actor, action="duplicate_group.not_duplicates", obj=group)
+        _decide(group, access, DuplicateGroupStatus.NOT_DUPLICATES)
+        audit_log_record(project=access.project, actor=access.actor, action="duplicate_group.not_duplicates", obj=group)
     return group
 
 
-def duplicate_group_split(
-    *, access: ProjectAccess, actor: object, group_id: int, sample_id: int, members: str
-) -> DuplicateGroup:
+def duplicate_group_split(access: ProjectAccess, *, group_id: int, sample_id: int, members: str) -> DuplicateGroup:
     """Take one member out of the group. The group keeps its signature, so a
     rebuild that finds the same group does not put the member back."""
     with transaction.atomic():
         group = _open_group(access, group_id)
-        held_items_refuse(reader=actor, project=access.project, sample_ids=_member_ids(group))
+        held_items_refuse(reader=access.actor, project=access.project, sample_ids=_member_ids(group))
         membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
         removed, _ = DuplicateGroupMember.objects.filter(group=group, sample_id=sample_id).delete()
         if not removed:
@@ -143,12 +139,12 @@ def duplicate_group_split(
         if len(remaining) < 2:
             # One member is no group: nothing is left to compare.
             group.status = DuplicateGroupStatus.NOT_DUPLICATES
-            group.resolved_by, group.resolved_at = signed_in_account(actor), timezone.now()
+            group.resolved_by, group.resolved_at = access.user, timezone.now()
             fields += ["status", "resolved_by", "resolved_at"]
         group.save(update_fields=fields)
         audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action="duplicate_group.split",
             obj=group,
             details={"split_off": sample_id, "size": group.size},
@@ -157,9 +153,8 @@ def duplicate_group_split(
 
 
 def cluster_set_status(
-    *,
     access: ProjectAccess,
-    actor: object,
+    *,
     cluster_id: int,
     status: str,
     queryset,
@@ -173,8 +168,7 @@ def cluster_set_status(
     with transaction.atomic():
         cluster = Cluster.objects.select_for_update().get(project=access.project, pk=cluster_id)
         result = samples_bulk_set_status(
-            access=access,
-            actor=actor,
+            access,
             queryset=queryset,
             status=status,
             expected_count=expected_count,

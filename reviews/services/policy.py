@@ -124,7 +124,7 @@ def _validated(project: Project, changes: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def project_policy_set(*, access: ProjectAccess, actor: object, **changes: Any) -> Project:
+def project_policy_set(access: ProjectAccess, **changes: Any) -> Project:
     """Validate and save policy changes; record one "policy.set" entry with {field: [old, new]} for
     the fields that changed (none when nothing did)."""
     if not access.can("policy"):
@@ -140,5 +140,5 @@ def project_policy_set(*, access: ProjectAccess, actor: object, **changes: Any) 
             for name, (_, value) in moved.items():
                 setattr(locked, name, value)
             locked.save(update_fields=list(moved))
-            audit_log_record(project=locked, actor=actor, action="policy.set", obj=locked, details=moved)
+            audit_log_record(project=locked, actor=access.actor, action="policy.set", obj=locked, details=moved)
     return locked

@@ -18,15 +18,18 @@ KEPT_PER_USER = 20
 
 
 def similarity_search_create(
-    *,
     access: ProjectAccess,
-    user: Any,
+    *,
     query: str = "",
     anchor_id: int | None = None,
     k: int = 20,
     filters: dict[str, Any] | None = None,
 ) -> SimilaritySearch:
-    """A search for the worker to answer after commit. `anchor_id` must come from an access helper."""
+    """A search for the worker to answer after commit, kept as the signed-in searcher's.
+    `anchor_id` must come from an access helper."""
+    user = access.user
+    if user is None:
+        raise ValueError("A similarity search needs a signed-in searcher: it is kept as theirs.")
     query = (query or "").strip()
     if not query and anchor_id is None:
         raise ValidationError("Type what to search for.")

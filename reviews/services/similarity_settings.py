@@ -127,9 +127,7 @@ def _clusters_reflag(project: Project) -> int:
     return sum(cluster.is_low_novelty for cluster in clusters)
 
 
-def project_similarity_settings_set(
-    *, access: ProjectAccess, actor: object, **changes: Any
-) -> SimilaritySettingsChange:
+def project_similarity_settings_set(access: ProjectAccess, **changes: Any) -> SimilaritySettingsChange:
     """Validate and save the settings; record one "similarity_settings.set" entry with
     {field: {"from", "to"}} for the fields that moved (none when nothing did)."""
     if not access.can("similarity_settings"):
@@ -147,15 +145,17 @@ def project_similarity_settings_set(
         for name, change in moved.items():
             setattr(locked, name, change["to"])
         locked.save(update_fields=list(moved))
-        audit_log_record(project=locked, actor=actor, action="similarity_settings.set", obj=locked, details=moved)
+        audit_log_record(
+            project=locked, actor=access.actor, action="similarity_settings.set", obj=locked, details=moved
+        )
         reembed = "embedding_text" in moved
         regroup = not reembed and any(name in moved for name in REGROUP_ON)
         if reembed:
             # Every sample lacks a vector of the new kind: embed them all, then build (which regroups).
-            similarity_job_request(project_id=locked.pk, requested_by=actor)
+            similarity_job_request(project_id=locked.pk, requested_by=access.actor)
         elif regroup:
             # Nothing new to embed: the build regroups from the stored neighbours alone.
-            similarity_job_request(project_id=locked.pk, kind=SimilarityJobKind.BUILD, requested_by=actor)
+            similarity_job_request(project_id=locked.pk, kind=SimilarityJobKind.BUILD, requested_by=access.actor)
         low = _clusters_reflag(locked) if any(name in moved for name in LOW_NOVELTY) else None
     return SimilaritySettingsChange(
         project=locked, moved=moved, regroup=regroup, reembed=reembed, low_novelty_clusters=low

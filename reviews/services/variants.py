@@ -16,7 +16,7 @@ from reviews.models import (
 from reviews.selectors.blinding import held_items_refuse
 from reviews.services.bulk import samples_status_set
 from reviews.services.membership import membership_confirmed
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.services import audit_log_record
 
 
@@ -30,7 +30,7 @@ class FamilyDecided(Exception):
 
 
 def variant_family_trim(
-    *, access: ProjectAccess, actor: object, group_id: int, members: str, keep_ids: list[int], page_size: int
+    access: ProjectAccess, *, group_id: int, members: str, keep_ids: list[int], page_size: int
 ) -> tuple[DuplicateGroup, list[int]]:
     """Keep exactly the members the reviewer checked and reject the others.
 
@@ -49,7 +49,7 @@ def variant_family_trim(
         if family.status != DuplicateGroupStatus.OPEN:
             raise FamilyDecided(family)
         member_ids = list(DuplicateGroupMember.objects.filter(group=family).values_list("sample_id", flat=True))
-        held_items_refuse(reader=actor, project=access.project, sample_ids=member_ids)
+        held_items_refuse(reader=access.actor, project=access.project, sample_ids=member_ids)
         membership_confirmed(noun="family", member_ids=member_ids, confirmed=members)
         keep = set(keep_ids)
         if not keep:
@@ -67,14 +67,14 @@ def variant_family_trim(
         )
         if family.representative_id not in keep:
             family.representative_id = min(keep)
-            family.representative_reason = f"kept by {getattr(actor, 'username', 'a reviewer')}"
+            family.representative_reason = f"kept by {getattr(access.actor, 'username', 'a reviewer')}"
         family.status = DuplicateGroupStatus.TRIMMED
-        family.resolved_by = signed_in_account(actor)
+        family.resolved_by = access.user
         family.resolved_at = timezone.now()
         family.save(update_fields=["status", "resolved_by", "resolved_at", "representative", "representative_reason"])
         audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action="variant_family.trim",
             obj=family,
             details={"kept": sorted(keep), "suggested": suggested, "rejected": rejected, "sample_ids": changed},

@@ -17,7 +17,8 @@ from reviews.models import ErrorCategory, Verdict, VerdictValue
 from reviews.selectors.blinding import HELD_ITEM_REFUSAL, held_for_reader, held_items_refuse
 from reviews.selectors.browser import sample_history
 from reviews.services.bulk import samples_status_set
-from synthreview.projects.models import AuditLog, Project
+from synthreview.projects.access import ProjectAccess
+from synthreview.projects.models import AuditLog
 from synthreview.projects.services import audit_log_record
 
 STATUS_FOR_VERDICT = {
@@ -69,17 +70,25 @@ def validated_verdict(value: str, error_category: str) -> tuple[str, str]:
     return value, "" if value == VerdictValue.CORRECT else error_category
 
 
+def signed_in_reviewer(access: ProjectAccess, what: str) -> User:
+    """The person a verdict or a decision is recorded against: a system actor has no account to hold it."""
+    if access.user is None:
+        raise ValueError(f"{what} needs a signed-in reviewer, not {access.actor or 'no one'}.")
+    return access.user
+
+
 def verdict_record(
+    access: ProjectAccess,
     *,
-    project: Project,
     sample_id: int,
-    reviewer: User,
     value: str,
     error_category: str = "",
     note: str = "",
     seen_revision: int,
     time_spent_ms: int | None = None,
 ) -> Verdict:
+    project = access.project
+    reviewer = signed_in_reviewer(access, "A verdict")
     value, error_category = validated_verdict(value, error_category)
     held_items_refuse(reader=reviewer, project=project, sample_ids=[sample_id])
     with transaction.atomic():
@@ -124,9 +133,11 @@ def verdict_record(
     return verdict
 
 
-def verdict_undo(*, project: Project, reviewer: User) -> Sample | None:
+def verdict_undo(access: ProjectAccess) -> Sample | None:
     """Take back the reviewer's latest verdict in this project and restore the
     sample as it was; refused if someone changed the sample since."""
+    project = access.project
+    reviewer = signed_in_reviewer(access, "Undoing a verdict")
     with transaction.atomic():
         verdict = (
             Verdict.objects.select_for_update()

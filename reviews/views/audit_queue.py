@@ -114,9 +114,9 @@ def audit_verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int, au
     data = form.cleaned_data
     try:
         verdict = audit_verdict_record(
+            access,
             audit=audit,
             sample_id=pk,
-            reviewer=request.user,
             value=data["value"],
             error_category=data["error_category"] or "",
             note=data["note"] or "",
@@ -138,7 +138,7 @@ def audit_verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int, au
 def audit_verdict_undo_last(request: AuthenticatedHttpRequest, slug: str, audit_id: int) -> HttpResponse:
     access, audit = get_audit_for_user(request.user, slug, audit_id, "review")
     try:
-        sample_id = audit_verdict_undo(audit=audit, reviewer=request.user)
+        sample_id = audit_verdict_undo(access, audit=audit)
     except AuditClosed as refused:
         return _card(request, access, audit, None, status=409, problem=str(refused))
     if sample_id is None:

@@ -102,8 +102,7 @@ def audit_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 audit = audit_create(
-                    project=project,
-                    actor=request.user,
+                    access,
                     scope=data["scope"],
                     object_id=form.scope_object_id(),
                     sample_size=data["sample_size"],
@@ -212,7 +211,7 @@ def audit_close_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> H
     if not form.is_valid():
         return _audit_detail_page(request, access, audit, close_form=form, status=400)
     try:
-        audit_close(audit=audit, actor=request.user, reason=form.cleaned_data["reason"])
+        audit_close(access, audit=audit, reason=form.cleaned_data["reason"])
         messages.success(request, "The audit is closed and its figures are frozen.")
     except ValidationError as error:
         # The figures moved between the form's check and the service's (a verdict arrived): same field, same words.
@@ -234,9 +233,9 @@ def audit_adjudicate_view(request: AuthenticatedHttpRequest, slug: str, pk: int)
         data = form.cleaned_data
         try:
             audit_adjudicate(
+                access,
                 audit=audit,
                 sample_id=data["sample"],
-                actor=request.user,
                 value=data["value"],
                 error_category=data["error_category"] or "",
                 note=data["note"] or "",
@@ -255,14 +254,13 @@ def gold_set_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> Http
     if not form.is_valid():
         messages.error(request, f"Not saved: {form_errors_text(form)}")
     elif form.cleaned_data["expected_value"] == "remove":
-        gold_sample_remove(access=access, actor=request.user, sample_id=sample.pk)
+        gold_sample_remove(access, sample_id=sample.pk)
         messages.success(request, "Removed from the gold set.")
     else:
         try:
             gold_sample_set(
-                project=access.project,
+                access,
                 sample_id=sample.pk,
-                actor=request.user,
                 expected_value=form.cleaned_data["expected_value"],
                 expected_error_category=form.cleaned_data["expected_error_category"] or "",
                 note=form.cleaned_data["note"] or "",

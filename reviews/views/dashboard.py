@@ -198,7 +198,7 @@ def quality_recompute(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
 @require_POST
 def alert_acknowledge_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, alert = get_alert_for_user(request.user, slug, pk, "dashboard")
-    alert_acknowledge(access=access, actor=request.user, alert_id=alert.pk)
+    alert_acknowledge(access, alert_id=alert.pk)
     return redirect(f"/p/{slug}/dashboard/#alerts")
 
 
@@ -226,14 +226,13 @@ def alert_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
                     # An untouched default stays a default, so it follows later changes to the default.
                     if not current[metric].custom and enabled and math.isclose(limit, current[metric].limit):
                         continue
-                    threshold_set(access=access, actor=request.user, metric=metric, limit=limit, enabled=enabled)
+                    threshold_set(access, metric=metric, limit=limit, enabled=enabled)
                 webhook = request.POST.get("webhook_url")
                 if webhook is not None and not access.can("generators"):
                     raise PermissionDenied("Only admins set the webhook URL.")
                 if webhook is not None or "email_recipients" in request.POST:
                     alert_channel_set(
-                        access=access,
-                        actor=request.user,
+                        access,
                         webhook_url=webhook,
                         email_recipients=request.POST.get("email_recipients"),
                     )

@@ -39,16 +39,16 @@ def eval_set_view(request: HttpRequest, slug: str) -> HttpResponse:
         data = forms[action].cleaned_data
         try:
             if action == "add":
-                moved = eval_split_add(access=access, actor=request.user, sample_ids=data["sample_ids"])
+                moved = eval_split_add(access, sample_ids=data["sample_ids"])
                 messages.success(request, f"{moved:,} sample{'s' if moved != 1 else ''} moved into the eval split.")
             elif action == "remove":
-                moved = eval_split_remove(access=access, actor=request.user, sample_ids=data["sample_ids"])
+                moved = eval_split_remove(access, sample_ids=data["sample_ids"])
                 messages.success(request, f"{moved:,} sample{'s' if moved != 1 else ''} taken out of the eval split.")
             elif action == "draw":
-                moved = eval_split_draw(access=access, actor=request.user, count=data["count"], seed=data["seed"])
+                moved = eval_split_draw(access, count=data["count"], seed=data["seed"])
                 messages.success(request, f"{moved:,} real samples drawn into the eval split.")
             else:
-                version = eval_set_version_create(access=access, actor=request.user, note=data["note"])
+                version = eval_set_version_create(access, note=data["note"])
                 messages.success(
                     request,
                     f"Eval set v{version.version} frozen: {version.member_count:,} samples, "

@@ -46,8 +46,7 @@ def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             export = export_request(
-                access=access,
-                actor=request.user,
+                access,
                 format=data["format"],
                 split=data["split"],
                 target_model=data["target_model"],

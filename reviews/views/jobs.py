@@ -48,7 +48,7 @@ def similarity_rerun(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
 def similarity_refit_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """A lead fits the clusters again now, instead of waiting for the share of new samples."""
     access = get_project_for_user(request.user, slug, "bulk")
-    similarity_refit(project_id=access.project.pk, requested_by=request.user)
+    similarity_refit(access)
     if request.htmx:
         overview = selectors.similarity_overview(access.project)
         return render(

@@ -32,7 +32,7 @@ def policy_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     form = PolicyForm(request.POST if request.method == "POST" else None, project=project, generators=generators)
     if request.method == "POST" and form.is_valid():
         try:
-            project_policy_set(access=access, actor=request.user, **form.changes())
+            project_policy_set(access, **form.changes())
         except ValidationError as error:
             for field, problems in error.message_dict.items():
                 form.add_error(None if field in ("__all__", "generator_caps") else field, problems)

@@ -147,9 +147,8 @@ def verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpR
     data = form.cleaned_data
     try:
         verdict = verdict_record(
-            project=access.project,
+            access,
             sample_id=sample.pk,
-            reviewer=request.user,
             value=data["value"],
             error_category=data["error_category"] or "",
             note=data["note"] or "",
@@ -184,7 +183,7 @@ def verdict_undo_last(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
     access = get_project_for_user(request.user, slug, "review")
     order = _order(request)
     try:
-        sample = verdict_undo(project=access.project, reviewer=request.user)
+        sample = verdict_undo(access)
     except UndoRefused as refused:
         return _card(
             request, access, order, _sample_at(access, request.POST.get("current")), status=409, problem=str(refused)

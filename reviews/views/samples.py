@@ -174,8 +174,7 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             try:
                 if only_cluster is not None:
                     result = cluster_set_status(
-                        access=access,
-                        actor=request.user,
+                        access,
                         cluster_id=only_cluster.pk,
                         status=status,
                         queryset=queryset,
@@ -186,8 +185,7 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                     )
                 else:
                     result = samples_bulk_set_status(
-                        access=access,
-                        actor=request.user,
+                        access,
                         queryset=queryset,
                         status=status,
                         expected_count=expected,

@@ -42,8 +42,7 @@ def similarity_search(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
                 anchor_id = get_sample_with_access(request.user, slug, anchor_id, "view")[1].pk
             try:
                 search = similarity_search_create(
-                    access=access,
-                    user=request.user,
+                    access,
                     query=form.cleaned_data.get("query") or "",
                     anchor_id=anchor_id,
                     k=form.cleaned_data["k"],

@@ -151,8 +151,7 @@ def group_resolve(request: AuthenticatedHttpRequest, slug: str, pk: int) -> Http
     keep = _member_id(request, "keep") or group.representative_id
     try:
         resolved = duplicate_group_resolve(
-            access=access,
-            actor=request.user,
+            access,
             group_id=group.pk,
             keep_id=keep,
             members=request.POST.get("members", ""),
@@ -177,9 +176,7 @@ def group_not_duplicates(request: AuthenticatedHttpRequest, slug: str, pk: int) 
         return gone
     access, group = get_duplicate_group_for_user(request.user, slug, pk, "review")
     try:
-        duplicate_group_mark_not_duplicates(
-            access=access, actor=request.user, group_id=group.pk, members=request.POST.get("members", "")
-        )
+        duplicate_group_mark_not_duplicates(access, group_id=group.pk, members=request.POST.get("members", ""))
     except (DecisionConflict, MembershipChanged) as conflict:
         return _group_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
@@ -198,8 +195,7 @@ def group_split(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpRe
         if member is None:
             raise ValidationError("Choose the member to split off.")
         duplicate_group_split(
-            access=access,
-            actor=request.user,
+            access,
             group_id=group.pk,
             sample_id=member,
             members=request.POST.get("members", ""),

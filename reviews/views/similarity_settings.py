@@ -114,7 +114,7 @@ def similarity_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
     )
     if request.method == "POST" and form.is_valid():
         try:
-            change = project_similarity_settings_set(access=access, actor=request.user, **form.changes())
+            change = project_similarity_settings_set(access, **form.changes())
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(None if field == "__all__" else field, errors)

@@ -77,8 +77,7 @@ def variant_family_trim_view(request: AuthenticatedHttpRequest, slug: str, pk: i
         if request.POST.get("keep_all") == "1":
             keep = list(family.members.values_list("sample_id", flat=True))
         _, rejected = variant_family_trim(
-            access=access,
-            actor=request.user,
+            access,
             group_id=family.pk,
             members=request.POST.get("members", ""),
             keep_ids=keep,

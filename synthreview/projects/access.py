@@ -61,15 +61,26 @@ class SystemActor:
 @dataclass(frozen=True)
 class ProjectAccess:
     """Who acts in a project and what they may do: a member (or a superuser) with their role, or a
-    SystemActor with no role, built by ProjectAccess.for_system."""
+    SystemActor with no role, built by ProjectAccess.for_system.
+
+    It is the first argument of every service that acts for someone: the service reads the project,
+    checks nothing the view has not (the view asked `can(need)`), and records `actor` as who acted."""
 
     project: Project
     role: Role | None
     system_actor: SystemActor | None = None
+    user: User | None = None
 
     def __post_init__(self) -> None:
         if (self.role is None) == (self.system_actor is None):
             raise ValueError("A ProjectAccess holds either a member's role or a system actor, not both or neither.")
+        if self.user is not None and self.system_actor is not None:
+            raise ValueError("A ProjectAccess acts for a member or for a system actor, not both.")
+
+    @property
+    def actor(self) -> User | SystemActor | None:
+        """Who the audit log records: the member, the system actor, or no one."""
+        return self.user if self.user is not None else self.system_actor
 
     @classmethod
     def for_system(cls, project: Project, actor: SystemActor) -> ProjectAccess:
@@ -110,7 +121,7 @@ def _role_in(user: AbstractBaseUser | AnonymousUser, project: Project) -> Role |
 def project_access(user: AbstractBaseUser | AnonymousUser, project: Project) -> ProjectAccess | None:
     """The user's access to a project a service was handed (no slug to look up); None for an outsider."""
     role = _role_in(user, project)
-    return ProjectAccess(project=project, role=role) if role is not None else None
+    return ProjectAccess(project=project, role=role, user=signed_in_account(user)) if role is not None else None
 
 
 def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: str = "view") -> ProjectAccess:
@@ -120,7 +131,7 @@ def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need
     role = _role_in(user, project)
     if role is None:
         raise Http404("No such project.")
-    access = ProjectAccess(project=project, role=role)
+    access = ProjectAccess(project=project, role=role, user=signed_in_account(user))
     if not access.can(need):
         raise PermissionDenied(f"Your role ({role.label}) may not {need} in this project.")
     return access
@@ -131,9 +142,9 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> list[ProjectAcc
     if account is None:
         return []
     if account.is_superuser:
-        return [ProjectAccess(project=p, role=Role.ADMIN) for p in Project.objects.order_by("name")]
+        return [ProjectAccess(project=p, role=Role.ADMIN, user=account) for p in Project.objects.order_by("name")]
     memberships = Membership.objects.filter(user=account).select_related("project").order_by("project__name")
-    return [ProjectAccess(project=m.project, role=Role(m.role)) for m in memberships]
+    return [ProjectAccess(project=m.project, role=Role(m.role), user=account) for m in memberships]
 
 
 M = TypeVar("M", bound=Model)

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from reviews.models import Audit, AuditAdjudication, AuditItem, AuditStatus, Verdict
 from reviews.services.audits import gold_sample_set
+from synthreview.projects.access import project_access
 from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import add_samples, generator, template_version
@@ -53,7 +54,7 @@ def audit_material(project: Project, lead) -> dict:
         project, 2, origin="real", texts=[("Capital of France?", "Paris"), ("Capital of Italy?", "Rome")]
     )
     for sample in real:
-        gold_sample_set(project=project, sample_id=sample.pk, actor=lead, expected_value="correct")
+        gold_sample_set(project_access(lead, project), sample_id=sample.pk, expected_value="correct")
     flawed = [s for s in synthetic_a + synthetic_b if FLAWED in s.output]
     return {
         "gold_ids": {s.pk for s in real},

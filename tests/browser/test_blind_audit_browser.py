@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from reviews.models import SampleSimilarity
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
+from synthreview.projects.access import project_access
 from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import add_samples, generator, template_version
@@ -45,9 +46,11 @@ def blind_audit(project: Project, lead, fay) -> dict:
         metadata={"expected_answer": ANSWER_KEY},
         texts=[("Capital of France?", "GOLDTEXT-Paris")],
     )[0]
-    gold_sample_set(project=project, sample_id=gold.pk, actor=lead, expected_value="correct")
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1, seed=3)
-    audit_verdict_record(audit=audit, sample_id=gold.pk, reviewer=fay, value="wrong", note=OTHER_NOTE)
+    gold_sample_set(project_access(lead, project), sample_id=gold.pk, expected_value="correct")
+    audit = audit_create(
+        project_access(lead, project), scope="project", sample_size=10, overlap=2, gold_items=1, seed=3
+    )
+    audit_verdict_record(project_access(fay, project), audit=audit, sample_id=gold.pk, value="wrong", note=OTHER_NOTE)
     # Drawn after the audit, so not in it: a synthetic sample whose nearest neighbour is the gold item.
     beside = add_samples(project, 1, gen=generator(project, "gen-beside"), texts=[("Capital?", "BESIDE")])[0]
     SampleSimilarity.objects.create(

@@ -15,6 +15,7 @@ from reviews.models import (
     SampleSimilarity,
 )
 from reviews.services import verdict_record
+from synthreview.projects.access import project_access
 from tests.browser.conftest import make_sample
 from tests.reviews.review_helpers import map_points
 
@@ -96,7 +97,7 @@ def hostile(project, expert) -> dict[str, Sample]:
         points=[[a.pk, 0.2, 0.3], [b.pk, 0.8, 0.7], [c.pk, 0.5, 0.9], [real.pk, 0.1, 0.9]],
     )
     verdict_record(
-        project=project, sample_id=b.pk, reviewer=expert, value="unsure", note=f"{SCRIPT} {IMG}", seen_revision=0
+        project_access(expert, project), sample_id=b.pk, value="unsure", note=f"{SCRIPT} {IMG}", seen_revision=0
     )
     return samples
 

@@ -6,6 +6,7 @@ import pytest
 
 from generation.models import Generator, GeneratorKind
 from generation.services.templates import template_version_create
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.models import Project
 from tests.llm_server import start_llm_server
 
@@ -55,5 +56,10 @@ def openai_generator(project: Project, name: str, base_url: str, **fields) -> Ge
     return generator
 
 
+def setup_access(project: Project) -> ProjectAccess:
+    """Access for a test's own setup, which no member does: the services' actor is a system actor."""
+    return ProjectAccess.for_system(project, SystemActor("test:setup"))
+
+
 def topic_template(project: Project, text: str = "Write three sentences about {{ topic }}."):
-    return template_version_create(project=project, template_name="topics", text=text, variables=["topic"])
+    return template_version_create(setup_access(project), template_name="topics", text=text, variables=["topic"])

@@ -14,6 +14,7 @@ from generation.models import PromptTemplate, PromptTemplateVersion, Sample, Sam
 from generation.services.checks import import_checks_run, new_samples_check
 from generation.services.imports import import_batch_create, import_batch_run
 from tests.generation.ingest_helpers import write_jsonl
+from tests.generation.run_helpers import setup_access
 from tests.reviews.review_helpers import add_sample, add_samples
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_an_import_ends_with_its_samples_checked(
         ],
     )
     batch = import_batch_create(
-        project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="gpt-x"
+        setup_access(project), path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="gpt-x"
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -132,7 +133,7 @@ def test_import_checks_cover_every_chunk(project, monkeypatch) -> None:
     samples = add_samples(project, 5, texts=[(f"q{n}", "") for n in range(5)])
     other = add_sample(project, input="not in the batch", output="")
     batch = import_batch_create(
-        project=project, path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl", origin="synthetic"
+        setup_access(project), path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl", origin="synthetic"
     )
     Sample.objects.filter(pk__in=[sample.pk for sample in samples]).update(import_batch=batch)
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from generation.models import GenerationRun, RunItem, RunLane, Sample
 from generation.runs.plan import GridCell
 from generation.services.runs import RunSpec, run_create, run_prepare
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def _run(project, base_url, topics, django_capture_on_commit_callbacks):
         table_rows=[{"topic": topic} for topic in topics],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        return run_create(spec)
+        return run_create(setup_access(spec.project), spec=spec)
 
 
 def _generate(*args: str) -> tuple[str, str]:

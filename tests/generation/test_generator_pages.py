@@ -10,6 +10,7 @@ from django.urls import reverse
 from generation.models import Generator, GeneratorKind
 from generation.services.generators import generator_create
 from synthreview.projects.models import AuditLog
+from tests.generation.run_helpers import setup_access
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def example_endpoints_resolve(settings, monkeypatch):
 @pytest.fixture
 def remote(project):
     return generator_create(
-        project=project,
+        setup_access(project),
         name="remote",
         kind="openai-compatible",
         model_name="tiny-chat",
@@ -121,7 +122,7 @@ def test_admin_edit_logs_the_changed_field_names_only(project, admin_member, rem
 
 
 def test_an_imported_generators_only_model_and_lineage_can_change(project, admin_member, client_for):
-    imported = generator_create(project=project, name="from-file", kind=GeneratorKind.IMPORTED, model_name="x")
+    imported = generator_create(setup_access(project), name="from-file", kind=GeneratorKind.IMPORTED, model_name="x")
     client = client_for(admin_member)
     page = client.get(reverse("generator_edit", args=[project.slug, imported.pk])).content.decode()
     assert 'name="model_name"' in page and 'name="temperature"' not in page and 'name="endpoint"' not in page
@@ -193,7 +194,7 @@ def test_outsiders_get_404_everywhere(project, remote, outsider, client_for):
 
 
 def test_another_projects_generator_is_404_for_an_admin(project, other_project, admin_member, client_for):
-    foreign = generator_create(project=other_project, name="theirs", kind=GeneratorKind.IMPORTED)
+    foreign = generator_create(setup_access(other_project), name="theirs", kind=GeneratorKind.IMPORTED)
     response = client_for(admin_member).get(reverse("generator_edit", args=[project.slug, foreign.pk]))
     assert response.status_code == 404
 
@@ -223,7 +224,7 @@ def test_the_key_never_appears_only_its_variable_and_whether_it_is_set(
 
 def test_a_generator_name_with_markup_comes_back_escaped(project, admin_member, client_for):
     hostile = generator_create(
-        project=project,
+        setup_access(project),
         name="<script>alert(1)</script>",
         kind=GeneratorKind.IMPORTED,
         model_name="<img src=x onerror=alert(2)>",
@@ -242,7 +243,7 @@ def test_the_list_costs_the_same_queries_for_many_generators(
     project, expert, client_for, django_assert_max_num_queries
 ):
     for index in range(12):
-        generator_create(project=project, name=f"g{index}", kind=GeneratorKind.IMPORTED, derived_from=["base"])
+        generator_create(setup_access(project), name=f"g{index}", kind=GeneratorKind.IMPORTED, derived_from=["base"])
     client = client_for(expert)
     with django_assert_max_num_queries(8):
         response = client.get(reverse("generator_list", args=[project.slug]))

@@ -10,6 +10,7 @@ from django.urls import reverse
 from generation.clients.openai_compatible import GeneratorCallError, OpenAICompatibleClient, client_for_generator
 from generation.models import Generator
 from generation.services.generators import generator_create
+from tests.generation.run_helpers import setup_access
 from tests.llm_server import start_llm_server
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,9 @@ def test_the_service_refuses_them_too(url, project, settings):
 
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
     with pytest.raises(ValidationError) as caught:
-        generator_create(project=project, name="sneaky", kind="openai-compatible", model_name="tiny", endpoint=url)
+        generator_create(
+            setup_access(project), name="sneaky", kind="openai-compatible", model_name="tiny", endpoint=url
+        )
     assert "endpoint" in caught.value.message_dict
 
 
@@ -77,7 +80,7 @@ def test_a_redirect_to_the_metadata_service_is_refused_not_followed(project, set
     with start_llm_server() as server:
         # Saved: the URL itself is an allowed loopback address; only its answer redirects.
         generator = generator_create(
-            project=project,
+            setup_access(project),
             name="redirector",
             kind="openai-compatible",
             model_name="tiny",

@@ -19,6 +19,7 @@ from generation.models import ImportBatch, Sample
 from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import SINKS, write_jsonl
+from tests.generation.run_helpers import setup_access
 from tests.generation.test_ingest_real_data import alpaca_input, prediction_files, read_jsonl
 from tests.reviews.review_helpers import XSS, XSS_ESCAPED
 
@@ -35,7 +36,7 @@ def _import(
     mapping: FieldMapping | None = None,
 ) -> ImportBatch:
     batch = import_batch_create(
-        project=project,
+        setup_access(project),
         path=path,
         file_name=path.name,
         fmt="jsonl",

@@ -33,6 +33,7 @@ from tests.generation.ingest_helpers import (
     write_jsonl,
     write_rows,
 )
+from tests.generation.run_helpers import setup_access
 
 
 @pytest.mark.django_db
@@ -121,7 +122,7 @@ TRICKY_ROWS = [
 
 
 def run_service(project: Project, path: Path, *, use_copy: bool, **options: Any) -> ImportBatch:
-    batch = import_batch_create(project=project, path=path, file_name=path.name, fmt=path.suffix[1:], **options)
+    batch = import_batch_create(setup_access(project), path=path, file_name=path.name, fmt=path.suffix[1:], **options)
     return import_batch_run(batch_id=batch.pk, use_copy=use_copy)
 
 
@@ -202,7 +203,7 @@ def test_both_sinks_skip_content_already_in_the_project(project: Project, tmp_pa
 @pytest.mark.parametrize("use_copy", SINKS)
 def test_running_a_batch_twice_imports_it_once(project: Project, tmp_path: Path, use_copy: bool) -> None:
     path = write_jsonl(tmp_path / "once.jsonl", [{"input": "q", "output": "a"}])
-    batch = import_batch_create(project=project, path=path, file_name=path.name, fmt="jsonl", origin="real")
+    batch = import_batch_create(setup_access(project), path=path, file_name=path.name, fmt="jsonl", origin="real")
     import_batch_run(batch_id=batch.pk, use_copy=use_copy)
 
     again = import_batch_run(batch_id=batch.pk, use_copy=use_copy)
@@ -400,7 +401,7 @@ def test_a_hash_prefix_collision_never_drops_a_row(
     path = write_jsonl(tmp_path / "collide.jsonl", rows)
     batch = import_batch_run(
         batch_id=import_batch_create(
-            project=project, path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="g"
+            setup_access(project), path=path, file_name=path.name, fmt="jsonl", origin="synthetic", generator_name="g"
         ).pk,
         use_copy=use_copy,
     )

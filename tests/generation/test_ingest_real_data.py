@@ -18,6 +18,7 @@ from generation.models import Sample
 from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import SINKS, counted_samples, counters, import_ok
+from tests.generation.run_helpers import setup_access
 
 Member = tuple[str, str, str]  # (generator, stored input, stored output)
 
@@ -85,7 +86,7 @@ def test_identical_responses_of_different_generators_are_all_kept(
 
     for generator, path in files.items():
         batch = import_batch_create(
-            project=project,
+            setup_access(project),
             path=path,
             file_name=path.name,
             fmt="jsonl",

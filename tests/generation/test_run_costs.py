@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from generation.models import RunItem
+from generation.runs.limits import backoff_delay
 from generation.runs.plan import GridCell
 from generation.selectors.runs import run_lanes, run_totals
-from generation.services.run_lanes import backoff_delay
 from generation.services.runs import RunSpec, run_create, run_execute, run_preview
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 
 TOPICS = ["tea", "milk", "salt", "rice"]
 
@@ -65,7 +65,7 @@ def test_a_runs_cost_comes_from_the_servers_token_counts(
         cost_per_million_output_tokens=Decimal("8"),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(_spec(project, generator))
+        run = run_create(setup_access(project), spec=_spec(project, generator))
     run_execute(run_id=run.pk)
 
     # The test server counts words: the prompt's as prompt tokens, the answer's as completion tokens.

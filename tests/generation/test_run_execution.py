@@ -10,7 +10,7 @@ from generation.models import GenerationRun, RunItem, Sample, SampleFlag
 from generation.runs.plan import ConstraintMix, GridCell
 from generation.services.runs import RunSpec, run_create, run_execute, run_resume
 from generation.services.templates import template_version_create
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -40,7 +40,7 @@ def _spec(project, generators, version, *, rows, temperatures=(0.2, 0.9), name="
 def _launch(spec, django_capture_on_commit_callbacks):
     # The worker's task is not run here: the test executes the run itself.
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(spec)
+        run = run_create(setup_access(spec.project), spec=spec)
     return run
 
 
@@ -121,7 +121,7 @@ def test_running_a_finished_run_again_calls_nothing_and_writes_nothing(
 
     # Retrying the failed items calls only them, and they fail again without being counted twice.
     with django_capture_on_commit_callbacks(execute=False):
-        run_resume(run=run, retry_failed=True)
+        run_resume(setup_access(project), run=run, retry_failed=True)
     run = run_execute(run_id=run.pk)
     assert len(llm_server.requests) == calls + 2 * 4
     assert (run.items_done, run.items_failed, run.items_total) == (4, 2, 6)
@@ -229,7 +229,7 @@ def test_a_tables_answer_column_is_the_known_answer_the_math_check_compares(
     project, llm_server, fast_retries, django_capture_on_commit_callbacks
 ):
     version = template_version_create(
-        project=project, template_name="word-problems", text="{{ question }}", output_format="math"
+        setup_access(project), template_name="word-problems", text="{{ question }}", output_format="math"
     )
     gen = openai_generator(project, "a", llm_server.base_url)
     # The test server answers "The answer is 12." to [[math:12]].

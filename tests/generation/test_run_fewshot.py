@@ -8,7 +8,7 @@ import pytest
 from generation.models import Sample
 from generation.runs.plan import GridCell, PlanError
 from generation.services.runs import RunSpec, run_create, run_execute, run_plan_rows
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 from tests.reviews.review_helpers import add_samples
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_a_synthetic_seed_makes_the_item_one_deeper_than_its_deepest_seed(
         seed=3,
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(spec)
+        run = run_create(setup_access(spec.project), spec=spec)
     run_execute(run_id=run.pk)
 
     samples = list(Sample.objects.filter(run=run))

@@ -13,7 +13,7 @@ from generation.models import GenerationRun, RunItem, RunLane
 from generation.runs.plan import ConstraintMix, GridCell
 from generation.services.runs import RunSpec, run_create, run_execute, run_prepare
 from synthreview.projects.models import AuditLog
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +117,7 @@ def _finished_run(project, server, django_capture_on_commit_callbacks, rows=("te
         constraints=ConstraintMix(),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(spec)
+        run = run_create(setup_access(spec.project), spec=spec)
     return run_execute(run_id=run.pk)
 
 
@@ -170,7 +170,7 @@ def test_the_run_page_says_when_no_worker_is_on_a_running_runs_pending_items(
         table_rows=[{"topic": "tea"}, {"topic": "milk"}],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(spec)
+        run = run_create(setup_access(spec.project), spec=spec)
     run_prepare(run_id=run.pk)
     long_ago = timezone.now() - timedelta(minutes=10)
     GenerationRun.objects.filter(pk=run.pk).update(status="running", started_at=long_ago)
@@ -200,7 +200,7 @@ def test_a_run_that_just_started_is_not_called_unattended(
         table_rows=[{"topic": "tea"}],
     )
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_create(spec)
+        run = run_create(setup_access(spec.project), spec=spec)
     run_prepare(run_id=run.pk)
     GenerationRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
     assert "No worker is on" not in client_for(lead).get(f"/p/{project.slug}/runs/{run.pk}/").content.decode()

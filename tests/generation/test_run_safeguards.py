@@ -20,7 +20,7 @@ from generation.runs.limits import GeneratorLimits
 from generation.runs.plan import ConstraintMix, GridCell, PlanError
 from generation.services.run_lanes import lane_execute, lane_give_up
 from generation.services.runs import RunSpec, run_create, run_finish_if_done, run_plan_rows, run_prepare, run_resume
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 from tests.llm_server import start_llm_server
 from tests.reviews.review_helpers import add_samples
 
@@ -45,7 +45,7 @@ def _run(project, generator, rows, django_capture_on_commit_callbacks, name="r")
         constraints=ConstraintMix(),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        return run_create(spec)
+        return run_create(setup_access(spec.project), spec=spec)
 
 
 def test_a_cancelled_run_stops_calling_and_leaves_the_rest_pending(
@@ -191,7 +191,7 @@ def test_a_resumed_run_whose_lanes_are_still_working_finishes_when_they_do(
     run_prepare(run_id=run.pk)
     GenerationRun.objects.filter(pk=run.pk).update(status="running")
     with django_capture_on_commit_callbacks(execute=False):
-        run = run_resume(run=run)
+        run = run_resume(setup_access(project), run=run)
     assert run.status == "running"  # not back to queued under its live lane
     # A resume of a queued run whose lane then finishes closes it all the same.
     GenerationRun.objects.filter(pk=run.pk).update(status="queued")

@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from generation.models import PromptTemplate, PromptTemplateVersion
 from generation.services.templates import template_version_create
+from synthreview.projects.access import project_access
 from synthreview.projects.models import AuditLog
+from tests.generation.run_helpers import setup_access
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +89,7 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_saved(client_for, le
 
 
 def test_expert_sees_the_page_but_may_not_save_a_version(client_for, expert, project):
-    template_version_create(project=project, template_name="story", text="{{ facts }}", variables=["facts"])
+    template_version_create(setup_access(project), template_name="story", text="{{ facts }}", variables=["facts"])
     client = client_for(expert)
     page = client.get(reverse("template_list", args=[project.slug]))
     assert page.status_code == 200 and "story" in page.content.decode()
@@ -110,7 +112,10 @@ def test_anonymous_visitor_is_sent_to_log_in(client, project):
 
 def test_template_text_is_escaped(client_for, lead, project):
     template_version_create(
-        project=project, template_name="<b>evil</b>", text="<script>alert(1)</script> {{ facts }}", variables=["facts"]
+        setup_access(project),
+        template_name="<b>evil</b>",
+        text="<script>alert(1)</script> {{ facts }}",
+        variables=["facts"],
     )
     body = client_for(lead).get(reverse("template_list", args=[project.slug])).content.decode()
     assert "<script>alert(1)</script>" not in body and "<b>evil</b>" not in body
@@ -119,22 +124,20 @@ def test_template_text_is_escaped(client_for, lead, project):
 
 def test_page_lists_versions_with_their_settings_and_empty_checks_as_format_defaults(client_for, expert, lead, project):
     template_version_create(
-        project=project,
+        project_access(lead, project),
         template_name="story",
         text="{{ facts }}",
         variables=["facts"],
         output_format="math",
-        actor=lead,
     )
     template_version_create(
-        project=project,
+        project_access(lead, project),
         template_name="story",
         text="{{ facts }} v2",
         variables=["facts"],
         output_format="code",
         code_language="python",
         checks=["code-syntax"],
-        actor=lead,
     )
     body = client_for(expert).get(reverse("template_list", args=[project.slug])).content.decode()
     assert body.index("v2") < body.index("v1")
@@ -145,16 +148,18 @@ def test_page_lists_versions_with_their_settings_and_empty_checks_as_format_defa
 def test_list_page_query_count_does_not_grow_with_templates(client_for, expert, project, django_assert_max_num_queries):
     for n in range(6):
         for _ in range(2):
-            template_version_create(project=project, template_name=f"t{n}", text="{{ x }}", variables=["x"])
+            template_version_create(setup_access(project), template_name=f"t{n}", text="{{ x }}", variables=["x"])
     client = client_for(expert)
     with django_assert_max_num_queries(6):
         assert client.get(reverse("template_list", args=[project.slug])).status_code == 200
 
 
 def test_new_version_form_is_prefilled_from_the_latest_version(client_for, lead, project):
-    template_version_create(project=project, template_name="records", text="old {{ topic }}", output_format="json")
     template_version_create(
-        project=project,
+        setup_access(project), template_name="records", text="old {{ topic }}", output_format="json"
+    )
+    template_version_create(
+        setup_access(project),
         template_name="records",
         text="newest {{ topic }}",
         output_format="json",

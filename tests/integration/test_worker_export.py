@@ -70,7 +70,7 @@ def _export_state(export: Export) -> tuple:
 def test_worker_checks_leaks_and_exports_holding_back_the_near_duplicate(
     celery_worker_process, project, lead, tmp_path
 ):
-    access = lead_access(project)
+    access = lead_access(project, lead)
     # The eval sample: real, accepted, in the eval split once the lead adds it.
     eval_sample = add_samples(project, 1, origin="real", status="accepted", texts=[EVAL_TEXT])[0]
     real_train = add_samples(project, len(REAL_TRAIN), origin="real", status="accepted", texts=REAL_TRAIN)
@@ -90,8 +90,8 @@ def test_worker_checks_leaks_and_exports_holding_back_the_near_duplicate(
     audit = closed_run_audit(project, lead, lead, generation_run, size=RUN_SIZE)
 
     # The lead freezes the eval set: its leak check goes to the worker, which embeds every sample first.
-    assert eval_split_add(access=access, actor=lead, sample_ids=[eval_sample.pk]) == 1
-    version = eval_set_version_create(access=access, actor=lead, note="boiling point")
+    assert eval_split_add(access, sample_ids=[eval_sample.pk]) == 1
+    version = eval_set_version_create(access, note="boiling point")
     assert version.member_count == 1 and version.version == 1
     check = wait_for(
         lambda: EvalLeakCheck.objects.filter(
@@ -111,7 +111,7 @@ def test_worker_checks_leaks_and_exports_holding_back_the_near_duplicate(
     assert SampleFlag.objects.filter(sample=near, check_name="eval-leak").exists()
 
     # The export, asked for as the web page asks, is decided and written by the worker.
-    export = export_request(access=access, actor=lead, format="jsonl", enqueue=True)
+    export = export_request(access, format="jsonl", enqueue=True)
     assert export.eval_set_version_id == version.pk  # the latest version, unless another is named
     export = wait_for(
         lambda: Export.objects.filter(

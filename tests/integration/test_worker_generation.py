@@ -13,7 +13,7 @@ from django.db.models import Count
 from generation.models import GenerationRun, RunItem, Sample, SampleFlag
 from generation.runs.plan import ConstraintMix, GridCell
 from generation.services.runs import RunSpec, run_create
-from tests.generation.run_helpers import openai_generator, topic_template
+from tests.generation.run_helpers import openai_generator, setup_access, topic_template
 from tests.integration.conftest import start_worker, stop_worker, wait_for
 from tests.llm_server import start_llm_server
 
@@ -32,7 +32,7 @@ def _launch(project, generators, rows, temperatures=(0.3,), name="run"):
         constraints=ConstraintMix.parse("length: short, long"),
         seed=1,
     )
-    return run_create(spec)
+    return run_create(setup_access(project), spec=spec)
 
 
 def test_a_run_through_a_worker_accounts_for_every_item(generation_worker_env, celery_worker_process, project):

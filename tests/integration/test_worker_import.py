@@ -40,13 +40,15 @@ def test_a_queued_run_of_the_demo_generator_is_executed_by_the_worker(celery_wor
     from generation.services.generators import generator_create
     from generation.services.runs import run_create_programmatic
     from generation.services.templates import template_version_create
+    from tests.generation.run_helpers import setup_access
 
-    version = template_version_create(project=project, template_name="story", text="{facts} {question}")
+    access = setup_access(project)
+    version = template_version_create(access, template_name="story", text="{facts} {question}")
     generator = generator_create(
-        project=project, name="careful", kind="programmatic", programmatic_name="arithmetic-word-problems", seed=3
+        access, name="careful", kind="programmatic", programmatic_name="arithmetic-word-problems", seed=3
     )
     run = run_create_programmatic(
-        project=project, name="r1", template_version=version, generators=[generator], items=50, seed=9, framing="story"
+        access, name="r1", template_version=version, generators=[generator], items=50, seed=9, framing="story"
     )
     run = wait_for(
         lambda: GenerationRun.objects.filter(pk=run.pk, status="completed").first(),

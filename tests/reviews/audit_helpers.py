@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from reviews.models import Audit, AuditItem
 from reviews.services.audits import audit_create, audit_verdict_record
+from synthreview.projects.access import project_access
 
 Outcome = Callable[[int, AuditItem], str]
 
@@ -16,7 +17,7 @@ def audit_drawn(
     project, lead, *, scope: str = "project", object_id: int | None = None, size: int, overlap: int = 1, seed: int = 1
 ) -> Audit:
     return audit_create(
-        project=project, actor=lead, scope=scope, object_id=object_id, sample_size=size, overlap=overlap, seed=seed
+        project_access(lead, project), scope=scope, object_id=object_id, sample_size=size, overlap=overlap, seed=seed
     )
 
 
@@ -29,9 +30,9 @@ def review_all(audit: Audit, reviewer, outcome: Outcome) -> Audit:
     for index, item in enumerate(scored_items(audit)):
         value = outcome(index, item)
         audit_verdict_record(
+            project_access(reviewer, audit.project),
             audit=audit,
             sample_id=item.sample_id,
-            reviewer=reviewer,
             value=value,
             error_category="hallucination" if value == "wrong" else "",
         )

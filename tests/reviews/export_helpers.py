@@ -8,6 +8,8 @@ import json
 import math
 from pathlib import Path
 
+from django.contrib.auth.models import User
+
 from generation.models import GenerationRun, Generator, Sample
 from reviews.models import Audit, Export
 from reviews.services.exports import export_request, export_run
@@ -36,13 +38,14 @@ EXPORT_COLUMNS = [
 ]
 
 
-def lead_access(project: Project) -> ProjectAccess:
-    return ProjectAccess(project, Role.LEAD)
+def lead_access(project: Project, lead: User) -> ProjectAccess:
+    """A lead's access, recording `lead` as who acted."""
+    return ProjectAccess(project, Role.LEAD, user=lead)
 
 
 def exported(project: Project, actor, *, format: str = "jsonl", **options) -> Export:
     """Ask for an export as a lead would, then run it here as the worker would."""
-    export = export_request(access=lead_access(project), actor=actor, format=format, enqueue=False, **options)
+    export = export_request(lead_access(project, actor), format=format, enqueue=False, **options)
     return export_run(export_id=export.pk)
 
 

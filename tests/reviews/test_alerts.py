@@ -17,6 +17,7 @@ from django.urls import reverse
 from reviews.models import Alert, AlertChannel, Audit, AuditItem, AuditStatus
 from reviews.services.alerts import alerts_evaluate_audit
 from reviews.services.audits import audit_create, audit_verdict_record
+from synthreview.projects.access import project_access
 from synthreview.projects.models import Project
 from tests.reviews.review_helpers import add_samples, generator
 
@@ -97,13 +98,13 @@ def _audit_with_verdicts(project: Project, lead, expert, *, items: int, wrong: i
     marked wrong; the last verdict closes it, and the on-commit callbacks (the
     alert's task) run as the transaction would commit."""
     add_samples(project, items, gen=generator(project))
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=items, overlap=1, seed=11)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=items, overlap=1, seed=11)
     with capture(execute=True):
         for index, item in enumerate(AuditItem.objects.filter(audit=audit).order_by("position")):
             audit_verdict_record(
+                project_access(expert, project),
                 audit=audit,
                 sample_id=item.sample_id,
-                reviewer=expert,
                 value="wrong" if index < wrong else "correct",
                 error_category="hallucination" if index < wrong else "",
             )
@@ -313,7 +314,7 @@ def test_a_figure_that_stays_over_alerts_once_even_after_acknowledging_and_again
     # The default duplicate-share limit is 10%.
     assert evaluate(0.30) == 1
     alert = Alert.objects.get(project=project, metric="duplicate_share")
-    alert_acknowledge(access=project_access(lead, project), actor=lead, alert_id=alert.pk)
+    alert_acknowledge(project_access(lead, project), alert_id=alert.pk)
     assert evaluate(0.35) == 0, "still over and already known: no second mail"
     assert evaluate(0.05) == 0
     assert Alert.objects.get(pk=alert.pk).recovered_at is not None

@@ -15,6 +15,8 @@ from reviews.services.audits import (
     audit_verdict_record,
     gold_sample_set,
 )
+from synthreview.projects.access import ProjectAccess, project_access
+from synthreview.projects.models import Role
 from tests.reviews.review_helpers import add_samples, generator, template_version
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +34,8 @@ def test_draw_is_stratified_reproducible_and_blind_to_gold(project, lead):
     first, second = _project_with_two_generators(project)
     real = add_samples(project, 3, origin="real")
     for sample in real:
-        gold_sample_set(project=project, sample_id=sample.pk, actor=lead, expected_value="correct")
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=20, gold_items=2, seed=7)
+        gold_sample_set(project_access(lead, project), sample_id=sample.pk, expected_value="correct")
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=20, gold_items=2, seed=7)
     items = list(AuditItem.objects.filter(audit=audit).select_related("sample"))
     scored = [item for item in items if not item.is_gold]
     # 30:10 of 20 → 15 and 5.
@@ -41,7 +43,7 @@ def test_draw_is_stratified_reproducible_and_blind_to_gold(project, lead):
     assert sum(item.sample.generator_id == second.pk for item in scored) == 5
     assert sum(item.is_gold for item in items) == 2
     assert {item.sample.origin for item in items if item.is_gold} == {"real"}
-    again = audit_create(project=project, actor=lead, scope="project", sample_size=20, gold_items=2, seed=7)
+    again = audit_create(project_access(lead, project), scope="project", sample_size=20, gold_items=2, seed=7)
     assert [(i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=again).order_by("position")] == [
         (i.sample_id, i.is_gold) for i in AuditItem.objects.filter(audit=audit).order_by("position")
     ]
@@ -51,15 +53,15 @@ def test_overlap_two_gives_kappa_and_freezes_when_complete(project, lead, expert
     _project_with_two_generators(project)
     second_expert = django_user_model.objects.create_user("expert2", password="x")
     project.memberships.create(user=second_expert, role="expert")
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, seed=3)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=2, seed=3)
     items = list(AuditItem.objects.filter(audit=audit).order_by("position"))
     # Both say wrong on the first 2, correct on the rest: complete agreement.
     for reviewer in (expert, second_expert):
         for index, item in enumerate(items):
             audit_verdict_record(
+                project_access(reviewer, project),
                 audit=audit,
                 sample_id=item.sample_id,
-                reviewer=reviewer,
                 value="wrong" if index < 2 else "correct",
                 error_category="wrong_label" if index < 2 else "",
             )
@@ -72,33 +74,37 @@ def test_overlap_two_gives_kappa_and_freezes_when_complete(project, lead, expert
     assert figures["noise_floor"]["high"] == pytest.approx(0.5098, abs=5e-4)
     assert figures["agreement"]["method"] == "Cohen's κ" and figures["agreement"]["value"] == pytest.approx(1.0)
     third = django_user_model.objects.create_user("expert3", password="x")
+    # Not a member: the service leaves membership to the view, so the expert's access is built by hand.
+    third_access = ProjectAccess(project=project, role=Role.EXPERT, user=third)
     with pytest.raises(AuditClosed):
-        audit_verdict_record(audit=audit, sample_id=items[0].sample_id, reviewer=third, value="correct")
+        audit_verdict_record(third_access, audit=audit, sample_id=items[0].sample_id, value="correct")
 
 
 def test_a_third_reviewer_is_turned_away_from_a_full_item(project, lead, expert, django_user_model):
     _project_with_two_generators(project)
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, seed=1)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=1, seed=1)
     item = AuditItem.objects.filter(audit=audit).first()
-    audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=expert, value="correct")
+    audit_verdict_record(project_access(expert, project), audit=audit, sample_id=item.sample_id, value="correct")
     other = django_user_model.objects.create_user("other", password="x")
+    # Not a member: the service leaves membership to the view, so the expert's access is built by hand.
+    other_access = ProjectAccess(project=project, role=Role.EXPERT, user=other)
     with pytest.raises(AuditItemFull):
-        audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=other, value="wrong")
+        audit_verdict_record(other_access, audit=audit, sample_id=item.sample_id, value="wrong")
     assert Verdict.objects.filter(audit=audit).count() == 1
 
 
 def test_closing_early_needs_a_reason(project, lead):
     _project_with_two_generators(project)
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, seed=1)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=10, seed=1)
     with pytest.raises(ValidationError, match="say why"):
-        audit_close(audit=audit, actor=lead, reason="")
-    audit_close(audit=audit, actor=lead, reason="generator retired")
+        audit_close(project_access(lead, project), audit=audit, reason="")
+    audit_close(project_access(lead, project), audit=audit, reason="generator retired")
     assert Audit.objects.get(pk=audit.pk).status == "closed"
 
 
 def test_pages_render(project, lead, expert, client_for):
     _project_with_two_generators(project)
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, seed=1)
+    audit = audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=1, seed=1)
     lead_client, expert_client = client_for(lead), client_for(expert)
     for name, args in (
         ("audit_list", []),

@@ -21,6 +21,7 @@ from django.urls import reverse
 from reviews.metrics import audit_size_to_clear
 from reviews.models import Audit, AuditAdjudication, Export
 from reviews.services.audits import audit_close
+from synthreview.projects.access import project_access
 from tests.reviews.audit_helpers import audit_drawn, review_all
 from tests.reviews.export_helpers import (
     closed_run_audit,
@@ -296,7 +297,7 @@ def test_closing_with_an_open_split_needs_a_written_reason(project, lead, client
     assert split_audit.status == "open"
     # The service refuses too, naming the same field.
     with pytest.raises(ValidationError) as refused:
-        audit_close(audit=split_audit, actor=lead)
+        audit_close(project_access(lead, project), audit=split_audit)
     assert "reason" in refused.value.message_dict
 
     response = client_for(lead).post(url, {"reason": "Item 10 is ambiguous; we leave it out."})

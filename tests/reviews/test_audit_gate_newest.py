@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from reviews.models import Audit, Export
 from reviews.services.audits import audit_verdict_record
+from synthreview.projects.access import project_access
 from tests.reviews.audit_helpers import audit_drawn, first_wrong, review_all, scored_items
 from tests.reviews.export_helpers import refusal_reasons, synthetic_run, wilson_upper
 
@@ -43,9 +44,9 @@ def test_a_newer_audit_closed_early_at_twelve_wrong_of_forty_refuses_what_an_old
     for index, item in enumerate(scored_items(newer)[:40]):
         value = "wrong" if index < 12 else "correct"
         audit_verdict_record(
+            project_access(expert, project),
             audit=newer,
             sample_id=item.sample_id,
-            reviewer=expert,
             value=value,
             error_category="hallucination" if value == "wrong" else "",
         )

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from reviews.models import AuditItem, Verdict
 from reviews.services.audits import audit_create, audit_verdict_record
+from synthreview.projects.access import project_access
 from tests.reviews.review_helpers import HTMX, add_samples, body, link
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def audit_of(project, lead, *, size: int, overlap: int = 1):
     add_samples(project, size)
-    return audit_create(project=project, actor=lead, scope="project", sample_size=size, overlap=overlap, seed=1)
+    return audit_create(project_access(lead, project), scope="project", sample_size=size, overlap=overlap, seed=1)
 
 
 def item_at(audit, position: int) -> AuditItem:
@@ -60,9 +61,9 @@ def test_previous_skips_items_another_reviewer_has_filled(project, lead, expert,
     other = django_user_model.objects.create_user("olga-expert", password="x")
     project.memberships.create(user=other, role="expert")
     audit_verdict_record(
+        project_access(other, project),
         audit=audit,
         sample_id=item_at(audit, 2).sample_id,
-        reviewer=other,
         value="wrong",
         error_category="hallucination",
     )

@@ -18,6 +18,7 @@ from generation.models import GenerationRun, ImportBatch, Sample
 from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity, SimilaritySearch, Verdict
 from reviews.services.audits import audit_create, audit_verdict_record, gold_sample_set
 from reviews.services.verdicts import verdict_record
+from synthreview.projects.access import project_access
 from synthreview.projects.models import Membership, Project, Role
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import (
@@ -97,25 +98,31 @@ def blind_audit(project, lead, fay, expert) -> dict:
         metadata=secret,
         texts=[("Capital of France?", "GOLDTEXT-Paris")],
     )[0]
-    gold_sample_set(project=project, sample_id=gold.pk, actor=lead, expected_value="correct", note=GOLD_NOTE)
+    gold_sample_set(project_access(lead, project), sample_id=gold.pk, expected_value="correct", note=GOLD_NOTE)
     # Judged in the ordinary queue before the audit was drawn: once held, it takes no verdict outside the audit.
     verdict_record(
-        project=project,
+        project_access(fay, project),
         sample_id=gold.pk,
-        reviewer=fay,
         value="correct",
         note=PLAIN_NOTE,
         seen_revision=Sample.objects.get(pk=gold.pk).revision,
     )
-    audit = audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=2, gold_items=1, seed=7)
+    audit = audit_create(
+        project_access(lead, project), scope="project", sample_size=10, overlap=2, gold_items=1, seed=7
+    )
     assert AuditItem.objects.filter(audit=audit).count() == 11
     audit_verdict_record(
-        audit=audit, sample_id=gold.pk, reviewer=fay, value="wrong", error_category="hallucination", note=OTHER_NOTE
+        project_access(fay, project),
+        audit=audit,
+        sample_id=gold.pk,
+        value="wrong",
+        error_category="hallucination",
+        note=OTHER_NOTE,
     )
     audit_verdict_record(
+        project_access(fay, project),
         audit=audit,
         sample_id=synthetic[0].pk,
-        reviewer=fay,
         value="wrong",
         error_category="hallucination",
         note=OTHER_NOTE,
@@ -388,7 +395,9 @@ def test_an_expert_holding_audit_items_learns_nothing_the_audit_hides(project, e
 
 def test_the_expert_still_sees_the_held_items_texts_and_their_own_verdict(project, expert, blind_audit, client_for):
     gold, audit = blind_audit["gold"], blind_audit["audit"]
-    audit_verdict_record(audit=audit, sample_id=gold.pk, reviewer=expert, value="correct", note="MYNOTE-1")
+    audit_verdict_record(
+        project_access(expert, project), audit=audit, sample_id=gold.pk, value="correct", note="MYNOTE-1"
+    )
     page = client_for(expert).get(reverse("sample_detail", args=[project.slug, gold.pk])).content.decode()
     assert "GOLDTEXT-Paris" in page
     assert "MYNOTE-1" in page
@@ -446,7 +455,7 @@ def test_the_lead_sees_everything_the_expert_may_not(project, lead, blind_audit,
 def test_a_closed_audit_no_longer_blinds_the_expert(project, expert, lead, blind_audit, client_for):
     from reviews.services.audits import audit_close
 
-    audit_close(audit=blind_audit["audit"], actor=lead, reason="enough for now")
+    audit_close(project_access(lead, project), audit=blind_audit["audit"], reason="enough for now")
     page = client_for(expert).get(reverse("sample_detail", args=[project.slug, blind_audit["gold"].pk]))
     assert OTHER_NOTE in page.content.decode()
     assert ANSWER_KEY not in page.content.decode()

@@ -13,6 +13,7 @@ from generation.models import Sample
 from reviews.models import DuplicateGroup, Verdict
 from reviews.services.verdicts import verdict_record
 from reviews.similarity.membership import MemberSet
+from synthreview.projects.access import project_access
 from synthreview.projects.models import Project
 from tests.reviews.review_helpers import HTMX
 from tests.reviews.test_blind_audit import PLAIN_NOTE, blind_audit, fay  # noqa: F401 (fixtures)
@@ -73,9 +74,8 @@ def test_a_refused_undo_on_a_held_item_does_not_tell_its_status(project, fay, le
     # A lead's verdict since changes the item's revision: the undo would have been refused as stale,
     # saying "it is now accepted", which tells a held item's status (and that it is real).
     verdict_record(
-        project=project,
+        project_access(lead, project),
         sample_id=gold.pk,
-        reviewer=lead,
         value="correct",
         seen_revision=Sample.objects.get(pk=gold.pk).revision,
     )
@@ -183,8 +183,8 @@ def test_a_leak_flag_does_not_name_a_held_eval_sample_to_an_expert(project, expe
     from tests.reviews.review_helpers import add_samples
 
     gold = blind_audit["gold"]
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[gold.pk])
-    version = eval_set_version_create(access=lead_access(project), actor=lead)
+    eval_split_add(lead_access(project, lead), sample_ids=[gold.pk])
+    version = eval_set_version_create(lead_access(project, lead))
     reused = add_samples(
         project, 1, gen=blind_audit["generator"], status="accepted", texts=[("Capital of France?", "Lyon, surely.")]
     )[0]
@@ -206,22 +206,22 @@ def test_a_closed_audit_does_not_show_others_verdicts_on_items_an_open_audit_hol
 
     held_ids = {s.pk for s in blind_audit["held"]}
     earlier = audit_create(
-        project=project, actor=lead, scope="project", sample_size=12, overlap=2, seed=3, name="Earlier audit"
+        project_access(lead, project), scope="project", sample_size=12, overlap=2, seed=3, name="Earlier audit"
     )
     items = list(AuditItem.objects.filter(audit=earlier).order_by("position"))
     held = next(i for i in items if i.sample_id in held_ids)
     free = next(i for i in items if i.sample_id not in held_ids)
     for item, note in ((held, "HELDSPLIT-1"), (free, "FREESPLIT-2")):
         audit_verdict_record(
+            project_access(fay, project),
             audit=earlier,
             sample_id=item.sample_id,
-            reviewer=fay,
             value="wrong",
             error_category="hallucination",
             note=note,
         )
-        audit_verdict_record(audit=earlier, sample_id=item.sample_id, reviewer=lead, value="correct")
-    audit_close(audit=earlier, actor=lead, reason="two split items; enough for this check")
+        audit_verdict_record(project_access(lead, project), audit=earlier, sample_id=item.sample_id, value="correct")
+    audit_close(project_access(lead, project), audit=earlier, reason="two split items; enough for this check")
     assert Audit.objects.get(pk=earlier.pk).status == "closed"
     url = reverse("audit_detail", args=[project.slug, earlier.pk])
     page = client_for(expert).get(url).content.decode()

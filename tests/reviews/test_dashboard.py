@@ -387,8 +387,7 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
     loop_group = DuplicateGroup.objects.get(project=project, members__sample=loop[0])
     assert set(loop_group.members.values_list("sample_id", flat=True)) == {s.pk for s in loop}
     duplicate_group_mark_not_duplicates(
-        access=get_project_for_user(lead, project.slug, "review"),
-        actor=lead,
+        get_project_for_user(lead, project.slug, "review"),
         group_id=spider_group.pk,
         members=members_token(spider_group),
     )

@@ -92,8 +92,8 @@ def reused(project, lead, shared_data):
         status="accepted",
         texts=[("  ", "The mitochondria is the powerhouse of the cell.")],
     )[0]
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[m.pk for m in members])
-    version = eval_set_version_create(access=lead_access(project), actor=lead)
+    eval_split_add(lead_access(project, lead), sample_ids=[m.pk for m in members])
+    version = eval_set_version_create(lead_access(project, lead))
     return {
         "members": members,
         "verbatim": verbatim,

@@ -59,8 +59,8 @@ def leak_setup(project, lead):
         add_samples(project, 1, gen=gen, status="accepted", texts=[UNRELATED[0]])[0],
         add_samples(project, 1, origin="real", status="accepted", texts=[UNRELATED[1]])[0],
     ]
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[m.pk for m in members])
-    version = eval_set_version_create(access=lead_access(project), actor=lead)
+    eval_split_add(lead_access(project, lead), sample_ids=[m.pk for m in members])
+    version = eval_set_version_create(lead_access(project, lead))
     return {
         "members": members,
         "exact": exact,
@@ -137,7 +137,7 @@ def test_a_near_duplicate_arriving_after_a_check_is_caught_by_the_next_export(pr
 
 def test_a_member_moved_out_of_the_eval_split_stays_out_of_training(project, lead, leak_setup):
     moved = leak_setup["members"][2]
-    eval_split_remove(access=lead_access(project), actor=lead, sample_ids=[moved.pk])
+    eval_split_remove(lead_access(project, lead), sample_ids=[moved.pk])
     export = exported(project, lead, audit_override_reason=OVERRIDE)
     assert export.manifest["held_back"]["eval_member"] == 1
     assert moved.pk not in {row["id"] for row in jsonl_rows(export.stored_path)}

@@ -34,15 +34,15 @@ def _splits(samples) -> list[str]:
 
 
 def _frozen(project, lead, samples) -> EvalSetVersion:
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[s.pk for s in samples])
-    return eval_set_version_create(access=lead_access(project), actor=lead)
+    eval_split_add(lead_access(project, lead), sample_ids=[s.pk for s in samples])
+    return eval_set_version_create(lead_access(project, lead))
 
 
 def test_adding_a_synthetic_sample_is_refused_by_name_and_changes_nothing(project, lead):
     real = add_samples(project, 2, origin="real")
     synthetic = add_samples(project, 1)[0]
     with pytest.raises(EvalSetError) as refused:
-        eval_split_add(access=lead_access(project), actor=lead, sample_ids=[real[0].pk, synthetic.pk, real[1].pk])
+        eval_split_add(lead_access(project, lead), sample_ids=[real[0].pk, synthetic.pk, real[1].pk])
     assert "real samples only" in str(refused.value)
     assert str(synthetic.pk) in str(refused.value) and str(real[0].pk) not in str(refused.value)
     assert _splits([*real, synthetic]) == ["", "", ""]
@@ -51,7 +51,7 @@ def test_adding_a_synthetic_sample_is_refused_by_name_and_changes_nothing(projec
 
 def test_adding_real_samples_puts_them_in_the_eval_split(project, lead):
     real = add_samples(project, 3, origin="real")
-    moved = eval_split_add(access=lead_access(project), actor=lead, sample_ids=[real[0].pk, real[2].pk])
+    moved = eval_split_add(lead_access(project, lead), sample_ids=[real[0].pk, real[2].pk])
     assert moved == 2
     assert _splits(real) == ["eval", "", "eval"]
     assert AuditLog.objects.get(action="eval_split.add").details["sample_ids"] == [real[0].pk, real[2].pk]
@@ -60,7 +60,7 @@ def test_adding_real_samples_puts_them_in_the_eval_split(project, lead):
 def test_a_sample_of_another_project_is_refused(project, other_project, lead):
     foreign = add_samples(other_project, 1, origin="real")[0]
     with pytest.raises(EvalSetError, match=str(foreign.pk)):
-        eval_split_add(access=lead_access(project), actor=lead, sample_ids=[foreign.pk])
+        eval_split_add(lead_access(project, lead), sample_ids=[foreign.pk])
     assert _splits([foreign]) == [""]
 
 
@@ -104,11 +104,11 @@ def test_freezing_again_without_a_change_is_refused_and_a_change_is_a_new_versio
     real = add_samples(project, 3, origin="real")
     first = _frozen(project, lead, real[:2])
     with pytest.raises(EvalSetError, match="has not changed since v1"):
-        eval_set_version_create(access=lead_access(project), actor=lead)
+        eval_set_version_create(lead_access(project, lead))
     assert EvalSetVersion.objects.filter(project=project).count() == 1
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[real[2].pk])
-    eval_split_remove(access=lead_access(project), actor=lead, sample_ids=[real[0].pk])
-    second = eval_set_version_create(access=lead_access(project), actor=lead)
+    eval_split_add(lead_access(project, lead), sample_ids=[real[2].pk])
+    eval_split_remove(lead_access(project, lead), sample_ids=[real[0].pk])
+    second = eval_set_version_create(lead_access(project, lead))
     assert second.version == 2 and second.content_hash != first.content_hash
     assert sorted(first.members.values_list("sample_id", flat=True)) == [real[0].pk, real[1].pk]
     assert sorted(second.members.values_list("sample_id", flat=True)) == [real[1].pk, real[2].pk]
@@ -117,7 +117,7 @@ def test_freezing_again_without_a_change_is_refused_and_a_change_is_a_new_versio
 def test_an_empty_eval_split_cannot_be_frozen(project, lead):
     add_samples(project, 2, origin="real")
     with pytest.raises(EvalSetError, match="empty"):
-        eval_set_version_create(access=lead_access(project), actor=lead)
+        eval_set_version_create(lead_access(project, lead))
 
 
 def test_the_model_refuses_to_save_a_changed_version(project, lead):
@@ -151,12 +151,12 @@ def test_a_seeded_draw_takes_free_real_samples_only(project, lead):
     real = add_samples(project, 10, origin="real")
     add_samples(project, 10)  # synthetic: never drawn
     rejected = add_samples(project, 3, origin="real", status="rejected")
-    assert eval_split_draw(access=lead_access(project), actor=lead, count=4, seed=11) == 4
+    assert eval_split_draw(lead_access(project, lead), count=4, seed=11) == 4
     drawn = set(Sample.objects.filter(project=project, split="eval").values_list("pk", flat=True))
     assert len(drawn) == 4 and drawn <= {s.pk for s in real}
     assert not drawn & {s.pk for s in rejected}
     with pytest.raises(EvalSetError, match="Only 6 real samples are free"):
-        eval_split_draw(access=lead_access(project), actor=lead, count=7, seed=1)
+        eval_split_draw(lead_access(project, lead), count=7, seed=1)
 
 
 def test_an_eval_export_holds_exactly_the_versions_members_and_refuses_nothing(project, lead):
@@ -164,8 +164,8 @@ def test_an_eval_export_holds_exactly_the_versions_members_and_refuses_nothing(p
     add_samples(project, 6, status="accepted")  # synthetic, unaudited: irrelevant to an eval export
     version = _frozen(project, lead, real[:3])
     # The split moves on after freezing; the version, and so the export, does not.
-    eval_split_remove(access=lead_access(project), actor=lead, sample_ids=[real[0].pk])
-    eval_split_add(access=lead_access(project), actor=lead, sample_ids=[real[4].pk])
+    eval_split_remove(lead_access(project, lead), sample_ids=[real[0].pk])
+    eval_split_add(lead_access(project, lead), sample_ids=[real[4].pk])
     export = exported(project, lead, split="eval")
     assert export.status == "completed" and export.refusals == []
     rows = jsonl_rows(export.stored_path)

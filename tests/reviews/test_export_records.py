@@ -68,7 +68,7 @@ def test_postgresql_refuses_to_rewrite_or_delete_a_finished_export(finished, whi
 
 @on_postgresql
 def test_postgresql_refuses_to_delete_even_a_queued_export(project, lead):
-    export = export_request(access=lead_access(project), actor=lead, format="jsonl", enqueue=False)
+    export = export_request(lead_access(project, lead), format="jsonl", enqueue=False)
     with pytest.raises(DatabaseError, match="permanent record"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM reviews_export WHERE id = %s", [export.pk])
@@ -142,9 +142,9 @@ def test_command_target_model_refusal_names_the_generator(project, tmp_path):
 def test_command_eval_split_writes_the_frozen_members(project, lead, tmp_path):
     real = add_samples(project, 4, origin="real", status="accepted")
     add_samples(project, 2, gen=generator(project, "gen-a"), status="accepted")
-    access = ProjectAccess(project, Role.LEAD)
-    eval_split_add(access=access, actor=lead, sample_ids=[real[1].pk, real[3].pk])
-    version = eval_set_version_create(access=access, actor=lead)
+    access = ProjectAccess(project, Role.LEAD, user=lead)
+    eval_split_add(access, sample_ids=[real[1].pk, real[3].pk])
+    version = eval_set_version_create(access)
     path = tmp_path / "eval.jsonl"
     _export_samples(project, path, format="jsonl", split="eval")
     assert [row["id"] for row in jsonl_rows(path)] == [real[1].pk, real[3].pk]

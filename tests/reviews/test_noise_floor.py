@@ -24,6 +24,7 @@ from reviews.services.audits import (
     audit_close,
     audit_verdict_record,
 )
+from synthreview.projects.access import project_access
 from tests.reviews.audit_helpers import audit_drawn, first_wrong, review_all, scored_items
 from tests.reviews.review_helpers import (
     add_samples,
@@ -173,7 +174,7 @@ def test_a_split_item_counts_beside_the_noise_floor_until_a_lead_decides(
     response = client_for(lead).get(reverse("audit_detail", args=[project.slug, audit.pk]))
     assert "split verdicts awaiting a decision: <strong>1</strong>" in body(response)
     # Closing with an undecided split needs a written reason.
-    audit_close(audit=audit, actor=lead, reason="item 10 is ambiguous; left out")
+    audit_close(project_access(lead, project), audit=audit, reason="item 10 is ambiguous; left out")
     audit.refresh_from_db()
     floor = audit.frozen_figures["noise_floor"]
     assert (floor["wrong"], floor["correct"], floor["judged"], floor["unsure"], floor["split"]) == (2, 6, 8, 1, 1)
@@ -197,11 +198,13 @@ def test_closed_audits_figures_do_not_move(project, lead, expert, client_for):
     # The live count would now read 1 wrong of 9: the deletion is real, the frozen figure ignores it.
     assert audit_figures_compute(audit)["noise_floor"]["wrong"] == 1
     with pytest.raises(AuditClosed):
-        audit_adjudicate(audit=audit, sample_id=items[1].sample_id, actor=lead, value="correct")
+        audit_adjudicate(project_access(lead, project), audit=audit, sample_id=items[1].sample_id, value="correct")
     with pytest.raises(AuditClosed):
-        audit_verdict_record(audit=audit, sample_id=items[0].sample_id, reviewer=expert, value="correct")
+        audit_verdict_record(
+            project_access(expert, project), audit=audit, sample_id=items[0].sample_id, value="correct"
+        )
     with pytest.raises(AuditClosed):
-        audit_close(audit=audit, actor=lead, reason="again")
+        audit_close(project_access(lead, project), audit=audit, reason="again")
     adjudicate = reverse("audit_adjudicate", args=[project.slug, audit.pk])
     client_for(lead).post(adjudicate, {"sample": items[1].sample_id, "value": "correct"})
 
@@ -221,7 +224,7 @@ def test_experts_see_progress_not_the_running_noise_floor_leads_see_both(project
     audit = audit_drawn(project, lead, size=10)
     values = ["wrong", "correct", "correct"]
     for item, value in zip(scored_items(audit), values):
-        audit_verdict_record(audit=audit, sample_id=item.sample_id, reviewer=expert, value=value)
+        audit_verdict_record(project_access(expert, project), audit=audit, sample_id=item.sample_id, value=value)
     url = reverse("audit_detail", args=[project.slug, audit.pk])
     as_expert, as_lead = body(client_for(expert).get(url)), body(client_for(lead).get(url))
     assert 'data-testid="audit-verdicts">3 of 10 verdicts<' in as_expert

@@ -68,7 +68,7 @@ def test_post_without_the_admin_role_changes_nothing(who, expected, request, pro
 def test_service_refuses_a_lead(project, lead):
     access = get_project_for_user(lead, project.slug, "dashboard")
     with pytest.raises(PermissionDenied):
-        project_policy_set(access=access, actor=lead, phase=Phase.TWO)
+        project_policy_set(access, phase=Phase.TWO)
 
 
 # --- Changes and their audit-log entry ----------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_htmx_post_with_bad_input_gets_the_form_back(project, admin_member, clie
 def test_service_refuses_values_out_of_range(changes, project, admin_member):
     access = get_project_for_user(admin_member, project.slug, "policy")
     with pytest.raises(ValidationError):
-        project_policy_set(access=access, actor=admin_member, **changes)
+        project_policy_set(access, **changes)
     assert policy_entries(project) == []
 
 
@@ -184,9 +184,7 @@ def test_cap_for_an_unknown_generator_is_refused(project, other_project, admin_m
     generator(other_project, "gen-elsewhere")
     access = get_project_for_user(admin_member, project.slug, "policy")
     with pytest.raises(ValidationError) as refused:
-        project_policy_set(
-            access=access, actor=admin_member, phase=Phase.ONE, generator_caps={"gen-a": 0.5, "gen-elsewhere": 0.2}
-        )
+        project_policy_set(access, phase=Phase.ONE, generator_caps={"gen-a": 0.5, "gen-elsewhere": 0.2})
     assert "No generator named gen-elsewhere in this project" in str(refused.value)
     project.refresh_from_db()
     assert (project.phase, project.generator_caps) == (Phase.PROTOTYPE, {})

@@ -23,6 +23,7 @@ from reviews.services.audits import audit_create
 from reviews.services.similarity_build import similarity_build
 from reviews.services.similarity_search_run import nearest_passing, similarity_search_run
 from reviews.similarity.index import build_index
+from synthreview.projects.access import project_access
 from tests.reviews.review_helpers import HTMX, XSS, XSS_ESCAPED, add_samples, body
 
 pytestmark = pytest.mark.django_db
@@ -283,7 +284,7 @@ def test_sample_text_and_the_query_are_escaped(project, expert, client_for):
 def held(project, lead) -> list:
     """Ten samples drawn into an open audit: held by every expert."""
     samples = add_samples(project, 10, status="accepted")
-    audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
+    audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
     assert AuditItem.objects.count() == 10
     return samples
 

@@ -11,6 +11,7 @@ from generation.models import Sample
 from reviews.models import AuditItem, EmbeddingMap, SampleSimilarity
 from reviews.services.audits import audit_create
 from reviews.services.embedding_map import UMAP_MIN_POINTS, embedding_map_build
+from synthreview.projects.access import project_access
 from tests.reviews.review_helpers import (
     HTMX,
     XSS,
@@ -148,7 +149,7 @@ def test_an_expert_holding_an_audit_item_sees_only_where_it_lies(project, expert
     held_samples = add_samples(project, 10, gen=gen, template_version=template_version(project, "tpl-held"))
     cluster(project, 3, held_samples)
     SampleSimilarity.objects.filter(sample__in=held_samples).update(novelty=0.3)
-    audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
+    audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
     assert AuditItem.objects.count() == 10
     later = add_samples(project, 1, gen=gen)[0]
     EmbeddingMap.objects.create(
@@ -217,7 +218,7 @@ def test_a_points_head_tells_lineage_cluster_and_novelty(project, expert, client
 def test_a_held_points_head_hides_its_lineage_from_the_expert_not_the_lead(project, expert, lead, client_for):
     samples = add_samples(project, 10, gen=generator(project, "gen-secret"), texts=[("held q", "held a")] * 10)
     cluster(project, 9, samples)
-    audit_create(project=project, actor=lead, scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
+    audit_create(project_access(lead, project), scope="project", sample_size=10, overlap=1, gold_items=0, seed=1)
     url = point_url(project, samples[0].pk)
     expert_text = body(client_for(expert).get(url, headers=HTMX))
     assert "held q" in expert_text and "in an open audit" in expert_text

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from reviews.models import EmbeddingMap
-from reviews.services.embedding_map import embedding_map_build, pca_2d
+from reviews.services.embedding_map import embedding_map_build
+from reviews.similarity.projection import pca_2d
 from reviews.similarity.worddiff import MAX_DIFF_CHARS, DiffPiece, word_diff
 from tests.reviews.review_helpers import add_samples
 

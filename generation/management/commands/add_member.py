@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from synthreview.projects.access import SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.models import Project, Role
 from synthreview.projects.services.projects import membership_set
 
@@ -25,11 +25,10 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {slug!r}")
         try:
             membership_set(
-                project=project,
+                ProjectAccess.for_system(project, SystemActor("cli:add_member")),
                 username=username,
                 role=role,
                 password=password,
-                actor=SystemActor("cli:add_member"),
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None

@@ -17,7 +17,7 @@ from generation.models import GenerationRun, RunStatus
 from generation.selectors.runs import lanes_unheld, run_lanes, run_totals
 from generation.services.run_lanes import LaneProgress, lane_execute
 from generation.services.runs import run_execute, run_finish_if_done, run_resume
-from synthreview.projects.access import SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor
 
 BAR_WIDTH = 40
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, run_id: int, enqueue: bool, retry_failed: bool, **options: Any) -> None:
         self.stderr.style_func = None  # the bar goes to stderr, but it is no error: not red
-        run = GenerationRun.objects.filter(pk=run_id).first()
+        run = GenerationRun.objects.select_related("project").filter(pk=run_id).first()
         if run is None:
             raise CommandError(f"no run with id {run_id}")
         if run.status == RunStatus.DRAFT:
@@ -40,7 +40,8 @@ class Command(BaseCommand):
         if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING) or retry_failed:
             # Executed here, the run is not queued for the workers too: they would race
             # this process for its lanes.
-            run = run_resume(run=run, actor=SystemActor("cli:generate"), retry_failed=retry_failed, enqueue=enqueue)
+            access = ProjectAccess.for_system(run.project, SystemActor("cli:generate"))
+            run = run_resume(access, run=run, retry_failed=retry_failed, enqueue=enqueue)
         if not enqueue:
             run = run_execute(run_id=run_id, on_progress=lambda p: self._bar(run_id, p))
         # Lanes that a worker holds ("busy" here) finish there: watch them to the end,

@@ -14,6 +14,7 @@ from generation.services.imports import (
     import_batch_create,
     import_batch_run,
 )
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.models import Project
 
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             fmt = options["format"] or detect_format(path.name)
             mapping = FieldMapping.parse(options["map"])
             batch = import_batch_create(
-                project=project,
+                ProjectAccess.for_system(project, SystemActor("cli:import_samples")),
                 path=path.resolve(),
                 file_name=path.name,
                 fmt=fmt,

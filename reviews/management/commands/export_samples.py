@@ -12,7 +12,7 @@ from tqdm import tqdm
 from generation.models import Generator
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit, ExportStatus
 from reviews.services.exports import ExportError, export_request, export_run
-from synthreview.projects.access import ProjectAccess, SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor, project_access
 from synthreview.projects.models import Project
 
 # The command acts as itself: no member's role is borrowed, and the audit log names it.
@@ -54,7 +54,8 @@ class Command(BaseCommand):
             "--as-user",
             default="",
             metavar="USERNAME",
-            help="Recorded as the export's author (default: the command itself, named in the audit log).",
+            help="A member of the project, recorded as the export's author "
+            "(default: the command itself, named in the audit log).",
         )
         parser.add_argument("--no-progress", action="store_true")
 
@@ -62,11 +63,16 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=options["slug"]).first()
         if project is None:
             raise CommandError(f"no project with slug {options['slug']!r}")
-        actor: object = EXPORT_COMMAND
+        access = ProjectAccess.for_system(project, EXPORT_COMMAND)
         if options["as_user"]:
-            actor = get_user_model().objects.filter(username=options["as_user"]).first()
-            if actor is None:
+            user = get_user_model().objects.filter(username=options["as_user"]).first()
+            if user is None:
                 raise CommandError(f"no user {options['as_user']!r}")
+            # The author is recorded with their role in the project, so it must be one of its members.
+            as_member = project_access(user, project)
+            if as_member is None:
+                raise CommandError(f"{options['as_user']!r} is not a member of project {project.slug!r}")
+            access = as_member
         version = None
         if options["eval_version"] is not None:
             version = EvalSetVersion.objects.filter(project=project, version=options["eval_version"]).first()
@@ -78,8 +84,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown generator among {names}")
         try:
             export = export_request(
-                access=ProjectAccess.for_system(project, EXPORT_COMMAND),
-                actor=actor,
+                access,
                 format=options["format"],
                 split=options["split"],
                 target_model=options["target_model"],

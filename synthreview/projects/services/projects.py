@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from synthreview.projects.access import SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.services import audit_log_record
 
@@ -21,14 +21,7 @@ def project_create(*, slug: str, name: str = "", actor: AbstractBaseUser | Syste
     return project
 
 
-def membership_set(
-    *,
-    project: Project,
-    username: str,
-    role: str,
-    password: str | None = None,
-    actor: AbstractBaseUser | SystemActor | None = None,
-) -> Membership:
+def membership_set(access: ProjectAccess, *, username: str, role: str, password: str | None = None) -> Membership:
     """Give a user a role in a project, creating the user if needed."""
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}, got {role!r}")
@@ -41,10 +34,10 @@ def membership_set(
         elif created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        membership, _ = Membership.objects.update_or_create(user=user, project=project, defaults={"role": role})
+        membership, _ = Membership.objects.update_or_create(user=user, project=access.project, defaults={"role": role})
         audit_log_record(
-            project=project,
-            actor=actor,
+            project=access.project,
+            actor=access.actor,
             action="membership.set",
             obj=membership,
             details={"user": username, "role": role, "user_created": created},
