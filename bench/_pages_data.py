@@ -240,10 +240,11 @@ FROM (SELECT id, created_at, 1 + floor(pg_temp.u(id, 14) * {len(CHECK_NAMES)})::
 
 _ENSURE_CLUSTERS = f"""
 INSERT INTO reviews_cluster (project_id, number, size, density, synthetic_share, real_anchor_distance, label,
-                             generator_mix, template_mix, is_low_novelty, low_novelty_reason, status, built_at)
+                             generator_mix, template_mix, is_low_novelty, low_novelty_reason, status, built_at,
+                             membership)
 SELECT %(project)s, n, 0, round((0.55 + 0.4 * pg_temp.u(n, 40))::numeric, 4), 0,
        round((0.1 + 0.6 * pg_temp.u(n, 41))::numeric, 4), '', '{{}}', '{{}}',
-       pg_temp.u(n, 42) < {LOW_NOVELTY_CLUSTER_SHARE}, '', 'open', now()
+       pg_temp.u(n, 42) < {LOW_NOVELTY_CLUSTER_SHARE}, '', 'open', now(), ''
 FROM generate_series(0, %(clusters)s - 1) n
 ON CONFLICT (project_id, number) DO NOTHING
 """
@@ -324,12 +325,12 @@ WHERE k.id = t.cluster_id
 _INSERT_GROUPS = f"""
 INSERT INTO reviews_duplicategroup (project_id, kind, status, signature, size, min_similarity, threshold,
                                     representative_id, representative_reason, created_at, resolved_at,
-                                    resolved_by_id)
+                                    resolved_by_id, note)
 SELECT %(project)s, 'near', r.status,
        encode(sha256(convert_to(array_to_string(ARRAY(SELECT generate_series(r.rep, r.rep + r.size - 1)), ','),
                                 'UTF8')), 'hex'),
        r.size, round((0.9 + 0.05 * pg_temp.u(r.rep, 44))::numeric, 5), %(threshold)s, r.rep, 'earliest sample',
-       now(), CASE WHEN r.status <> 'open' THEN now() END, CASE WHEN r.status <> 'open' THEN %(lead)s END
+       now(), CASE WHEN r.status <> 'open' THEN now() END, CASE WHEN r.status <> 'open' THEN %(lead)s END, ''
 FROM (SELECT g AS rep, 2 + floor(pg_temp.u(g, 8) * 5)::int AS size,
              CASE WHEN pg_temp.u(g, 43) < {NOT_DUPLICATES_SHARE} THEN 'not_duplicates'
                   WHEN pg_temp.u(g, 43) < {NOT_DUPLICATES_SHARE + RESOLVED_SHARE} THEN 'resolved'
@@ -339,11 +340,11 @@ FROM (SELECT g AS rep, 2 + floor(pg_temp.u(g, 8) * 5)::int AS size,
 """
 
 _INSERT_GROUP_MEMBERS = """
-INSERT INTO reviews_duplicategroupmember (group_id, sample_id, similarity)
+INSERT INTO reviews_duplicategroupmember (group_id, sample_id, similarity, note)
 SELECT d.id, d.representative_id + j,
        CASE WHEN j = 0 THEN 1.0
             ELSE round((d.min_similarity + (0.999 - d.min_similarity) * pg_temp.u(d.representative_id + j, 45))::numeric,
-                       5) END
+                       5) END, ''
 FROM reviews_duplicategroup d CROSS JOIN LATERAL generate_series(0, d.size - 1) j
 WHERE d.project_id = %(project)s AND d.representative_id BETWEEN %(lo)s AND %(hi)s
 """

@@ -96,7 +96,7 @@ REAL_SHARE = 0.20
 DEEP_SHARE = 0.15
 LABELS = ("math", "open_qa", "rewrite", "classification")
 INSERT_CHUNK = 100_000
-# The export's own chunk (reviews.services.exports.READ_CHUNK), so both sides fetch alike.
+# The export's own chunk (reviews.selectors.exports.READ_CHUNK), so both sides fetch alike.
 RAW_FETCH = 5000
 
 _INSERT_SAMPLES = f"""
@@ -146,7 +146,7 @@ INSERT INTO generation_samplecount (project_id, origin, status, count)
 SELECT %(project)s, origin, status, count(*) FROM generation_sample WHERE project_id = %(project)s GROUP BY 1, 2, 3
 """
 
-# The export's selection (reviews.services.exports._included_rows, train split, no eval-set
+# The export's selection (reviews.selectors.exports._included_rows, train split, no eval-set
 # version, no generator left out) as plain SQL: the same columns in the same order.
 RAW_READ_SQL = """
 SELECT id, input, output, label, origin, generator_id, template_version_id, run_id, generation_depth, split,
@@ -289,7 +289,13 @@ def _selection_count(selection: dict[str, int]) -> int:
 def _project() -> dict[str, Any]:
     from synthreview.projects.models import Phase, Project
 
-    project = Project.objects.create(slug=PROJECT_SLUG, name="Export benchmark", phase=Phase.PROTOTYPE)
+    project = Project.objects.create(
+        slug=PROJECT_SLUG,
+        name="Export benchmark",
+        phase=Phase.PROTOTYPE,
+        # The recursion gate refuses an export for a model the project has not declared.
+        target_models=[{"name": TARGET_MODEL, "derived_from": []}],
+    )
     generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS)
     return {
         "project": project.pk,

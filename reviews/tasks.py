@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import Task, shared_task
 
 from reviews.models import SimilarityJob, SimilarityJobKind
@@ -72,8 +74,6 @@ def quality_checks_dispatch_task() -> int:
 def quality_check_task(project_id: int, claimed_at: str) -> None:
     """One project's scheduled check: snapshot, drift and alerts; skipped when a snapshot
     was taken since the claim, so a redelivered task measures nothing twice."""
-    from datetime import datetime
-
     quality_check_run(project_id=project_id, claimed_at=datetime.fromisoformat(claimed_at))
 
 

@@ -21,6 +21,11 @@ def project_templates(project: Project) -> QuerySet[PromptTemplate]:
     )
 
 
+def template_names(project: Project) -> QuerySet[PromptTemplate, str]:
+    """The names the project's templates already use, offered as the form's suggestions."""
+    return PromptTemplate.objects.filter(project=project).values_list("name", flat=True)
+
+
 def template_latest_version(project: Project, name: str) -> PromptTemplateVersion | None:
     return (
         PromptTemplateVersion.objects.select_related("template")

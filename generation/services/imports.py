@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from generation.ingest.mapping import FieldMapping, RowInvalid, RowMapper
 from generation.ingest.readers import RowError, parquet_row_count, read_rows
-from generation.ingest.sinks import sink_for_connection
 from generation.models import (
     Generator,
     GeneratorKind,
@@ -25,13 +26,16 @@ from generation.models import (
     PromptTemplateVersion,
     SampleStatus,
 )
+from generation.services.import_sinks import sink_for_connection
 from generation.signals import samples_arrived
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess, SystemActor, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 from synthreview.projects.services.counters import sample_count_add
 
+# The worker that writes an import's rows; the log names it when no member started the import.
+IMPORT_WORKER = SystemActor("task:import")
 # Past this many bad rows the rest of the file is not read: the user has enough to fix.
 MAX_REPORTED_ERRORS = 50
 PROGRESS_EVERY_ROWS = 5000
@@ -115,6 +119,39 @@ def import_batch_create(
         default_template=template_name,
         created_by=signed_in_account(access.actor),
     )
+
+
+def import_upload_start(
+    access: ProjectAccess,
+    *,
+    upload: UploadedFile,
+    fmt: str,
+    origin: str,
+    generator_name: str = "",
+    template_name: str = "",
+    mapping: FieldMapping | None = None,
+) -> ImportBatch:
+    """Store an uploaded file and queue its import; a worker runs it (import_batch_run)."""
+    # The stored name is ours alone; the user's file name is only ever displayed.
+    folder = settings.DATA_DIR / "imports" / str(access.project.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.{fmt}"
+    with open(path, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    with transaction.atomic():
+        batch = import_batch_create(
+            access,
+            path=path,
+            file_name=upload.name or path.name,
+            fmt=fmt,
+            origin=origin,
+            generator_name=generator_name,
+            template_name=template_name,
+            mapping=mapping,
+        )
+        enqueue_on_commit("generation.tasks.import_batch_task", batch.pk)
+    return batch
 
 
 def import_batch_run(
@@ -222,7 +259,7 @@ def _import_rows(batch: ImportBatch, *, progress: ProgressCallback | None, use_c
         _checks_request(batch_id=batch.pk)
     audit_log_record(
         project=batch.project,
-        actor=batch.created_by,
+        actor=batch.created_by or IMPORT_WORKER,
         action="import",
         obj=batch,
         details={

@@ -38,12 +38,14 @@ from generation.runs.plan import (
 )
 from generation.services.run_lanes import lane_execute
 from generation.signals import samples_arrived
-from synthreview.projects.access import ProjectAccess, signed_in_account
+from synthreview.projects.access import ProjectAccess, SystemActor, signed_in_account
 from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
 ITEM_BATCH = 2_000
+# A run finishes when its last item does, in whichever worker ran that item: no person acts.
+RUN_WORKER = SystemActor("task:run")
 DEFAULT_COMPLETION_TOKENS = 256  # for the cost estimate when a generator sets no max_tokens
 
 
@@ -328,7 +330,7 @@ def run_finish_if_done(*, run_id: int) -> GenerationRun:
         run.save(update_fields=["status", "finished_at"])
         audit_log_record(
             project=run.project,
-            actor=None,
+            actor=RUN_WORKER,
             action=f"run.{run.status}",
             obj=run,
             details={"done": run.items_done, "failed": run.items_failed, "samples": run.samples_created},

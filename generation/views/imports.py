@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import uuid
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -12,13 +8,12 @@ from django_htmx.http import HttpResponseStopPolling
 
 from generation.access import get_import_for_user
 from generation.forms.imports import ImportForm
-from generation.models import ImportBatch, ImportFormat, ImportStatus
+from generation.models import ImportFormat, ImportStatus
 from generation.selectors.imports import import_repeated_rows
-from generation.services.imports import import_batch_create
-from generation.tasks import import_batch_task
+from generation.services.imports import import_upload_start
 from synthreview.http import HtmxHttpRequest
 from synthreview.progress import progress_get, progress_key
-from synthreview.projects.access import ProjectAccess, get_project_for_user
+from synthreview.projects.access import get_project_for_user
 
 
 @login_required
@@ -27,33 +22,18 @@ def import_new(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "import")
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        batch = _start_import(access, form)
-        return redirect("import_detail", slug=slug, pk=batch.pk)
-    return render(request, "generation/import_new.html", {"access": access, "project": access.project, "form": form})
-
-
-def _start_import(access: ProjectAccess, form: ImportForm) -> ImportBatch:
-    data = form.cleaned_data
-    # The stored name is ours alone; the user's file name is only ever displayed.
-    folder = settings.DATA_DIR / "imports" / str(access.project.pk)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.{data['format']}"
-    with open(path, "wb") as out:
-        for chunk in data["file"].chunks():
-            out.write(chunk)
-    with transaction.atomic():
-        batch = import_batch_create(
+        data = form.cleaned_data
+        batch = import_upload_start(
             access,
-            path=path,
-            file_name=data["file"].name,
+            upload=data["file"],
             fmt=data["format"],
             origin=data["origin"],
             generator_name=data["generator"].strip(),
             template_name=data["template"].strip(),
             mapping=data["mapping"],
         )
-        transaction.on_commit(lambda: import_batch_task.delay(batch.pk))
-    return batch
+        return redirect("import_detail", slug=slug, pk=batch.pk)
+    return render(request, "generation/import_new.html", {"access": access, "project": access.project, "form": form})
 
 
 @login_required

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods
 
 from generation.checks import REGISTRY, default_checks_for
 from generation.forms.templates import TemplateVersionForm, format_defaults
-from generation.models import PromptTemplate, PromptTemplateVersion
+from generation.models import PromptTemplateVersion
 from generation.prompts import RESERVED_VARIABLES
-from generation.selectors.templates import project_templates, template_latest_version
+from generation.selectors.templates import project_templates, template_latest_version, template_names
 from generation.services.templates import template_version_create
 from synthreview.projects.access import get_project_for_user
 
@@ -92,7 +92,7 @@ def template_version_new(request: HttpRequest, slug: str) -> HttpResponse:
             "access": access,
             "project": project,
             "form": form,
-            "existing_names": PromptTemplate.objects.filter(project=project).values_list("name", flat=True),
+            "existing_names": template_names(project),
             "format_defaults": format_defaults(),
             "reserved_variables": RESERVED_VARIABLES,
         },

@@ -4,9 +4,9 @@ counts that returns its decision with a reason a lead can act on.
 - recursion: no synthetic sample from a generator related to the model being
   trained: the one the export names, else every model the project declares (a
   named model must be declared, and a project must declare one);
-- audit (audit_gate.py): every synthetic sample cleared by a closed expert audit
-  that saw it, on its own generator's items (a lead may override with a written
-  reason);
+- audit (reviews/selectors/audit_gate.py: it reads the closed audits): every
+  synthetic sample cleared by a closed expert audit that saw it, on its own
+  generator's items (a lead may override with a written reason);
 - mix: the real share at least the phase's (or the custom) minimum, and no
   generator above its cap.
 

@@ -55,6 +55,11 @@ def audit_item_for(audit: Audit, sample_id: int) -> AuditItem | None:
     return AuditItem.objects.filter(audit=audit, sample_id=sample_id).first()
 
 
+def audit_item_verdict_of(audit: Audit, sample_id: int, reviewer: User) -> Verdict | None:
+    """This reviewer's verdict on one audit item, if they gave one."""
+    return Verdict.objects.filter(audit=audit, sample_id=sample_id, reviewer=reviewer).first()
+
+
 @dataclass(frozen=True)
 class AuditProgress:
     items: int

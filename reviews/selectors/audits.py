@@ -21,9 +21,11 @@ from reviews.models import (
     AuditItem,
     AuditStatus,
     ErrorCategory,
+    GoldSample,
     Verdict,
     VerdictValue,
 )
+from synthreview.projects.models import Project
 
 VALUES = [VerdictValue.CORRECT.value, VerdictValue.WRONG.value, VerdictValue.UNSURE.value]
 BREAKDOWNS = {
@@ -31,6 +33,19 @@ BREAKDOWNS = {
     "template_version": "Template version",
     "run": "Run",
 }
+
+
+def project_audits(project: Project, *, limit: int = 100) -> list[Audit]:
+    """The project's latest audits, newest first, for the audit list."""
+    return list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:limit])
+
+
+def gold_sample_count(project: Project) -> int:
+    return GoldSample.objects.filter(project=project).count()
+
+
+def gold_sample_of(project: Project, sample: Sample) -> GoldSample | None:
+    return GoldSample.objects.filter(project=project, sample=sample).first()
 
 
 @dataclass

@@ -15,7 +15,8 @@ from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import MemberSet
-from synthreview.projects.models import AuditLog, Project, SampleCount
+from synthreview.projects.models import AuditLog, Project
+from synthreview.projects.selectors.counters import sample_count
 
 PAGE_SIZE = 50
 # Counting matches stops here; past it the page shows the planner's estimate.
@@ -108,12 +109,8 @@ def samples_count(
     used = {key for key, value in filters.items() if value not in (None, "", [])}
     # The counters count held items too, which the filtered rows leave out for a blinded reader.
     if used <= _COUNTER_FILTERS and not blinding.excludes_from(filters):
-        counts = SampleCount.objects.filter(project=project)
-        if filters.get("origin"):
-            counts = counts.filter(origin=filters["origin"])
-        if filters.get("status"):
-            counts = counts.filter(status=filters["status"])
-        return CountFigure(int(sum(counts.values_list("count", flat=True))), exact=True)
+        counted = sample_count(project.pk, origin=filters.get("origin"), status=filters.get("status"))
+        return CountFigure(counted, exact=True)
     capped = queryset.order_by()[: COUNT_CAP + 1].count()
     if capped <= COUNT_CAP:
         return CountFigure(capped, exact=True)

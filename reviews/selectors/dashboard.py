@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from django.db.models import F
+
 from generation.models import Origin
 from reviews.charts.trend import TrendSeries
-from reviews.models import Alert, Audit, QualitySnapshot, SnapshotScope
+from reviews.models import Alert, AlertChannel, Audit, QualitySnapshot, SnapshotScope
 from reviews.quality.thresholds import Threshold, project_thresholds
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
-from synthreview.projects.models import Project, SampleCount
+from synthreview.projects.models import Project
+from synthreview.projects.selectors.counters import sample_counts
 
 # The scalar figures of a snapshot, in the metrics table's column order.
 METRIC_COLUMNS: list[tuple[str, str, bool]] = [
@@ -92,11 +95,23 @@ def drift_history(project: Project, history: list[QualitySnapshot]) -> dict[str,
     }
 
 
+def latest_alerts(project: Project, *, limit: int = 20) -> list[Alert]:
+    """The alerts the dashboard lists: open ones first (on every database), then by when they were
+    acknowledged, newest first within each."""
+    return list(
+        Alert.objects.filter(project=project)
+        .select_related("acknowledged_by")
+        .order_by(F("acknowledged_at").asc(nulls_first=True), "-created_at")[:limit]
+    )
+
+
+def alert_channel_of(project: Project) -> AlertChannel | None:
+    return AlertChannel.objects.filter(project=project).first()
+
+
 def sample_mix(project: Project) -> dict[str, int]:
-    counts = {origin: 0 for origin in Origin.values}
-    for origin, count in SampleCount.objects.filter(project=project).values_list("origin", "count"):
-        counts[origin] = counts.get(origin, 0) + int(count)
-    return counts
+    counts = sample_counts(project)
+    return {origin: counts.origin_total(origin) for origin in Origin.values}
 
 
 def metrics_table(snapshots: list[QualitySnapshot], thresholds: dict[str, Threshold]) -> list[dict]:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from generation.models import Origin, Sample, SampleFlag, SampleStatus
+from generation.models import Sample, SampleFlag, SampleStatus
 from reviews.models import Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
-from synthreview.projects.models import Project, SampleCount
+from synthreview.projects.models import Project
+from synthreview.projects.params import finite_float_or_none, non_negative_int_or_none
+from synthreview.projects.selectors.counters import sample_count
 
 QUEUE_ORDERS: dict[str, str] = {
     "oldest": "Oldest pending first",
@@ -39,14 +41,20 @@ class QueueCursor:
 
     @classmethod
     def parse(cls, text: str | None) -> QueueCursor | None:
-        if not text:
+        """The cursor a queue link carried ("segment:id", or "segment:novelty:id" in the novelty
+        order), or None, the start of the queue, for anything else."""
+        head, *values = (text or "").split(":")
+        segment = non_negative_int_or_none(head)
+        if segment is None or len(values) not in (1, 2):
             return None
-        try:
-            head, *values = text.split(":")
-            parsed = tuple(float(v) if "." in v or "e" in v else int(v) for v in values)
-            return cls(int(head), parsed) if parsed else None
-        except ValueError:
+        pk = non_negative_int_or_none(values[-1])
+        if pk is None:
             return None
+        if len(values) == 1:
+            return cls(segment, (pk,))
+        # A novelty may be a hair below zero (1 - a cosine that rounding put above 1): any finite number.
+        novelty = finite_float_or_none(values[0])
+        return cls(segment, (novelty, pk)) if novelty is not None else None
 
 
 def _segments(order: str, project: Project) -> list[_Segment]:
@@ -166,9 +174,11 @@ def queue_cursor_of(
     return QueueCursor(0, (sample.pk,))
 
 
+def queue_sample_of(project: Project, sample_id: int) -> Sample | None:
+    """A sample of the project by id, or None; the queue falls back to it at either end."""
+    return Sample.objects.filter(project=project, pk=sample_id).first()
+
+
 def queue_pending_estimate(project: Project) -> int:
     """Pending samples in the project, from the counters (never a COUNT(*))."""
-    rows = SampleCount.objects.filter(
-        project=project, status=SampleStatus.PENDING, origin__in=Origin.values
-    ).values_list("count", flat=True)
-    return int(sum(rows))
+    return sample_count(project.pk, status=SampleStatus.PENDING)

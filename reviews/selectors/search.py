@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.http import Http404
+from django.utils import timezone
 
 from generation.models import Sample
 from reviews.models import SearchStatus, SimilaritySearch
@@ -28,8 +29,6 @@ class SearchView:
 
     @property
     def lost(self) -> bool:
-        from django.utils import timezone
-
         return (
             self.search.status in (SearchStatus.QUEUED, SearchStatus.RUNNING)
             and self.search.created_at < timezone.now() - SEARCH_TIME_LIMIT

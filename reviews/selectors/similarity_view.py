@@ -64,6 +64,14 @@ class GroupCard:
         return sorted(self.suggested_keep - shown)
 
 
+def duplicate_group_exists(project: Project, group_id: int) -> bool:
+    return DuplicateGroup.objects.filter(project=project, pk=group_id).exists()
+
+
+def cluster_exists(project: Project, cluster_id: int) -> bool:
+    return Cluster.objects.filter(project=project, pk=cluster_id).exists()
+
+
 def _groups(project: Project, *, status: str, kind: str) -> QuerySet[DuplicateGroup]:
     groups = DuplicateGroup.objects.filter(project=project)
     if status:

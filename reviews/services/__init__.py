@@ -7,7 +7,8 @@ which the audit log names in `details["system_actor"]`); `access.user` is the me
 needs a person. The view has already checked `access.can(need)`.
 Two kinds take no access: services a worker runs with no one behind it (embedding, builds,
 snapshots, the export's file) take ids (`project_id=`, `export_id=`) and load the rows themselves,
-and their log rows have no actor; pure helpers take plain values.
+and their log rows name the worker as a `SystemActor` (`task:export`) where no member asked; pure
+helpers take plain values.
 """
 
 from __future__ import annotations

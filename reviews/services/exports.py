@@ -3,87 +3,45 @@
 The counts the gates judge, the manifest's figures and the rows written are read
 from one snapshot of the database (REPEATABLE READ on PostgreSQL), so the
 manifest always describes the file exactly, even while reviewers keep working.
+The reads are in reviews/selectors/exports.py, the manifest is built by
+reviews/governance/manifest.py, and this module asks, claims, decides, writes and
+finishes.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import (
-    BigIntegerField,
-    Case,
-    CharField,
-    Count,
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    TextField,
-    Value,
-    When,
-)
-from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
-from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
-from reviews.governance.audit_gate import audit_gate, audit_marks
-from reviews.governance.gates import (
-    GateDecision,
-    GroupCount,
-    Outcome,
-    ancestors,
-    lineage_graph,
-    lineage_names,
-    mix_gate,
-    recursion_gate,
-    recursion_targets,
-)
-from reviews.governance.mix_policy import minimum_real_share
-from reviews.governance.target_models import model_key
+from generation.models import Generator, Origin
+from reviews.governance.gates import GateDecision, GroupCount, Outcome, lineage_names, mix_gate, recursion_gate
+from reviews.governance.manifest import export_manifest
 from reviews.governance.writers import EXTENSIONS, WRITERS
-from reviews.models import (
-    EvalLeak,
-    EvalLeakCheck,
-    EvalSetMember,
-    EvalSetVersion,
-    Export,
-    ExportFormat,
-    ExportSplit,
-    ExportStatus,
+from reviews.models import EvalSetVersion, Export, ExportFormat, ExportSplit, ExportStatus
+from reviews.selectors.audit_gate import audit_gate, audit_marks
+from reviews.selectors.exports import (
+    export_manifest_reads,
+    export_rows,
+    export_selection_counts,
+    export_template_versions,
 )
+from reviews.services.eval_leaks import eval_leak_check
 from reviews.services.eval_sets import eval_set_latest
-from synthreview.projects.access import ProjectAccess
+from synthreview.projects.access import ProjectAccess, SystemActor
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
 ProgressCallback = Callable[[int, int, str], None]
-ROW_FIELDS = (
-    "id",
-    "input",
-    "output",
-    "label",
-    "origin",
-    "generator_id",
-    "template_version_id",
-    "run_id",
-    "generation_depth",
-    "split",
-    "content_hash",
-    "metadata_text",
-)
-READ_CHUNK = 5000
-# A held-back sample is counted under the first of these that applies.
-HELD_BACK_ORDER = ("eval_member", "eval_leak", "leak_unchecked", "excluded_generator", "too_deep")
-# Held-back leaks the manifest names one by one (with the eval item each is too close to); the rest are counted.
-LISTED_LEAKS = 1000
-LEAK_SNIPPET_CHARS = 120
+# The worker that decides the gates and writes the file: the log names it for a failure, and
+# for an export no member asked for.
+EXPORT_WORKER = SystemActor("task:export")
 
 
 class ExportError(ValueError):
@@ -173,8 +131,6 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
         if export.split == ExportSplit.TRAIN and export.eval_set_version_id:
             if progress:
                 progress(0, 0, "checking for eval leaks")
-            from reviews.services.eval_leaks import eval_leak_check
-
             eval_leak_check(version_id=export.eval_set_version_id)
         with _snapshot():
             # A second delivery of the same task waits here for the first, then finds the export finished.
@@ -190,7 +146,7 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
             return Export.objects.get(pk=export.pk)
         audit_log_record(
             project=export.project,
-            actor=None,
+            actor=EXPORT_WORKER,
             action="export.failed",
             obj=export,
             details={"error": f"{type(error).__name__}: {error}"},
@@ -216,135 +172,27 @@ class _snapshot:
         self.atomic.__exit__(kind, error, traceback)
 
 
-def _train_selection(export: Export) -> tuple[QuerySet[Sample], dict[str, Q]]:
-    """Accepted samples outside the eval split, each marked with why it is held back, if it is."""
-    samples = Sample.objects.filter(project_id=export.project_id, status=SampleStatus.ACCEPTED).exclude(
-        split=Split.EVAL
-    )
-    held = {"too_deep": Q(generation_depth__gt=export.max_generation_depth)}
-    excluded_ids = list(export.excluded_generators.values_list("id", flat=True))
-    if excluded_ids:
-        held["excluded_generator"] = Q(generator_id__in=excluded_ids)
-    if export.eval_set_version_id:
-        held["eval_member"] = Q(
-            Exists(EvalSetMember.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
-        )
-        held["eval_leak"] = Q(
-            Exists(EvalLeak.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
-        )
-        # Samples that arrived after the leak check finished are not known to be clean: held back, counted.
-        checked_through = (
-            EvalLeakCheck.objects.filter(version_id=export.eval_set_version_id)
-            .values_list("checked_through_id", flat=True)
-            .first()
-            or 0
-        )
-        held["leak_unchecked"] = Q(id__gt=checked_through)
-    return samples, held
-
-
-def _selection_counts(export: Export, marks: list[int] | None = None) -> tuple[list[GroupCount], Counter]:
-    """The included samples by origin × generator × template version × run × audit freshness mark, and the
-    held-back ones by reason. `marks` are the closed audits' drawn-through sample ids, ascending: each
-    synthetic sample falls under the first mark at or above its id (None above them all), so one grouped
-    pass tells the audit gate how many samples each audit could have seen."""
-    if export.split == ExportSplit.EVAL:
-        rows = (
-            Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
-            .values("origin", "generator_id", "template_version_id", "run_id")
-            .annotate(n=Count("id"))
-        )
-        return [
-            GroupCount(r["origin"], r["generator_id"], r["template_version_id"], r["run_id"], r["n"]) for r in rows
-        ], Counter()
-    samples, held = _train_selection(export)
-    # One pass: each sample gets the first reason that holds it back (or none), then grouped.
-    reason = Case(
-        *(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
-        default=Value(""),
-        output_field=CharField(),
-    )
-    mark = Case(
-        *(When(Q(origin=Origin.SYNTHETIC, id__lte=m), then=Value(m)) for m in marks or ()),
-        default=Value(None),
-        output_field=BigIntegerField(),
-    )
-    groups: list[GroupCount] = []
-    held_back: Counter = Counter()
-    for row in (
-        samples.annotate(held=reason, mark=mark)
-        .values("held", "origin", "generator_id", "template_version_id", "run_id", "mark")
-        .annotate(n=Count("id"))
-        .order_by()
-    ):
-        if row["held"]:
-            held_back[row["held"]] += row["n"]
-        else:
-            groups.append(
-                GroupCount(
-                    row["origin"], row["generator_id"], row["template_version_id"], row["run_id"], row["n"], row["mark"]
-                )
-            )
-    return groups, held_back
-
-
-def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
-    if export.split == ExportSplit.EVAL:
-        query = Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
-    else:
-        query, held = _train_selection(export)
-        for condition in held.values():
-            query = query.exclude(condition)
-    return (
-        query.annotate(metadata_text=Cast("metadata", output_field=TextField())).order_by("id").values_list(*ROW_FIELDS)
-    )
-
-
-def _rows(export: Export, names: dict, versions: dict, models: dict) -> Iterator[tuple]:
-    generator_names, run_names = names["generator"], names["run"]
-    for (
-        pk,
-        input_text,
-        output_text,
-        label,
-        origin,
-        generator_id,
-        version_id,
-        run_id,
-        depth,
-        split,
-        content_hash,
-        metadata,
-    ) in _included_rows(export).iterator(chunk_size=READ_CHUNK):
-        template, version = versions.get(version_id, (None, None))
-        yield (
-            pk,
-            input_text,
-            output_text,
-            label,
-            origin,
-            origin == Origin.SYNTHETIC,
-            generator_names.get(generator_id),
-            models.get(generator_id),
-            template,
-            version,
-            run_names.get(run_id),
-            depth,
-            split or None,
-            content_hash,
-            metadata,
-        )
-
-
 def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None:
     project = export.project
     names = lineage_names(project)
     generators = list(Generator.objects.filter(project=project))
     if progress:
         progress(0, 0, "counting")
-    groups, held_back = _selection_counts(export, audit_marks(project) if export.split == ExportSplit.TRAIN else None)
+    groups, held_back = export_selection_counts(
+        export, audit_marks(project) if export.split == ExportSplit.TRAIN else None
+    )
     decisions, audits_used = _gates(export, groups, names, generators)
-    manifest = _manifest(export, groups, held_back, decisions, audits_used, names)
+    manifest = export_manifest(
+        export,
+        project=project,
+        reads=export_manifest_reads(export),
+        groups=groups,
+        held_back=held_back,
+        decisions=decisions,
+        audits_used=audits_used,
+        names=names,
+        embedding_model=settings.EMBEDDING_MODEL,
+    )
     refused = [d for d in decisions if d.refused]
     if refused:
         _finish(export, status=ExportStatus.REFUSED, manifest=manifest, refusals=[d.as_dict() for d in refused])
@@ -356,15 +204,10 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     extension = EXTENSIONS[export.format]
     final_path = directory / f"export-{export.pk}.{extension}"
     partial_path = directory / f"export-{export.pk}.{extension}.partial"
-    versions = {
-        pk: (name, number)
-        for pk, name, number in PromptTemplateVersion.objects.filter(template__project=project).values_list(
-            "id", "template__name", "version"
-        )
-    }
+    versions = export_template_versions(project)
     models = {generator.pk: generator.model_name for generator in generators}
     on_batch = (lambda written: progress(written, total, "writing")) if progress else None
-    sha256, size, written = WRITERS[export.format](_rows(export, names, versions, models), partial_path, on_batch)
+    sha256, size, written = WRITERS[export.format](export_rows(export, names, versions, models), partial_path, on_batch)
     if written != total:
         raise RuntimeError(f"wrote {written} rows where the snapshot counted {total}")
     os.replace(partial_path, final_path)
@@ -423,156 +266,6 @@ def _gates(
     return decisions, audits_used
 
 
-def _by(groups: list[GroupCount], attribute: str, labels: dict) -> list[dict]:
-    counts: Counter = Counter()
-    for group in groups:
-        counts[getattr(group, attribute)] += group.count
-    rows = [
-        {"id": key, "name": labels.get(key) if key is not None else None, "samples": n} for key, n in counts.items()
-    ]
-    return sorted(rows, key=lambda row: (row["name"] is not None, row["name"] or ""))
-
-
-def _lineage(export: Export, groups: list[GroupCount]) -> dict:
-    """The models being trained and each exported generator's model with everything it derives from."""
-    declared = export.project.target_models or []
-    in_export = {group.generator_id for group in groups if group.generator_id is not None}
-    generators = list(Generator.objects.filter(project_id=export.project_id).order_by("name"))
-    parents = lineage_graph(generators, declared)
-    return {
-        "target_models": declared,
-        "checked_against": []
-        if export.split != ExportSplit.TRAIN
-        else [model["name"] for model in recursion_targets(target_model=export.target_model, declared=declared)[0]],
-        "generators": [
-            {
-                "name": generator.name,
-                "model": generator.model_name,
-                "derived_from": generator.derived_from,
-                "lineage": generator.lineage,
-                "all_ancestors": sorted(
-                    set().union(*(ancestors(name, parents) for name in generator.lineage))
-                    - {model_key(generator.model_name)}
-                ),
-            }
-            for generator in generators
-            if generator.pk in in_export
-        ],
-    }
-
-
-def _leaks_held_back(export: Export) -> dict | None:
-    """Which eval item each held-back leak is too close to; the first LISTED_LEAKS by sample id."""
-    if export.split != ExportSplit.TRAIN or not export.eval_set_version_id:
-        return None
-    leaks = EvalLeak.objects.filter(
-        version_id=export.eval_set_version_id,
-        sample__project_id=export.project_id,
-        sample__status=SampleStatus.ACCEPTED,
-    ).exclude(sample__split=Split.EVAL)
-    rows = leaks.order_by("sample_id").annotate(eval_input=Substr("eval_sample__input", 1, LEAK_SNIPPET_CHARS + 1))
-    listed = [
-        {
-            "sample_id": row["sample_id"],
-            "eval_sample_id": row["eval_sample_id"],
-            "kind": row["kind"],
-            "similarity": round(row["similarity"], 4),
-            "eval_input": (
-                row["eval_input"][:LEAK_SNIPPET_CHARS] + "…"
-                if len(row["eval_input"]) > LEAK_SNIPPET_CHARS
-                else row["eval_input"]
-            ),
-        }
-        for row in rows.values("sample_id", "eval_sample_id", "kind", "similarity", "eval_input")[:LISTED_LEAKS]
-    ]
-    total = len(listed) if len(listed) < LISTED_LEAKS else leaks.count()
-    return {"total": total, "listed": listed}
-
-
-def _manifest(
-    export: Export,
-    groups: list[GroupCount],
-    held_back: Counter,
-    decisions: list[GateDecision],
-    audits_used: list[dict],
-    names: dict,
-) -> dict:
-    project = export.project
-    by_origin: Counter[str] = Counter()
-    for group in groups:
-        by_origin[group.origin] += group.count
-    total = sum(by_origin.values())
-    version = export.eval_set_version
-    leak_check = getattr(version, "leak_check", None) if version else None
-    override = next((d for d in decisions if d.outcome == Outcome.OVERRIDDEN), None)
-    return {
-        "synthreview_manifest": 1,
-        "export_id": export.pk,
-        "project": {"slug": project.slug, "name": project.name},
-        "created_by": export.created_by.get_username() if export.created_by else None,
-        "requested_at": export.created_at.isoformat(),
-        "selection": {
-            "split": export.split,
-            "status": SampleStatus.ACCEPTED if export.split == "train" else None,
-            "target_model": export.target_model or None,
-            "max_generation_depth": export.max_generation_depth,
-            "excluded_generators": sorted(export.excluded_generators.values_list("name", flat=True)),
-        },
-        "counts": {
-            "total": total,
-            "by_origin": {origin: by_origin.get(origin, 0) for origin in (Origin.REAL, Origin.SYNTHETIC)},
-            "by_generator": _by(groups, "generator_id", names["generator"]),
-            "by_template_version": _by(groups, "template_version_id", names["template_version"]),
-            "by_run": _by(groups, "run_id", names["run"]),
-        },
-        "real_share": by_origin.get(Origin.REAL, 0) / total if total else None,
-        "synthetic_share": by_origin.get(Origin.SYNTHETIC, 0) / total if total else None,
-        "held_back": {
-            "eval_member": held_back.get("eval_member", 0),
-            "eval_leak": held_back.get("eval_leak", 0),
-            "leak_unchecked": held_back.get("leak_unchecked", 0),
-            "excluded_generator": held_back.get("excluded_generator", 0),
-            "too_deep": held_back.get("too_deep", 0),
-        },
-        "eval_set": None
-        if version is None
-        else {
-            "version": version.version,
-            "hash": version.content_hash,
-            "members": version.member_count,
-            "leak_check": None
-            if leak_check is None
-            else {
-                "threshold": leak_check.threshold,
-                "embedding_model": leak_check.model_name,
-                "checked_through_sample_id": leak_check.checked_through_id,
-                "leaks": leak_check.leaks_found,
-            },
-        },
-        "audits": audits_used,
-        "lineage": _lineage(export, groups),
-        "eval_leaks_held_back": _leaks_held_back(export),
-        "decisions": [d.as_dict() for d in decisions],
-        "override": None
-        if override is None
-        else {
-            "gate": override.gate,
-            "reason": export.audit_override_reason,
-            "by": export.created_by.get_username() if export.created_by else None,
-        },
-        "settings": {
-            "phase": project.phase,
-            "custom_min_real_share": project.min_real_share,
-            "min_real_share_in_force": float(minimum_real_share(project.phase, project.min_real_share)),
-            "noise_floor_limit": project.noise_floor_limit,
-            "eval_leak_threshold": project.eval_leak_threshold,
-            "generator_caps": project.generator_caps or {},
-            "project_max_generation_depth": project.max_generation_depth,
-            "embedding_model": settings.EMBEDDING_MODEL,
-        },
-    }
-
-
 def _finish(export: Export, *, status: str, manifest: dict, refusals: list | None = None, **fields: object) -> None:
     now = timezone.now()
     manifest["finished_at"] = now.isoformat()
@@ -588,12 +281,16 @@ def _finish(export: Export, *, status: str, manifest: dict, refusals: list | Non
         "refusals": [r["reason"] for r in refusals or []],
     }
     audit_log_record(
-        project=export.project, actor=export.created_by, action=f"export.{status}", obj=export, details=details
+        project=export.project,
+        actor=export.created_by or EXPORT_WORKER,
+        action=f"export.{status}",
+        obj=export,
+        details=details,
     )
     if manifest.get("override"):
         audit_log_record(
             project=export.project,
-            actor=export.created_by,
+            actor=export.created_by or EXPORT_WORKER,
             action="export.override",
             obj=export,
             details=manifest["override"],

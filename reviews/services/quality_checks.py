@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from reviews.models import QualitySnapshot
 from reviews.services.quality_snapshots import quality_snapshots_compute
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Project, QualityCheckSchedule
 from synthreview.projects.queue import enqueue_on_commit
 
@@ -60,6 +61,11 @@ def quality_checks_dispatch() -> int:
             stamp = claimed_at.isoformat()
             enqueue_on_commit("reviews.tasks.quality_check_task", project_id, stamp)
     return len(claimed)
+
+
+def quality_snapshot_request(access: ProjectAccess) -> None:
+    """A lead's "recompute now": a worker measures the project once, off its schedule."""
+    enqueue_on_commit("reviews.tasks.quality_snapshot_task", access.project.pk)
 
 
 def quality_check_run(*, project_id: int, claimed_at: datetime) -> bool:

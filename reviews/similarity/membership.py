@@ -17,6 +17,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, QuerySet, Sum
 
+from synthreview.projects.params import non_negative_int_or_none
+
+# A sum of squares of BIGINT ids over a large set runs to about 40 digits; a longer part is forged.
+_LARGEST_TOKEN_PART = 10**40 - 1
+
 
 @dataclass(frozen=True)
 class MemberSet:
@@ -37,9 +42,12 @@ class MemberSet:
     def parse(cls, token: str | None) -> MemberSet | None:
         """The token a form sent back, or None when it is missing or malformed."""
         parts = (token or "").strip().split(".")
-        if len(parts) != 3 or not all(part.isdigit() and len(part) <= 40 for part in parts):
+        if len(parts) != 3:
             return None
-        return cls(*(int(part) for part in parts))
+        count, total, squares = (non_negative_int_or_none(part, maximum=_LARGEST_TOKEN_PART) for part in parts)
+        if count is None or total is None or squares is None:
+            return None
+        return cls(count, total, squares)
 
 
 EMPTY = MemberSet(0, 0, 0)

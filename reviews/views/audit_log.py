@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from reviews.forms.audit_log import AuditLogFilterForm
 from reviews.selectors.audit_log import CSV_COLUMNS, PAGE_SIZE, audit_log_csv_rows, audit_log_filtered, audit_log_page
+from reviews.views._query import filter_query
 from synthreview.csv_safety import csv_safe_cell
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
@@ -22,20 +23,12 @@ from synthreview.projects.params import non_negative_int_or_none
 _CURSORS = ("before", "after")
 
 
-def _filter_query(params: QueryDict) -> str:
-    query = QueryDict(mutable=True)
-    for key, values in params.lists():
-        if key not in _CURSORS and any(values):
-            query.setlist(key, [value for value in values if value])
-    return query.urlencode()
-
-
 @login_required
 @require_GET
 def audit_log(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "audit_log")
     project = access.project
-    params = QueryDict(_filter_query(request.GET))
+    params = QueryDict(filter_query(request.GET, leave_out=_CURSORS))
     form = AuditLogFilterForm(params or None, project=project)
     context: dict = {
         "project": project,
@@ -72,7 +65,7 @@ class _Echo:
 def audit_log_csv(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     access = get_project_for_user(request.user, slug, "audit_log")
     project = access.project
-    params = QueryDict(_filter_query(request.GET))
+    params = QueryDict(filter_query(request.GET, leave_out=_CURSORS))
     form = AuditLogFilterForm(params or None, project=project)
     if form.is_bound and not form.is_valid():
         return HttpResponse(

@@ -13,10 +13,11 @@ from django.shortcuts import redirect, render
 from reviews import selectors
 from reviews.access import get_audit_for_user
 from reviews.forms.samples import VerdictForm
-from reviews.models import Audit, AuditItem, Verdict
+from reviews.models import Audit, AuditItem
 from reviews.selectors import SampleView
 from reviews.selectors.audit_queue import (
     audit_item_for,
+    audit_item_verdict_of,
     audit_progress,
     audit_queue_next,
     audit_queue_previous,
@@ -47,11 +48,7 @@ def _card(
 ) -> HttpResponse:
     # The blind card shows the texts and label only, so neighbours, flags and verdicts are never read.
     view = SampleView(sample=item.sample, similarity=None) if item is not None else None
-    my_verdict = (
-        Verdict.objects.filter(audit=audit, sample_id=item.sample_id, reviewer=request.user).first()
-        if item is not None
-        else None
-    )
+    my_verdict = audit_item_verdict_of(audit, item.sample_id, request.user) if item is not None else None
     audit.refresh_from_db(fields=["status"])
     context = {
         "project": access.project,

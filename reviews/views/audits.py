@@ -20,9 +20,9 @@ from reviews.access import get_audit_for_user
 from reviews.charts import interval_bars, trend_lines
 from reviews.forms.audits import AdjudicationForm, AuditCloseForm, AuditForm, AuditPlanForm, GoldForm
 from reviews.metrics import planned_interval_width, wilson_interval
-from reviews.models import Audit, AuditStatus, GoldSample
+from reviews.models import Audit, AuditStatus
 from reviews.selectors.audit_queue import audit_progress, audits_progress
-from reviews.selectors.audits import BREAKDOWNS, audit_figures
+from reviews.selectors.audits import BREAKDOWNS, audit_figures, gold_sample_count, project_audits
 from reviews.selectors.blinding import blinding_for
 from reviews.selectors.noise_floor import (
     closed_audits,
@@ -126,7 +126,7 @@ def audit_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                 return redirect("audit_detail", slug, audit.pk)
     elif request.method == "POST":
         get_project_for_user(request.user, slug, "audit")
-    audits = list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:100])
+    audits = project_audits(project)
     progress = audits_progress(audits)
     rows = [{"audit": audit, "progress": progress[audit.pk], "floor": audit.frozen_noise_floor} for audit in audits]
     # What the lead typed, even when the form refuses it, so the planner shows that audit; a rate is a percent.
@@ -137,7 +137,7 @@ def audit_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "access": access,
         "form": form,
         "rows": rows,
-        "gold_count": GoldSample.objects.filter(project=project).count(),
+        "gold_count": gold_sample_count(project),
         "plan": _plan(60 if planned is None else planned, 10 if rate is None else rate) if form else None,
     }
     return render(request, "reviews/audits.html", context, status=400 if form is not None and form.errors else 200)

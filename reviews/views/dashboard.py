@@ -18,14 +18,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reviews.access import get_alert_for_user
 from reviews.charts import histogram, stacked_share, trend_lines
-from reviews.models import Alert, AlertChannel, SnapshotScope
+from reviews.models import SnapshotScope
 from reviews.quality.drift import MIN_WINDOW
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
 from reviews.selectors.dashboard import (
     FIGURES,
     METRIC_COLUMNS,
+    alert_channel_of,
     drift_history,
     figure_rows,
+    latest_alerts,
     latest_snapshots,
     metrics_table,
     nearest_real_bins,
@@ -35,8 +37,8 @@ from reviews.selectors.dashboard import (
 )
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
 from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
+from reviews.services.quality_checks import quality_snapshot_request
 from reviews.services.quality_snapshots import SUBSET_ROWS
-from reviews.tasks import quality_snapshot_task
 from reviews.views.audits import noise_floor_chart
 from synthreview.csv_safety import csv_safe_cell
 from synthreview.http import AuthenticatedHttpRequest
@@ -126,11 +128,7 @@ def dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             [("Real", mix.get("real", 0)), ("Synthetic", mix.get("synthetic", 0))], title="Real and synthetic samples"
         ),
     }
-    alerts = list(
-        Alert.objects.filter(project=project)
-        .select_related("acknowledged_by")
-        .order_by("acknowledged_at", "-created_at")[:20]
-    )
+    alerts = latest_alerts(project)
     context = {
         "project": project,
         "access": access,
@@ -188,8 +186,7 @@ def _csv_value(value: object) -> object:
 @require_POST
 def quality_recompute(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "dashboard")
-
-    transaction.on_commit(lambda: quality_snapshot_task.delay(access.project.pk))
+    quality_snapshot_request(access)
     messages.success(request, "Quality figures are being recomputed by a worker; reload in a minute.")
     return redirect("dashboard", slug)
 
@@ -208,7 +205,7 @@ def alert_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
     """Leads set thresholds and who is emailed; only admins set the webhook URL."""
     access = get_project_for_user(request.user, slug, "dashboard")
     project = access.project
-    channel = AlertChannel.objects.filter(project=project).first()
+    channel = alert_channel_of(project)
     errors: list[str] = []
     if request.method == "POST":
         current = project_thresholds(project)

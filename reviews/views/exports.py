@@ -16,10 +16,10 @@ from django_htmx.http import HttpResponseStopPolling
 from reviews.access import get_export_for_user
 from reviews.charts import share_scatter
 from reviews.forms.governance import DownstreamResultForm, ExportForm
-from reviews.governance.downstream import DownstreamError, downstream_result_record
 from reviews.governance.mix_policy import minimum_real_share
 from reviews.models import Export, ExportStatus, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
+from reviews.services.downstream import DownstreamError, downstream_result_record
 from reviews.services.exports import ExportError, export_dir, export_request
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.progress import progress_get, progress_key
@@ -153,7 +153,7 @@ def downstream_result_add(request: AuthenticatedHttpRequest, slug: str, pk: int)
     form = DownstreamResultForm(request.POST)
     if form.is_valid():
         try:
-            downstream_result_record(access=access, actor=request.user, export=export, **form.cleaned_data)
+            downstream_result_record(access, export=export, **form.cleaned_data)
         except DownstreamError as error:
             messages.error(request, str(error))
         else:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from generation.models import Generator
+from generation.selectors.generators import project_generators
 from reviews.forms.policy import PolicyForm
 from reviews.governance.mix_policy import PHASE_MIN_REAL_SHARE, minimum_real_share
 from reviews.selectors.audit_log import policy_history
@@ -28,7 +28,7 @@ def policy_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     if request.method == "POST" and not access.can("policy"):
         raise PermissionDenied("Only the project's admins change its policy.")
     project = access.project
-    generators = list(Generator.objects.filter(project=project).order_by("name"))
+    generators = list(project_generators(project))
     form = PolicyForm(request.POST if request.method == "POST" else None, project=project, generators=generators)
     if request.method == "POST" and form.is_valid():
         try:

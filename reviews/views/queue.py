@@ -15,6 +15,7 @@ from reviews.forms.samples import VerdictForm
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.selectors.audit_queue import audits_open_for_review
 from reviews.selectors.blinding import blinding_for
+from reviews.selectors.queue import queue_sample_of
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
@@ -122,7 +123,7 @@ def review_queue(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 def _sample_at(access: ProjectAccess, raw: str | None) -> Sample | None:
     if (pk := non_negative_int_or_none(raw)) is not None:
-        return Sample.objects.filter(project=access.project, pk=pk).first()
+        return queue_sample_of(access.project, pk)
     return None
 
 

@@ -15,9 +15,11 @@ from generation.models import SampleStatus
 from reviews import selectors
 from reviews.access import get_cluster_for_user
 from reviews.forms.samples import BulkForm, SampleFilterForm
-from reviews.models import Cluster, ErrorCategory, GoldSample
+from reviews.models import ErrorCategory
 from reviews.selectors import PAGE_SIZE
+from reviews.selectors.audits import gold_sample_of
 from reviews.selectors.blinding import Blinding, blinding_for
+from reviews.selectors.similarity_view import cluster_exists
 from reviews.services import (
     BulkCountChanged,
     MembershipChanged,
@@ -25,6 +27,7 @@ from reviews.services import (
     samples_bulk_set_status,
 )
 from reviews.similarity.membership import MemberSet, membership_change
+from reviews.views._query import filter_query
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
 from synthreview.projects.forms import form_errors_text
@@ -33,15 +36,6 @@ from synthreview.projects.params import non_negative_int_or_none, sample_ids_par
 # Query parameters that are the filter itself (the rest move the page or name an action).
 _NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}
 BULK_PREVIEW = 10
-
-
-def _filter_query(params: QueryDict) -> str:
-    query = params.copy()
-    for key in _NOT_FILTER:
-        query.pop(key, None)
-    for key in [k for k, v in query.lists() if not any(v)]:
-        query.pop(key)
-    return query.urlencode()
 
 
 def _listed_ids(params: QueryDict) -> list[int]:
@@ -62,7 +56,7 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "form": form,
         "can_bulk": access.can("bulk"),
         "page_size": PAGE_SIZE,
-        "filter_query": _filter_query(request.GET),
+        "filter_query": filter_query(request.GET, leave_out=_NOT_FILTER),
     }
     similar_to = non_negative_int_or_none(request.GET.get("similar_to"))
     if similar_to is not None:
@@ -124,7 +118,7 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     blinding = blinding_for(request.user, access)
     form, queryset, description = _bulk_selection(access, params, blinding)
     cluster_id = form.cleaned_data.get("cluster") if queryset is not None else None
-    if cluster_id and not Cluster.objects.filter(project=access.project, pk=cluster_id).exists():
+    if cluster_id and not cluster_exists(access.project, cluster_id):
         # A refit replaces every cluster: the page that linked here showed one that is gone.
         return render(
             request,
@@ -145,12 +139,15 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "action": action,
         "form": form,
         "description": description,
-        "filter_query": _filter_query(params),
+        "filter_query": filter_query(params, leave_out=_NOT_FILTER),
         "cluster": cluster,
         "ids": ",".join(str(pk) for pk in description.get("ids", [])),
         "page_size": PAGE_SIZE,
         "filter_pairs": [
-            (key, value) for key, values in QueryDict(_filter_query(params)).lists() for value in values if key != "ids"
+            (key, value)
+            for key, values in QueryDict(filter_query(params, leave_out=_NOT_FILTER)).lists()
+            for value in values
+            if key != "ids"
         ],
     }
     if queryset is None:
@@ -204,7 +201,7 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                     f"matching samples (audit-log entry {result.log_id}).",
                 )
                 target = reverse("sample_list", args=[slug])
-                query = _filter_query(params)
+                query = filter_query(params, leave_out=_NOT_FILTER)
                 return redirect(f"{target}?{query}" if query else target)
     shown = selectors.samples_member_set(queryset)
     count = shown.count
@@ -240,11 +237,7 @@ def sample_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> Http
             "view": selectors.sample_view(sample, neighbour_limit=10, blinding=blinding),
             "history": selectors.sample_history(sample, blinding=blinding),
             # Gold-ness is the lead's to know; the card below shows it to them alone.
-            "gold": (
-                GoldSample.objects.filter(project=access.project, sample=sample).first()
-                if access.can("audit")
-                else None
-            ),
+            "gold": gold_sample_of(access.project, sample) if access.can("audit") else None,
             "category_choices": [("", "—"), *ErrorCategory.choices],
         },
     )

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reviews import selectors
 from reviews.access import get_duplicate_group_for_user
-from reviews.models import DuplicateGroup, DuplicateGroupStatus, DuplicateKind
+from reviews.models import DuplicateGroupStatus, DuplicateKind
 from reviews.selectors import PAGE_SIZE
 from reviews.selectors.blinding import blinding_for
-from reviews.selectors.similarity_view import CLUSTERS_PER_PAGE
+from reviews.selectors.similarity_view import CLUSTERS_PER_PAGE, duplicate_group_exists
 from reviews.services import (
     DecisionConflict,
     MembershipChanged,
@@ -31,11 +31,10 @@ TABS = {"groups": "Near-duplicate groups", "clusters": "Clusters", "map": "Map"}
 
 
 def _group_after(raw: str | None) -> tuple[int, int] | None:
-    try:
-        size, pk = (int(part) for part in (raw or "").split(":"))
-    except ValueError:
-        return None
-    return size, pk
+    """The last group of the page before ("size:id"), or None (the first page) when `raw` is not one."""
+    size_part, _, pk_part = (raw or "").partition(":")
+    size, pk = non_negative_int_or_none(size_part), non_negative_int_or_none(pk_part)
+    return (size, pk) if size is not None and pk is not None else None
 
 
 @login_required
@@ -128,7 +127,7 @@ def _gone_group(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpRe
     """A rebuild drops an open group whose members it regroups: say so, instead of a bare 404
     (still a 404: another project's group looks the same, so nothing is revealed)."""
     access = get_project_for_user(request.user, slug, "review")
-    if DuplicateGroup.objects.filter(project=access.project, pk=pk).exists():
+    if duplicate_group_exists(access.project, pk):
         return None
     problem = f"Group #{pk} no longer exists: a similarity build regrouped its members since you opened it; look again."
     if not request.htmx:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -20,11 +21,25 @@ def non_negative_int_or_none(raw: str | None, *, maximum: int = LARGEST_ID) -> i
     or above `maximum`."""
     if not raw or not raw.isascii() or not raw.isdigit():
         return None
-    # Lengths first: int() refuses a string of more than 4,300 digits with ValueError.
-    if len(raw.lstrip("0")) > len(str(maximum)):
+    # Leading zeros go before the length check and int(): int() refuses a string of more than
+    # 4,300 digits with ValueError even when all but the last are zeros.
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):
         return None
-    value = int(raw)
+    value = int(digits)
     return value if value <= maximum else None
+
+
+def finite_float_or_none(raw: str | None) -> float | None:
+    """The finite number that `raw` spells as repr(float) writes it (a sign, a point, an
+    exponent), or None for anything else: missing, non-ASCII, not a number, inf or nan."""
+    if not raw or not raw.isascii():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def sample_ids_parse(text: str, *, invalid: Literal["refuse", "skip"], limit: int | None = None) -> list[int]:

@@ -13,9 +13,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from generation.ingest import sinks
 from generation.ingest.mapping import FieldMapping
 from generation.models import ImportBatch, Sample
+from generation.services import import_sinks as sinks
 from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.models import Project
 from tests.generation.ingest_helpers import SINKS, write_jsonl

@@ -391,7 +391,7 @@ def test_import_into_one_project_leaves_another_alone(project: Project, other_pr
 def test_a_hash_prefix_collision_never_drops_a_row(
     project: Project, tmp_path: Path, use_copy: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from generation.ingest import sinks
+    from generation.services import import_sinks as sinks
 
     # Every hash "collides": each row after the first must be checked against the
     # database, and only the true repeats may be skipped.

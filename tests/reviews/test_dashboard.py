@@ -441,3 +441,33 @@ def test_quality_snapshot_figures_match_what_the_data_says(project, lead):
         f"run:{loop_run.pk}",
         f"generator:{looper.pk}",
     }
+
+
+def test_open_alerts_are_listed_before_acknowledged_ones_on_every_database(project, lead):
+    # PostgreSQL sorts NULLs last and SQLite first: an unacknowledged alert must lead on both.
+    from django.utils import timezone
+
+    from reviews.models import Alert
+    from reviews.selectors.dashboard import latest_alerts
+
+    open_alert = Alert.objects.create(
+        project=project,
+        metric="noise_floor_upper",
+        scope_key="run:1",
+        scope_label="run 1",
+        value=0.3,
+        limit=0.2,
+        message="open",
+    )
+    acknowledged = Alert.objects.create(
+        project=project,
+        metric="noise_floor_upper",
+        scope_key="run:2",
+        scope_label="run 2",
+        value=0.3,
+        limit=0.2,
+        message="seen",
+        acknowledged_at=timezone.now(),
+        acknowledged_by=lead,
+    )
+    assert [alert.pk for alert in latest_alerts(project)] == [open_alert.pk, acknowledged.pk]

@@ -14,6 +14,7 @@ from generation.models import Sample
 from reviews.models import Verdict
 from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import counted_samples, counters
+from tests.reviews.audit_helpers import audit_drawn, scored_items
 from tests.reviews.review_helpers import (
     HTMX,
     XSS,
@@ -426,3 +427,50 @@ def test_sample_text_on_the_queue_card_is_escaped(project, expert, client_for):
         text = body(response)
         assert text.count(XSS_ESCAPED) >= 3
         assert "<script>alert(1)" not in text
+
+
+def test_an_audit_id_padded_past_4300_digits_saves_the_verdict_in_that_audit(project, expert, lead, client_for):
+    add_samples(project, 10)
+    audit = audit_drawn(project, lead, size=10)
+    item = scored_items(audit)[0]
+    response = post_verdict(client_for(expert), project, item.sample, "correct", audit="0" * 4300 + str(audit.pk))
+    assert response.status_code == 200
+    assert Verdict.objects.filter(audit=audit, sample=item.sample, reviewer=expert).exists()
+
+
+def test_an_unknown_audit_id_padded_past_4300_digits_is_404(project, expert, client_for):
+    sample = add_sample(project)
+    response = post_verdict(client_for(expert), project, sample, "correct", audit="0" * 4300 + "999999")
+    assert response.status_code == 404
+    assert not Verdict.objects.exists()
+
+
+# Cursors a person could type or a link could be forged with: non-ASCII digits, negative numbers,
+# ids past a database integer, thousands of digits, a novelty that is not a finite number.
+FORGED_CURSORS = [
+    "²",
+    "0:²",
+    "-5",
+    "0:-5",
+    "1:-5",
+    "-5:1",
+    "0:" + "9" * 30,
+    "1:" + "1" * 5000,
+    "0:0.5:" + "9" * 30,
+    "0:1e999:1",
+    "0:nan:1",
+]
+
+
+@pytest.mark.parametrize("forged", FORGED_CURSORS)
+@pytest.mark.parametrize("direction", ["after", "before"])
+def test_a_forged_queue_cursor_starts_the_queue_like_any_other_bad_cursor(
+    direction, forged, project, expert, client_for
+):
+    first, second = add_samples(project, 2)
+    client = client_for(expert)
+    bad = client.get(queue(project, order="novelty", current=second.pk, **{direction: "not-a-cursor"}))
+    response = client.get(queue(project, order="novelty", current=second.pk, **{direction: forged}))
+    assert response.status_code == bad.status_code == 200
+    assert card_sample(response) == card_sample(bad) == first.pk
+    assert "This is the first sample in the queue." not in body(response)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import numpy as np
 import pytest
@@ -24,7 +24,7 @@ from reviews.models import (
 from reviews.services.similarity_build import similarity_build
 from reviews.tasks import similarity_job_task
 from synthreview.projects.models import AuditLog
-from tests.reviews.review_helpers import HTMX, add_samples, body, group, statuses
+from tests.reviews.review_helpers import HTMX, add_samples, body, cluster, group, statuses
 
 pytestmark = pytest.mark.django_db
 DIMENSION = 16
@@ -121,6 +121,24 @@ def test_a_group_action_without_the_shown_members_is_refused(project, expert, cl
     target = group(project, members)
     response = client_for(expert).post(
         reverse("group_resolve", args=[project.slug, target.pk]), {"keep": members[0].pk}, headers=HTMX
+    )
+    assert response.status_code == 400
+    assert "did not say which members of this group you saw" in body(response)
+    assert statuses(members) == ["pending", "pending"]
+
+
+# Member tokens a page could be forged with: non-ASCII digits, negative numbers, thousands of digits.
+FORGED_TOKENS = ["².1.1", "1.1.²", "-5.1.1", "1.-5.1", "1.1." + "1" * 5000, "1" * 5000 + ".1.1"]
+
+
+@pytest.mark.parametrize("forged", FORGED_TOKENS)
+def test_a_group_action_with_a_forged_members_token_is_refused_like_a_missing_one(forged, project, expert, client_for):
+    members = add_samples(project, 2)
+    target = group(project, members)
+    response = client_for(expert).post(
+        reverse("group_resolve", args=[project.slug, target.pk]),
+        {"keep": members[0].pk, "members": forged},
+        headers=HTMX,
     )
     assert response.status_code == 400
     assert "did not say which members of this group you saw" in body(response)
@@ -313,6 +331,34 @@ def test_a_cluster_post_without_the_shown_members_is_refused(project, fitted, le
     )
     assert response.status_code == 400
     assert not Sample.objects.filter(project=project, status="rejected").exists()
+
+
+def bulk_cluster_url(project, target: Cluster, members: str) -> str:
+    query = urlencode({"cluster": target.pk, "action": "reject", "members": members})
+    return f"{reverse('samples_bulk', args=[project.slug])}?{query}"
+
+
+@pytest.mark.parametrize("forged", FORGED_TOKENS)
+def test_a_cluster_confirmation_with_a_forged_members_token_reads_it_as_absent(forged, project, expert, client_for):
+    target = cluster(project, 1, add_samples(project, 3))
+    client = client_for(expert)
+    bad = client.get(bulk_cluster_url(project, target, "not-a-token"))
+    response = client.get(bulk_cluster_url(project, target, forged))
+    assert response.status_code == bad.status_code == 200
+    assert shown_count(response) == shown_count(bad) == 3
+
+
+@pytest.mark.parametrize("forged", FORGED_TOKENS)
+def test_a_cluster_post_with_a_forged_members_token_is_refused_like_a_missing_one(forged, project, lead, client_for):
+    members = add_samples(project, 3)
+    target = cluster(project, 1, members)
+    response = client_for(lead).post(
+        reverse("samples_bulk", args=[project.slug]),
+        {"cluster": target.pk, "action": "reject", "expected_count": 3, "members": forged},
+    )
+    assert response.status_code == 400
+    assert "did not say which members of this cluster you saw" in body(response)
+    assert statuses(members) == ["pending"] * 3
 
 
 def test_a_cluster_card_after_an_increment_describes_its_members_now(project, fitted, expert, client_for):

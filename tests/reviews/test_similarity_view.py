@@ -219,6 +219,16 @@ def test_a_plain_post_redirects_to_the_similarity_view(project, expert, client_f
     assert statuses(members) == ["rejected", "pending"]
 
 
+@pytest.mark.parametrize("forged", ["²:1", "1:²", "-5:1", "2:-5", "1" * 5000 + ":1", "2:" + "9" * 30, "2:3:4"])
+def test_a_forged_groups_cursor_shows_the_first_page_like_any_other_bad_cursor(forged, project, expert, client_for):
+    groups = [group(project, add_samples(project, 2)) for _ in range(3)]
+    client = client_for(expert)
+    bad = client.get(view_url(project, after="not-a-cursor"))
+    response = client.get(view_url(project, after=forged))
+    assert response.status_code == bad.status_code == 200
+    assert shown_groups(response) == shown_groups(bad) == [g.pk for g in groups]
+
+
 # --- clusters -----------------------------------------------------------------
 
 
@@ -240,6 +250,13 @@ def test_a_cluster_card_previews_its_members(project, expert, client_for):
     card = text[text.index(f'id="cluster-{shown.pk}"') :]
     previewed = [int(pk) for pk in re.findall(r'/samples/(\d+)/">#', card)]
     assert previewed == [m.pk for m in members[:3]]
+
+
+def test_a_clusters_page_number_padded_past_4300_digits_is_that_page(project, expert, client_for):
+    cluster(project, 1, add_samples(project, 2))
+    response = client_for(expert).get(view_url(project, "clusters", page="0" * 4300 + "2"))
+    assert response.status_code == 200
+    assert 'page=1">← previous</a>' in body(response)
 
 
 # --- map ----------------------------------------------------------------------

@@ -6,10 +6,14 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
+from generation.models import ImportBatch
+from generation.services.imports import import_upload_start
 from reviews.models import Audit, EvalSetVersion, Export
-from synthreview.projects.access import NEEDS, ProjectAccess, SystemActor
+from reviews.services.exports import export_request
+from synthreview.projects.access import NEEDS, ProjectAccess, SystemActor, project_access
 from synthreview.projects.models import AuditLog, Role
 from synthreview.projects.services import audit_log_record
 from tests.reviews.review_helpers import add_samples
@@ -76,6 +80,46 @@ def test_export_command_as_a_user_records_that_user(project, lead, tmp_path):
     requested = AuditLog.objects.get(project=project, action="export.request")
     assert requested.actor == lead and "system_actor" not in requested.details
     assert Export.objects.get(project=project).created_by == lead
+
+
+def test_the_export_worker_names_itself_on_the_row_it_writes_for_an_export_no_member_asked_for(
+    project, run_tasks_inline, django_capture_on_commit_callbacks
+):
+    add_samples(project, 3, origin="real", status="accepted")
+    with django_capture_on_commit_callbacks(execute=True):
+        export = export_request(ProjectAccess.for_system(project, SystemActor("cli:test")), format="jsonl")
+    export.refresh_from_db()
+    assert export.status == "completed"
+    completed = AuditLog.objects.get(project=project, action="export.completed")
+    assert completed.actor is None
+    assert completed.details["system_actor"] == "task:export"
+
+
+def test_the_import_worker_names_itself_on_the_row_it_writes_for_an_import_no_member_started(
+    project, run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests
+):
+    upload = SimpleUploadedFile("rows.jsonl", b'{"input": "q", "output": "a"}\n')
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = import_upload_start(
+            ProjectAccess.for_system(project, SystemActor("cli:test")),
+            upload=upload,
+            fmt="jsonl",
+            origin="real",
+        )
+    assert ImportBatch.objects.get(pk=batch.pk).rows_imported == 1
+    imported = AuditLog.objects.get(project=project, action="import")
+    assert imported.actor is None
+    assert imported.details["system_actor"] == "task:import"
+
+
+def test_an_import_a_member_started_names_that_member_not_the_worker(
+    project, lead, run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests
+):
+    upload = SimpleUploadedFile("rows.jsonl", b'{"input": "q", "output": "a"}\n')
+    with django_capture_on_commit_callbacks(execute=True):
+        import_upload_start(project_access(lead, project), upload=upload, fmt="jsonl", origin="real")
+    imported = AuditLog.objects.get(project=project, action="import")
+    assert imported.actor == lead and "system_actor" not in imported.details
 
 
 @pytest.fixture

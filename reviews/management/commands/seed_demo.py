@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
 
 from generation.services.demo import DEMO_LOGINS, DEMO_SLUG, demo_project_create
-from reviews.tasks import demo_audits_task
 from synthreview.projects.models import Project
+from synthreview.projects.queue import enqueue_on_commit
 
 
 class Command(BaseCommand):
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         else:
             project = demo_project_create(execute_runs_inline=inline)
             # The demo's audits need its runs' samples; the task waits for them.
-            transaction.on_commit(lambda: demo_audits_task.delay(project.pk))
+            enqueue_on_commit("reviews.tasks.demo_audits_task", project.pk)
             where = "executed" if inline else "queued for the worker"
             self.stdout.write(f"created the demo project; its generation runs are {where}")
         for login in DEMO_LOGINS:

@@ -8,22 +8,24 @@ follow the models."""
 
 import django.core.validators
 import django.db.models.deletion
+from django.apps.registry import Apps
 from django.conf import settings
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 import synthreview.projects.models.policy
 
 MOVED = [("generation", "project"), ("generation", "membership"), ("reviews", "auditlog")]
 
 
-def relabel_content_types(apps, schema_editor):  # type: ignore[no-untyped-def]  # migration callables take untyped (apps, schema_editor)
+def relabel_content_types(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     content_type = apps.get_model("contenttypes", "ContentType")
     for app_label, model in MOVED:
         if not content_type.objects.filter(app_label="projects", model=model).exists():
             content_type.objects.filter(app_label=app_label, model=model).update(app_label="projects")
 
 
-def unlabel_content_types(apps, schema_editor):  # type: ignore[no-untyped-def]  # as above
+def unlabel_content_types(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     content_type = apps.get_model("contenttypes", "ContentType")
     for app_label, model in MOVED:
         if not content_type.objects.filter(app_label=app_label, model=model).exists():

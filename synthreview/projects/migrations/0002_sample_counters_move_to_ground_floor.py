@@ -5,16 +5,18 @@ so this takes over the model's state only; no row moves. Its content type is
 relabelled so that permissions and admin history follow the model."""
 
 import django.db.models.deletion
+from django.apps.registry import Apps
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 
-def relabel_content_type(apps, schema_editor):  # type: ignore[no-untyped-def]  # migration callables take untyped (apps, schema_editor)
+def relabel_content_type(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     content_type = apps.get_model("contenttypes", "ContentType")
     if not content_type.objects.filter(app_label="projects", model="samplecount").exists():
         content_type.objects.filter(app_label="generation", model="samplecount").update(app_label="projects")
 
 
-def unlabel_content_type(apps, schema_editor):  # type: ignore[no-untyped-def]  # as above
+def unlabel_content_type(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     content_type = apps.get_model("contenttypes", "ContentType")
     if not content_type.objects.filter(app_label="generation", model="samplecount").exists():
         content_type.objects.filter(app_label="projects", model="samplecount").update(app_label="generation")

@@ -17,9 +17,8 @@ class DownstreamError(ValueError):
 
 
 def downstream_result_record(
-    *,
     access: ProjectAccess,
-    actor: object,
+    *,
     export: Export,
     model_name: str,
     metric: str,
@@ -43,11 +42,11 @@ def downstream_result_record(
             value=value,
             higher_is_better=higher_is_better,
             note=note.strip(),
-            recorded_by=signed_in_account(actor),
+            recorded_by=signed_in_account(access.actor),
         )
         audit_log_record(
             project=access.project,
-            actor=actor,
+            actor=access.actor,
             action="export.downstream_result",
             obj=export,
             details={

@@ -1,0 +1,225 @@
+"""Reads for an export: the selection, its counts, its rows, and what the manifest names besides them.
+
+The export service calls these inside one snapshot of the database, so the counts
+the gates judge, the manifest's figures and the rows written agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Substr
+
+from generation.models import Generator, Origin, PromptTemplateVersion, Sample, SampleStatus, Split
+from reviews.governance.gates import GroupCount
+from reviews.governance.manifest import ManifestReads
+from reviews.models import EvalLeak, EvalLeakCheck, EvalSetMember, Export, ExportSplit
+from synthreview.projects.models import Project
+
+ROW_FIELDS = (
+    "id",
+    "input",
+    "output",
+    "label",
+    "origin",
+    "generator_id",
+    "template_version_id",
+    "run_id",
+    "generation_depth",
+    "split",
+    "content_hash",
+    "metadata_text",
+)
+READ_CHUNK = 5000
+# A held-back sample is counted under the first of these that applies.
+HELD_BACK_ORDER = ("eval_member", "eval_leak", "leak_unchecked", "excluded_generator", "too_deep")
+# Held-back leaks the manifest names one by one (with the eval item each is too close to); the rest are counted.
+LISTED_LEAKS = 1000
+LEAK_SNIPPET_CHARS = 120
+
+
+def _train_selection(export: Export) -> tuple[QuerySet[Sample], dict[str, Q]]:
+    """Accepted samples outside the eval split, each marked with why it is held back, if it is."""
+    samples = Sample.objects.filter(project_id=export.project_id, status=SampleStatus.ACCEPTED).exclude(
+        split=Split.EVAL
+    )
+    held = {"too_deep": Q(generation_depth__gt=export.max_generation_depth)}
+    excluded_ids = list(export.excluded_generators.values_list("id", flat=True))
+    if excluded_ids:
+        held["excluded_generator"] = Q(generator_id__in=excluded_ids)
+    if export.eval_set_version_id:
+        held["eval_member"] = Q(
+            Exists(EvalSetMember.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
+        )
+        held["eval_leak"] = Q(
+            Exists(EvalLeak.objects.filter(version_id=export.eval_set_version_id, sample_id=OuterRef("pk")))
+        )
+        # Samples that arrived after the leak check finished are not known to be clean: held back, counted.
+        checked_through = (
+            EvalLeakCheck.objects.filter(version_id=export.eval_set_version_id)
+            .values_list("checked_through_id", flat=True)
+            .first()
+            or 0
+        )
+        held["leak_unchecked"] = Q(id__gt=checked_through)
+    return samples, held
+
+
+def export_selection_counts(export: Export, marks: list[int] | None = None) -> tuple[list[GroupCount], Counter]:
+    """The included samples by origin × generator × template version × run × audit freshness mark, and the
+    held-back ones by reason. `marks` are the closed audits' drawn-through sample ids, ascending: each
+    synthetic sample falls under the first mark at or above its id (None above them all), so one grouped
+    pass tells the audit gate how many samples each audit could have seen."""
+    if export.split == ExportSplit.EVAL:
+        rows = (
+            Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
+            .values("origin", "generator_id", "template_version_id", "run_id")
+            .annotate(n=Count("id"))
+        )
+        return [
+            GroupCount(r["origin"], r["generator_id"], r["template_version_id"], r["run_id"], r["n"]) for r in rows
+        ], Counter()
+    samples, held = _train_selection(export)
+    # One pass: each sample gets the first reason that holds it back (or none), then grouped.
+    reason = Case(
+        *(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
+        default=Value(""),
+        output_field=CharField(),
+    )
+    mark = Case(
+        *(When(Q(origin=Origin.SYNTHETIC, id__lte=m), then=Value(m)) for m in marks or ()),
+        default=Value(None),
+        output_field=BigIntegerField(),
+    )
+    groups: list[GroupCount] = []
+    held_back: Counter = Counter()
+    for row in (
+        samples.annotate(held=reason, mark=mark)
+        .values("held", "origin", "generator_id", "template_version_id", "run_id", "mark")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        if row["held"]:
+            held_back[row["held"]] += row["n"]
+        else:
+            groups.append(
+                GroupCount(
+                    row["origin"], row["generator_id"], row["template_version_id"], row["run_id"], row["n"], row["mark"]
+                )
+            )
+    return groups, held_back
+
+
+def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
+    if export.split == ExportSplit.EVAL:
+        query = Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
+    else:
+        query, held = _train_selection(export)
+        for condition in held.values():
+            query = query.exclude(condition)
+    return (
+        query.annotate(metadata_text=Cast("metadata", output_field=TextField())).order_by("id").values_list(*ROW_FIELDS)
+    )
+
+
+def export_template_versions(project: Project) -> dict[int, tuple[str, int]]:
+    """Each template version of the project as (template name, version number)."""
+    return {
+        pk: (name, number)
+        for pk, name, number in PromptTemplateVersion.objects.filter(template__project=project).values_list(
+            "id", "template__name", "version"
+        )
+    }
+
+
+def export_rows(export: Export, names: dict, versions: dict, models: dict) -> Iterator[tuple]:
+    """The included samples in sample id order, each with its lineage spelled out, as the writers take them."""
+    generator_names, run_names = names["generator"], names["run"]
+    for (
+        pk,
+        input_text,
+        output_text,
+        label,
+        origin,
+        generator_id,
+        version_id,
+        run_id,
+        depth,
+        split,
+        content_hash,
+        metadata,
+    ) in _included_rows(export).iterator(chunk_size=READ_CHUNK):
+        template, version = versions.get(version_id, (None, None))
+        yield (
+            pk,
+            input_text,
+            output_text,
+            label,
+            origin,
+            origin == Origin.SYNTHETIC,
+            generator_names.get(generator_id),
+            models.get(generator_id),
+            template,
+            version,
+            run_names.get(run_id),
+            depth,
+            split or None,
+            content_hash,
+            metadata,
+        )
+
+
+def _leaks_held_back(export: Export) -> dict | None:
+    """Which eval item each held-back leak is too close to; the first LISTED_LEAKS by sample id."""
+    if export.split != ExportSplit.TRAIN or not export.eval_set_version_id:
+        return None
+    leaks = EvalLeak.objects.filter(
+        version_id=export.eval_set_version_id,
+        sample__project_id=export.project_id,
+        sample__status=SampleStatus.ACCEPTED,
+    ).exclude(sample__split=Split.EVAL)
+    rows = leaks.order_by("sample_id").annotate(eval_input=Substr("eval_sample__input", 1, LEAK_SNIPPET_CHARS + 1))
+    listed = [
+        {
+            "sample_id": row["sample_id"],
+            "eval_sample_id": row["eval_sample_id"],
+            "kind": row["kind"],
+            "similarity": round(row["similarity"], 4),
+            "eval_input": (
+                row["eval_input"][:LEAK_SNIPPET_CHARS] + "…"
+                if len(row["eval_input"]) > LEAK_SNIPPET_CHARS
+                else row["eval_input"]
+            ),
+        }
+        for row in rows.values("sample_id", "eval_sample_id", "kind", "similarity", "eval_input")[:LISTED_LEAKS]
+    ]
+    total = len(listed) if len(listed) < LISTED_LEAKS else leaks.count()
+    return {"total": total, "listed": listed}
+
+
+def export_manifest_reads(export: Export) -> ManifestReads:
+    """What the manifest names besides the counts and the gates' decisions."""
+    version = export.eval_set_version
+    return ManifestReads(
+        created_by=export.created_by.get_username() if export.created_by else None,
+        excluded_generators=sorted(export.excluded_generators.values_list("name", flat=True)),
+        eval_set_version=version,
+        leak_check=getattr(version, "leak_check", None) if version else None,
+        generators=list(Generator.objects.filter(project_id=export.project_id).order_by("name")),
+        leaks_held_back=_leaks_held_back(export),
+    )
