@@ -25,26 +25,8 @@ MODEL_FIELDS = [
     "cost_per_million_input_tokens",
     "cost_per_million_output_tokens",
 ]
-ORDER = [
-    "name",
-    "kind",
-    "model_name",
-    "endpoint",
-    "api_key_env",
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "seed",
-    "sampling_strategy",
-    "parameters",
-    "derived_from",
-    "programmatic_name",
-    "concurrency",
-    "rate_limit_per_minute",
-    "request_timeout_s",
-    "cost_per_million_input_tokens",
-    "cost_per_million_output_tokens",
-]
+# The page shows every editable field, with the kind (fixed once made) after the name.
+ORDER = [GENERATOR_EDITABLE[0], "kind", *GENERATOR_EDITABLE[1:]]
 
 
 class GeneratorForm(forms.Form):

@@ -23,6 +23,7 @@ from reviews.services import (
     duplicate_group_resolve,
     duplicate_group_split,
 )
+from reviews.views._cards import group_card_response
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
 from synthreview.projects.params import LARGEST_ID, non_negative_int_or_none
@@ -85,40 +86,6 @@ def similarity_view(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     return render(request, template, context)
 
 
-def _group_response(
-    request: AuthenticatedHttpRequest,
-    slug: str,
-    group_id: int,
-    *,
-    problem: str = "",
-    notice: str = "",
-    status: int = 200,
-) -> HttpResponse:
-    access, group = get_duplicate_group_for_user(request.user, slug, group_id, "view")
-    if not request.htmx:
-        # Without htmx the outcome travels to the next page as a message.
-        if problem:
-            messages.error(request, f"Group #{group_id}: {problem}")
-        elif notice:
-            messages.success(request, f"Group #{group_id}: {notice}")
-        return redirect(reverse("similarity_view", args=[slug]))
-    card = selectors.group_card(group, blinding=blinding_for(request.user, access))
-    return render(
-        request,
-        "reviews/similarity.html#group",
-        {
-            "project": access.project,
-            "access": access,
-            "card": card,
-            "problem": problem,
-            "notice": notice,
-            "page_size": PAGE_SIZE,
-            "can_bulk": access.can("bulk"),
-        },
-        status=status,
-    )
-
-
 def _member_id(request: HttpRequest, field: str) -> int | None:
     return non_negative_int_or_none(request.POST.get(field))
 
@@ -157,10 +124,10 @@ def group_resolve(request: AuthenticatedHttpRequest, slug: str, pk: int) -> Http
             page_size=PAGE_SIZE,
         )
     except (DecisionConflict, MembershipChanged) as conflict:
-        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+        return group_card_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
-        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
-    return _group_response(
+        return group_card_response(request, slug, pk, problem=" ".join(error.messages), status=400)
+    return group_card_response(
         request,
         slug,
         pk,
@@ -177,10 +144,10 @@ def group_not_duplicates(request: AuthenticatedHttpRequest, slug: str, pk: int) 
     try:
         duplicate_group_mark_not_duplicates(access, group_id=group.pk, members=request.POST.get("members", ""))
     except (DecisionConflict, MembershipChanged) as conflict:
-        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+        return group_card_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
-        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
-    return _group_response(request, slug, pk, notice="Marked as not duplicates; no sample changed.")
+        return group_card_response(request, slug, pk, problem=" ".join(error.messages), status=400)
+    return group_card_response(request, slug, pk, notice="Marked as not duplicates; no sample changed.")
 
 
 @login_required
@@ -200,7 +167,7 @@ def group_split(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpRe
             members=request.POST.get("members", ""),
         )
     except (DecisionConflict, MembershipChanged) as conflict:
-        return _group_response(request, slug, pk, problem=str(conflict), status=409)
+        return group_card_response(request, slug, pk, problem=str(conflict), status=409)
     except ValidationError as error:
-        return _group_response(request, slug, pk, problem=" ".join(error.messages), status=400)
-    return _group_response(request, slug, pk, notice=f"Split sample {member} off the group.")
+        return group_card_response(request, slug, pk, problem=" ".join(error.messages), status=400)
+    return group_card_response(request, slug, pk, notice=f"Split sample {member} off the group.")
