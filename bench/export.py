@@ -75,76 +75,21 @@ from _common import (  # bench/ is on sys.path as the script's folder
     SERVER_URL,
     database_drop,
     database_recreate,
-    lineage_create,
     status_kib,
 )
 from _common import SHARED_DATA as DATA_ROOT
-from _pages_data import _DRAW_FUNCTION, GENERATOR_NAMES, TEMPLATE_VERSIONS, text_pools
+from _export_data import BENCH_DATABASE, PROJECT_SLUG, TARGET_MODEL, load_samples
 
-BENCH_DATABASE = "synthreview_bench_export"
 CACHE_URL = "redis://127.0.0.1:6379/11"
-PROJECT_SLUG = "bench-export"
 GOAL_RATIO = 3.0
 GOAL_RSS_MB = 500.0
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 40_000
 ATTEMPTS = 2
 FORMATS = ("jsonl", "csv", "parquet")
-TARGET_MODEL = "bench-target-8b"
 OVERRIDE_REASON = "bench: no closed audit in the benchmark's data; the export's speed is measured, not its gates"
-REAL_SHARE = 0.20
-DEEP_SHARE = 0.15
-LABELS = ("math", "open_qa", "rewrite", "classification")
-INSERT_CHUNK = 100_000
 # The export's own chunk (reviews.selectors.exports.READ_CHUNK), so both sides fetch alike.
 RAW_FETCH = 5000
-
-_INSERT_SAMPLES = f"""
-INSERT INTO generation_sample (id, project_id, origin, run_id, generator_id, template_version_id, import_batch_id,
-                               input, output, label, metadata, content_hash, split, status, generation_depth,
-                               revision, created_at, updated_at)
-SELECT r.id, %(project)s, r.origin, r.run_id, r.generator_id, r.template_version_id, NULL,
-       r.input, r.output, r.label, r.metadata,
-       encode(sha256(convert_to(r.input || chr(31) || r.output, 'UTF8')), 'hex'),
-       r.split, 'accepted', r.depth, 1, r.created_at, r.created_at + interval '2 days'
-FROM (
-    SELECT c.id,
-           CASE WHEN c.is_real THEN 'real' ELSE 'synthetic' END AS origin,
-           CASE WHEN NOT c.is_real AND c.run < 3 THEN (%(runs)s::bigint[])[c.run + 1] END AS run_id,
-           CASE WHEN NOT c.is_real THEN (%(generators)s::bigint[])[c.generator + 1] END AS generator_id,
-           CASE WHEN NOT c.is_real
-                THEN (%(versions)s::bigint[])[CASE WHEN c.run < 3 THEN c.run ELSE c.version END + 1] END
-               AS template_version_id,
-           p.input || ' (v' || c.id || ')' AS input,
-           p.output,
-           CASE WHEN pg_temp.u(c.id, 60) < 0.25
-                THEN (%(labels)s::text[])[1 + floor(pg_temp.u(c.id, 61) * {len(LABELS)})::int] END AS label,
-           CASE WHEN c.is_real THEN jsonb_build_object('source', 'self-instruct', 'instance', c.id %% 7)
-                ELSE jsonb_build_object('temperature', (ARRAY[0.2, 0.7, 1.0])[1 + floor(pg_temp.u(c.id, 15) * 3)::int],
-                                        'seed', c.id %% 100000, 'max_tokens', 512)
-           END AS metadata,
-           CASE WHEN c.is_real AND pg_temp.u(c.id, 10) < 0.5 THEN 'train' ELSE '' END AS split,
-           CASE WHEN NOT c.is_real AND pg_temp.u(c.id, 12) < {DEEP_SHARE} THEN 1 ELSE 0 END AS depth,
-           %(epoch)s::timestamptz + c.id * interval '20 seconds' AS created_at
-    FROM (
-        SELECT g AS id,
-               pg_temp.u(g, 1) < {REAL_SHARE} AS is_real,
-               floor(pg_temp.u(g, 2) * 4)::int AS generator,
-               -- 0-2: one of the runs (four in five synthetic samples); 3: imported without a run.
-               floor(pg_temp.u(g, 4) * 3.75)::int AS run,
-               floor(pg_temp.u(g, 9) * 3)::int AS version
-        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) g
-    ) c
-    JOIN pg_temp.pool p
-      ON p.kind = CASE WHEN c.is_real THEN 'r' ELSE 's' END
-     AND p.k = floor(pg_temp.u(c.id, 3) * CASE WHEN c.is_real THEN %(real_pool)s ELSE %(synthetic_pool)s END)::int
-) r
-"""
-
-_SAMPLE_COUNTS = """
-INSERT INTO generation_samplecount (project_id, origin, status, count)
-SELECT %(project)s, origin, status, count(*) FROM generation_sample WHERE project_id = %(project)s GROUP BY 1, 2, 3
-"""
 
 # The export's selection (reviews.selectors.exports._included_rows, train split, no eval-set
 # version, no generator left out) as plain SQL: the same columns in the same order.
@@ -231,7 +176,7 @@ def _run(*, rows: int, formats: list[str], attempts: int, profile: bool, reuse: 
 
         call_command("migrate", verbosity=0)
         print(f"setup: database created and migrated in {time.perf_counter() - started:.1f} s")
-        _load(rows)
+        load_samples(rows)
     from django.db import connections
 
     from synthreview.projects.models import Project
@@ -281,88 +226,6 @@ def _selection_count(selection: dict[str, int]) -> int:
     with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
         sql = "SELECT count(*) FROM (" + RAW_READ_SQL.replace("ORDER BY id", "") + ") s"
         return int(conn.execute(sql, selection).fetchone()[0])
-
-
-# --- Load --------------------------------------------------------------------------------------------------
-
-
-def _project() -> dict[str, Any]:
-    from synthreview.projects.models import Phase, Project
-
-    project = Project.objects.create(
-        slug=PROJECT_SLUG,
-        name="Export benchmark",
-        phase=Phase.PROTOTYPE,
-        # The recursion gate refuses an export for a model the project has not declared.
-        target_models=[{"name": TARGET_MODEL, "derived_from": []}],
-    )
-    generators, versions, runs = lineage_create(project, GENERATOR_NAMES, TEMPLATE_VERSIONS)
-    return {
-        "project": project.pk,
-        "generators": [g.pk for g in generators],
-        "versions": [v.pk for v in versions],
-        "runs": [r.pk for r in runs],
-    }
-
-
-def _load(rows: int) -> None:
-    from datetime import UTC, datetime
-
-    import psycopg
-    from django.db import connections
-
-    from generation.hashing import content_hash
-    from generation.models import Sample
-
-    started = time.perf_counter()
-    params = _project()
-    pools = text_pools()
-    params.update(
-        {
-            "labels": list(LABELS),
-            "epoch": datetime(2024, 1, 1, tzinfo=UTC),
-            "real_pool": len(pools["r"]),
-            "synthetic_pool": len(pools["s"]),
-        }
-    )
-    connections.close_all()
-    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
-        conn.execute(_DRAW_FUNCTION)
-        conn.execute("CREATE TEMP TABLE pool (kind text, k int, input text, output text, PRIMARY KEY (kind, k))")
-        with conn.cursor().copy("COPY pg_temp.pool (kind, k, input, output) FROM STDIN") as copy:
-            for kind, pairs in pools.items():
-                for k, (input_text, output_text) in enumerate(pairs):
-                    copy.write_row((kind, k, input_text, output_text))
-        conn.execute("ANALYZE pg_temp.pool")
-        conn.commit()
-        for lo in range(1, rows + 1, INSERT_CHUNK):
-            conn.execute(_INSERT_SAMPLES, {**params, "lo": lo, "hi": min(lo + INSERT_CHUNK - 1, rows)})
-            conn.commit()
-        conn.execute("SELECT setval(pg_get_serial_sequence('generation_sample', 'id'), %s)", (rows,))
-        conn.execute(_SAMPLE_COUNTS, params)
-        conn.commit()
-    inserted = time.perf_counter()
-    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}", autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE generation_sample")
-        conn.execute("CHECKPOINT")
-        table_mb = conn.execute("SELECT pg_total_relation_size('generation_sample') / 1048576.0").fetchone()[0]
-        mix = conn.execute(
-            "SELECT origin, count(*), avg(length(input) + length(output))::int FROM generation_sample "
-            "GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    print(
-        f"load: {rows:,} accepted samples in {time.perf_counter() - started:.1f} s "
-        f"(insert {inserted - started:.1f} s, VACUUM ANALYZE and CHECKPOINT {time.perf_counter() - inserted:.1f} s); "
-        f"generation_sample {table_mb:,.0f} MiB with its indexes"
-    )
-    print(
-        f"      texts: {len(pools['s']):,} synthetic (GSM8K, Self-Instruct model responses) and {len(pools['r']):,} "
-        f"real (Self-Instruct expert instances) from shared/data, each with a numeric variation; "
-        + ", ".join(f"{origin} {n:,} ({chars} chars of input+output on average)" for origin, n, chars in mix)
-    )
-    for sample in Sample.objects.order_by("-id")[:3]:
-        if sample.content_hash != content_hash(sample.input, sample.output):
-            raise AssertionError(f"sample {sample.pk}: the bulk load's content hash differs from generation.hashing")
 
 
 # --- The children ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from reviews.views._query import filter_query
 from synthreview.csv_safety import csv_safe_cell
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 # Query parameters that move the page rather than filter it.

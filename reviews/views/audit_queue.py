@@ -31,7 +31,7 @@ from reviews.services.audits import (
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 

@@ -41,7 +41,7 @@ from reviews.services.audits import (
 )
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 PLANNER_SIZES = (30, 50, 60, 80, 100, 150)

@@ -24,7 +24,7 @@ from reviews.services.exports import ExportError, export_dir, export_request
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.progress import progress_get, progress_key
 from synthreview.projects.access import get_project_for_user
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 # What a lead can do about each refusal, shown beside it.

@@ -21,7 +21,7 @@ from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_ver
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 

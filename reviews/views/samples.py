@@ -30,7 +30,7 @@ from reviews.similarity.membership import MemberSet, membership_change
 from reviews.views._query import filter_query
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none, sample_ids_parse
 
 # Query parameters that are the filter itself (the rest move the page or name an action).

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from synthreview.projects.forms import form_errors_text
+from synthreview.projects.forms.errors import form_errors_text
 
 
 class RangeForm(forms.Form):
