@@ -157,6 +157,8 @@ class LogRow:
     id: int
     created_at: dt.datetime
     actor: str
+    # A program (the CLI, the demo, a worker) rather than a member: the page sets it apart.
+    actor_is_system: bool
     action: str
     label: str
     object_label: str
@@ -211,7 +213,8 @@ def log_rows(project: Project, entries: list[AuditLog]) -> list[LogRow]:
             LogRow(
                 id=entry.pk,
                 created_at=entry.created_at,
-                actor=entry.actor.username if entry.actor else "system",
+                actor=entry.actor.username if entry.actor else str(entry.details.get("system_actor") or "system"),
+                actor_is_system=entry.actor is None,
                 action=entry.action,
                 label=action_label(entry.action),
                 object_label=_object_label(entry),

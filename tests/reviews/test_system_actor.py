@@ -150,3 +150,23 @@ def test_the_demo_records_itself_in_the_audit_log_by_name_and_no_lead_is_said_to
         "eval_set.version_create",
     } <= set(by_demo.values_list("action", flat=True))
     assert not by_demo.filter(actor__isnull=False).exists()
+
+
+def test_the_audit_log_page_names_the_program_that_acted_in_the_actor_column(project, lead, client_for, tmp_path):
+    add_samples(project, 3, origin="real", status="accepted")
+    call_command(
+        "export_samples",
+        project.slug,
+        format="jsonl",
+        out=tmp_path / "out.jsonl",
+        no_progress=True,
+        stdout=StringIO(),
+        stderr=StringIO(),
+    )
+    from django.urls import reverse
+
+    page = client_for(lead).get(reverse("audit_log", args=[project.slug]), {"action": "export.request"})
+    rows = page.content.decode().split("<tr data-entry=")[1:]
+    requested = next(row for row in rows if '<code class="small">export.request</code>' in row)
+    actor_cell = requested.split("<td")[2]
+    assert "cli:export_samples" in actor_cell
