@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    # The REST API (/api/v1/); listed for its OpenAPI docs page's own static files (no CDN).
+    "ninja",
     "synthreview.projects",
     "generation",
     "reviews",
@@ -134,6 +136,13 @@ IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 # A JSONL line or CSV cell beyond this is refused by name: a runaway line is
 # almost always a broken file, and holding it would defeat bounded memory.
 IMPORT_MAX_LINE_BYTES = env_int("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024, minimum=1024)
+
+# --- REST API (/api/v1/) ------------------------------------------------------
+# Requests per token (or per signed-in user) in a window: "N/s", "N/min", "N/hour" or "N/day".
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+# A push of samples is one JSONL body, streamed to disk and imported at once, all or nothing;
+# past this size the client splits the push (it does by default).
+API_PUSH_MAX_BYTES = env_int("API_PUSH_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 
 # --- Generation runs --------------------------------------------------------
 # A call is tried this many times in all when the generator answers 429, 5xx or

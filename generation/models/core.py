@@ -213,10 +213,22 @@ class ImportBatch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A push through the API names itself with a key the client chose, so a retried push finds the
+    # batch its first try made instead of importing again; the body's digest tells a retry from a
+    # different push that reused the key.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "import batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="import_batch_idempotency_key_once_per_project",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"

@@ -1,0 +1,7 @@
+"""generation's API routers: (prefix, router) pairs that synthreview/api.py mounts under /api/v1/."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+routers: list[tuple[str, Router]] = []
