@@ -117,3 +117,22 @@ def project_runs(project: Project, limit: int = 50) -> QuerySet[GenerationRun]:
         .prefetch_related("generators")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def project_runs_page(
+    project: Project, *, before: int | None = None, size: int = 50
+) -> tuple[list[GenerationRun], int | None]:
+    """A page of the project's runs, newest first by id (the order they were made in), read by keyset
+    so a script walking every run never reads by offset; `before` is a run's id."""
+    query = (
+        GenerationRun.objects.filter(project=project)
+        .defer("variable_rows", "parameters")
+        .select_related("template_version__template", "created_by")
+        .prefetch_related("generators")
+        .order_by("-id")
+    )
+    if before:
+        query = query.filter(id__lt=before)
+    rows = list(query[: size + 1])
+    older = rows[size - 1].pk if len(rows) > size else None
+    return rows[:size], older

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from generation.ingest.mapping import FieldMapping, RowInvalid, RowMapper
@@ -101,6 +103,8 @@ def import_batch_create(
     generator_name: str = "",
     template_name: str = "",
     mapping: FieldMapping | None = None,
+    idempotency_key: str = "",
+    content_sha256: str = "",
 ) -> ImportBatch:
     if fmt not in ImportFormat.values:
         raise ValueError(f"unknown format {fmt!r}")
@@ -118,7 +122,16 @@ def import_batch_create(
         default_generator=generator_name,
         default_template=template_name,
         created_by=signed_in_account(access.actor),
+        idempotency_key=idempotency_key,
+        content_sha256=content_sha256,
     )
+
+
+def import_upload_path(project: Project, fmt: str) -> Path:
+    """Where an upload of the project is stored: a name of ours alone (the user's is only ever displayed)."""
+    folder = settings.DATA_DIR / "imports" / str(project.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}.{fmt}"
 
 
 def import_upload_start(
@@ -132,10 +145,7 @@ def import_upload_start(
     mapping: FieldMapping | None = None,
 ) -> ImportBatch:
     """Store an uploaded file and queue its import; a worker runs it (import_batch_run)."""
-    # The stored name is ours alone; the user's file name is only ever displayed.
-    folder = settings.DATA_DIR / "imports" / str(access.project.pk)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.{fmt}"
+    path = import_upload_path(access.project, fmt)
     with open(path, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
@@ -284,3 +294,142 @@ def import_batch_mark_failed(*, batch_id: int, reason: str) -> None:
     ImportBatch.objects.filter(pk=batch_id, status=ImportStatus.QUEUED).update(
         status=ImportStatus.FAILED, errors=[reason], finished_at=timezone.now()
     )
+
+
+# --- a push through the API -------------------------------------------------------------
+
+PUSH_FILE_NAME = "api-push.jsonl"
+# Read from the request this much at a time: the body is never held in memory whole.
+PUSH_CHUNK_BYTES = 64 * 1024
+# How the readers name a bad row's line ("line 3: missing output"), so a client is told the line by number.
+_ERROR_LINE = re.compile(r"^(?:line|row) (\d+): (.*)$", re.S)
+
+
+class PushTooLarge(Exception):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The push is larger than the limit of {max_bytes:,} bytes; split it into smaller pushes.")
+        self.max_bytes = max_bytes
+
+
+class ImportKeyConflict(Exception):
+    """The push's idempotency key belongs to another push: one with a different body, or one still running."""
+
+
+@dataclass(frozen=True)
+class StoredPush:
+    path: Path
+    content_sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ImportPush:
+    batch: ImportBatch
+    # The key's first push had imported this same body already; this one imported nothing.
+    replayed: bool
+
+
+def import_push_store(access: ProjectAccess, *, read: Callable[[int], bytes], max_bytes: int) -> StoredPush:
+    """Store a pushed body from `read(n)` chunk by chunk, with its digest and size; past `max_bytes`
+    the partial file is deleted and PushTooLarge raised."""
+    path = import_upload_path(access.project, ImportFormat.JSONL)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "wb") as out:
+            while chunk := read(PUSH_CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PushTooLarge(max_bytes)
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StoredPush(path=path, content_sha256=digest.hexdigest(), size=size)
+
+
+def import_push(
+    access: ProjectAccess,
+    *,
+    path: Path,
+    content_sha256: str,
+    idempotency_key: str = "",
+    origin: str,
+    generator_name: str = "",
+    template_name: str = "",
+    mapping: FieldMapping | None = None,
+) -> ImportPush:
+    """Import a pushed JSONL file at once, all or nothing, as the import page's worker would.
+
+    A key names the push, so a client may retry it safely: the key's completed batch answers a retry
+    with the same body and imports nothing; a failed batch gives its key up, so the retry runs afresh;
+    a different body, or a push of the key still running, is refused with ImportKeyConflict.
+    The file is deleted once its import ends, accepted or refused."""
+    try:
+        if idempotency_key:
+            earlier = _push_key_claim(access, idempotency_key, content_sha256)
+            if earlier is not None:
+                return ImportPush(batch=earlier, replayed=True)
+        try:
+            with transaction.atomic():
+                batch = import_batch_create(
+                    access,
+                    path=path,
+                    file_name=PUSH_FILE_NAME,
+                    fmt=ImportFormat.JSONL,
+                    origin=origin,
+                    generator_name=generator_name,
+                    template_name=template_name,
+                    mapping=mapping,
+                    idempotency_key=idempotency_key,
+                    content_sha256=content_sha256,
+                )
+        except IntegrityError:
+            raise ImportKeyConflict(_KEY_BUSY) from None
+        try:
+            batch = import_batch_run(batch_id=batch.pk)
+        except Exception as error:
+            # Left queued, the batch would hold its key for ever; failed, it gives the key up to a retry.
+            import_batch_mark_failed(
+                batch_id=batch.pk,
+                reason=f"the import stopped on an unexpected error ({type(error).__name__}); nothing was imported",
+            )
+            raise
+        return ImportPush(batch=batch, replayed=False)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+_KEY_BUSY = "A push with this Idempotency-Key is still being imported; retry once it has ended."
+
+
+def _push_key_claim(access: ProjectAccess, key: str, content_sha256: str) -> ImportBatch | None:
+    """The key's completed batch for the same body, or None when the key is free (a failed batch frees it)."""
+    with transaction.atomic():
+        earlier = (
+            ImportBatch.objects.select_for_update().filter(project=access.project, idempotency_key=key).first()
+        )
+        if earlier is None:
+            return None
+        if earlier.status == ImportStatus.FAILED:
+            earlier.idempotency_key = ""
+            earlier.save(update_fields=["idempotency_key"])
+            return None
+        if earlier.content_sha256 != content_sha256:
+            raise ImportKeyConflict(
+                f"This Idempotency-Key was used for a different body (import {earlier.pk}); "
+                "use a new key for a new push."
+            )
+        if earlier.status == ImportStatus.COMPLETED:
+            return earlier
+        raise ImportKeyConflict(_KEY_BUSY)
+
+
+def import_error_lines(errors: list[str]) -> list[tuple[int | None, str]]:
+    """A refused import's errors as (line, reason): the line where the reader named one, else None."""
+    found = []
+    for error in errors:
+        match = _ERROR_LINE.match(str(error))
+        found.append((int(match.group(1)), match.group(2)) if match else (None, str(error)))
+    return found

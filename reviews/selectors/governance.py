@@ -15,13 +15,31 @@ EXPORTS_PAGE = 25
 PREVIEW = 20
 
 
-def exports_page(project: Project, *, before: int | None = None) -> tuple[list[Export], int | None]:
+def exports_page(
+    project: Project, *, before: int | None = None, size: int = EXPORTS_PAGE
+) -> tuple[list[Export], int | None]:
     query = Export.objects.filter(project=project).select_related("created_by", "eval_set_version").order_by("-id")
     if before:
         query = query.filter(id__lt=before)
-    rows = list(query[: EXPORTS_PAGE + 1])
-    older = rows[EXPORTS_PAGE - 1].pk if len(rows) > EXPORTS_PAGE else None
-    return rows[:EXPORTS_PAGE], older
+    rows = list(query[: size + 1])
+    older = rows[size - 1].pk if len(rows) > size else None
+    return rows[:size], older
+
+
+def eval_set_versions_page(
+    project: Project, *, before: int | None = None, size: int = 20
+) -> tuple[list[EvalSetVersion], int | None]:
+    """The project's frozen versions, newest first, with their leak checks; `before` is a version number."""
+    query = (
+        EvalSetVersion.objects.filter(project=project)
+        .select_related("created_by", "leak_check")
+        .order_by("-version")
+    )
+    if before:
+        query = query.filter(version__lt=before)
+    rows = list(query[: size + 1])
+    older = rows[size - 1].version if len(rows) > size else None
+    return rows[:size], older
 
 
 @dataclass

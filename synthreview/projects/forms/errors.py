@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 
 def form_errors_text(form: forms.BaseForm) -> str:
@@ -18,3 +18,17 @@ def form_errors_text(form: forms.BaseForm) -> str:
         else:
             parts.append(f"{form[name].label}: {text}")
     return "; ".join(parts)
+
+
+def form_add_service_errors(
+    form: forms.BaseForm, error: ValidationError, *, renamed: dict[str, str] | None = None
+) -> None:
+    """A service's refusal on the form that asked for it: each error beside the field it names
+    (`renamed` maps the service's argument to the form's field where they differ), the rest, and
+    those naming a field the form lacks, above the fields."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for name, problems in error.message_dict.items():
+        field = (renamed or {}).get(name, name)
+        form.add_error(field if field in form.fields and not form.fields[field].disabled else None, problems)

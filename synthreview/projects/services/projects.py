@@ -12,12 +12,30 @@ from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.services import audit_log_record
 
 
-def project_create(*, slug: str, name: str = "", actor: AbstractBaseUser | SystemActor | None = None) -> Project:
+def project_create(
+    *,
+    slug: str,
+    name: str = "",
+    description: str = "",
+    actor: AbstractBaseUser | SystemActor | None = None,
+    first_admin: AbstractBaseUser | None = None,
+) -> Project:
+    """A new project. `first_admin`, when given, becomes its admin member, so a project made in
+    the app has someone who can add the others."""
     with transaction.atomic():
-        project = Project(slug=slug, name=name or slug)
+        project = Project(slug=slug, name=name or slug, description=description)
         project.full_clean()
         project.save()
         audit_log_record(project=project, actor=actor, action="project.create", obj=project)
+        if first_admin is not None:
+            membership = Membership.objects.create(user=first_admin, project=project, role=Role.ADMIN)
+            audit_log_record(
+                project=project,
+                actor=actor,
+                action="membership.add",
+                obj=membership,
+                details={"user": first_admin.get_username(), "role": Role.ADMIN, "invited": False},
+            )
     return project
 
 

@@ -1,0 +1,169 @@
+"""Audits and the noise floor through the API: the list, one audit's figures, creating and closing
+one, and the project's pooled noise floor.
+
+Each operation calls what the matching page calls (reviews/views/audits.py) with the same need,
+and hides what that page hides: while an audit is open, experts see its progress but not its
+figures, and never the disagreements on items an open audit holds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from reviews.api.audits_schemas import (
+    AuditCloseIn,
+    AuditIn,
+    AuditOut,
+    AuditSummaryOut,
+    FiguresOut,
+    NoiseFloorReportOut,
+    PooledFloorOut,
+    ProgressOut,
+)
+from reviews.forms.audits import AuditCloseForm, AuditForm
+from reviews.models import Audit, AuditStatus
+from reviews.selectors.audit_queue import audit_progress, audits_progress
+from reviews.selectors.audits import audit_figures
+from reviews.selectors.blinding import blinding_for
+from reviews.selectors.noise_floor import closed_audits, noise_floor_by
+from reviews.services.audits import AuditClosed, audit_close, audit_create
+from synthreview.projects.access import ProjectAccess
+from synthreview.projects.api.auth import api_object, api_project_access
+from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, ErrorOut
+from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
+from synthreview.projects.api.params import Cursor, ObjectId, PageSize, Slug
+
+router = Router(tags=["audits"])
+
+# Everything a read of an audit names, in the query that reads it.
+AUDIT_RELATED = ("created_by", "closed_by", "run", "generator", "template_version__template")
+# The API's names for the breakdowns the noise-floor page shows (reviews.selectors.audits.BREAKDOWNS).
+BREAKDOWN_KEYS = {"generator": "generator", "template": "template_version", "run": "run"}
+
+
+def _audit_out(request: HttpRequest, access: ProjectAccess, audit: Audit) -> AuditOut:
+    """One audit as its page shows it to the caller (reviews.views.audits._audit_detail_page)."""
+    figures = audit_figures(audit)
+    if (blinding := blinding_for(request.user, access)).held:
+        figures = {**figures, "disagreements": blinding.left_out(figures.get("disagreements") or [])}
+    # While an audit is open, experts see only progress: the running noise floor would anchor their verdicts.
+    show_figures = access.can("audit") or audit.status == AuditStatus.CLOSED
+    progress = ProgressOut.of(audit_progress(audit, request.user), mine=True)  # type: ignore[arg-type]  # the caller is an account after auth
+    return AuditOut(
+        **AuditSummaryOut.fields_of(audit, progress),
+        figures=FiguresOut.of(figures) if show_figures else None,
+    )
+
+
+@router.get("/projects/{slug}/audits", response={200: CursorPage[AuditSummaryOut], **COMMON_ERRORS})
+def audit_list(
+    request: HttpRequest, slug: Slug, cursor: Cursor = None, limit: PageSize = 100
+) -> CursorPage[AuditSummaryOut]:
+    """The project's audits, newest first, with their progress and, once closed, their frozen noise floor."""
+    access = api_project_access(request, slug, "review")
+    audits = Audit.objects.filter(project=access.project).select_related(*AUDIT_RELATED)
+    if (after := cursor_decode(cursor, shape=(int,))) is not None:
+        audits = audits.filter(pk__lt=after[0])
+    page = list(audits.order_by("-pk")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    progress = audits_progress(page)
+    return CursorPage[AuditSummaryOut](
+        items=[
+            AuditSummaryOut(**AuditSummaryOut.fields_of(audit, ProgressOut.of(progress[audit.pk], mine=False)))
+            for audit in page
+        ],
+        next_cursor=cursor_encode([page[-1].pk]) if more else None,
+    )
+
+
+@router.get("/projects/{slug}/audits/{audit_id}", response={200: AuditOut, **COMMON_ERRORS})
+def audit_read(request: HttpRequest, slug: Slug, audit_id: ObjectId) -> AuditOut:
+    """One audit with its figures: noise floor with its Wilson interval, breakdowns, error categories,
+    agreement, reviewers and disagreements (for experts, only once the audit has closed)."""
+    access = api_project_access(request, slug, "review")
+    audit = api_object(access, Audit.objects.select_related(*AUDIT_RELATED).model, "audit", audit_id)
+    return _audit_out(request, access, audit)
+
+
+def _form_refusal(errors: dict[str, list[str]]) -> ApiError:
+    details = [
+        ErrorDetail(message=" ".join(messages), field=None if name == NON_FIELD_ERRORS else name)
+        for name, messages in errors.items()
+    ]
+    head = details[0]
+    summary = head.message if len(details) == 1 else f"{len(details)} problem(s) with the request"
+    return ApiError(422, "invalid", summary, field=head.field, errors=details)
+
+
+@router.post("/projects/{slug}/audits", response={201: AuditOut, **COMMON_ERRORS})
+def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) -> tuple[int, AuditOut]:
+    """Draw an audit, as the audit page's form does: n synthetic samples stratified over the scope's
+    generators and template versions, with gold items mixed in blind. Refusals name the form's field."""
+    access = api_project_access(request, slug, "audit")
+    form = AuditForm(
+        {name: value for name, value in payload.model_dump().items() if value is not None}, project=access.project
+    )
+    if not form.is_valid():
+        raise _form_refusal(form.errors.get_json_data() and {k: [str(m) for m in v] for k, v in form.errors.items()})
+    data = form.cleaned_data
+    audit = audit_create(
+        access,
+        scope=data["scope"],
+        object_id=form.scope_object_id(),
+        sample_size=data["sample_size"],
+        overlap=data["overlap"],
+        gold_items=data["gold_items"],
+        expected_error_rate=data["expected_error_rate"] / 100,
+        name=data["name"],
+        seed=data["seed"],
+    )
+    return 201, _audit_out(request, access, _reread(audit))
+
+
+@router.post(
+    "/projects/{slug}/audits/{audit_id}/close",
+    response={200: AuditOut, 409: ErrorOut, **COMMON_ERRORS},
+)
+def audit_close_endpoint(request: HttpRequest, slug: Slug, audit_id: ObjectId, payload: AuditCloseIn) -> AuditOut:
+    """Close the audit and freeze its figures. Closing early, or with split items nobody decided,
+    needs a `reason` (422 naming it); an audit already closed answers 409."""
+    access = api_project_access(request, slug, "audit")
+    audit = api_object(access, Audit, "audit", audit_id)
+    form = AuditCloseForm(
+        {"reason": payload.reason}, figures=audit_figures(audit) if audit.status == AuditStatus.OPEN else None
+    )
+    if not form.is_valid():
+        raise _form_refusal({k: [str(m) for m in v] for k, v in form.errors.items()})
+    try:
+        # A verdict arriving between the form's check and the service's is refused on `reason` too.
+        closed = audit_close(access, audit=audit, reason=form.cleaned_data["reason"])
+    except AuditClosed as refused:
+        raise ApiError(409, "conflict", str(refused)) from None
+    return _audit_out(request, access, _reread(closed))
+
+
+def _reread(audit: Audit) -> Audit:
+    return Audit.objects.select_related(*AUDIT_RELATED).get(pk=audit.pk)
+
+
+@router.get("/projects/{slug}/noise-floor", response={200: NoiseFloorReportOut, **COMMON_ERRORS})
+def noise_floor(
+    request: HttpRequest, slug: Slug, by: Query[Literal["generator", "template", "run"]] = "generator"
+) -> NoiseFloorReportOut:
+    """The noise floor pooled over the project's closed audits per generator, template version or run,
+    each with its 95% Wilson interval, from the figures each audit froze on closing."""
+    access = api_project_access(request, slug, "dashboard")
+    audits = closed_audits(access.project)
+    rows = [entry.as_row() for entry in noise_floor_by(access.project, BREAKDOWN_KEYS[by], audits)]
+    return NoiseFloorReportOut(
+        by=by,
+        limit=access.project.noise_floor_limit,
+        audits=len(audits),
+        split_left_out=sum(floor.split for audit in audits if (floor := audit.frozen_noise_floor) is not None),
+        rows=[PooledFloorOut(**row) for row in rows],
+    )

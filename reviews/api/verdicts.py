@@ -1,0 +1,220 @@
+"""Verdicts through the API: the list, the review queue's verdict and an audit item's verdict.
+
+Writes go through the queue's services (verdict_record, audit_verdict_record), so the revision
+check, the audit's overlap and the audit log are the pages' own. An expert lists only their own
+verdicts: the pages hide other reviewers' verdicts on every item an open audit holds, and a list
+that showed the rest would tell which samples those are by what it leaves out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+
+from generation.models import Sample
+from reviews.models import Audit, ErrorCategory, Verdict, VerdictValue
+from reviews.selectors.audit_queue import audit_item_for
+from reviews.selectors.blinding import HELD_ITEM_REFUSAL, blinding_for
+from reviews.services.audits import AuditClosed, AuditItemFull, audit_verdict_record
+from reviews.services.verdicts import VerdictConflict, verdict_record
+from synthreview.projects.api.auth import api_object, api_project_access
+from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorOut
+from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
+from synthreview.projects.api.params import MAX_ID, Cursor, ObjectId, OptionalIdQuery, PageSize, Slug
+
+router = Router(tags=["verdicts"])
+
+# A day: a longer "time spent" is a tab left open, not a measurement.
+MAX_TIME_SPENT_MS = 86_400_000
+# Sample.revision and Verdict.time_spent_ms are PositiveIntegerFields: PostgreSQL's integer stops here.
+MAX_REVISION = 2**31 - 1
+
+
+class VerdictOut(Schema):
+    id: int
+    sample_id: int
+    audit_id: int | None = Field(description="The audit the verdict was given in; null for the review queue's.")
+    reviewer: str
+    verdict: str
+    error_category: str
+    note: str
+    time_spent_ms: int | None
+    sample_revision: int | None = Field(
+        description="The sample's revision after this queue verdict (send it as `revision` next time); "
+        "null for an audit verdict, which never changes the sample."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def of(verdict: Verdict) -> VerdictOut:
+        return VerdictOut(
+            id=verdict.pk,
+            sample_id=verdict.sample_id,
+            audit_id=verdict.audit_id,
+            reviewer=verdict.reviewer.get_username(),
+            verdict=verdict.value,
+            error_category=verdict.error_category,
+            note=verdict.note,
+            time_spent_ms=verdict.time_spent_ms,
+            sample_revision=verdict.sample_revision if verdict.audit_id is None else None,
+            created_at=verdict.created_at,
+            updated_at=verdict.updated_at,
+        )
+
+
+class VerdictFilters(Schema):
+    reviewer: str | None = Field(None, max_length=150, description="A reviewer's username.")
+    audit: OptionalIdQuery = None
+    sample: OptionalIdQuery = None
+    since: datetime | None = Field(None, description="Verdicts given or revised at or after this ISO 8601 time.")
+
+
+class AuditVerdictIn(Schema):
+    sample_id: int = Field(ge=1, le=MAX_ID)
+    verdict: VerdictValue
+    error_category: ErrorCategory | Literal[""] = Field("", description="Dropped for a correct verdict.")
+    note: str = Field("", max_length=5000)
+    time_spent_ms: int | None = Field(None, ge=0, le=MAX_TIME_SPENT_MS)
+
+
+class QueueVerdictIn(AuditVerdictIn):
+    revision: int = Field(
+        ge=0, le=MAX_REVISION, description="The sample's revision when the reviewer read it: a newer one answers 409."
+    )
+
+
+@router.get("/projects/{slug}/verdicts", response={200: CursorPage[VerdictOut], **COMMON_ERRORS})
+def verdict_list(
+    request: HttpRequest,
+    slug: Slug,
+    filters: Query[VerdictFilters],
+    cursor: Cursor = None,
+    limit: PageSize = 100,
+) -> CursorPage[VerdictOut]:
+    """The project's verdicts, newest first. Experts see their own only; leads and admins see everyone's."""
+    access = api_project_access(request, slug, "view")
+    verdicts = Verdict.objects.filter(sample__project=access.project).select_related("reviewer")
+    if not access.can("audit"):
+        verdicts = verdicts.filter(reviewer=request.user)
+    if filters.reviewer:
+        verdicts = verdicts.filter(reviewer__username=filters.reviewer)
+    if filters.audit is not None:
+        verdicts = verdicts.filter(audit=api_object(access, Audit, "audit", filters.audit))
+    if filters.sample is not None:
+        verdicts = verdicts.filter(sample=api_object(access, Sample, "sample", filters.sample))
+    if filters.since is not None:
+        since = filters.since
+        if timezone.is_naive(since):
+            since = timezone.make_aware(since)
+        verdicts = verdicts.filter(updated_at__gte=since)
+    if (after := cursor_decode(cursor, shape=(int,))) is not None:
+        verdicts = verdicts.filter(pk__lt=after[0])
+    page = list(verdicts.order_by("-pk")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return CursorPage[VerdictOut](
+        items=[VerdictOut.of(verdict) for verdict in page],
+        next_cursor=cursor_encode([page[-1].pk]) if more else None,
+    )
+
+
+def _conflict_message(conflict: VerdictConflict, *, blinded: bool) -> str:
+    """The queue card's conflict notice in words, with the revision to send again."""
+    sample = conflict.sample
+    parts = [f"Sample {sample.pk} changed while you were looking at it; your verdict was not saved."]
+    if not blinded:
+        latest = conflict.latest_verdict
+        if conflict.other_action:
+            parts.append(f"{conflict.other_action} at {conflict.latest_entry.created_at.isoformat()}.")  # type: ignore[union-attr]  # other_action is "" without an entry
+        elif latest is not None:
+            category = f" ({latest.error_category})" if latest.error_category else ""
+            note = f': "{latest.note}"' if latest.note else ""
+            parts.append(
+                f"{latest.reviewer.get_username()} marked it {latest.value}{category} "
+                f"at {latest.updated_at.isoformat()}{note}."
+            )
+        parts.append(f"It is now {sample.status}.")
+    parts.append(f"Its revision is now {sample.revision}: send that as `revision` to save your verdict over theirs.")
+    return " ".join(parts)
+
+
+@router.post(
+    "/projects/{slug}/verdicts",
+    response={200: VerdictOut, 409: ErrorOut, **COMMON_ERRORS},
+)
+def verdict_create(request: HttpRequest, slug: Slug, payload: QueueVerdictIn) -> VerdictOut:
+    """The review queue's verdict on one sample: it sets the sample's status (correct accepts, wrong
+    rejects, unsure leaves it pending). A stale `revision` answers 409 "conflict" saying what changed;
+    an item of an open audit is refused (422 "refused") to experts, as the queue refuses it."""
+    access = api_project_access(request, slug, "review")
+    sample = api_object(access, Sample, "sample", payload.sample_id)
+    blinding = blinding_for(request.user, access)
+    # The service asks the reviewer's own role; a token capped below lead acts as the cap says.
+    if blinding.hides(sample.pk):
+        raise ApiError(422, "refused", HELD_ITEM_REFUSAL, field="sample_id")
+    try:
+        verdict = verdict_record(
+            access,
+            sample_id=sample.pk,
+            value=payload.verdict.value,
+            error_category=_category(payload),
+            note=payload.note,
+            seen_revision=payload.revision,
+            time_spent_ms=payload.time_spent_ms,
+        )
+    except VerdictConflict as conflict:
+        raise ApiError(
+            409, "conflict", _conflict_message(conflict, blinded=blinding.hides(sample.pk)), field="revision"
+        ) from None
+    except ValidationError as error:
+        if HELD_ITEM_REFUSAL in error.messages:
+            raise ApiError(422, "refused", HELD_ITEM_REFUSAL, field="sample_id") from None
+        raise
+    verdict.reviewer = _caller(request)
+    return VerdictOut.of(verdict)
+
+
+@router.post(
+    "/projects/{slug}/audits/{audit_id}/verdicts",
+    response={200: VerdictOut, 409: ErrorOut, **COMMON_ERRORS},
+)
+def audit_verdict_create(request: HttpRequest, slug: Slug, audit_id: ObjectId, payload: AuditVerdictIn) -> VerdictOut:
+    """A verdict on one item of an audit, as the audit queue records it: it never changes the sample.
+    The reviewer may revise their own while the audit is open; 409 "conflict" when the audit is
+    closed or the item already has the verdicts its overlap asks for."""
+    access = api_project_access(request, slug, "review")
+    audit = api_object(access, Audit, "audit", audit_id)
+    if audit_item_for(audit, payload.sample_id) is None:
+        raise ApiError(404, "not_found", "That sample is not part of this audit.", field="sample_id")
+    try:
+        verdict = audit_verdict_record(
+            access,
+            audit=audit,
+            sample_id=payload.sample_id,
+            value=payload.verdict.value,
+            error_category=_category(payload),
+            note=payload.note,
+            time_spent_ms=payload.time_spent_ms,
+        )
+    except (AuditClosed, AuditItemFull) as refused:
+        raise ApiError(409, "conflict", str(refused)) from None
+    verdict.reviewer = _caller(request)
+    return VerdictOut.of(verdict)
+
+
+def _category(payload: AuditVerdictIn) -> str:
+    return payload.error_category.value if isinstance(payload.error_category, ErrorCategory) else ""
+
+
+def _caller(request: HttpRequest) -> User:
+    # After auth the caller is always an account (a token's owner or the signed-in user).
+    assert isinstance(request.user, User)
+    return request.user
+
