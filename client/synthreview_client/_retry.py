@@ -22,6 +22,8 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # RateLimited error carries the server's figure instead.
 MAX_RETRY_AFTER = 120.0
 
+# Failures before a request left this machine: the server cannot have acted on it.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Replaced by the tests to record the waits instead of sleeping.
 sleep = time.sleep
 
@@ -45,7 +47,7 @@ class RetryPolicy:
         connection that broke mid-way may have delivered the request, so only safe calls do."""
         if attempt >= self.max_retries:
             return False
-        return idempotent or isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        return idempotent or isinstance(error, NEVER_SENT)
 
     def delay(self, attempt: int, *, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt + 1` (attempt counts from 0)."""

@@ -1,16 +1,17 @@
 """The connection to one synthreview server: authentication, retries and the error shape.
 
-    with Client("https://synthreview.example.org", token) as client:
-        math = client.project("math")
-        summary = math.push(records, origin="synthetic", generator="llama-3.1-70b")
+with Client("https://synthreview.example.org", token) as client:
+    math = client.project("math")
+    summary = math.push(records, origin="synthetic", generator="llama-3.1-70b")
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -83,10 +84,12 @@ class Client:
         return Project(self, slug)
 
     def me(self) -> Me:
-        return self.get("me")
+        """Who the token acts as, and the token's own limits."""
+        return cast("Me", self.get("me"))
 
     def projects(self) -> list[ProjectInfo]:
-        return self.get("projects")
+        """The projects the token may open, with its role in each."""
+        return cast("list[ProjectInfo]", self.get("projects"))
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -115,10 +118,12 @@ class Client:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        delivered: list[bool] | None = None,
     ) -> httpx.Response:
         """One call, retried as the policy allows; a refusal raises the matching SynthreviewError.
         `idempotent` defaults to true for GET, HEAD, PUT and DELETE; a POST that carries an
-        Idempotency-Key passes True."""
+        Idempotency-Key passes True. `delivered`, if given, gets one entry per retry: whether the
+        try before it may have reached the server and acted (a 429 or a refused connection did not)."""
         safe = method in ("GET", "HEAD", "PUT", "DELETE") if idempotent is None else idempotent
         url = self.url(path)
         attempt = 0
@@ -130,19 +135,26 @@ class Client:
             except httpx.TransportError as error:
                 if not self.retry.retries_error(error, attempt=attempt, idempotent=safe):
                     raise _unreachable(error) from error
+                if delivered is not None:
+                    delivered.append(not isinstance(error, _retry.NEVER_SENT))
                 _retry.sleep(self.retry.delay(attempt))
                 attempt += 1
                 continue
             if response.status_code < 400:
                 return response
             if self._retry_after_answer(response, attempt=attempt, idempotent=safe):
+                if delivered is not None:
+                    delivered.append(response.status_code != 429)
                 attempt += 1
                 continue
             raise self._refusal(response)
 
-    def stream_to(self, path: str, destination: Path, *, progress: Progress | None = None) -> Path:
+    def stream_to(
+        self, path: str, destination: Path, *, progress: Progress | None = None, sha256: str | None = None
+    ) -> Path:
         """GET a file onto disk in chunks (never whole in memory), through a partial file that is
-        renamed only once complete; a broken connection starts the download again."""
+        renamed only once complete (and, given `sha256`, only if its digest matches); a broken
+        connection starts the download again."""
         url = self.url(path)
         partial = destination.with_name(destination.name + ".part")
         attempt = 0
@@ -157,12 +169,19 @@ class Client:
                         raise self._refusal(response)
                     total = _int_or_none(response.headers.get("Content-Length"))
                     done = 0
+                    digest = hashlib.sha256()
                     with open(partial, "wb") as out:
                         for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
                             out.write(chunk)
+                            digest.update(chunk)
                             done += len(chunk)
                             if progress is not None:
                                 progress(done, total)
+                if sha256 is not None and digest.hexdigest() != sha256.lower():
+                    partial.unlink(missing_ok=True)
+                    raise SynthreviewError(
+                        0, "corrupt", f"{destination.name}: sha256 {digest.hexdigest()} is not the {sha256} expected"
+                    )
                 partial.replace(destination)
                 return destination
             except httpx.TransportError as error:
@@ -204,7 +223,7 @@ class Client:
         return error_for(response, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
 
 
-def _clean(params: Params) -> Params:
+def _clean(params: Params) -> list[tuple[str, Any]] | None:
     """Query parameters without the unset ones; lists and tuples become repeated parameters."""
     if params is None:
         return None

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from ninja import Router
 
+from generation.api import runs
+
 routers: list[tuple[str, Router]] = []
+routers.append(("/", runs.router))

@@ -13,6 +13,9 @@ from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, Ru
 from generation.runs.plan import constraint_counts
 from synthreview.projects.models import Project
 
+# A run in one of these is over: the run page stops polling it, and so may an API client.
+RUN_FINISHED_STATUSES = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
 
 def runs_orphaned() -> list[int]:
     """Queued or running runs with pending items. Some may still have a live worker;

@@ -407,9 +407,7 @@ _KEY_BUSY = "A push with this Idempotency-Key is still being imported; retry onc
 def _push_key_claim(access: ProjectAccess, key: str, content_sha256: str) -> ImportBatch | None:
     """The key's completed batch for the same body, or None when the key is free (a failed batch frees it)."""
     with transaction.atomic():
-        earlier = (
-            ImportBatch.objects.select_for_update().filter(project=access.project, idempotency_key=key).first()
-        )
+        earlier = ImportBatch.objects.select_for_update().filter(project=access.project, idempotency_key=key).first()
         if earlier is None:
             return None
         if earlier.status == ImportStatus.FAILED:
@@ -428,7 +426,7 @@ def _push_key_claim(access: ProjectAccess, key: str, content_sha256: str) -> Imp
 
 def import_error_lines(errors: list[str]) -> list[tuple[int | None, str]]:
     """A refused import's errors as (line, reason): the line where the reader named one, else None."""
-    found = []
+    found: list[tuple[int | None, str]] = []
     for error in errors:
         match = _ERROR_LINE.match(str(error))
         found.append((int(match.group(1)), match.group(2)) if match else (None, str(error)))

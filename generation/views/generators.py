@@ -6,10 +6,6 @@ holds its key, and the page says only whether that variable is set.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -20,16 +16,9 @@ from django.views.decorators.http import require_http_methods
 from generation.access import get_generator_for_user
 from generation.forms.generators import GeneratorForm
 from generation.models import Generator
-from generation.selectors.generators import project_generators
+from generation.selectors.generators import generator_row, project_generators
 from generation.services.generators import generator_create, generator_update
 from synthreview.projects.access import ProjectAccess, get_project_for_user
-
-
-@dataclass(frozen=True)
-class GeneratorRow:
-    generator: Generator
-    endpoint_host: str
-    key_status: str  # "", "set" or "not set in the environment"
 
 
 @login_required
@@ -37,7 +26,8 @@ def generator_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     # Whether a key variable is set is the server's business: admins see it, others only its name.
     rows = [
-        _row(generator, show_key_status=access.can("generators")) for generator in project_generators(access.project)
+        generator_row(generator, show_key_status=access.can("generators"))
+        for generator in project_generators(access.project)
     ]
     return render(
         request,
@@ -96,13 +86,3 @@ def _add_errors(form: GeneratorForm, error: ValidationError) -> None:
         return
     for field, problems in error.message_dict.items():
         form.add_error(field if field in form.fields and not form.fields[field].disabled else None, problems)
-
-
-def _row(generator: Generator, *, show_key_status: bool) -> GeneratorRow:
-    if generator.api_key_env and show_key_status:
-        key_status = "set" if os.environ.get(generator.api_key_env) else "not set in the environment"
-    else:
-        key_status = ""
-    return GeneratorRow(
-        generator=generator, endpoint_host=urlsplit(generator.endpoint).hostname or "", key_status=key_status
-    )

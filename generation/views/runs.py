@@ -11,9 +11,9 @@ from django_htmx.http import HttpResponseStopPolling
 
 from generation.access import get_run_for_user
 from generation.forms.runs import RunForm
-from generation.models import RunStatus
 from generation.runs.plan import PlanError
 from generation.selectors.runs import (
+    RUN_FINISHED_STATUSES,
     project_runs,
     run_constraint_counts,
     run_failed_items,
@@ -25,8 +25,6 @@ from generation.selectors.runs import (
 from generation.services.runs import run_cancel, run_create, run_preview, run_resume
 from synthreview.http import HtmxHttpRequest
 from synthreview.projects.access import get_project_for_user
-
-FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 @login_required
@@ -60,7 +58,7 @@ def run_new(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def run_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, run = get_run_for_user(request.user, slug, pk, "view")
     lanes = run_lanes(run)
-    finished = run.status in FINISHED
+    finished = run.status in RUN_FINISHED_STATUSES
     context = {
         "access": access,
         "project": access.project,

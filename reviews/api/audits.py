@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.forms import Form
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from reviews.api.audits_schemas import (
     AuditCloseIn,
@@ -24,6 +25,7 @@ from reviews.api.audits_schemas import (
     PooledFloorOut,
     ProgressOut,
 )
+from reviews.api.verdicts import caller
 from reviews.forms.audits import AuditCloseForm, AuditForm
 from reviews.models import Audit, AuditStatus
 from reviews.selectors.audit_queue import audit_progress, audits_progress
@@ -52,7 +54,7 @@ def _audit_out(request: HttpRequest, access: ProjectAccess, audit: Audit) -> Aud
         figures = {**figures, "disagreements": blinding.left_out(figures.get("disagreements") or [])}
     # While an audit is open, experts see only progress: the running noise floor would anchor their verdicts.
     show_figures = access.can("audit") or audit.status == AuditStatus.CLOSED
-    progress = ProgressOut.of(audit_progress(audit, request.user), mine=True)  # type: ignore[arg-type]  # the caller is an account after auth
+    progress = ProgressOut.of(audit_progress(audit, caller(request)), mine=True)
     return AuditOut(
         **AuditSummaryOut.fields_of(audit, progress),
         figures=FiguresOut.of(figures) if show_figures else None,
@@ -86,14 +88,14 @@ def audit_read(request: HttpRequest, slug: Slug, audit_id: ObjectId) -> AuditOut
     """One audit with its figures: noise floor with its Wilson interval, breakdowns, error categories,
     agreement, reviewers and disagreements (for experts, only once the audit has closed)."""
     access = api_project_access(request, slug, "review")
-    audit = api_object(access, Audit.objects.select_related(*AUDIT_RELATED).model, "audit", audit_id)
-    return _audit_out(request, access, audit)
+    return _audit_out(request, access, _reread(api_object(access, Audit, "audit", audit_id)))
 
 
-def _form_refusal(errors: dict[str, list[str]]) -> ApiError:
+def _form_refusal(form: Form) -> ApiError:
+    """The form's errors in the API's shape: each under its field's name, the whole form's under none."""
     details = [
-        ErrorDetail(message=" ".join(messages), field=None if name == NON_FIELD_ERRORS else name)
-        for name, messages in errors.items()
+        ErrorDetail(message=" ".join(str(m) for m in messages), field=None if name == NON_FIELD_ERRORS else name)
+        for name, messages in form.errors.items()
     ]
     head = details[0]
     summary = head.message if len(details) == 1 else f"{len(details)} problem(s) with the request"
@@ -101,7 +103,7 @@ def _form_refusal(errors: dict[str, list[str]]) -> ApiError:
 
 
 @router.post("/projects/{slug}/audits", response={201: AuditOut, **COMMON_ERRORS})
-def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) -> tuple[int, AuditOut]:
+def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) -> Status[AuditOut]:
     """Draw an audit, as the audit page's form does: n synthetic samples stratified over the scope's
     generators and template versions, with gold items mixed in blind. Refusals name the form's field."""
     access = api_project_access(request, slug, "audit")
@@ -109,7 +111,7 @@ def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) ->
         {name: value for name, value in payload.model_dump().items() if value is not None}, project=access.project
     )
     if not form.is_valid():
-        raise _form_refusal(form.errors.get_json_data() and {k: [str(m) for m in v] for k, v in form.errors.items()})
+        raise _form_refusal(form)
     data = form.cleaned_data
     audit = audit_create(
         access,
@@ -122,7 +124,7 @@ def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) ->
         name=data["name"],
         seed=data["seed"],
     )
-    return 201, _audit_out(request, access, _reread(audit))
+    return Status(201, _audit_out(request, access, _reread(audit)))
 
 
 @router.post(
@@ -138,7 +140,7 @@ def audit_close_endpoint(request: HttpRequest, slug: Slug, audit_id: ObjectId, p
         {"reason": payload.reason}, figures=audit_figures(audit) if audit.status == AuditStatus.OPEN else None
     )
     if not form.is_valid():
-        raise _form_refusal({k: [str(m) for m in v] for k, v in form.errors.items()})
+        raise _form_refusal(form)
     try:
         # A verdict arriving between the form's check and the service's is refused on `reason` too.
         closed = audit_close(access, audit=audit, reason=form.cleaned_data["reason"])

@@ -31,7 +31,7 @@ class NoiseFloorOut(Schema):
     @staticmethod
     def of(stored: dict[str, Any]) -> NoiseFloorOut:
         # Read as the pages read it, so an audit frozen before `split` was kept reads it as 0.
-        return NoiseFloorOut(**NoiseFloorFigures.from_json(stored).to_json())
+        return NoiseFloorOut.model_validate(NoiseFloorFigures.from_json(stored).to_json())
 
 
 class BreakdownOut(NoiseFloorOut):
@@ -180,7 +180,7 @@ class AuditSummaryOut(Schema):
             "closed_by": audit.closed_by.get_username() if audit.closed_by else None,
             "closed_reason": audit.closed_reason,
             "progress": progress,
-            "noise_floor": NoiseFloorOut(**frozen.to_json()) if frozen is not None else None,
+            "noise_floor": NoiseFloorOut.model_validate(frozen.to_json()) if frozen is not None else None,
         }
 
 

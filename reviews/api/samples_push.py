@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Header, Query, Router, Schema
+from django.utils.datastructures import MultiValueDict
+from ninja import Header, Query, Schema, Status
 from pydantic import StringConstraints
 
 from generation.forms.imports import ImportForm
@@ -22,17 +23,18 @@ from generation.ingest.mapping import MAPPABLE_FIELDS
 from generation.models import ImportBatch, ImportFormat, ImportStatus
 from generation.services.imports import (
     ImportKeyConflict,
-    ImportPush,
     PushTooLarge,
     import_error_lines,
     import_push,
     import_push_store,
 )
+from reviews.api.samples import router
 from synthreview.projects.api.auth import api_object, api_project_access
 from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, ErrorOut
 from synthreview.projects.api.params import ObjectId, Slug
 
-router = Router(tags=["samples"])
+# samples.router: GET and POST /projects/{slug}/samples must share one router, or the second is never reached.
+__all__ = ["router"]
 
 PUSH_CONTENT_TYPES = ("application/x-ndjson", "application/jsonl")
 # The form's own fields, named as this operation's parameters are.
@@ -63,6 +65,10 @@ class ImportOut(Schema):
     url: str
 
 
+def _error_details(batch: ImportBatch) -> list[ErrorDetail]:
+    return [ErrorDetail(message=reason, line=line) for line, reason in import_error_lines(batch.errors or [])]
+
+
 def _import_out(slug: str, batch: ImportBatch, *, replayed: bool = False) -> ImportOut:
     return ImportOut(
         batch_id=batch.pk,
@@ -71,7 +77,7 @@ def _import_out(slug: str, batch: ImportBatch, *, replayed: bool = False) -> Imp
         imported=batch.rows_imported,
         duplicates=batch.rows_duplicate,
         replayed=replayed,
-        errors=[ErrorDetail(message=reason, line=line) for line, reason in import_error_lines(batch.errors or [])],
+        errors=_error_details(batch),
         created_at=batch.created_at,
         finished_at=batch.finished_at,
         url=reverse("api-v1:import_get", kwargs={"slug": slug, "batch_id": batch.pk}),
@@ -84,7 +90,7 @@ def _options_check(origin: str, generator: str, template: str, pairs: list[str])
     given a stand-in file, before the body is read, and a wrong option costs no upload."""
     form = ImportForm(
         {"origin": origin, "generator": generator, "template": template, "mapping": "\n".join(pairs)},
-        {"file": SimpleUploadedFile(f"push.{ImportFormat.JSONL}", b"{}")},
+        MultiValueDict({"file": [SimpleUploadedFile(f"push.{ImportFormat.JSONL}", b"{}")]}),
     )
     if not form.is_valid():
         details = [
@@ -143,8 +149,8 @@ def samples_push(
             description=f"FIELD=COLUMN, repeated: read FIELD ({', '.join(MAPPABLE_FIELDS)}) from COLUMN, "
             "as the import page's mapping and the CLI's --map.",
         ),
-    ] = [],  # noqa: B006 - ninja copies a parameter's default per request
-) -> tuple[int, ImportOut]:
+    ] = [],  # noqa: B006 - pydantic copies a mutable default per request
+) -> Status[ImportOut]:
     """Import a batch of samples, one JSON object a line: every line or none. A refusal names each
     bad line (`errors[].line`; `line` is the first). Send an Idempotency-Key to retry safely."""
     access = api_project_access(request, slug, "import")
@@ -156,7 +162,7 @@ def samples_push(
     except PushTooLarge as too_large:
         raise ApiError(413, "too_large", str(too_large)) from None
     try:
-        pushed: ImportPush = import_push(
+        pushed = import_push(
             access,
             path=stored.path,
             content_sha256=stored.content_sha256,
@@ -170,7 +176,7 @@ def samples_push(
         raise ApiError(409, "conflict", str(conflict), field="Idempotency-Key") from None
     batch = pushed.batch
     if batch.status != ImportStatus.COMPLETED:
-        details = [ErrorDetail(message=reason, line=line) for line, reason in import_error_lines(batch.errors or [])]
+        details = _error_details(batch)
         first_line = next((detail.line for detail in details if detail.line is not None), None)
         raise ApiError(
             422,
@@ -181,7 +187,7 @@ def samples_push(
         )
     out = _import_out(slug, batch, replayed=pushed.replayed)
     response["Location"] = out.url
-    return (200 if pushed.replayed else 201), out
+    return Status(200 if pushed.replayed else 201, out)
 
 
 @router.get("/projects/{slug}/imports/{batch_id}", response={200: ImportOut, **COMMON_ERRORS})

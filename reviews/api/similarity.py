@@ -193,9 +193,7 @@ def duplicate_group_list(
     """Near-duplicate groups (and variant families) with their first members, largest first."""
     access = api_project_access(request, slug, "view")
     if kind not in (*DuplicateKind.values, ALL, ""):
-        raise ApiError(
-            422, "invalid", f"kind must be one of: {', '.join([*DuplicateKind.values, ALL])}.", field="kind"
-        )
+        raise ApiError(422, "invalid", f"kind must be one of: {', '.join([*DuplicateKind.values, ALL])}.", field="kind")
     return _group_page(
         access.project,
         status=_group_status(status),
@@ -270,7 +268,9 @@ def cluster_list(
     decoded = cursor_decode(cursor, shape=(int, int))
     page, skip = (decoded[0], decoded[1]) if decoded else (1, 0)
     if not 1 <= page <= LAST_CLUSTER_PAGE or not 0 <= skip < CLUSTERS_PER_PAGE:
-        raise ApiError(422, "invalid", "The cursor is not one this server gave; start again without it.", field="cursor")
+        raise ApiError(
+            422, "invalid", "The cursor is not one this server gave; start again without it.", field="cursor"
+        )
     blinding = blinding_for(request.user, access)
     found: list[tuple[ClusterCard, int, int]] = []  # each card with its page and its place on it
     more = True

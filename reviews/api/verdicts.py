@@ -8,14 +8,14 @@ that showed the rest would tell which samples those are by what it leaves out.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 
 from generation.models import Sample
 from reviews.models import Audit, ErrorCategory, Verdict, VerdictValue
@@ -79,9 +79,21 @@ class VerdictFilters(Schema):
 class AuditVerdictIn(Schema):
     sample_id: int = Field(ge=1, le=MAX_ID)
     verdict: VerdictValue
-    error_category: ErrorCategory | Literal[""] = Field("", description="Dropped for a correct verdict.")
+    error_category: str = Field(
+        "",
+        max_length=16,
+        description="Dropped for a correct verdict.",
+        json_schema_extra={"enum": ["", *ErrorCategory.values]},
+    )
     note: str = Field("", max_length=5000)
     time_spent_ms: int | None = Field(None, ge=0, le=MAX_TIME_SPENT_MS)
+
+    @field_validator("error_category")
+    @classmethod
+    def known_category(cls, value: str) -> str:
+        if value and value not in ErrorCategory.values:
+            raise ValueError(f"Unknown error category; one of {', '.join(ErrorCategory.values)}, or empty.")
+        return value
 
 
 class QueueVerdictIn(AuditVerdictIn):
@@ -102,7 +114,7 @@ def verdict_list(
     access = api_project_access(request, slug, "view")
     verdicts = Verdict.objects.filter(sample__project=access.project).select_related("reviewer")
     if not access.can("audit"):
-        verdicts = verdicts.filter(reviewer=request.user)
+        verdicts = verdicts.filter(reviewer=caller(request))
     if filters.reviewer:
         verdicts = verdicts.filter(reviewer__username=filters.reviewer)
     if filters.audit is not None:
@@ -110,10 +122,7 @@ def verdict_list(
     if filters.sample is not None:
         verdicts = verdicts.filter(sample=api_object(access, Sample, "sample", filters.sample))
     if filters.since is not None:
-        since = filters.since
-        if timezone.is_naive(since):
-            since = timezone.make_aware(since)
-        verdicts = verdicts.filter(updated_at__gte=since)
+        verdicts = verdicts.filter(updated_at__gte=_moment(filters.since))
     if (after := cursor_decode(cursor, shape=(int,))) is not None:
         verdicts = verdicts.filter(pk__lt=after[0])
     page = list(verdicts.order_by("-pk")[: limit + 1])
@@ -125,14 +134,24 @@ def verdict_list(
     )
 
 
+def _moment(since: datetime) -> datetime:
+    """`since` in UTC (a time without an offset is the server's); a 422 naming it where that leaves the calendar."""
+    try:
+        return (timezone.make_aware(since) if timezone.is_naive(since) else since).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ApiError(
+            422, "invalid", "That time lies outside the years the server can store.", field="since"
+        ) from None
+
+
 def _conflict_message(conflict: VerdictConflict, *, blinded: bool) -> str:
     """The queue card's conflict notice in words, with the revision to send again."""
     sample = conflict.sample
     parts = [f"Sample {sample.pk} changed while you were looking at it; your verdict was not saved."]
     if not blinded:
-        latest = conflict.latest_verdict
-        if conflict.other_action:
-            parts.append(f"{conflict.other_action} at {conflict.latest_entry.created_at.isoformat()}.")  # type: ignore[union-attr]  # other_action is "" without an entry
+        latest, entry = conflict.latest_verdict, conflict.latest_entry
+        if conflict.other_action and entry is not None:
+            parts.append(f"{conflict.other_action} at {entry.created_at.isoformat()}.")
         elif latest is not None:
             category = f" ({latest.error_category})" if latest.error_category else ""
             note = f': "{latest.note}"' if latest.note else ""
@@ -164,7 +183,7 @@ def verdict_create(request: HttpRequest, slug: Slug, payload: QueueVerdictIn) ->
             access,
             sample_id=sample.pk,
             value=payload.verdict.value,
-            error_category=_category(payload),
+            error_category=payload.error_category,
             note=payload.note,
             seen_revision=payload.revision,
             time_spent_ms=payload.time_spent_ms,
@@ -177,7 +196,7 @@ def verdict_create(request: HttpRequest, slug: Slug, payload: QueueVerdictIn) ->
         if HELD_ITEM_REFUSAL in error.messages:
             raise ApiError(422, "refused", HELD_ITEM_REFUSAL, field="sample_id") from None
         raise
-    verdict.reviewer = _caller(request)
+    verdict.reviewer = caller(request)
     return VerdictOut.of(verdict)
 
 
@@ -199,22 +218,18 @@ def audit_verdict_create(request: HttpRequest, slug: Slug, audit_id: ObjectId, p
             audit=audit,
             sample_id=payload.sample_id,
             value=payload.verdict.value,
-            error_category=_category(payload),
+            error_category=payload.error_category,
             note=payload.note,
             time_spent_ms=payload.time_spent_ms,
         )
     except (AuditClosed, AuditItemFull) as refused:
         raise ApiError(409, "conflict", str(refused)) from None
-    verdict.reviewer = _caller(request)
+    verdict.reviewer = caller(request)
     return VerdictOut.of(verdict)
 
 
-def _category(payload: AuditVerdictIn) -> str:
-    return payload.error_category.value if isinstance(payload.error_category, ErrorCategory) else ""
-
-
-def _caller(request: HttpRequest) -> User:
+def caller(request: HttpRequest) -> User:
+    """The account the call acts as."""
     # After auth the caller is always an account (a token's owner or the signed-in user).
     assert isinstance(request.user, User)
     return request.user
-

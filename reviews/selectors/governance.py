@@ -31,9 +31,7 @@ def eval_set_versions_page(
 ) -> tuple[list[EvalSetVersion], int | None]:
     """The project's frozen versions, newest first, with their leak checks; `before` is a version number."""
     query = (
-        EvalSetVersion.objects.filter(project=project)
-        .select_related("created_by", "leak_check")
-        .order_by("-version")
+        EvalSetVersion.objects.filter(project=project).select_related("created_by", "leak_check").order_by("-version")
     )
     if before:
         query = query.filter(version__lt=before)

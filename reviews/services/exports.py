@@ -52,6 +52,17 @@ def export_dir(project_id: int) -> Path:
     return Path(settings.DATA_DIR) / "exports" / str(int(project_id))
 
 
+def export_file_path(export: Export) -> Path | None:
+    """A completed export's file, only if it lies where export_run put it: a stored path that
+    points anywhere else (a tampered row) is never served."""
+    if export.status != ExportStatus.COMPLETED or not export.stored_path:
+        return None
+    path = Path(export.stored_path).resolve()
+    if path.parent != export_dir(export.project_id).resolve() or not path.is_file():
+        return None
+    return path
+
+
 def export_request(
     access: ProjectAccess,
     *,

@@ -17,10 +17,10 @@ from reviews.access import get_export_for_user
 from reviews.charts import share_scatter
 from reviews.forms.governance import DownstreamResultForm, ExportForm
 from reviews.governance.mix_policy import minimum_real_share
-from reviews.models import Export, ExportStatus, LeakKind
+from reviews.models import Export, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
 from reviews.services.downstream import DownstreamError, downstream_result_record
-from reviews.services.exports import ExportError, export_dir, export_request
+from reviews.services.exports import ExportError, export_file_path, export_request
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.progress import progress_get, progress_key
 from synthreview.projects.access import get_project_for_user
@@ -112,11 +112,9 @@ def export_detail(request: AuthenticatedHttpRequest, slug: str, pk: int) -> Http
 
 def _stored_file(export: Export) -> Path:
     """The export's file, only if it lies where the server put it."""
-    if export.status != ExportStatus.COMPLETED or not export.stored_path:
+    path = export_file_path(export)
+    if path is None:
         raise Http404("This export has no file.")
-    path = Path(export.stored_path).resolve()
-    if path.parent != export_dir(export.project_id).resolve() or not path.is_file():
-        raise Http404("This export's file is gone.")
     return path
 
 

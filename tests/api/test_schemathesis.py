@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [not_a_server_error, response_schema_conformance]
+# The samples push takes JSON Lines: sent as the text it is.
+schemathesis.serializer.alias(["application/x-ndjson", "application/jsonl"], "text/plain")
 
 
 @pytest.fixture
@@ -45,7 +47,9 @@ def test_every_operation_answers_within_its_schema(api_schema, settings):
         operations += 1
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def check(case) -> None:
             case.headers = {**(case.headers or {}), **headers}
             response = case.call()

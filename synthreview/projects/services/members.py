@@ -117,7 +117,8 @@ def invite_email_send(*, account: User, project: Project, link: str, invited_by:
         return False
     try:
         send_mail(
-            subject=f"[synthreview] You were added to {project.name}",
+            # A line break in a subject is refused by Django's mail (header injection); names may hold one.
+            subject=f"[synthreview] You were added to {' '.join(project.name.split())}",
             message=(
                 f"{invited_by} added you to the project {project.name} on synthreview.\n\n"
                 f"Your username is {account.username}. Choose a password here (the link works once):\n"
@@ -137,9 +138,7 @@ def _account_named(named: str) -> tuple[User, bool]:
     if account is not None:
         return account, False
     if "@" not in named:
-        raise ValidationError(
-            {"user": f"No user is named {named!r}. Give their email address instead to invite them."}
-        )
+        raise ValidationError({"user": f"No user is named {named!r}. Give their email address instead to invite them."})
     try:
         validate_email(named)
     except ValidationError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -18,7 +18,7 @@ def project_create(
     name: str = "",
     description: str = "",
     actor: AbstractBaseUser | SystemActor | None = None,
-    first_admin: AbstractBaseUser | None = None,
+    first_admin: User | None = None,
 ) -> Project:
     """A new project. `first_admin`, when given, becomes its admin member, so a project made in
     the app has someone who can add the others."""

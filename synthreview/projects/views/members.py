@@ -13,16 +13,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from synthreview.projects.access import ProjectAccess, get_in_project_for_user, get_project_for_user, project_access
+from synthreview.projects.access import ProjectAccess, get_project_for_user, project_access
 from synthreview.projects.forms.errors import form_add_service_errors, form_errors_text
 from synthreview.projects.forms.members import MemberAddForm, MemberRoleForm
-from synthreview.projects.models import Membership
+from synthreview.projects.models import Membership, Role
 from synthreview.projects.selectors.members import project_members
 from synthreview.projects.services.members import (
     invite_email_send,
@@ -44,7 +44,7 @@ class Invitation:
 @login_required
 @require_http_methods(["GET", "POST"])
 def member_list(request: HttpRequest, slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, slug, "members")
+    access = _admin_access(request, slug)
     form = MemberAddForm(request.POST if request.method == "POST" else None)
     invitation: Invitation | None = None
     if request.method == "POST" and form.is_valid():
@@ -69,9 +69,8 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    access, membership = get_in_project_for_user(
-        Membership, "member", request.user, slug, pk, "members", select_related=("user",)
-    )
+    access = _admin_access(request, slug)
+    membership = get_object_or_404(Membership.objects.select_related("user"), project=access.project, pk=pk)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"{membership.user.username}: {form_errors_text(form)}")
@@ -88,9 +87,8 @@ def member_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def member_remove_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    access, membership = get_in_project_for_user(
-        Membership, "member", request.user, slug, pk, "members", select_related=("user",)
-    )
+    access = _admin_access(request, slug)
+    membership = get_object_or_404(Membership.objects.select_related("user"), project=access.project, pk=pk)
     try:
         member_remove(access, membership_id=membership.pk)
     except ValidationError as error:
@@ -98,6 +96,15 @@ def member_remove_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse
         return _page(request, access, MemberAddForm(), status=409)
     messages.success(request, f"{membership.user.username} is no longer a member of {access.project.name}.")
     return _after_change(request, access)
+
+
+def _admin_access(request: HttpRequest, slug: str) -> ProjectAccess:
+    """The admin's access to the project: 404 for an outsider, 403 (saying why) for another role."""
+    access = get_project_for_user(request.user, slug, "view")
+    if not access.can("members"):
+        role = access.role.label if access.role is not None else "none"
+        raise PermissionDenied(f"Only this project's admins manage its members; your role here is {role}.")
+    return access
 
 
 def _after_change(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
@@ -118,11 +125,16 @@ def _page(
     invitation: Invitation | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    members = list(project_members(access.project))
+    admins = [membership.pk for membership in members if membership.role == Role.ADMIN]
     context = {
         "access": access,
         "project": access.project,
-        "members": project_members(access.project),
+        "members": members,
+        # The last admin's row offers no demotion and no removal: the services would refuse both.
+        "last_admin_id": admins[0] if len(admins) == 1 else None,
         "form": form,
+        "roles": Role.choices,
         "invitation": invitation,
         "invite_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
     }

@@ -48,5 +48,7 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = api_token_revoke(account, token_id=pk)
     if token is None:
         raise Http404("No such token.")
-    messages.success(request, f"Token “{token.name}” ({token.prefix}…) is revoked: calls with it are refused from now on.")
+    messages.success(
+        request, f"Token “{token.name}” ({token.prefix}…) is revoked: calls with it are refused from now on."
+    )
     return redirect("api_tokens")
