@@ -33,6 +33,11 @@ RECENT_ACTIONS_WINDOW = 5000
 ACTION_LABELS: dict[str, str] = {
     "project.create": "Project created",
     "membership.set": "Member role set",
+    "membership.add": "Member added",
+    "membership.role_change": "Member role changed",
+    "membership.remove": "Member removed",
+    "api_token.create": "API token made",
+    "api_token.revoke": "API token revoked",
     "generator.create": "Generator added",
     "run.create": "Generation run started",
     "import": "Samples imported",

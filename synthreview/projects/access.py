@@ -36,6 +36,30 @@ NEEDS: dict[str, Role] = {
 }
 
 
+# What each need lets a role do, for refusals: "Your role (Expert) may not manage members here."
+NEED_PHRASES: dict[str, str] = {
+    "view": "open this project",
+    "review": "review samples",
+    "import": "import samples",
+    "templates": "edit prompt templates",
+    "generate": "launch generation runs",
+    "export": "export samples",
+    "audit": "draw or close audits",
+    "dashboard": "read the dashboard",
+    "similarity_settings": "change similarity settings",
+    "audit_log": "read the audit log",
+    "bulk": "accept or reject samples in bulk",
+    "policy": "change the project's policy",
+    "members": "manage members",
+    "generators": "set generator endpoints",
+}
+
+
+def need_refusal(role_label: str, need: str) -> str:
+    needed = NEEDS[need]
+    return f"Your role ({role_label}) may not {NEED_PHRASES[need]} in this project; that takes a {needed.label.lower()}."
+
+
 @dataclass(frozen=True)
 class SystemActor:
     """Work that no person started in the app: a management command, the demo's seeding, a bench
@@ -133,7 +157,7 @@ def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need
         raise Http404("No such project.")
     access = ProjectAccess(project=project, role=role, user=signed_in_account(user))
     if not access.can(need):
-        raise PermissionDenied(f"Your role ({role.label}) may not {need} in this project.")
+        raise PermissionDenied(need_refusal(role.label, need))
     return access
 
 

@@ -92,3 +92,12 @@ def test_the_rate_limit_answers_429_with_retry_after(api_for, lead, project, set
     assert statuses == [200, 200, 200, 429]
     last = client.get("projects")
     assert last.json()["code"] == "rate_limited" and int(last["Retry-After"]) >= 1
+
+
+def test_a_refusal_says_what_the_role_may_not_do_and_what_it_takes(api_for, expert, project):
+    from synthreview.projects.access import NEED_PHRASES, NEEDS
+
+    assert set(NEED_PHRASES) == set(NEEDS)
+    body = api_for(expert).get("projects/math/quality").json()
+    assert body["code"] == "forbidden"
+    assert body["message"] == "Your role (Expert) may not read the dashboard in this project; that takes a lead."

@@ -25,23 +25,39 @@ schemathesis.serializer.alias(["application/x-ndjson", "application/jsonl"], "te
 def api_schema(lead, project):
     from synthreview.projects.services.api_tokens import api_token_create
     from synthreview.wsgi import application
+    from tests.api.test_api_access_matrix import _world
 
     secret = api_token_create(lead, name="schemathesis").secret
+    world = _world(project, lead)
     # The WSGI handler closes the database connection around each request; inside the test's
     # transaction it must stay open, as Django's own test client keeps it.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
-    yield schema, {"Authorization": f"Bearer {secret}"}
+    yield schema, {"Authorization": f"Bearer {secret}"}, world
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
 
 
+def _aim_at_the_project(case, world) -> None:
+    """A generated slug names no project, and a generated id rarely an object: every call goes to the
+    lead's project, and half the generated ids (the even ones) are swapped for its real objects, so
+    the walk reaches the code behind the 404s."""
+    parameters = dict(case.path_parameters or {})
+    if "slug" in parameters:
+        parameters["slug"] = world.project.slug
+    for name, value in parameters.items():
+        if name in world.ids and isinstance(value, int) and value % 2 == 0:
+            parameters[name] = world.ids[name]
+    case.path_parameters = parameters
+
+
 def test_every_operation_answers_within_its_schema(api_schema, settings):
-    schema, headers = api_schema
+    schema, headers, world = api_schema
     settings.API_RATE_LIMIT = "1000000/min"
     failures: list[str] = []
     operations = 0
+    answered: dict[str, set[int]] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
@@ -52,12 +68,17 @@ def test_every_operation_answers_within_its_schema(api_schema, settings):
         )
         def check(case) -> None:
             case.headers = {**(case.headers or {}), **headers}
+            _aim_at_the_project(case, world)
             response = case.call()
+            answered.setdefault(f"{operation.method.upper()} {operation.path}", set()).add(response.status_code)
             case.validate_response(response, checks=CHECKS)
 
         try:
             check()
         except Exception as failure:  # one operation's failure must not hide the next one's
             failures.append(f"{operation.method.upper()} {operation.path}: {str(failure)[:1500]}")
-    assert operations >= 2
+    assert operations == len(answered) >= 30
     assert not failures, "\n\n".join(failures)
+    # The walk got past validation into the handlers: most operations answered a success at least once.
+    succeeded = [name for name, statuses in answered.items() if any(200 <= status < 300 for status in statuses)]
+    assert len(succeeded) >= operations * 2 // 3, {name: sorted(statuses) for name, statuses in answered.items()}

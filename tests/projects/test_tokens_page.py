@@ -103,7 +103,7 @@ def test_a_token_with_no_expiry_never_expires(expert, client_for):
 def test_creating_a_token_writes_the_audit_log(expert, project, client_for):
     _create(client_for(expert), project=project.slug)
     token = ApiToken.objects.get(user=expert)
-    row = AuditLog.objects.get(action="api_token_create")
+    row = AuditLog.objects.get(action="api_token.create")
     assert (row.actor, row.project, row.object_id) == (expert, project, str(token.pk))
 
 
@@ -163,7 +163,7 @@ def test_revoking_a_token_stops_it_and_logs_it(expert, client_for):
     assert response["Location"] == URL
     token.refresh_from_db()
     assert token.revoked_at is not None
-    assert AuditLog.objects.filter(action="api_token_revoke", actor=expert, object_id=str(token.pk)).exists()
+    assert AuditLog.objects.filter(action="api_token.revoke", actor=expert, object_id=str(token.pk)).exists()
     body = client.get(URL).content.decode()
     row = body.split(f'data-testid="token-{token.pk}"', 1)[1].split("</tr>", 1)[0]
     assert "revoked" in row

@@ -19,7 +19,7 @@ from ninja.security import HttpBearer
 from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
-from synthreview.projects.access import ProjectAccess, get_project_for_user, signed_in_account
+from synthreview.projects.access import ProjectAccess, get_project_for_user, need_refusal, signed_in_account
 from synthreview.projects.models import ROLE_RANK, ApiToken, Role
 from synthreview.projects.services.api_tokens import api_token_authenticate
 
@@ -72,8 +72,8 @@ def api_project_access(request: HttpRequest, slug: str, need: str = "view") -> P
         role = Role(token.role_cap)
     access = ProjectAccess(project=member.project, role=role, user=member.user)
     if not access.can(need):
-        capped = " (this token's cap)" if role != member.role else ""
-        raise PermissionDenied(f"Your role ({role.label}{capped}) may not {need} in this project.")
+        capped = ", this token's cap" if role != member.role else ""
+        raise PermissionDenied(need_refusal(f"{role.label}{capped}", need))
     return access
 
 

@@ -73,7 +73,7 @@ def api_token_create(
         audit_log_record(
             project=project,
             actor=user,
-            action="api_token_create",
+            action="api_token.create",
             obj=token,
             details={"name": token.name, "prefix": token.prefix, "role_cap": role_cap, "expires_at": _iso(expires_at)},
         )
@@ -93,7 +93,7 @@ def api_token_revoke(user: User, *, token_id: int) -> ApiToken | None:
             audit_log_record(
                 project=token.project,
                 actor=user,
-                action="api_token_revoke",
+                action="api_token.revoke",
                 obj=token,
                 details={"name": token.name, "prefix": token.prefix},
             )
