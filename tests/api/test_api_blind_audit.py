@@ -37,8 +37,20 @@ from tests.reviews.test_blind_audit import (  # noqa: F401  (the blind audit's f
 pytestmark = pytest.mark.django_db
 
 # The filters the pages' walk tries on what an audit hides: with any of them, no held item comes back.
-HIDDEN_FILTERS = ("origin", "status", "split", "generator", "run", "template", "verdict", "flag")
-HIDDEN_FILTERS += ("novelty_min", "novelty_max", "cluster", "group")
+HIDDEN_FILTERS = (
+    "origin",
+    "status",
+    "split",
+    "generator",
+    "run",
+    "template",
+    "verdict",
+    "flag",
+    "novelty_min",
+    "novelty_max",
+    "cluster",
+    "group",
+)
 # An id no object has: where the fixture makes nothing of a kind, its operations still answer one.
 NOTHING = 2**40
 # Each list is also read a page of this many at a time, following next_cursor to its end.
@@ -256,7 +268,7 @@ def _leaks(answer: Answer, held: set[int]) -> list[str]:
             problems.append(f"{where}: names held sample {nearest['id']} as a real sample's nearest")
         for key in LEFT_OUT_OF:
             named = {member.get("sample_id") for member in node.get(key) or [] if isinstance(member, dict)}
-            problems += [f"{where}: lists held sample {pk} in {key}" for pk in sorted(named & held)]
+            problems += [f"{where}: lists held sample {pk} in {key}" for pk in sorted(held.intersection(named))]
         if node.get("representative_id") in held and node.get("representative_reason") is not None:
             problems.append(f"{where}: says why held sample {node['representative_id']} is the keeper")
     # A filter on what the audit hides never returns a held item, whichever value it asks for.
@@ -310,6 +322,8 @@ def test_an_expert_holding_audit_items_learns_nothing_the_audit_hides_through_th
     # The held items were read one by one, and the list showed them, blind.
     gold = next(a for a in answers if a.url.endswith(f"/samples/{blind_audit['gold'].pk}"))
     assert (gold.status, gold.body["blinded"], gold.body["output"]) == (200, True, "GOLDTEXT-Paris")
+    found = next(a for a in answers if a.template.endswith("/samples") and a.params == {"q": "GOLDTEXT"})
+    assert [(item["id"], item["blinded"]) for item in found.body["items"]] == [(blind_audit["gold"].pk, True)]
     assert len(answers) > 60
     problems = [problem for answer in answers for problem in _leaks(answer, held)]
     assert not problems, "\n".join(sorted(set(problems)))
@@ -341,7 +355,9 @@ def test_the_same_walk_as_the_lead_sees_what_the_audit_hides(
 
 
 def test_once_the_audit_closes_the_expert_sees_what_it_no_longer_hides(project, lead, expert, blind_audit, api_for):
-    audit_close(project_access(lead, project), audit=blind_audit["audit"], reason="enough for now")
+    access = project_access(lead, project)
+    assert access is not None
+    audit_close(access, audit=blind_audit["audit"], reason="enough for now")
     body = api_for(expert).get(f"projects/{project.slug}/samples/{blind_audit['gold'].pk}").json()
     assert (body["blinded"], body["origin"], body["lineage"]["import_batch"]["file_name"]) == (
         False,
