@@ -23,6 +23,8 @@ class TextProgress:
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
     def __call__(self, done: int, total: int | None) -> None:
+        if done == 0 and total is None:
+            return  # nothing known yet (a queued export): a bare 0 tells nobody anything
         now = time.monotonic()
         finished = total is not None and done >= total
         if not finished and now - self._last < self.every:

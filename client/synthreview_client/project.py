@@ -321,7 +321,10 @@ class Project:
                 done, total = _run_progress(run)
                 progress(done, total)
 
-        return self._wait(lambda: self.run(run_id), lambda r: r["status"] in RUN_DONE, poll, timeout, report)
+        def finished(run: Run) -> bool:
+            return bool(run.get("finished", run["status"] in RUN_DONE))
+
+        return self._wait(lambda: self.run(run_id), finished, poll, timeout, report)
 
     # -- exports and the eval set ----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ the test (as a Celery worker would), since eager tasks would also embed every pu
 from __future__ import annotations
 
 import pytest
-from synthreview_client import Client, Forbidden, NotFound, PushRefused, SynthreviewError, Unauthenticated
+from synthreview_client import Client, Forbidden, Invalid, NotFound, PushRefused, SynthreviewError, Unauthenticated
 from synthreview_client.datasets import pull_export, push_dataset
 
 from generation.models import ImportBatch, Sample
@@ -182,3 +182,44 @@ def test_audit_then_export_refused_then_passing_then_pulled_into_datasets(
     assert manifest["counts"]["total"] == 50
     assert manifest["file"]["sha256"] == passed["sha256"]
     assert [entry["id"] for entry in manifest["audits"]] == [audit["id"]]
+
+
+def test_every_read_the_client_names_reaches_its_endpoint(live_server, project, lead):
+    with client_as(live_server, lead) as client:
+        math = client.project("math")
+        pushed = math.push(problems(3), origin="synthetic", generator=GENERATOR, mapping={"output": "answer"})
+        batch = math.import_batch(pushed.batches[0].batch_id)
+        assert (batch["status"], batch["imported"], batch["rows_read"]) == ("completed", 3, 3)
+
+        listed = list(math.samples(page_size=2))  # two pages, the second by the cursor
+        assert [s["output"] for s in listed] == ["7", "5", "3"]  # newest first
+        detail = math.sample(listed[0]["id"])
+        assert detail["lineage"]["generator"]["name"] == GENERATOR
+        # "question" is one of the import's own names for the input; the rest is metadata.
+        assert detail["input"] == problems(3)[2]["question"]
+        assert detail["metadata"] == {"difficulty": "medium"}
+        # No similarity was built: nothing stored to show, but nothing withheld from a lead either.
+        assert math.neighbours(listed[0]["id"]) == {"sample_id": listed[0]["id"], "withheld": False, "items": []}
+
+        assert [g["name"] for g in math.generators()] == [GENERATOR]
+        assert math.quality() == {"snapshot": None}
+        for by in ("generator", "template", "run"):
+            report = math.noise_floor(by=by)
+            assert (report["by"], report["audits"], report["rows"]) == (by, 0, [])
+        empty = [
+            math.verdicts(),
+            math.audits(),
+            math.duplicate_groups(),
+            math.variant_families(),
+            math.clusters(),
+            math.alerts(),
+            math.runs(),
+            math.exports(),
+            math.eval_set_versions(),
+        ]
+        assert [list(found) for found in empty] == [[]] * len(empty)
+        with pytest.raises(Invalid) as nothing_to_freeze:
+            math.freeze_eval_set(note="first")
+        assert nothing_to_freeze.value.status == 422
+        with pytest.raises(NotFound):
+            math.sample(10**9)

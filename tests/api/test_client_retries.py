@@ -294,7 +294,7 @@ def test_a_callers_key_reused_for_another_body_is_a_conflict_at_once(waits):
 def test_a_record_that_is_not_a_mapping_is_refused_before_sending(waits):
     server = Script()
     with server.client() as client, pytest.raises(TypeError, match="record 1 is a str"):
-        client.project("math").push([{"output": "1"}, "just text"], origin="real")
+        client.project("math").push([{"output": "1"}, "just text"], origin="real")  # type: ignore[list-item]  # a wrong record, on purpose
     assert server.requests == []
 
 
