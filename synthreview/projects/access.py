@@ -12,7 +12,7 @@ from typing import Generic, TypeVar, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Model, OuterRef, Subquery
 from django.http import Http404
 
 from synthreview.projects.models import ROLE_RANK, Membership, Project, Role
@@ -57,7 +57,9 @@ NEED_PHRASES: dict[str, str] = {
 
 def need_refusal(role_label: str, need: str) -> str:
     needed = NEEDS[need]
-    return f"Your role ({role_label}) may not {NEED_PHRASES[need]} in this project; that takes a {needed.label.lower()}."
+    return (
+        f"Your role ({role_label}) may not {NEED_PHRASES[need]} in this project; that takes a {needed.label.lower()}."
+    )
 
 
 @dataclass(frozen=True)
@@ -149,10 +151,20 @@ def project_access(user: AbstractBaseUser | AnonymousUser, project: Project) -> 
 
 
 def get_project_for_user(user: AbstractBaseUser | AnonymousUser, slug: str, need: str = "view") -> ProjectAccess:
-    project = Project.objects.filter(slug=slug).first()
+    account = signed_in_account(user)
+    if account is None:
+        raise Http404("No such project.")
+    # The project and the member's role in one query: every page and API call starts here.
+    project = (
+        Project.objects.filter(slug=slug)
+        .annotate(
+            member_role=Subquery(Membership.objects.filter(project=OuterRef("pk"), user=account).values("role")[:1])
+        )
+        .first()
+    )
     if project is None:
         raise Http404("No such project.")
-    role = _role_in(user, project)
+    role = Role.ADMIN if account.is_superuser else (Role(project.member_role) if project.member_role else None)
     if role is None:
         raise Http404("No such project.")
     access = ProjectAccess(project=project, role=role, user=signed_in_account(user))

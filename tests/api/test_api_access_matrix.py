@@ -116,7 +116,9 @@ def _call(client, method: str, template: str, world: World, ids: dict[str, int] 
     values = {"slug": world.project.slug, **(ids or world.ids)}
     path = re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), template)
     if (method, template) == ("POST", "/projects/{slug}/samples"):
-        return client.post_raw(path + "?origin=real", b'{"input": "q", "output": "a matrix answer"}\n', "application/x-ndjson")
+        return client.post_raw(
+            path + "?origin=real", b'{"input": "q", "output": "a matrix answer"}\n', "application/x-ndjson"
+        )
     if method == "POST":
         return client.post(path, world.bodies.get((method, template), {}))
     return client.get(path)

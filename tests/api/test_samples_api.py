@@ -393,3 +393,42 @@ def test_a_sample_held_by_a_simple_audit_is_blinded_in_the_list(project, expert,
     by_lead = {item["id"]: item for item in api_for(lead).get(SAMPLES).json()["items"]}
     assert (by_lead[held.pk]["blinded"], by_lead[held.pk]["origin"]) == (False, "synthetic")
     assert Sample.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.postgres(reason="PostgreSQL writes the list's JSON itself")
+def test_the_json_postgresql_writes_is_the_items_python_writes(project, expert, lineage, api_for):
+    """The list has two writers: PostgreSQL for a reader who holds no audit item, Python for one who
+    does. The same samples must come out the same from both, key for key."""
+    from reviews.api.samples import _row_item
+    from reviews.selectors import samples_filtered
+    from reviews.selectors.blinding import Blinding
+    from reviews.selectors.browser import sample_json_page, sample_row_page
+
+    score(lineage["synthetic"], novelty=0.4375)
+    hidden = frozenset({"expected_answer"})
+    blinding = Blinding(reader_id=expert.pk, held=frozenset(), hidden_metadata_keys=hidden)
+    queryset = samples_filtered(project, {}, blinding=blinding)
+    by_python = [_row_item(row, blinding) for row in sample_row_page(queryset, size=10).rows]
+    by_postgresql = json.loads(sample_json_page(queryset, size=10, hidden_metadata_keys=hidden).items_json)
+    assert [item["id"] for item in by_python] == [lineage["real"].pk, lineage["synthetic"].pk]
+    assert by_postgresql == json.loads(json.dumps(by_python))
+    assert by_postgresql[1]["novelty"] == 0.4375 and by_postgresql[1]["metadata"] == {"difficulty": "easy"}
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_both_writers_hand_on_the_cursor_at_the_page_boundary(project, expert, lineage, api_for, size):
+    client = api_for(expert)
+    first = client.get(SAMPLES, {"limit": size}).json()
+    assert len(first["items"]) == min(size, 2)
+    assert (first["next_cursor"] is None) == (size >= 2)
+
+
+@pytest.mark.postgres(reason="PostgreSQL writes the list's JSON itself")
+@pytest.mark.parametrize("microsecond", [0, 5, 736710, 999999])
+def test_postgresql_writes_times_as_python_does(project, lineage, microsecond):
+    from reviews.selectors.browser import sample_json_page
+
+    moment = lineage["real"].created_at.replace(microsecond=microsecond)
+    Sample.objects.filter(pk=lineage["real"].pk).update(created_at=moment)
+    written = json.loads(sample_json_page(Sample.objects.filter(pk=lineage["real"].pk)).items_json)[0]["created_at"]
+    assert written == moment.isoformat()

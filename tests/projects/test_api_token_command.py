@@ -35,7 +35,7 @@ def test_create_prints_the_secret_and_keeps_only_its_digest(lead, project):
     assert token.expires_at is None
     assert "shown this once" in err
     assert "Authorization: Bearer" in err
-    assert AuditLog.objects.filter(action="api_token_create", actor=lead, object_id=str(token.pk)).exists()
+    assert AuditLog.objects.filter(action="api_token.create", actor=lead, object_id=str(token.pk)).exists()
 
 
 def test_create_with_an_expiry(lead):
@@ -74,7 +74,7 @@ def test_revoke_revokes_and_logs(lead):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert f"Revoked token {token.pk}" in out
-    assert AuditLog.objects.filter(action="api_token_revoke", object_id=str(token.pk)).exists()
+    assert AuditLog.objects.filter(action="api_token.revoke", object_id=str(token.pk)).exists()
 
 
 def test_revoke_refuses_another_users_token(lead, outsider):
