@@ -6,7 +6,7 @@
 3. ask for a training export; its gates (audit, recursion, real share, eval set) decide;
 4. pull the approved export as a Hugging Face Dataset, with its manifest.
 
-    export SYNTHREVIEW_TOKEN=sr_...   # a lead's token (My tokens page, or manage.py api_token create)
+    export SYNTHREVIEW_TOKEN=srv_...   # a lead's token (My tokens page, or manage.py api_token create)
     python client/examples/pipeline_to_export.py --url http://127.0.0.1:8000 --project math \\
         --file generations.jsonl --generator llama-3.1-70b --map input=question --map output=answer \\
         --target-model math-tutor-v2 --save ./approved

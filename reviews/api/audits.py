@@ -32,7 +32,7 @@ from reviews.selectors.audit_queue import audit_progress, audits_progress
 from reviews.selectors.audits import audit_figures
 from reviews.selectors.blinding import blinding_for
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by
-from reviews.services.audits import AuditClosed, audit_close, audit_create
+from reviews.services.audits import AuditClosed, audit_close
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.api.auth import api_object, api_project_access
 from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, ErrorOut
@@ -112,18 +112,7 @@ def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) ->
     )
     if not form.is_valid():
         raise _form_refusal(form)
-    data = form.cleaned_data
-    audit = audit_create(
-        access,
-        scope=data["scope"],
-        object_id=form.scope_object_id(),
-        sample_size=data["sample_size"],
-        overlap=data["overlap"],
-        gold_items=data["gold_items"],
-        expected_error_rate=data["expected_error_rate"] / 100,
-        name=data["name"],
-        seed=data["seed"],
-    )
+    audit = form.audit_draw(access)
     return Status(201, _audit_out(request, access, _reread(audit)))
 
 

@@ -7,9 +7,10 @@ from typing import Any, cast
 from django import forms
 
 from generation.models import GenerationRun, Generator, PromptTemplateVersion
-from reviews.models import AuditScope, ErrorCategory, VerdictValue
+from reviews.models import Audit, AuditScope, ErrorCategory, VerdictValue
 from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE
-from reviews.services.audits import MAX_OVERLAP, audit_close_refusal
+from reviews.services.audits import MAX_OVERLAP, audit_close_refusal, audit_create
+from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Project
 
 
@@ -85,6 +86,22 @@ class AuditForm(forms.Form):
         scope = self.cleaned_data["scope"]
         chosen = self.cleaned_data.get(scope) if scope != AuditScope.PROJECT else None
         return chosen.pk if chosen else None
+
+    def audit_draw(self, access: ProjectAccess) -> Audit:
+        """Draw the audit the valid form describes (the page and the API alike); the service's
+        refusals are ValidationErrors."""
+        data = self.cleaned_data
+        return audit_create(
+            access,
+            scope=data["scope"],
+            object_id=self.scope_object_id(),
+            sample_size=data["sample_size"],
+            overlap=data["overlap"],
+            gold_items=data["gold_items"],
+            expected_error_rate=data["expected_error_rate"] / 100,
+            name=data["name"],
+            seed=data["seed"],
+        )
 
 
 class AuditPlanForm(forms.Form):

@@ -170,7 +170,7 @@ def sample_history(sample: Sample, *, limit: int = 50, blinding: Blinding = SEES
     return blinding.own_only(sample.pk, entries, author="actor_id")
 
 
-# The columns a list of samples gives over the API, read as tuples: one query, no model instances,
+# The columns a list of samples gives over the API, in this order: one query, no model instances,
 # and none of the lineage objects' JSON columns (an import's errors, a run's settings) that
 # select_related would carry along on every row.
 SAMPLE_LIST_COLUMNS = (
@@ -183,14 +183,27 @@ SAMPLE_LIST_COLUMNS = (
     "label",
     "metadata",
     "generator_id",
-    "generator__name",
-    "template_version__template_id",
-    "template_version__template__name",
-    "template_version__version",
+    "listed_generator_name",
+    "listed_template_id",
+    "listed_template_name",
+    "listed_template_version",
     "run_id",
     "created_at",
-    "similarity__novelty",
+    "listed_novelty",
 )
+
+
+def _listed(queryset: QuerySet[Sample], *, after: int | None, size: int) -> QuerySet[Sample]:
+    """One page more than `size` of the queryset, newest first, with the joined columns named."""
+    if after is not None:
+        queryset = queryset.filter(pk__lt=after)
+    return queryset.order_by("-id").annotate(
+        listed_generator_name=F("generator__name"),
+        listed_template_id=F("template_version__template_id"),
+        listed_template_name=F("template_version__template__name"),
+        listed_template_version=F("template_version__version"),
+        listed_novelty=F("similarity__novelty"),
+    )[: size + 1]
 
 
 @dataclass(frozen=True)
@@ -201,9 +214,7 @@ class SampleRowPage:
 
 def sample_row_page(queryset: QuerySet[Sample], *, after: int | None = None, size: int = PAGE_SIZE) -> SampleRowPage:
     """As sample_page, newest first by keyset on id, but as SAMPLE_LIST_COLUMNS tuples."""
-    if after is not None:
-        queryset = queryset.filter(pk__lt=after)
-    rows = list(queryset.order_by("-id").values_list(*SAMPLE_LIST_COLUMNS)[: size + 1])
+    rows = list(_listed(queryset, after=after, size=size).values_list(*SAMPLE_LIST_COLUMNS))
     has_older = len(rows) > size
     rows = rows[:size]
     return SampleRowPage(rows, rows[-1][0] if rows and has_older else None)
@@ -225,36 +236,7 @@ def sample_json_page(
     """sample_row_page's page with PostgreSQL writing the JSON, for a reader who holds no audit item:
     a pipeline lists a million samples through the API, and building and encoding each row in Python
     costs several times the read itself. The objects have exactly the keys and values the row path gives."""
-    if after is not None:
-        queryset = queryset.filter(pk__lt=after)
-    inner = (
-        queryset.order_by("-id")
-        .annotate(
-            listed_generator_name=F("generator__name"),
-            listed_template_id=F("template_version__template_id"),
-            listed_template_name=F("template_version__template__name"),
-            listed_template_version=F("template_version__version"),
-            listed_novelty=F("similarity__novelty"),
-        )
-        .values(
-            "id",
-            "origin",
-            "status",
-            "split",
-            "input",
-            "output",
-            "label",
-            "metadata",
-            "generator_id",
-            "listed_generator_name",
-            "listed_template_id",
-            "listed_template_name",
-            "listed_template_version",
-            "run_id",
-            "created_at",
-            "listed_novelty",
-        )[: size + 1]
-    )
+    inner = _listed(queryset, after=after, size=size).values(*SAMPLE_LIST_COLUMNS)
     inner_sql, inner_params = inner.query.sql_with_params()
     sql = f"""
         WITH listed AS (SELECT row_number() OVER (ORDER BY rows.id DESC) AS position, rows.* FROM ({inner_sql}) rows)

@@ -35,7 +35,6 @@ from reviews.services.audits import (
     AuditClosed,
     audit_adjudicate,
     audit_close,
-    audit_create,
     gold_sample_remove,
     gold_sample_set,
 )
@@ -99,19 +98,8 @@ def audit_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     if access.can("audit"):
         form = AuditForm(request.POST or None, project=project)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
             try:
-                audit = audit_create(
-                    access,
-                    scope=data["scope"],
-                    object_id=form.scope_object_id(),
-                    sample_size=data["sample_size"],
-                    overlap=data["overlap"],
-                    gold_items=data["gold_items"],
-                    expected_error_rate=data["expected_error_rate"] / 100,
-                    name=data["name"],
-                    seed=data["seed"],
-                )
+                audit = form.audit_draw(access)
             except ValidationError as error:
                 form.add_error(None, error)
             else:
