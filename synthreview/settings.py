@@ -8,6 +8,7 @@ CELERY_BROKER_URL and ALLOWED_HOSTS; see README.md for the full list.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -140,6 +141,10 @@ IMPORT_MAX_LINE_BYTES = env_int("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024, minimu
 # --- REST API (/api/v1/) ------------------------------------------------------
 # Requests per token (or per signed-in user) in a window: "N/s", "N/min", "N/hour" or "N/day".
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        f"API_RATE_LIMIT must look like 1200/min (N/s, N/min, N/hour, N/day), got {API_RATE_LIMIT!r}"
+    )
 # A push of samples is one JSONL body, streamed to disk and imported at once, all or nothing;
 # past this size the client splits the push (it does by default).
 API_PUSH_MAX_BYTES = env_int("API_PUSH_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)

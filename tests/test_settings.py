@@ -55,3 +55,9 @@ def test_unsupported_database_url_is_refused():
     result = _manage("check", DATABASE_URL="mysql://root@localhost/x")
     assert result.returncode != 0
     assert "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
+
+
+def test_a_malformed_api_rate_limit_is_named_in_the_error():
+    result = _manage("check", API_RATE_LIMIT="lots/min")
+    assert result.returncode != 0
+    assert "API_RATE_LIMIT must look like 1200/min" in result.stderr

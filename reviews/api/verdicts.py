@@ -175,7 +175,7 @@ def verdict_create(request: HttpRequest, slug: Slug, payload: QueueVerdictIn) ->
     access = api_project_access(request, slug, "review")
     sample = api_object(access, Sample, "sample", payload.sample_id)
     blinding = blinding_for(request.user, access)
-    # The service asks the reviewer's own role; a token capped below lead acts as the cap says.
+    # Refused here too, to name the field; the service refuses it in any case.
     if blinding.hides(sample.pk):
         raise ApiError(422, "refused", HELD_ITEM_REFUSAL, field="sample_id")
     try:

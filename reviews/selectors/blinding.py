@@ -27,8 +27,7 @@ from django.db.models import QuerySet
 
 from generation.models import Sample, SampleFlag
 from reviews.models import AuditItem, AuditStatus
-from synthreview.projects.access import ProjectAccess, project_access
-from synthreview.projects.models import Project
+from synthreview.projects.access import ProjectAccess
 
 # Said wherever an action outside the audit is refused on a held item: the action would decide (or, refused
 # for another reason, describe) the item before the audit's reviewers have judged it.
@@ -130,16 +129,16 @@ def blinding_for(user: Any, access: ProjectAccess) -> Blinding:
     return cached[access.project.pk]
 
 
-def held_for_reader(*, reader: Any, project: Project, sample_ids: Iterable[int]) -> bool:
-    """Whether any of these samples is held from the reader (never for a lead or an admin)."""
-    access = project_access(reader, project)
-    if access is None:
+def held_for_reader(access: ProjectAccess, *, sample_ids: Iterable[int]) -> bool:
+    """Whether any of these samples is held from whoever acts (never from a lead, an admin or a system
+    actor). The role is the access's own, so an API token capped at expert is as blind as an expert."""
+    if access.can("audit") or access.user is None:
         return False
-    held = blinding_for(reader, access).held
+    held = blinding_for(access.user, access).held
     return bool(held) and any(pk in held for pk in sample_ids)
 
 
-def held_items_refuse(*, reader: Any, project: Project, sample_ids: Iterable[int]) -> None:
+def held_items_refuse(access: ProjectAccess, *, sample_ids: Iterable[int]) -> None:
     """Refuses a verdict, an undo or a group decision outside the audit on a held item."""
-    if held_for_reader(reader=reader, project=project, sample_ids=sample_ids):
+    if held_for_reader(access, sample_ids=sample_ids):
         raise ValidationError(HELD_ITEM_REFUSAL)

@@ -85,7 +85,7 @@ def duplicate_group_resolve(
     with transaction.atomic():
         group = _open_group(access, group_id)
         member_ids = _member_ids(group)
-        held_items_refuse(reader=access.actor, project=access.project, sample_ids=member_ids)
+        held_items_refuse(access, sample_ids=member_ids)
         membership_confirmed(noun="group", member_ids=member_ids, confirmed=members)
         if keep_id not in member_ids:
             raise ValidationError("The sample to keep must be a member of the group.")
@@ -112,7 +112,7 @@ def duplicate_group_resolve(
 def duplicate_group_mark_not_duplicates(access: ProjectAccess, *, group_id: int, members: str) -> DuplicateGroup:
     with transaction.atomic():
         group = _open_group(access, group_id)
-        held_items_refuse(reader=access.actor, project=access.project, sample_ids=_member_ids(group))
+        held_items_refuse(access, sample_ids=_member_ids(group))
         membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
         _decide(group, access, DuplicateGroupStatus.NOT_DUPLICATES)
         audit_log_record(project=access.project, actor=access.actor, action="duplicate_group.not_duplicates", obj=group)
@@ -124,7 +124,7 @@ def duplicate_group_split(access: ProjectAccess, *, group_id: int, sample_id: in
     rebuild that finds the same group does not put the member back."""
     with transaction.atomic():
         group = _open_group(access, group_id)
-        held_items_refuse(reader=access.actor, project=access.project, sample_ids=_member_ids(group))
+        held_items_refuse(access, sample_ids=_member_ids(group))
         membership_confirmed(noun="group", member_ids=_member_ids(group), confirmed=members)
         removed, _ = DuplicateGroupMember.objects.filter(group=group, sample_id=sample_id).delete()
         if not removed:

@@ -49,7 +49,7 @@ def variant_family_trim(
         if family.status != DuplicateGroupStatus.OPEN:
             raise FamilyDecided(family)
         member_ids = list(DuplicateGroupMember.objects.filter(group=family).values_list("sample_id", flat=True))
-        held_items_refuse(reader=access.actor, project=access.project, sample_ids=member_ids)
+        held_items_refuse(access, sample_ids=member_ids)
         membership_confirmed(noun="family", member_ids=member_ids, confirmed=members)
         keep = set(keep_ids)
         if not keep:

@@ -90,7 +90,7 @@ def verdict_record(
     project = access.project
     reviewer = signed_in_reviewer(access, "A verdict")
     value, error_category = validated_verdict(value, error_category)
-    held_items_refuse(reader=reviewer, project=project, sample_ids=[sample_id])
+    held_items_refuse(access, sample_ids=[sample_id])
     with transaction.atomic():
         sample = Sample.objects.select_for_update().get(project=project, pk=sample_id)
         if sample.revision != seen_revision:
@@ -150,7 +150,7 @@ def verdict_undo(access: ProjectAccess) -> Sample | None:
         if verdict is None:
             return None
         restored_status = verdict.previous_status
-        if held_for_reader(reader=reviewer, project=project, sample_ids=[verdict.sample_id]):
+        if held_for_reader(access, sample_ids=[verdict.sample_id]):
             # Restoring the old status would decide the item outside its audit.
             raise UndoRefused(HELD_ITEM_REFUSAL)
         sample = Sample.objects.select_for_update().get(pk=verdict.sample_id)

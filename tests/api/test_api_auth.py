@@ -86,7 +86,8 @@ def test_the_openapi_schema_is_served(client):
 
 
 def test_the_rate_limit_answers_429_with_retry_after(api_for, lead, project, settings):
-    settings.API_RATE_LIMIT = "3/min"
+    # A day's window: a minute's could roll over between the calls.
+    settings.API_RATE_LIMIT = "3/day"
     client = api_for(lead)
     statuses = [client.get("projects").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
@@ -101,3 +102,20 @@ def test_a_refusal_says_what_the_role_may_not_do_and_what_it_takes(api_for, expe
     body = api_for(expert).get("projects/math/quality").json()
     assert body["code"] == "forbidden"
     assert body["message"] == "Your role (Expert) may not read the dashboard in this project; that takes a lead."
+
+
+def test_each_token_has_its_own_window(api_for, lead, expert, project, settings):
+    settings.API_RATE_LIMIT = "2/day"
+    first, second = api_for(lead), api_for(expert)
+    assert [first.get("projects").status_code for _ in range(3)] == [200, 200, 429]
+    assert second.get("projects").status_code == 200
+
+
+def test_a_malformed_rate_limit_setting_is_named(api_for, lead, project, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from synthreview.projects.api.throttling import parse_rate
+
+    assert parse_rate("1200/min") == (1200, 60) and parse_rate("5/s") == (5, 1)
+    with pytest.raises(ImproperlyConfigured, match="API_RATE_LIMIT"):
+        parse_rate("lots")

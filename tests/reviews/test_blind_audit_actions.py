@@ -229,3 +229,27 @@ def test_a_closed_audit_does_not_show_others_verdicts_on_items_an_open_audit_hol
     assert "HELDSPLIT-1" not in page
     assert f"/samples/{held.sample_id}/" not in page
     assert "HELDSPLIT-1" in client_for(lead).get(url).content.decode()
+
+
+def test_a_lead_acting_with_an_experts_access_is_refused_held_items_too(project, lead, blind_audit):
+    """An API token capped at expert gives its lead owner an expert's access; the services decide
+    blindness from that access, not from the owner's own role."""
+    from django.core.exceptions import ValidationError
+
+    from synthreview.projects.access import ProjectAccess
+    from synthreview.projects.models import Role
+
+    capped = ProjectAccess(project=project, role=Role.EXPERT, user=lead)
+    held = blind_audit["held"][1]
+    with pytest.raises(ValidationError):
+        verdict_record(
+            capped, sample_id=held.pk, value="correct", seen_revision=Sample.objects.get(pk=held.pk).revision
+        )
+    assert not Verdict.objects.filter(sample=held, reviewer=lead, audit__isnull=True).exists()
+    # With the owner's full role the same verdict goes through: leads are never blind.
+    verdict_record(
+        project_access(lead, project),
+        sample_id=held.pk,
+        value="correct",
+        seen_revision=Sample.objects.get(pk=held.pk).revision,
+    )

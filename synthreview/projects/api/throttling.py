@@ -1,34 +1,62 @@
 """A rate limit per token (or per signed-in user for session calls), so one runaway script cannot
-take the server from the rest of the team. The window lives in Django's cache: Redis in
-production, the file cache of the demo."""
+take the server from the rest of the team. A fixed window counted in Django's cache (Redis in
+production, the file cache of the demo), one atomic increment a request.
+
+Ninja keeps one throttle object for every request and thread, so nothing about a request is kept on
+it: the count lives in the cache, and the wait that `wait()` reports is per thread."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from ninja.throttling import SimpleRateThrottle
+from ninja.throttling import BaseThrottle
 
 from synthreview.projects.models import ApiToken
 
+PERIODS = {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600, "day": 86400, "d": 86400}
 
-class PerCallerThrottle(SimpleRateThrottle):
-    scope = "api"
 
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'1200/min' -> (1200, 60)."""
+    count, _, period = rate.partition("/")
+    try:
+        return int(count), PERIODS[period.strip()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(f"API_RATE_LIMIT must look like 1200/min, got {rate!r}") from None
+
+
+class PerCallerThrottle(BaseThrottle):
     def __init__(self) -> None:
-        super().__init__(rate=settings.API_RATE_LIMIT)
+        self._local = threading.local()
 
-    def get_cache_key(self, request: HttpRequest) -> str | None:
+    @staticmethod
+    def caller(request: HttpRequest) -> str:
         auth = getattr(request, "auth", None)
         if isinstance(auth, ApiToken):
-            ident = f"token:{auth.secret_sha256[:24]}"
-        elif getattr(request.user, "is_authenticated", False):
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = f"addr:{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+            return f"token:{auth.secret_sha256[:24]}"
+        if getattr(request.user, "is_authenticated", False):
+            return f"user:{request.user.pk}"
+        return f"addr:{request.META.get('REMOTE_ADDR', '')}"
 
     def allow_request(self, request: HttpRequest) -> bool:
-        # Read the limit on each call, so an operator's change (and a test's) applies without a restart.
-        self.rate = settings.API_RATE_LIMIT
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request)
+        # Read on each call, so an operator's change (and a test's) applies without a restart.
+        limit, period = parse_rate(settings.API_RATE_LIMIT)
+        now = time.time()
+        window = int(now // period)
+        key = f"api-rate:{self.caller(request)}:{period}:{window}"
+        cache.add(key, 0, timeout=period + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the window expired between add and incr
+            cache.add(key, 1, timeout=period + 1)
+            count = 1
+        self._local.wait = (window + 1) * period - now
+        return count <= limit
+
+    def wait(self) -> float | None:
+        return getattr(self._local, "wait", None)
