@@ -147,16 +147,14 @@ def test_an_unknown_email_invites_a_new_user_with_a_one_time_link(project, admin
         "invited": True,
     }
 
+    # The link sets the account's password: it goes to the invited address only, never to the admin's page.
     body = response.content.decode()
-    link = re.search(r'value="(http://testserver/accounts/reset/[^"]+)"', body).group(1)
+    assert "/accounts/reset/" not in body
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["newbie@example.org"]
-    assert link in mail.outbox[0].body
+    link = re.search(r"(http://testserver/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
     assert "newbie" in mail.outbox[0].body
     assert "no-store" in response["Cache-Control"]
-
-    # Shown once: the page does not show it again.
-    assert link not in client.get(_url(project)).content.decode()
 
     # The link lets the invited person choose a password, then sign in; it works only once.
     visitor = Client()
@@ -320,3 +318,21 @@ def test_the_list_costs_the_same_queries_for_many_members(
     with django_assert_max_num_queries(7):
         response = client.get(_url(project))
     assert response.content.decode().count('data-testid="member-member') == 15
+
+
+def test_a_site_operator_is_shown_the_invitation_link_once(project, client_for):
+    operator = User.objects.create_superuser(username="olga-operator", password="x-long-operator-passphrase")
+    client = client_for(operator)
+    body = client.post(_url(project), {"user": "pat@example.org", "role": Role.EXPERT}).content.decode()
+    link = re.search(r'value="(http://testserver/accounts/reset/[^"]+)"', body).group(1)
+    assert link in mail.outbox[0].body
+    assert link not in client.get(_url(project)).content.decode()
+
+
+def test_an_admin_cannot_take_an_invited_account_by_its_link(project, other_project, admin_member, client_for):
+    """An admin who could read the set-password link could choose the password, then see every
+    project that later adds that email. The page never shows it to a project admin."""
+    client_for(admin_member).post(_url(project), {"user": "carol@example.org", "role": Role.EXPERT})
+    pages = client_for(admin_member).get(_url(project)).content.decode()
+    assert "/accounts/reset/" not in pages
+    assert not User.objects.get(email="carol@example.org").has_usable_password()

@@ -61,7 +61,11 @@ def member_list(request: HttpRequest, slug: str) -> HttpResponse:
             emailed = invite_email_send(
                 account=account, project=access.project, link=link, invited_by=request.user.get_username()
             )
-            invitation = Invitation(account=account, link=link, emailed=emailed)
+            # The link sets the account's password: only its owner (by email) and the site's operators
+            # may hold it. A project admin who could read it could take the account and, through any
+            # later project that adds this email, that project's data.
+            shown = link if request.user.is_superuser else ""
+            invitation = Invitation(account=account, link=shown, emailed=emailed)
             form = MemberAddForm()
     return _page(request, access, form, invitation=invitation, status=400 if form.errors else 200)
 
