@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -366,37 +367,37 @@ def import_push(
     with the same body and imports nothing; a failed batch gives its key up, so the retry runs afresh;
     a different body, or a push of the key still running, is refused with ImportKeyConflict.
     The file is deleted once its import ends, accepted or refused."""
+    # A retry must match the first push in its options too: the same rows under another generator
+    # are another push.
+    options = json.dumps([origin, generator_name, template_name, (mapping or FieldMapping()).as_dict()], sort_keys=True)
+    fingerprint = hashlib.sha256(f"{content_sha256}|{options}".encode()).hexdigest()
     try:
-        if idempotency_key:
-            earlier = _push_key_claim(access, idempotency_key, content_sha256)
-            if earlier is not None:
-                return ImportPush(batch=earlier, replayed=True)
-        try:
-            with transaction.atomic():
-                batch = import_batch_create(
-                    access,
-                    path=path,
-                    file_name=PUSH_FILE_NAME,
-                    fmt=ImportFormat.JSONL,
-                    origin=origin,
-                    generator_name=generator_name,
-                    template_name=template_name,
-                    mapping=mapping,
-                    idempotency_key=idempotency_key,
-                    content_sha256=content_sha256,
-                )
-        except IntegrityError:
-            raise ImportKeyConflict(_KEY_BUSY) from None
-        try:
-            batch = import_batch_run(batch_id=batch.pk)
-        except Exception as error:
-            # Left queued, the batch would hold its key for ever; failed, it gives the key up to a retry.
-            import_batch_mark_failed(
-                batch_id=batch.pk,
-                reason=f"the import stopped on an unexpected error ({type(error).__name__}); nothing was imported",
-            )
-            raise
-        return ImportPush(batch=batch, replayed=False)
+        for _ in range(2):
+            try:
+                # One transaction from the key's claim to the last row: a push whose process dies rolls
+                # back whole, its batch and key with it, and a concurrent push of the same key waits on
+                # the key's unique index, then finds the finished batch and replays it.
+                with transaction.atomic():
+                    if idempotency_key:
+                        earlier = _push_key_claim(access, idempotency_key, fingerprint)
+                        if earlier is not None:
+                            return ImportPush(batch=earlier, replayed=True)
+                    batch = import_batch_create(
+                        access,
+                        path=path,
+                        file_name=PUSH_FILE_NAME,
+                        fmt=ImportFormat.JSONL,
+                        origin=origin,
+                        generator_name=generator_name,
+                        template_name=template_name,
+                        mapping=mapping,
+                        idempotency_key=idempotency_key,
+                        content_sha256=fingerprint,
+                    )
+                    return ImportPush(batch=import_batch_run(batch_id=batch.pk), replayed=False)
+            except IntegrityError:
+                continue  # another push took the key meanwhile: claim again, to replay or refuse
+        raise ImportKeyConflict(_KEY_BUSY)
     finally:
         path.unlink(missing_ok=True)
 
@@ -405,23 +406,23 @@ _KEY_BUSY = "A push with this Idempotency-Key is still being imported; retry onc
 
 
 def _push_key_claim(access: ProjectAccess, key: str, content_sha256: str) -> ImportBatch | None:
-    """The key's completed batch for the same body, or None when the key is free (a failed batch frees it)."""
+    """The key's completed batch for the same push, or None when the key is free (a failed batch frees it).
+    Called inside the push's transaction, so a push holding the key is never seen half done."""
     with transaction.atomic():
         earlier = ImportBatch.objects.select_for_update().filter(project=access.project, idempotency_key=key).first()
         if earlier is None:
             return None
-        if earlier.status == ImportStatus.FAILED:
+        if earlier.status != ImportStatus.COMPLETED:
+            # Refused (nothing imported) or left queued by an import that never ended: the key is free again.
             earlier.idempotency_key = ""
             earlier.save(update_fields=["idempotency_key"])
             return None
         if earlier.content_sha256 != content_sha256:
             raise ImportKeyConflict(
-                f"This Idempotency-Key was used for a different body (import {earlier.pk}); "
-                "use a new key for a new push."
+                f"This Idempotency-Key was used for a different push (import {earlier.pk}): another body or "
+                "other options. Use a new key for a new push."
             )
-        if earlier.status == ImportStatus.COMPLETED:
-            return earlier
-        raise ImportKeyConflict(_KEY_BUSY)
+        return earlier
 
 
 def import_error_lines(errors: list[str]) -> list[tuple[int | None, str]]:

@@ -3,7 +3,6 @@ all or nothing, with its bad lines named, retried safely by its Idempotency-Key.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -159,24 +158,27 @@ def test_a_key_whose_push_failed_is_free_for_the_retry(project, lead, api_for):
     assert ImportBatch.objects.get(project=project, idempotency_key="k-2").pk == response.json()["batch_id"]
 
 
-def test_a_push_whose_key_is_still_being_imported_is_a_conflict(project, lead, api_for):
-    body = jsonl(ROWS)
+def test_a_key_left_by_an_import_that_never_ended_is_free_again(project, lead, api_for):
+    """A push runs in one transaction, so its batch is only ever seen finished; one still queued was
+    left by a process that died outside it, and must not hold its key for ever."""
     ImportBatch.objects.create(
-        project=project,
-        file_name="api-push.jsonl",
-        format="jsonl",
-        status="queued",
-        idempotency_key="k-3",
-        content_sha256=hashlib.sha256(body).hexdigest(),
+        project=project, file_name="api-push.jsonl", format="jsonl", status="queued", idempotency_key="k-3"
     )
-    response = push(api_for(lead), body, key="k-3")
-    assert response.status_code == 409
-    assert response.json()["field"] == "Idempotency-Key"
-    assert Sample.objects.filter(project=project).count() == 0
+    response = push(api_for(lead), jsonl(ROWS), key="k-3")
+    assert response.status_code == 201, response.content
+    assert Sample.objects.filter(project=project).count() == 2
 
 
-def test_a_push_that_loses_the_race_for_its_key_is_a_conflict(project, lead, api_for, monkeypatch):
-    # Two pushes with one key at once: both find the key free, and the database lets one batch have it.
+def test_the_same_rows_under_other_options_are_another_push(project, lead, api_for):
+    client = api_for(lead)
+    assert push(client, jsonl(ROWS), key="k-opts").status_code == 201
+    other = push(client, jsonl(ROWS), "?origin=synthetic&generator=another-model", key="k-opts")
+    assert other.status_code == 409
+    assert other.json()["field"] == "Idempotency-Key"
+
+
+def test_a_push_that_never_wins_its_key_is_a_conflict(project, lead, api_for, monkeypatch):
+    # The claim keeps finding the key free and the database keeps giving it to another batch.
     ImportBatch.objects.create(project=project, file_name="api-push.jsonl", format="jsonl", idempotency_key="k-4")
     monkeypatch.setattr("generation.services.imports._push_key_claim", lambda *args: None)
     response = push(api_for(lead), jsonl(ROWS), key="k-4")
@@ -305,3 +307,42 @@ def test_a_huge_import_id_is_a_422_not_a_server_error(project, lead, api_for):
     response = api_for(lead).get(f"projects/math/imports/{10**30}")
     assert response.status_code == 422
     assert response.json()["field"] == "batch_id"
+
+
+@pytest.mark.postgres(reason="two pushes in two connections at once")
+@pytest.mark.django_db(transaction=True)
+def test_two_pushes_of_one_key_at_once_import_once_and_the_second_replays(project, lead):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from synthreview.projects.services.api_tokens import api_token_create
+
+    secret = api_token_create(lead, name="race").secret
+    body = jsonl([{"input": f"q{n}", "output": f"a{n}"} for n in range(300)])
+    answers: list[int] = []
+    start = threading.Barrier(2)
+
+    def one_push() -> None:
+        start.wait()
+        try:
+            response = Client().post(
+                f"/api/v1/projects/{project.slug}/samples{SYNTHETIC}",
+                body,
+                content_type="application/x-ndjson",
+                HTTP_AUTHORIZATION=f"Bearer {secret}",
+                HTTP_IDEMPOTENCY_KEY="same-key",
+            )
+            answers.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200, 201]
+    assert Sample.objects.filter(project=project).count() == 300
+    assert ImportBatch.objects.filter(project=project).count() == 1
