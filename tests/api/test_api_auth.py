@@ -119,3 +119,28 @@ def test_a_malformed_rate_limit_setting_is_named(api_for, lead, project, setting
     assert parse_rate("1200/min") == (1200, 60) and parse_rate("5/s") == (5, 1)
     with pytest.raises(ImproperlyConfigured, match="API_RATE_LIMIT"):
         parse_rate("lots")
+
+
+def test_a_nul_character_is_a_422_not_a_server_error(api_for, expert, project):
+    """PostgreSQL's text takes no NUL; SQLite does, so this matters on the production database."""
+    from tests.reviews.review_helpers import add_sample
+
+    sample = add_sample(project)
+    client = api_for(expert)
+    listed = client.get("projects/math/verdicts", {"reviewer": "erin\x00expert"})
+    assert listed.status_code in (200, 422)
+    recorded = client.post(
+        "projects/math/verdicts",
+        {
+            "sample_id": sample.pk,
+            "verdict": "wrong",
+            "error_category": "other",
+            "note": "bad\x00note",
+            "revision": sample.revision,
+        },
+    )
+    from django.db import connection
+
+    assert recorded.status_code == (422 if connection.vendor == "postgresql" else 200), recorded.content
+    if recorded.status_code == 422:
+        assert recorded.json()["code"] == "invalid"

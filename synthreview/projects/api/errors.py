@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -122,6 +123,19 @@ def install_error_handlers(api: NinjaAPI) -> None:
         message = "Too many requests for this token; slow down"
         message += f" and retry in {int(wait) + 1} s." if wait else "."
         return answer(request, 429, ErrorOut(code="rate_limited", message=message))
+
+    @api.exception_handler(DataError)
+    def on_unstorable(request: HttpRequest, exc: DataError) -> HttpResponse:
+        # A value the database cannot hold that no schema refused first: PostgreSQL's text takes no
+        # NUL character, and its numbers have ranges. Nothing was written: the statement failed whole.
+        return answer(
+            request,
+            422,
+            ErrorOut(
+                code="invalid",
+                message="A value in the request cannot be stored (a NUL character, or a number out of range).",
+            ),
+        )
 
     @api.exception_handler(HttpError)
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
