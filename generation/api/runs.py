@@ -11,8 +11,6 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from django import forms
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -33,7 +31,7 @@ from generation.selectors.runs import (
 )
 from generation.services.runs import run_create
 from synthreview.projects.api.auth import api_project_access
-from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail
+from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, form_refusal
 from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
 from synthreview.projects.api.params import MAX_ID, Cursor, ObjectId, PageSize, Slug
 
@@ -188,12 +186,6 @@ class Accepted(Schema):
     id: int
     status: str
     url: str = Field(description="The GET to poll.")
-
-
-def _form_refused(form: forms.Form) -> ValidationError:
-    return ValidationError(
-        {FORM_FIELD_NAMES.get(field, field): problems for field, problems in form.errors.as_data().items()}
-    )
 
 
 def _run_url(slug: str, run_id: int) -> str:
@@ -364,7 +356,7 @@ def run_launch(request: HttpRequest, slug: Slug, payload: RunIn, response: HttpR
     access = api_project_access(request, slug, "generate")
     form = RunForm(payload.form_data(), payload.form_files(), project=access.project)
     if not form.is_valid():
-        raise _form_refused(form)
+        raise form_refusal(form, field_names=FORM_FIELD_NAMES)
     try:
         run = run_create(access, spec=form.spec())
     except PlanError as error:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.forms import Form
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
@@ -35,7 +33,7 @@ from reviews.selectors.noise_floor import closed_audits, noise_floor_by
 from reviews.services.audits import AuditClosed, audit_close
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.api.auth import api_object, api_project_access
-from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, ErrorOut
+from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorOut, form_refusal
 from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
 from synthreview.projects.api.params import Cursor, ObjectId, PageSize, Slug
 
@@ -91,17 +89,6 @@ def audit_read(request: HttpRequest, slug: Slug, audit_id: ObjectId) -> AuditOut
     return _audit_out(request, access, _reread(api_object(access, Audit, "audit", audit_id)))
 
 
-def _form_refusal(form: Form) -> ApiError:
-    """The form's errors in the API's shape: each under its field's name, the whole form's under none."""
-    details = [
-        ErrorDetail(message=" ".join(str(m) for m in messages), field=None if name == NON_FIELD_ERRORS else name)
-        for name, messages in form.errors.items()
-    ]
-    head = details[0]
-    summary = head.message if len(details) == 1 else f"{len(details)} problem(s) with the request"
-    return ApiError(422, "invalid", summary, field=head.field, errors=details)
-
-
 @router.post("/projects/{slug}/audits", response={201: AuditOut, **COMMON_ERRORS})
 def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) -> Status[AuditOut]:
     """Draw an audit, as the audit page's form does: n synthetic samples stratified over the scope's
@@ -111,7 +98,7 @@ def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) ->
         {name: value for name, value in payload.model_dump().items() if value is not None}, project=access.project
     )
     if not form.is_valid():
-        raise _form_refusal(form)
+        raise form_refusal(form)
     audit = form.audit_draw(access)
     return Status(201, _audit_out(request, access, _reread(audit)))
 
@@ -129,7 +116,7 @@ def audit_close_endpoint(request: HttpRequest, slug: Slug, audit_id: ObjectId, p
         {"reason": payload.reason}, figures=audit_figures(audit) if audit.status == AuditStatus.OPEN else None
     )
     if not form.is_valid():
-        raise _form_refusal(form)
+        raise form_refusal(form)
     try:
         # A verdict arriving between the form's check and the service's is refused on `reason` too.
         closed = audit_close(access, audit=audit, reason=form.cleaned_data["reason"])

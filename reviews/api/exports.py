@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from django import forms
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Field, Router, Schema, Status
@@ -24,7 +22,7 @@ from reviews.services.exports import ExportError, export_file_path, export_reque
 from synthreview.progress import progress_get, progress_key
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.api.auth import api_object, api_project_access
-from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorOut
+from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorOut, form_refusal
 from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
 from synthreview.projects.api.params import MAX_ID, Cursor, ObjectId, PageSize, Slug
 
@@ -128,10 +126,6 @@ class ExportOut(ExportSummaryOut):
     manifest_url: str | None = Field(description="Once finished with a manifest.")
 
 
-def _form_refused(form: forms.Form) -> ValidationError:
-    return ValidationError(dict(form.errors.as_data()))
-
-
 def _url(name: str, slug: str, export_id: int) -> str:
     return reverse(f"api-v1:{name}", kwargs={"slug": slug, "export_id": export_id})
 
@@ -205,7 +199,7 @@ def export_ask(request: HttpRequest, slug: Slug, payload: ExportIn, response: Ht
     }
     form = ExportForm(data, project=project)
     if not form.is_valid():
-        raise _form_refused(form)
+        raise form_refusal(form)
     cleaned = form.cleaned_data
     try:
         export = export_request(

@@ -59,6 +59,13 @@ def caller_token(request: HttpRequest) -> ApiToken | None:
     return auth if isinstance(auth, ApiToken) else None
 
 
+def capped_role(token: ApiToken | None, role: Role) -> Role:
+    """The role a call acts with: the member's, lowered to the token's cap if it has one."""
+    if token is not None and token.role_cap and ROLE_RANK[Role(token.role_cap)] < ROLE_RANK[role]:
+        return Role(token.role_cap)
+    return role
+
+
 def api_project_access(request: HttpRequest, slug: str, need: str = "view") -> ProjectAccess:
     """The caller's access to the project: 404 outside it (or outside the token's project),
     403 when the role, capped by the token, may not `need`."""
@@ -66,10 +73,8 @@ def api_project_access(request: HttpRequest, slug: str, need: str = "view") -> P
     if token is not None and token.project_id is not None and token.project is not None and token.project.slug != slug:
         raise Http404("No such project.")
     member = get_project_for_user(request.user, slug, "view")
-    role = member.role
-    assert role is not None  # a member's access always holds a role
-    if token is not None and token.role_cap and ROLE_RANK[Role(token.role_cap)] < ROLE_RANK[role]:
-        role = Role(token.role_cap)
+    assert member.role is not None  # a member's access always holds a role
+    role = capped_role(token, member.role)
     access = ProjectAccess(project=member.project, role=role, user=member.user)
     if not access.can(need):
         capped = ", this token's cap" if role != member.role else ""

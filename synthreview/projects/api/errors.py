@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
@@ -64,6 +66,21 @@ def django_validation_details(error: DjangoValidationError) -> list[ErrorDetail]
             for field, messages in error.message_dict.items()
         ]
     return [ErrorDetail(message=str(message)) for message in error.messages]
+
+
+def form_refusal(form: Form, *, field_names: Mapping[str, str] | None = None) -> ApiError:
+    """A page's form's errors in the API's shape (422): each under its field's name, renamed where the
+    operation calls the field otherwise, the whole form's under none."""
+    details = [
+        ErrorDetail(
+            message=" ".join(str(message) for message in messages),
+            field=None if name == NON_FIELD_ERRORS else (field_names or {}).get(name, name),
+        )
+        for name, messages in form.errors.items()
+    ]
+    head = details[0] if details else ErrorDetail(message="The request is not valid.")
+    summary = head.message if len(details) == 1 else f"{len(details)} problem(s) with the request"
+    return ApiError(422, "invalid", summary, field=head.field, errors=details)
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

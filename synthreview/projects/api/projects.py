@@ -8,9 +8,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from synthreview.projects.access import projects_for_user
-from synthreview.projects.api.auth import caller_token
+from synthreview.projects.api.auth import caller_token, capped_role
 from synthreview.projects.api.errors import COMMON_ERRORS
-from synthreview.projects.models import ROLE_RANK, Role
 
 router = Router(tags=["projects"])
 
@@ -59,10 +58,8 @@ def project_list(request: HttpRequest) -> list[ProjectOut]:
     for access in projects_for_user(request.user):
         if token is not None and token.project_id is not None and access.project.pk != token.project_id:
             continue
-        role = access.role
-        assert role is not None
-        if token is not None and token.role_cap and ROLE_RANK[Role(token.role_cap)] < ROLE_RANK[role]:
-            role = Role(token.role_cap)
+        assert access.role is not None
+        role = capped_role(token, access.role)
         out.append(
             ProjectOut(
                 slug=access.project.slug,
