@@ -245,7 +245,17 @@ def test_from_the_cut_off_the_map_is_umap_and_keeps_the_blobs_apart(project, set
     coords = {pk: (x, y) for pk, x, y in stored.points}
     blob = {pk: n % 2 for n, pk in enumerate(ids.tolist())}
     centre = [np.mean([coords[pk] for pk in coords if blob[pk] == b], axis=0) for b in (0, 1)]
-    spread = max(np.linalg.norm(np.array(coords[pk]) - centre[blob[pk]]) for pk in coords)
+    # Apart: every point lies nearer its own blob's centre than the other's. (The largest distance from a
+    # centre hangs on one point: it failed 7 seeds of 40, and UMAP's seed is the project's id, which
+    # the test order moves.)
+    mixed = [
+        pk
+        for pk in coords
+        if np.linalg.norm(np.array(coords[pk]) - centre[blob[pk]])
+        >= np.linalg.norm(np.array(coords[pk]) - centre[1 - blob[pk]])
+    ]
+    assert not mixed
+    spread = np.median([np.linalg.norm(np.array(coords[pk]) - centre[blob[pk]]) for pk in coords])
     assert np.linalg.norm(centre[0] - centre[1]) > 2 * spread
 
 
