@@ -1,8 +1,8 @@
 """API client throughput: pushes and cursor reads through synthreview_client, against the CLI import and a
 raw keyset read in SQL.
 
-What it measures, on the PostgreSQL database DATABASE_URL names (migrated here if it is not), in projects
-of its own (bench-api-<stamp>-*), with a runserver of the project's own code (DEBUG off, production
+What it measures, in a database of its own on the local PostgreSQL (synthreview_bench_api, made afresh and
+dropped at the end unless --keep), with one WSGI worker of the project's own code (DEBUG off, production
 settings, the API's rate limit lifted: the figure is throughput, not the limiter's):
 
 (a) push   a generation pipeline's output, --push-rows rows (100,000; 10,000 with --quick) of real texts
@@ -18,7 +18,8 @@ settings, the API's rate limit lifted: the figure is throughput, not the limiter
 (b) list   --list-rows samples (1,000,000; 20,000 with --quick) loaded by bulk SQL into another project,
            then VACUUM ANALYZE, then every sample read, newest first:
            - ours: a fresh interpreter iterating Project.samples() (GET /projects/{slug}/samples, 500 a
-             page, following next_cursor: the sample browser's selector, its blinding and JSON);
+             page, following next_cursor: the sample browser's filters and blinding, and the page's
+             JSON written by PostgreSQL for a reader who holds no audit item);
            - raw:  a fresh interpreter with psycopg reading what the list answers (the samples' columns,
              their generator's and template's names, their novelty) by keyset (WHERE project_id = p
              AND id < last ORDER BY id DESC LIMIT 500), page after page, doing nothing with the rows.
@@ -28,17 +29,15 @@ Each side runs --attempts times (1; 2 with --quick), alternating, and the best o
 machine is shared, and a pass that meets another process's burst measures that process. The load average
 is printed before each. The goal for both ratios is >= 0.50.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/api.py [--quick]
-        [--push-rows N] [--list-rows N] [--attempts N] [--keep]
+    .venv/bin/python bench/api.py [--quick] [--push-rows N] [--list-rows N] [--attempts N] [--keep]
 
---quick takes about a minute; the default ~11 minutes on two cores: ~1 to push and import, ~3 to load
-the million samples by SQL (mostly their indexes), ~6 for the client to read them. The list is far from
-its goal (~2,700 samples a second to raw SQL's ~100,000): a page of 500 costs the server ~170 ms in
-process, of which the browser's selector (select_related over six tables, every column, model instances)
-is ~85 ms, building the item schemas ~35 ms, and response validation, JSON and middleware the rest; HTTP
-and the client's own JSON parsing add little (a page's JSON parses in ~1.5 ms). At the end the bench's
-samples are deleted (--keep leaves them); its projects, their import batches and their audit-log entries
-stay, the log being append-only. The last two lines are
+--quick takes about a minute; the default ~7 minutes on two cores: ~1 to push and import, ~2 to load the
+million samples by SQL (mostly their indexes), ~1 for the client to read them. The list misses its goal
+(on 2026-12-06, 24,500 samples a second to raw SQL's 131,000: 0.19). A page of 500 costs the server
+~12 ms in process, against ~6 ms for the same rows through Django's cursor and ~3.5 ms for the raw
+read's psycopg: ~7 ms of it is fixed per request (the token's lookup, the project and role, the rate
+limit's counter, the request itself), the rest PostgreSQL building the page's JSON; HTTP and the
+client's parsing add ~8 ms a page. The last two lines are
 `RESULT api_push_ratio=R goal>=0.50 ok|MISS` and `RESULT api_list_ratio=R goal>=0.50 ok|MISS`.
 """
 
@@ -59,12 +58,18 @@ from typing import Any
 from _api_data import (
     GENERATOR_NAMES,
     MAPPING,
-    database_ensure,
     load_listed_samples,
-    samples_delete,
     write_pipeline_file,
 )
-from _common import REPO_ROOT, status_kib  # bench/ is on sys.path as the script's folder
+from _common import (  # bench/ is on sys.path as the script's folder
+    REPO_ROOT,
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+    status_kib,
+)
+
+BENCH_DATABASE = "synthreview_bench_api"
 
 GOAL = 0.50
 FULL_PUSH, QUICK_PUSH = 100_000, 10_000
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push-rows", type=int, default=None, help="rows pushed (and imported by the CLI)")
     parser.add_argument("--list-rows", type=int, default=None, help="samples listed")
     parser.add_argument("--attempts", type=int, default=None, help="runs of each side; the best is taken")
-    parser.add_argument("--keep", action="store_true", help="keep the bench's samples (default: delete them)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench's database (default: drop it)")
     for side in ("push", "cli", "list", "raw"):
         parser.add_argument(f"--child-{side}", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -102,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, child in children.items():
         if (payload := getattr(args, f"child_{name}")) is not None:
             return child(json.loads(payload))
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        parser.error("set DATABASE_URL to a PostgreSQL database (postgresql://user@host:port/name)")
+    database_url = f"{SERVER_URL}/{BENCH_DATABASE}"
     push_rows = args.push_rows if args.push_rows is not None else (QUICK_PUSH if args.quick else FULL_PUSH)
     list_rows = args.list_rows if args.list_rows is not None else (QUICK_LIST if args.quick else FULL_LIST)
     attempts = args.attempts if args.attempts is not None else (2 if args.quick else 1)
@@ -142,8 +145,8 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
     import django
 
     started = time.perf_counter()
-    if database_ensure(database_url):
-        print("setup: DATABASE_URL's database was not there; created it")
+    database_recreate(BENCH_DATABASE)
+    os.environ["DATABASE_URL"] = database_url
     django.setup()
     from django.core.management import call_command
     from django.db import connections
@@ -162,7 +165,7 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
     server = _Server(token)
     try:
         server.start()
-        print(f"server: runserver on {server.url}, ready in {server.ready_seconds:.1f} s")
+        print(f"server: one WSGI worker on {server.url}, ready in {server.ready_seconds:.1f} s")
         pushed: dict[str, list[dict]] = {"cli": [], "ours": []}
         for attempt in range(1, attempts + 1):
             for side in ("cli", "ours"):
@@ -195,11 +198,9 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
         server.stop()
         connections.close_all()
         if keep:
-            print(f"kept: the bench's samples in projects {project_ids}")
-        elif project_ids:
-            started = time.perf_counter()
-            deleted = samples_delete(database_url, project_ids)
-            print(f"cleanup: {deleted:,} bench samples deleted in {time.perf_counter() - started:.1f} s")
+            print(f"kept: the bench's database {BENCH_DATABASE}")
+        else:
+            database_drop(BENCH_DATABASE)
     return _report(pushed, listed)
 
 
@@ -240,8 +241,24 @@ def _check_push(project_id: int, result: dict[str, Any], rows: int) -> None:
         raise AssertionError(f"the per-row model column was not mapped to the generator: {sorted(generators)}")
 
 
+# One WSGI worker, one thread, as a gunicorn sync worker serves: its database connection lives
+# across requests (DATABASE_CONN_MAX_AGE), where runserver's thread per request opens one each time.
+SERVE_ONE_WORKER = """
+import sys
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+import django
+django.setup()
+from django.core.wsgi import get_wsgi_application
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+make_server("127.0.0.1", int(sys.argv[1]), get_wsgi_application(), handler_class=Quiet).serve_forever()
+"""
+
+
 class _Server:
-    """`manage.py runserver` on a free loopback port, in the environment set above."""
+    """The project's WSGI application in one worker (SERVE_ONE_WORKER) on a free loopback port, in the
+    environment set above."""
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -257,7 +274,7 @@ class _Server:
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            [sys.executable, "-c", SERVE_ONE_WORKER, str(port)],
             cwd=REPO_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -265,7 +282,7 @@ class _Server:
         started = time.perf_counter()
         while time.perf_counter() - started < 120:
             if self.process.poll() is not None:
-                raise RuntimeError(f"runserver exited with {self.process.returncode}")
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
             try:
                 answer = httpx.get(f"{self.url}/api/v1/me", headers={"Authorization": f"Bearer {self.token}"})
                 if answer.status_code == 200:
@@ -274,7 +291,7 @@ class _Server:
                 raise RuntimeError(f"the server answered {answer.status_code}: {answer.text[:300]}")
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise RuntimeError("runserver did not answer within 120 s")
+        raise RuntimeError("the server did not answer within 120 s")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
