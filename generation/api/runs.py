@@ -19,12 +19,13 @@ from ninja import Field, Router, Schema, Status
 from generation.forms.runs import RunForm
 from generation.models import GenerationRun, Generator, RunLane
 from generation.runs.plan import PlanError
-from generation.selectors.generators import generator_row, project_generators
+from generation.selectors.generators import generator_name, generator_row, project_generators_page
 from generation.selectors.runs import (
     RUN_FINISHED_STATUSES,
     project_runs_page,
     run_failed_items,
     run_flag_counts,
+    run_in_project,
     run_lanes,
     run_totals,
     run_unattended_lanes,
@@ -270,20 +271,19 @@ def generator_list(
     business: everyone sees the endpoint's host and the key variable's name (as on the generators
     page); only admins get the full base URL and whether the key is set on the server."""
     access = api_project_access(request, slug, "view")
-    generators = project_generators(access.project)
     after = cursor_decode(cursor, shape=(int,))
+    after_name = None
     if after is not None:
-        name = generators.filter(pk=after[0]).values_list("name", flat=True).first()
-        if name is None:
+        after_name = generator_name(access.project, after[0])
+        if after_name is None:
             raise ApiError(
                 422, "invalid", "The cursor is not one this server gave; start again without it.", field="cursor"
             )
-        generators = generators.filter(name__gt=name)
-    rows = list(generators[: limit + 1])
+    rows, last = project_generators_page(access.project, after_name=after_name, size=limit)
     admin = access.can("generators")
     return CursorPage[GeneratorOut](
-        items=[_generator_out(generator, admin=admin) for generator in rows[:limit]],
-        next_cursor=cursor_encode([rows[limit - 1].pk]) if len(rows) > limit else None,
+        items=[_generator_out(generator, admin=admin) for generator in rows],
+        next_cursor=cursor_encode([last]) if last is not None else None,
     )
 
 
@@ -305,13 +305,7 @@ def run_list(
 def run_get(request: HttpRequest, slug: Slug, run_id: ObjectId) -> RunOut:
     """A run's status and progress, lane by lane, as the run page polls it; poll until `finished`."""
     access = api_project_access(request, slug, "view")
-    # A run's plan (every row's variables) can be large and nothing here reads it.
-    run = (
-        GenerationRun.objects.defer("variable_rows")
-        .select_related("template_version__template", "created_by")
-        .filter(project=access.project, pk=run_id)
-        .first()
-    )
+    run = run_in_project(access.project, run_id)
     if run is None:
         raise Http404("No such run in this project.")
     lanes = run_lanes(run)

@@ -18,6 +18,24 @@ def project_generators(project: Project) -> QuerySet[Generator]:
     return Generator.objects.filter(project=project).order_by("name")
 
 
+def generator_name(project: Project, generator_id: int) -> str | None:
+    """The name of the project's generator with this id; None when the project has none such."""
+    return project_generators(project).filter(pk=generator_id).values_list("name", flat=True).first()
+
+
+def project_generators_page(
+    project: Project, *, after_name: str | None = None, size: int = 100
+) -> tuple[list[Generator], int | None]:
+    """A page of the project's generators by name, read by keyset (`after_name` is the last name
+    already read), with the id of the page's last generator when more follow."""
+    generators = project_generators(project)
+    if after_name is not None:
+        generators = generators.filter(name__gt=after_name)
+    rows = list(generators[: size + 1])
+    last = rows[size - 1].pk if len(rows) > size else None
+    return rows[:size], last
+
+
 @dataclass(frozen=True)
 class GeneratorRow:
     generator: Generator

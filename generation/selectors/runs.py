@@ -112,6 +112,17 @@ def run_constraint_counts(run: GenerationRun) -> dict[str, list[tuple[str, int]]
     return {dimension: sorted(values.items(), key=lambda kv: -kv[1]) for dimension, values in counts.items()}
 
 
+def run_in_project(project: Project, run_id: int) -> GenerationRun | None:
+    """The project's run with this id, with what its status names; None when the project has none such."""
+    # A run's plan (every row's variables) can be large and nothing that shows a run's status reads it.
+    return (
+        GenerationRun.objects.defer("variable_rows")
+        .select_related("template_version__template", "created_by")
+        .filter(project=project, pk=run_id)
+        .first()
+    )
+
+
 def project_runs(project: Project, limit: int = 50) -> QuerySet[GenerationRun]:
     return (
         GenerationRun.objects.filter(project=project)

@@ -27,7 +27,7 @@ from reviews.api.verdicts import caller
 from reviews.forms.audits import AuditCloseForm, AuditForm
 from reviews.models import Audit, AuditStatus
 from reviews.selectors.audit_queue import audit_progress, audits_progress
-from reviews.selectors.audits import audit_figures
+from reviews.selectors.audits import audit_figures, audit_reread, audits_page
 from reviews.selectors.blinding import blinding_for
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by
 from reviews.services.audits import AuditClosed, audit_close
@@ -39,8 +39,6 @@ from synthreview.projects.api.params import Cursor, ObjectId, PageSize, Slug
 
 router = Router(tags=["audits"])
 
-# Everything a read of an audit names, in the query that reads it.
-AUDIT_RELATED = ("created_by", "closed_by", "run", "generator", "template_version__template")
 # The API's names for the breakdowns the noise-floor page shows (reviews.selectors.audits.BREAKDOWNS).
 BREAKDOWN_KEYS = {"generator": "generator", "template": "template_version", "run": "run"}
 
@@ -65,12 +63,8 @@ def audit_list(
 ) -> CursorPage[AuditSummaryOut]:
     """The project's audits, newest first, with their progress and, once closed, their frozen noise floor."""
     access = api_project_access(request, slug, "review")
-    audits = Audit.objects.filter(project=access.project).select_related(*AUDIT_RELATED)
-    if (after := cursor_decode(cursor, shape=(int,))) is not None:
-        audits = audits.filter(pk__lt=after[0])
-    page = list(audits.order_by("-pk")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
+    after = cursor_decode(cursor, shape=(int,))
+    page, more = audits_page(access.project, before=after[0] if after is not None else None, size=limit)
     progress = audits_progress(page)
     return CursorPage[AuditSummaryOut](
         items=[
@@ -86,7 +80,7 @@ def audit_read(request: HttpRequest, slug: Slug, audit_id: ObjectId) -> AuditOut
     """One audit with its figures: noise floor with its Wilson interval, breakdowns, error categories,
     agreement, reviewers and disagreements (for experts, only once the audit has closed)."""
     access = api_project_access(request, slug, "review")
-    return _audit_out(request, access, _reread(api_object(access, Audit, "audit", audit_id)))
+    return _audit_out(request, access, audit_reread(api_object(access, Audit, "audit", audit_id)))
 
 
 @router.post("/projects/{slug}/audits", response={201: AuditOut, **COMMON_ERRORS})
@@ -100,7 +94,7 @@ def audit_create_endpoint(request: HttpRequest, slug: Slug, payload: AuditIn) ->
     if not form.is_valid():
         raise form_refusal(form)
     audit = form.audit_draw(access)
-    return Status(201, _audit_out(request, access, _reread(audit)))
+    return Status(201, _audit_out(request, access, audit_reread(audit)))
 
 
 @router.post(
@@ -122,11 +116,7 @@ def audit_close_endpoint(request: HttpRequest, slug: Slug, audit_id: ObjectId, p
         closed = audit_close(access, audit=audit, reason=form.cleaned_data["reason"])
     except AuditClosed as refused:
         raise ApiError(409, "conflict", str(refused)) from None
-    return _audit_out(request, access, _reread(closed))
-
-
-def _reread(audit: Audit) -> Audit:
-    return Audit.objects.select_related(*AUDIT_RELATED).get(pk=audit.pk)
+    return _audit_out(request, access, audit_reread(closed))
 
 
 @router.get("/projects/{slug}/noise-floor", response={200: NoiseFloorReportOut, **COMMON_ERRORS})

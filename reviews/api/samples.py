@@ -19,7 +19,7 @@ from reviews import selectors
 from reviews.forms.samples import FLAG_FILTER_CHOICES, VERDICT_FILTER_CHOICES, SampleFilterForm
 from reviews.selectors.audits import gold_sample_of
 from reviews.selectors.blinding import Blinding, blinding_for
-from reviews.selectors.sample_view import LINEAGE_RELATED, Neighbour
+from reviews.selectors.sample_view import Neighbour, sample_in_project
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.api.auth import api_project_access
 from synthreview.projects.api.errors import COMMON_ERRORS
@@ -241,8 +241,7 @@ def _neighbour_out(sample: Sample, similarity: float, blinding: Blinding) -> Nei
 
 
 def _sample_in_project(access: ProjectAccess, sample_id: int) -> Sample:
-    # As the pages fetch it (generation.access.get_sample_with_access): in the project, with its lineage.
-    found = Sample.objects.select_related(*LINEAGE_RELATED).filter(project=access.project, pk=sample_id).first()
+    found = sample_in_project(access.project, sample_id)
     if found is None:
         raise Http404("No such sample in this project.")
     return found

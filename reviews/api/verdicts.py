@@ -21,6 +21,7 @@ from generation.models import Sample
 from reviews.models import Audit, ErrorCategory, Verdict, VerdictValue
 from reviews.selectors.audit_queue import audit_item_for
 from reviews.selectors.blinding import HELD_ITEM_REFUSAL, blinding_for
+from reviews.selectors.verdicts import verdicts_page
 from reviews.services.audits import AuditClosed, AuditItemFull, audit_verdict_record
 from reviews.services.verdicts import VerdictConflict, verdict_record
 from synthreview.projects.api.auth import api_object, api_project_access
@@ -112,22 +113,21 @@ def verdict_list(
 ) -> CursorPage[VerdictOut]:
     """The project's verdicts, newest first. Experts see their own only; leads and admins see everyone's."""
     access = api_project_access(request, slug, "view")
-    verdicts = Verdict.objects.filter(sample__project=access.project).select_related("reviewer")
-    if not access.can("audit"):
-        verdicts = verdicts.filter(reviewer=caller(request))
-    if filters.reviewer:
-        verdicts = verdicts.filter(reviewer__username=filters.reviewer)
-    if filters.audit is not None:
-        verdicts = verdicts.filter(audit=api_object(access, Audit, "audit", filters.audit))
-    if filters.sample is not None:
-        verdicts = verdicts.filter(sample=api_object(access, Sample, "sample", filters.sample))
-    if filters.since is not None:
-        verdicts = verdicts.filter(updated_at__gte=_moment(filters.since))
-    if (after := cursor_decode(cursor, shape=(int,))) is not None:
-        verdicts = verdicts.filter(pk__lt=after[0])
-    page = list(verdicts.order_by("-pk")[: limit + 1])
-    more = len(page) > limit
-    page = page[:limit]
+    # Filter objects are fetched in the caller's project (404 otherwise); refusals come audit, sample, since, cursor.
+    audit = api_object(access, Audit, "audit", filters.audit) if filters.audit is not None else None
+    sample = api_object(access, Sample, "sample", filters.sample) if filters.sample is not None else None
+    since = _moment(filters.since) if filters.since is not None else None
+    after = cursor_decode(cursor, shape=(int,))
+    page, more = verdicts_page(
+        access.project,
+        own_only=None if access.can("audit") else caller(request),
+        reviewer=filters.reviewer,
+        audit=audit,
+        sample=sample,
+        since=since,
+        before=after[0] if after is not None else None,
+        size=limit,
+    )
     return CursorPage[VerdictOut](
         items=[VerdictOut.of(verdict) for verdict in page],
         next_cursor=cursor_encode([page[-1].pk]) if more else None,

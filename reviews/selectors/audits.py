@@ -33,11 +33,28 @@ BREAKDOWNS = {
     "template_version": "Template version",
     "run": "Run",
 }
+# Everything a read of an audit names, in the query that reads it.
+AUDIT_RELATED = ("created_by", "closed_by", "run", "generator", "template_version__template")
 
 
 def project_audits(project: Project, *, limit: int = 100) -> list[Audit]:
     """The project's latest audits, newest first, for the audit list."""
     return list(Audit.objects.filter(project=project).select_related("created_by").order_by("-created_at")[:limit])
+
+
+def audits_page(project: Project, *, before: int | None = None, size: int = 100) -> tuple[list[Audit], bool]:
+    """A page of the project's audits, newest first by id, read by keyset (`before` is an audit's id),
+    with everything a summary names, and whether more follow."""
+    audits = Audit.objects.filter(project=project).select_related(*AUDIT_RELATED)
+    if before is not None:
+        audits = audits.filter(pk__lt=before)
+    page = list(audits.order_by("-pk")[: size + 1])
+    return page[:size], len(page) > size
+
+
+def audit_reread(audit: Audit) -> Audit:
+    """The audit afresh from the database, with everything a read of it names."""
+    return Audit.objects.select_related(*AUDIT_RELATED).get(pk=audit.pk)
 
 
 def gold_sample_count(project: Project) -> int:

@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 from generation.models import Sample, SampleFlag
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
+from synthreview.projects.models import Project
 
 LINEAGE_RELATED = ("generator", "run", "template_version__template", "import_batch")
+
+
+def sample_in_project(project: Project, sample_id: int) -> Sample | None:
+    """The project's sample with this id and its lineage, as the pages fetch it
+    (generation.access.get_sample_with_access); None when the project has none such."""
+    return Sample.objects.select_related(*LINEAGE_RELATED).filter(project=project, pk=sample_id).first()
 
 
 @dataclass(frozen=True)
