@@ -161,7 +161,6 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
     size = write_pipeline_file(pipeline_file, push_rows)
     print(f"file: {push_rows:,} rows, {size / 2**20:.1f} MiB ({size / push_rows:.0f} bytes/row)")
 
-    project_ids: list[int] = []
     server = _Server(token)
     try:
         server.start()
@@ -170,7 +169,6 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
         for attempt in range(1, attempts + 1):
             for side in ("cli", "ours"):
                 project = _project(f"bench-api-{stamp}-{side}-{attempt}", lead)
-                project_ids.append(project.pk)
                 connections.close_all()
                 payload = {"slug": project.slug, "file": str(pipeline_file), "url": server.url}
                 result = _in_child("--child-cli" if side == "cli" else "--child-push", payload)
@@ -179,7 +177,6 @@ def _run(database_url: str, *, push_rows: int, list_rows: int, attempts: int, wo
                 _print_attempt("push", attempt, side, result)
 
         project = _project(f"bench-api-{stamp}-list", lead)
-        project_ids.append(project.pk)
         generator_ids = _generators(project, GENERATOR_NAMES)
         seconds = load_listed_samples(database_url, project_id=project.pk, generator_ids=generator_ids, count=list_rows)
         print(f"list: {list_rows:,} samples loaded by SQL, counted and analysed in {seconds:.1f} s")
