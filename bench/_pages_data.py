@@ -136,8 +136,16 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
 # --- Bulk load ---------------------------------------------------------------------------------------------
 
 
-def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, first: int, last: int) -> float:
-    """Add samples first..last (ids) to the project, with everything the pages read; returns seconds."""
+def load_samples(
+    fixture: Fixture,
+    pools: dict[str, list[tuple[str, str]]],
+    *,
+    first: int,
+    last: int,
+    database: str = BENCH_DATABASE,
+) -> float:
+    """Add samples first..last (ids) to the project, with everything the pages read; returns seconds.
+    `database` names another database on the same server (bench/load.py builds the same project in its own)."""
     import psycopg
     from django.db import connections
 
@@ -172,7 +180,7 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
         "total": last,
         "clusters": cluster_count(last),
     }
-    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
+    with psycopg.connect(f"{SERVER_URL}/{database}") as conn:
         conn.execute(DRAW_FUNCTION)
         conn.execute("CREATE TEMP TABLE pool (kind text, k int, input text, output text, PRIMARY KEY (kind, k))")
         with conn.cursor().copy("COPY pg_temp.pool (kind, k, input, output) FROM STDIN") as copy:
@@ -235,7 +243,7 @@ def load_samples(fixture: Fixture, pools: dict[str, list[tuple[str, str]]], *, f
         conn.execute(SAMPLE_COUNTS, span)
         conn.commit()
         step("groups, counters")
-    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}", autocommit=True) as conn:
+    with psycopg.connect(f"{SERVER_URL}/{database}", autocommit=True) as conn:
         for table in LOADED_TABLES:
             conn.execute(f"VACUUM ANALYZE {table}")
         conn.execute("CHECKPOINT")

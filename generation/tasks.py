@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, OperationalError
 
 from generation.selectors.runs import runs_orphaned
@@ -13,6 +14,7 @@ from generation.services.imports import (
 from generation.services.run_lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
 from generation.services.runs import run_finish_if_done, run_prepare
 from synthreview.progress import progress_key, progress_set
+from synthreview.task_limits import task_limits
 
 IMPORT_MAX_RETRIES = 3
 LANE_MAX_RETRIES = 5
@@ -21,7 +23,7 @@ LANE_ERROR_RETRIES = 2
 LANE_ERROR_RETRY_S = 30
 
 
-@shared_task(bind=True, acks_late=True, max_retries=IMPORT_MAX_RETRIES, default_retry_delay=30)
+@shared_task(bind=True, acks_late=True, max_retries=IMPORT_MAX_RETRIES, default_retry_delay=30, **task_limits("import"))
 def import_batch_task(self: Task, batch_id: int) -> None:
     key = progress_key("import", batch_id)
 
@@ -48,7 +50,7 @@ def import_batch_task(self: Task, batch_id: int) -> None:
         raise
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, **task_limits("short"))
 def run_execute_task(run_id: int) -> None:
     """Make the run's items (once), then give each generator's lane its own task,
     so lanes run side by side on as many workers as there are."""
@@ -59,10 +61,15 @@ def run_execute_task(run_id: int) -> None:
         run_lane_task.delay(run_id, generator_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=LANE_MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, max_retries=LANE_MAX_RETRIES, **task_limits("lane"))
 def run_lane_task(self: Task, run_id: int, generator_id: int, errors: int = 0) -> None:
     try:
         outcome = lane_execute(run_id=run_id, generator_id=generator_id)
+    except SoftTimeLimitExceeded:
+        # A long lane works in chunks: what was written stays, the lease is given up, and a
+        # fresh task (with fresh retries) goes on with the items still pending.
+        run_lane_task.delay(run_id, generator_id)
+        return
     except LaneUnavailable as error:
         if self.request.retries < LANE_MAX_RETRIES:
             raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2**self.request.retries) from error
@@ -101,14 +108,14 @@ def run_lane_task(self: Task, run_id: int, generator_id: int, errors: int = 0) -
     run_finish_if_done(run_id=run_id)
 
 
-@shared_task
+@shared_task(acks_late=True, max_retries=0, **task_limits("short"))
 def runs_resume_orphaned_task() -> None:
     """At worker start: runs left running by a worker that died get their lanes queued again."""
     for run_id in runs_orphaned():
         run_execute_task.delay(run_id)
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, **task_limits("quality"))
 def checks_for_import_task(batch_id: int) -> None:
     # Idempotent: flags are keyed by (sample, check), so a redelivery writes nothing twice.
     import_checks_run(batch_id=batch_id)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.utils import timezone
 
 from reviews.models import SimilarityJob, SimilarityJobKind
 from reviews.services.alerts import alert_notify
@@ -14,6 +16,7 @@ from reviews.services.quality_checks import quality_check_run, quality_checks_di
 from reviews.services.quality_snapshots import quality_snapshots_compute
 from reviews.services.similarity_build import similarity_build
 from reviews.services.similarity_jobs import (
+    similarity_job_busy_for,
     similarity_job_claim,
     similarity_job_finish,
     similarity_job_progress,
@@ -21,22 +24,41 @@ from reviews.services.similarity_jobs import (
 )
 from reviews.services.similarity_search_run import similarity_search_run
 from synthreview.progress import progress_key, progress_set
+from synthreview.task_limits import task_limits
+
+# A delivery that finds its job held by another worker looks again this many times, once the
+# holder's heartbeat would have lapsed; a live holder finishes the job itself.
+SIMILARITY_JOB_BUSY_RETRIES = 3
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
-def similarity_job_task(job_id: int) -> None:
+@shared_task(bind=True, acks_late=True, max_retries=SIMILARITY_JOB_BUSY_RETRIES, **task_limits("similarity"))
+def similarity_job_task(self: Task, job_id: int) -> None:
     """Embed, then build: an embed job queues the build that follows it."""
     if not similarity_job_claim(job_id=job_id):
+        # Another worker holds the job. If it died (a redelivery after a kill), its heartbeat
+        # lapses and a later look takes the job over; without this the job stayed "running".
+        wait = similarity_job_busy_for(job_id=job_id)
+        if wait is not None and self.request.retries < SIMILARITY_JOB_BUSY_RETRIES:
+            raise self.retry(countdown=wait + 1)
         return
     job = SimilarityJob.objects.get(pk=job_id)
     try:
         if job.kind == SimilarityJobKind.EMBED:
-            written = embeddings_compute(
-                project_id=job.project_id,
-                progress=lambda done, total: similarity_job_progress(
-                    job_id=job_id, done=done, total=total, stage="embedding"
-                ),
-            )
+            embedded = 0
+
+            def report(done: int, total: int) -> None:
+                nonlocal embedded
+                embedded = done
+                similarity_job_progress(job_id=job_id, done=done, total=total, stage="embedding")
+
+            try:
+                written = embeddings_compute(project_id=job.project_id, progress=report)
+            except SoftTimeLimitExceeded:
+                # Embedding is incremental (each batch commits): this job ends with what it
+                # stored, and the next one goes on from there, chunk by chunk.
+                similarity_job_finish(job_id=job_id, summary={"embedded": embedded, "continued": True})
+                similarity_job_request(project_id=job.project_id, kind=SimilarityJobKind.EMBED)
+                return
             similarity_job_finish(job_id=job_id, summary={"embedded": written})
             similarity_job_request(project_id=job.project_id, kind=SimilarityJobKind.BUILD)
         else:
@@ -49,28 +71,31 @@ def similarity_job_task(job_id: int) -> None:
             )
             similarity_job_finish(job_id=job_id, summary=summary.as_dict())
             # Fresh neighbours and groups: measure quality from them, and check the new samples for eval leaks.
-            quality_snapshot_task.delay(job.project_id)
+            quality_snapshot_task.delay(job.project_id, timezone.now().isoformat())
             eval_leaks_after_build_task.delay(job.project_id)
     except Exception as error:
         similarity_job_finish(job_id=job_id, error=f"{type(error).__name__}: {error}")
         raise
 
 
-@shared_task(acks_late=True, max_retries=2, default_retry_delay=60)
-def quality_snapshot_task(project_id: int) -> None:
-    """Measure duplication, diversity, fidelity, privacy and drift from the stored
-    embeddings; a rerun only adds a newer snapshot, so retrying is harmless."""
-    quality_snapshots_compute(project_id=project_id)
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=60, **task_limits("quality"))
+def quality_snapshot_task(project_id: int, requested_at: str | None = None) -> None:
+    """Measure duplication, diversity, fidelity, privacy and drift from the stored embeddings.
+    With the time it was asked for, a redelivery finds the snapshot taken since and measures nothing twice."""
+    if requested_at is None:
+        quality_snapshots_compute(project_id=project_id)
+    else:
+        quality_check_run(project_id=project_id, claimed_at=datetime.fromisoformat(requested_at))
 
 
-@shared_task(acks_late=True, max_retries=0, soft_time_limit=50, time_limit=60)
+@shared_task(acks_late=True, max_retries=0, **task_limits("short"))
 def quality_checks_dispatch_task() -> int:
     """Beat's entry, every tick: claim the projects whose scheduled check is due and enqueue each.
     Claims are conditional UPDATEs, so a second beat or a redelivery claims nothing twice."""
     return quality_checks_dispatch()
 
 
-@shared_task(acks_late=True, max_retries=2, default_retry_delay=60, soft_time_limit=1500, time_limit=1800)
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=60, **task_limits("quality"))
 def quality_check_task(project_id: int, claimed_at: str) -> None:
     """One project's scheduled check: snapshot, drift and alerts; skipped when a snapshot
     was taken since the claim, so a redelivered task measures nothing twice."""
@@ -84,13 +109,13 @@ def similarity_search_task(search_id: int) -> None:
     similarity_search_run(search_id=search_id)
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, **task_limits("short"))
 def alert_notify_task(alert_id: int) -> None:
     """Email and webhook for one alert; each is sent once even if the task runs twice."""
     alert_notify(alert_id=alert_id)
 
 
-@shared_task(bind=True, max_retries=60, default_retry_delay=5)
+@shared_task(bind=True, acks_late=True, max_retries=60, default_retry_delay=5, **task_limits("short"))
 def demo_audits_task(self: Task, project_id: int) -> None:
     """The demo's audits, once its runs are done; skipped if the project has audits already."""
     try:
@@ -99,18 +124,18 @@ def demo_audits_task(self: Task, project_id: int) -> None:
         raise self.retry(exc=waiting) from None
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, **task_limits("similarity"))
 def eval_leak_check_task(version_id: int) -> None:
     """Compare the train side with a new eval-set version; incremental, so a rerun only finishes the rest."""
     eval_leak_check(version_id=version_id)
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, **task_limits("quality"))
 def eval_leaks_after_build_task(project_id: int) -> None:
     eval_leaks_after_build(project_id=project_id)
 
 
-@shared_task(acks_late=True, max_retries=2, default_retry_delay=30)
+@shared_task(acks_late=True, max_retries=2, default_retry_delay=30, **task_limits("export"))
 def export_task(export_id: int) -> None:
     """Decide the gates and stream the file; a redelivered task finds the export finished and stops."""
     key = progress_key("export", export_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 # No inline scripts or styles from data can run: every script is a static file.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -26,4 +27,21 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class PrivateCacheControlMiddleware:
+    """Nothing shown to a signed-in user (pages, partials, API JSON, export downloads) is kept by a shared
+    proxy or left in the browser's cache on a shared machine after logging out. Added to whatever the
+    view set, so a stricter header (no-cache, max-age=0) stays, and a `public` one gives way."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # Read after the view: a bearer-token API call sets request.user only once it is authenticated.
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
         return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +35,15 @@ if not SECRET_KEY:
     SECRET_KEY = "dev-only-insecure-key-" + "x" * 40
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+# DEBUG shows settings and tracebacks to whoever sees an error page, and the unset SECRET_KEY above is
+# public: fine on this machine, never for a host others can reach.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "testserver"}
+if DEBUG and (_exposed := [h for h in ALLOWED_HOSTS if h not in _LOOPBACK_HOSTS and not h.endswith(".localhost")]):
+    raise ImproperlyConfigured(
+        f"DEBUG is on (it is unless DEBUG=false) but ALLOWED_HOSTS names {', '.join(_exposed)}: debug pages "
+        "would show this server's settings to anyone who can reach it. Set DEBUG=false and a SECRET_KEY to "
+        "serve other hosts, or keep ALLOWED_HOSTS to localhost, 127.0.0.1 and [::1]."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 DATA_DIR = env_path("DATA_DIR", BASE_DIR / "var")
@@ -46,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Failed logins throttled per username and per address (synthreview/login_throttle.py).
+    "axes",
     "django_htmx",
     "template_partials",
     # The REST API (/api/v1/); listed for its OpenAPI docs page's own static files (no CDN).
@@ -65,6 +77,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "synthreview.middleware.ContentSecurityPolicyMiddleware",
+    "synthreview.middleware.PrivateCacheControlMiddleware",
+    # Last, as axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "synthreview.urls"
@@ -122,6 +137,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes' backend comes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -142,9 +159,12 @@ IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024**3, minimu
 # A JSONL line or CSV cell beyond this is refused by name: a runaway line is
 # almost always a broken file, and holding it would defeat bounded memory.
 IMPORT_MAX_LINE_BYTES = env_int("IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024, minimum=1024)
+# Each automated check's wall-clock budget on one sample: one past it is flagged as timed
+# out (generation/checks/budget.py), so a crafted output or schema cannot stall a worker.
+CHECK_TIME_BUDGET_MS = env_int("CHECK_TIME_BUDGET_MS", 300, minimum=1)
 
 # --- REST API (/api/v1/) ------------------------------------------------------
-# Requests per token (or per signed-in user) in a window: "N/s", "N/min", "N/hour" or "N/day".
+# Requests per user (their tokens and session together) in a window: "N/s", "N/min", "N/hour" or "N/day".
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/min")
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", API_RATE_LIMIT):
     raise ImproperlyConfigured(
@@ -186,12 +206,22 @@ SIMILARITY_EXACT_MAX = env_int("SIMILARITY_EXACT_MAX", 100_000, minimum=1)
 SIMILARITY_IVF_PROBES = env_int("SIMILARITY_IVF_PROBES", 16, minimum=1)
 # Points on the similarity view's 2D map: a random subset past this, so the browser stays smooth.
 SIMILARITY_MAP_POINTS = env_int("SIMILARITY_MAP_POINTS", 3000, minimum=10)
+# A running similarity job whose heartbeat is this old lost its worker: another worker takes it over.
+SIMILARITY_JOB_STALE_S = env_int("SIMILARITY_JOB_STALE_S", 300, minimum=1)
 
 # --- Celery -----------------------------------------------------------------
 # The default broker is kombu's filesystem transport: it needs no server and no
 # extra package, and unlike SQLAlchemy-on-SQLite it never competes with the web
 # process for the database's single write lock.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
+# The filesystem and memory transports ignore the host, but kombu fills in a missing one on
+# every connection it clones, with a warning on stderr ("No hostname was supplied") that each
+# CLI command then printed: name it, however the environment spelt the URL.
+if _serverless := re.fullmatch(r"(filesystem|memory):///*", CELERY_BROKER_URL):
+    CELERY_BROKER_URL = f"{_serverless.group(1)}://localhost/"
+    if "CELERY_BROKER_URL" in os.environ:
+        # Celery reads this variable itself, ahead of the settings (celery.app.utils.Settings.broker_url).
+        os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -202,8 +232,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Countdowns stay below this so a delayed task is never redelivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands an unacknowledged task to another worker after this long: a killed worker's
+    # task comes back then. Countdowns and hard time limits stay below it, or a delayed or
+    # running task would be delivered twice. Tests shorten it to see a kill recovered quickly.
+    CELERY_VISIBILITY_TIMEOUT_S = env_int("CELERY_VISIBILITY_TIMEOUT_S", 3600, minimum=1)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
+    if CELERY_VISIBILITY_TIMEOUT_S < 60:
+        # kombu sweeps for lapsed messages every 10 × 10 s by default: too slow for a short timeout.
+        CELERY_BROKER_TRANSPORT_OPTIONS |= {"unacked_restore_interval": 1, "unacked_restore_throttle": 1}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -212,6 +248,23 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Soft time limits per kind of task, sized for 1M samples on 2 cores; the hard limit
+# follows after a grace. At the soft limit a task records why it stopped, or (embedding, a
+# generation lane) keeps what it stored and queues the rest. Keep soft + grace below
+# CELERY_VISIBILITY_TIMEOUT_S.
+TASK_SOFT_LIMITS_S = {
+    kind: env_int(f"TASK_SOFT_LIMIT_{kind.upper()}_S", default, minimum=1)
+    for kind, default in {
+        "import": 2700,  # one transaction, all or nothing
+        # Embedding stops at the limit and queues the rest; a build scores every sample in one go.
+        "similarity": 2700,
+        "lane": 2700,  # a chunk of a generation lane; the rest is queued again
+        "export": 2700,
+        "quality": 1500,  # a snapshot, or the checks on one import
+        "short": 120,  # dispatchers, alerts, searches, leak checks after a build
+    }.items()
+}
+TASK_HARD_LIMIT_GRACE_S = env_int("TASK_HARD_LIMIT_GRACE_S", 60, minimum=1)
 # Celery beat (run embedded with `celery worker -B`, as scripts/demo.sh does, or as
 # `celery beat` beside the workers): every tick enqueues the dispatcher, which starts
 # the scheduled quality checks that are due (each project sets its own schedule).
@@ -237,6 +290,24 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "synthreview@localhost")
 # run a server on 127.0.0.1). Link-local and cloud metadata addresses stay
 # refused either way; see synthreview/outbound.py.
 OUTBOUND_ALLOW_PRIVATE_HOSTS = env_bool("OUTBOUND_ALLOW_PRIVATE_HOSTS", False)
+
+# --- Failed logins (django-axes; synthreview/login_throttle.py) ---------------
+# After this many failures in the cool-off, a username is locked out wherever the tries come from (one
+# account guessed from many addresses), and so is an address whatever names it tries (one address
+# spraying many accounts). Each locks for the cool-off after its latest failure; tries while locked are
+# refused without being counted, so the lockout lifts when the page says. A success wipes that
+# username's failures, not the address's.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HANDLER = "synthreview.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "synthreview.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "synthreview.login_throttle.client_ip"
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For; 0 counts
+# REMOTE_ADDR. More than there are lets clients pick their address, and so dodge the address lockout.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

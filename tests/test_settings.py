@@ -61,3 +61,17 @@ def test_a_malformed_api_rate_limit_is_named_in_the_error():
     result = _manage("check", API_RATE_LIMIT="lots/min")
     assert result.returncode != 0
     assert "API_RATE_LIMIT must look like 1200/min" in result.stderr
+
+
+def test_debug_refuses_to_serve_a_host_other_than_this_machine():
+    result = _manage("check", ALLOWED_HOSTS="localhost,review.example.org")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "ALLOWED_HOSTS names review.example.org" in result.stderr and "DEBUG=false" in result.stderr
+    wildcard = _manage("check", DEBUG="true", ALLOWED_HOSTS="*")
+    assert wildcard.returncode != 0 and "ALLOWED_HOSTS names *" in wildcard.stderr
+
+
+def test_debug_on_loopback_hosts_starts():
+    result = _manage("check", ALLOWED_HOSTS="localhost,127.0.0.1,[::1],::1,app.localhost")
+    assert result.returncode == 0, result.stderr

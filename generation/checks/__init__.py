@@ -8,9 +8,11 @@ loads samples, runs the checks that apply, and stores flags as SampleFlag rows.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from generation.checks.base import Check, CheckContext, Flag, LengthAnchors, SampleInput
+from generation.checks.budget import CheckTimedOut, check_budget
 from generation.checks.code import check_code_syntax
 from generation.checks.json_output import check_json
 from generation.checks.length import check_length_outlier
@@ -26,6 +28,7 @@ __all__ = [
     "REGISTRY",
     "Check",
     "CheckContext",
+    "CheckTimedOut",
     "Flag",
     "LengthAnchors",
     "SampleInput",
@@ -91,14 +94,28 @@ def run_checks(sample: SampleInput, names: list[str], context: CheckContext) -> 
     A check that fails on an output (a parser's recursion limit, say) flags the
     sample under its own name instead of raising: checks run inside the write of a
     run's outputs, so an exception would roll back paid calls and recur on every
-    resume of the same deterministic output."""
+    resume of the same deterministic output.
+
+    Each check gets `context.time_budget_ms` on the sample (see generation.checks.budget); one
+    that runs past it is stopped and flagged as timed out, so one output cannot stall a worker."""
     flags = []
+    budget = context.time_budget_ms
     for name in names:
+        started = time.monotonic()
         try:
-            flag = REGISTRY[name].function(sample, context)
+            with check_budget(budget):
+                flag = REGISTRY[name].function(sample, context)
+        except CheckTimedOut as timed_out:
+            logger.warning("check %s ran past its %d ms budget on a sample", name, budget)
+            why = timed_out.detail or f"not checked within the {budget} ms budget"
+            flag = Flag(name, f"timed out ({why}); review it by hand")
         except Exception as error:  # noqa: BLE001 - any failure is recorded on the sample
             logger.warning("check %s failed on a sample: %s: %s", name, type(error).__name__, error)
             flag = Flag(name, f"could not be checked ({type(error).__name__}); review it by hand")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if elapsed_ms > 2 * budget:
+            # A single C call (a parser) cannot be stopped halfway; its result stands, but it should be seen.
+            logger.warning("check %s took %.0f ms on a sample (budget %d ms)", name, elapsed_ms, budget)
         if flag is not None:
             flags.append(flag)
     return flags

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from generation.checks.budget import DEFAULT_CHECK_TIME_BUDGET_MS
+
 
 @dataclass(frozen=True)
 class SampleInput:
@@ -36,6 +38,8 @@ class CheckContext:
     """Per-batch facts that would be wasteful to compute per sample."""
 
     length_anchors: LengthAnchors | None = None
+    # Each check's wall-clock budget on one sample (settings.CHECK_TIME_BUDGET_MS in the services).
+    time_budget_ms: int = DEFAULT_CHECK_TIME_BUDGET_MS
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
-from jsonschema import SchemaError
+from jsonschema import SchemaError, ValidationError
+from jsonschema._utils import equal, uniq
 from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
+from jsonschema.validators import extend, validator_for
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from generation.checks.base import CheckContext, Flag, SampleInput
+from generation.checks.budget import deadline_check
+from generation.checks.patterns import UnsupportedPattern, user_pattern_search
 
 # One surrounding Markdown fence is tolerated: models add it even when told not to.
 _FENCE = re.compile(r"\A```[ \t]*(?:json)?[ \t]*\n(?P<body>.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
@@ -52,6 +56,67 @@ def external_refs(schema: Any) -> list[str]:
     return found
 
 
+# --- a validator that cannot stall -------------------------------------------
+# jsonschema's own `pattern` and `patternProperties` run Python's backtracking re, and its
+# `uniqueItems` compares unsortable items pairwise; these replace them, and every keyword
+# checks the time budget first, so nested anyOf/$ref over a deep document stops too.
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and not user_pattern_search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, pattern_properties: dict, instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            deadline_check()
+            if user_pattern_search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+def _unique_items(validator: Any, unique: bool, instance: Any, schema: Any) -> Any:
+    if not (unique and validator.is_type(instance, "array")):
+        return
+    if all(isinstance(item, _SCALARS) for item in instance):
+        duplicate = not uniq(instance)  # sorted, so n log n
+    else:
+        seen: list[Any] = []
+        duplicate = False
+        for item in instance:
+            deadline_check()
+            # jsonschema's `equal`: true is not 1, and 1 is 1.0, inside arrays and objects too.
+            if any(equal(other, item) for other in seen):
+                duplicate = True
+                break
+            seen.append(item)
+    if duplicate:
+        yield ValidationError(f"{instance!r} has non-unique elements")
+
+
+def _within_budget(keyword: Any) -> Any:
+    def checked(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        deadline_check()
+        yield from keyword(validator, value, instance, schema) or ()
+
+    return checked
+
+
+@functools.cache
+def bounded_validator(validator_class: Any) -> Any:
+    """The draft's validator class with linear patterns and a time budget on every keyword."""
+    replaced = {"pattern": _pattern, "patternProperties": _pattern_properties, "uniqueItems": _unique_items}
+    keywords = {
+        name: _within_budget(replaced.get(name, keyword)) for name, keyword in validator_class.VALIDATORS.items()
+    }
+    return extend(validator_class, keywords)
+
+
 def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
     """Applies only to templates whose output format is "json"."""
     if sample.output_format != "json":
@@ -72,7 +137,7 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
         return Flag("json", f"the template's output schema is itself invalid: {error.message}")
     # An empty registry: references resolve inside the schema or not at all, never over
     # the network or from disk (a schema saved before external refs were refused).
-    validator = validator_class(schema, registry=Registry())
+    validator = bounded_validator(validator_class)(schema, registry=Registry())
     try:
         mismatch = best_match(validator.iter_errors(document))
     except Unresolvable as unresolved:
@@ -80,6 +145,13 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
             "json",
             f"the template's output schema refers to {unresolved.ref}, which is not resolved: "
             f"only references inside the schema (#…) are followed",
+        )
+    except UnsupportedPattern as unsupported:
+        # A schema saved before such patterns were refused: never run on a backtracking engine.
+        return Flag(
+            "json",
+            f"the template's output schema has a pattern that cannot be checked in linear time "
+            f"({unsupported.pattern!r}: {unsupported.reason}); save a version without it",
         )
     if mismatch is None:
         return None

@@ -21,7 +21,11 @@ _MARKERS = [
     (
         "answer",
         re.compile(
-            r"(?:\bthe\s+(?:final\s+)?answer\s+is|^[\s*#]*(?:final\s+)?answer\s*[:=])\s*" + _NUMBER + r"(?=[^\d\n]*$)",
+            # The line's own whitespace ([^\S\n]), not \s: \s would run from every line start across
+            # all the blank lines below it, quadratic in an output of many empty lines.
+            r"(?:\bthe\s+(?:final\s+)?answer\s+is|^(?:[^\S\n]|[*#])*(?:final\s+)?answer\s*[:=])\s*"
+            + _NUMBER
+            + r"(?=[^\d\n]*$)",
             re.IGNORECASE | re.MULTILINE,
         ),
     ),
@@ -63,7 +67,8 @@ def known_answer(value: object) -> Decimal | None:
         return None
     if isinstance(value, (int, float)):
         return Decimal(str(value))
-    match = re.fullmatch(r"\s*" + _NUMBER + r"\s*\.?\s*", str(value))
+    # Stripped first: two \s* side by side backtrack quadratically over a long run of spaces.
+    match = re.fullmatch(_NUMBER + r"\s*\.?", str(value).strip())
     if match is None:
         return None
     return parse_number(match.group("sign"), match.group("digits"))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import re2
+
 from generation.checks.base import CheckContext, Flag, SampleInput
+from generation.checks.budget import deadline_check
 
 # str.strip() already drops Unicode whitespace; these invisible characters are not whitespace to Python.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), " ")
@@ -81,7 +84,9 @@ _REFUSAL_PATTERNS = [
     r"as of my (?:last )?(?:knowledge )?(?:update|cutoff)",
     r"my (?:knowledge|training) cut-?off",
 ]
-_REFUSAL = re.compile("|".join(f"(?:{pattern})" for pattern in _REFUSAL_PATTERNS), re.IGNORECASE)
+# On re2: thirteen case-insensitive alternatives tried at every position cost Python's re
+# about a second per megabyte of output; re2 reads a megabyte in a few milliseconds.
+_REFUSAL = re2.compile("(?i)" + "|".join(f"(?:{pattern})" for pattern in _REFUSAL_PATTERNS))
 _CURLY_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
 
 
@@ -101,6 +106,7 @@ REPETITION_MIN_WORDS = 40
 REPEATED_NGRAM_SHARE = 0.5
 REPEATED_UNIT_MIN_WORDS = 5
 REPEATED_UNIT_MIN_TIMES = 5
+REPETITION_MAX_CHARS = 100_000
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _DIGITS = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"[.!?。！？]\s+")
@@ -136,6 +142,7 @@ def most_repeated_unit(text: str) -> tuple[str, int]:
     units: Counter[str] = Counter()
     first_seen: dict[str, str] = {}
     for line in text.splitlines():
+        deadline_check()
         for unit in sentences(line):
             words = _WORD.findall(unit.lower())
             if len(words) < REPEATED_UNIT_MIN_WORDS:
@@ -152,17 +159,26 @@ def most_repeated_unit(text: str) -> tuple[str, int]:
 def check_repetition(sample: SampleInput, context: CheckContext) -> Flag | None:
     """Flag degenerate repetition in a text of at least 40 words: at least half of its
     word 4-grams repeat an earlier one, or one line or sentence of 5+ words appears
-    5 times or more."""
-    words = _WORD.findall(sample.output.lower())
+    5 times or more. Only the first 100,000 characters are read (a loop shows well before
+    that, and the count is per word in Python: the whole of a megabyte-long output would
+    take seconds); a reason found there says so."""
+    text = sample.output[:REPETITION_MAX_CHARS]
+    words = _WORD.findall(text.lower())
     if len(words) < REPETITION_MIN_WORDS:
         return None
     # Digits inside words are masked, so a counting loop ("item_136, item_137, …") reads as the
     # repetition it is; bare numbers are kept, or every table and number grid would repeat.
-    share = repeated_ngram_share([_DIGITS.sub("0", word) if not word.isdigit() else word for word in words])
-    unit, times = most_repeated_unit(sample.output)
+    masked: list[str] = []
+    for start in range(0, len(words), 10_000):
+        deadline_check()
+        masked.extend(_DIGITS.sub("0", word) if not word.isdigit() else word for word in words[start : start + 10_000])
+    share = repeated_ngram_share(masked)
+    unit, times = most_repeated_unit(text)
     if share < REPEATED_NGRAM_SHARE and times < REPEATED_UNIT_MIN_TIMES:
         return None
     reason = f"{share:.0%} of {REPETITION_NGRAM}-word sequences repeat"
+    if len(sample.output) > REPETITION_MAX_CHARS:
+        reason += f" in its first {REPETITION_MAX_CHARS:,} characters"
     if times >= 2:
         shown = unit if len(unit) <= 80 else unit[:77] + "…"
         reason += f" (the sentence “{shown}” appears {times} times)"

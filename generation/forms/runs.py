@@ -11,6 +11,7 @@ from generation.models import Generator, GeneratorKind, PromptTemplateVersion
 from generation.runs.plan import ConstraintMix, PlanError, grid_cells, parse_number_list, read_variable_table
 from generation.services.runs import RunSpec
 from synthreview.projects.models import Project
+from synthreview.projects.params import LARGEST_ID, IdMultipleChoiceField
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
 
@@ -20,7 +21,7 @@ class TemplateVersionChoiceField(forms.ModelChoiceField):
         return f"{obj.template.name} v{obj.version} ({obj.output_format})"
 
 
-class GeneratorChoiceField(forms.ModelMultipleChoiceField):
+class GeneratorChoiceField(IdMultipleChoiceField):
     def label_from_instance(self, obj: Generator) -> str:
         return f"{obj.name} — {obj.model_name or obj.programmatic_name} ({obj.get_kind_display()})"
 
@@ -72,7 +73,10 @@ class RunForm(forms.Form):
         ),
         help_text="One dimension a line, values with weights (length, format, style are known; others pass through).",
     )
-    seed = forms.IntegerField(initial=0, help_text="Fixes the few-shot draws and the constraint order.")
+    # Kept in the run's parameters and handed to random.Random and the generators' seed (a BIGINT).
+    seed = forms.IntegerField(
+        initial=0, min_value=0, max_value=LARGEST_ID, help_text="Fixes the few-shot draws and the constraint order."
+    )
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,6 +11,7 @@ from jsonschema.validators import validator_for
 
 from generation.checks import REGISTRY, default_checks_for
 from generation.checks.json_output import external_refs
+from generation.checks.patterns import schema_pattern_problems, unsupported_patterns_message
 from generation.models import OutputFormat, PromptTemplateVersion
 from generation.prompts import template_variables
 
@@ -76,6 +77,8 @@ class TemplateVersionForm(forms.Form):
                 f"The schema refers outside itself ({', '.join(refs[:3])}): only "
                 f"references inside it, such as #/$defs/item, are allowed."
             )
+        if problems := schema_pattern_problems(schema):
+            raise forms.ValidationError(unsupported_patterns_message(problems))
         return schema
 
     def clean(self) -> dict[str, Any]:

@@ -4,9 +4,11 @@ common aliases, with a clear reason for every value that cannot be stored."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from generation.hashing import content_hash
+from generation.ingest.strict_json import shown
 from generation.models import Origin
 
 MAPPABLE_FIELDS = ("input", "output", "label", "origin", "generator", "template")
@@ -69,8 +71,12 @@ def _as_text(value: object, what: str) -> str:
     elif isinstance(value, bool):
         # Stored as text; a boolean output is almost certainly a mapping mistake, but harmless.
         text = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        text = repr(value) if isinstance(value, float) else str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise RowInvalid(f"{what} is {value!r}, not a finite number")
+        text = repr(value)
+    elif isinstance(value, int):
+        text = str(value)
     elif isinstance(value, (bytes, bytearray)):
         raise RowInvalid(f"{what} must be text, got binary data")
     else:
@@ -99,7 +105,22 @@ def _metadata_default(value: object) -> str:
 
 
 # Built once: json.dumps with these options would build a new encoder for every row.
-_METADATA_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_metadata_default)
+# NaN and infinities are refused: neither SQLite's nor PostgreSQL's JSON can hold them.
+_METADATA_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_metadata_default, allow_nan=False)
+
+
+def _non_finite_field(metadata: dict) -> str:
+    """The dotted path of the first NaN or infinity in the metadata (only read once the encoder found one)."""
+    stack: list[tuple[str, object]] = [(str(key), value) for key, value in metadata.items()]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return "?"
 
 
 class RowMapper:
@@ -121,7 +142,7 @@ class RowMapper:
         if source is None:
             return False, None
         if source not in data:
-            raise RowInvalid(f"missing field {source!r} (mapped to {target})")
+            raise RowInvalid(f"missing field {shown(source)} (mapped to {target})")
         return True, data[source]
 
     def map(self, line: int, data: dict, *, check_surrogates: bool = False) -> MappedRow:
@@ -179,7 +200,7 @@ class RowMapper:
             consumed.add(self.mapping["origin"])
             origin = _as_text(raw_origin, "origin").strip().lower() if raw_origin not in (None, "") else origin
         if origin not in _ORIGINS:
-            raise RowInvalid(f"origin must be real or synthetic, got {origin!r}")
+            raise RowInvalid(f"origin must be real or synthetic, got {shown(origin)}")
 
         generator_name = self._name(data, "generator", self.default_generator, consumed)
         template_name = self._name(data, "template", self.default_template, consumed)
@@ -195,9 +216,16 @@ class RowMapper:
         if check_surrogates:
             _check_encodable(input_text, "input")
             _check_encodable(output, "output")
+            _check_encodable(label or "", "label")
+            _check_encodable(generator_name, "generator")
+            _check_encodable(template_name, "template")
 
         metadata = {key: value for key, value in data.items() if key not in consumed}
-        metadata_json = _METADATA_ENCODER.encode(metadata) if metadata else "{}"
+        try:
+            metadata_json = _METADATA_ENCODER.encode(metadata) if metadata else "{}"
+        except ValueError:
+            field = _non_finite_field(metadata)
+            raise RowInvalid(f"metadata field {shown(field)} is NaN or infinite, which JSON cannot hold") from None
         if "\\u0000" in metadata_json:
             raise RowInvalid("a metadata field contains a NUL character, which cannot be stored")
         if check_surrogates:

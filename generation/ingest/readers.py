@@ -1,7 +1,8 @@
 """Stream rows out of a file with the line (or row) each one started on.
 
 Readers never hold the whole file: JSONL and CSV go line by line, JSON arrays
-are decoded one element at a time, Parquet one record batch at a time. A row
+are decoded one element at a time, Parquet one bounded record batch at a time
+(generation/ingest/parquet.py). No row may exceed IMPORT_MAX_LINE_BYTES. A row
 that cannot be read comes out as a RowError carrying its line, so the importer
 can report every bad line and still stay all-or-nothing.
 """
@@ -12,33 +13,18 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from generation.ingest.parquet import read_parquet
+from generation.ingest.rows import RawRow, RowError
+from generation.ingest.strict_json import JsonRefused, StrictJson, shown
 from generation.models import ImportFormat
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 _JSON_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    line: int
-    data: dict
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    reason: str
-    # A fatal error means the reader cannot find the next row, so reading stops.
-    fatal: bool = False
-    unit: str = "line"
-
-    def __str__(self) -> str:
-        return f"{self.unit} {self.line}: {self.reason}"
 
 
 def detect_format(file_name: str) -> str:
@@ -67,7 +53,7 @@ def _encoding_problem(head: bytes) -> str | None:
 def read_rows(fh: BinaryIO, fmt: str, *, max_line_bytes: int) -> Iterator[RawRow | RowError]:
     """Rows of an open binary file. The caller may read fh.tell() for progress."""
     if fmt == ImportFormat.PARQUET:
-        yield from _read_parquet(fh)
+        yield from read_parquet(fh, max_row_bytes=max_line_bytes)
         return
     problem = _encoding_problem(fh.read(4))
     fh.seek(0)
@@ -92,7 +78,7 @@ def _decode_line(raw: bytes, line: int) -> str | RowError:
 
 
 def _read_jsonl(fh: BinaryIO, max_line_bytes: int) -> Iterator[RawRow | RowError]:
-    loads = json.loads
+    loads = StrictJson().loads
     line = 0
     while True:
         raw = fh.readline(max_line_bytes + 1)
@@ -114,6 +100,9 @@ def _read_jsonl(fh: BinaryIO, max_line_bytes: int) -> Iterator[RawRow | RowError
             data = loads(text)
         except json.JSONDecodeError as error:
             yield RowError(line, f"invalid JSON ({error.msg} at column {error.colno})")
+            continue
+        except JsonRefused as refused:
+            yield RowError(line, str(refused))
             continue
         if not isinstance(data, dict):
             yield RowError(line, f"expected a JSON object, got {_json_type(data)}")
@@ -137,7 +126,7 @@ def _json_type(value: object) -> str:
 
 def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | RowError]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict")
-    decoder = json.JSONDecoder()
+    decoder = StrictJson()
     buffer = ""
     pos = 0
     line = 1
@@ -196,8 +185,11 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
             start_line = line
             while True:
                 try:
-                    item, end = decoder.raw_decode(buffer, pos)
+                    item, end, problem = decoder.raw_decode(buffer, pos)
                     break
+                except JsonRefused as refused:
+                    yield RowError(start_line, str(refused), fatal=True)
+                    return
                 except json.JSONDecodeError as error:
                     # The element may only be cut off by the end of the buffer: read on, up to the limit.
                     if len(buffer) - pos <= max_item_bytes and fill():
@@ -217,7 +209,9 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
             line += buffer.count("\n", pos, end)
             pos = end
             expect_item = False
-            if isinstance(item, dict):
+            if problem is not None:
+                yield RowError(start_line, problem)
+            elif isinstance(item, dict):
                 yield RawRow(start_line, item)
             else:
                 yield RowError(start_line, f"expected a JSON object, got {_json_type(item)}")
@@ -225,10 +219,63 @@ def _read_json_array(fh: BinaryIO, max_item_bytes: int) -> Iterator[RawRow | Row
         yield RowError(line, "not valid UTF-8; save the file as UTF-8", fatal=True)
 
 
-def _read_csv(fh: BinaryIO, max_field_bytes: int) -> Iterator[RawRow | RowError]:
-    csv.field_size_limit(max_field_bytes)
-    text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text)
+class _CsvRefused(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+# A lone CR ends a line too, as it does for a text file opened with newline="".
+_BARE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+class _CsvLines:
+    """The file's lines for csv.reader, each decoded on its own, so that a bad byte is
+    reported on the line that holds it, and no row (its quoted newlines included) may
+    run past the size limit."""
+
+    def __init__(self, fh: BinaryIO, max_row_bytes: int) -> None:
+        self.fh = fh
+        self.max_row_bytes = max_row_bytes
+        self.line = 0
+        self.row_bytes = 0
+        self._queued: list[str] = []
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        if self._queued:
+            self.line += 1
+            return self._queued.pop()
+        raw = self.fh.readline(self.max_row_bytes + 1)
+        if not raw:
+            raise StopIteration
+        self.line += 1
+        self.row_bytes += len(raw)
+        if self.row_bytes > self.max_row_bytes:
+            raise _CsvRefused(self.line, f"the row is longer than {self.max_row_bytes} bytes")
+        if self.line == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise _CsvRefused(
+                self.line, f"not valid UTF-8 (byte {error.start + 1} of the line); save the file as UTF-8"
+            ) from None
+        if text.find("\r", 0, len(text) - 2) != -1:
+            pieces = [piece for piece in _BARE_CR.split(text) if piece]
+            self._queued = pieces[:0:-1]
+            text = pieces[0]
+        return text
+
+
+def _read_csv(fh: BinaryIO, max_row_bytes: int) -> Iterator[RawRow | RowError]:
+    # A backstop only: _CsvLines holds a whole row to the limit first.
+    csv.field_size_limit(max_row_bytes)
+    lines = _CsvLines(fh, max_row_bytes)
+    reader = csv.reader(lines)
     try:
         try:
             header = next(reader)
@@ -240,10 +287,11 @@ def _read_csv(fh: BinaryIO, max_field_bytes: int) -> Iterator[RawRow | RowError]
             return
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
-            yield RowError(1, f"the header repeats the column(s) {', '.join(duplicated)}", fatal=True)
+            yield RowError(1, f"the header repeats the column(s) {', '.join(map(shown, duplicated))}", fatal=True)
             return
         while True:
-            start_line = reader.line_num + 1
+            start_line = lines.line + 1
+            lines.row_bytes = 0
             try:
                 values = next(reader)
             except StopIteration:
@@ -257,24 +305,9 @@ def _read_csv(fh: BinaryIO, max_field_bytes: int) -> Iterator[RawRow | RowError]
                 yield RowError(start_line, f"expected {len(names)} fields, got {len(values)}")
                 continue
             yield RawRow(start_line, dict(zip(names, values)))
-    except UnicodeDecodeError:
-        yield RowError(reader.line_num + 1, "not valid UTF-8; save the file as UTF-8", fatal=True)
-
-
-def _read_parquet(fh: BinaryIO) -> Iterator[RawRow | RowError]:
-    import pyarrow.parquet as pq
-    from pyarrow.lib import ArrowException
-
-    try:
-        parquet = pq.ParquetFile(fh)
-    except (ArrowException, OSError) as error:
-        yield RowError(1, f"not a readable Parquet file ({error})", fatal=True, unit="row")
-        return
-    row = 0
-    for batch in parquet.iter_batches(batch_size=4096):
-        for data in batch.to_pylist():
-            row += 1
-            yield RawRow(row, data)
+    except _CsvRefused as refused:
+        # Fatal: past a bad line, the reader cannot tell where the next row starts.
+        yield RowError(refused.line, refused.reason, fatal=True)
 
 
 def parquet_row_count(path: Path) -> int | None:
@@ -283,5 +316,5 @@ def parquet_row_count(path: Path) -> int | None:
 
     try:
         return pq.ParquetFile(path).metadata.num_rows
-    except (ArrowException, OSError):
+    except (ArrowException, OSError, ValueError):
         return None  # the reader reports the real error, with its row

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import QuerySet
 
 from generation.models import (
     ImportBatch,
+    ImportStatus,
 )
+from synthreview.progress import Progress
 from synthreview.projects.models import Project
 
 
@@ -51,3 +54,20 @@ def import_repeated_rows(batch: ImportBatch) -> list[RepeatedSource]:
         for name, counts in (batch.duplicates_by_source or {}).items()
     ]
     return sorted(sources, key=lambda source: (-source.repeated, source.name))
+
+
+# Progress is written every few thousand rows, seconds apart; this long without any sign of
+# life and the import has most likely lost its process (or no worker is running).
+IMPORT_STALLED_AFTER = timedelta(minutes=10)
+
+
+def import_stalled_minutes(batch: ImportBatch, progress: Progress | None, *, now: datetime) -> int | None:
+    """Minutes since an unfinished import last showed progress (or was queued), once that is past
+    IMPORT_STALLED_AFTER; None while it is moving, or once it has ended."""
+    if batch.status in (ImportStatus.COMPLETED, ImportStatus.FAILED):
+        return None
+    last_seen = batch.created_at
+    if progress is not None and progress.updated:
+        last_seen = max(last_seen, datetime.fromtimestamp(progress.updated, tz=UTC))
+    quiet = now - last_seen
+    return int(quiet.total_seconds() // 60) if quiet >= IMPORT_STALLED_AFTER else None

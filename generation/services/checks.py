@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -40,7 +41,10 @@ def check_context_for_project(*, project_id: int) -> CheckContext:
         .order_by("pk")
         .values_list("output", flat=True)[:MAX_LENGTH_ANCHORS]
     )
-    return CheckContext(length_anchors=length_anchors_from(word_count(output) for output in outputs))
+    return CheckContext(
+        length_anchors=length_anchors_from(word_count(output) for output in outputs),
+        time_budget_ms=settings.CHECK_TIME_BUDGET_MS,
+    )
 
 
 def _sample_input(sample: Sample) -> SampleInput:

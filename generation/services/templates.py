@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.checks.json_output import external_refs
+from generation.checks.patterns import schema_pattern_problems, unsupported_patterns_message
 from generation.models import (
     OutputFormat,
     PromptTemplate,
@@ -36,6 +37,8 @@ def template_version_create(
             f"the output schema refers outside itself ({', '.join(refs[:3])}); only references "
             f"inside it (#…) are allowed"
         )
+    if output_schema and (problems := schema_pattern_problems(output_schema)):
+        raise ValidationError(unsupported_patterns_message(problems))
     with transaction.atomic():
         template, _ = PromptTemplate.objects.get_or_create(project=access.project, name=template_name)
         latest = (

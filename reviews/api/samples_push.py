@@ -25,6 +25,7 @@ from generation.services.imports import (
     ImportKeyConflict,
     PushTooLarge,
     import_error_lines,
+    import_problems,
     import_push,
     import_push_store,
 )
@@ -178,10 +179,11 @@ def samples_push(
     if batch.status != ImportStatus.COMPLETED:
         details = _error_details(batch)
         first_line = next((detail.line for detail in details if detail.line is not None), None)
+        problems = import_problems(batch.errors or [])
         raise ApiError(
             422,
             "invalid",
-            f"Nothing was imported: {len(details)} problem(s) in the push (import {batch.pk}).",
+            " ".join([f"Nothing was imported: {problems.summary} in the push (import {batch.pk}).", *problems.hints]),
             line=first_line,
             errors=details,
         )

@@ -18,6 +18,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
 from generation.models import Sample
+from reviews.forms.samples import MAX_TIME_SPENT_MS
 from reviews.models import Audit, ErrorCategory, Verdict, VerdictValue
 from reviews.selectors.audit_queue import audit_item_for
 from reviews.selectors.blinding import HELD_ITEM_REFUSAL, blinding_for
@@ -28,13 +29,12 @@ from synthreview.projects.api.auth import api_object, api_project_access
 from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorOut
 from synthreview.projects.api.pagination import CursorPage, cursor_decode, cursor_encode
 from synthreview.projects.api.params import MAX_ID, Cursor, ObjectId, OptionalIdQuery, PageSize, Slug
+from synthreview.projects.params import LARGEST_INTEGER
 
 router = Router(tags=["verdicts"])
 
-# A day: a longer "time spent" is a tab left open, not a measurement.
-MAX_TIME_SPENT_MS = 86_400_000
-# Sample.revision and Verdict.time_spent_ms are PositiveIntegerFields: PostgreSQL's integer stops here.
-MAX_REVISION = 2**31 - 1
+# Sample.revision is a PositiveIntegerField: PostgreSQL's integer stops here.
+MAX_REVISION = LARGEST_INTEGER
 
 
 class VerdictOut(Schema):

@@ -12,6 +12,7 @@ from reviews.quality.audit_sampling import MAX_AUDIT_SIZE, MIN_AUDIT_SIZE
 from reviews.services.audits import MAX_OVERLAP, audit_close_refusal, audit_create
 from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Project
+from synthreview.projects.params import IdField
 
 
 class TemplateVersionChoiceField(forms.ModelChoiceField):
@@ -125,7 +126,7 @@ class AuditCloseForm(forms.Form):
 
 
 class AdjudicationForm(forms.Form):
-    sample = forms.IntegerField(min_value=1)
+    sample = IdField()
     # No default: a lead who presses Decide without choosing is asked to choose, never recorded as "correct".
     value = forms.ChoiceField(
         choices=VerdictValue.choices,

@@ -9,7 +9,7 @@ from django import forms
 from generation.models import Generator
 from reviews.models import EvalSetVersion, ExportFormat, ExportSplit
 from synthreview.projects.models import Project
-from synthreview.projects.params import sample_ids_parse
+from synthreview.projects.params import IdMultipleChoiceField, sample_ids_parse
 
 MAX_IDS = 5000
 
@@ -43,7 +43,7 @@ class ExportForm(forms.Form):
         label="Eval-set version",
         help_text="Train-side samples too close to it are held back.",
     )
-    excluded_generators = forms.ModelMultipleChoiceField(
+    excluded_generators = IdMultipleChoiceField(
         queryset=Generator.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -8,17 +8,21 @@ from generation.checks import REGISTRY as CHECKS
 from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
 from reviews.models import ErrorCategory, VerdictValue
 from synthreview.projects.models import Project
-from synthreview.projects.params import sample_ids_parse
+from synthreview.projects.params import LARGEST_ID, LARGEST_INTEGER, IdField, sample_ids_parse
+
+MAX_TIME_SPENT_MS = 86_400_000
 
 
 class VerdictForm(forms.Form):
     value = forms.ChoiceField(choices=VerdictValue.choices)
     error_category = forms.ChoiceField(choices=[("", "—"), *ErrorCategory.choices], required=False)
     note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
-    revision = forms.IntegerField(min_value=0)
+    # Sample.revision and Verdict.time_spent_ms are PositiveIntegerFields (an INTEGER on PostgreSQL).
+    revision = forms.IntegerField(min_value=0, max_value=LARGEST_INTEGER)
     # An unknown order falls back to the default, as on the queue page itself.
     order = forms.CharField(required=False, max_length=16)
-    time_spent_ms = forms.IntegerField(min_value=0, required=False)
+    # A day, as the API allows: a longer "time spent" is a tab left open, not a measurement.
+    time_spent_ms = forms.IntegerField(min_value=0, max_value=MAX_TIME_SPENT_MS, required=False)
 
 
 VERDICT_FILTER_CHOICES = [("", "Any"), *VerdictValue.choices, ("none", "No verdict yet")]
@@ -47,8 +51,8 @@ class SampleFilterForm(forms.Form):
     flag = forms.ChoiceField(choices=FLAG_FILTER_CHOICES, required=False, label="Check flag")
     novelty_min = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="Novelty from")
     novelty_max = forms.FloatField(required=False, min_value=0.0, max_value=1.0, label="to")
-    cluster = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    group = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    cluster = IdField(required=False, widget=forms.HiddenInput)
+    group = IdField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -88,7 +92,7 @@ class SampleFilterForm(forms.Form):
 
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
-    expected_count = forms.IntegerField(min_value=0)
+    expected_count = forms.IntegerField(min_value=0, max_value=LARGEST_ID)
     ids = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean_ids(self) -> list[int]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from reviews.services.similarity_search import K_MAX, QUERY_MAX_CHARS
+from synthreview.projects.params import IdField
 
 K_CHOICES = [(10, "10"), (20, "20"), (50, "50"), (100, "100")]
 
@@ -16,7 +17,7 @@ class SearchForm(forms.Form):
         label="Query",
         widget=forms.TextInput(attrs={"placeholder": "e.g. a refund request written angrily", "autofocus": True}),
     )
-    anchor = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    anchor = IdField(required=False, widget=forms.HiddenInput)
     k = forms.TypedChoiceField(choices=K_CHOICES, coerce=int, initial=20, label="Results")
 
     def clean_k(self) -> int:

@@ -65,7 +65,7 @@ def quality_checks_dispatch() -> int:
 
 def quality_snapshot_request(access: ProjectAccess) -> None:
     """A lead's "recompute now": a worker measures the project once, off its schedule."""
-    enqueue_on_commit("reviews.tasks.quality_snapshot_task", access.project.pk)
+    enqueue_on_commit("reviews.tasks.quality_snapshot_task", access.project.pk, timezone.now().isoformat())
 
 
 def quality_check_run(*, project_id: int, claimed_at: datetime) -> bool:

@@ -74,7 +74,12 @@ def similarity_build(*, project_id: int, full: bool = False, progress: ProgressC
     # the total cost of full builds within (1 + share) / share times the last one's.
     last_full = _last_full_size(project.pk, key)
     outgrown = last_full is not None and embedded - last_full > project.refit_share * max(last_full, 1)
-    if stored is not None and not outgrown and _index_is_current(project, stored, embedded):
+    if (
+        stored is not None
+        and not outgrown
+        and _index_is_current(project, stored, embedded)
+        and _scored(project, stored)
+    ):
         return _incremental(project, stored, key, progress)
     return _full(project, key, progress)
 
@@ -95,6 +100,14 @@ def _index_is_current(project: Project, stored: VectorIndex, embedded: int) -> b
     if covered["count"] != stored.size or (covered["total"] or 0) != int(stored.ids.sum()):
         return False
     return stored.size + vectors.filter(sample_id__gt=newest).count() == embedded
+
+
+def _scored(project: Project, stored: VectorIndex) -> bool:
+    """Every sample in the stored index has its scores. The index is saved before the scores are
+    written, so a worker killed between the two leaves an index that looks current over missing
+    scores; an incremental build would score only newer samples, and those would stay missing."""
+    newest = int(stored.ids.max()) if stored.size else 0
+    return SampleSimilarity.objects.filter(project=project, sample_id__lte=newest).count() >= stored.size
 
 
 @dataclass

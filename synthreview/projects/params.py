@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from django import forms
 
 # The largest value a database integer column holds (a BIGINT, as every id is).
 # A larger one can match no row, and some drivers raise OverflowError on it.
 LARGEST_ID = 2**63 - 1
+# The largest an IntegerField or PositiveIntegerField column holds on PostgreSQL (an INTEGER);
+# SQLite would store more, but a value is refused alike on both databases.
+LARGEST_INTEGER = 2**31 - 1
 
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -60,3 +63,34 @@ def sample_ids_parse(text: str, *, invalid: Literal["refuse", "skip"], limit: in
     if limit is not None and len(ids) > limit:
         raise forms.ValidationError(f"At most {limit:,} ids at once.")
     return ids
+
+
+class IdField(forms.IntegerField):
+    """An object's id typed into a form or a URL: ASCII digits from 1 to LARGEST_ID, read by
+    non_negative_int_or_none as every other id is (Django's IntegerField takes "١٢٣" as 123)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", LARGEST_ID)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        parsed = non_negative_int_or_none(str(value).strip())
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A ModelMultipleChoiceField by id that refuses an id no column holds as an invalid choice:
+    Django looks the chosen ids up with `pk__in`, and SQLite cannot bind an integer past 64 bits."""
+
+    def clean(self, value: Any) -> Any:
+        for pk in value if isinstance(value, (list, tuple)) else []:
+            if non_negative_int_or_none(str(pk)) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                )
+        return super().clean(value)

@@ -111,6 +111,25 @@ def test_each_token_has_its_own_window(api_for, lead, expert, project, settings)
     assert second.get("projects").status_code == 200
 
 
+def test_a_users_tokens_share_one_window_and_another_users_is_apart(api_for, lead, expert, project, settings):
+    settings.API_RATE_LIMIT = "3/day"
+    first, second, someone_else = api_for(lead), api_for(lead), api_for(expert)
+    assert [first.get("projects").status_code for _ in range(2)] == [200, 200]
+    # More tokens buy no more calls: the owner's third call, on another token, is the last.
+    assert [second.get("projects").status_code for _ in range(2)] == [200, 429]
+    assert first.get("projects").status_code == 429
+    assert someone_else.get("projects").status_code == 200
+
+
+def test_a_token_and_its_owners_session_share_one_window(api_for, lead, project, settings):
+    settings.API_RATE_LIMIT = "2/day"
+    session = Client()
+    session.force_login(lead)
+    assert api_for(lead).get("projects").status_code == 200
+    assert session.get("/api/v1/projects").status_code == 200
+    assert session.get("/api/v1/projects").status_code == 429
+
+
 def test_a_malformed_rate_limit_setting_is_named(api_for, lead, project, settings):
     from django.core.exceptions import ImproperlyConfigured
 

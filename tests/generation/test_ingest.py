@@ -289,14 +289,15 @@ def test_failed_import_is_recorded_as_failed_batch(project: Project, tmp_path: P
 
 
 @pytest.mark.django_db
-def test_more_than_fifty_bad_lines_stop_the_reading_with_a_note(project: Project, tmp_path: Path) -> None:
+def test_more_than_fifty_bad_lines_list_fifty_and_count_them_all(project: Project, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "bad.jsonl", [{"input": f"q{n}"} for n in range(80)])
 
-    _, errors = import_fails(project, path, "--origin", "real")
+    message, errors = import_fails(project, path, "--origin", "real")
 
     assert errors[:50] == [f"line {n}: missing output" for n in range(1, 51)]
-    assert len(errors) == 51
-    assert "50" in errors[50]
+    assert message == "nothing imported: showing the first 50 of 80 problems in bad.jsonl"
+    # After the lines, only the advice for the whole file (no row has an output column), once.
+    assert len(errors) == 51 and "--map output=COLUMN" in errors[50]
     assert_nothing_imported(project)
 
 

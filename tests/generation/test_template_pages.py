@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from generation.models import PromptTemplate, PromptTemplateVersion
@@ -171,3 +172,39 @@ def test_new_version_form_is_prefilled_from_the_latest_version(client_for, lead,
     assert form.initial["text"] == "newest {{ topic }}"
     assert form.initial["output_format"] == "json" and form.initial["checks"] == ["json"]
     assert '"type": "object"' in form.initial["output_schema"]
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ('{"properties": {"code": {"type": "string", "pattern": "^(a)\\\\1$"}}}', "#/properties/code/pattern"),
+        ('{"items": {"pattern": "^(?!admin)"}}', "#/items/pattern"),
+        ('{"patternProperties": {"(?<=x)y": {"type": "integer"}}}', "#/patternProperties/(?<=x)y"),
+    ],
+)
+def test_a_pattern_re2_cannot_compile_is_refused_naming_where_it_is(client_for, lead, project, schema, path):
+    response = _post(client_for(lead), project, output_format="json", output_schema=schema)
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["output_schema"]
+    assert f"cannot be checked in linear time at {path} " in error
+    assert not PromptTemplateVersion.objects.exists()
+
+
+def test_a_nested_quantifier_is_saved_since_re2_runs_it_in_linear_time(client_for, lead, project):
+    response = _post(
+        client_for(lead), project, output_format="json", output_schema='{"type": "string", "pattern": "^(a+)+$"}'
+    )
+    assert response.status_code == 302
+    assert PromptTemplateVersion.objects.get().output_schema["pattern"] == "^(a+)+$"
+
+
+def test_the_service_refuses_a_backreference_too(project):
+    with pytest.raises(ValidationError, match="#/properties/code/pattern"):
+        template_version_create(
+            setup_access(project),
+            template_name="api",
+            text="{{ facts }}",
+            output_format="json",
+            output_schema={"properties": {"code": {"pattern": "(a)\\1"}}},
+        )
+    assert not PromptTemplateVersion.objects.exists()

@@ -61,6 +61,7 @@ def start_worker(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a test can SIGKILL the worker and all it started
     )
     log.close()  # the child has its own handle
     deadline = time.monotonic() + 60

@@ -170,7 +170,8 @@ def test_an_unknown_email_invites_a_new_user_with_a_one_time_link(project, admin
     assert b"Your password is set" in visitor.get(done["Location"]).content
     invited.refresh_from_db()
     assert invited.check_password("a-long-fresh-passphrase")
-    assert Client().login(username="newbie", password="a-long-fresh-passphrase")
+    signed_in = Client().post(reverse("login"), {"username": "newbie", "password": "a-long-fresh-passphrase"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == reverse("home")
 
     again = Client().get(link.removeprefix("http://testserver"), follow=True)
     assert b"This link no longer works" in again.content

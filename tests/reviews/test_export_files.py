@@ -133,7 +133,20 @@ def test_two_exports_of_one_selection_are_byte_identical(project, lead, format):
     assert third.sha256 != first.sha256 and third.sha256 == _file_sha256(third.stored_path)
 
 
-FORMULAS = ["=SUM(A1:A9)", "+1+2", "-3+cmd", "@SUM(A1)", "\tindented"]
+FORMULAS = [
+    "=SUM(A1:A9)",
+    "+1+2",
+    "-3+cmd",
+    "@SUM(A1)",
+    "\tindented",
+    # A formula behind whitespace of any kind, a separator or a full-width sign (synthreview/csv_safety.py).
+    " =cmd|' /C calc'!A0",
+    "\n=1+1",
+    "\u3000=1+1",
+    ";=1+1",
+    "|=1+1",
+    "＝1+1",
+]
 
 
 def _csv_by_id(path: str) -> tuple[list[str], dict[int, dict[str, str]]]:

@@ -1,4 +1,4 @@
-"""A rate limit per token (or per signed-in user for session calls), so one runaway script cannot
+"""A rate limit per user (a token counts against its owner, as a session does), so one runaway script cannot
 take the server from the rest of the team. A fixed window counted in Django's cache (Redis in
 production, the file cache of the demo), one atomic increment a request.
 
@@ -38,7 +38,9 @@ class PerCallerThrottle(BaseThrottle):
     def caller(request: HttpRequest) -> str:
         auth = getattr(request, "auth", None)
         if isinstance(auth, ApiToken):
-            return f"token:{auth.secret_sha256[:24]}"
+            # Counted per owner, not per token: making more tokens must not buy more calls, and a
+            # token and its owner's session share one window.
+            return f"user:{auth.user_id}"
         if getattr(request.user, "is_authenticated", False):
             return f"user:{request.user.pk}"
         return f"addr:{request.META.get('REMOTE_ADDR', '')}"
