@@ -63,7 +63,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from _common import REPO_ROOT, SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path
@@ -170,7 +169,9 @@ def _run(
 ) -> int:
     import django
 
-    _prepare_database(database, samples=samples, cache=cache, launch=servers.launch)
+    _prepare_database(database, samples=samples, cache=cache)
+    # After the load, not during it: servers started minutes earlier would serve the code as it was then.
+    servers.launch()
     django.setup()
     from django.db import connections
 
@@ -216,10 +217,8 @@ def _run(
     return _report(alone, together, ledger, stored, reviewers=len(team), seconds=time.perf_counter() - started)
 
 
-def _prepare_database(database: str, *, samples: int, cache: bool, launch: Callable[[], None]) -> None:
-    """The project in `database`: copied from a kept template with --cache, else loaded. `launch` starts
-    the servers as early as they may: while the samples load, unless the load is then copied (a database
-    is copied only while no one is connected to it)."""
+def _prepare_database(database: str, *, samples: int, cache: bool) -> None:
+    """The project in `database`: copied from a kept template with --cache, else loaded."""
     template = f"{database}_v{DATA_VERSION}_{samples}_{_migrations_key()}"
     started = time.perf_counter()
     if cache and _database_exists(template):
@@ -229,7 +228,6 @@ def _prepare_database(database: str, *, samples: int, cache: bool, launch: Calla
             f"CREATE DATABASE {database} TEMPLATE {template} STRATEGY FILE_COPY",
         )
         print(f"data: copied from the cache {template} in {time.perf_counter() - started:.1f} s")
-        launch()
         return
     import django
 
@@ -241,8 +239,6 @@ def _prepare_database(database: str, *, samples: int, cache: bool, launch: Calla
     call_command("migrate", verbosity=0)
     print(f"setup: database created and migrated in {time.perf_counter() - started:.1f} s")
     fixture = _project_fixture()
-    if not cache:
-        launch()
     load_samples(fixture, text_pools(), first=1, last=samples, database=database)
     if cache:
         connections.close_all()
@@ -252,7 +248,6 @@ def _prepare_database(database: str, *, samples: int, cache: bool, launch: Calla
             f"CREATE DATABASE {template} TEMPLATE {database} STRATEGY FILE_COPY",
         )
         print(f"data: kept as {template} for --cache" + (f" (dropped {', '.join(stale)})" if stale else ""))
-        launch()
 
 
 def _migrations_key() -> str:

@@ -333,5 +333,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # faiss logs each CPU-specific build it fails to load before the one that works.
     # httpx logs every request at INFO: one line per generated item would drown a worker's log.
-    "loggers": {"faiss.loader": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    # axes logs each step of every login at INFO; its warnings (a failure, a lockout) are the ones to keep.
+    "loggers": {"faiss.loader": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
