@@ -21,14 +21,8 @@ from pydantic import StringConstraints
 from generation.forms.imports import ImportForm
 from generation.ingest.mapping import MAPPABLE_FIELDS
 from generation.models import ImportBatch, ImportFormat, ImportStatus
-from generation.services.imports import (
-    ImportKeyConflict,
-    PushTooLarge,
-    import_error_lines,
-    import_problems,
-    import_push,
-    import_push_store,
-)
+from generation.services.import_push import ImportKeyConflict, PushTooLarge, import_push, import_push_store
+from generation.services.imports import import_error_lines, import_problems
 from reviews.api.samples import router
 from synthreview.projects.api.auth import api_object, api_project_access
 from synthreview.projects.api.errors import COMMON_ERRORS, ApiError, ErrorDetail, ErrorOut

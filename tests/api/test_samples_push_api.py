@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 
 from generation.models import ImportBatch, Sample
-from generation.services.imports import PushTooLarge, import_push_store
+from generation.services.import_push import PushTooLarge, import_push_store
 from synthreview.projects.access import project_access
 from synthreview.projects.models import AuditLog
 from tests.generation.ingest_helpers import assert_nothing_imported, project_state, stored
@@ -180,7 +180,7 @@ def test_the_same_rows_under_other_options_are_another_push(project, lead, api_f
 def test_a_push_that_never_wins_its_key_is_a_conflict(project, lead, api_for, monkeypatch):
     # The claim keeps finding the key free and the database keeps giving it to another batch.
     ImportBatch.objects.create(project=project, file_name="api-push.jsonl", format="jsonl", idempotency_key="k-4")
-    monkeypatch.setattr("generation.services.imports._push_key_claim", lambda *args: None)
+    monkeypatch.setattr("generation.services.import_push._push_key_claim", lambda *args: None)
     response = push(api_for(lead), jsonl(ROWS), key="k-4")
     assert response.status_code == 409
     assert response.json()["field"] == "Idempotency-Key"
