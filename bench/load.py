@@ -25,9 +25,9 @@ clients  one thread per reviewer, each with its own session (http.client; it log
          not an error) skips to the next card as `j` does; then opens the last sample's detail page; every
          third round lists samples in the browser with a filter and follows 2 "older" keyset pages.
 phases   warm-up: the 8 reviewers at full speed for a few seconds (every gunicorn worker's first
-         requests), not counted. Baseline: 1 reviewer alone, back to back, --baseline seconds (20; 6
+         requests), not counted. Baseline: 1 reviewer alone, back to back, --baseline seconds (20; 5
          with --quick): each page's time with the server to itself. Load: the 8 reviewers together for
-         --duration seconds (60; 15 with --quick), each pausing --think-ms (500 ms, drawn from 0.5x to
+         --duration seconds (60; 12 with --quick), each pausing --think-ms (500 ms, drawn from 0.5x to
          1.5x) before each request: a brisk reviewer, faster than a person reads a sample. (--think-ms 0
          makes 8 closed loops: a capacity test of the machine more than of the app.)
 
@@ -45,8 +45,10 @@ Run it from the project root (PostgreSQL on 127.0.0.1:5432, user postgres, trust
     .venv/bin/python bench/load.py [--quick] [--samples N] [--duration S] [--baseline S] [--think-ms MS]
                                    [--reviewers N] [--cache] [--keep] [--database NAME]
 
---quick takes under a minute. The default takes ~10 minutes on two cores, most of it loading the million
-samples (~1.5 minutes of it for the full run's clients and servers); with --cache and a kept copy, ~3.
+Measured on two cores shared with others' tests: --quick ~1 minute from its kept copy (the servers' start,
+4 gunicorn workers and a Celery worker importing Django, is 7-20 s of it), ~1.5 minutes the first time (it
+builds the copy). The default ~10 minutes: loading the million samples took 8.3 minutes at load average
+~4-7 (17 at ~8-10), the servers and reviewers ~2; with --cache and a kept copy (2 GB), ~2 minutes.
 The last lines are `lost=N (...)` and `RESULT load_p95_ratio=R goal=<=3 ok|MISS`.
 """
 
@@ -79,7 +81,7 @@ BROKER_URL = "redis://127.0.0.1:6379/10"
 CACHE_URL = "redis://127.0.0.1:6379/11"
 GOAL_RATIO = 3.0
 FULL_SAMPLES, FULL_DURATION, FULL_BASELINE = 1_000_000, 60.0, 20.0
-QUICK_SAMPLES, QUICK_DURATION, QUICK_BASELINE = 10_000, 15.0, 6.0
+QUICK_SAMPLES, QUICK_DURATION, QUICK_BASELINE = 10_000, 12.0, 5.0
 WARMUP_SECONDS = 3.0
 REVIEWERS = 8
 THINK_MS = 500
