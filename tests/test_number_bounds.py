@@ -125,3 +125,10 @@ def test_an_export_leaving_out_a_generator_id_no_column_holds_is_refused(project
     )
     assert response.status_code in (200, 400)
     assert not Export.objects.exists()
+
+
+@pytest.mark.parametrize("page", ["audit_log", "audit_log_csv"])
+def test_the_audit_log_up_to_the_calendars_last_day_answers(page, project, admin_client):
+    add_samples(project, 12)
+    response = admin_client.get(reverse(page, args=[project.slug]), {"date_to": "9999-12-31"})
+    assert response.status_code == 200

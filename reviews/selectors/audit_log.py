@@ -148,7 +148,8 @@ def audit_log_filtered(project: Project, filters: dict[str, Any]) -> QuerySet[Au
     # Whole days in the site's time zone: "to" includes its own day.
     if filters.get("date_from"):
         queryset = queryset.filter(created_at__gte=_day_start(filters["date_from"]))
-    if filters.get("date_to"):
+    # The calendar's last day has no next day to stop before, and nothing is logged after it.
+    if filters.get("date_to") and filters["date_to"] < dt.date.max:
         queryset = queryset.filter(created_at__lt=_day_start(filters["date_to"] + dt.timedelta(days=1)))
     return queryset
 
