@@ -11,6 +11,7 @@ from generation.services.imports import (
     import_batch_mark_failed,
     import_batch_run,
 )
+from generation.services.run_lane_writer import LaneProgress
 from generation.services.run_lanes import LaneUnavailable, lane_execute, lane_give_up, lane_lease_remaining
 from generation.services.runs import run_finish_if_done, run_prepare
 from synthreview.progress import progress_key, progress_set
@@ -42,6 +43,15 @@ def import_batch_task(self: Task, batch_id: int) -> None:
             batch_id=batch_id, reason=f"the database failed repeatedly ({error}); nothing was imported; try again"
         )
         raise
+    except SoftTimeLimitExceeded:
+        import_batch_mark_failed(
+            batch_id=batch_id,
+            reason=(
+                f"the import ran past its time limit ({task_limits('import')['soft_time_limit']} s) and was "
+                "stopped; nothing was imported; split the file, or ask an operator to raise TASK_SOFT_LIMIT_IMPORT_S"
+            ),
+        )
+        raise
     except Exception as error:
         import_batch_mark_failed(
             batch_id=batch_id,
@@ -63,13 +73,29 @@ def run_execute_task(run_id: int) -> None:
 
 @shared_task(bind=True, acks_late=True, max_retries=LANE_MAX_RETRIES, **task_limits("lane"))
 def run_lane_task(self: Task, run_id: int, generator_id: int, errors: int = 0) -> None:
+    written = 0
+
+    def count_written(progress: LaneProgress) -> None:
+        nonlocal written
+        written = progress.done + progress.failed
+
     try:
-        outcome = lane_execute(run_id=run_id, generator_id=generator_id)
+        outcome = lane_execute(run_id=run_id, generator_id=generator_id, on_progress=count_written)
     except SoftTimeLimitExceeded:
-        # A long lane works in chunks: what was written stays, the lease is given up, and a
-        # fresh task (with fresh retries) goes on with the items still pending.
-        run_lane_task.delay(run_id, generator_id)
-        return
+        if written:
+            # A long lane works in chunks: what was written stays, the lease is given up, and a
+            # fresh task (with fresh retries) goes on with the items still pending.
+            run_lane_task.delay(run_id, generator_id)
+            return
+        # A whole time limit without one item written (a generator that never answers, a rate
+        # limit that never lifts): a fresh task would do the same, forever. The lane fails with
+        # the reason, and a lead retries the failed items once the generator is fixed.
+        lane_give_up(
+            run_id=run_id,
+            generator_id=generator_id,
+            reason=f"the lane wrote nothing within its time limit ({task_limits('lane')['soft_time_limit']} s)",
+        )
+        outcome = "finished"
     except LaneUnavailable as error:
         if self.request.retries < LANE_MAX_RETRIES:
             raise self.retry(countdown=LANE_UNAVAILABLE_RETRY_S * 2**self.request.retries) from error

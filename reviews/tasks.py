@@ -54,6 +54,14 @@ def similarity_job_task(self: Task, job_id: int) -> None:
             try:
                 written = embeddings_compute(project_id=job.project_id, progress=report)
             except SoftTimeLimitExceeded:
+                if not embedded:
+                    # Not one batch stored in a whole time limit: a next job would do the same, forever.
+                    similarity_job_finish(
+                        job_id=job_id,
+                        error=f"embedding stored nothing within its time limit "
+                        f"({task_limits('similarity')['soft_time_limit']} s)",
+                    )
+                    return
                 # Embedding is incremental (each batch commits): this job ends with what it
                 # stored, and the next one goes on from there, chunk by chunk.
                 similarity_job_finish(job_id=job_id, summary={"embedded": embedded, "continued": True})

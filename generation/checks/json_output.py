@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from jsonschema import SchemaError, ValidationError
-from jsonschema._utils import equal, uniq
+from jsonschema._utils import equal, extras_msg, uniq
 from jsonschema.exceptions import best_match
 from jsonschema.validators import extend, validator_for
 from referencing import Registry
@@ -57,8 +57,8 @@ def external_refs(schema: Any) -> list[str]:
 
 
 # --- a validator that cannot stall -------------------------------------------
-# jsonschema's own `pattern` and `patternProperties` run Python's backtracking re, and its
-# `uniqueItems` compares unsortable items pairwise; these replace them, and every keyword
+# jsonschema's own `pattern`, `patternProperties` and `additionalProperties` run Python's
+# backtracking re on the schema's patterns, and its `uniqueItems` compares unsortable items pairwise; these replace them, and every keyword
 # checks the time budget first, so nested anyOf/$ref over a deep document stops too.
 
 
@@ -75,6 +75,32 @@ def _pattern_properties(validator: Any, pattern_properties: dict, instance: Any,
             deadline_check()
             if user_pattern_search(pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Any:
+    # jsonschema's own matches the patternProperties keys on Python's re to tell which
+    # properties are additional; this is its logic with the patterns on re2.
+    if not validator.is_type(instance, "object"):
+        return
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = set()
+    for key in instance:
+        deadline_check()
+        if key not in properties and not any(user_pattern_search(pattern, key) for pattern in patterns):
+            extras.add(key)
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            joined = ", ".join(repr(each) for each in sorted(extras))
+            shown = ", ".join(repr(each) for each in sorted(patterns))
+            yield ValidationError(f"{joined} {verb} not match any of the regexes: {shown}")
+        else:
+            listed, verb = extras_msg(sorted(extras, key=str))
+            yield ValidationError(f"Additional properties are not allowed ({listed} {verb} unexpected)")
 
 
 _SCALARS = (str, int, float, type(None))
@@ -110,7 +136,12 @@ def _within_budget(keyword: Any) -> Any:
 @functools.cache
 def bounded_validator(validator_class: Any) -> Any:
     """The draft's validator class with linear patterns and a time budget on every keyword."""
-    replaced = {"pattern": _pattern, "patternProperties": _pattern_properties, "uniqueItems": _unique_items}
+    replaced = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+        "uniqueItems": _unique_items,
+    }
     keywords = {
         name: _within_budget(replaced.get(name, keyword)) for name, keyword in validator_class.VALIDATORS.items()
     }

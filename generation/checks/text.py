@@ -93,7 +93,12 @@ _CURLY_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
 def check_refusal(sample: SampleInput, context: CheckContext) -> Flag | None:
     # Apostrophes are straightened first; the replacement keeps every offset, so the
     # matched phrase is quoted from the original text.
-    match = _REFUSAL.search(sample.output.translate(_CURLY_APOSTROPHES))
+    text = sample.output.translate(_CURLY_APOSTROPHES)
+    try:
+        match = _REFUSAL.search(text)
+    except UnicodeEncodeError:
+        # re2 reads UTF-8, which a lone surrogate has no form in; each becomes one "?", so offsets hold.
+        match = _REFUSAL.search(text.encode("utf-8", "replace").decode("utf-8"))
     if match is None:
         return None
     return Flag("refusal", f"refusal or assistant boilerplate: “{sample.output[match.start() : match.end()]}”")

@@ -264,7 +264,8 @@ class _CsvLines:
             raise _CsvRefused(
                 self.line, f"not valid UTF-8 (byte {error.start + 1} of the line); save the file as UTF-8"
             ) from None
-        if text.find("\r", 0, len(text) - 2) != -1:
+        # A CR anywhere but in a closing CRLF or as the last character ends a line inside this one.
+        if text.find("\r", 0, len(text) - (2 if text.endswith("\r\n") else 1)) != -1:
             pieces = [piece for piece in _BARE_CR.split(text) if piece]
             self._queued = pieces[:0:-1]
             text = pieces[0]

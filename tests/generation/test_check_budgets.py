@@ -45,6 +45,20 @@ def test_pattern_properties_run_on_re2_too() -> None:
     ]
 
 
+def test_additional_properties_match_pattern_properties_on_re2() -> None:
+    schema = {"type": "object", "patternProperties": {"^(a+)+$": {"type": "integer"}}, "additionalProperties": False}
+    started = time.monotonic()
+    reasons = json_flags({"a" * 40 + "!": 1, "aaa": 1}, schema)
+    assert time.monotonic() - started < GUARD_SECONDS
+    assert reasons == [
+        f"does not match the output schema at $: '{'a' * 40}!' does not match any of the regexes: '^(a+)+$'"
+    ]
+    assert json_flags({"aaa": 1}, schema) == []
+    assert json_flags({"b": 1}, {"type": "object", "properties": {"a": {}}, "additionalProperties": False}) == [
+        "does not match the output schema at $: Additional properties are not allowed ('b' was unexpected)"
+    ]
+
+
 def test_unique_items_keeps_json_equality() -> None:
     schema = {"type": "array", "uniqueItems": True}
     assert json_flags([{"a": 1}, {"a": 1.0}], schema) != []  # 1 and 1.0 are one JSON number
@@ -135,3 +149,9 @@ def test_repetition_in_a_long_output_is_read_from_its_start() -> None:
     output = "the same loop again and again. " * 20_000
     [flag] = run_checks(SampleInput(output=output), ["repetition"], CheckContext(time_budget_ms=5_000))
     assert flag.reason.startswith("100% of 4-word sequences repeat in its first 100,000 characters")
+
+
+def test_a_refusal_beside_a_lone_surrogate_is_still_flagged() -> None:
+    sample = SampleInput(output="ok \ud800 As an AI language model, I cannot")
+    [flag] = run_checks(sample, ["refusal"], CheckContext())
+    assert flag.reason == "refusal or assistant boilerplate: “As an AI language model”"

@@ -4,6 +4,7 @@ huge numbers, repeated keys, damaged or inflated Parquet, and bad bytes deep in 
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from django.test import override_settings
 
+from generation.ingest.readers import read_rows
+from generation.ingest.rows import RawRow
 from generation.models import ImportBatch, ImportStatus
 from generation.services.imports import import_batch_create, import_batch_run
 from synthreview.projects.access import ProjectAccess, SystemActor
@@ -383,6 +386,13 @@ def test_csv_with_carriage_return_line_endings_still_imports(project: Project, t
 
     assert import_ok(project, path, "--origin", "real") == "imported 2, skipped 0 duplicates"
     assert [(row["input"], row["output"]) for row in stored(project)] == [("q1", "a1"), ("q2", "a2")]
+
+
+def test_csv_whose_last_line_is_one_character_after_a_bare_carriage_return_is_read() -> None:
+    # Mixed endings and no newline at the end: the bare CR is the next-to-last character.
+    rows = list(read_rows(io.BytesIO(b"output\r\n1\r2"), "csv", max_line_bytes=1024))
+
+    assert rows == [RawRow(2, {"output": "1"}), RawRow(3, {"output": "2"})]
 
 
 # --- what the database cannot store, and what a reason must not quote whole -------------------
