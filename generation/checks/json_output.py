@@ -16,7 +16,7 @@ from referencing.exceptions import Unresolvable
 
 from generation.checks.base import CheckContext, Flag, SampleInput
 from generation.checks.budget import deadline_check
-from generation.checks.patterns import UnsupportedPattern, user_pattern_search
+from generation.checks.patterns import UnsupportedPattern, schema_pattern_problems, user_pattern_search
 
 # One surrounding Markdown fence is tolerated: models add it even when told not to.
 _FENCE = re.compile(r"\A```[ \t]*(?:json)?[ \t]*\n(?P<body>.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
@@ -166,6 +166,13 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
         validator_class.check_schema(schema)
     except SchemaError as error:
         return Flag("json", f"the template's output schema is itself invalid: {error.message}")
+    if unchecked := [problem for problem in schema_pattern_problems(schema) if not problem.pattern]:
+        # A schema saved before this pairing was refused: never run on a backtracking engine.
+        return Flag(
+            "json",
+            f"the template's output schema cannot be checked in linear time ({unchecked[0].path}: "
+            f"{unchecked[0].reason}); save a version without it",
+        )
     # An empty registry: references resolve inside the schema or not at all, never over
     # the network or from disk (a schema saved before external refs were refused).
     validator = bounded_validator(validator_class)(schema, registry=Registry())

@@ -75,6 +75,8 @@ def schema_pattern_problems(schema: Any) -> list[PatternProblem]:
     """Every `pattern` value and `patternProperties` key in the schema that re2 cannot compile,
     with where it is."""
     problems = []
+    unevaluated: list[str] = []
+    has_pattern_properties = False
     # (node, where it is, whether it is a name-to-schema map rather than a schema)
     stack: list[tuple[Any, list[str], bool]] = [(schema, [], False)]
     while stack:
@@ -89,12 +91,22 @@ def schema_pattern_problems(schema: Any) -> list[PatternProblem]:
                     continue
                 if key == "pattern" and isinstance(value, str):
                     problems.extend(_problem(value, _pointer(here)))
+                elif key == "unevaluatedProperties":
+                    unevaluated.append(_pointer(here))
                 elif key == "patternProperties" and isinstance(value, dict):
+                    has_pattern_properties = has_pattern_properties or bool(value)
                     for pattern in value:
                         problems.extend(_problem(str(pattern), _pointer([*here, str(pattern)])))
                 stack.append((value, here, key in _SCHEMA_MAPS))
         elif isinstance(node, list):
             stack.extend((item, [*parts, str(index)], False) for index, item in enumerate(node))
+    if has_pattern_properties:
+        # jsonschema tells which properties are unevaluated by matching the patternProperties keys
+        # with Python's backtracking re, out of the reach of re2 and the time budget.
+        problems.extend(
+            PatternProblem(path=path, pattern="", reason="unevaluatedProperties cannot be used with patternProperties")
+            for path in unevaluated
+        )
     return sorted(problems, key=lambda problem: problem.path)
 
 
@@ -108,7 +120,12 @@ def _problem(pattern: str, path: str) -> list[PatternProblem]:
 
 def unsupported_patterns_message(problems: list[PatternProblem]) -> str:
     """One sentence naming where each refused pattern is and why, for a form or an API error."""
-    shown = "; ".join(f"{problem.path} ({problem.pattern!r}: {problem.reason})" for problem in problems[:3])
+    shown = "; ".join(
+        f"{problem.path} ({problem.pattern!r}: {problem.reason})"
+        if problem.pattern
+        else f"{problem.path} ({problem.reason})"
+        for problem in problems[:3]
+    )
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
     return (
         f"The schema has a pattern that cannot be checked in linear time at {shown}{more}. Patterns run "

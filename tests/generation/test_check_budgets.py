@@ -155,3 +155,28 @@ def test_a_refusal_beside_a_lone_surrogate_is_still_flagged() -> None:
     sample = SampleInput(output="ok \ud800 As an AI language model, I cannot")
     [flag] = run_checks(sample, ["refusal"], CheckContext())
     assert flag.reason == "refusal or assistant boilerplate: “As an AI language model”"
+
+
+UNEVALUATED = {
+    "type": "object",
+    "patternProperties": {"^(a+)+$": {"type": "integer"}},
+    "unevaluatedProperties": False,
+}
+
+
+def test_unevaluated_properties_beside_pattern_properties_is_flagged_never_run() -> None:
+    # jsonschema matches the patternProperties keys for unevaluatedProperties on Python's re:
+    # 30 a's and a "!" would take minutes there.
+    started = time.monotonic()
+    [reason] = json_flags({"a" * 30 + "!": 1}, UNEVALUATED)
+    assert time.monotonic() - started < GUARD_SECONDS
+    assert reason.startswith("the template's output schema cannot be checked in linear time")
+    assert "#/unevaluatedProperties" in reason
+    assert [problem.path for problem in schema_pattern_problems(UNEVALUATED)] == ["#/unevaluatedProperties"]
+
+
+def test_unevaluated_properties_alone_is_checked() -> None:
+    schema = {"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False}
+    assert schema_pattern_problems(schema) == []
+    assert json_flags({"a": 1}, schema) == []
+    assert len(json_flags({"b": 1}, schema)) == 1

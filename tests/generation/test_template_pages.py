@@ -208,3 +208,16 @@ def test_the_service_refuses_a_backreference_too(project):
             output_schema={"properties": {"code": {"pattern": "(a)\\1"}}},
         )
     assert not PromptTemplateVersion.objects.exists()
+
+
+def test_the_service_refuses_unevaluated_properties_beside_pattern_properties(project):
+    schema = {"patternProperties": {"^x": {}}, "properties": {"a": {"unevaluatedProperties": False}}}
+    with pytest.raises(ValidationError, match="#/properties/a/unevaluatedProperties"):
+        template_version_create(
+            setup_access(project),
+            template_name="api",
+            text="{{ facts }}",
+            output_format="json",
+            output_schema=schema,
+        )
+    assert not PromptTemplateVersion.objects.exists()
