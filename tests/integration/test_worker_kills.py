@@ -67,10 +67,14 @@ def _empty_broker():
 class Tally:
     def __init__(self, task: str) -> None:
         self.task, self.recovered, self.lost, self.doubled = task, 0, 0, 0
+        # Kills that landed after the work was done but before its message was acknowledged.
+        self.late_kills = 0
 
     def report(self) -> None:
+        late = f", {self.late_kills} after the work was done" if self.late_kills else ""
         print(
-            f"\nKILL {self.task}: {self.recovered}/{KILL_REPEATS} recovered, lost={self.lost}, doubled={self.doubled}"
+            f"\nKILL {self.task}: {self.recovered}/{KILL_REPEATS} recovered, lost={self.lost}, "
+            f"doubled={self.doubled}{late}"
         )
 
 
@@ -108,7 +112,7 @@ def _new_project(n: int, lead=None) -> Project:
 
 def test_import_survives_a_kill(lead, client_for, settings, tmp_path):
     settings.DATA_DIR = tmp_path  # the worker reads the upload from the path the web tier stored
-    tally, rows = Tally("import"), 20_000
+    tally, rows = Tally("import"), 60_000
     client = client_for(lead)
     body = "".join(json.dumps({"instruction": f"Add {i} and {i}.", "response": str(2 * i)}) + "\n" for i in range(rows))
     for n in range(KILL_REPEATS):
@@ -121,7 +125,14 @@ def test_import_survives_a_kill(lead, client_for, settings, tmp_path):
             )
             batch = ImportBatch.objects.get(project=project)
             # Part-way: the worker has reported rows read, and the import has not committed.
-            _poll(lambda: progress_get(progress_key("import", batch.pk)), timeout=120, what="the import to start")
+            _poll(
+                lambda: (
+                    progress_get(progress_key("import", batch.pk))
+                    or ImportBatch.objects.filter(pk=batch.pk).exclude(status="queued").exists()
+                ),
+                timeout=240,
+                what="the import to start",
+            )
         finally:
             _kill(first)
         assert ImportBatch.objects.get(pk=batch.pk).status == "queued", "the kill came too late"
@@ -248,7 +259,10 @@ def test_embed_build_and_quality_snapshot_survive_kills(lead, client_for, tmp_pa
         taken = QualitySnapshot.objects.filter(project=project, scope="project").count()
         snapshot.lost += 0 if taken else 1
         snapshot.doubled += max(0, taken - 1)
-        assert snapshots_at_kill == 0 and taken == 1
+        # A snapshot of 400 samples may finish before the kill lands; then the kill hits the
+        # unacknowledged message, whose redelivery must measure nothing again. Either way: one.
+        snapshot.late_kills += snapshots_at_kill
+        assert taken == 1
         snapshot.recovered += 1
 
         page = client.get(reverse("similarity_view", args=[project.slug])).content.decode()
