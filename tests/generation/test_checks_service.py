@@ -133,7 +133,7 @@ def test_import_checks_cover_every_chunk(project, monkeypatch) -> None:
     samples = add_samples(project, 5, texts=[(f"q{n}", "") for n in range(5)])
     other = add_sample(project, input="not in the batch", output="")
     batch = import_batch_create(
-        setup_access(project), path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl", origin="synthetic"
+        setup_access(project), path=Path("/nonexistent"), file_name="x.jsonl", fmt="jsonl", origin="real"
     )
     Sample.objects.filter(pk__in=[sample.pk for sample in samples]).update(import_batch=batch)
 
