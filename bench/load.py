@@ -25,9 +25,9 @@ clients  one thread per reviewer, each with its own session (http.client; it log
          not an error) skips to the next card as `j` does; then opens the last sample's detail page; every
          third round lists samples in the browser with a filter and follows 2 "older" keyset pages.
 phases   warm-up: the 8 reviewers at full speed for a few seconds (every gunicorn worker's first
-         requests), not counted. Baseline: 1 reviewer alone, back to back, --baseline seconds (20; 5
+         requests), not counted. Baseline: 1 reviewer alone, back to back, --baseline seconds (20; 4
          with --quick): each page's time with the server to itself. Load: the 8 reviewers together for
-         --duration seconds (60; 12 with --quick), each pausing --think-ms (500 ms, drawn from 0.5x to
+         --duration seconds (60; 10 with --quick), each pausing --think-ms (500 ms, drawn from 0.5x to
          1.5x) before each request: a brisk reviewer, faster than a person reads a sample. (--think-ms 0
          makes 8 closed loops: a capacity test of the machine more than of the app.)
 
@@ -81,8 +81,8 @@ BROKER_URL = "redis://127.0.0.1:6379/10"
 CACHE_URL = "redis://127.0.0.1:6379/11"
 GOAL_RATIO = 3.0
 FULL_SAMPLES, FULL_DURATION, FULL_BASELINE = 1_000_000, 60.0, 20.0
-QUICK_SAMPLES, QUICK_DURATION, QUICK_BASELINE = 10_000, 12.0, 5.0
-WARMUP_SECONDS = 3.0
+QUICK_SAMPLES, QUICK_DURATION, QUICK_BASELINE = 10_000, 10.0, 4.0
+WARMUP_SECONDS, QUICK_WARMUP_SECONDS = 3.0, 2.0
 REVIEWERS = 8
 THINK_MS = 500
 # README, "PostgreSQL, Redis and several workers".
@@ -197,7 +197,7 @@ def _run(
         )
     print(f"reviewers: {len(team)} logged in through the login form")
 
-    run_phase(team, seconds=WARMUP_SECONDS, think_s=0.0)
+    run_phase(team, seconds=QUICK_WARMUP_SECONDS if samples <= QUICK_SAMPLES else WARMUP_SECONDS, think_s=0.0)
     loads: dict[str, tuple[float, float]] = {}
     before = os.getloadavg()[0]
     alone = run_phase(team[:1], seconds=baseline, think_s=0.0)
