@@ -58,10 +58,14 @@ WORKER_ENV = {
 }
 
 
+def _broker_emptied() -> None:
+    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
+
+
 @pytest.fixture(autouse=True)
 def _empty_broker():
     """No message left by an earlier test (for rows that no longer exist) keeps these workers busy."""
-    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
+    _broker_emptied()
 
 
 class Tally:
@@ -116,6 +120,9 @@ def test_import_survives_a_kill(lead, client_for, settings, tmp_path):
     client = client_for(lead)
     body = "".join(json.dumps({"instruction": f"Add {i} and {i}.", "response": str(2 * i)}) + "\n" for i in range(rows))
     for n in range(KILL_REPEATS):
+        # What the last round's import queued after it (checks, embedding 60,000 samples) would
+        # keep this round's worker from its import.
+        _broker_emptied()
         project = _new_project(n, lead)
         first = _worker(tmp_path, f"import-{n}-a")
         try:
@@ -189,6 +196,7 @@ def test_embed_build_and_quality_snapshot_survive_kills(lead, client_for, tmp_pa
     samples = 400
     client = client_for(lead)
     for n in range(KILL_REPEATS):
+        _broker_emptied()  # no task left from the last round keeps this round's worker busy
         project = _new_project(n, lead)
         _similarity_samples(project, samples)
         first = _worker(tmp_path, f"sim-{n}-a")
@@ -277,6 +285,7 @@ def test_export_survives_a_kill(lead, client_for, tmp_path):
     tally, size = Tally("export"), 20_000
     client = client_for(lead)
     for n in range(KILL_REPEATS):
+        _broker_emptied()  # no task left from the last round keeps this round's worker busy
         project = _new_project(n, lead)
         generation_run, made = synthetic_run(project, f"run-{n}", size, status="accepted")
         closed_run_audit(project, lead, lead, generation_run, size=50)
@@ -322,6 +331,7 @@ def test_a_generation_lane_survives_a_kill(generation_worker_env, lead, client_f
     rows = [f"topic number {i}" for i in range(items)]
     with start_llm_server(latency_ms=120) as server:
         for n in range(KILL_REPEATS):
+            _broker_emptied()  # no task left from the last round keeps this round's worker busy
             project = _new_project(n, lead)
             generator = openai_generator(project, "slow", server.base_url, concurrency=2, request_timeout_s=2)
             first = _worker(tmp_path, f"gen-{n}-a")
@@ -376,6 +386,7 @@ def test_demo_audit_draw_survives_a_kill(lead, client_for, tmp_path):
     tally, runs, per_run = Tally("audit draw"), 3, 120
     client = client_for(lead)
     for n in range(KILL_REPEATS):
+        _broker_emptied()  # no task left from the last round keeps this round's worker busy
         project = _new_project(n, lead)
         add_samples(project, 10, origin="real", status="accepted")
         for r in range(runs):
