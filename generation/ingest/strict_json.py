@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 # Far deeper than any real sample's metadata, far below the depth at which the
 # decoder (or SQLite's JSON functions, at 1,000) gives up.
@@ -87,34 +89,31 @@ class StrictJson:
         self._constant: str | None = None
         self._decoder = json.JSONDecoder(object_pairs_hook=self._object, parse_constant=self._constant_found)
 
-    def loads(self, text: str) -> object:
-        """The decoded text; JsonRefused for what must not be imported, JSONDecodeError for bad syntax."""
-        if nested_too_deeply(text):
-            raise JsonRefused(f"nested more than {MAX_DEPTH} levels deep")
+    def _decoded(self, decode: Callable[..., Any], *args: object) -> Any:
+        """decode(*args) with this file's problems reset; what json cannot take becomes JsonRefused,
+        bad syntax stays a JSONDecodeError."""
         self._reset()
         try:
-            value = self._decoder.decode(text)
+            return decode(*args)
         except json.JSONDecodeError:
             raise
         except RecursionError:
             raise JsonRefused(f"nested more than {MAX_DEPTH} levels deep") from None
         except ValueError as error:
             raise JsonRefused(_number_problem(error)) from None
+
+    def loads(self, text: str) -> object:
+        """The decoded text; JsonRefused for what must not be imported, JSONDecodeError for bad syntax."""
+        if nested_too_deeply(text):
+            raise JsonRefused(f"nested more than {MAX_DEPTH} levels deep")
+        value = self._decoded(self._decoder.decode, text)
         self._raise_problem()
         return value
 
     def raw_decode(self, text: str, pos: int) -> tuple[object, int, str | None]:
         """One value from text at pos: (value, end, problem), where a problem refuses the value
         but the text after `end` can still be read. JsonRefused when it cannot: reading must stop."""
-        self._reset()
-        try:
-            value, end = self._decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            raise
-        except RecursionError:
-            raise JsonRefused(f"nested more than {MAX_DEPTH} levels deep") from None
-        except ValueError as error:
-            raise JsonRefused(_number_problem(error)) from None
+        value, end = self._decoded(self._decoder.raw_decode, text, pos)
         if nested_too_deeply(text, pos, end):
             return value, end, f"nested more than {MAX_DEPTH} levels deep"
         try:
