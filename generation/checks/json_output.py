@@ -16,7 +16,12 @@ from referencing.exceptions import Unresolvable
 
 from generation.checks.base import CheckContext, Flag, SampleInput
 from generation.checks.budget import deadline_check
-from generation.checks.patterns import UnsupportedPattern, schema_pattern_problems, user_pattern_search
+from generation.checks.patterns import (
+    PatternProblem,
+    UnsupportedPattern,
+    schema_pattern_problems,
+    user_pattern_search,
+)
 
 # One surrounding Markdown fence is tolerated: models add it even when told not to.
 _FENCE = re.compile(r"\A```[ \t]*(?:json)?[ \t]*\n(?P<body>.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
@@ -148,6 +153,14 @@ def bounded_validator(validator_class: Any) -> Any:
     return extend(validator_class, keywords)
 
 
+@functools.lru_cache(maxsize=64)
+def _unchecked_pairing(schema_text: str) -> PatternProblem | None:
+    """The schema's first keyword that only a backtracking engine could check, once per schema
+    rather than once per sample (a run's samples share their template's schema)."""
+    problems = [problem for problem in schema_pattern_problems(json.loads(schema_text)) if not problem.pattern]
+    return problems[0] if problems else None
+
+
 def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
     """Applies only to templates whose output format is "json"."""
     if sample.output_format != "json":
@@ -166,12 +179,12 @@ def check_json(sample: SampleInput, context: CheckContext) -> Flag | None:
         validator_class.check_schema(schema)
     except SchemaError as error:
         return Flag("json", f"the template's output schema is itself invalid: {error.message}")
-    if unchecked := [problem for problem in schema_pattern_problems(schema) if not problem.pattern]:
+    if unchecked := _unchecked_pairing(json.dumps(schema, sort_keys=True)):
         # A schema saved before this pairing was refused: never run on a backtracking engine.
         return Flag(
             "json",
-            f"the template's output schema cannot be checked in linear time ({unchecked[0].path}: "
-            f"{unchecked[0].reason}); save a version without it",
+            f"the template's output schema cannot be checked in linear time ({unchecked.path}: "
+            f"{unchecked.reason}); save a version without it",
         )
     # An empty registry: references resolve inside the schema or not at all, never over
     # the network or from disk (a schema saved before external refs were refused).
