@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The real data beside the checkout (never copied into the project).
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def unique_database_name(prefix: str) -> str:
+    """prefix plus a suffix for this run, so that two runs on one machine never drop each other's database.
+
+    The suffix is kept in the environment, so a child process started by the bench names the same database."""
+    suffix = os.environ.setdefault("SYNTHREVIEW_BENCH_RUN", f"{os.getpid()}_{secrets.token_hex(3)}")
+    return f"{prefix}_{suffix}"
 
 
 def database_recreate(name: str) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from _common import SERVER_URL, lineage_create  # bench/ is on sys.path as the script's folder
+from _common import SERVER_URL, lineage_create, unique_database_name  # bench/ is on sys.path as the script's folder
 from _pages_data import GENERATOR_NAMES, TEMPLATE_VERSIONS, text_pools
 from _pages_sql import DRAW_FUNCTION
 
-BENCH_DATABASE = "synthreview_bench_export"
+BENCH_DATABASE = unique_database_name("synthreview_bench_export")
 PROJECT_SLUG = "bench-export"
 TARGET_MODEL = "bench-target-8b"
 REAL_SHARE = 0.20

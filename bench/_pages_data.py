@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import SERVER_URL, lineage_create  # bench/ is on sys.path as the script's folder
+from _common import SERVER_URL, lineage_create, unique_database_name  # bench/ is on sys.path as the script's folder
 from _common import SHARED_DATA as DATA_ROOT
 from _pages_sql import (
     CHECK_NAMES,
@@ -37,7 +37,7 @@ from _pages_sql import (
     SAMPLE_COUNTS,
 )
 
-BENCH_DATABASE = "synthreview_bench_pages"
+BENCH_DATABASE = unique_database_name("synthreview_bench_pages")
 PROJECT_SLUG = "bench-pages"
 GENERATOR_NAMES = ("llama-3.1-70b-instruct", "mixtral-8x22b", "gpt-4o-mini-2024-07-18", "qwen2.5-72b-instruct")
 # (template, version): three versions, the first template in two.

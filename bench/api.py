@@ -67,9 +67,10 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_drop,
     database_recreate,
     status_kib,
+    unique_database_name,
 )
 
-BENCH_DATABASE = "synthreview_bench_api"
+BENCH_DATABASE = unique_database_name("synthreview_bench_api")
 
 GOAL = 0.50
 FULL_PUSH, QUICK_PUSH = 100_000, 10_000

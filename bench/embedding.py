@@ -75,12 +75,13 @@ from _common import (  # bench/ is on sys.path as the script's folder
     SERVER_URL,
     database_drop,
     database_recreate,
+    unique_database_name,
 )
 from _common import SHARED_DATA as DATA_DIR
 from _embedding_data import Record, sample_records
 from _embedding_gpu import GPU_GOAL, bare_encode, gpu_throughput
 
-BENCH_DATABASE = "synthreview_bench_embedding"
+BENCH_DATABASE = unique_database_name("synthreview_bench_embedding")
 GOAL = 0.90
 FULL_SAMPLES = 3_000
 QUICK_SAMPLES = 300
@@ -145,7 +146,7 @@ def _configure_environment(*, device: str | None, batch_size: int | None) -> Non
     os.environ["DEBUG"] = "False"
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
     # The import queues a similarity job after commit; in memory, no worker ever takes it.
-    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
     if device:
         os.environ["EMBEDDING_DEVICE"] = device

@@ -44,9 +44,9 @@ import tempfile
 import threading
 import time
 
-from _common import REPO_ROOT, SERVER_URL, SHARED_DATA, database_drop, database_recreate
+from _common import REPO_ROOT, SERVER_URL, SHARED_DATA, database_drop, database_recreate, unique_database_name
 
-BENCH_DATABASE = "synthreview_bench_generate"
+BENCH_DATABASE = unique_database_name("synthreview_bench_generate")
 GOAL = 0.8
 TEMPLATE = "{{ instruction }}"
 
@@ -113,7 +113,7 @@ def _configure_environment() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
     os.environ["DEBUG"] = "False"  # with DEBUG on, Django would keep every query in memory
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
-    os.environ["CELERY_BROKER_URL"] = "memory://"  # the run is executed here; nothing is queued
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"  # the run is executed here; nothing is queued
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
     os.environ["CACHE_URL"] = "redis://127.0.0.1:6379/10"
     os.environ["OUTBOUND_ALLOW_PRIVATE_HOSTS"] = "true"  # the test server is on loopback

@@ -68,11 +68,12 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_drop,
     database_recreate,
     status_kib,
+    unique_database_name,
 )
 from _common import SHARED_DATA as DATA_ROOT
 from _incremental_data import existing_project_load, instruction_anchors, real_texts
 
-BENCH_DATABASE = "synthreview_bench_incr"
+BENCH_DATABASE = unique_database_name("synthreview_bench_incr")
 GOAL = 1.20
 FULL_EXISTING, FULL_NEW = 1_000_000, 10_000
 QUICK_EXISTING, QUICK_NEW = 100_000, 1_000

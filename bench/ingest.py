@@ -47,9 +47,10 @@ from _common import (  # bench/ is on sys.path as the script's folder
     database_drop,
     database_recreate,
     status_kib,
+    unique_database_name,
 )
 
-BENCH_DATABASE = "synthreview_bench"
+BENCH_DATABASE = unique_database_name("synthreview_bench")
 GOAL = 0.50
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 50_000
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 def _configure_environment() -> None:
     os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
     # Production settings: with DEBUG on, Django would keep every query in memory.
     os.environ["DEBUG"] = "False"
     os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _django_setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "synthreview.settings")
+    # An explicit broker that needs no server and leaves no files behind in var/broker.
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     import django

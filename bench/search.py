@@ -46,9 +46,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO_ROOT, SERVER_URL, database_drop, database_recreate  # bench/ is on sys.path
+from _common import (  # bench/ is on sys.path
+    REPO_ROOT,
+    SERVER_URL,
+    database_drop,
+    database_recreate,
+    unique_database_name,
+)
 
-BENCH_DATABASE = "synthreview_bench_search"
+BENCH_DATABASE = unique_database_name("synthreview_bench_search")
 FULL_COUNT = 1_000_000
 QUICK_COUNT = 100_000
 GOAL_MS = 1000.0

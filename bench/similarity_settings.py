@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._common import SERVER_URL, database_drop, database_recreate  # noqa: E402
+from bench._common import SERVER_URL, database_drop, database_recreate, unique_database_name  # noqa: E402
 
 if TYPE_CHECKING:  # Django is configured inside main(), before its modules are imported
     from django.test import Client
 
-BENCH_DATABASE = "synthreview_bench_settings"
+BENCH_DATABASE = unique_database_name("synthreview_bench_settings")
 GOAL_MS = 1000.0
 
 
@@ -85,6 +85,7 @@ def main() -> None:
     database_recreate(BENCH_DATABASE)
     os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
     os.environ.setdefault("DATA_DIR", "/tmp/synthreview_bench_settings")
     import django
 

@@ -66,12 +66,13 @@ from _common import (  # bench/ is on sys.path as the script's folder
     SERVER_URL,
     database_drop,
     database_recreate,
+    unique_database_name,
 )
 from _pair_scores import Grouping, Pair, Scores, grouping_before_and_after, pair_scores, pairs_within
 from _template_dedup_data import PLACEHOLDER, TEMPLATES, jsonl_write, renderings_choose
 
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
-BENCH_DATABASE = "synthreview_bench_template_dedup"
+BENCH_DATABASE = unique_database_name("synthreview_bench_template_dedup")
 GOAL = 0.90
 DEFAULT_THRESHOLD = 0.90
 THRESHOLDS = (0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.94, 0.96, 0.98)
@@ -112,7 +113,7 @@ def _configure_environment(work_dir: Path) -> None:
     os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DATABASE}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "synthreview.settings"
     # Imports enqueue a similarity job after commit; an in-memory broker keeps it from any worker.
-    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_BROKER_URL"] = "memory://localhost/"
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "False"
     # The FAISS index files go here, not to the project's var/.
     os.environ["DATA_DIR"] = str(work_dir / "data")

@@ -41,10 +41,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO_ROOT, SERVER_URL, database_drop, database_recreate
+from _common import REPO_ROOT, SERVER_URL, database_drop, database_recreate, unique_database_name
 
 GSM8K = REPO_ROOT.parent / "shared" / "data" / "gsm8k" / "gsm8k_train.json"
-BENCH_DATABASE = "synthreview_bench_variants"
+BENCH_DATABASE = unique_database_name("synthreview_bench_variants")
 FULL_PROBLEMS = 600
 QUICK_PROBLEMS = 150
 FOUND_GOAL = 0.90
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "DATABASE_URL": f"{SERVER_URL}/{BENCH_DATABASE}",
             "DJANGO_SETTINGS_MODULE": "synthreview.settings",
-            "CELERY_BROKER_URL": "memory://",
+            "CELERY_BROKER_URL": "memory://localhost/",
             "CELERY_TASK_ALWAYS_EAGER": "False",
             "DATA_DIR": str(work_dir / "data"),
             "DEBUG": "False",
