@@ -71,3 +71,26 @@ def sample_records(data_dir: Path, *, samples: int, seed: int) -> list[Record]:
         raise SystemExit(f"--samples {samples:,}: the real data holds {len(distinct):,} distinct samples")
     random.Random(seed).shuffle(distinct)
     return distinct[:samples]
+
+
+def bulk_records(data_dir: Path, *, samples: int, seed: int) -> list[Record]:
+    """`samples` distinct records for the encode-free pass, which needs more than the real data holds:
+    past the distinct real records they repeat, each repeat's output tagged with its round so the
+    import keeps it (the texts' lengths stay those of real data)."""
+    distinct = distinct_records(data_dir)
+    random.Random(seed).shuffle(distinct)
+    records = distinct[:samples]
+    repeat = 1
+    while len(records) < samples:
+        records += [
+            Record(
+                input=record.input,
+                output=f"{record.output} ({repeat})",
+                origin=record.origin,
+                generator=record.generator,
+                template=record.template,
+            )
+            for record in distinct[: samples - len(records)]
+        ]
+        repeat += 1
+    return records

@@ -144,3 +144,95 @@ def load_samples(rows: int) -> None:
     for sample in Sample.objects.order_by("-id")[:3]:
         if sample.content_hash != content_hash(sample.input, sample.output):
             raise AssertionError(f"sample {sample.pk}: the bulk load's content hash differs from generation.hashing")
+
+
+# The eval set the export is gated by: real samples drawn from those in no split, frozen, then checked for leaks.
+EVAL_MEMBERS = 1000
+# Train-side samples given an eval member's vector (cosine 1, a near-duplicate leak), per member.
+LEAKS_PER_MEMBER = 5
+VECTOR_DIMENSION = 384
+VECTOR_CHUNK = 50_000
+VECTOR_SEED = 20
+
+
+def _vectors_load(project_id: int, rows: int, model_name: str, text_kind: str) -> None:
+    """A random unit vector per sample (distinct texts lie far apart), written by COPY: the encoder's
+    speed is another bench's, and the export only needs every sample to have its vector."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+    import psycopg
+
+    rng = np.random.default_rng(VECTOR_SEED)
+    now = datetime.now(UTC)
+    sql = "COPY reviews_sampleembedding (sample_id, project_id, model_name, text_kind, vector, created_at) FROM STDIN"
+    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
+        with conn.cursor().copy(sql) as copy:
+            for lo in range(1, rows + 1, VECTOR_CHUNK):
+                hi = min(lo + VECTOR_CHUNK - 1, rows)
+                vectors = rng.standard_normal((hi - lo + 1, VECTOR_DIMENSION), dtype=np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                for offset, vector in enumerate(vectors.astype("<f4")):
+                    copy.write_row((lo + offset, project_id, model_name, text_kind, vector.tobytes(), now))
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE reviews_sampleembedding")
+
+
+def eval_set_freeze(rows: int) -> dict[str, int]:
+    """Embed (stand-in vectors), draw and freeze an eval set of real samples, plant near-duplicate leaks of
+    its members, and run the leak check as the worker does after a freeze. Returns what the export must
+    then hold back."""
+    import psycopg
+    from django.db import connections
+
+    from reviews.models import EvalLeak, EvalSetMember
+    from reviews.services.embeddings import embedding_key
+    from reviews.services.eval_leaks import eval_leak_check
+    from reviews.services.eval_sets import eval_set_version_create, eval_split_draw
+    from synthreview.projects.access import ProjectAccess, SystemActor
+    from synthreview.projects.models import EmbeddingText, Project
+
+    started = time.perf_counter()
+    project = Project.objects.get(slug=PROJECT_SLUG)
+    # The prompt alone is the project's embedded text, so the leak check needs one vector per sample, not two.
+    project.embedding_text = EmbeddingText.INPUT
+    project.save(update_fields=["embedding_text"])
+    model_name, text_kind = embedding_key(project)
+    connections.close_all()
+    _vectors_load(project.pk, rows, model_name, text_kind)
+    embedded = time.perf_counter()
+    access = ProjectAccess.for_system(project, SystemActor("bench:export"))
+    members = min(EVAL_MEMBERS, rows // 200)
+    eval_split_draw(access, count=members, seed=VECTOR_SEED)
+    version = eval_set_version_create(access, note="bench: drawn at random from the real samples in no split")
+    member_ids = list(
+        EvalSetMember.objects.filter(version=version).order_by("sample_id").values_list("sample_id", flat=True)
+    )
+    planted: set[int] = set()
+    connections.close_all()
+    with psycopg.connect(f"{SERVER_URL}/{BENCH_DATABASE}") as conn:
+        for index, member in enumerate(member_ids):
+            targets = [1 + (member * 7919 + copy * 104_729 + index) % rows for copy in range(LEAKS_PER_MEMBER)]
+            targets = [t for t in targets if t not in member_ids and t not in planted]
+            planted.update(targets)
+            conn.execute(
+                "UPDATE reviews_sampleembedding e SET vector = m.vector FROM reviews_sampleembedding m "
+                "WHERE m.sample_id = %s AND m.text_kind = %s AND e.text_kind = %s AND e.sample_id = ANY(%s)",
+                (member, text_kind, text_kind, targets),
+            )
+        conn.commit()
+    planted_at = time.perf_counter()
+    check = eval_leak_check(version_id=version.pk, embed_missing=False)
+    leaked = set(EvalLeak.objects.filter(version=version).values_list("sample_id", flat=True))
+    if not planted <= leaked:
+        raise AssertionError(f"the leak check missed {len(planted - leaked):,} of the {len(planted):,} planted leaks")
+    if check.checked_through_id != rows:
+        raise AssertionError(f"the leak check stopped at sample {check.checked_through_id:,} of {rows:,}")
+    print(
+        f"eval set: v{version.version}, {members:,} real samples drawn and frozen; {len(planted):,} near-duplicates "
+        f"planted, {check.leaks_found:,} leaks found by the check through sample {check.checked_through_id:,} "
+        f"(vectors {embedded - started:.1f} s, draw and freeze and plant {planted_at - embedded:.1f} s, "
+        f"leak check {time.perf_counter() - planted_at:.1f} s)"
+    )
+    return {"version": version.pk, "members": members, "leaks": check.leaks_found, "checked_through": rows}

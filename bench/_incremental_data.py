@@ -271,7 +271,7 @@ def existing_project_load(
                         novelty[row],
                         real_id if real_id >= 0 else None,
                         round(float(real_sims[row]), 5) if real_id >= 0 else None,
-                        cluster_of.get(sample_id),
+                        int(cluster_of[row]) if cluster_of[row] >= 0 else None,
                         now,
                     )
                 )

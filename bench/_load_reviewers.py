@@ -37,7 +37,8 @@ VERDICT = "verdict POST (htmx)"
 SAMPLE_DETAIL = "sample detail"
 BROWSER = "browser, filtered"
 BROWSER_OLDER = "browser, older page (htmx)"
-PAGES = (QUEUE_PAGE, VERDICT, QUEUE_CARD, SAMPLE_DETAIL, BROWSER, BROWSER_OLDER)
+DASHBOARD = "dashboard (the lead)"
+PAGES = (QUEUE_PAGE, VERDICT, QUEUE_CARD, SAMPLE_DETAIL, BROWSER, BROWSER_OLDER, DASHBOARD)
 
 _SAMPLE = re.compile(rb'data-sample="(\d*)"')
 _ACTION = re.compile(rb'id="verdict-form" method="post" action="([^"]+/queue/(\d+)/verdict/)"')
@@ -47,6 +48,8 @@ _CATEGORY = re.compile(rb'name="error_category" value="([^"]+)"')
 _NEXT = re.compile(rb'id="next-link" href="([^"]+)"')
 _OLDER = re.compile(rb'<a href="\?([^"]+)" hx-get="[^"]*" data-testid="older"')
 _ROW = b'name="ids" value='
+# What synthreview.middleware.ServerTimingMiddleware adds when the server runs with SERVER_TIMING on.
+_SERVER_CPU = re.compile(r"cpu;dur=([0-9.]+)")
 
 
 class Stop(Exception):
@@ -68,12 +71,15 @@ class Card:
 @dataclass
 class PageFigures:
     times_ms: list[float] = field(default_factory=list)
+    # The server's CPU time per request (its Server-Timing header), where it sent one.
+    cpu_ms: list[float] = field(default_factory=list)
     errors: int = 0
     conflicts: int = 0  # 409 on a verdict: another reviewer changed the sample first
     problems: list[str] = field(default_factory=list)
 
     def add(self, other: PageFigures) -> None:
         self.times_ms += other.times_ms
+        self.cpu_ms += other.cpu_ms
         self.errors += other.errors
         self.conflicts += other.conflicts
         self.problems += other.problems[: max(0, 5 - len(self.problems))]
@@ -84,8 +90,15 @@ class PageFigures:
 
     def percentile(self, share: float) -> float:
         """Nearest rank, as bench/pages.py takes it."""
-        ordered = sorted(self.times_ms)
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else float("nan")
+        return nearest_rank(self.times_ms, share)
+
+    def cpu_percentile(self, share: float) -> float:
+        return nearest_rank(self.cpu_ms, share)
+
+
+def nearest_rank(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else float("nan")
 
 
 @dataclass
@@ -111,6 +124,7 @@ class Session:
         self.origin = f"https://127.0.0.1:{port}"
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookies: dict[str, str] = {}
+        self.server_cpu_ms: float | None = None  # the last answer's
 
     def request(
         self, method: str, path: str, *, form: dict[str, str] | None = None, htmx: bool = False, csrf: str = ""
@@ -134,6 +148,8 @@ class Session:
         except (OSError, http.client.HTTPException):
             self.connection.close()  # the next request opens a fresh connection
             raise
+        timing = _SERVER_CPU.search(response.headers.get("Server-Timing") or "")
+        self.server_cpu_ms = float(timing.group(1)) if timing else None
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 if morsel.value and morsel["max-age"] != "0":
@@ -159,12 +175,21 @@ class Session:
 class Reviewer:
     """Works the review queue in rounds: opens the queue page, gives VERDICTS_PER_ROUND verdicts with the
     card's form (on a conflict, skips to the next card as `j` does), opens the last sample's page, and
-    every BROWSE_EVERY rounds lists samples with a filter and follows its "older" pages."""
+    every BROWSE_EVERY rounds lists samples with a filter and follows its "older" pages; a lead then
+    opens the dashboard too."""
 
     def __init__(
-        self, *, index: int, user_id: int, session: Session, slug: str, generator_ids: list[int], ledger: Ledger
+        self,
+        *,
+        index: int,
+        user_id: int,
+        session: Session,
+        slug: str,
+        generator_ids: list[int],
+        ledger: Ledger,
+        lead: bool = False,
     ) -> None:
-        self.index, self.user_id, self.session = index, user_id, session
+        self.index, self.user_id, self.session, self.lead = index, user_id, session, lead
         self.base = f"/p/{slug}"
         self.generator_ids = generator_ids
         self.ledger = ledger
@@ -199,6 +224,8 @@ class Reviewer:
             self._get(SAMPLE_DETAIL, f"{self.base}/samples/{sample_id}/", expect=f"Sample #{sample_id}<".encode())
         if self.round % BROWSE_EVERY == 0:
             self._browse()
+            if self.lead:
+                self._get(DASHBOARD, f"{self.base}/dashboard/", expect=b"<h1>Dashboard</h1>")
 
     def _timed(
         self,
@@ -225,6 +252,8 @@ class Reviewer:
                     self.ledger.unanswered += 1
             return None
         self.figures[page].times_ms.append((time.perf_counter() - started) * 1000)
+        if self.session.server_cpu_ms is not None:
+            self.figures[page].cpu_ms.append(self.session.server_cpu_ms)
         if page == VERDICT and status == 409:
             self.figures[page].conflicts += 1
         elif not 200 <= status < 400:

@@ -31,6 +31,7 @@ from _pages_sql import (
     INSERT_SIMILARITY,
     INSERT_VERDICT_LOG,
     INSERT_VERDICTS,
+    LINK_AUDIT_SAMPLES,
     REASSIGN_CLUSTERS,
     RESOLVE_GROUPS,
     REVIEWERS,
@@ -48,6 +49,7 @@ INSERT_CHUNK = 100_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 LOADED_TABLES = (
     "generation_sample",
+    "projects_auditlogsample",
     "generation_samplecount",
     "generation_sampleflag",
     "reviews_samplesimilarity",
@@ -239,6 +241,7 @@ def load_samples(
         conn.execute(INSERT_GROUP_MEMBERS, span)
         conn.execute(RESOLVE_GROUPS, span)
         conn.execute(INSERT_GROUP_LOG, span)
+        conn.execute(LINK_AUDIT_SAMPLES, span)
         conn.execute("DELETE FROM generation_samplecount WHERE project_id = %(project)s", span)
         conn.execute(SAMPLE_COUNTS, span)
         conn.commit()

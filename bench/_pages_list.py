@@ -6,8 +6,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from _pages_data import SEARCH_WORDS, Fixture  # bench/ is on sys.path as the script's folder
+from _pages_sql import CHECK_NAMES as CHECKS
 
 
 @dataclass(frozen=True)
@@ -16,11 +18,14 @@ class Page:
     url: Callable[[random.Random], str]
     check: Callable[[bytes, str], str | None]  # a problem with the response, or None
     judged: bool = True
+    # For a POST: the form for this URL, read before the clock starts (a verdict needs the sample's revision).
+    form: Callable[[str], dict[str, Any]] | None = None
 
 
 def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
     base = f"/p/{fixture.slug}"
     generators = fixture.generator_ids
+    template_ids, pending_ids = _templates_and_pending(fixture, total=total)
 
     def queue(order: str) -> Callable[[random.Random], str]:
         def url(rng: random.Random) -> str:
@@ -42,6 +47,25 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
     def filtered(rng: random.Random) -> str:
         return f"generator={rng.choice(generators)}&status=pending"
 
+    def rare(rng: random.Random) -> str:
+        # Under 0.1% of the samples each: what a lead narrows down to before a bulk action.
+        choice = rng.randrange(4)
+        if choice == 0:
+            return f"generator={rng.choice(generators)}&flag={rng.choice(CHECKS)}&verdict=wrong"
+        if choice == 1:
+            return f"flag={rng.choice(CHECKS)}&status=rejected&origin=synthetic"
+        if choice == 2:
+            return f"template={rng.choice(template_ids)}&verdict=unsure&flag={rng.choice(CHECKS)}"
+        # None at all: real samples are never rejected here, and the walk to prove it is the longest.
+        return "origin=real&status=rejected"
+
+    def text(rng: random.Random) -> str:
+        word = rng.choice(SEARCH_WORDS)
+        return f"q={word}" if rng.random() < 0.5 else f"q={word}&generator={rng.choice(generators)}"
+
+    def pending_sample(rng: random.Random) -> int:
+        return rng.choice(pending_ids)
+
     def noise_floor(rng: random.Random) -> str:
         # The page as it opens, or with two generators compared (Fisher's exact test on the pooled counts).
         if rng.random() < 0.5:
@@ -61,12 +85,26 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
             lambda rng: f"{base}/samples/?{filtered(rng)}&after={deep(rng)}",
             _rows(at_least=1),
         ),
+        Page("browser, rare filters", lambda rng: f"{base}/samples/?{rare(rng)}", _rows(at_least=0)),
+        Page("browser, text search", lambda rng: f"{base}/samples/?{text(rng)}", _rows(at_least=1)),
         Page(
-            "browser, text search",
-            lambda rng: f"{base}/samples/?q={rng.choice(SEARCH_WORDS)}",
+            "browser, text + flag",
+            lambda rng: f"{base}/samples/?q={rng.choice(SEARCH_WORDS)}&flag={rng.choice(CHECKS)}",
             _rows(at_least=0),
-            judged=False,
         ),
+        Page(
+            "bulk confirm",
+            lambda rng: f"{base}/samples/bulk/?{rare(rng)}&action=reject",
+            _has(b'data-testid="bulk-count"'),
+        ),
+        Page(
+            "verdict POST",
+            lambda rng: f"{base}/queue/{pending_sample(rng)}/verdict/",
+            _has(b"data-sample="),
+            form=_verdict_form,
+        ),
+        Page("audit log", lambda rng: f"{base}/audit-log/", _has(b'data-testid="csv-link"')),
+        Page("similarity, map", lambda rng: f"{base}/similarity/?tab=map", _has(b'data-testid="map-note"')),
         Page("sample detail", lambda rng: f"{base}/samples/{rng.randint(1, total)}/", _detail),
         Page("similarity, groups", lambda rng: f"{base}/similarity/", _has(b'data-testid="group"')),
         Page(
@@ -93,6 +131,32 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
         ),
         Page("audits, list", lambda rng: f"{base}/audits/", _has(b'data-testid="audit-table"')),
     ]
+
+
+def _templates_and_pending(fixture: Fixture, *, total: int) -> tuple[list[int], list[int]]:
+    """The project's templates, and pending samples outside any audit for the verdict POSTs to judge
+    (an open audit's item takes verdicts only in the audit)."""
+    from generation.models import PromptTemplate, Sample
+    from reviews.models import AuditItem
+
+    rng = random.Random(total)
+    templates = sorted(PromptTemplate.objects.filter(project_id=fixture.project_id).values_list("id", flat=True))
+    candidates = rng.sample(range(1, total + 1), min(total, 3000))
+    pending = set(
+        Sample.objects.filter(project_id=fixture.project_id, status="pending", pk__in=candidates).values_list(
+            "id", flat=True
+        )
+    )
+    pending -= set(AuditItem.objects.filter(sample_id__in=pending).values_list("sample_id", flat=True))
+    return templates, sorted(pending)
+
+
+def _verdict_form(url: str) -> dict[str, Any]:
+    """A lead's "correct" on the sample the URL names, at its current revision (read before timing)."""
+    from generation.models import Sample
+
+    pk = int(url.rstrip("/").split("/")[-2])
+    return {"value": "correct", "revision": Sample.objects.only("revision").get(pk=pk).revision, "order": "oldest"}
 
 
 def _has_card(content: bytes, url: str) -> str | None:

@@ -5,7 +5,8 @@ runs it."""
 from __future__ import annotations
 
 REVIEWERS = ("lead", "expert-a", "expert-b")
-CHECK_NAMES = ("math_final_number", "json_schema", "max_length", "refusal")
+# Names the automated checks register (generation.checks), so the browser's flag filter offers them.
+CHECK_NAMES = ("math-answer", "json", "length-outlier", "refusal")
 CHECK_REASONS = (
     "The final number does not match the reference answer.",
     "The output is not valid JSON for the template's schema.",
@@ -278,6 +279,14 @@ SELECT %(project)s, %(lead)s, 'samples.bulk_reject', 'bulk', '',
 FROM generation_sample
 WHERE project_id = %(project)s AND id BETWEEN %(start)s AND %(start)s + 2500 AND status = 'rejected'
 HAVING count(*) > 0
+"""
+
+# What audit_log_record(samples=...) writes beside each entry: a sample's history reads these links.
+LINK_AUDIT_SAMPLES = """
+INSERT INTO projects_auditlogsample (entry_id, sample_id)
+SELECT l.id, x::bigint FROM reviews_auditlog l CROSS JOIN LATERAL jsonb_array_elements_text(l.details->'sample_ids') x
+WHERE l.project_id = %(project)s AND l.object_type IN ('bulk', 'reviews.duplicategroup') AND l.details ? 'sample_ids'
+ON CONFLICT DO NOTHING
 """
 
 SAMPLE_COUNTS = """

@@ -311,7 +311,16 @@ class Sample(models.Model):
             models.Index(fields=["run", "id"], name="sample_run_id", condition=Q(run__isnull=False)),
             # The eval split is small; the governance pages read it without scanning a million rows.
             models.Index(fields=["project", "id"], name="sample_eval_split", condition=Q(split="eval")),
+            # The sample browser's lineage filters, newest first: a rare value is an index range,
+            # not a walk of the whole project checking each row (built concurrently, migration 0013).
+            models.Index(fields=["project", "generator", "id"], name="sample_project_generator_id"),
+            models.Index(fields=["project", "template_version", "id"], name="sample_project_template_id"),
+            models.Index(fields=["project", "origin", "status", "id"], name="sample_project_origin_status"),
+            models.Index(fields=["project", "split", "id"], name="sample_project_split_id", condition=~Q(split="")),
         ]
+        # On PostgreSQL the table also has search_vector, a stored tsvector of input and output with a
+        # GIN index (migration 0013), which generation.selectors.text_search reads; the model leaves it
+        # out, so no query carries it and no write names it.
 
     def __str__(self) -> str:
         return f"sample {self.pk}"

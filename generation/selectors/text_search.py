@@ -7,38 +7,29 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-# Must match the expression of the GIN index in migration 0004 exactly, or
-# PostgreSQL cannot use the index.
-_TSVECTOR = "to_tsvector('english'::regconfig, input || ' ' || output)"
-# The matches come from the GIN index alone. OFFSET 0 keeps PostgreSQL from
-# pulling the subquery up into a walk of the id index that computes to_tsvector
-# row by row: it underrates that function, and for a rare word such a walk read
-# most of a 1M-sample project (3 s) where the index finds the matches in ms.
-_MATCHING_IDS = (
-    f"SELECT id FROM generation_sample WHERE project_id = %s "
-    f"AND {_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, %s) OFFSET 0"
-)
+# generation_sample.search_vector is a stored generated column (migration
+# sample_search_vector), to_tsvector('english', input || ' ' || output), with a
+# GIN index. Stored, the test per row costs microseconds, so PostgreSQL may walk
+# the id index for a common word (the newest 50 of 20,000 matches are a few
+# thousand rows away) and read the GIN index for a rare one; its statistics on
+# the column's lexemes tell it which. Computing to_tsvector row by row took
+# ~50 µs a sample and made the walk a trap for rare words.
+# Unqualified: a queryset used as a subquery renames its tables, and no other table has the column.
+_MATCHES = "search_vector @@ websearch_to_tsquery('english'::regconfig, %s)"
 
 
 def samples_matching_text(queryset: QuerySet, text: str, *, project_id: int) -> QuerySet:
-    text = text.strip()
-    if not text:
-        return queryset
-    if connection.vendor == "postgresql":
-        return queryset.filter(pk__in=RawSQL(_MATCHING_IDS, (project_id, text)))
-    return queryset.filter(Q(input__icontains=text) | Q(output__icontains=text))
+    """The samples whose input or output holds the words of `text`: stemmed and case-blind on
+    PostgreSQL ("apples" finds "Apple"), a substring elsewhere. `project_id` is kept for callers;
+    the queryset is already scoped to the project."""
+    return rows_matching_text(queryset, text)
 
 
 def rows_matching_text(queryset: QuerySet, text: str) -> QuerySet:
-    """The same match, tested row by row: for a queryset already cut to a few known ids (a
-    semantic search's candidates), where reading every match from the index would cost more
-    than a common word's thousands of ids."""
     text = text.strip()
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        matches = RawSQL(
-            f"{_TSVECTOR} @@ websearch_to_tsquery('english'::regconfig, %s)", (text,), output_field=BooleanField()
-        )
+        matches = RawSQL(_MATCHES, (text,), output_field=BooleanField())
         return queryset.alias(text_matches=matches).filter(text_matches=True)
     return queryset.filter(Q(input__icontains=text) | Q(output__icontains=text))

@@ -23,6 +23,7 @@ from reviews.models.quality import (  # noqa: F401
     QualityThreshold,
     SnapshotScope,
 )
+from reviews.models.queue import QueueClaim  # noqa: F401
 from reviews.models.search import SearchStatus, SimilaritySearch  # noqa: F401
 from reviews.models.similarity import (  # noqa: F401
     Cluster,

@@ -169,6 +169,9 @@ class Verdict(models.Model):
         indexes = [
             models.Index(fields=["reviewer", "-created_at"], name="verdict_reviewer_recent"),
             models.Index(fields=["reviewer", "-updated_at"], name="verdict_reviewer_updated"),
+            # The sample browser's verdict filter ("has a wrong verdict") from the index alone, without
+            # reading the verdict rows the sample_id index points at (built concurrently, migration 0013).
+            models.Index(fields=["sample", "value"], name="verdict_sample_value"),
         ]
 
     def __str__(self) -> str:

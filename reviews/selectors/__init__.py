@@ -1,6 +1,7 @@
 """Reads of the reviews app, split by feature."""
 
 from reviews.selectors.browser import (  # noqa: F401
+    COUNT_CAP,
     PAGE_SIZE,
     CountFigure,
     SamplePage,
@@ -9,6 +10,7 @@ from reviews.selectors.browser import (  # noqa: F401
     sample_page,
     sample_row_page,
     samples_count,
+    samples_count_known,
     samples_filtered,
     samples_member_set,
     similar_samples,

@@ -8,20 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, Func, JSONField, OuterRef, QuerySet, Sum
 
-from generation.models import Sample, SampleFlag
+from generation.models import PromptTemplateVersion, Sample, SampleFlag
 from generation.selectors.text_search import samples_matching_text
 from reviews.models import DuplicateGroupMember, SampleSimilarity, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from reviews.similarity.membership import MemberSet
-from synthreview.projects.models import AuditLog, Project
+from synthreview.projects.models import AuditLog, AuditLogSample, Project
 from synthreview.projects.selectors.counters import sample_count
 
 PAGE_SIZE = 50
-# Counting matches stops here; past it the page shows the planner's estimate.
+# Counting matches stops here: past it the page says "more than 1,000".
 COUNT_CAP = 1000
+# Where PostgreSQL expects at least this many matches the page shows its estimate and counts
+# nothing: a count of matches spread thinly over a million samples reads most of them.
+ESTIMATE_FROM = 2 * COUNT_CAP
 # Filters the per-project counters answer exactly.
 _COUNTER_FILTERS = {"origin", "status"}
 
@@ -36,12 +39,18 @@ def samples_filtered(project: Project, filters: dict[str, Any], *, blinding: Bli
         "split": "split",
         "generator": "generator",
         "run": "run",
-        "template": "template_version__template",
     }
     for key, lookup in simple.items():
         value = filters.get(key)
         if value not in (None, ""):
             queryset = queryset.filter(**{lookup: value})
+    if filters.get("template") not in (None, ""):
+        # The template's versions (a handful) as a list: the samples' own column then meets
+        # the (project, template_version, id) index, where a join to the versions would not.
+        versions = list(
+            PromptTemplateVersion.objects.filter(template_id=filters["template"]).values_list("id", flat=True)
+        )
+        queryset = queryset.filter(template_version__in=versions)
     verdict = filters.get("verdict")
     if verdict == "none":
         queryset = queryset.filter(~Exists(Verdict.objects.filter(sample=OuterRef("pk"))))
@@ -71,51 +80,128 @@ class SamplePage:
     rows: list[Sample]
     newer: int | None  # cursor for the page before (larger ids)
     older: int | None  # cursor for the page after (smaller ids)
+    # The first page, and nothing after it: the rows are every match, so they are the count.
+    complete: bool = False
+    # How many matches the page read while fetching its ids (up to `count_up_to` + 1), when asked to.
+    counted: int | None = None
 
 
 def sample_page(
-    queryset: QuerySet[Sample], *, after: int | None = None, before: int | None = None, size: int = PAGE_SIZE
+    queryset: QuerySet[Sample],
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    size: int = PAGE_SIZE,
+    count_up_to: int = 0,
 ) -> SamplePage:
-    """Newest first, by keyset on id: `after` continues below an id, `before` goes back above one."""
-    queryset = queryset.select_related(*LINEAGE_RELATED, "similarity")
+    """Newest first, by keyset on id: `after` continues below an id, `before` goes back above one.
+
+    The page's ids come first, from the filters alone; then those rows with their lineage. With
+    the five lineage joins in the same query PostgreSQL plans the joins and the filters together,
+    and for a rare combination chose a parallel scan of the project over the indexes (~1 s).
+
+    With `count_up_to`, the first page reads that many ids and more, and counts them: for a rare
+    filter PostgreSQL gathers and sorts every match for one page anyway, and a separate count
+    would gather them again (samples_count_known says when)."""
     if before is not None:
-        rows = list(queryset.filter(pk__gt=before).order_by("id")[: size + 1])
-        has_newer = len(rows) > size
-        rows = list(reversed(rows[:size]))
+        ids = list(queryset.filter(pk__gt=before).order_by("id").values_list("id", flat=True)[: size + 1])
+        has_newer = len(ids) > size
+        rows = _with_lineage(queryset, ids[:size])[::-1]
         return SamplePage(rows, rows[0].pk if rows and has_newer else None, rows[-1].pk if rows else None)
     if after is not None:
         queryset = queryset.filter(pk__lt=after)
-    rows = list(queryset.order_by("-id")[: size + 1])
-    has_older = len(rows) > size
-    rows = rows[:size]
+    counting = after is None and count_up_to > size
+    ids = list(queryset.order_by("-id").values_list("id", flat=True)[: (count_up_to if counting else size) + 1])
+    has_older = len(ids) > size
+    rows = _with_lineage(queryset, ids[:size])
     return SamplePage(
-        rows, rows[0].pk if rows and after is not None else None, rows[-1].pk if rows and has_older else None
+        rows,
+        rows[0].pk if rows and after is not None else None,
+        rows[-1].pk if rows and has_older else None,
+        complete=after is None and not has_older,
+        counted=len(ids) if counting else None,
     )
+
+
+def _with_lineage(queryset: QuerySet[Sample], ids: list[int]) -> list[Sample]:
+    """The samples with these ids, in this order, with what a row of the list shows."""
+    if not ids:
+        return []
+    found = queryset.model.objects.select_related(*LINEAGE_RELATED, "similarity").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+EXACT, ESTIMATED, CAPPED = "exact", "estimated", "capped"
 
 
 @dataclass(frozen=True)
 class CountFigure:
     value: int
-    exact: bool
+    kind: str = EXACT  # EXACT; ESTIMATED: the planner's guess; CAPPED: at least `value + 1`
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == EXACT
 
     def __str__(self) -> str:
-        return f"{self.value:,}" if self.exact else f"about {self.value:,}"
+        if self.kind == ESTIMATED:
+            return f"about {_two_figures(self.value):,}"
+        if self.kind == CAPPED:
+            return f"more than {self.value:,}"
+        return f"{self.value:,}"
+
+
+def _two_figures(value: int) -> int:
+    """An estimate shown as no more precise than it is: 12,345 as 12,000."""
+    digits = len(str(value))
+    return value if digits <= 2 else round(value, 2 - digits)
 
 
 def samples_count(
-    project: Project, filters: dict[str, Any], queryset: QuerySet[Sample], *, blinding: Blinding = SEES_ALL
+    project: Project,
+    filters: dict[str, Any],
+    queryset: QuerySet[Sample],
+    *,
+    blinding: Blinding = SEES_ALL,
+    page: SamplePage | None = None,
 ) -> CountFigure:
-    """Exact from the counters when they can answer, exact up to COUNT_CAP
-    otherwise, and past the cap PostgreSQL's row estimate."""
+    """Exact from the counters when they can answer, or from `page` when it holds every match.
+    Otherwise, on PostgreSQL, the planner's estimate where it expects ESTIMATE_FROM matches or
+    more; else a count that stops past COUNT_CAP (or the ids `page` counted up to it): exact up
+    to it, "more than" it beyond."""
+    if _counters_answer(filters, blinding):
+        return CountFigure(sample_count(project.pk, origin=filters.get("origin"), status=filters.get("status")))
+    if page is not None and page.complete:
+        return CountFigure(len(page.rows))
+    if page is not None and page.counted is not None:
+        return _capped(page.counted)
+    known = samples_count_known(project, filters, queryset, blinding=blinding)
+    return known if known is not None else _capped(queryset.order_by()[: COUNT_CAP + 1].count())
+
+
+def _capped(found: int) -> CountFigure:
+    """A count of at most COUNT_CAP + 1 matches, as the page says it."""
+    return CountFigure(found) if found <= COUNT_CAP else CountFigure(COUNT_CAP, CAPPED)
+
+
+def _counters_answer(filters: dict[str, Any], blinding: Blinding) -> bool:
     used = {key for key, value in filters.items() if value not in (None, "", [])}
     # The counters count held items too, which the filtered rows leave out for a blinded reader.
-    if used <= _COUNTER_FILTERS and not blinding.excludes_from(filters):
-        counted = sample_count(project.pk, origin=filters.get("origin"), status=filters.get("status"))
-        return CountFigure(counted, exact=True)
-    capped = queryset.order_by()[: COUNT_CAP + 1].count()
-    if capped <= COUNT_CAP:
-        return CountFigure(capped, exact=True)
-    return CountFigure(max(_planner_estimate(queryset), COUNT_CAP), exact=False)
+    return used <= _COUNTER_FILTERS and not blinding.excludes_from(filters)
+
+
+def samples_count_known(
+    project: Project, filters: dict[str, Any], queryset: QuerySet[Sample], *, blinding: Blinding = SEES_ALL
+) -> CountFigure | None:
+    """The count when it costs no counting: from the counters, or PostgreSQL's estimate where it
+    expects ESTIMATE_FROM matches or more. None: the matches are to be counted, up to COUNT_CAP."""
+    if _counters_answer(filters, blinding):
+        return CountFigure(sample_count(project.pk, origin=filters.get("origin"), status=filters.get("status")))
+    if connection.vendor == "postgresql":
+        estimate = _planner_estimate(queryset)
+        if estimate >= ESTIMATE_FROM:
+            return CountFigure(estimate, ESTIMATED)
+    return None
 
 
 def samples_member_set(queryset: QuerySet[Sample]) -> MemberSet:
@@ -126,9 +212,7 @@ def samples_member_set(queryset: QuerySet[Sample]) -> MemberSet:
 
 
 def _planner_estimate(queryset: QuerySet[Sample]) -> int:
-    if connection.vendor != "postgresql":
-        return COUNT_CAP
-    plan = json.loads(queryset.order_by().explain(format="json"))
+    plan = json.loads(queryset.order_by().values("id").explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
@@ -150,6 +234,18 @@ def similar_samples(project: Project, sample_id: int, *, blinding: Blinding = SE
     return [(found[i], s) for i, s in pairs if i in found]
 
 
+class _DetailsWithoutSampleIds(Func):
+    """An entry's details less its `sample_ids`: a bulk action lists tens of thousands of ids,
+    which the history never shows, so the database keeps them rather than send and parse them."""
+
+    arity = 1
+    output_field = JSONField()
+    template = "json_remove(%(expressions)s, '$.sample_ids')"
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s - 'sample_ids')", **extra_context)
+
+
 def sample_history(sample: Sample, *, limit: int = 50, blinding: Blinding = SEES_ALL) -> list[AuditLog]:
     """The audit-log entries about this sample: its own, and the bulk actions and group decisions that
     listed it. Of a held sample, only the reader's own entries (others' say its verdicts and gold-ness)."""
@@ -158,14 +254,18 @@ def sample_history(sample: Sample, *, limit: int = 50, blinding: Blinding = SEES
         .select_related("actor")
         .order_by("-id")[:limit]
     )
-    # Bulk actions and group decisions list the samples they changed in details["sample_ids"].
-    bulk = AuditLog.objects.filter(
-        project_id=sample.project_id, object_type__in=["bulk", "reviews.duplicategroup"]
-    ).select_related("actor")
-    if connection.vendor == "postgresql":
-        listed = list(bulk.filter(details__sample_ids__contains=[sample.pk]).order_by("-id")[:limit])
-    else:
-        listed = [entry for entry in bulk.order_by("-id")[:500] if sample.pk in entry.details.get("sample_ids", [])]
+    # Bulk actions and group decisions reach the sample through their links to it: an index lookup
+    # on the sample, whatever the number and size of the project's other bulk actions.
+    newest_links = AuditLogSample.objects.filter(sample_id=sample.pk).order_by("-entry_id").values("entry_id")[:limit]
+    listed: list[AuditLog] = list(
+        AuditLog.objects.filter(pk__in=newest_links, project_id=sample.project_id)
+        .select_related("actor")
+        .defer("details")
+        .annotate(shown_details=_DetailsWithoutSampleIds("details"))
+        .order_by("-id")
+    )
+    for entry in listed:
+        entry.details = entry.shown_details  # type: ignore[attr-defined]  # the annotation above
     entries = sorted(own + listed, key=lambda entry: entry.pk, reverse=True)[:limit]
     return blinding.own_only(sample.pk, entries, author="actor_id")
 

@@ -6,16 +6,17 @@ the gates judge, the manifest's figures and the rows written agree.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, abc
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
     CharField,
     Count,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -125,15 +126,22 @@ def export_selection_counts(export: Export, marks: list[int] | None = None) -> t
     return groups, held_back
 
 
-def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
+def _included(export: Export) -> QuerySet[Sample]:
+    """The samples the file holds: the eval set's members, or the train selection less every held-back one."""
     if export.split == ExportSplit.EVAL:
-        query = Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
-    else:
-        query, held = _train_selection(export)
-        for condition in held.values():
-            query = query.exclude(condition)
+        return Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
+    query, held = _train_selection(export)
+    for condition in held.values():
+        query = query.exclude(condition)
+    return query
+
+
+def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
     return (
-        query.annotate(metadata_text=Cast("metadata", output_field=TextField())).order_by("id").values_list(*ROW_FIELDS)
+        _included(export)
+        .annotate(metadata_text=Cast("metadata", output_field=TextField()))
+        .order_by("id")
+        .values_list(*ROW_FIELDS)
     )
 
 
@@ -147,7 +155,7 @@ def export_template_versions(project: Project) -> dict[int, tuple[str, int]]:
     }
 
 
-def export_rows(export: Export, names: dict, versions: dict, models: dict) -> Iterator[tuple]:
+def export_rows(export: Export, names: dict, versions: dict, models: dict) -> abc.Iterator[tuple]:
     """The included samples in sample id order, each with its lineage spelled out, as the writers take them."""
     generator_names, run_names = names["generator"], names["run"]
     for (
@@ -182,6 +190,82 @@ def export_rows(export: Export, names: dict, versions: dict, models: dict) -> It
             content_hash,
             metadata,
         )
+
+
+# One JSONL line per sample, as reviews.governance.writers.jsonl_line writes it: row_to_json names the
+# keys after the columns, in their order, with no spaces; writes None as null, a boolean as true or
+# false and an integer as its digits; and escapes a text exactly as Python's json module does with
+# ensure_ascii off (the two-character escapes for \b \f \n \r \t " and \\, \u00xx for the other control
+# characters, everything else as it is). The ORDER BY is outside the selection, so the planner may
+# build the lines in parallel workers and merge them in id order.
+_JSONL_SQL = """SELECT row_to_json(line) FROM (
+    SELECT r.id, r.input, r.output, r.label, r.origin, r.origin = %s AS synthetic, r.generator_name AS generator,
+           r.generator_model, r.template_name AS template, r.template_number AS template_version,
+           r.run_name AS run, r.generation_depth, nullif(r.split, '') AS split, r.content_hash,
+           r.metadata_text AS metadata
+    FROM ({selection}) AS r
+) AS line ORDER BY line.id"""
+# COPY's CSV format writes a value as it is unless it holds the delimiter, the quote, CR or LF. A JSON
+# line holds none of these (JSON escapes every control character), so each row comes out as its line
+# and "\n", byte for byte; the text format would double every backslash instead.
+_COPY_OPTIONS = "(FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+# Bytes handed on at a time: a few hundred lines, so the memory stays bounded whatever the export's size.
+JSONL_CHUNK_BYTES = 1 << 20
+
+
+def export_jsonl_copy_sql(export: Export) -> tuple[str, tuple]:
+    """PostgreSQL only: a COPY ... TO STDOUT whose output is the export's JSONL file, built by the database.
+
+    The selection is the same queryset the Python path reads (held-back samples left out by anti-joins in
+    the same query) and the lineage names come from joins, so both paths write the same bytes."""
+    rows = _included(export).values(
+        "id",
+        "input",
+        "output",
+        "label",
+        "origin",
+        "generation_depth",
+        "split",
+        "content_hash",
+        generator_name=F("generator__name"),
+        generator_model=F("generator__model_name"),
+        template_name=F("template_version__template__name"),
+        template_number=F("template_version__version"),
+        run_name=F("run__name"),
+        metadata_text=Cast("metadata", output_field=TextField()),
+    )
+    selection, params = rows.order_by().query.sql_with_params()
+    sql = f"COPY ({_JSONL_SQL.format(selection=selection)}) TO STDOUT WITH {_COPY_OPTIONS}"
+    return sql, (Origin.SYNTHETIC, *params)
+
+
+def export_jsonl_chunks(export: Export) -> abc.Generator[tuple[bytes, int]]:
+    """PostgreSQL only: the export's JSONL file as (bytes, lines in them), about JSONL_CHUNK_BYTES at a time,
+    streamed from one COPY on the caller's connection (and so inside its snapshot)."""
+    sql, params = export_jsonl_copy_sql(export)
+    with connection.cursor() as cursor:
+        # The planner prices a line at one function call, so it keeps the work in one process; a line
+        # costs far more than handing it to the leader, so let parallel workers build them.
+        cursor.execute("SET LOCAL parallel_setup_cost = 0")
+        cursor.execute("SET LOCAL parallel_tuple_cost = 0")
+        yield from _copy_chunks(cursor, sql, params)
+        cursor.execute("RESET parallel_setup_cost")
+        cursor.execute("RESET parallel_tuple_cost")
+
+
+def _copy_chunks(cursor: Any, sql: str, params: tuple) -> abc.Iterator[tuple[bytes, int]]:
+    with cursor.cursor.copy(sql, params) as copy:
+        parts: list[bytes] = []
+        size = 0
+        # COPY sends one message per row.
+        for row in copy:
+            parts.append(row)
+            size += len(row)
+            if size >= JSONL_CHUNK_BYTES:
+                yield b"".join(parts), len(parts)
+                parts, size = [], 0
+        if parts:
+            yield b"".join(parts), len(parts)
 
 
 def _leaks_held_back(export: Export) -> dict | None:

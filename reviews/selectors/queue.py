@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from generation.models import Sample, SampleFlag, SampleStatus
-from reviews.models import Verdict
+from reviews.models import QueueClaim, Verdict
 from reviews.selectors.blinding import SEES_ALL, Blinding
+from reviews.selectors.sample_view import LINEAGE_RELATED
 from synthreview.projects.models import Project
 from synthreview.projects.params import finite_float_or_none, non_negative_int_or_none
 from synthreview.projects.selectors.counters import sample_count
@@ -74,7 +76,10 @@ def _pending_for(
     mine = Verdict.objects.filter(sample=OuterRef("pk"), reviewer=reviewer, audit__isnull=True)
     if verdicts is not None:
         mine = mine.filter(verdicts)
-    pending = Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine))
+    # A sample on another reviewer's card (a claim that still runs) is theirs for now: the queue passes
+    # it by, so reviewers working one queue at once see different samples.
+    held = QueueClaim.objects.filter(sample=OuterRef("pk"), expires_at__gt=timezone.now()).exclude(reviewer=reviewer)
+    pending = Sample.objects.filter(project=project, status=SampleStatus.PENDING).filter(~Exists(mine), ~Exists(held))
     # A held audit item is reviewed blind in its audit; here its place in a "flagged first" or
     # "lowest novelty" order would tell what the audit hides.
     return pending.exclude(pk__in=blinding.held) if blinding.held else pending
@@ -129,8 +134,11 @@ def _find(
         if bound is not None:
             queryset = queryset.filter(_beyond(segment.fields, bound.values, forward=forward))
         ordering = segment.fields if forward else tuple(f"-{f}" for f in segment.fields)
-        sample = queryset.order_by(*ordering).first()
-        if sample is not None:
+        # The id alone, then the sample with its lineage by primary key: the keyset query stays narrow, and
+        # the card's generator, template and run come in one query instead of one each as it renders.
+        found = queryset.order_by(*ordering).values_list("pk", flat=True).first()
+        sample = Sample.objects.select_related(*LINEAGE_RELATED).filter(pk=found).first() if found else None
+        if sample is not None:  # None too where the sample was deleted in between
             return sample
     return None
 
@@ -176,7 +184,7 @@ def queue_cursor_of(
 
 def queue_sample_of(project: Project, sample_id: int) -> Sample | None:
     """A sample of the project by id, or None; the queue falls back to it at either end."""
-    return Sample.objects.filter(project=project, pk=sample_id).first()
+    return Sample.objects.select_related(*LINEAGE_RELATED).filter(project=project, pk=sample_id).first()
 
 
 def queue_pending_estimate(project: Project) -> int:

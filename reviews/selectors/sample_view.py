@@ -69,7 +69,8 @@ def sample_view(sample: Sample, *, neighbour_limit: int = 5, blinding: Blinding 
         wanted = [i for i, _ in pairs]
         if similarity.nearest_real_id:
             wanted.append(similarity.nearest_real_id)
-        found = Sample.objects.select_related(*LINEAGE_RELATED).filter(project_id=sample.project_id).in_bulk(wanted)
+        # Their generator only (the API names it); the pages show origin, status and text.
+        found = Sample.objects.select_related("generator").filter(project_id=sample.project_id).in_bulk(wanted)
         blinding.mark(found.values())
         view.neighbours = [Neighbour(found[i], s) for i, s in pairs if i in found]
         if blinding.hides(similarity.nearest_real_id):

@@ -108,5 +108,6 @@ def samples_bulk_set_status(
                 "status": status,
                 "sample_ids": changed,
             },
+            samples=changed,
         )
     return BulkResult(matched=len(ids), changed=len(changed), log_id=entry.pk)

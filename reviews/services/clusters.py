@@ -10,8 +10,9 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Count
 
-from generation.models import Sample
+from generation.models import Generator, PromptTemplate, Sample
 from reviews.models import Cluster, SampleSimilarity
+from reviews.services.similarity_io import SampleFacts, sample_facts_load
 from reviews.similarity.grouping import (
     cluster_count,
     distinctive_terms,
@@ -36,31 +37,45 @@ JOIN_SLACK = 2.0
 
 
 def clusters_build(
-    *, project: Project, ids: np.ndarray, vectors: np.ndarray, real_index: VectorIndex | None, centroid_path: Path
-) -> tuple[dict[int, int], int, int]:
-    """Cluster, describe and store; returns ({sample id: cluster pk}, clusters, low-novelty clusters)."""
+    *,
+    project: Project,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    real_index: VectorIndex | None,
+    centroid_path: Path,
+    facts: SampleFacts | None = None,
+) -> tuple[np.ndarray, int, int]:
+    """Cluster, describe and store; returns (each sample's cluster pk, aligned with ids, -1 for
+    none; clusters; low-novelty clusters). `facts`: the project's, when the caller has them."""
+    cluster_ids = np.full(len(ids), -1, dtype=np.int64)
     k = cluster_count(len(ids))
     if k < 2:
         with transaction.atomic():
             Cluster.objects.filter(project=project).delete()
-        return {}, 0, 0
+        return cluster_ids, 0, 0
     centroids = kmeans_centroids(vectors, k)
     labels, similarity_to_centroid = assign(vectors, centroids)
     normalised = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     centroid_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(centroid_path, normalised)
+    # Members of each cluster as one slice of a sort by cluster, not k scans of every label.
+    by_cluster = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[by_cluster], np.arange(k + 1))
     floors = np.full(k, np.inf, dtype=np.float32)  # an empty cluster takes no one
-    for number in np.unique(labels):
-        inner = np.percentile(similarity_to_centroid[labels == number], JOIN_PERCENTILE)
-        floors[number] = 1.0 - JOIN_SLACK * (1.0 - inner)
+    for number in range(k):
+        positions = by_cluster[bounds[number] : bounds[number + 1]]
+        if len(positions):
+            inner = np.percentile(similarity_to_centroid[positions], JOIN_PERCENTILE)
+            floors[number] = 1.0 - JOIN_SLACK * (1.0 - inner)
     np.save(_floor_path(centroid_path), floors)
 
-    facts = dict(
-        (sample_id, (origin, generator, template))
-        for sample_id, origin, generator, template in Sample.objects.filter(project=project)
-        .values_list("id", "origin", "generator__name", "template_version__template__name")
-        .iterator(chunk_size=20000)
-    )
+    facts = facts if facts is not None else sample_facts_load(project_id=project.pk)
+    fact_rows, present = facts.positions(ids)
+    synthetic = present & ~facts.real[fact_rows]
+    generator_of = np.where(present, facts.generator[fact_rows], 0)
+    template_of = np.where(present, facts.template[fact_rows], 0)
+    generator_names = dict(Generator.objects.filter(project=project).values_list("pk", "name"))
+    template_names = dict(PromptTemplate.objects.filter(project=project).values_list("pk", "name"))
     real_distance = None
     if real_index is not None and real_index.size:
         real_sims, _ = real_index.search(normalised, 1)
@@ -71,12 +86,11 @@ def clusters_build(
     rows: list[Cluster] = []
     members_by_cluster: list[np.ndarray] = []
     for number in range(k):
-        positions = np.flatnonzero(labels == number)
+        positions = np.sort(by_cluster[bounds[number] : bounds[number + 1]])
         if not len(positions):
             continue
         member_ids = ids[positions]
-        origins = Counter(facts[int(i)][0] for i in member_ids)
-        synthetic_share = origins.get("synthetic", 0) / len(member_ids)
+        synthetic_share = float(synthetic[positions].mean())
         density = float(similarity_to_centroid[positions].mean())
         distance = None if real_distance is None else float(real_distance[number])
         low, reason = is_low_novelty(
@@ -100,22 +114,29 @@ def clusters_build(
                 synthetic_share=synthetic_share,
                 real_anchor_distance=distance,
                 label=" · ".join(distinctive_terms(label_texts, background[0], background[1]))[:200],
-                generator_mix=dict(Counter(facts[int(i)][1] or "real" for i in member_ids).most_common()),
-                template_mix=dict(Counter(facts[int(i)][2] or "—" for i in member_ids).most_common()),
+                generator_mix=_mix(generator_of[positions], generator_names, "real"),
+                template_mix=_mix(template_of[positions], template_names, "—"),
                 is_low_novelty=low,
                 low_novelty_reason=reason,
                 membership=MemberSet.of(member_ids.tolist()).token,
             )
         )
-        members_by_cluster.append(member_ids)
+        members_by_cluster.append(positions)
     with transaction.atomic():
         Cluster.objects.filter(project=project).delete()
         Cluster.objects.bulk_create(rows)
-    cluster_of: dict[int, int] = {}
-    for row, member_ids in zip(rows, members_by_cluster):
-        for sample_id in member_ids.tolist():
-            cluster_of[sample_id] = row.pk
-    return cluster_of, len(rows), sum(row.is_low_novelty for row in rows)
+    for row, positions in zip(rows, members_by_cluster):
+        cluster_ids[positions] = row.pk
+    return cluster_ids, len(rows), sum(row.is_low_novelty for row in rows)
+
+
+def _mix(keys: np.ndarray, names: dict[int, str], missing: str) -> dict[str, int]:
+    """{name: members}, largest first, from the members' generator or template ids (0: none)."""
+    values, counts = np.unique(keys, return_counts=True)
+    mix: Counter[str] = Counter()
+    for value, count in zip(values.tolist(), counts.tolist()):
+        mix[names.get(value, missing) if value else missing] += count
+    return dict(mix.most_common())
 
 
 def _label_background(project: Project, ids: np.ndarray, rng: np.random.Generator) -> tuple[Counter[str], int]:

@@ -71,6 +71,51 @@ def exact_duplicate_sets(project: Project) -> list[list[int]]:
     return sorted(members.values(), key=lambda group: (-len(group), group[0]))
 
 
+def exact_duplicate_sets_of(project: Project, new_ids: list[int], neighbour_ids: list[int]) -> list[list[int]] | None:
+    """The exact sets that new samples joined or made, read without a scan of the project.
+
+    Identical content embeds to the same vector, so a new sample's older copies are among
+    its nearest neighbours (all of them, or at least k of them when more exist, and then
+    they are one stored exact group already). Its set is the neighbours with its hash, the
+    other members of the exact groups they belong to, and the new samples with its hash.
+    None when a stored exact group lost a member by hand: its full set can only be
+    recounted, so the caller falls back to exact_duplicate_sets."""
+    new_set = set(new_ids)
+    wanted = sorted(new_set | set(neighbour_ids))
+    hash_of: dict[int, str] = {}
+    for start in range(0, len(wanted), 5000):
+        hash_of.update(
+            Sample.objects.filter(project=project, pk__in=wanted[start : start + 5000]).values_list(
+                "id", "content_hash"
+            )
+        )
+    new_hashes = {hash_of[i] for i in new_ids if i in hash_of}
+    members: dict[str, set[int]] = {}
+    for sample_id, digest in hash_of.items():
+        if digest in new_hashes:
+            members.setdefault(digest, set()).add(sample_id)
+    older = sorted({i for group in members.values() for i in group} - new_set)
+    stored = dict(
+        DuplicateGroup.objects.filter(project=project, kind=DuplicateKind.EXACT, members__sample_id__in=older)
+        .values_list("pk", "size")
+        .distinct()
+    )
+    group_members: dict[int, set[int]] = {}
+    for group_id, sample_id in DuplicateGroupMember.objects.filter(group_id__in=list(stored)).values_list(
+        "group_id", "sample_id"
+    ):
+        group_members.setdefault(group_id, set()).add(sample_id)
+    if any(len(group_members.get(pk, ())) != size for pk, size in stored.items()):
+        return None
+    for group in group_members.values():
+        for found in members.values():
+            if found & group:
+                found |= group
+    return sorted(
+        (sorted(found) for found in members.values() if len(found) > 1), key=lambda group: (-len(group), group[0])
+    )
+
+
 def sample_slots(project: Project, sample_ids: list[int]) -> dict[int, Slots]:
     """Slot values of what the project compares, read in chunks (only samples that have a partner)."""
     _, text_kind = embedding_key(project)
@@ -97,13 +142,19 @@ class Regrouping:
     vectors: dict[int, np.ndarray]
 
 
-def regrouping(project: Project) -> Regrouping:
+def regrouping(project: Project, exact: list[list[int]] | None = None) -> Regrouping:
     """Pairs over the threshold whose slot values agree are near-duplicates; pairs whose
     slot values or answers differ are templated variants. Each kind is split into tight
-    groups, so no member of a chain is dropped."""
+    groups, so no member of a chain is dropped. `exact`: the exact sets an increment
+    touched (exact_duplicate_sets_of); the others stand as stored."""
     threshold = project.near_duplicate_threshold
-    exact = exact_duplicate_sets(project)
-    exact_sets = {frozenset(group) for group in exact}
+    if exact is None:
+        exact = exact_duplicate_sets(project)
+        exact_signatures = {group_signature(group) for group in exact}
+    else:
+        exact_signatures = set(
+            DuplicateGroup.objects.filter(project=project, kind=DuplicateKind.EXACT).values_list("signature", flat=True)
+        ) | {group_signature(group) for group in exact}
     pairs = similar_pairs(project, threshold)
     sample_ids = sorted({sample_id for pair in pairs for sample_id in pair})
     vectors = _member_vectors(project, sample_ids)
@@ -118,21 +169,32 @@ def regrouping(project: Project) -> Regrouping:
         group
         for group in tight_groups(near_edges, vectors, threshold)
         # A group that only repeats one exact set is shown once, as exact.
-        if frozenset(group.members) not in exact_sets
+        if group_signature(group.members) not in exact_signatures
     ]
     return Regrouping(near, tight_groups(variant_edges, vectors, threshold), exact, slots, vectors)
 
 
-def duplicate_groups_rebuild(*, project_id: int) -> tuple[int, int]:
+def duplicate_groups_rebuild(
+    *, project_id: int, new_ids: list[int] | None = None, neighbour_ids: list[int] | None = None
+) -> tuple[int, int]:
     """Recompute every kind of group from the stored neighbours, without embedding again;
-    returns (near groups, exact groups) found; variant families are counted on the page."""
+    returns (near groups, exact groups) found; variant families are counted on the page.
+    After an increment, `new_ids` (its samples) and `neighbour_ids` (theirs) let the exact
+    sets be patched where they joined, not recounted over the whole project."""
     project = Project.objects.get(pk=project_id)
-    found = regrouping(project)
+    exact = None if new_ids is None else exact_duplicate_sets_of(project, new_ids, neighbour_ids or [])
+    found = regrouping(project, exact)
     threshold = project.near_duplicate_threshold
     # An open group that the new rule finds under the other kind is converted, not deleted.
     elsewhere = {group_signature(group.members) for group in found.near + found.variants}
     with transaction.atomic():
-        _store_groups(project, DuplicateKind.EXACT, [TightGroup(group) for group in found.exact], threshold=None)
+        _store_groups(
+            project,
+            DuplicateKind.EXACT,
+            [TightGroup(group) for group in found.exact],
+            threshold=None,
+            touching=None if exact is None else {i for group in exact for i in group},
+        )
         _store_groups(
             project, DuplicateKind.NEAR, found.near, threshold=threshold, vectors=found.vectors, elsewhere=elsewhere
         )
@@ -146,7 +208,9 @@ def duplicate_groups_rebuild(*, project_id: int) -> tuple[int, int]:
             keep=project.variant_keep_max,
             elsewhere=elsewhere,
         )
-    return len(found.near), len(found.exact)
+    if exact is None:
+        return len(found.near), len(found.exact)
+    return len(found.near), DuplicateGroup.objects.filter(project=project, kind=DuplicateKind.EXACT).count()
 
 
 def _member_facts(member_ids: list[int]) -> dict[int, MemberFacts]:
@@ -166,10 +230,16 @@ def _store_groups(
     slots: dict[int, Slots] | None = None,
     keep: int = 1,
     elsewhere: set[str] | frozenset[str] = frozenset(),
+    touching: set[int] | None = None,
 ) -> None:
+    """Store `groups` of one kind. `touching`: the groups are only those these samples are in;
+    stored groups without any of them stand."""
     vectors = vectors or {}
     signatures = {group_signature(group.members): group for group in groups}
-    existing = {g.signature: g for g in DuplicateGroup.objects.filter(project=project, kind=kind)}
+    stored = DuplicateGroup.objects.filter(project=project, kind=kind)
+    if touching is not None:
+        stored = stored.filter(members__sample_id__in=sorted(touching)).distinct()
+    existing = {g.signature: g for g in stored}
     # Open groups that no longer exist go; reviewers' decisions on resolved ones stay as history.
     stale = [
         g.pk
@@ -190,6 +260,8 @@ def _store_groups(
     }
     member_ids = sorted({sample_id for group in new_groups.values() for sample_id in group.members})
     facts = _member_facts(member_ids)
+    created: list[DuplicateGroup] = []
+    created_members: list[list[DuplicateGroupMember]] = []
     for signature, group in new_groups.items():
         representative, reason = suggest_representative([facts[i] for i in group.members])
         similarities = {
@@ -232,7 +304,7 @@ def _store_groups(
             )
             DuplicateGroupMember.objects.filter(group=row).delete()
         else:
-            row = DuplicateGroup.objects.create(
+            row = DuplicateGroup(
                 project=project,
                 kind=kind,
                 signature=signature,
@@ -243,7 +315,8 @@ def _store_groups(
                 representative_reason=reason,
                 note=group_note,
             )
-        DuplicateGroupMember.objects.bulk_create(
+            created.append(row)
+        created_members.append(
             [
                 DuplicateGroupMember(
                     group=row,
@@ -255,6 +328,14 @@ def _store_groups(
                 for i in members
             ]
         )
+    # One INSERT for the new groups and one for all their members, however many groups appear.
+    DuplicateGroup.objects.bulk_create(created, batch_size=1000)
+    for members_of_group in created_members:
+        for member in members_of_group:
+            member.group_id = member.group.pk
+    DuplicateGroupMember.objects.bulk_create(
+        [member for members_of_group in created_members for member in members_of_group], batch_size=2000
+    )
 
 
 def variant_note(members: list[int], slots: dict[int, Slots]) -> str:

@@ -72,6 +72,9 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
     version = EvalSetVersion.objects.select_related("project").get(pk=version_id)
     project = version.project
     model_name, text_kind = embedding_key(project)
+    current = _check_if_current(version, model_name)
+    if current is not None:
+        return current
     if embed_missing:
         # Called through its module so that tests can stand in for the encoder.
         for kind in _text_kinds(text_kind):
@@ -110,6 +113,23 @@ def eval_leak_check(*, version_id: int, embed_missing: bool = True) -> EvalLeakC
         if version == eval_set_latest(project.pk):
             _flags_sync(project, version)
     return check
+
+
+def _check_if_current(version: EvalSetVersion, model_name: str) -> EvalLeakCheck | None:
+    """The version's finished check if it already covers the project's newest sample under today's threshold
+    and model: then there is nothing to embed or compare, and an export need not scan the project for
+    samples without vectors (three anti-joins over every sample) to learn that."""
+    project = version.project
+    check = EvalLeakCheck.objects.filter(version=version).first()
+    if (
+        check is None
+        or check.status != LeakCheckStatus.DONE
+        or check.threshold != project.eval_leak_threshold
+        or check.model_name != model_name
+    ):
+        return None
+    newest = Sample.objects.filter(project=project).aggregate(top=Max("id"))["top"] or 0
+    return check if check.checked_through_id >= newest else None
 
 
 def _check_range(

@@ -105,6 +105,7 @@ def duplicate_group_resolve(
             action="duplicate_group.resolve",
             obj=group,
             details={"kept": keep_id, "suggested": suggested, "sample_ids": changed, "rejected": rejected},
+            samples=changed,
         )
     return group
 

@@ -7,6 +7,7 @@ go to the database; the index goes to DATA_DIR for the next increment.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -19,10 +20,13 @@ from reviews.models import Cluster, SampleEmbedding, SampleSimilarity
 from reviews.services.clusters import clusters_build, clusters_describe_members, nearest_cluster_ids
 from reviews.services.duplicate_groups import duplicate_groups_rebuild
 from reviews.services.embedding_map import embedding_map_build
-from reviews.services.embeddings import embedding_key, embeddings_load
+from reviews.services.embeddings import embedding_key
+from reviews.services.similarity_io import SampleFacts, Scores, sample_facts_load, scores_write, vectors_load
 from reviews.similarity.index import (
+    REAL_INDEX_PROBE_SHARE,
     VectorIndex,
     build_index,
+    exact_max_for_queries,
     index_dir,
     load_index,
     save_index,
@@ -30,6 +34,8 @@ from reviews.similarity.index import (
 from synthreview.projects.models import Project
 
 WRITE_CHUNK = 2000
+# The file beside the index that holds the newest sample id whose scores are written.
+SCORED_THROUGH = "scored_through"
 # Sample ids per query when reading the facts of some samples only.
 FACTS_CHUNK = 20000
 ProgressCallback = Callable[[int, int, str], None]
@@ -105,9 +111,21 @@ def _index_is_current(project: Project, stored: VectorIndex, embedded: int) -> b
 def _scored(project: Project, stored: VectorIndex) -> bool:
     """Every sample in the stored index has its scores. The index is saved before the scores are
     written, so a worker killed between the two leaves an index that looks current over missing
-    scores; an incremental build would score only newer samples, and those would stay missing."""
+    scores; an incremental build would score only newer samples, and those would stay missing.
+    The mark of the newest sample scored is written after the scores commit, so reading it costs
+    nothing however large the project; without one, the rows are counted."""
     newest = int(stored.ids.max()) if stored.size else 0
+    marker = index_dir(project.pk, _index_key(project)) / SCORED_THROUGH
+    if marker.is_file():
+        return int(marker.read_text() or 0) >= newest
     return SampleSimilarity.objects.filter(project=project, sample_id__lte=newest).count() >= stored.size
+
+
+def _scored_through_write(project_id: int, key: str, newest: int) -> None:
+    folder = index_dir(project_id, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{SCORED_THROUGH}.tmp").write_text(str(newest))
+    os.replace(folder / f"{SCORED_THROUGH}.tmp", folder / SCORED_THROUGH)
 
 
 @dataclass
@@ -230,44 +248,84 @@ def _similarity_row(
     )
 
 
+def neighbour_arrays(
+    query_ids: np.ndarray, sims: np.ndarray, found: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The top-(k+1) search results without the sample itself: ids (-1 past the end of a
+    list) and similarities, nearest first, k columns. As _neighbour_lists, in arrays."""
+    kept = (found != query_ids[:, None]) & (found >= 0)
+    # A stable sort of "not kept" moves the kept entries left, in their order.
+    order = np.argsort(~kept, axis=1, kind="stable")[:, :k]
+    ids = np.take_along_axis(found, order, axis=1)
+    neighbour_sims = np.take_along_axis(sims, order, axis=1)
+    ids[~np.take_along_axis(kept, order, axis=1)] = -1
+    return ids, neighbour_sims
+
+
+def novelty_array(
+    neighbour_ids: np.ndarray, neighbour_sims: np.ndarray, real_sims: np.ndarray, facts: SampleFacts
+) -> np.ndarray:
+    """As _novelty, in arrays: 1 − the highest similarity to a real sample (its own index) or an
+    accepted one among the top-k neighbours (their similarity as stored, to 5 decimals); NaN for none."""
+    best = real_sims.astype(np.float64)
+    best[np.isnan(best)] = -np.inf
+    for column in range(neighbour_ids.shape[1]):
+        positions, present = facts.positions(neighbour_ids[:, column])
+        accepted = present & facts.accepted[positions] & (neighbour_ids[:, column] >= 0)
+        stored = np.round(neighbour_sims[:, column].astype(np.float64), 5)
+        best = np.where(accepted & (stored > best), stored, best)
+    return np.where(np.isfinite(best), 1.0 - best, np.nan)
+
+
 def _full(project: Project, key: str, progress: ProgressCallback | None) -> BuildSummary:
     model_name, text_kind = embedding_key(project)
-    ids, vectors = embeddings_load(project_id=project.pk, model_name=model_name, text_kind=text_kind)
+    ids, vectors = vectors_load(project_id=project.pk, model_name=model_name, text_kind=text_kind)
     k = project.similarity_top_k
     if progress:
         progress(0, len(ids), "indexing")
     if not len(ids):
         near, exact = duplicate_groups_rebuild(project_id=project.pk)
         return BuildSummary("full", 0, 0, near, exact, 0, 0)
-    facts = _facts(project)
+    facts = sample_facts_load(project_id=project.pk)
     index = build_index(ids, vectors)
     save_index(index, project.pk, key)
     sims, found = index.search(vectors, k + 1)
-    neighbours = _neighbour_lists(ids, sims, found, k)
+    del index  # the saved copy serves the next increment; the vectors stay for the rest
+    neighbour_ids, neighbour_sims = neighbour_arrays(ids, sims, found, k)
+    del sims, found
 
-    real_mask, _ = facts.lookup(ids)
-    real_index = build_index(ids[real_mask], vectors[real_mask]) if real_mask.any() else None
-    if real_index is not None:
+    positions, present = facts.positions(ids)
+    real_mask = present & facts.real[positions]
+    real_index = None
+    if real_mask.any():
+        # Every sample is searched against the real ones: a flat index of them costs
+        # samples × real products, so past a budget of pairs it is an IVF index too.
+        real_index = build_index(
+            ids[real_mask],
+            vectors[real_mask],
+            exact_max=exact_max_for_queries(len(ids)),
+            probe_share=REAL_INDEX_PROBE_SHARE,
+        )
         save_index(real_index, project.pk, key + "--real")
     real_ids, real_sims = _nearest_real(ids, real_index, vectors)
-    novelty = _novelty(neighbours, real_sims, facts)
+    novelty = novelty_array(neighbour_ids, neighbour_sims, real_sims, facts)
     if progress:
         progress(0, len(ids), "clustering")
-    cluster_of, clusters, low = clusters_build(
+    cluster_ids, clusters, low = clusters_build(
         project=project,
         ids=ids,
         vectors=vectors,
         real_index=real_index,
         centroid_path=index_dir(project.pk, key) / "centroids.npy",
+        facts=facts,
     )
-    rows = [
-        _similarity_row(
-            project, sample_id, neighbours[n], novelty[n], int(real_ids[n]), real_sims[n], cluster_of.get(sample_id)
-        )
-        for n, sample_id in enumerate(ids.tolist())
-    ]
-    _write_rows(project, rows, progress)
-    (index_dir(project.pk, key) / "full_build_size").write_text(str(len(ids)))
+    del facts, real_index
+    scores = Scores(ids, neighbour_ids, neighbour_sims, novelty, real_ids, real_sims, cluster_ids)
+    scores_write(project_id=project.pk, scores=scores, progress=progress)
+    del scores, neighbour_ids, neighbour_sims, novelty, real_ids, real_sims, cluster_ids
+    folder = index_dir(project.pk, key)
+    (folder / "full_build_size").write_text(str(len(ids)))
+    _scored_through_write(project.pk, key, int(ids.max()))
     embedding_map_build(project_id=project.pk, ids=ids, vectors=vectors)
     near, exact = duplicate_groups_rebuild(project_id=project.pk)
     return BuildSummary("full", len(ids), len(ids), near, exact, clusters, low)
@@ -276,11 +334,12 @@ def _full(project: Project, key: str, progress: ProgressCallback | None) -> Buil
 def _incremental(project: Project, index: VectorIndex, key: str, progress: ProgressCallback | None) -> BuildSummary:
     model_name, text_kind = embedding_key(project)
     newest = int(index.ids.max()) if index.size else 0
-    new_ids, new_vectors = embeddings_load(
+    new_ids, new_vectors = vectors_load(
         project_id=project.pk, model_name=model_name, text_kind=text_kind, after_id=newest
     )
     k = project.similarity_top_k
     unclustered = 0
+    neighbour_ids: list[int] = []
     if len(new_ids):
         index.add(new_ids, new_vectors)
         save_index(index, project.pk, key)
@@ -288,11 +347,11 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         neighbours = _neighbour_lists(new_ids, sims, found, k)
         facts = _facts(project, sample_ids=np.concatenate([new_ids, found[found >= 0]]))
 
-        real_index = load_index(project.pk, key + "--real")
+        real_index = load_index(project.pk, key + "--real", probe_share=REAL_INDEX_PROBE_SHARE)
         new_real, _ = facts.lookup(new_ids)
         if new_real.any():
             if real_index is None:
-                real_index = build_index(new_ids[new_real], new_vectors[new_real])
+                real_index = build_index(new_ids[new_real], new_vectors[new_real], probe_share=REAL_INDEX_PROBE_SHARE)
             else:
                 real_index.add(new_ids[new_real], new_vectors[new_real])
             save_index(real_index, project.pk, key + "--real")
@@ -306,10 +365,12 @@ def _incremental(project: Project, index: VectorIndex, key: str, progress: Progr
         ]
         rows += _patched_old_rows(project, new_ids, neighbours, set(new_ids[new_real].tolist()), k)
         _write_rows(project, rows, progress)
+        _scored_through_write(project.pk, key, int(new_ids.max()))
+        neighbour_ids = np.unique(found[found >= 0]).tolist()
         # The cards of the clusters that gained members describe their members now.
         clusters_describe_members(project=project, cluster_ids={c for c in clusters if c is not None})
         embedding_map_build(project_id=project.pk, ids=index.ids)
-    near, exact = duplicate_groups_rebuild(project_id=project.pk)
+    near, exact = duplicate_groups_rebuild(project_id=project.pk, new_ids=new_ids.tolist(), neighbour_ids=neighbour_ids)
     project_clusters = Cluster.objects.filter(project=project)
     return BuildSummary(
         "incremental",

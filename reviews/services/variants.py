@@ -78,5 +78,6 @@ def variant_family_trim(
             action="variant_family.trim",
             obj=family,
             details={"kept": sorted(keep), "suggested": suggested, "rejected": rejected, "sample_ids": changed},
+            samples=changed,
         )
     return family, rejected

@@ -140,13 +140,43 @@ def single_threaded_faiss() -> Iterator[None]:
         faiss.omp_set_num_threads(threads)
 
 
+# Products a flat index may take for one search of many queries: past it, an IVF index. A full
+# build searches every sample against the real ones: 1M samples against 10,000 real is 10^10
+# products, about a minute of two cores, where an IVF index of the real ones takes seconds.
+EXACT_PRODUCTS_MAX = 2 * 10**9
+# Below this many vectors an index is flat whatever the queries: training costs more than it saves.
+EXACT_MIN = 2_000
+
+
+# The nearest real sample sets each sample's novelty, so an IVF index of the real samples probes
+# a quarter of its lists, not the neighbour index's few: the nearest real one is then found
+# for nearly every sample, still at about a quarter of a flat search's products.
+REAL_INDEX_PROBE_SHARE = 4
+
+
+def _probes(lists: int, probe_share: int | None) -> int:
+    share = lists // probe_share if probe_share else 0
+    return max(settings.SIMILARITY_IVF_PROBES, share)
+
+
+def exact_max_for_queries(queries: int) -> int:
+    """The largest index searched exactly (flat) for this many queries."""
+    return min(settings.SIMILARITY_EXACT_MAX, max(EXACT_MIN, EXACT_PRODUCTS_MAX // max(queries, 1)))
+
+
 def ivf_lists_for(count: int) -> int:
     # The FAISS guideline: about 4·√n lists, each trained on at least ~39 points.
     return max(1, min(int(4 * math.sqrt(count)), count // 39))
 
 
 def build_index(
-    ids: np.ndarray, vectors: np.ndarray, *, exact_max: int | None = None, probes: int | None = None, seed: int = 1234
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    exact_max: int | None = None,
+    probes: int | None = None,
+    probe_share: int | None = None,
+    seed: int = 1234,
 ) -> VectorIndex:
     dimension = vectors.shape[1]
     exact_max = settings.SIMILARITY_EXACT_MAX if exact_max is None else exact_max
@@ -162,7 +192,7 @@ def build_index(
             rng.choice(len(vectors), size=min(len(vectors), lists * TRAINING_POINTS_PER_LIST), replace=False)
         ]
         index.train(training)
-        index.nprobe = probes or settings.SIMILARITY_IVF_PROBES
+        index.nprobe = probes or _probes(lists, probe_share)
     index.add(vectors)
     return VectorIndex(index=index, ids=ids.astype(np.int64))
 
@@ -182,7 +212,7 @@ def save_index(vector_index: VectorIndex, project_id: int, key: str) -> None:
     os.replace(folder / "ids.tmp.npy", folder / "ids.npy")
 
 
-def load_index(project_id: int, key: str) -> VectorIndex | None:
+def load_index(project_id: int, key: str, *, probe_share: int | None = None) -> VectorIndex | None:
     folder = index_dir(project_id, key)
     if not (folder / "index.faiss").is_file() or not (folder / "ids.npy").is_file():
         return None
@@ -191,5 +221,5 @@ def load_index(project_id: int, key: str) -> VectorIndex | None:
     if index.ntotal != len(ids):
         return None  # torn by a crash between the two renames: rebuild
     if isinstance(index, faiss.IndexIVF):
-        index.nprobe = settings.SIMILARITY_IVF_PROBES
+        index.nprobe = _probes(index.nlist, probe_share)
     return VectorIndex(index=index, ids=ids)

@@ -17,12 +17,17 @@ from reviews.selectors.audit_queue import audits_open_for_review
 from reviews.selectors.blinding import blinding_for
 from reviews.selectors.queue import queue_sample_of
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
+from reviews.services.queue_claims import queue_claim, queue_claims_release
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
 from reviews.views.queue_common import CATEGORY_KEYS, queue_url
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import ProjectAccess, get_project_for_user
 from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
+
+# Another reviewer's queue may claim the sample found in the instant between the search and the claim:
+# the search goes on past it this many times, then shows it anyway (the verdict's revision check holds).
+CLAIM_TRIES = 3
 
 
 def _order(request: HttpRequest) -> str:
@@ -110,7 +115,20 @@ def review_queue(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                 problem="This is the first sample in the queue.",
             )
     else:
-        after = QueueCursor.parse(request.GET.get("after"))
+        sample = _claimed_next(request, access, order, after=QueueCursor.parse(request.GET.get("after")))
+        return _card(request, access, order, sample)
+    if sample is not None:
+        # Asked for by id or by going back: shown whoever holds it, and held for this reviewer if free.
+        queue_claim(project=access.project, reviewer=request.user, sample_id=sample.pk)
+    return _card(request, access, order, sample)
+
+
+def _claimed_next(
+    request: AuthenticatedHttpRequest, access: ProjectAccess, order: str, *, after: QueueCursor | None
+) -> Sample | None:
+    """The next sample for this reviewer that no other reviewer's card holds, claimed for them."""
+    sample = None
+    for _ in range(CLAIM_TRIES):
         sample = selectors.queue_next(
             project=access.project,
             reviewer=request.user,
@@ -118,7 +136,13 @@ def review_queue(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             after=after,
             blinding=blinding_for(request.user, access),
         )
-    return _card(request, access, order, sample)
+        if sample is None:
+            queue_claims_release(project=access.project, reviewer=request.user)
+            return None
+        if queue_claim(project=access.project, reviewer=request.user, sample_id=sample.pk):
+            return sample
+        after = selectors.queue_cursor_of(sample, order)
+    return sample
 
 
 def _sample_at(access: ProjectAccess, raw: str | None) -> Sample | None:
@@ -163,13 +187,7 @@ def verdict_save(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpR
     after = selectors.queue_cursor_of(sample, order)
     if not request.htmx:
         return redirect(queue_url(slug, order, after=str(after)))
-    following = selectors.queue_next(
-        project=access.project,
-        reviewer=request.user,
-        order=order,
-        after=after,
-        blinding=blinding_for(request.user, access),
-    )
+    following = _claimed_next(request, access, order, after=after)
     label = verdict.get_value_display().lower()
     if verdict.error_category:
         label += f" ({verdict.get_error_category_display().lower()})"

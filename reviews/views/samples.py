@@ -16,7 +16,7 @@ from reviews import selectors
 from reviews.access import get_cluster_for_user
 from reviews.forms.samples import BulkForm, SampleFilterForm
 from reviews.models import ErrorCategory
-from reviews.selectors import PAGE_SIZE
+from reviews.selectors import COUNT_CAP, PAGE_SIZE
 from reviews.selectors.audits import gold_sample_of
 from reviews.selectors.blinding import Blinding, blinding_for
 from reviews.selectors.similarity_view import cluster_exists
@@ -70,13 +70,18 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         if ids := _listed_ids(request.GET):
             filters["ids"] = ids[:PAGE_SIZE]
         queryset = selectors.samples_filtered(project, filters, blinding=blinding)
+        # A count that needs counting comes with the first page's ids: one read of the matches, not two.
+        known = selectors.samples_count_known(project, filters, queryset, blinding=blinding)
         context["page"] = selectors.sample_page(
             queryset,
             after=non_negative_int_or_none(request.GET.get("after")),
             before=non_negative_int_or_none(request.GET.get("before")),
+            count_up_to=0 if known is not None else COUNT_CAP,
         )
         blinding.mark(context["page"].rows)
-        context["count"] = selectors.samples_count(project, filters, queryset, blinding=blinding)
+        context["count"] = known or selectors.samples_count(
+            project, filters, queryset, blinding=blinding, page=context["page"]
+        )
         context["filtered"] = any(value not in (None, "", []) for value in filters.values())
     template = "reviews/sample_list.html#results" if request.htmx else "reviews/sample_list.html"
     return render(request, template, context, status=400 if context.get("invalid") else 200)

@@ -8,6 +8,7 @@ revealed); a member whose role may not act gets 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
@@ -119,9 +120,10 @@ class ProjectAccess:
             return True  # a system actor: see SystemActor for why it may do everything
         return ROLE_RANK[self.role] >= ROLE_RANK[needed]
 
-    @property
+    @cached_property
     def may(self) -> dict[str, bool]:
-        """Every action's answer, for templates: `{% if access.may.audit %}`."""
+        """Every action's answer, for templates: `{% if access.may.audit %}`. Worked out once per access
+        (a page's nav asks several times); the role cannot change under it."""
         return {need: self.can(need) for need in NEEDS}
 
 

@@ -37,9 +37,10 @@ from tests.reviews.review_helpers import add_samples
 pytestmark = pytest.mark.django_db
 on_postgresql = pytest.mark.postgres(reason="roles, privileges and triggers are PostgreSQL's")
 
-# The tables whose triggers refuse UPDATE and DELETE (reviews/migrations/0005 and 0007), written
+# The tables whose triggers refuse UPDATE and DELETE (reviews/migrations/0005 and 0007, projects/migrations/0004), written
 # out here: the grant finds them in the catalog, and this is what it must find.
 APPEND_ONLY_TRIGGERS = {
+    "projects_auditlogsample": "projects_auditlogsample_append_only",
     "reviews_auditlog": "reviews_auditlog_append_only",
     "reviews_evalsetmember": "reviews_evalsetmember_frozen",
     "reviews_evalsetversion": "reviews_evalsetversion_frozen",

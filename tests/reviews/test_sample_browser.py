@@ -230,14 +230,37 @@ def test_a_filtered_count_is_exact_up_to_the_cap(project, expert, client_for, mo
 
 
 @pytest.mark.parametrize("by", ["generator", "text"])
-def test_a_filtered_count_past_the_cap_is_an_estimate(by, project, expert, client_for, monkeypatch):
+def test_a_filtered_count_past_the_cap_says_more_than_the_cap(by, project, expert, client_for, monkeypatch):
     monkeypatch.setattr("reviews.selectors.browser.COUNT_CAP", 5)
     gen_b = generator(project, "gen-b")
-    add_samples(project, 12, gen=gen_b, texts=[(f"question {i}", "answer") for i in range(12)])
+    # More than a page: a first page that holds every match is the count, exactly.
+    add_samples(project, 60, gen=gen_b, texts=[(f"question {i}", "answer") for i in range(60)])
+    params = {"generator": gen_b.pk} if by == "generator" else {"q": "question"}
+    response = client_for(expert).get(samples_url(project, **params))
+    assert match_count(response) == "more than 5"
+    assert 'data-count="capped"' in body(response)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="the planner's estimate is PostgreSQL's")
+@pytest.mark.parametrize("by", ["generator", "text"])
+def test_a_count_expected_to_be_large_is_the_planners_estimate(by, project, expert, client_for, monkeypatch):
+    monkeypatch.setattr("reviews.selectors.browser.ESTIMATE_FROM", 1)
+    gen_b = generator(project, "gen-b")
+    # More than a page: a first page that holds every match is the count, exactly.
+    add_samples(project, 60, gen=gen_b, texts=[(f"question {i}", "answer") for i in range(60)])
     params = {"generator": gen_b.pk} if by == "generator" else {"q": "question"}
     response = client_for(expert).get(samples_url(project, **params))
     assert match_count(response).startswith("about ")
-    assert int(match_count(response).removeprefix("about ").replace(",", "")) >= 5
+    assert 'data-count="estimated"' in body(response)
+
+
+def test_a_small_count_is_exact_and_says_so(project, expert, client_for):
+    gen_b = generator(project, "gen-b")
+    add_samples(project, 3, gen=gen_b)
+    add_samples(project, 4)
+    response = client_for(expert).get(samples_url(project, generator=gen_b.pk))
+    assert match_count(response) == "3"
+    assert 'data-count="exact"' in body(response)
 
 
 # --- bad filters ----------------------------------------------------------------
