@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -26,9 +27,18 @@ CSV_CHUNK = 2000
 # Long id lists (a bulk action's sample_ids) show their first few and a count of the rest.
 DETAIL_LIST_LIMIT = 20
 DETAIL_TEXT_LIMIT = 300
-# The action picker lists what the app records plus whatever the newest entries hold,
-# never a DISTINCT over the whole log.
-RECENT_ACTIONS_WINDOW = 5000
+# The action picker lists what the app records plus every action the project's log holds, found
+# by skipping through the (project, action) index: one probe per distinct action, where a
+# DISTINCT reads every entry (75 ms for the newest 5,000 alone at a million samples).
+_DISTINCT_ACTIONS = """
+WITH RECURSIVE actions(action) AS (
+    SELECT min(action) FROM {table} WHERE project_id = %s
+    UNION ALL
+    SELECT (SELECT min(later.action) FROM {table} later WHERE later.project_id = %s AND later.action > actions.action)
+    FROM actions WHERE actions.action IS NOT NULL
+)
+SELECT action FROM actions WHERE action IS NOT NULL
+"""
 
 ACTION_LABELS: dict[str, str] = {
     "project.create": "Project created",
@@ -102,8 +112,9 @@ def object_type_label(object_type: str) -> str:
 
 def action_choices(project: Project) -> list[tuple[str, Any]]:
     """Actions for the filter's select, grouped by prefix ("export." matches every export action)."""
-    recent = AuditLog.objects.filter(project=project).order_by("-id").values("pk")[:RECENT_ACTIONS_WINDOW]
-    present = set(AuditLog.objects.filter(pk__in=recent).order_by().values_list("action", flat=True).distinct())
+    with connection.cursor() as cursor:
+        cursor.execute(_DISTINCT_ACTIONS.format(table=AuditLog._meta.db_table), [project.pk, project.pk])
+        present = {action for (action,) in cursor.fetchall()}
     groups: dict[str, list[str]] = {}
     for action in sorted(present | set(ACTION_LABELS)):
         groups.setdefault(action.split(".", 1)[0], []).append(action)

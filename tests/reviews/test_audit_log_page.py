@@ -89,6 +89,26 @@ def test_action_select_groups_actions_by_prefix_with_their_labels(project, lead,
     assert '<option value="custom.thing">' in html
 
 
+def test_action_select_lists_every_action_in_the_log_and_no_other_projects(
+    project, other_project, lead, client_for
+):
+    record(project, "custom.oldest")
+    # Enough newer entries to push the first past any window of "recent" entries.
+    AuditLog.objects.bulk_create(
+        [AuditLog(project=project, action="verdict.record", object_type="bulk") for _ in range(5001)]
+    )
+    record(project, "custom.newest")
+    record(other_project, "custom.elsewhere")
+    html = body(client_for(lead).get(url(project)))
+    assert '<option value="custom.oldest">' in html
+    assert '<option value="custom.newest">' in html
+    assert "custom.elsewhere" not in html
+    # A filter on the oldest action is a valid choice and finds its entry.
+    response = client_for(lead).get(url(project, action="custom.oldest"))
+    assert response.status_code == 200
+    assert len(entry_ids(response)) == 1
+
+
 def test_unknown_action_is_a_form_error(project, lead, client_for):
     response = client_for(lead).get(url(project, action="nope"))
     assert response.status_code == 400
