@@ -11,8 +11,12 @@ keeps 3,000 points near 60 KB.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from generation.models import Sample
 from reviews.models import DuplicateGroupMember, EmbeddingMap, SampleSimilarity
@@ -78,9 +82,17 @@ def _packed(values: list[int], width: int) -> str:
     return "".join(DIGITS[v // 1296] + _TWO_DIGITS[v % 1296] for v in values)
 
 
+def _id_list(ids: list[int]) -> RawSQL:
+    """The map's ids as one parameter, for `__in`: Django prepares each of 3,000 `IN (%s, …)`
+    parameters on its own, which cost the map page more CPU than the rows it reads."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(ids),))
+
+
 def _groups_of(project: Project, ids: list[int]) -> dict[int, str]:
     """Each sample's group as a name ("variant family #12"), preferring a variant family."""
-    rows = DuplicateGroupMember.objects.filter(group__project=project, sample_id__in=ids).values_list(
+    rows = DuplicateGroupMember.objects.filter(group__project=project, sample_id__in=_id_list(ids)).values_list(
         "sample_id", "group_id", "group__kind"
     )
     best: dict[int, tuple[int, int, str]] = {}
@@ -99,7 +111,7 @@ def embedding_map_points(project: Project, *, blinding: Blinding = SEES_ALL) -> 
         return None
     coords = {int(i): (x, y) for i, x, y in stored.points}
     rows = list(
-        Sample.objects.filter(project=project, pk__in=list(coords))
+        Sample.objects.filter(project=project, pk__in=_id_list(list(coords)))
         .order_by("id")
         .values_list(
             "id",
