@@ -89,9 +89,7 @@ def test_action_select_groups_actions_by_prefix_with_their_labels(project, lead,
     assert '<option value="custom.thing">' in html
 
 
-def test_action_select_lists_every_action_in_the_log_and_no_other_projects(
-    project, other_project, lead, client_for
-):
+def test_action_select_lists_every_action_in_the_log_and_no_other_projects(project, other_project, lead, client_for):
     record(project, "custom.oldest")
     # Enough newer entries to push the first past any window of "recent" entries.
     AuditLog.objects.bulk_create(
