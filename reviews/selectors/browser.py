@@ -157,26 +157,15 @@ def _two_figures(value: int) -> int:
     return value if digits <= 2 else round(value, 2 - digits)
 
 
-def samples_count(
-    project: Project,
-    filters: dict[str, Any],
-    queryset: QuerySet[Sample],
-    *,
-    blinding: Blinding = SEES_ALL,
-    page: SamplePage | None = None,
-) -> CountFigure:
-    """Exact from the counters when they can answer, or from `page` when it holds every match.
-    Otherwise, on PostgreSQL, the planner's estimate where it expects ESTIMATE_FROM matches or
-    more; else a count that stops past COUNT_CAP (or the ids `page` counted up to it): exact up
-    to it, "more than" it beyond."""
-    if _counters_answer(filters, blinding):
-        return CountFigure(sample_count(project.pk, origin=filters.get("origin"), status=filters.get("status")))
+def samples_count(queryset: QuerySet[Sample], *, page: SamplePage | None = None) -> CountFigure:
+    """The count where samples_count_known has none: from `page` when it holds every match or
+    counted the ids up to COUNT_CAP, else a count that stops past COUNT_CAP. Exact up to it,
+    "more than" it beyond."""
     if page is not None and page.complete:
         return CountFigure(len(page.rows))
     if page is not None and page.counted is not None:
         return _capped(page.counted)
-    known = samples_count_known(project, filters, queryset, blinding=blinding)
-    return known if known is not None else _capped(queryset.order_by()[: COUNT_CAP + 1].count())
+    return _capped(queryset.order_by()[: COUNT_CAP + 1].count())
 
 
 def _capped(found: int) -> CountFigure:

@@ -79,9 +79,7 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             count_up_to=0 if known is not None else COUNT_CAP,
         )
         blinding.mark(context["page"].rows)
-        context["count"] = known or selectors.samples_count(
-            project, filters, queryset, blinding=blinding, page=context["page"]
-        )
+        context["count"] = known or selectors.samples_count(queryset, page=context["page"])
         context["filtered"] = any(value not in (None, "", []) for value in filters.values())
     template = "reviews/sample_list.html#results" if request.htmx else "reviews/sample_list.html"
     return render(request, template, context, status=400 if context.get("invalid") else 200)
