@@ -116,7 +116,7 @@ def review_pages(fixture: Fixture, *, total: int) -> list[Page]:
         Page(
             "dashboard",
             lambda rng: f"{base}/dashboard/",
-            _has_all(b'class="samples metrics"', b'data-testid="dash-rate"', b'data-testid="alert-row"'),
+            _has_all(b'class="samples metrics stack-sm"', b'data-testid="dash-rate"', b'data-testid="alert-row"'),
         ),
         Page("noise floor", noise_floor, _noise_floor),
         Page(

@@ -309,7 +309,10 @@ def _ours(
     access = ProjectAccess.for_system(project, SystemActor("bench:template_dedup"))
     if template_text_known:
         for template in TEMPLATES:
-            template_version_create(access, template_name=template.name, text=template.text)
+            # Saved in the renderer's {{ name }} syntax (single braces are refused); the similarity
+            # side reads either syntax the same way.
+            text = PLACEHOLDER.sub(lambda match: "{{ " + match.group()[1:-1] + " }}", template.text)
+            template_version_create(access, template_name=template.name, text=text)
     for template in TEMPLATES:
         batch = import_batch_create(
             access,

@@ -1,12 +1,10 @@
-"""Open alerts for the banner leads see on every project page."""
+"""Open alerts for the one-line banner leads see on every project page."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
-from reviews.models import Alert
-
-BANNER_ALERTS = 3
+from reviews.selectors.alerts import BannerAlerts, banner_alerts
 
 
 def project_alerts(request: HttpRequest) -> dict:
@@ -15,12 +13,8 @@ def project_alerts(request: HttpRequest) -> dict:
     if not slug or not request.user.is_authenticated:
         return {}
 
-    def open_alerts() -> list[Alert]:
+    def open_alerts() -> BannerAlerts:
         # Called only by the banner, which base.html shows to leads and admins: nobody else pays for the query.
-        return list(
-            Alert.objects.filter(project__slug=slug, acknowledged_at__isnull=True).order_by("-created_at", "-id")[
-                : BANNER_ALERTS + 1
-            ]
-        )
+        return banner_alerts(slug)
 
     return {"open_alerts": open_alerts}

@@ -31,6 +31,8 @@ cat <<MSG
   admin login:  demo-admin / demo-admin-pass
   worker log:   $DATA_DIR/worker.log
   test LLM:     $DEMO_LLM_BASE_URL (generator "stub-llm"; try a run with generation/demo_data/topics.csv)
+  exports:      as demo-lead, a training export is refused (arith-sloppy fails its audit);
+                leave out arith-sloppy and it passes every gate (README: the demo)
 
 MSG
 .venv/bin/python manage.py runserver "127.0.0.1:$PORT"

@@ -339,6 +339,8 @@ def _audit_pages(project, objects) -> dict[str, tuple[str, str, dict]]:
             {"limit_duplicate_share": "15", "enabled_duplicate_share": "on"},
         ),
         "alert_acknowledge": ("post", reverse("alert_acknowledge", args=[slug, objects["alert"].pk]), {}),
+        "alerts_acknowledge": ("post", reverse("alerts_acknowledge", args=[slug]), {}),
+        "alerts_snooze": ("post", reverse("alerts_snooze", args=[slug]), {"days": "1"}),
     }
 
 
@@ -360,6 +362,8 @@ AUDIT_EXPECTED = {
     "alert_settings": (403, 200, 200, 404),
     "alert_settings_post": (403, 302, 302, 404),
     "alert_acknowledge": (403, 302, 302, 404),
+    "alerts_acknowledge": (403, 302, 302, 404),
+    "alerts_snooze": (403, 302, 302, 404),
 }
 
 

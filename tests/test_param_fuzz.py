@@ -193,6 +193,7 @@ def _seed(project, lead, superuser) -> Seeded:
         "audit_adjudicate": lambda: {"sample": item_sample, "value": "wrong"},
         "gold_set": lambda: {"expected_value": "correct"},
         "alert_settings": lambda: {"limit_duplicate_share": "15", "enabled_duplicate_share": "on"},
+        "alerts_snooze": lambda: {"days": "1"},
         "eval_set": lambda: {"action": "add", "add-sample_ids": str(real[1].pk)},
         "downstream_result_add": lambda: {"model_name": "m", "metric": "acc", "value": "0.5"},
         "api_tokens": lambda: {"name": f"fuzz {next(names)}", "expires_days": 30},
@@ -210,6 +211,7 @@ def _seed(project, lead, superuser) -> Seeded:
         "generator_edit": lambda: {"model_name": "gen-a"},
         "run_action": lambda: {"action": "cancel"},
         "export_list": lambda: {"format": "jsonl", "split": "train", "audit_override_reason": "fuzzing"},
+        "export_check": lambda: {"format": "jsonl", "split": "train", "audit_override_reason": "fuzzing"},
         "policy_settings": lambda: {"phase": str(project.phase)},
         "similarity_settings": lambda: {"embedding_text": "both", "variant_rule": "off"},
     }

@@ -50,7 +50,7 @@ _CHECKS = [
     Check(
         "length-outlier",
         "Length outlier",
-        "Far shorter or longer than the project's real anchors.",
+        "Far shorter or longer than its template version's other samples (20 or more), else the real anchors.",
         check_length_outlier,
     ),
     Check("json", "Invalid JSON", "Not valid JSON, or not matching the template's output schema.", check_json),

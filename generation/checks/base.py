@@ -22,6 +22,9 @@ class SampleInput:
     output_format: str = "text"
     output_schema: Mapping[str, Any] | None = None
     code_language: str = ""
+    # Where the sample came from, so the length check can pick its reference (generation.checks.length).
+    origin: str = "synthetic"
+    template_version_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class LengthAnchors:
     count: int
     median_log_words: float
     mad_log_words: float
+    # What the statistics were taken over, as a flag's reason names it: "real anchors",
+    # "samples of template story v2".
+    reference: str = "real anchors"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class CheckContext:
     """Per-batch facts that would be wasteful to compute per sample."""
 
     length_anchors: LengthAnchors | None = None
+    # Like with like: the length statistics of each template version's samples (by version id),
+    # None where there are too few; filled in by the checks service as batches need them.
+    length_by_template_version: dict[int, LengthAnchors | None] = field(default_factory=dict)
     # Each check's wall-clock budget on one sample (settings.CHECK_TIME_BUDGET_MS in the services).
     time_budget_ms: int = DEFAULT_CHECK_TIME_BUDGET_MS
 

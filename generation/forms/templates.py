@@ -13,7 +13,7 @@ from generation.checks import REGISTRY, default_checks_for
 from generation.checks.json_output import external_refs
 from generation.checks.patterns import schema_pattern_problems, unsupported_patterns_message
 from generation.models import OutputFormat, PromptTemplateVersion
-from generation.prompts import template_variables
+from generation.prompts import placeholder_problems, template_variables
 
 CODE_LANGUAGES = [("", "—"), ("python", "Python"), ("javascript", "JavaScript")]
 
@@ -28,8 +28,8 @@ class TemplateVersionForm(forms.Form):
     )
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
-        help_text="Placeholders look like {{ facts }}. {{ examples }} takes the few-shot block and "
-        "{{ constraint }} the injected constraint.",
+        help_text="Placeholders look like {{ facts }}: two braces around one name. {{ examples }} takes the "
+        "few-shot block and {{ constraint }} the injected constraint.",
     )
     output_format = forms.ChoiceField(choices=OutputFormat.choices, initial=OutputFormat.TEXT)
     output_schema = forms.CharField(
@@ -56,6 +56,12 @@ class TemplateVersionForm(forms.Form):
         if not name:
             raise forms.ValidationError("Name the template.")
         return name
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if problems := placeholder_problems(text):
+            raise forms.ValidationError(problems)
+        return text
 
     def clean_output_schema(self) -> dict | None:
         raw = self.cleaned_data["output_schema"].strip()

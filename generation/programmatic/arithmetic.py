@@ -16,6 +16,8 @@ from __future__ import annotations
 import random
 
 from generation.programmatic.base import GeneratedItem, ProgrammaticGenerator
+from generation.programmatic.grammar import counted, plural
+from generation.prompts import render_prompt
 
 NAMES = [
     "Amara",
@@ -39,18 +41,26 @@ NAMES = [
     "Sven",
     "Tariq",
 ]
+# (item, container), both singular: `counted` and `plural` give the forms a count needs.
 ITEMS = [
-    ("apples", "basket"),
-    ("pencils", "box"),
-    ("stickers", "sheet"),
-    ("eggs", "carton"),
-    ("marbles", "bag"),
-    ("cookies", "tray"),
-    ("stamps", "album page"),
-    ("seedlings", "crate"),
+    ("apple", "basket"),
+    ("pencil", "box"),
+    ("sticker", "sheet"),
+    ("egg", "carton"),
+    ("marble", "bag"),
+    ("cookie", "tray"),
+    ("stamp", "album page"),
+    ("loaf", "crate"),
 ]
 PLACES = ["the market", "the school fair", "a garage sale", "the corner shop", "the library sale"]
-FRAMINGS = ("story", "direct", "quiz")
+# Each framing is a prompt template in the renderer's own syntax (generation.prompts), so the
+# demo stores these texts as its templates and every sample's input is one of them, filled in.
+FRAMING_TEMPLATES = {
+    "story": "Read the story and solve the problem.\n\n{{ facts }} {{ question }}",
+    "direct": "{{ facts }} {{ question }} Show your steps.",
+    "quiz": "Question: {{ question }}\nFacts: {{ facts }}\nGive the final answer as a number.",
+}
+FRAMINGS = tuple(FRAMING_TEMPLATES)
 KINDS = ("addition", "subtraction", "multiplication", "division", "change")
 # Where careless solvers and careless checkers slip: zeros, identities, one-way
 # sharing, thousands separators, and change of nothing.
@@ -66,6 +76,7 @@ EDGE_CASES = (
 
 class ArithmeticWordProblems(ProgrammaticGenerator):
     name = "arithmetic-word-problems"
+    framing_templates = FRAMING_TEMPLATES
 
     def generate(self, index: int, *, framing: str) -> GeneratedItem:
         if framing not in FRAMINGS:
@@ -120,40 +131,50 @@ def _problem(
 ) -> tuple[str, str, list[str], int]:
     a = rng.randint(2, scale)
     b = rng.randint(2, scale)
+    items = plural(item)
     if kind == "addition":
-        facts = f"{name} has {a} {item}. At {place}, {name} gets {b} more {item}."
-        question = f"How many {item} does {name} have now?"
-        return facts, question, [f"{name} starts with {a} {item} and gets {b} more.", f"{a} + {b} = {a + b}"], a + b
-    if kind == "subtraction":
-        total = a + b
-        facts = f"{name} brought {total} {item} to {place} and sold {b} of them."
-        question = f"How many {item} are left?"
-        return facts, question, [f"{name} had {total} and sold {b}.", f"{total} - {b} = {a}"], a
-    if kind == "multiplication":
-        per = rng.randint(2, 12)
-        facts = f"Each {container} holds {per} {item}. {name} buys {a} full {container}s at {place}."
-        question = f"How many {item} does {name} buy in total?"
+        facts = f"{name} has {counted(a, item)}. At {place}, {name} gets {b} more {items}."
+        question = f"How many {items} does {name} have now?"
         return (
             facts,
             question,
-            [f"There are {a} {container}s with {per} {item} each.", f"{a} × {per} = {a * per}"],
+            [f"{name} starts with {counted(a, item)} and gets {b} more.", f"{a} + {b} = {a + b}"],
+            a + b,
+        )
+    if kind == "subtraction":
+        total = a + b
+        facts = f"{name} brought {counted(total, item)} to {place} and sold {b} of them."
+        question = f"How many {items} are left?"
+        return facts, question, [f"{name} had {total} and sold {b}.", f"{total} - {b} = {a}"], a
+    if kind == "multiplication":
+        per = rng.randint(2, 12)
+        facts = f"Each {container} holds {counted(per, item)}. {name} buys {a} full {plural(container)} at {place}."
+        question = f"How many {items} does {name} buy in total?"
+        return (
+            facts,
+            question,
+            [f"There are {counted(a, container)} with {counted(per, item)} each.", f"{a} × {per} = {a * per}"],
             a * per,
         )
     if kind == "division":
         friends = rng.randint(2, 9)
         total = friends * a
-        facts = f"{name} shares {total} {item} equally among {friends} friends."
-        question = f"How many {item} does each friend get?"
-        return facts, question, [f"{total} {item} split {friends} ways.", f"{total} ÷ {friends} = {a}"], a
+        facts = f"{name} shares {counted(total, item)} equally among {counted(friends, 'friend')}."
+        question = f"How many {items} does each friend get?"
+        return facts, question, [f"{counted(total, item)} split {friends} ways.", f"{total} ÷ {friends} = {a}"], a
     price = rng.randint(2, 9)
     count = rng.randint(2, 9)
     paid = (price * count // 10 + 1) * 10
     facts = (
-        f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s and pays with ${paid}."
+        f"At {place}, one {container} of {items} costs ${price}. "
+        f"{name} buys {counted(count, container)} and pays with ${paid}."
     )
     question = f"How much change does {name} get, in dollars?"
     cost = price * count
-    steps = [f"{count} {container}s cost {count} × {price} = {cost} dollars.", f"{paid} - {cost} = {paid - cost}"]
+    steps = [
+        f"{counted(count, container)} cost {count} × {price} = {cost} dollars.",
+        f"{paid} - {cost} = {paid - cost}",
+    ]
     return facts, question, steps, paid - cost
 
 
@@ -161,33 +182,36 @@ def _edge_problem(
     rng: random.Random, edge: str, name: str, item: str, container: str, place: str
 ) -> tuple[str, str, str, list[str], int]:
     """An edge case on purpose: (kind, facts, question, steps, answer)."""
+    items = plural(item)
     if edge == "zero-quantity":
         b = rng.randint(2, 60)
-        facts = f"{name} has 0 {item}. At {place}, {name} gets {b} more {item}."
-        question = f"How many {item} does {name} have now?"
-        return "addition", facts, question, [f"{name} starts with 0 {item} and gets {b} more.", f"0 + {b} = {b}"], b
+        facts = f"{name} has {counted(0, item)}. At {place}, {name} gets {b} more {items}."
+        question = f"How many {items} does {name} have now?"
+        steps = [f"{name} starts with {counted(0, item)} and gets {b} more.", f"0 + {b} = {b}"]
+        return "addition", facts, question, steps, b
     if edge == "subtraction-to-zero":
         total = rng.randint(2, 60)
-        facts = f"{name} brought {total} {item} to {place} and sold {total} of them."
-        question = f"How many {item} are left?"
+        facts = f"{name} brought {counted(total, item)} to {place} and sold {total} of them."
+        question = f"How many {items} are left?"
         return "subtraction", facts, question, [f"{name} had {total} and sold {total}.", f"{total} - {total} = 0"], 0
     if edge == "multiply-by-one":
         per = rng.randint(2, 12)
-        facts = f"Each {container} holds {per} {item}. {name} buys 1 full {container} at {place}."
-        question = f"How many {item} does {name} buy in total?"
-        steps = [f"There is 1 {container} with {per} {item}.", f"1 × {per} = {per}"]
+        facts = f"Each {container} holds {counted(per, item)}. {name} buys 1 full {container} at {place}."
+        question = f"How many {items} does {name} buy in total?"
+        steps = [f"There is {counted(1, container)} with {counted(per, item)}.", f"1 × {per} = {per}"]
         return "multiplication", facts, question, steps, per
     if edge == "share-with-one":
         total = rng.randint(2, 60)
-        facts = f"{name} shares {total} {item} equally among 1 friend."
-        question = f"How many {item} does each friend get?"
-        return "division", facts, question, [f"{total} {item} split 1 way.", f"{total} ÷ 1 = {total}"], total
+        facts = f"{name} shares {counted(total, item)} equally among {counted(1, 'friend')}."
+        question = f"How many {items} does each friend get?"
+        steps = [f"{counted(total, item)} split 1 way.", f"{total} ÷ 1 = {total}"]
+        return "division", facts, question, steps, total
     if edge == "large-numbers":
         a = rng.randint(1_000, 99_999)
         b = rng.randint(1_000, 99_999)
-        facts = f"{name} has {a:,} {item}. At {place}, {name} gets {b:,} more {item}."
-        question = f"How many {item} does {name} have now?"
-        steps = [f"{name} starts with {a:,} {item} and gets {b:,} more.", f"{a:,} + {b:,} = {a + b:,}"]
+        facts = f"{name} has {counted(f'{a:,}', item)}. At {place}, {name} gets {b:,} more {items}."
+        question = f"How many {items} does {name} have now?"
+        steps = [f"{name} starts with {counted(f'{a:,}', item)} and gets {b:,} more.", f"{a:,} + {b:,} = {a + b:,}"]
         return "addition", facts, question, steps, a + b
     if edge != "exact-change":
         raise ValueError(f"unknown edge case {edge!r}")
@@ -195,10 +219,11 @@ def _edge_problem(
     count = rng.randint(2, 9)
     cost = price * count
     facts = (
-        f"At {place}, one {container} of {item} costs ${price}. {name} buys {count} {container}s and pays with ${cost}."
+        f"At {place}, one {container} of {items} costs ${price}. "
+        f"{name} buys {counted(count, container)} and pays with ${cost}."
     )
     question = f"How much change does {name} get, in dollars?"
-    steps = [f"{count} {container}s cost {count} × {price} = {cost} dollars.", f"{cost} - {cost} = 0"]
+    steps = [f"{counted(count, container)} cost {count} × {price} = {cost} dollars.", f"{cost} - {cost} = 0"]
     return "change", facts, question, steps, 0
 
 
@@ -219,8 +244,4 @@ def _restate(step: str, given: int | str) -> str:
 
 
 def _frame(framing: str, facts: str, question: str) -> str:
-    if framing == "story":
-        return f"Read the story and solve the problem.\n\n{facts} {question}"
-    if framing == "direct":
-        return f"{facts} {question} Show your steps."
-    return f"Question: {question}\nFacts: {facts}\nGive the final answer as a number."
+    return render_prompt(FRAMING_TEMPLATES[framing], {"facts": facts, "question": question})

@@ -17,8 +17,20 @@ from typing import Literal, TypeAlias
 
 from generation.programmatic.arithmetic import NAMES
 from generation.programmatic.base import GeneratedItem, ProgrammaticGenerator
+from generation.prompts import render_prompt
 
-FRAMINGS = ("story", "direct", "quiz")
+# Each framing is a prompt template in the renderer's own syntax (generation.prompts).
+FRAMING_TEMPLATES = {
+    "story": (
+        "Read the story and decide whether the claim holds.\n\nThis morning in the harbour town, {{ scene }}. "
+        "Write {{ legend }}. {{ speaker }} claims: {{ formula }}. Is the claim true or false?"
+    ),
+    "direct": (
+        "Statements have these truth values: {{ facts }}. Is the formula {{ formula }} true or false? Show your steps."
+    ),
+    "quiz": "Question: Is the formula {{ formula }} true or false?\nFacts: {{ facts }}\nGive the final answer as true or false.",
+}
+FRAMINGS = tuple(FRAMING_TEMPLATES)
 LETTERS = ("P", "Q", "R", "S")
 Connective = Literal["and", "or", "implies", "iff"]
 BINARY: tuple[Connective, ...] = ("and", "or", "implies", "iff")
@@ -93,6 +105,7 @@ def worked_steps(node: Node, values: dict[str, bool]) -> list[str]:
 
 class PropositionalLogic(ProgrammaticGenerator):
     name = "propositional-logic"
+    framing_templates = FRAMING_TEMPLATES
 
     def generate(self, index: int, *, framing: str) -> GeneratedItem:
         if framing not in FRAMINGS:
@@ -173,19 +186,15 @@ def _edge_formula(rng: random.Random, edge: str, letters: list[str], values: dic
 def _frame(rng: random.Random, framing: str, formula: str, letters: list[str], values: dict[str, bool]) -> str:
     if framing == "direct":
         facts = ", ".join(f"{letter} is {_word(values[letter])}" for letter in letters)
-        return f"Statements have these truth values: {facts}. Is the formula {formula} true or false? Show your steps."
+        return render_prompt(FRAMING_TEMPLATES[framing], {"facts": facts, "formula": formula})
     if framing == "quiz":
         facts = ", ".join(f"{letter} = {_word(values[letter])}" for letter in letters)
-        return (
-            f"Question: Is the formula {formula} true or false?\nFacts: {facts}\n"
-            "Give the final answer as true or false."
-        )
+        return render_prompt(FRAMING_TEMPLATES[framing], {"facts": facts, "formula": formula})
     statements = rng.sample(STATEMENTS, len(letters))
     clauses = [holds if values[letter] else fails for letter, (holds, fails) in zip(letters, statements)]
     scene = ", ".join(clauses[:-1]) + f" and {clauses[-1]}"
     legend = ", ".join(f"{letter} for “{holds}”" for letter, (holds, _) in zip(letters, statements))
     speaker = rng.choice(NAMES)
-    return (
-        f"Read the story and decide whether the claim holds.\n\nThis morning in the harbour town, {scene}. "
-        f"Write {legend}. {speaker} claims: {formula}. Is the claim true or false?"
+    return render_prompt(
+        FRAMING_TEMPLATES["story"], {"scene": scene, "legend": legend, "speaker": speaker, "formula": formula}
     )

@@ -82,7 +82,9 @@ class ProgrammaticCaller:
         self.generator = generator
         self.builder_class = get_programmatic(generator.programmatic_name)
         self.run_seed = int(run.parameters.get("seed", 0))
-        self.default_framing = run.parameters.get("framing", "story")
+        # A run made on the Runs page names no framing: the one whose template the run uses, if any.
+        template_text = run.template_version.text if run.template_version else ""
+        self.default_framing = run.parameters.get("framing") or self.builder_class.framing_of(template_text) or "story"
 
     def call(self, work: ItemWork) -> CallOutput:
         seed = _first_set(work.params.get("seed"), self.generator.seed, default=self.run_seed)

@@ -9,7 +9,17 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from generation.models import GenerationRun, RunItem, RunItemStatus, RunLane, RunStatus, SampleFlag
+from generation.models import (
+    GenerationRun,
+    Generator,
+    GeneratorKind,
+    PromptTemplateVersion,
+    RunItem,
+    RunItemStatus,
+    RunLane,
+    RunStatus,
+    SampleFlag,
+)
 from generation.runs.plan import constraint_counts
 from synthreview.projects.models import Project
 
@@ -150,3 +160,21 @@ def project_runs_page(
     rows = list(query[: size + 1])
     older = rows[size - 1].pk if len(rows) > size else None
     return rows[:size], older
+
+
+@dataclass(frozen=True)
+class RunPrerequisites:
+    """What a first run needs: a template version with text, and a generator that can be called."""
+
+    template: bool
+    generator: bool
+
+
+def run_prerequisites(project: Project) -> RunPrerequisites:
+    """Read only for a project with no runs, to say which step comes first."""
+    return RunPrerequisites(
+        template=PromptTemplateVersion.objects.filter(template__project=project).exclude(text="").exists(),
+        generator=Generator.objects.filter(
+            project=project, kind__in=(GeneratorKind.OPENAI_COMPATIBLE, GeneratorKind.PROGRAMMATIC)
+        ).exists(),
+    )

@@ -47,6 +47,31 @@ def check_context_for_project(*, project_id: int) -> CheckContext:
     )
 
 
+def _template_version_lengths(context: CheckContext, samples: list[Sample]) -> None:
+    """Fill in the length statistics of each template version these synthetic samples came from.
+    Read when first needed (the samples in hand are written already, so a run's first batch
+    counts itself) and again while there are fewer than 20."""
+    wanted = {
+        sample.template_version_id
+        for sample in samples
+        if sample.origin != Origin.REAL
+        and sample.template_version_id is not None
+        and context.length_by_template_version.get(sample.template_version_id) is None
+    }
+    for version_id in sorted(wanted):
+        outputs = (
+            Sample.objects.filter(template_version_id=version_id, origin=Origin.SYNTHETIC)
+            .exclude(output="")
+            .order_by("pk")
+            .values_list("output", flat=True)[:MAX_LENGTH_ANCHORS]
+        )
+        version = next(s.template_version for s in samples if s.template_version_id == version_id)
+        label = f"samples of template {version.template.name} v{version.version}" if version else "samples"
+        context.length_by_template_version[version_id] = length_anchors_from(
+            (word_count(output) for output in outputs), label
+        )
+
+
 def _sample_input(sample: Sample) -> SampleInput:
     version = sample.template_version
     return SampleInput(
@@ -56,6 +81,8 @@ def _sample_input(sample: Sample) -> SampleInput:
         output_format=version.output_format if version else "text",
         output_schema=version.output_schema if version else None,
         code_language=version.code_language if version else "",
+        origin=sample.origin,
+        template_version_id=sample.template_version_id,
     )
 
 
@@ -65,9 +92,12 @@ def _checks_write(
     result = ChecksResult()
     raised: list[SampleFlag] = []
     checked: dict[int, list[str]] = {}
+    samples = list(samples)
+    for project_id in {sample.project_id for sample in samples}:
+        if project_id not in contexts:
+            contexts[project_id] = check_context_for_project(project_id=project_id)
+        _template_version_lengths(contexts[project_id], [s for s in samples if s.project_id == project_id])
     for sample in samples:
-        if sample.project_id not in contexts:
-            contexts[sample.project_id] = check_context_for_project(project_id=sample.project_id)
         names = checks_for_template(sample.template_version)
         if only is not None:
             names = [name for name in names if name in only]
@@ -110,7 +140,7 @@ def _samples_with_templates(sample_ids: list[int]) -> list[Sample]:
     return list(
         Sample.objects.filter(pk__in=sample_ids)
         .select_related("template_version")
-        .only("pk", "project_id", "input", "output", "metadata", "template_version")
+        .only("pk", "project_id", "origin", "input", "output", "metadata", "template_version")
         .order_by("pk")
     )
 

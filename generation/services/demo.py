@@ -12,6 +12,8 @@ from pathlib import Path
 from django.db import transaction
 
 from generation.models import GenerationRun, GeneratorKind, Origin
+from generation.programmatic.arithmetic import FRAMING_TEMPLATES as ARITHMETIC_FRAMINGS
+from generation.programmatic.logic import FRAMING_TEMPLATES as LOGIC_FRAMINGS
 from generation.services.generators import generator_create
 from generation.services.imports import import_batch_create, import_batch_run
 from generation.services.runs import run_create_programmatic, run_execute
@@ -25,11 +27,8 @@ DEMO_SLUG = "demo"
 DEMO = SystemActor("demo")
 REAL_ANCHORS = Path(__file__).resolve().parent.parent / "demo_data" / "real_anchors.jsonl"
 
-FRAMINGS = {
-    "story-framing": "Read the story and solve the problem.\n\n{facts} {question}",
-    "direct-framing": "{facts} {question} Show your steps.",
-    "quiz-framing": "Question: {question}\nFacts: {facts}\nGive the final answer as a number.",
-}
+# The templates are the generators' own framings, so a sample's input is its template filled in.
+FRAMINGS = {f"{framing}-framing": text for framing, text in ARITHMETIC_FRAMINGS.items()}
 
 # name: (error rate, variety, temperature, seed). The parrot and the echo repeat
 # one narrow scenario, so they collide with each other and near-duplicate themselves.
@@ -42,7 +41,7 @@ GENERATORS = {
 
 # A rule-based logic generator that makes edge cases on purpose (tautologies,
 # contradictions, vacuous implications) and some wrong answers.
-LOGIC_TEMPLATE = ("logic-framing", "Decide whether the statement is true or false, and show the evaluation.")
+LOGIC_TEMPLATE = ("logic-framing", LOGIC_FRAMINGS["direct"])
 LOGIC_GENERATOR = ("logic-edge-cases", {"edge_case_rate": 0.3, "error_rate": 0.1}, 5)
 # With scripts/demo.sh, the OpenAI-compatible test server runs beside the demo
 # (deterministic, on loopback) so a lead can define and launch LLM runs offline.
@@ -76,9 +75,10 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
     """Create the demo project; runs are queued for the worker unless told otherwise."""
     with transaction.atomic():
         project = project_create(slug=DEMO_SLUG, name="Arithmetic word problems (demo)", actor=DEMO)
+        anchors = sum(1 for line in REAL_ANCHORS.read_text().splitlines() if line.strip())
         project.description = (
-            "Rule-based generators write word problems in three framings; some get answers wrong on purpose. "
-            "32 hand-written problems are the real anchors."
+            "Rule-based generators write arithmetic word problems in three framings, and logic problems with "
+            f"edge cases; some get answers wrong on purpose. {anchors} hand-written word problems are the real anchors."
         )
         # The model the demo's data would train, declared so training exports can check their generators
         # against it (a project that declares none has its training exports refused).
@@ -88,9 +88,7 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         for login in DEMO_LOGINS:
             membership_set(access, username=login.username, role=login.role, password=login.password)
         versions = {
-            name: template_version_create(
-                access, template_name=name, text=text, variables=["facts", "question"], output_format="math"
-            )
+            name: template_version_create(access, template_name=name, text=text, output_format="math")
             for name, text in FRAMINGS.items()
         }
         generators = {

@@ -141,6 +141,10 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
             entry["variables"][EXAMPLES_VARIABLE] = shot.examples
             entry["seed_sample_ids"] = list(shot.seed_sample_ids)
             entry["generation_depth"] = shot.generation_depth
+    for name in _filled_by_generators(spec.generators) & set(template_variables(spec.template_version.text)):
+        for entry in plan:
+            # Kept as a placeholder in the item's prompt: the rule-based generator writes it, item by item.
+            entry["variables"].setdefault(name, f"{{{{ {name} }}}}")
     check_rows_fill_template(spec.template_version.text, [entry["variables"] for entry in plan])
     for entry, constraint in zip(plan, spec.constraints.assign(len(plan), spec.seed)):
         entry["constraint"] = constraint
@@ -156,6 +160,18 @@ def run_plan_rows(spec: RunSpec) -> list[dict]:
     if total > settings.GENERATION_MAX_ITEMS_PER_RUN:
         raise PlanError([f"the run would have {total:,} items; the limit is {settings.GENERATION_MAX_ITEMS_PER_RUN:,}"])
     return plan
+
+
+def _filled_by_generators(generators: list[Generator]) -> set[str]:
+    """The template variables every generator of the run writes itself (a rule-based generator's
+    facts and question); none when any generator needs its prompt filled in from the table."""
+    filled: set[str] | None = None
+    for generator in generators:
+        if generator.kind != GeneratorKind.PROGRAMMATIC:
+            return set()
+        names = get_programmatic(generator.programmatic_name).filled_variables()
+        filled = names if filled is None else filled & names
+    return filled or set()
 
 
 def run_preview(spec: RunSpec, *, show: int = 6) -> RunPreview:

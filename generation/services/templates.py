@@ -12,7 +12,7 @@ from generation.models import (
     PromptTemplate,
     PromptTemplateVersion,
 )
-from generation.prompts import template_variables
+from generation.prompts import placeholder_problems, template_variables
 from synthreview.projects.access import ProjectAccess, signed_in_account
 from synthreview.projects.services import audit_log_record
 
@@ -30,6 +30,8 @@ def template_version_create(
 ) -> PromptTemplateVersion:
     """Versions are immutable; each change of text makes the next version.
     An empty `checks` means the output format's defaults (generation.checks)."""
+    if misread := placeholder_problems(text):
+        raise ValidationError(f"The template's text has placeholders the renderer does not read: {'; '.join(misread)}.")
     if output_format not in OutputFormat.values:
         raise ValidationError(f"output format must be one of {', '.join(OutputFormat.values)}, got {output_format!r}")
     if output_schema and (refs := external_refs(output_schema)):

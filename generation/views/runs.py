@@ -19,6 +19,7 @@ from generation.selectors.runs import (
     run_failed_items,
     run_flag_counts,
     run_lanes,
+    run_prerequisites,
     run_totals,
     run_unattended_lanes,
 )
@@ -30,8 +31,15 @@ from synthreview.projects.access import get_project_for_user
 @login_required
 def run_list(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
-    runs = project_runs(access.project, limit=100)
-    return render(request, "generation/runs.html", {"access": access, "project": access.project, "runs": runs})
+    runs = list(project_runs(access.project, limit=100))
+    context = {
+        "access": access,
+        "project": access.project,
+        "runs": runs,
+        # An empty list says which step comes first: a template, a generator, or the run itself.
+        "prerequisites": None if runs else run_prerequisites(access.project),
+    }
+    return render(request, "generation/runs.html", context)
 
 
 @login_required
@@ -44,7 +52,8 @@ def run_new(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         try:
             if request.POST.get("action") == "launch":
                 run = run_create(access, spec=form.spec())
-                messages.success(request, f"Run {run.name} is queued: {run.items_total:,} items.")
+                # The message stays on the page while the status below it changes: it names no state.
+                messages.success(request, f"Run {run.name} launched: {run.items_total:,} items.")
                 return redirect("run_detail", slug=slug, pk=run.pk)
             context["preview"] = run_preview(form.spec())
         except PlanError as error:
@@ -88,7 +97,7 @@ def run_action(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         messages.info(request, "The run is cancelled; its pending items stay pending until you resume it.")
     elif action in ("resume", "retry-failed"):
         run_resume(access, run=run, retry_failed=action == "retry-failed")
-        messages.info(request, "The run is queued again; items already done are not redone.")
+        messages.info(request, "The run's pending items go back to the workers; items already done are not redone.")
     else:
         messages.error(request, "Unknown action.")
     return redirect("run_detail", slug=slug, pk=run.pk)

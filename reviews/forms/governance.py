@@ -53,7 +53,7 @@ class ExportForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=2000,
-        label="Audit override (leads)",
+        label="Audit override (leads and admins)",
         help_text="Only if you must export synthetic samples without a passing audit: why. "
         "It goes into the manifest and the audit log.",
     )

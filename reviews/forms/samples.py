@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
 
 from generation.checks import REGISTRY as CHECKS
 from generation.models import GenerationRun, Generator, Origin, PromptTemplate, SampleStatus, Split
-from reviews.models import ErrorCategory, VerdictValue
+from reviews.models import Cluster, DuplicateGroup, ErrorCategory, VerdictValue
+from reviews.selectors.browser_sort import NEWEST, ORDER_CHOICES, ORDERS, SampleOrder
 from synthreview.projects.models import Project
 from synthreview.projects.params import LARGEST_ID, LARGEST_INTEGER, IdField, sample_ids_parse
 
@@ -56,6 +58,7 @@ class SampleFilterForm(forms.Form):
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.project = project
         cast(forms.ModelChoiceField, self.fields["generator"]).queryset = Generator.objects.filter(
             project=project
         ).order_by("name")
@@ -88,6 +91,65 @@ class SampleFilterForm(forms.Form):
     def description(self) -> dict[str, Any]:
         """The filter as the audit log records it: only what is set, in plain words and ids."""
         return {key: value for key, value in self.filters().items() if value not in (None, "")}
+
+    def active_filters(self) -> list[ActiveFilter]:
+        """Each filter that is set, in the words and names the user sees on the pages it came from:
+        a generator's name, not its id; a cluster's number as the similarity page shows it."""
+        data = self.cleaned_data
+        shown: list[ActiveFilter] = []
+        for name, field in self.fields.items():
+            value = data.get(name)
+            if value in (None, ""):
+                continue
+            if name == "q":
+                text = f"“{value}”"
+            elif name in ("generator", "run"):
+                text = value.name
+            elif name == "template":
+                versions = sorted(value.versions.values_list("version", flat=True))
+                text = f"{value.name} (v{', v'.join(map(str, versions))})" if versions else value.name
+            elif isinstance(field, forms.ChoiceField):
+                text = str(dict(cast(list[tuple[str, str]], field.choices)).get(value, value))
+            elif name == "novelty_min":
+                text = f"≥ {value:g}"
+            elif name == "novelty_max":
+                text = f"≤ {value:g}"
+            elif name == "cluster":
+                number = Cluster.objects.filter(project=self.project, pk=value).values_list("number", flat=True).first()
+                shown.append(ActiveFilter(name, "Cluster", f"#{number}" if number is not None else "(refitted since)"))
+                continue
+            elif name == "group":
+                group = DuplicateGroup.objects.filter(project=self.project, pk=value).first()
+                label = f"{group.get_kind_display()} group" if group else "Duplicate group"
+                shown.append(ActiveFilter(name, label, f"#{value}"))
+                continue
+            else:
+                text = str(value)
+            label = {"novelty_min": "Novelty", "novelty_max": "Novelty"}.get(
+                name, str(field.label or name.capitalize())
+            )
+            shown.append(ActiveFilter(name, label, text))
+        return shown
+
+
+@dataclass(frozen=True)
+class ActiveFilter:
+    """One set filter as a chip shows it: `name` is its query parameter."""
+
+    name: str
+    label: str
+    text: str
+
+
+class SampleOrderForm(forms.Form):
+    """The sample browser's order; an unknown one falls back to newest first."""
+
+    sort = forms.ChoiceField(choices=ORDER_CHOICES, required=False, label="Order")
+
+    def order(self) -> SampleOrder:
+        if self.is_valid() and self.cleaned_data.get("sort"):
+            return ORDERS[self.cleaned_data["sort"]]
+        return ORDERS[NEWEST]
 
 
 class BulkForm(forms.Form):

@@ -32,6 +32,21 @@ class Outcome:
     OVERRIDDEN = "overridden"
 
 
+# Each gate as a lead reads it, by the code the manifest and the API keep.
+GATE_TITLES = {
+    "recursion": "No generator is related to the model being trained",
+    "audit": "Every synthetic sample is cleared by an expert audit",
+    "mix": "Enough real data, and no generator over its cap",
+    "eval_real_only": "The eval set is real only",
+}
+OUTCOME_LABELS = {Outcome.PASSED: "Passed", Outcome.REFUSED: "Refused", Outcome.OVERRIDDEN: "Overridden"}
+
+
+def gate_title(gate: str) -> str:
+    """A gate's title; a code no release knows (an old manifest's) reads as words all the same."""
+    return GATE_TITLES.get(gate) or gate.replace("_", " ").capitalize()
+
+
 @dataclass(frozen=True)
 class GroupCount:
     """Samples of one origin × generator × template version × run."""

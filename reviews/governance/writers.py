@@ -48,6 +48,9 @@ COLUMNS = (
 BATCH_ROWS = 10_000
 
 Row = tuple  # in COLUMNS order
+# Columns whose cell is JSON text already (the metadata object as the database renders it): JSONL puts
+# it in the line as it is, so `metadata` is an object there; CSV and Parquet keep the text in a cell.
+JSON_TEXT_COLUMNS = frozenset({"metadata"})
 
 _encode = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False
 
@@ -64,9 +67,26 @@ def _json_value(value: str | int | None) -> str:
     return _encode(value)
 
 
+def _json_text(value: object) -> str:
+    """A JSON text cell as the line takes it. The database renders JSON on one line; should a text hold
+    a line break all the same, it is written again compactly, so each row stays one line."""
+    if not isinstance(value, str):
+        raise TypeError("a JSON text cell must be a str")
+    if "\n" in value or "\r" in value:
+        return json.dumps(json.loads(value), ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
 def jsonl_line(row: Row) -> str:
     """One row's line: the definition of the format (write_jsonl writes the same bytes, faster)."""
-    return "{" + ",".join(f'"{key}":{_json_value(value)}' for key, value in zip(COLUMNS, row, strict=True)) + "}\n"
+    return (
+        "{"
+        + ",".join(
+            f'"{key}":{_json_text(value) if key in JSON_TEXT_COLUMNS else _json_value(value)}'
+            for key, value in zip(COLUMNS, row, strict=True)
+        )
+        + "}\n"
+    )
 
 
 # write_jsonl's hot loop: each column of a chunk of rows goes through the C JSON encoder
@@ -89,7 +109,14 @@ def jsonl_lines(rows: list[Row]) -> bytes:
     if len(columns) != len(COLUMNS):
         raise ValueError(f"a row has {len(columns)} values where the export has {len(COLUMNS)} columns")
     cells = []
-    for column in columns:
+    for key, column in zip(COLUMNS, columns, strict=True):
+        if key in JSON_TEXT_COLUMNS:
+            try:
+                joined = "\x00".join(column)  # C speed: every cell a str, and none with a line break
+            except TypeError:
+                raise TypeError("a JSON text cell must be a str") from None
+            cells.append(column if "\n" not in joined and "\r" not in joined else [_json_text(v) for v in column])
+            continue
         encoded = _encode_cells(column)[1:-1].split("\n")
         if len(encoded) != len(rows):  # a list or dict value: JSONL cells are None, bool, int or str
             raise TypeError("an export cell must be None, a bool, an int or a str")

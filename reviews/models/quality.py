@@ -132,6 +132,15 @@ class Alert(models.Model):
     recovered_at = models.DateTimeField(null=True, blank=True)
     email_sent_at = models.DateTimeField(null=True, blank=True)
     webhook_status = models.CharField(max_length=200, blank=True)
+    # Where the worker delivered it, as it went: [{"channel": "email", "to": [...]}, {"channel": "webhook",
+    # "to": host, "status": ...}]. `notified_at` is set once the worker has tried, even if nobody was there to tell.
+    sent_to = models.JSONField(default=list, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    # A lead hides it until then; it comes back by itself if still open.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -91,6 +91,55 @@ def ks_distance(a: Sequence[float], b: Sequence[float]) -> float | None:
     return float(np.max(np.abs(cdf_first - cdf_second)))
 
 
+def ks_distance_within(a: Sequence[float], b: Sequence[float], *, tolerance: float) -> float | None:
+    """The Kolmogorov–Smirnov gap with lengths within a factor of `tolerance` of each other
+    counted as alike: the larger of max over x of F_b(x) − F_a(tolerance·x) (a runs longer
+    than b by more than the factor) and F_a(x) − F_b(tolerance·x) (a runs shorter). A
+    tolerance of 1 gives the plain statistic. None when either sample is empty."""
+    if tolerance < 1:
+        raise ValueError(f"tolerance must be at least 1, got {tolerance}")
+    first = np.sort(np.asarray(a, dtype=np.float64))
+    second = np.sort(np.asarray(b, dtype=np.float64))
+    if first.size == 0 or second.size == 0:
+        return None
+    # Each one-sided gap peaks where its leading step function jumps: at an observed value.
+    points = np.concatenate([first, second])
+
+    def cdf(sample: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return np.searchsorted(sample, at, side="right") / sample.size
+
+    longer = np.max(cdf(second, points) - cdf(first, points * tolerance))
+    shorter = np.max(cdf(first, points) - cdf(second, points * tolerance))
+    return float(max(0.0, longer, shorter))
+
+
+def length_distance(
+    synthetic: Sequence[tuple[int, str | None]], real: Sequence[tuple[int, str | None]], *, tolerance: float
+) -> float | None:
+    """How far the synthetic lengths lie from the real ones, like with like: `ks_distance_within`
+    per label, averaged weighted by each label's synthetic count. Each synthetic label is compared
+    with the real samples of that label; unlabelled synthetic samples with all real ones; a label
+    no real sample has is left out, since nothing real says how long it should be. When no real
+    sample has a label, all lengths are compared at once. None when nothing is compared."""
+    real_all = [length for length, _ in real]
+    real_by_label: dict[str, list[int]] = {}
+    for length, label in real:
+        if label is not None:
+            real_by_label.setdefault(label, []).append(length)
+    groups: dict[str | None, list[int]] = {}
+    for length, label in synthetic:
+        groups.setdefault(label if real_by_label else None, []).append(length)
+    weighted, compared = 0.0, 0
+    # Sorted, so the float sum runs in one order whatever order the samples came in.
+    for label in sorted(groups, key=lambda name: (name is not None, name or "")):
+        reference = real_all if label is None else real_by_label.get(label)
+        gap = ks_distance_within(groups[label], reference, tolerance=tolerance) if reference else None
+        if gap is not None:
+            weighted += gap * len(groups[label])
+            compared += len(groups[label])
+    return weighted / compared if compared else None
+
+
 def histogram(values: Iterable[float], edges: Sequence[float]) -> list[int]:
     """Counts per bin [edges[i], edges[i+1]); the last bin also holds its right edge.
     Values outside the edges are not counted."""

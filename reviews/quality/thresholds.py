@@ -22,6 +22,13 @@ class ThresholdSpec:
     help: str
 
 
+# Calibrated on the shared Self-Instruct data (README: "Length defaults"): the six instruction-tuned
+# models answer the experts' 252 prompts at 0.34 to 1.42 times the experts' median length, the two
+# broken ones at 0.11 (mostly empty) and 26 times (never stops). Within a factor of 3 the six score at
+# most 0.04 and the two 0.29 and 0.82, so the limit sits between them.
+LENGTH_TOLERANCE = 3.0
+LENGTH_LIMIT = 0.25
+
 THRESHOLD_SPECS: dict[str, ThresholdSpec] = {
     spec.metric: spec
     for spec in [
@@ -72,9 +79,12 @@ THRESHOLD_SPECS: dict[str, ThresholdSpec] = {
             "length_distance",
             "Fidelity: length distance to the real anchors (KS)",
             "max",
-            0.30,
+            LENGTH_LIMIT,
             False,
-            "Kolmogorov–Smirnov statistic between output lengths, synthetic against real.",
+            "Kolmogorov–Smirnov distance between output lengths, synthetic against real, label by label "
+            f"where the real anchors have labels; lengths within a factor of {LENGTH_TOLERANCE:g} of each "
+            "other count as alike, so a worked answer beside a terse anchor is no slip, while empty, "
+            "clipped or runaway answers are.",
         ),
         ThresholdSpec(
             "drift",

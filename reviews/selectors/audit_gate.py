@@ -195,9 +195,10 @@ def _audit_row(closed: _ClosedAudit) -> dict:
 
 
 def audit_gate(
-    *, project: Project, groups: list[GroupCount], override_reason: str, names: dict
+    *, project: Project, groups: list[GroupCount], override_reason: str, names: dict, override_by: str = ""
 ) -> tuple[GateDecision, list[dict]]:
-    """Every synthetic sample needs a closed audit that saw it and cleared its generator on its own items."""
+    """Every synthetic sample needs a closed audit that saw it and cleared its generator on its own items.
+    `override_by` says who overrode, in words ("Grace Hopper (admin)"), for the reason a lead reads."""
     sources: dict[_Source, Counter] = defaultdict(Counter)
     for group in groups:
         # A synthetic sample always names its generator (a check constraint).
@@ -263,7 +264,8 @@ def audit_gate(
             GateDecision(
                 "audit",
                 Outcome.OVERRIDDEN,
-                f"Overridden by a lead: {override_reason.strip()} (would have refused: {listed})",
+                f"Overridden by {override_by or 'an unnamed member'}: {override_reason.strip()} "
+                f"(would have refused: {listed})",
                 details | {"override_reason": override_reason.strip()},
             ),
             list(used.values()),

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from reviews.models import ErrorCategory
 from synthreview.projects.models import AuditLog, Membership, Project
 
 PAGE_SIZE = 50
@@ -259,6 +260,10 @@ def object_url(project: Project, object_type: str, object_id: str) -> str | None
         return None
 
 
+# Detail values stored as codes, shown as their labels: an error category reads "Wrong label".
+_CODE_LABELS: dict[str, dict[str, str]] = {"error_category": dict(ErrorCategory.choices)}
+
+
 def detail_pairs(action: str, details: object) -> list[tuple[str, str]]:
     """An entry's details as (key, text) pairs; the template escapes both."""
     if not isinstance(details, dict):
@@ -270,6 +275,8 @@ def detail_pairs(action: str, details: object) -> list[tuple[str, str]]:
         # policy.set records {field: [old, new]}.
         if action == "policy.set" and isinstance(value, list) and len(value) == 2:
             text = f"{_text(value[0])} → {_text(value[1])}"
+        elif isinstance(value, str) and value in _CODE_LABELS.get(key, {}):
+            text = _CODE_LABELS[key][value]
         else:
             text = _text(value)
         pairs.append((str(key).replace("_", " "), text))

@@ -78,8 +78,9 @@ def samples_filtered(project: Project, filters: dict[str, Any], *, blinding: Bli
 @dataclass(frozen=True)
 class SamplePage:
     rows: list[Sample]
-    newer: int | None  # cursor for the page before (larger ids)
-    older: int | None  # cursor for the page after (smaller ids)
+    # Cursors: ids newest first, browser_sort's tokens in its other orders.
+    newer: int | str | None  # cursor for the page before (larger ids)
+    older: int | str | None  # cursor for the page after (smaller ids)
     # The first page, and nothing after it: the rows are every match, so they are the count.
     complete: bool = False
     # How many matches the page read while fetching its ids (up to `count_up_to` + 1), when asked to.

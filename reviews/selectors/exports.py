@@ -7,6 +7,7 @@ the gates judge, the manifest's figures and the rows written agree.
 from __future__ import annotations
 
 from collections import Counter, abc
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -17,6 +18,8 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Func,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
@@ -54,13 +57,68 @@ LISTED_LEAKS = 1000
 LEAK_SNIPPET_CHARS = 120
 
 
-def _train_selection(export: Export) -> tuple[QuerySet[Sample], dict[str, Q]]:
+@dataclass(frozen=True)
+class ExportSelection:
+    """What an export takes, as the selection reads it: an Export's own fields, or those of a check,
+    which has no Export row to read the generators left out from."""
+
+    project_id: int
+    split: str
+    max_generation_depth: int
+    eval_set_version_id: int | None
+    excluded_generator_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, export: Export | ExportSelection) -> ExportSelection:
+        if isinstance(export, ExportSelection):
+            return export
+        return cls(
+            project_id=export.project_id,
+            split=export.split,
+            max_generation_depth=export.max_generation_depth,
+            eval_set_version_id=export.eval_set_version_id,
+            excluded_generator_ids=tuple(export.excluded_generators.values_list("id", flat=True)),
+        )
+
+
+class MetadataObject(Func):
+    """A sample's metadata as a JSON object, as the database renders it: an object as it is stored (on
+    PostgreSQL jsonb's key order, shorter keys first, and its own number text), SQL or JSON null as {},
+    and any other value (only code could store one; imports always store objects) as {"value": ...},
+    so every line's `metadata` is an object a loader can type as one column."""
+
+    output_field = JSONField()
+    template = (
+        "CASE coalesce(jsonb_typeof(%(expressions)s), 'null') WHEN 'object' THEN %(expressions)s "
+        "WHEN 'null' THEN '{}'::jsonb ELSE jsonb_build_object('value', %(expressions)s) END"
+    )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return super().as_sql(
+            compiler,
+            connection,
+            template=(
+                "CASE coalesce(json_type(%(expressions)s), 'null') WHEN 'object' THEN %(expressions)s "
+                "WHEN 'null' THEN '{}' ELSE json_object('value', json(%(expressions)s)) END"
+            ),
+            **extra,
+        )
+
+
+def _metadata_text() -> Cast:
+    """The metadata object's JSON text: the JSONL writers put it in the line as it is, the other
+    formats in a cell of their own."""
+    return Cast(MetadataObject("metadata"), output_field=TextField())
+
+
+def _train_selection(export: Export | ExportSelection) -> tuple[QuerySet[Sample], dict[str, Q]]:
     """Accepted samples outside the eval split, each marked with why it is held back, if it is."""
+    export = ExportSelection.of(export)
     samples = Sample.objects.filter(project_id=export.project_id, status=SampleStatus.ACCEPTED).exclude(
         split=Split.EVAL
     )
     held = {"too_deep": Q(generation_depth__gt=export.max_generation_depth)}
-    excluded_ids = list(export.excluded_generators.values_list("id", flat=True))
+    excluded_ids = list(export.excluded_generator_ids)
     if excluded_ids:
         held["excluded_generator"] = Q(generator_id__in=excluded_ids)
     if export.eval_set_version_id:
@@ -81,11 +139,18 @@ def _train_selection(export: Export) -> tuple[QuerySet[Sample], dict[str, Q]]:
     return samples, held
 
 
-def export_selection_counts(export: Export, marks: list[int] | None = None) -> tuple[list[GroupCount], Counter]:
+def export_selection_counts(
+    export: Export | ExportSelection, marks: list[int] | None = None, *, hold_unchecked: bool = True
+) -> tuple[list[GroupCount], Counter]:
     """The included samples by origin × generator × template version × run × audit freshness mark, and the
     held-back ones by reason. `marks` are the closed audits' drawn-through sample ids, ascending: each
     synthetic sample falls under the first mark at or above its id (None above them all), so one grouped
-    pass tells the audit gate how many samples each audit could have seen."""
+    pass tells the audit gate how many samples each audit could have seen.
+
+    With `hold_unchecked` off (a check, which runs no leak check), samples that arrived after the last
+    leak check count as included, as the export would include them once it has checked them, and their
+    number comes back as held_back["leak_unchecked"] all the same."""
+    export = ExportSelection.of(export)
     if export.split == ExportSplit.EVAL:
         rows = (
             Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
@@ -96,6 +161,7 @@ def export_selection_counts(export: Export, marks: list[int] | None = None) -> t
             GroupCount(r["origin"], r["generator_id"], r["template_version_id"], r["run_id"], r["n"]) for r in rows
         ], Counter()
     samples, held = _train_selection(export)
+    unchecked = held.pop("leak_unchecked", None) if not hold_unchecked else None
     # One pass: each sample gets the first reason that holds it back (or none), then grouped.
     reason = Case(
         *(When(held[name], then=Value(name)) for name in HELD_BACK_ORDER if name in held),
@@ -107,14 +173,17 @@ def export_selection_counts(export: Export, marks: list[int] | None = None) -> t
         default=Value(None),
         output_field=BigIntegerField(),
     )
+    unchecked_mark = Case(When(unchecked, then=Value(True)), default=Value(False)) if unchecked else Value(False)
     groups: list[GroupCount] = []
     held_back: Counter = Counter()
     for row in (
-        samples.annotate(held=reason, mark=mark)
-        .values("held", "origin", "generator_id", "template_version_id", "run_id", "mark")
+        samples.annotate(held=reason, mark=mark, unchecked=unchecked_mark)
+        .values("held", "origin", "generator_id", "template_version_id", "run_id", "mark", "unchecked")
         .annotate(n=Count("id"))
         .order_by()
     ):
+        if row["unchecked"] and not row["held"]:
+            held_back["leak_unchecked"] += row["n"]
         if row["held"]:
             held_back[row["held"]] += row["n"]
         else:
@@ -126,8 +195,9 @@ def export_selection_counts(export: Export, marks: list[int] | None = None) -> t
     return groups, held_back
 
 
-def _included(export: Export) -> QuerySet[Sample]:
+def _included(export: Export | ExportSelection) -> QuerySet[Sample]:
     """The samples the file holds: the eval set's members, or the train selection less every held-back one."""
+    export = ExportSelection.of(export)
     if export.split == ExportSplit.EVAL:
         return Sample.objects.filter(eval_memberships__version_id=export.eval_set_version_id)
     query, held = _train_selection(export)
@@ -137,12 +207,7 @@ def _included(export: Export) -> QuerySet[Sample]:
 
 
 def _included_rows(export: Export) -> QuerySet[Sample, tuple[Any, ...]]:
-    return (
-        _included(export)
-        .annotate(metadata_text=Cast("metadata", output_field=TextField()))
-        .order_by("id")
-        .values_list(*ROW_FIELDS)
-    )
+    return _included(export).annotate(metadata_text=_metadata_text()).order_by("id").values_list(*ROW_FIELDS)
 
 
 def export_template_versions(project: Project) -> dict[int, tuple[str, int]]:
@@ -196,13 +261,14 @@ def export_rows(export: Export, names: dict, versions: dict, models: dict) -> ab
 # keys after the columns, in their order, with no spaces; writes None as null, a boolean as true or
 # false and an integer as its digits; and escapes a text exactly as Python's json module does with
 # ensure_ascii off (the two-character escapes for \b \f \n \r \t " and \\, \u00xx for the other control
-# characters, everything else as it is). The ORDER BY is outside the selection, so the planner may
+# characters, everything else as it is). `metadata` is jsonb, which row_to_json writes as its text, the
+# same text jsonl_line takes from _metadata_text() and writes as it is. The ORDER BY is outside the selection, so the planner may
 # build the lines in parallel workers and merge them in id order.
 _JSONL_SQL = """SELECT row_to_json(line) FROM (
     SELECT r.id, r.input, r.output, r.label, r.origin, r.origin = %s AS synthetic, r.generator_name AS generator,
            r.generator_model, r.template_name AS template, r.template_number AS template_version,
            r.run_name AS run, r.generation_depth, nullif(r.split, '') AS split, r.content_hash,
-           r.metadata_text AS metadata
+           r.metadata_object AS metadata
     FROM ({selection}) AS r
 ) AS line ORDER BY line.id"""
 # COPY's CSV format writes a value as it is unless it holds the delimiter, the quote, CR or LF. A JSON
@@ -232,7 +298,7 @@ def export_jsonl_copy_sql(export: Export) -> tuple[str, tuple]:
         template_name=F("template_version__template__name"),
         template_number=F("template_version__version"),
         run_name=F("run__name"),
-        metadata_text=Cast("metadata", output_field=TextField()),
+        metadata_object=MetadataObject("metadata"),
     )
     selection, params = rows.order_by().query.sql_with_params()
     sql = f"COPY ({_JSONL_SQL.format(selection=selection)}) TO STDOUT WITH {_COPY_OPTIONS}"

@@ -15,7 +15,7 @@ from reviews.selectors.blinding import SEES_ALL, Blinding
 from reviews.selectors.sample_view import LINEAGE_RELATED
 from synthreview.projects.models import Project
 from synthreview.projects.params import finite_float_or_none, non_negative_int_or_none
-from synthreview.projects.selectors.counters import sample_count
+from synthreview.projects.selectors.counters import sample_count, sample_counts
 
 QUEUE_ORDERS: dict[str, str] = {
     "oldest": "Oldest pending first",
@@ -190,3 +190,15 @@ def queue_sample_of(project: Project, sample_id: int) -> Sample | None:
 def queue_pending_estimate(project: Project) -> int:
     """Pending samples in the project, from the counters (never a COUNT(*))."""
     return sample_count(project.pk, status=SampleStatus.PENDING)
+
+
+def queue_empty_reason(project: Project) -> str:
+    """Why a reviewer's queue has nothing to show, from the counters (one read of at most six rows):
+    "no-samples" (nothing imported or generated yet), "none-pending" (every sample decided) or
+    "all-yours" (the pending ones have this reviewer's verdict, or sit on another reviewer's card)."""
+    counts = sample_counts(project)
+    if counts.total == 0:
+        return "no-samples"
+    if counts.status_total(SampleStatus.PENDING) == 0:
+        return "none-pending"
+    return "all-yours"

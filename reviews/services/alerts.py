@@ -4,11 +4,14 @@ leads as a banner, and sent by email and to the admin-set webhook by a worker.""
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from reviews.models import Alert, AlertChannel, Audit, QualityThreshold
@@ -18,6 +21,11 @@ from synthreview.projects.access import ProjectAccess
 from synthreview.projects.models import Membership, Project, Role
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
+
+# How long a lead may hide alerts for, in days.
+SNOOZE_DAYS = (1, 7)
+# The audit log names at most this many alert ids per bulk action; the count is always whole.
+AUDIT_IDS = 200
 
 
 def _format(metric: str, value: float) -> str:
@@ -110,11 +118,18 @@ def _email_recipients(project: Project) -> list[str]:
     return sorted(set(extra) | set(leads))
 
 
+def _webhook_host(url: str) -> str:
+    # The URL's path and query may carry a secret token: only the host is recorded and shown.
+    return urlsplit(url).hostname or "webhook"
+
+
 def alert_notify(*, alert_id: int) -> None:
-    """Send the alert's email and webhook. Each is sent at most once, so a retried
-    task never mails twice; a failed webhook is recorded on the alert."""
+    """Send the alert's email and webhook, and record where each went. Each is sent at
+    most once, so a retried task never mails twice; a failed webhook is recorded on the
+    alert; an alert with nobody to tell is recorded as tried, so the page can say so."""
     alert = Alert.objects.select_related("project").get(pk=alert_id)
     project = alert.project
+    sent = list(alert.sent_to or [])
     if alert.email_sent_at is None:
         recipients = _email_recipients(project)
         if recipients:
@@ -124,7 +139,9 @@ def alert_notify(*, alert_id: int) -> None:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=recipients,
             )
-            Alert.objects.filter(pk=alert.pk).update(email_sent_at=timezone.now())
+            now = timezone.now()
+            sent.append({"channel": "email", "to": recipients, "at": now.isoformat()})
+            Alert.objects.filter(pk=alert.pk).update(email_sent_at=now, sent_to=sent)
     if not alert.webhook_status:
         channel = AlertChannel.objects.filter(project=project).first()
         if channel and channel.webhook_url:
@@ -142,7 +159,16 @@ def alert_notify(*, alert_id: int) -> None:
                 },
             )
             status = f"delivered ({result.status_code})" if result.ok else f"failed: {result.error}"[:200]
-            Alert.objects.filter(pk=alert.pk).update(webhook_status=status)
+            sent.append(
+                {
+                    "channel": "webhook",
+                    "to": _webhook_host(channel.webhook_url),
+                    "status": status,
+                    "at": timezone.now().isoformat(),
+                }
+            )
+            Alert.objects.filter(pk=alert.pk).update(webhook_status=status, sent_to=sent)
+    Alert.objects.filter(pk=alert.pk).update(notified_at=timezone.now())
 
 
 def alert_acknowledge(access: ProjectAccess, *, alert_id: int) -> bool:
@@ -159,6 +185,62 @@ def alert_acknowledge(access: ProjectAccess, *, alert_id: int) -> bool:
             object_id=str(alert_id),
         )
     return bool(changed)
+
+
+def _shown_alerts(project: Project, metric: str | None, now: datetime) -> QuerySet[Alert]:
+    """The open alerts a lead sees (not snoozed), of one figure or of all."""
+    if metric is not None and metric not in THRESHOLD_SPECS:
+        raise ValidationError(f"Unknown figure {metric!r}.")
+    alerts = Alert.objects.filter(project=project, acknowledged_at__isnull=True).exclude(snoozed_until__gt=now)
+    return alerts.filter(metric=metric) if metric is not None else alerts
+
+
+def alerts_acknowledge_all(access: ProjectAccess, *, metric: str | None = None) -> int:
+    """Acknowledge every open alert shown, of one figure or of all; returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(_shown_alerts(access.project, metric, now).values_list("pk", flat=True))
+        changed = Alert.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=access.user
+        )
+        if changed:
+            audit_log_record(
+                project=access.project,
+                actor=access.actor,
+                action="alert.acknowledge_all",
+                object_type="reviews.alert",
+                object_id=metric or "all",
+                details={"metric": metric, "count": changed, "alert_ids": ids[:AUDIT_IDS]},
+            )
+    return changed
+
+
+def alerts_snooze(access: ProjectAccess, *, days: int, metric: str | None = None) -> int:
+    """Hide every open alert shown, of one figure or of all, for `days`; each comes back by
+    itself then if still unacknowledged. Returns how many."""
+    if days not in SNOOZE_DAYS:
+        raise ValidationError(f"Snooze for {' or '.join(str(d) for d in SNOOZE_DAYS)} days.")
+    now = timezone.now()
+    until = now + timedelta(days=days)
+    with transaction.atomic():
+        ids = list(_shown_alerts(access.project, metric, now).values_list("pk", flat=True))
+        changed = Alert.objects.filter(pk__in=ids).update(snoozed_until=until, snoozed_by=access.user)
+        if changed:
+            audit_log_record(
+                project=access.project,
+                actor=access.actor,
+                action="alert.snooze",
+                object_type="reviews.alert",
+                object_id=metric or "all",
+                details={
+                    "metric": metric,
+                    "days": days,
+                    "until": until.isoformat(),
+                    "count": changed,
+                    "alert_ids": ids[:AUDIT_IDS],
+                },
+            )
+    return changed
 
 
 def alert_channel_set(

@@ -17,11 +17,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -40,7 +42,8 @@ from reviews.selectors.exports import (
 )
 from reviews.services.eval_leaks import eval_leak_check
 from reviews.services.eval_sets import eval_set_latest
-from synthreview.projects.access import ProjectAccess, SystemActor
+from synthreview.projects.access import ProjectAccess, SystemActor, project_access
+from synthreview.projects.models import Project
 from synthreview.projects.queue import enqueue_on_commit
 from synthreview.projects.services import audit_log_record
 
@@ -69,19 +72,30 @@ def export_file_path(export: Export) -> Path | None:
     return path
 
 
-def export_request(
-    access: ProjectAccess,
+@dataclass(frozen=True)
+class ExportOptions:
+    """An export's options once checked: what export_request stores and export_check judges."""
+
+    format: str
+    split: str
+    target_model: str
+    max_generation_depth: int
+    eval_set_version: EvalSetVersion | None
+    excluded: list[Generator]
+    audit_override_reason: str
+
+
+def export_options(
+    project: Project,
     *,
     format: str,
-    split: str = ExportSplit.TRAIN,
-    target_model: str = "",
-    max_generation_depth: int | None = None,
-    eval_set_version: EvalSetVersion | None = None,
-    excluded_generator_ids: list[int] | None = None,
-    audit_override_reason: str = "",
-    enqueue: bool = True,
-) -> Export:
-    project = access.project
+    split: str,
+    target_model: str,
+    max_generation_depth: int | None,
+    eval_set_version: EvalSetVersion | None,
+    excluded_generator_ids: list[int] | None,
+    audit_override_reason: str,
+) -> ExportOptions:
     if format not in ExportFormat.values:
         raise ExportError(f"Unknown format {format!r}: choose {', '.join(ExportFormat.values)}.")
     if split not in ExportSplit.values:
@@ -95,37 +109,79 @@ def export_request(
     depth = project.max_generation_depth if max_generation_depth is None else int(max_generation_depth)
     if depth < 0:
         raise ExportError("The generation depth cap is 0 or more.")
-    excluded = list(Generator.objects.filter(project=project, pk__in=excluded_generator_ids or []))
+    return ExportOptions(
+        format=format,
+        split=split,
+        target_model=target_model.strip()[:200],
+        max_generation_depth=depth,
+        eval_set_version=eval_set_version,
+        excluded=list(Generator.objects.filter(project=project, pk__in=excluded_generator_ids or []).order_by("name")),
+        audit_override_reason=audit_override_reason.strip(),
+    )
+
+
+def export_request(
+    access: ProjectAccess,
+    *,
+    format: str,
+    split: str = ExportSplit.TRAIN,
+    target_model: str = "",
+    max_generation_depth: int | None = None,
+    eval_set_version: EvalSetVersion | None = None,
+    excluded_generator_ids: list[int] | None = None,
+    audit_override_reason: str = "",
+    enqueue: bool = True,
+) -> Export:
+    project = access.project
+    options = export_options(
+        project,
+        format=format,
+        split=split,
+        target_model=target_model,
+        max_generation_depth=max_generation_depth,
+        eval_set_version=eval_set_version,
+        excluded_generator_ids=excluded_generator_ids,
+        audit_override_reason=audit_override_reason,
+    )
     with transaction.atomic():
         export = Export.objects.create(
             project=project,
-            format=format,
-            split=split,
-            target_model=target_model.strip()[:200],
-            max_generation_depth=depth,
-            eval_set_version=eval_set_version,
-            audit_override_reason=audit_override_reason.strip(),
+            format=options.format,
+            split=options.split,
+            target_model=options.target_model,
+            max_generation_depth=options.max_generation_depth,
+            eval_set_version=options.eval_set_version,
+            audit_override_reason=options.audit_override_reason,
             created_by=access.user,
         )
-        export.excluded_generators.set(excluded)
+        export.excluded_generators.set(options.excluded)
         audit_log_record(
             project=project,
             actor=access.actor,
             action="export.request",
             obj=export,
             details={
-                "format": format,
-                "split": split,
+                "format": options.format,
+                "split": options.split,
                 "target_model": export.target_model,
-                "max_generation_depth": depth,
-                "eval_set_version": eval_set_version.version if eval_set_version else None,
-                "excluded_generators": sorted(g.name for g in excluded),
+                "max_generation_depth": options.max_generation_depth,
+                "eval_set_version": options.eval_set_version.version if options.eval_set_version else None,
+                "excluded_generators": sorted(g.name for g in options.excluded),
                 "audit_override_reason": export.audit_override_reason,
             },
         )
         if enqueue:
             enqueue_on_commit("reviews.tasks.export_task", export.pk)
     return export
+
+
+def override_author(user: User | None, project: Project) -> str:
+    """Who overrode a gate, as the reason names them: their name and their role in the project now."""
+    if user is None:
+        return "a command-line run"
+    access = project_access(user, project)
+    role = access.role.label.lower() if access is not None and access.role is not None else "no longer a member"
+    return f"{user.get_full_name() or user.get_username()} ({role})"
 
 
 def _claim(export_id: int) -> Export | None:
@@ -149,7 +205,7 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
             if progress:
                 progress(0, 0, "checking for eval leaks")
             eval_leak_check(version_id=export.eval_set_version_id)
-        with _snapshot():
+        with export_snapshot():
             # A second delivery of the same task waits here for the first, then finds the export finished.
             locked = Export.objects.select_for_update().get(pk=export.pk)
             if not locked.finished:
@@ -172,7 +228,7 @@ def export_run(*, export_id: int, progress: ProgressCallback | None = None) -> E
     return Export.objects.get(pk=export.pk)
 
 
-class _snapshot:
+class export_snapshot:
     """One consistent view for the counts and the rows (REPEATABLE READ on PostgreSQL)."""
 
     def __enter__(self) -> None:
@@ -201,7 +257,7 @@ def _decide_and_write(export: Export, progress: ProgressCallback | None) -> None
     groups, held_back = export_selection_counts(
         export, audit_marks(project) if export.split == ExportSplit.TRAIN else None
     )
-    decisions, audits_used = _gates(export, groups, names, generators)
+    decisions, audits_used = export_gates(export, groups, names, generators)
     manifest = export_manifest(
         export,
         project=project,
@@ -301,7 +357,7 @@ def _write_jsonl_from_copy(
     return digest.hexdigest(), size, written
 
 
-def _gates(
+def export_gates(
     export: Export, groups: list[GroupCount], names: dict, generators: list[Generator]
 ) -> tuple[list[GateDecision], list[dict]]:
     project = export.project
@@ -327,8 +383,13 @@ def _gates(
             counts=synthetic_by_generator,
         )
     ]
+    override_reason = export.audit_override_reason
     audit_decision, audits_used = audit_gate(
-        project=project, groups=groups, override_reason=export.audit_override_reason, names=names
+        project=project,
+        groups=groups,
+        override_reason=override_reason,
+        names=names,
+        override_by=override_author(export.created_by, project) if override_reason.strip() else "",
     )
     decisions.append(audit_decision)
     decisions.append(mix_gate(project=project, groups=groups, names=names))

@@ -45,12 +45,13 @@ from reviews.quality.text_measures import (
     class_balance,
     distinct_n,
     histogram,
-    ks_distance,
     label_divergence,
+    length_distance,
     length_summary,
     word_counts,
+    words,
 )
-from reviews.quality.thresholds import COPY_SIMILARITY
+from reviews.quality.thresholds import COPY_SIMILARITY, LENGTH_TOLERANCE
 from reviews.services.alerts import alerts_evaluate_figures
 from reviews.services.embeddings import embedding_key, embeddings_load
 from synthreview.projects.models import Project
@@ -157,12 +158,17 @@ def _duplicate_breakdown(ids: np.ndarray, synthetic: _Synthetic) -> dict:
     return {"duplicate_within_share": len(within) / len(ids), "duplicate_real_share": len(with_real) / len(ids)}
 
 
-def _outputs(ids: np.ndarray) -> dict[int, str]:
+def _outputs(ids: np.ndarray) -> tuple[dict[int, str], dict[int, str | None]]:
+    """Each sample's output and its label (lengths are compared label by label)."""
     found: dict[int, str] = {}
+    labels: dict[int, str | None] = {}
     id_list = ids.tolist()
     for start in range(0, len(id_list), 5000):
-        found.update(Sample.objects.filter(pk__in=id_list[start : start + 5000]).values_list("pk", "output"))
-    return found
+        rows = Sample.objects.filter(pk__in=id_list[start : start + 5000]).values_list("pk", "output", "label")
+        for pk, output, label in rows:
+            found[pk] = output
+            labels[pk] = label or None
+    return found, labels
 
 
 class _Vectors:
@@ -209,9 +215,10 @@ def _figures(
     synthetic: _Synthetic,
     vectors: _Vectors,
     outputs: dict[int, str],
+    output_labels: dict[int, str | None],
     seed: int,
     real_vectors: np.ndarray | None,
-    real_lengths: list[int],
+    real_lengths: list[tuple[int, str | None]],
     real_labels: Counter,
     labels: Counter | None,
 ) -> dict:
@@ -235,7 +242,11 @@ def _figures(
         "empty_share": sum(1 for text in texts if not text.strip()) / len(texts) if texts else None,
         "mean_pairwise_distance": mean_pairwise_distance(x) if x is not None else None,
         "vendi_score": vendi_score(x) if x is not None else None,
-        "length_distance": ks_distance(lengths, real_lengths) if lengths and real_lengths else None,
+        "length_distance": length_distance(
+            [(length, output_labels.get(int(pk))) for length, pk in zip(lengths, subset)],
+            real_lengths,
+            tolerance=LENGTH_TOLERANCE,
+        ),
         "label_divergence": label_divergence(labels.elements(), real_labels.elements()) if labels else None,
         "copy_share": privacy.copy_share if privacy else None,
         "nearest_real": asdict(privacy) if privacy else None,
@@ -281,9 +292,9 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
     window_ids = [part for pair in window_subsets for part in pair if part is not None]
     every_id = np.unique(np.concatenate([real_subset, *wanted, *window_ids]))
     vectors = _Vectors(project, every_id)
-    outputs = _outputs(every_id)
+    outputs, output_labels = _outputs(every_id)
     real_vectors = vectors.of(real_subset)
-    real_lengths = word_counts([outputs.get(int(pk), "") for pk in real_subset])
+    real_lengths = [(len(words(outputs.get(int(pk), ""))), output_labels.get(int(pk))) for pk in real_subset]
     real_labels, scoped_labels = _labels_by_scope(project)
     snapshots = []
     for index, (scope, scope_id, label, ids) in enumerate(scopes):
@@ -294,6 +305,7 @@ def quality_snapshots_compute(*, project_id: int) -> list[QualitySnapshot]:
             synthetic,
             vectors,
             outputs,
+            output_labels,
             _seed(scope, scope_id),
             real_vectors,
             real_lengths,

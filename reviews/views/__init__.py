@@ -11,6 +11,8 @@ from reviews.views.audits import (  # noqa: F401
 from reviews.views.dashboard import (  # noqa: F401
     alert_acknowledge_view,
     alert_settings,
+    alerts_acknowledge_view,
+    alerts_snooze_view,
     dashboard,
     dashboard_figure,
     quality_recompute,
@@ -18,6 +20,7 @@ from reviews.views.dashboard import (  # noqa: F401
 from reviews.views.eval_set import eval_set_view  # noqa: F401
 from reviews.views.exports import (  # noqa: F401
     downstream_result_add,
+    export_check_view,
     export_detail,
     export_download,
     export_list,

@@ -18,16 +18,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from reviews.access import get_alert_for_user
 from reviews.charts import histogram, stacked_share, trend_lines
+from reviews.forms.alerts import AlertsAcknowledgeForm, AlertsSnoozeForm
 from reviews.models import SnapshotScope
 from reviews.quality.drift import MIN_WINDOW
 from reviews.quality.thresholds import COPY_SIMILARITY, THRESHOLD_SPECS, project_thresholds
+from reviews.selectors.alerts import alert_overview
 from reviews.selectors.dashboard import (
     FIGURES,
-    METRIC_COLUMNS,
     alert_channel_of,
     drift_history,
     figure_rows,
-    latest_alerts,
     latest_snapshots,
     metrics_table,
     nearest_real_bins,
@@ -35,14 +35,22 @@ from reviews.selectors.dashboard import (
     project_snapshot_history,
     sample_mix,
 )
+from reviews.selectors.dashboard_summary import metric_groups, slipped_figures
 from reviews.selectors.noise_floor import closed_audits, noise_floor_by, noise_floor_trend
-from reviews.services.alerts import alert_acknowledge, alert_channel_set, threshold_set
+from reviews.services.alerts import (
+    alert_acknowledge,
+    alert_channel_set,
+    alerts_acknowledge_all,
+    alerts_snooze,
+    threshold_set,
+)
 from reviews.services.quality_checks import quality_snapshot_request
 from reviews.services.quality_snapshots import SUBSET_ROWS
 from reviews.views.audits import noise_floor_chart
 from synthreview.csv_safety import csv_safe_cell
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.projects.access import get_project_for_user
+from synthreview.projects.forms.errors import form_errors_text
 
 SCHEDULE_WORDS = {"minute": "every minute", "daily": "daily", "weekly": "weekly", "monthly": "monthly"}
 
@@ -128,7 +136,9 @@ def dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             [("Real", mix.get("real", 0)), ("Synthetic", mix.get("synthetic", 0))], title="Real and synthetic samples"
         ),
     }
-    alerts = latest_alerts(project)
+    expand = request.GET.get("alerts")
+    alerts = alert_overview(project, expand=expand if expand in THRESHOLD_SPECS else None)
+    groups = metric_groups(metrics_table(snapshots, thresholds), thresholds)
     context = {
         "project": project,
         "access": access,
@@ -136,8 +146,8 @@ def dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "generators": generators,
         "audits": audits,
         "snapshot": overall,
-        "table": metrics_table(snapshots, thresholds),
-        "columns": [label for _, label, _ in METRIC_COLUMNS],
+        "groups": groups if snapshots else [],
+        "slipped": slipped_figures(groups, generators, limit),
         "thresholds": thresholds,
         "copy_limit": copy_limit,
         "copy_similarity": COPY_SIMILARITY,
@@ -196,6 +206,41 @@ def quality_recompute(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
 def alert_acknowledge_view(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     access, alert = get_alert_for_user(request.user, slug, pk, "dashboard")
     alert_acknowledge(access, alert_id=alert.pk)
+    return redirect(f"/p/{slug}/dashboard/#alerts")
+
+
+def _bulk_answer(request: AuthenticatedHttpRequest, form: AlertsAcknowledgeForm) -> HttpResponse:
+    return HttpResponse(
+        f"Nothing changed: {form_errors_text(form)}", status=400, content_type="text/plain; charset=utf-8"
+    )
+
+
+@login_required
+@require_POST
+def alerts_acknowledge_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Acknowledge every open alert shown, or one figure's."""
+    access = get_project_for_user(request.user, slug, "dashboard")
+    form = AlertsAcknowledgeForm(request.POST)
+    if not form.is_valid():
+        return _bulk_answer(request, form)
+    count = alerts_acknowledge_all(access, metric=form.figure())
+    messages.success(request, f"{count} alert{'s' if count != 1 else ''} acknowledged.")
+    return redirect(f"/p/{slug}/dashboard/#alerts")
+
+
+@login_required
+@require_POST
+def alerts_snooze_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Hide every open alert shown, or one figure's, for a day or a week."""
+    access = get_project_for_user(request.user, slug, "dashboard")
+    form = AlertsSnoozeForm(request.POST)
+    if not form.is_valid():
+        return _bulk_answer(request, form)
+    days = form.cleaned_data["days"]
+    count = alerts_snooze(access, metric=form.figure(), days=days)
+    messages.success(
+        request, f"{count} alert{'s' if count != 1 else ''} snoozed for {days} day{'s' if days != 1 else ''}."
+    )
     return redirect(f"/p/{slug}/dashboard/#alerts")
 
 

@@ -20,45 +20,47 @@ from reviews.governance.mix_policy import minimum_real_share
 from reviews.models import Export, LeakKind
 from reviews.selectors.governance import exports_page, parity_series, performance_parity
 from reviews.services.downstream import DownstreamError, downstream_result_record
+from reviews.services.export_check import ExportCheck, export_check
 from reviews.services.exports import ExportError, export_file_path, export_request
 from synthreview.http import AuthenticatedHttpRequest
 from synthreview.progress import progress_get, progress_key
-from synthreview.projects.access import get_project_for_user
+from synthreview.projects.access import ProjectAccess, get_project_for_user
 from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none
 
 # What a lead can do about each refusal, shown beside it.
 REMEDIES = {
-    "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out below.",
-    "recursion": "Leave the refused generators out below, or declare the model being trained, with its lineage, "
-    "on the Policy page.",
+    "mix": "Add real samples (import them, then accept them in the sample browser), or leave generators out of "
+    "the export.",
+    "recursion": "Leave the refused generators out of the export, or declare the model being trained, with its "
+    "lineage, on the Policy page.",
     "eval_real_only": "Freeze a new eval-set version from real samples only.",
 }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
-    access = get_project_for_user(request.user, slug, "export")
+def _export_options(form: ExportForm) -> dict:
+    data = form.cleaned_data
+    return {
+        "format": data["format"],
+        "split": data["split"],
+        "target_model": data["target_model"],
+        "max_generation_depth": data["max_generation_depth"],
+        "eval_set_version": data["eval_set_version"],
+        "excluded_generator_ids": [g.pk for g in data["excluded_generators"]],
+        "audit_override_reason": data["audit_override_reason"],
+    }
+
+
+def _exports_page(
+    request: AuthenticatedHttpRequest,
+    access: ProjectAccess,
+    form: ExportForm,
+    *,
+    check: ExportCheck | None = None,
+    checked: bool = False,
+    status: int = 200,
+) -> HttpResponse:
     project = access.project
-    form = ExportForm(request.POST or None, project=project)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            export = export_request(
-                access,
-                format=data["format"],
-                split=data["split"],
-                target_model=data["target_model"],
-                max_generation_depth=data["max_generation_depth"],
-                eval_set_version=data["eval_set_version"],
-                excluded_generator_ids=[g.pk for g in data["excluded_generators"]],
-                audit_override_reason=data["audit_override_reason"],
-            )
-        except ExportError as error:
-            form.add_error(None, str(error))
-        else:
-            return redirect("export_detail", slug=project.slug, pk=export.pk)
     exports, older = exports_page(project, before=non_negative_int_or_none(request.GET.get("before")))
     parity = performance_parity(project)
     charts = [
@@ -80,13 +82,53 @@ def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "project": project,
             "access": access,
             "form": form,
+            "check": check,
+            "checked": checked,
+            "remedies": REMEDIES,
             "exports": exports,
             "older": older,
             "minimum": float(minimum_real_share(project.phase, project.min_real_share)),
             "parity": parity,
             "parity_charts": charts,
         },
+        status=status,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    access = get_project_for_user(request.user, slug, "export")
+    project = access.project
+    form = ExportForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            export = export_request(access, **_export_options(form))
+        except ExportError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect("export_detail", slug=project.slug, pk=export.pk)
+    return _exports_page(request, access, form)
+
+
+@login_required
+@require_POST
+def export_check_view(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """Check only: the gates' decisions for the form's options, shown on the exports page (or, for htmx,
+    in its check card), with no export made. Nothing is written, so nothing to redirect to."""
+    access = get_project_for_user(request.user, slug, "export")
+    form = ExportForm(request.POST, project=access.project)
+    check = None
+    if form.is_valid():
+        try:
+            check = export_check(access, **_export_options(form))
+        except ExportError as error:
+            form.add_error(None, str(error))
+    status = 400 if form.errors else 200
+    if request.htmx:
+        context = {"project": access.project, "form": form, "check": check, "checked": True, "remedies": REMEDIES}
+        return render(request, "reviews/exports.html#export-check", context, status=status)
+    return _exports_page(request, access, form, check=check, checked=True, status=status)
 
 
 @login_required

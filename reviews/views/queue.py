@@ -15,7 +15,7 @@ from reviews.forms.samples import VerdictForm
 from reviews.selectors import QUEUE_ORDERS, QueueCursor
 from reviews.selectors.audit_queue import audits_open_for_review
 from reviews.selectors.blinding import blinding_for
-from reviews.selectors.queue import queue_sample_of
+from reviews.selectors.queue import queue_empty_reason, queue_sample_of
 from reviews.services import UndoRefused, VerdictConflict, verdict_record, verdict_undo
 from reviews.services.queue_claims import queue_claim, queue_claims_release
 from reviews.views.audit_queue import audit_queue, audit_verdict_save, audit_verdict_undo_last
@@ -76,6 +76,10 @@ def _card(
         "my_verdict": my_verdict,
         "category_keys": CATEGORY_KEYS,
         "pending": selectors.queue_pending_estimate(access.project),
+        # A swapped card brings the count along out of band, so it drops with each verdict.
+        "pending_oob": bool(request.htmx),
+        # Why the queue is empty decides the next step the card offers; asked only when it is.
+        "empty_reason": queue_empty_reason(access.project) if view is None else "",
         "can_bulk": access.can("bulk"),
         # Only the full page shows them: a swapped card never re-reads the list.
         "open_audits": [] if request.htmx else list(audits_open_for_review(access.project)[:5]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,11 +16,12 @@ from generation.access import get_sample_with_access
 from generation.models import SampleStatus
 from reviews import selectors
 from reviews.access import get_cluster_for_user
-from reviews.forms.samples import BulkForm, SampleFilterForm
+from reviews.forms.samples import BulkForm, SampleFilterForm, SampleOrderForm
 from reviews.models import ErrorCategory
 from reviews.selectors import COUNT_CAP, PAGE_SIZE
 from reviews.selectors.audits import gold_sample_of
 from reviews.selectors.blinding import Blinding, blinding_for
+from reviews.selectors.browser_sort import NEWEST, BadCursor, SampleOrder, sample_page_ordered, samples_ordered
 from reviews.selectors.similarity_view import cluster_exists
 from reviews.services import (
     BulkCountChanged,
@@ -34,7 +37,7 @@ from synthreview.projects.forms.errors import form_errors_text
 from synthreview.projects.params import non_negative_int_or_none, sample_ids_parse
 
 # Query parameters that are the filter itself (the rest move the page or name an action).
-_NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to"}
+_NOT_FILTER = {"after", "before", "action", "expected_count", "members", "csrfmiddlewaretoken", "similar_to", "sort"}
 BULK_PREVIEW = 10
 
 
@@ -49,15 +52,24 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, "view")
     project = access.project
     form = SampleFilterForm(request.GET or None, project=project)
+    order_form = SampleOrderForm(request.GET or None)
+    order = order_form.order()
     blinding = blinding_for(request.user, access)
+    query = filter_query(request.GET, leave_out=_NOT_FILTER)
     context: dict = {
         "project": project,
         "access": access,
         "form": form,
+        "order_form": order_form,
+        "order": order,
         "can_bulk": access.can("bulk"),
         "page_size": PAGE_SIZE,
-        "filter_query": filter_query(request.GET, leave_out=_NOT_FILTER),
+        "filter_query": query,
+        "list_query": _with_order(query, order),
+        "notices": [],
     }
+    if order_form.is_bound and not order_form.is_valid():
+        context["notices"].append("That order is not one this page knows; showing the newest first.")
     similar_to = non_negative_int_or_none(request.GET.get("similar_to"))
     if similar_to is not None:
         anchor = get_sample_with_access(request.user, slug, similar_to, "view")[1]
@@ -69,20 +81,75 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         filters = form.filters() if form.is_bound else {}
         if ids := _listed_ids(request.GET):
             filters["ids"] = ids[:PAGE_SIZE]
-        queryset = selectors.samples_filtered(project, filters, blinding=blinding)
+        context["chips"] = _chips(request.GET, form, order, len(filters.get("ids", [])))
+        queryset = samples_ordered(project, selectors.samples_filtered(project, filters, blinding=blinding), order)
+        # An order by a score lists the scored samples only, which the per-project counters do not count.
+        counted_filters = filters | {"scored": True} if order.scored else filters
         # A count that needs counting comes with the first page's ids: one read of the matches, not two.
-        known = selectors.samples_count_known(project, filters, queryset, blinding=blinding)
-        context["page"] = selectors.sample_page(
-            queryset,
-            after=non_negative_int_or_none(request.GET.get("after")),
-            before=non_negative_int_or_none(request.GET.get("before")),
-            count_up_to=0 if known is not None else COUNT_CAP,
-        )
-        blinding.mark(context["page"].rows)
-        context["count"] = known or selectors.samples_count(queryset, page=context["page"])
+        known = selectors.samples_count_known(project, counted_filters, queryset, blinding=blinding)
+        count_up_to = 0 if known is not None else COUNT_CAP
+        if order.name == NEWEST:
+            page = selectors.sample_page(
+                queryset,
+                after=non_negative_int_or_none(request.GET.get("after")),
+                before=non_negative_int_or_none(request.GET.get("before")),
+                count_up_to=count_up_to,
+            )
+        else:
+            try:
+                page = sample_page_ordered(
+                    queryset,
+                    order,
+                    after=request.GET.get("after") or None,
+                    before=request.GET.get("before") or None,
+                    count_up_to=count_up_to,
+                )
+            except BadCursor:
+                context["notices"].append("That page link does not fit this order; showing the first page.")
+                page = sample_page_ordered(queryset, order, count_up_to=count_up_to)
+        context["page"] = page
+        blinding.mark(page.rows)
+        context["count"] = known or selectors.samples_count(queryset, page=page)
         context["filtered"] = any(value not in (None, "", []) for value in filters.values())
-    template = "reviews/sample_list.html#results" if request.htmx else "reviews/sample_list.html"
+    if not request.htmx:
+        template = "reviews/sample_list.html"
+    elif request.htmx.target == "browser":
+        # A chip or "clear all" changes the form too, not only the list.
+        template = "reviews/sample_list.html#browser"
+    else:
+        template = "reviews/sample_list.html#results"
     return render(request, template, context, status=400 if context.get("invalid") else 200)
+
+
+def _with_order(query: str, order: SampleOrder) -> str:
+    """The list's own links keep its order; the bulk actions' filter has none."""
+    if order.name == NEWEST:
+        return query
+    return f"{query}&{urlencode({'sort': order.name})}" if query else urlencode({"sort": order.name})
+
+
+def _chips(params: QueryDict, form: SampleFilterForm, order: SampleOrder, selected: int) -> list[dict]:
+    """Each active filter with the link to the same list without it (and back to its first page)."""
+    shown = form.active_filters() if form.is_bound else []
+    chips = [
+        {
+            "name": active.name,
+            "label": active.label,
+            "text": active.text,
+            "query": _with_order(filter_query(params, leave_out=_NOT_FILTER | {active.name}), order),
+        }
+        for active in shown
+    ]
+    if selected:
+        chips.append(
+            {
+                "name": "ids",
+                "label": "Selected",
+                "text": f"{selected} sample{'s' if selected != 1 else ''}",
+                "query": _with_order(filter_query(params, leave_out=_NOT_FILTER | {"ids"}), order),
+            }
+        )
+    return chips
 
 
 def _bulk_selection(access: ProjectAccess, params: QueryDict, blinding: Blinding):  # noqa: ANN202
@@ -144,6 +211,8 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         "description": description,
         "filter_query": filter_query(params, leave_out=_NOT_FILTER),
         "cluster": cluster,
+        # The filter in the names the user picked it by (the audit log keeps the ids).
+        "active_filters": form.active_filters() if queryset is not None else [],
         "ids": ",".join(str(pk) for pk in description.get("ids", [])),
         "page_size": PAGE_SIZE,
         "filter_pairs": [
@@ -201,7 +270,8 @@ def samples_bulk(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                 messages.success(
                     request,
                     f"{action.capitalize()}ed {result.changed:,} of {result.matched:,} "
-                    f"matching samples (audit-log entry {result.log_id}).",
+                    f"matching samples{f' in cluster #{only_cluster.number}' if only_cluster else ''} "
+                    f"(audit-log entry {result.log_id}).",
                 )
                 target = reverse("sample_list", args=[slug])
                 query = filter_query(params, leave_out=_NOT_FILTER)

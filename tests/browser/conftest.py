@@ -117,6 +117,13 @@ def log_in(page: Page, base_url: str, username: str) -> None:
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
 
+def nav_to(page: Page, menu: str, link: str) -> None:
+    """Follow a link of the top navigation as a user does: open its menu ("Review", "Data", or the
+    account menu, named by the user's name), then click the link."""
+    page.locator("header.topbar summary").filter(has_text=re.compile(rf"^{re.escape(menu)}")).click()
+    page.locator("header.topbar").get_by_role("link", name=link, exact=True).click()
+
+
 @pytest.fixture
 def open_page(browser: Browser, live_server, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
     """open_page(user) -> a page logged in as user (None: anonymous), in a context of its own.

@@ -15,6 +15,7 @@ from reviews.models import Audit, AuditAdjudication, AuditItem, AuditStatus, Ver
 from reviews.services.audits import gold_sample_set
 from synthreview.projects.access import project_access
 from synthreview.projects.models import Membership, Project, Role
+from tests.browser.conftest import nav_to
 from tests.conftest import PASSWORD
 from tests.reviews.review_helpers import add_samples, generator, template_version
 
@@ -103,7 +104,7 @@ def test_lead_audits_with_two_experts_and_sees_noise_floor_kappa_and_gold_accura
     # The lead plans and draws the audit.
     lead_page = open_page(lead)
     lead_page.goto(f"{base}/")
-    lead_page.locator(".project-nav").get_by_role("link", name="Audits").click()
+    nav_to(lead_page, "Review", "Audits")
     # htmx wires the planner once the page has loaded; a person types no sooner.
     lead_page.wait_for_url(f"{base}/audits/", wait_until="load")
     planner = lead_page.get_by_test_id("planner")
@@ -198,7 +199,7 @@ def test_lead_audits_with_two_experts_and_sees_noise_floor_kappa_and_gold_accura
     expect(lead_page.get_by_test_id("gold-accuracy")).to_have_text(["100% (1/1)", "0% (0/1)"])
     _screenshot(lead_page, "audit-detail-closed.png")
 
-    lead_page.locator(".project-nav").get_by_role("link", name="Dashboard").click()
+    nav_to(lead_page, "Quality", "Dashboard")
     expect(lead_page.get_by_test_id("dash-rate")).to_have_text("40.0% (4/10)")
     expect(lead_page.get_by_test_id("dash-interval")).to_have_text("16.8%–68.7%")
     expect(lead_page.get_by_test_id("dash-kappa")).to_have_text("Cohen's κ 0.61")
@@ -208,6 +209,6 @@ def test_lead_audits_with_two_experts_and_sees_noise_floor_kappa_and_gold_accura
     expect(chart).to_contain_text("3 wrong of 6")
     expect(chart).to_contain_text("1 wrong of 4")
     # 68.7% is over the default limit of 10%, so the audit raised an alert the lead sees.
-    expect(lead_page.get_by_test_id("alert-banner")).to_contain_text("68.7%")
+    expect(lead_page.get_by_test_id("alert-row")).to_contain_text("68.7%")
     _screenshot(lead_page, "dashboard-after-audit.png")
     assert lead_page.errors.unexpected() == []

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from reviews.models import Audit, AuditStatus, Export, ExportStatus
 from synthreview.projects.models import Project
+from tests.browser.conftest import nav_to
 from tests.reviews.audit_helpers import audit_drawn, review_all
 from tests.reviews.export_helpers import synthetic_run, wilson_upper
 from tests.reviews.review_helpers import generator, template_version
@@ -47,7 +48,7 @@ def pooled_audit(project: Project, lead, expert) -> Audit:
 
 def _export(page: Page, base: str) -> None:
     page.goto(f"{base}/")
-    page.locator(".project-nav").get_by_role("link", name="Exports").click()
+    nav_to(page, "Data", "Exports")
     page.wait_for_url(f"{base}/exports/")
     page.get_by_test_id("export-form").get_by_role("button", name="Export").click()
     page.wait_for_url(f"{base}/exports/*/")
@@ -62,7 +63,7 @@ def test_a_generator_hidden_in_a_passing_pooled_audit_is_refused_until_audited_o
     _export(page, base)
     status = page.get_by_test_id("export-status")
     expect(status).to_have_attribute("data-status", "refused")
-    audit_refusal = page.get_by_test_id("refusals").locator("li").filter(has_text="Audit:")
+    audit_refusal = page.get_by_test_id("refusals").locator("li[data-gate='audit']")
     expect(audit_refusal).to_contain_text(f"run run-b (gen-b: {GEN_B} samples): not audited")
     expect(audit_refusal).to_contain_text(f"audit '{pooled_audit.name}' judged only 5 of them, 5 wrong")
     expect(audit_refusal).to_contain_text(
@@ -72,7 +73,7 @@ def test_a_generator_hidden_in_a_passing_pooled_audit_is_refused_until_audited_o
     page.screenshot(path=str(SCREENSHOTS / "audit_gate_refused.png"), full_page=True)
 
     # Audit gen-b on its own: drawn on the Audits page, every item reviewed with the keyboard.
-    page.locator(".project-nav").get_by_role("link", name="Audits").click()
+    nav_to(page, "Review", "Audits")
     page.wait_for_url(f"{base}/audits/", wait_until="load")
     page.select_option("#id_scope", "generator")
     page.select_option("#id_generator", label="gen-b")

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from generation.models import ImportBatch, Origin, Sample, SampleStatus
 from reviews.models import Audit, AuditStatus, Export, ExportStatus, Verdict
 from synthreview.projects.models import Project
+from tests.browser.conftest import nav_to
 from tests.reviews.export_helpers import synthetic_run
 from tests.reviews.review_helpers import add_samples
 
@@ -79,7 +80,7 @@ def _real_file(tmp_path: Path) -> Path:
 
 def _ask_for_export(page: Page, base: str) -> None:
     page.goto(f"{base}/")
-    page.locator(".project-nav").get_by_role("link", name="Exports").click()
+    nav_to(page, "Data", "Exports")
     page.wait_for_url(f"{base}/exports/")
     expect(page.get_by_test_id("min-real-share")).to_have_text("50%")
     form = page.get_by_test_id("export-form")
@@ -128,20 +129,23 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     assert share == "6.7%"
     refusals = page.get_by_test_id("refusals").locator("li")
     expect(refusals).to_have_count(2)
-    mix = refusals.filter(has_text="Mix:")
+    mix = page.get_by_test_id("refusals").locator("li[data-gate='mix']")
+    expect(mix).to_contain_text("Enough real data, and no generator over its cap:")
     expect(mix).to_contain_text(f"The export is {share} real, below the minimum of 50%")
     expect(mix).to_contain_text(f"add {to_add} real samples")
-    audit_refusal = refusals.filter(has_text="Audit:")
+    audit_refusal = page.get_by_test_id("refusals").locator("li[data-gate='audit']")
+    expect(audit_refusal).to_contain_text("Every synthetic sample is cleared by an expert audit:")
     expect(audit_refusal).to_contain_text(f"run {generation_run.name}")
     expect(audit_refusal).to_contain_text(f"{SYNTHETIC} samples")
     expect(audit_refusal).to_contain_text("no closed audit of at least 50 verdicts")
     # The recursion rule held (no target model named) and is listed as such.
-    expect(page.get_by_test_id("decisions")).to_contain_text("Recursion")
+    expect(page.get_by_test_id("decisions")).to_contain_text("No generator is related to the model being trained")
     _screenshot(page, "export_refused.png")
 
     # b1. Real samples: upload a CSV through the import page, as real data.
     page.goto(f"{base}/")
-    page.get_by_role("link", name="Import samples").click()
+    # The page's button, not the empty imports section's link to the same page.
+    page.get_by_role("link", name="Import samples").first.click()
     page.wait_for_url(f"{base}/imports/new/")
     page.set_input_files("#id_file", str(_real_file(tmp_path)))
     page.select_option("#id_origin", "real")
@@ -158,7 +162,7 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     # b2. Accept them in the sample browser: filter real and pending, accept all matching, confirm.
     page.get_by_role("link", name="← Back to the project").click()
     page.wait_for_url(f"{base}/")
-    page.locator(".project-nav").get_by_role("link", name="Samples").click()
+    nav_to(page, "Review", "Samples")
     page.wait_for_url(f"{base}/samples/", wait_until="load")
     page.select_option("#id_origin", "real")
     page.select_option("#id_status", "pending")
@@ -173,7 +177,7 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     assert _accepted(project, Origin.REAL) == REAL_AT_START + REAL_IMPORTED
 
     # b3. Audit the run: 50 items drawn from it, each reviewed correct with the keyboard.
-    page.locator(".project-nav").get_by_role("link", name="Audits").click()
+    nav_to(page, "Review", "Audits")
     page.wait_for_url(f"{base}/audits/", wait_until="load")
     page.select_option("#id_scope", "run")
     page.select_option("#id_run", label=generation_run.name)
@@ -205,7 +209,7 @@ def test_lead_is_refused_fixes_the_mix_and_the_audit_then_exports_and_downloads(
     shown_sha = page.get_by_test_id("export-sha256").inner_text().strip()
     assert shown_sha == completed.sha256
     expect(page.get_by_test_id("real-share")).to_have_text(f"{real / (real + synthetic):.1%}")
-    expect(page.get_by_test_id("decisions")).to_contain_text("Audit")
+    expect(page.get_by_test_id("decisions").locator('[data-gate="audit"]')).to_contain_text("Passed")
     _screenshot(page, "export_completed.png")
 
     with page.expect_download() as file_download:

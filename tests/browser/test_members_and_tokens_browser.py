@@ -13,6 +13,7 @@ from django.core import mail
 from playwright.sync_api import Page, expect
 
 from synthreview.projects.models import ApiToken, AuditLog, Membership, Role
+from tests.browser.conftest import nav_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,7 +37,7 @@ def test_an_admin_invites_changes_a_role_and_removes_a_member(
 ):
     page = open_page(admin_member)
     page.goto(f"{live_server.url}/p/{project.slug}/")
-    page.get_by_role("link", name="Members").click()
+    nav_to(page, "Admin", "Members")
     expect(page).to_have_url(re.compile(rf"/p/{project.slug}/members/$"))
     expect(page.get_by_role("heading", name="Members")).to_be_visible()
 
@@ -84,7 +85,7 @@ def test_an_admin_invites_changes_a_role_and_removes_a_member(
 def test_a_user_makes_a_token_sees_it_once_and_revokes_it(open_page, live_server, project, lead):
     page = open_page(lead)
     page.goto(f"{live_server.url}/")
-    page.get_by_role("link", name="API tokens").click()
+    nav_to(page, lead.username, "API tokens")
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
     expect(page.get_by_test_id("no-tokens")).to_be_visible()
 

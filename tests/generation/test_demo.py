@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.db.models import Count
 from django.urls import reverse
 
 from generation.models import GenerationRun, Generator, Sample
+from generation.prompts import placeholder_problems
 from generation.services.demo import REAL_ANCHORS
 from synthreview.projects.models import Project, SampleCount
 
@@ -41,6 +43,19 @@ def test_demo_has_real_anchors_several_generators_templates_and_runs(demo):
     assert set(GenerationRun.objects.values_list("status", flat=True)) == {"completed"}
 
 
+def test_every_demo_sample_input_is_its_template_filled_in_and_counts_its_nouns_right(demo):
+    synthetic = Sample.objects.filter(project__slug="demo", origin="synthetic").select_related("template_version")
+    for sample in synthetic:
+        text = sample.template_version.text
+        assert "{{" in text and not placeholder_problems(text), text
+        # Each placeholder stands for some text; everything around it is the template's own.
+        pieces = re.split(r"\{\{\s*[A-Za-z_]\w*\s*\}\}", text)
+        pattern = "(.+?)".join(re.escape(piece) for piece in pieces)
+        assert re.fullmatch(pattern, sample.input, flags=re.DOTALL), (text, sample.input)
+        assert "{" not in sample.input
+        assert not re.search(r"\b(boxs|loafs|1 (boxes|friends|baskets|crates))\b", sample.input), sample.input
+
+
 def test_demo_holds_wrong_answers_and_exact_duplicates_across_generators(demo):
     synthetic = Sample.objects.filter(project__slug="demo", origin="synthetic")
     wrong = [s for s in synthetic if s.metadata["given_answer"] != s.metadata["expected_answer"]]
@@ -59,8 +74,12 @@ def test_demo_queues_one_similarity_job_for_its_new_samples(demo, similarity_req
 
 def test_demo_counters_match_the_rows(demo):
     for origin in ("real", "synthetic"):
-        counted = SampleCount.objects.get(project__slug="demo", origin=origin, status="pending").count
-        assert counted == Sample.objects.filter(project__slug="demo", origin=origin).count()
+        for status in ("pending", "accepted", "rejected"):
+            counted = SampleCount.objects.filter(project__slug="demo", origin=origin, status=status).first()
+            rows = Sample.objects.filter(project__slug="demo", origin=origin, status=status).count()
+            assert (counted.count if counted else 0) == rows, (origin, status)
+    # The answer key decided two generators' samples; the others wait for the reviewers.
+    assert Sample.objects.filter(project__slug="demo", status="pending", generator__name="arith-parrot").exists()
 
 
 def test_demo_logins_work_and_the_project_page_renders(demo, client):

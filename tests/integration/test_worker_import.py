@@ -43,7 +43,7 @@ def test_a_queued_run_of_the_demo_generator_is_executed_by_the_worker(celery_wor
     from tests.generation.run_helpers import setup_access
 
     access = setup_access(project)
-    version = template_version_create(access, template_name="story", text="{facts} {question}")
+    version = template_version_create(access, template_name="story", text="{{ facts }} {{ question }}")
     generator = generator_create(
         access, name="careful", kind="programmatic", programmatic_name="arithmetic-word-problems", seed=3
     )

@@ -335,6 +335,8 @@ def _walk(project, material) -> dict[str, list[str]]:
         "quality_recompute": [reverse("quality_recompute", args=[slug])],
         "alert_settings": [reverse("alert_settings", args=[slug])],
         "alert_acknowledge": [reverse("alert_acknowledge", args=[slug, 1])],
+        "alerts_acknowledge": [reverse("alerts_acknowledge", args=[slug])],
+        "alerts_snooze": [reverse("alerts_snooze", args=[slug])],
         "audit_log": [reverse("audit_log", args=[slug]), f"{reverse('audit_log', args=[slug])}?q=gold"],
         "audit_log_csv": [reverse("audit_log_csv", args=[slug])],
         "policy_settings": [reverse("policy_settings", args=[slug])],
@@ -343,6 +345,7 @@ def _walk(project, material) -> dict[str, list[str]]:
         "export_download": [reverse("export_download", args=[slug, 1])],
         "export_manifest": [reverse("export_manifest", args=[slug, 1])],
         "downstream_result_add": [reverse("downstream_result_add", args=[slug, 1])],
+        "export_check": [reverse("export_check", args=[slug])],
         "eval_set": [reverse("eval_set", args=[slug])],
     }
 

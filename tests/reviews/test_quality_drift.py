@@ -71,7 +71,7 @@ def test_an_imported_generator_over_a_limit_raises_its_own_alert(
 ):
     """Imports have no run. Real anchors answer in 3 words; "steady" (40 samples) does too,
     "rambler" (5 samples) writes 50. Length KS: rambler 1.0 (every length above every real one);
-    all synthetic 5/45 = 0.111, under the 0.30 limit. Only the generator's own figure shows it."""
+    all synthetic 5/45 = 0.111, under the 0.25 limit. Only the generator's own figure shows it."""
     add_samples(project, 10, origin="real", texts=[("q", "one two three")] * 10)
     add_samples(project, 40, gen=generator(project, "steady"), texts=[("q", "four five six")] * 40)
     rambler = generator(project, "rambler")
@@ -85,7 +85,7 @@ def test_an_imported_generator_over_a_limit_raises_its_own_alert(
     assert alert.scope_key == f"generator:{rambler.pk}"
     assert alert.value == pytest.approx(1.0)
     page = body(client.get(reverse("dashboard", args=[project.slug])))
-    assert "for generator “rambler” is 1.000, above the limit of 0.300" in page
+    assert "for generator “rambler” is 1.000, above the limit of 0.250" in page
 
 
 # --- Honest names ---------------------------------------------------------------------------------------------------

@@ -95,7 +95,8 @@
     context.globalAlpha = 1;
     if (hovered) {
       var xy = position(hovered);
-      context.strokeStyle = "#111827";
+      // The page's text colour (currentColor), so the ring shows on the dark scheme's canvas too.
+      context.strokeStyle = getComputedStyle(canvas).color || "#111827";
       context.lineWidth = 2;
       context.beginPath();
       context.arc(xy[0], xy[1], radius + 3, 0, 2 * Math.PI);
