@@ -86,7 +86,11 @@ def demo_project_create(*, execute_runs_inline: bool = False) -> Project:
         project.save(update_fields=["description", "target_models"])
         access = ProjectAccess.for_system(project, DEMO)
         for login in DEMO_LOGINS:
-            membership_set(access, username=login.username, role=login.role, password=login.password)
+            membership = membership_set(access, username=login.username, role=login.role, password=login.password)
+            # An address, so alerts show where they went; the demo's mail backend writes them to the console.
+            if not membership.user.email:
+                membership.user.email = f"{login.username}@example.org"
+                membership.user.save(update_fields=["email"])
         versions = {
             name: template_version_create(access, template_name=name, text=text, output_format="math")
             for name, text in FRAMINGS.items()

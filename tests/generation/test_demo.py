@@ -92,6 +92,17 @@ def test_demo_logins_work_and_the_project_page_renders(demo, client):
     assert "arith-parrot" in page
 
 
+def test_demo_logins_have_addresses_so_its_alerts_say_where_they_went(demo):
+    from django.contrib.auth import get_user_model
+
+    emails = dict(get_user_model().objects.filter(username__startswith="demo-").values_list("username", "email"))
+    assert emails == {
+        "demo-expert": "demo-expert@example.org",
+        "demo-lead": "demo-lead@example.org",
+        "demo-admin": "demo-admin@example.org",
+    }
+
+
 def test_demo_declares_the_model_it_trains_and_none_of_its_generators_is_related(demo):
     from reviews.governance.gates import recursion_gate
 

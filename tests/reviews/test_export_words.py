@@ -78,8 +78,15 @@ def test_the_exports_page_names_the_phase(project, lead, client_for):
     project.phase = 1
     project.save(update_fields=["phase"])
     page = _text(client_for(lead).get(reverse("export_list", args=[project.slug])).content.decode())
-    assert "(phase 1 · at least 50% real)" in page
+    assert "at least 50% real data (the minimum of phase 1)" in page
     assert "Audit override (leads and admins)" in page
+
+
+def test_the_exports_page_names_the_prototype_phase_without_nesting_brackets(project, lead, client_for):
+    project.phase = 0
+    project.save(update_fields=["phase"])
+    page = _text(client_for(lead).get(reverse("export_list", args=[project.slug])).content.decode())
+    assert "at least 0% real data (the minimum of phase 0, the prototype)" in page
 
 
 def test_a_disagreement_shows_the_error_categorys_label(project, lead, expert, admin_member, client_for):
