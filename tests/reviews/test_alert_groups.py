@@ -193,6 +193,19 @@ def test_the_banner_is_one_line_with_the_total_and_a_link(project, lead, client_
     assert "More than 3" not in page
 
 
+def test_past_a_hundred_the_banner_says_so_rather_than_counting_every_alert(project, lead, client_for):
+    Alert.objects.bulk_create(
+        Alert(project=project, metric="duplicate_share", scope_key=f"run:{i}", value=0.9, limit=0.1, message="m")
+        for i in range(101)
+    )
+    page = body(client_for(lead).get(reverse("audit_list", args=[project.slug])))
+    assert "100+ alerts open." in page
+
+    Alert.objects.filter(project=project).order_by("id").first().delete()
+    page = body(client_for(lead).get(reverse("audit_list", args=[project.slug])))
+    assert "100 alerts open." in page and "100+" not in page
+
+
 def test_the_banner_stays_off_the_dashboard_which_has_its_own_summary(project, lead, client_for, many_alerts):
     page = _dashboard(client_for(lead), project)
     assert BANNER not in page
