@@ -170,3 +170,15 @@ def test_the_audit_log_page_names_the_program_that_acted_in_the_actor_column(pro
     requested = next(row for row in rows if '<code class="small">export.request</code>' in row)
     actor_cell = requested.split("<td")[2]
     assert "cli:export_samples" in actor_cell
+
+
+def test_the_audits_page_says_the_system_drew_an_audit_no_person_started(project, lead, client_for):
+    from django.urls import reverse
+
+    from reviews.services.audits import audit_create
+
+    add_samples(project, 14)
+    audit_create(ProjectAccess.for_system(project, SystemActor("cli:test")), scope="project", sample_size=10, seed=3)
+    page = client_for(lead).get(reverse("audit_list", args=[project.slug])).content.decode()
+    assert "drawn by the system" in page
+    assert "by —" not in page
