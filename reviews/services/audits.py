@@ -246,6 +246,11 @@ def _require_in_project(access: ProjectAccess, audit: Audit) -> None:
 
 def _close_if_complete(audit: Audit) -> None:
     """A complete audit with nothing left to adjudicate closes itself, freezing its figures."""
+    # Two small counts first: every verdict but the last would otherwise recompute every figure of the
+    # audit only to find it incomplete. Fewer verdicts than items × overlap cannot make it complete.
+    needed = AuditItem.objects.filter(audit=audit).count() * audit.overlap
+    if Verdict.objects.filter(audit=audit).count() < needed:
+        return
     figures = audit_figures_compute(audit)
     if figures["complete"] and not figures["open_disagreements"]:
         _freeze(audit, figures, actor=None, reason="")

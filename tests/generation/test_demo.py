@@ -29,7 +29,18 @@ def similarity_requests(monkeypatch):
 
 
 @pytest.fixture
-def demo(run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests):
+def leak_check_requests(monkeypatch):
+    """The eval set's leak check, recorded instead of run: it embeds every accepted sample, which
+    tests/reviews/test_demo_export_story.py does with the demo, and the leak-check tests on their own."""
+    from reviews.tasks import eval_leak_check_task
+
+    queued: list[int] = []
+    monkeypatch.setattr(eval_leak_check_task, "delay", queued.append)
+    return queued
+
+
+@pytest.fixture
+def demo(run_tasks_inline, django_capture_on_commit_callbacks, similarity_requests, leak_check_requests):
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=open("/dev/null", "w"))
 
