@@ -333,6 +333,10 @@ class Alert(TypedDict):
     recovered_at: str | None
     email_sent_at: str | None
     webhook_status: str
+    # Where the worker sent it (email addresses, the webhook's host), once it has tried (notified_at).
+    sent_to: list[dict[str, Any]]
+    notified_at: str | None
+    snoozed_until: str | None
 
 
 # -- generation, exports and the eval set ----------------------------------------------------------

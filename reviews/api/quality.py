@@ -99,6 +99,12 @@ class AlertOut(Schema):
     recovered_at: datetime | None
     email_sent_at: datetime | None
     webhook_status: str
+    # Where the worker sent it: [{"channel": "email", "to": [addresses], "at": ...} or
+    # {"channel": "webhook", "to": host, "status": ...}]; empty until it has tried (notified_at).
+    sent_to: list[dict[str, object]]
+    notified_at: datetime | None
+    # Hidden from the dashboard and the banner until then, unless acknowledged first.
+    snoozed_until: datetime | None
 
 
 def _number(value: object) -> float | None:
@@ -215,6 +221,9 @@ def _alert_out(alert: Alert) -> AlertOut:
         recovered_at=alert.recovered_at,
         email_sent_at=alert.email_sent_at,
         webhook_status=alert.webhook_status,
+        sent_to=alert.sent_to or [],
+        notified_at=alert.notified_at,
+        snoozed_until=alert.snoozed_until,
     )
 
 

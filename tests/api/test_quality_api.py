@@ -197,7 +197,15 @@ def alert(project, metric: str, *, scope_label="all synthetic samples", value=0.
 def alerts(project, lead):
     now = timezone.now()
     seen = alert(project, "copy_share", value=0.03, limit=0.01, acknowledged_at=now, acknowledged_by=lead)
-    mailed = alert(project, "duplicate_share", email_sent_at=now, webhook_status="200 OK")
+    mailed = alert(
+        project,
+        "duplicate_share",
+        email_sent_at=now,
+        webhook_status="200 OK",
+        notified_at=now,
+        sent_to=[{"channel": "email", "to": ["lee@example.org"]}, {"channel": "webhook", "to": "hooks.example.org"}],
+        snoozed_until=now + timedelta(days=1),
+    )
     recovered = alert(project, "drift", scope_label="run run-1", value=0.5, limit=0.25, recovered_at=now)
     return {"acknowledged": seen, "mailed": mailed, "recovered": recovered}
 
@@ -233,6 +241,12 @@ def test_an_alert_says_what_slipped_and_where_it_was_sent(project, lead, alerts,
     seen = items[alerts["acknowledged"].pk]
     assert (seen["acknowledged"], seen["acknowledged_by"]) == (True, "lee-lead")
     assert (seen["email_sent_at"], seen["webhook_status"]) == (None, "")
+    assert [(sent["channel"], sent["to"]) for sent in mailed["sent_to"]] == [
+        ("email", ["lee@example.org"]),
+        ("webhook", "hooks.example.org"),
+    ]
+    assert mailed["notified_at"] is not None and mailed["snoozed_until"] is not None
+    assert (seen["sent_to"], seen["notified_at"], seen["snoozed_until"]) == ([], None, None)
     assert items[alerts["recovered"].pk]["recovered_at"] is not None
     assert items[alerts["recovered"].pk]["scope"] == "run run-1"
 
