@@ -34,7 +34,7 @@ from .svg import (
     truncate,
 )
 
-WIDTH = 640
+WIDTH = 700
 
 
 # interval_bars geometry: label column | plot | value and note column.
@@ -46,7 +46,7 @@ NOTE_LEFT = 530
 ROWS_TOP = 46
 ROW_HEIGHT = 26
 LABEL_CHARS = 28
-NOTE_CHARS = 18
+NOTE_CHARS = 27
 
 SPARK_WIDTH = 120
 SPARK_HEIGHT = 16

@@ -127,6 +127,12 @@ def test_interval_axis_is_labelled_in_percent_up_to_a_nice_maximum():
     assert "30%" not in texts(root)
 
 
+def test_a_noise_floor_note_over_several_audits_is_shown_whole():
+    row = {"label": "arith-careful", "value": 0.013, "low": 0.004, "high": 0.047, "note": "2 wrong of 152 in 3 audits"}
+    root = parse(interval_bars([row], title="Noise floor", axis_label="wrong share"))
+    assert "2 wrong of 152 in 3 audits" in texts(root)
+
+
 def test_threshold_line_is_drawn_at_the_limit():
     # 0.10 on the same 0..0.25 axis: 208 + 1040 * 0.10 = 312.
     root = parse(interval_bars([NOISE_FLOOR_ROW], title="Noise floor", axis_label="wrong share", limit=0.10))
