@@ -133,9 +133,13 @@ def banner_alerts(project_slug: str, *, now: datetime | None = None) -> BannerAl
     shown = Alert.objects.filter(project__slug=project_slug, acknowledged_at__isnull=True).exclude(
         snoozed_until__gt=now
     )
-    # One bounded read rather than a count: every page a lead opens pays for it.
-    ids = list(shown.order_by("-created_at", "-id").values_list("id", flat=True)[: BANNER_COUNT_CAP + 1])
-    if not ids:
+    # One bounded read rather than a count, the same one query whatever the number: every page a
+    # lead opens pays for it.
+    newest = list(shown.order_by("-created_at", "-id").only("id", "message")[: BANNER_COUNT_CAP + 1])
+    if not newest:
         return BannerAlerts(total=0, only=None)
-    only = Alert.objects.get(pk=ids[0]) if len(ids) == 1 else None
-    return BannerAlerts(total=min(len(ids), BANNER_COUNT_CAP), only=only, capped=len(ids) > BANNER_COUNT_CAP)
+    return BannerAlerts(
+        total=min(len(newest), BANNER_COUNT_CAP),
+        only=newest[0] if len(newest) == 1 else None,
+        capped=len(newest) > BANNER_COUNT_CAP,
+    )

@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from reviews.models import SampleSimilarity
-from tests.browser.conftest import browser, fast_password_hashing, open_page  # noqa: F401  (the browser fixtures)
 from tests.reviews.review_helpers import add_samples, cluster, generator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

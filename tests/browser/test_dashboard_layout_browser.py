@@ -5,16 +5,14 @@ that slipped, and snoozing every alert quiets the banner on the next page."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from reviews.models import Alert, QualitySnapshot, SnapshotScope
 from reviews.selectors.dashboard import METRIC_COLUMNS
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, open_page  # noqa: F401  (the browser tests' page fixture)
 from tests.reviews.review_helpers import generator, run, template_version
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,24 +25,6 @@ LONG_NAMES = ["direct-careful-parrot-echo-with-a-longer-name", "quiz-sloppy-parr
 # A value for every column: shares in percent columns, distances elsewhere; length KS past its limit.
 FIGURES = {metric: (0.123456 if percent else 12.345678) for metric, _, percent in METRIC_COLUMNS}
 FIGURES["length_distance"] = 0.87654
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """A browser of this module's own, closed when the module ends: the browser tests' own is
-    scoped to their package, and Playwright's sync API allows one at a time on a thread."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
