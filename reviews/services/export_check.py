@@ -75,16 +75,7 @@ def export_check(
         audit_override_reason=audit_override_reason,
     )
     # Never saved: the gates read its fields, as they read a real export's.
-    draft = Export(
-        project=project,
-        format=options.format,
-        split=options.split,
-        target_model=options.target_model,
-        max_generation_depth=options.max_generation_depth,
-        eval_set_version=options.eval_set_version,
-        audit_override_reason=options.audit_override_reason,
-        created_by=access.user,
-    )
+    draft = Export(project=project, created_by=access.user, **options.export_fields())
     selection = ExportSelection(
         project_id=project.pk,
         split=options.split,

@@ -20,7 +20,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -84,6 +84,17 @@ class ExportOptions:
     excluded: list[Generator]
     audit_override_reason: str
 
+    def export_fields(self) -> dict[str, Any]:
+        """The Export row's own fields (the generators left out are a relation, set apart)."""
+        return {
+            "format": self.format,
+            "split": self.split,
+            "target_model": self.target_model,
+            "max_generation_depth": self.max_generation_depth,
+            "eval_set_version": self.eval_set_version,
+            "audit_override_reason": self.audit_override_reason,
+        }
+
 
 def export_options(
     project: Project,
@@ -144,16 +155,7 @@ def export_request(
         audit_override_reason=audit_override_reason,
     )
     with transaction.atomic():
-        export = Export.objects.create(
-            project=project,
-            format=options.format,
-            split=options.split,
-            target_model=options.target_model,
-            max_generation_depth=options.max_generation_depth,
-            eval_set_version=options.eval_set_version,
-            audit_override_reason=options.audit_override_reason,
-            created_by=access.user,
-        )
+        export = Export.objects.create(project=project, created_by=access.user, **options.export_fields())
         export.excluded_generators.set(options.excluded)
         audit_log_record(
             project=project,
