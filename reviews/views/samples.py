@@ -82,9 +82,13 @@ def sample_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         if ids := _listed_ids(request.GET):
             filters["ids"] = ids[:PAGE_SIZE]
         context["chips"] = _chips(request.GET, form, order, len(filters.get("ids", [])))
-        queryset = samples_ordered(project, selectors.samples_filtered(project, filters, blinding=blinding), order)
-        # An order by a score lists the scored samples only, which the per-project counters do not count.
+        # An order by a score lists the scored samples only, which the per-project counters do not count;
+        # and it acts as a filter for a blind audit too: a held item's place in a novelty ranking would
+        # tell what its row hides, so held items are left out as for any filter on what they hide.
         counted_filters = filters | {"scored": True} if order.scored else filters
+        queryset = samples_ordered(
+            project, selectors.samples_filtered(project, counted_filters, blinding=blinding), order
+        )
         # A count that needs counting comes with the first page's ids: one read of the matches, not two.
         known = selectors.samples_count_known(project, counted_filters, queryset, blinding=blinding)
         count_up_to = 0 if known is not None else COUNT_CAP
