@@ -37,8 +37,12 @@ def _shown(fragment: str) -> str:
     return fragment if len(fragment) <= _SHOWN else f"{fragment[: _SHOWN - 1]}…"
 
 
-def placeholder_problems(text: str) -> list[str]:
-    """What in a template's text looks like a placeholder but is not one, each named, in order."""
+def placeholder_problems(text: str, *, output_format: str = "") -> list[str]:
+    """What in a template's text looks like a placeholder but is not one, each named, in order.
+    A prompt for code is left alone: braces are the language's own there (`const { id } = user`,
+    f-strings, `${x}`, a Jinja example), and the renderer fills only exact {{ name }} placeholders."""
+    if output_format == "code":
+        return []
     problems: list[str] = []
     for match in _DOUBLE_BRACES.finditer(text):
         if not PLACEHOLDER.fullmatch(match.group()):

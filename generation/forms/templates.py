@@ -57,12 +57,6 @@ class TemplateVersionForm(forms.Form):
             raise forms.ValidationError("Name the template.")
         return name
 
-    def clean_text(self) -> str:
-        text = self.cleaned_data["text"]
-        if problems := placeholder_problems(text):
-            raise forms.ValidationError(problems)
-        return text
-
     def clean_output_schema(self) -> dict | None:
         raw = self.cleaned_data["output_schema"].strip()
         if not raw:
@@ -95,6 +89,8 @@ class TemplateVersionForm(forms.Form):
             self.add_error("output_schema", "An output schema applies only to the JSON format.")
         if cleaned.get("code_language") and output_format != OutputFormat.CODE:
             self.add_error("code_language", "A code language applies only to the code format.")
+        if "text" in cleaned and (problems := placeholder_problems(cleaned["text"], output_format=output_format)):
+            self.add_error("text", problems)
         if "text" in cleaned:
             cleaned["variables"] = template_variables(cleaned["text"])
         return cleaned

@@ -30,7 +30,7 @@ def template_version_create(
 ) -> PromptTemplateVersion:
     """Versions are immutable; each change of text makes the next version.
     An empty `checks` means the output format's defaults (generation.checks)."""
-    if misread := placeholder_problems(text):
+    if misread := placeholder_problems(text, output_format=output_format):
         raise ValidationError(f"The template's text has placeholders the renderer does not read: {'; '.join(misread)}.")
     if output_format not in OutputFormat.values:
         raise ValidationError(f"output format must be one of {', '.join(OutputFormat.values)}, got {output_format!r}")

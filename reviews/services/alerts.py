@@ -199,10 +199,10 @@ def alerts_acknowledge_all(access: ProjectAccess, *, metric: str | None = None) 
     """Acknowledge every open alert shown, of one figure or of all; returns how many."""
     now = timezone.now()
     with transaction.atomic():
-        ids = list(_shown_alerts(access.project, metric, now).values_list("pk", flat=True))
-        changed = Alert.objects.filter(pk__in=ids, acknowledged_at__isnull=True).update(
-            acknowledged_at=now, acknowledged_by=access.user
-        )
+        shown = _shown_alerts(access.project, metric, now)
+        # The first ids name the change in the audit log; the update itself takes them all, however many.
+        ids = list(shown.order_by("pk").values_list("pk", flat=True)[:AUDIT_IDS])
+        changed = shown.update(acknowledged_at=now, acknowledged_by=access.user)
         if changed:
             audit_log_record(
                 project=access.project,
@@ -210,7 +210,7 @@ def alerts_acknowledge_all(access: ProjectAccess, *, metric: str | None = None) 
                 action="alert.acknowledge_all",
                 object_type="reviews.alert",
                 object_id=metric or "all",
-                details={"metric": metric, "count": changed, "alert_ids": ids[:AUDIT_IDS]},
+                details={"metric": metric, "count": changed, "alert_ids": ids},
             )
     return changed
 
@@ -223,8 +223,9 @@ def alerts_snooze(access: ProjectAccess, *, days: int, metric: str | None = None
     now = timezone.now()
     until = now + timedelta(days=days)
     with transaction.atomic():
-        ids = list(_shown_alerts(access.project, metric, now).values_list("pk", flat=True))
-        changed = Alert.objects.filter(pk__in=ids).update(snoozed_until=until, snoozed_by=access.user)
+        shown = _shown_alerts(access.project, metric, now)
+        ids = list(shown.order_by("pk").values_list("pk", flat=True)[:AUDIT_IDS])
+        changed = shown.update(snoozed_until=until, snoozed_by=access.user)
         if changed:
             audit_log_record(
                 project=access.project,
@@ -237,7 +238,7 @@ def alerts_snooze(access: ProjectAccess, *, days: int, metric: str | None = None
                     "days": days,
                     "until": until.isoformat(),
                     "count": changed,
-                    "alert_ids": ids[:AUDIT_IDS],
+                    "alert_ids": ids,
                 },
             )
     return changed

@@ -82,6 +82,27 @@ def test_lead_saving_a_single_brace_placeholder_is_told_which_one(client_for, le
     assert not PromptTemplateVersion.objects.filter(template__project=project).exists()
 
 
+CODE_PROMPT = (
+    "Write a JavaScript function for {{ task }}. Start from `const { id } = user;` and return "
+    "`${id}`; in Python it would be f'{name}', in Jinja {{ item.name }} and {% for x in xs %}."
+)
+
+
+@pytest.mark.django_db
+def test_a_code_prompt_keeps_its_languages_braces_and_still_fills_its_placeholder(client_for, lead, project):
+    response = client_for(lead).post(
+        reverse("template_version_new", args=[project.slug]),
+        {"template_name": "js", "text": CODE_PROMPT, "output_format": "code", "code_language": "javascript"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    version = PromptTemplateVersion.objects.get(template__project=project, template__name="js")
+    assert version.text == CODE_PROMPT
+    assert render_prompt(version.text, {"task": "a lookup"}).startswith("Write a JavaScript function for a lookup.")
+    # The same text as a prose prompt is refused: there `{ id }` reads as a placeholder in another syntax.
+    with pytest.raises(ValidationError):
+        template_version_create(setup_access(project), template_name="prose", text=CODE_PROMPT, output_format="text")
+
+
 @pytest.mark.django_db
 def test_templates_page_shows_reserved_placeholders_with_their_braces(client_for, lead, project):
     page = client_for(lead).get(reverse("template_list", args=[project.slug])).content.decode()
