@@ -89,7 +89,7 @@ class TemplateVersionForm(forms.Form):
             self.add_error("output_schema", "An output schema applies only to the JSON format.")
         if cleaned.get("code_language") and output_format != OutputFormat.CODE:
             self.add_error("code_language", "A code language applies only to the code format.")
-        if "text" in cleaned and (problems := placeholder_problems(cleaned["text"], output_format=output_format)):
+        if "text" in cleaned and (problems := placeholder_problems(cleaned["text"], output_format=output_format or "")):
             self.add_error("text", problems)
         if "text" in cleaned:
             cleaned["variables"] = template_variables(cleaned["text"])
